@@ -1,0 +1,169 @@
+"""`Net` and `MLP`: the one description of a network that every engine reads; plus the shared
+parameter and result types.
+
+Layers are numbered 1..L as in MATH.md; Python lists are 0-based, so ``Z[0]`` is layer 1 and
+``dW[0]`` is layer 2 (weights exist for layers 2..L).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import SpecError
+from .primitives import Activation, Kernel, Loss, activation, kernel, loss
+
+__all__ = ["Net", "MLP", "Params", "Gradients"]
+
+
+def _check_widths(widths: Sequence[int]) -> tuple[int, ...]:
+    try:
+        widths = tuple(widths)
+    except TypeError:
+        raise SpecError(f"widths must be a sequence of integers, got {widths!r}", "pass e.g. widths=(2, 3, 1)") from None
+    if len(widths) < 2:
+        raise SpecError(f"a network needs L >= 2 layers, got {len(widths)}", "give at least input and output widths")
+    for i, n in enumerate(widths, start=1):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise SpecError(f"width of layer {i} is {n!r}; widths must be integers >= 1", "use positive widths")
+    return widths
+
+
+@dataclass(frozen=True)
+class Net:
+    """A spatially embedded MLP (MATH.md): W^l_ij = g(||z^l_i - z^(l-1)_j||).
+
+    Args:
+        widths: N_1..N_L (layer 1 is the input layer), each >= 1, L >= 2.
+        dim: spatial dimension D >= 1.
+        kernel: a library kernel name (``"gaussian"``) or a formula in ``r`` (``"exp(-r**2/s**2)"``).
+        kernel_params: values of the kernel's named parameters (library defaults fill the rest).
+        hidden: activation of layers 2..L-1 (``"tanh"``, ``"leaky_relu(alpha=0.1)"`` ...).
+        output: activation of layer L.
+        loss: ``"mse"``, ``"sse_half"``, ``"mae"``, ``"huber(delta=...)"``, ``"bce"``, ``"softmax_ce"``.
+        bias: whether layers 2..L carry free biases b_l.
+    """
+
+    widths: tuple[int, ...]
+    dim: int = 3
+    kernel: str = "gaussian"
+    kernel_params: Mapping[str, float] | tuple[tuple[str, float], ...] = ()
+    hidden: str = "tanh"
+    output: str = "identity"
+    loss: str = "mse"
+    bias: bool = False
+    spatial: bool = field(default=True, init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "widths", _check_widths(self.widths))
+        if isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim < 1:
+            raise SpecError(f"dimension D is {self.dim!r}; it must be an integer >= 1", "use dim=1, 2 or 3")
+        kp = self.kernel_params.items() if isinstance(self.kernel_params, Mapping) else self.kernel_params
+        object.__setattr__(self, "kernel_params", tuple(sorted((str(k), float(v)) for k, v in kp)))
+        self.g, self.f(2), self.f(self.L), self.objective  # validate every name now, not at first use
+
+    @property
+    def L(self) -> int:
+        return len(self.widths)
+
+    @property
+    def g(self) -> Kernel:
+        return kernel(self.kernel, self.kernel_params)
+
+    def f(self, layer: int) -> Activation:
+        """The activation of layer `layer` (2..L)."""
+        return activation(self.output if layer == self.L else self.hidden)
+
+    @property
+    def objective(self) -> Loss:
+        return loss(self.loss)
+
+    @property
+    def n_coords(self) -> int:
+        return self.dim * sum(self.widths)
+
+    def describe(self) -> str:
+        kp = ",".join(f"{k}={v:g}" for k, v in self.kernel_params)
+        return (f"Net(widths={self.widths}, D={self.dim}, g={self.kernel}{'(' + kp + ')' if kp else ''}, "
+                f"hidden={self.hidden}, output={self.output}, loss={self.loss}, bias={self.bias})")
+
+
+@dataclass(frozen=True)
+class MLP:
+    """An ordinary MLP with explicit weights (the worked examples' setting).
+
+    Args:
+        widths: N_1..N_L.
+        activations: one activation per layer 2..L (a single string applies to all).
+        loss: as for `Net`.
+        bias: whether layers carry biases.
+    """
+
+    widths: tuple[int, ...]
+    activations: tuple[str, ...] | str = "sigmoid"
+    loss: str = "sse_half"
+    bias: bool = True
+    spatial: bool = field(default=False, init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "widths", _check_widths(self.widths))
+        acts = self.activations
+        acts = (acts,) * (len(self.widths) - 1) if isinstance(acts, str) else tuple(acts)
+        if len(acts) != len(self.widths) - 1:
+            raise SpecError(f"{len(acts)} activations for {len(self.widths) - 1} weighted layers",
+                            "give one activation per layer 2..L")
+        object.__setattr__(self, "activations", acts)
+        [self.f(l) for l in range(2, self.L + 1)], self.objective
+
+    @property
+    def L(self) -> int:
+        return len(self.widths)
+
+    def f(self, layer: int) -> Activation:
+        return activation(self.activations[layer - 2])
+
+    @property
+    def objective(self) -> Loss:
+        return loss(self.loss)
+
+    def describe(self) -> str:
+        return f"MLP(widths={self.widths}, activations={self.activations}, loss={self.loss}, bias={self.bias})"
+
+
+@dataclass
+class Params:
+    """Trainable parameters.
+
+    Attributes:
+        Z: coordinates, one N_l x D array per layer 1..L (spatial nets).
+        W: weights, one N_l x N_(l-1) array per layer 2..L (ordinary MLPs).
+        b: biases, one length-N_l array per layer 2..L, or None.
+    """
+
+    Z: list[Any] | None = None
+    W: list[Any] | None = None
+    b: list[Any] | None = None
+
+
+@dataclass
+class Gradients:
+    """What every engine returns (same type for symbolic, manual and torch).
+
+    Attributes:
+        loss: the loss value.
+        dW: dL/dW_l, N_l x N_(l-1), layers 2..L (for spatial nets, the gradient w.r.t. the
+            kernel weights treated as free, eq. (4) with a in place of h).
+        dZ: dL/dZ_l, N_l x D, layers 1..L (spatial nets), else None.
+        db: dL/db_l, layers 2..L, or None without biases.
+        dX: dL/dX (B x N_1), the input gradient.
+        engine: which engine produced it.
+    """
+
+    loss: Any
+    dW: list[Any]
+    dZ: list[Any] | None = None
+    db: list[Any] | None = None
+    dX: Any = None
+    engine: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)

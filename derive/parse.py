@@ -1,0 +1,221 @@
+"""Whitelist parser for user-written expressions (kernels g(r), activation and loss specs).
+
+Nothing a user types is evaluated as Python or handed to `sympify`: the text is parsed with
+`ast.parse(mode="eval")`, every node is checked against a fixed whitelist, and the SymPy
+expression is built node by node from that whitelist.
+
+>>> import sympy as sp
+>>> parse_expr("exp(-r**2/s**2)", variables=("r",), params=("s",))
+exp(-r**2/s**2)
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterable, Mapping
+
+import sympy as sp
+
+from .errors import SpecError
+
+__all__ = ["FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "parse_expr", "parse_spec", "symbol"]
+
+MAX_LENGTH = 400
+MAX_DEPTH = 24
+MAX_EXPONENT = 64
+MAX_NUMBER = 10**12
+
+
+def _where(cond, a, b):
+    return sp.Piecewise((a, cond), (b, True))
+
+
+def _piecewise(*args):
+    if len(args) < 3 or len(args) % 2 == 0:
+        raise SpecError("Piecewise takes value, condition pairs and a default",
+                        "write Piecewise(expr1, cond1, ..., default)")
+    pairs = [(args[i], args[i + 1]) for i in range(0, len(args) - 1, 2)]
+    return sp.Piecewise(*pairs, (args[-1], True))
+
+
+# name -> (SymPy constructor, allowed argument counts)
+FUNCTIONS: dict[str, tuple[Callable, tuple[int, ...]]] = {
+    "exp": (sp.exp, (1,)), "log": (sp.log, (1,)), "sqrt": (sp.sqrt, (1,)),
+    "sin": (sp.sin, (1,)), "cos": (sp.cos, (1,)), "tan": (sp.tan, (1,)),
+    "tanh": (sp.tanh, (1,)), "sinh": (sp.sinh, (1,)), "cosh": (sp.cosh, (1,)),
+    "atan": (sp.atan, (1,)), "erf": (sp.erf, (1,)), "abs": (sp.Abs, (1,)),
+    "min": (sp.Min, (2, 3, 4)), "max": (sp.Max, (2, 3, 4)),
+    "where": (_where, (3,)), "Piecewise": (_piecewise, (3, 5, 7, 9)),
+}
+CONSTANTS = {"pi": sp.pi, "E": sp.E}
+
+_BINOPS = {ast.Add: sp.Add, ast.Sub: lambda a, b: a - b, ast.Mult: sp.Mul,
+           ast.Div: lambda a, b: a / b, ast.Pow: None}
+_CMPOPS = {ast.Lt: sp.StrictLessThan, ast.LtE: sp.LessThan, ast.Gt: sp.StrictGreaterThan,
+           ast.GtE: sp.GreaterThan}
+
+
+def symbol(name: str) -> sp.Symbol:
+    """The canonical SymPy symbol for a variable or parameter name (real; r is nonnegative)."""
+    if name == "r":
+        return sp.Symbol("r", nonnegative=True)
+    return sp.Symbol(name, positive=True) if name in ("s", "c", "rc", "delta", "alpha") else sp.Symbol(name, real=True)
+
+
+def _number(value, text: str):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{value!r} is not allowed in {text!r}", "only numbers, names and + - * / ** are allowed")
+    if abs(value) > MAX_NUMBER:
+        raise SpecError(f"number {value!r} is too large in {text!r}", f"use numbers below {MAX_NUMBER:g}")
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise SpecError(f"non-finite number in {text!r}", "use finite numbers")
+    # Decimal literals stay exact: 0.5 is 1/2, 0.1 is 1/10 (what the user wrote, not its binary rounding).
+    return sp.Rational(repr(value))
+
+
+class _Builder:
+    def __init__(self, text: str, names: Mapping[str, sp.Basic]):
+        self.text = text
+        self.names = names
+
+    def fail(self, what: str) -> SpecError:
+        allowed = ", ".join(sorted(self.names)) or "none"
+        return SpecError(f"{what} is not allowed in {self.text!r}",
+                         f"use numbers, the names [{allowed}], + - * / ** and the functions "
+                         f"{', '.join(sorted(FUNCTIONS))}")
+
+    def build(self, node: ast.AST, depth: int = 0, cond_ok: bool = False):
+        if depth > MAX_DEPTH:
+            raise SpecError(f"expression {self.text[:40]!r}... is nested too deeply",
+                            f"keep nesting below {MAX_DEPTH} levels")
+        d = depth + 1
+        if isinstance(node, ast.Expression):
+            return self.build(node.body, d)
+        if isinstance(node, ast.Constant):
+            return _number(node.value, self.text)
+        if isinstance(node, ast.Name):
+            if "_" in node.id:
+                raise self.fail(f"name {node.id!r} (underscores)")
+            if node.id in self.names:
+                return self.names[node.id]
+            if node.id in CONSTANTS:
+                return CONSTANTS[node.id]
+            raise self.fail(f"unknown name {node.id!r}")
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            v = self.build(node.operand, d)
+            return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            a, b = self.build(node.left, d), self.build(node.right, d)
+            if isinstance(node.op, ast.Pow):
+                return self._pow(a, b)
+            return _BINOPS[type(node.op)](a, b)
+        if isinstance(node, ast.Compare):
+            if not cond_ok or len(node.ops) != 1 or type(node.ops[0]) not in _CMPOPS:
+                raise self.fail("a comparison outside the condition of where/Piecewise")
+            return _CMPOPS[type(node.ops[0])](self.build(node.left, d), self.build(node.comparators[0], d))
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name):
+                raise self.fail("calling anything but a listed function")
+            name = node.func.id
+            if name not in FUNCTIONS:
+                raise self.fail(f"function {name!r}")
+            if node.keywords:
+                raise self.fail(f"keyword arguments to {name}")
+            fn, arities = FUNCTIONS[name]
+            if len(node.args) not in arities:
+                raise SpecError(f"{name} takes {' or '.join(map(str, arities))} arguments in {self.text!r}",
+                                f"call {name} with {arities[0]} argument(s)")
+            cond_positions = {"where": {0}, "Piecewise": set(range(1, len(node.args) - 1, 2))}.get(name, set())
+            args = [self.build(a, d, cond_ok=i in cond_positions) for i, a in enumerate(node.args)]
+            return fn(*args)
+        if isinstance(node, ast.Attribute):
+            raise self.fail("attribute access")
+        if isinstance(node, ast.Lambda):
+            raise self.fail("lambda")
+        raise self.fail(f"syntax {type(node).__name__}")
+
+    def _pow(self, base, exponent):
+        if exponent.free_symbols:
+            return sp.Pow(base, exponent)
+        if not exponent.is_number or not exponent.is_real or abs(exponent) > MAX_EXPONENT:
+            raise SpecError(f"exponent {exponent} is too large in {self.text!r}",
+                            f"use exponents of magnitude at most {MAX_EXPONENT}")
+        if base.is_number and abs(base) > 1 and abs(exponent) * sp.log(abs(base), 10) > 12:
+            raise SpecError(f"power {base}**{exponent} is too large in {self.text!r}", "use smaller numbers")
+        return sp.Pow(base, exponent)
+
+
+def parse_expr(text: str, variables: Iterable[str] = ("r",), params: Iterable[str] = ()) -> sp.Expr:
+    """Parse `text` into a SymPy expression over the given variables and parameter names.
+
+    Args:
+        text: e.g. ``"exp(-r**2/s**2)"`` or ``"where(r < c, (1 - r/c)**4*(4*r/c + 1), 0)"``.
+        variables: names of the free variables (kernels use ``r``).
+        params: declared parameter names.
+
+    Returns:
+        The SymPy expression; names map to `symbol(name)`.
+
+    Raises:
+        SpecError: for anything outside the whitelist, too long or too deeply nested input.
+    """
+    if not isinstance(text, str):
+        raise SpecError(f"expression must be a string, got {type(text).__name__}", "pass the formula as text")
+    if len(text) > MAX_LENGTH:
+        raise SpecError(f"expression is {len(text)} characters long", f"keep it under {MAX_LENGTH} characters")
+    if "_" in text:
+        raise SpecError(f"underscores are not allowed in {text!r}", "name parameters with letters and digits only")
+    if text.count("(") > MAX_DEPTH:
+        raise SpecError(f"expression {text[:40]!r}... is nested too deeply", f"use at most {MAX_DEPTH} parentheses")
+    names = {n: symbol(n) for n in (*variables, *params)}
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise SpecError(f"cannot parse {text!r}: {exc.msg} at column {exc.offset}",
+                        "write a formula such as exp(-r**2/s**2)") from None
+    except (ValueError, RecursionError, MemoryError):
+        raise SpecError(f"cannot parse {text[:40]!r}", "write a shorter, plainer formula") from None
+    try:
+        return _Builder(text, names).build(tree)
+    except RecursionError:
+        raise SpecError(f"expression {text[:40]!r}... is nested too deeply", "simplify the formula") from None
+
+
+def parse_spec(text: str, known: Iterable[str]) -> tuple[str, dict[str, float]]:
+    """Parse a primitive spec such as ``"tanh"``, ``"leaky_relu(alpha=0.1)"`` or ``"huber(0.5)"``.
+
+    Returns:
+        (name, {param: value}); positional values are returned under the keys "0", "1", ...
+    """
+    known = set(known)
+    if not isinstance(text, str) or not text or len(text) > 80:
+        raise SpecError(f"bad primitive spec {text!r}", f"use one of {', '.join(sorted(known))}")
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        raise SpecError(f"cannot parse {text!r}", "write name or name(param=value)") from None
+    if isinstance(tree, ast.Name):
+        name, args, kws = tree.id, [], []
+    elif isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name):
+        name, args, kws = tree.func.id, tree.args, tree.keywords
+    else:
+        raise SpecError(f"cannot parse {text!r}", "write name or name(param=value)")
+    if name not in known:
+        raise SpecError(f"unknown name {name!r}", f"use one of {', '.join(sorted(known))}")
+    out: dict[str, float] = {}
+
+    def value(node):
+        sign = 1.0
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            sign, node = -1.0, node.operand
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            return sign * float(node.value)
+        raise SpecError(f"parameter values in {text!r} must be numbers", "write e.g. huber(delta=0.5)")
+
+    for i, a in enumerate(args):
+        out[str(i)] = value(a)
+    for k in kws:
+        out[str(k.arg)] = value(k.value)
+    return name, out

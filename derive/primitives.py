@@ -1,0 +1,250 @@
+"""Kernels, activations and losses, each defined once as a SymPy expression.
+
+Every numeric form (NumPy, torch, mpmath) is produced from these definitions by `derive.lambdify`;
+nothing else in the project restates a primitive's formula.
+
+Conventions:
+    * Kernels are functions of the distance ``r >= 0`` with named positive parameters.
+    * Activations are functions of ``x``. ReLU is ``Piecewise((x, x > 0), (0, True))``: its
+      derivative at 0 is 0, torch's convention (``torch.relu`` backward uses ``x > 0``);
+      leaky ReLU's derivative at 0 is ``alpha``, again as in torch.
+    * Losses are written for one row (``a_1..a_K`` predictions, ``y_1..y_K`` targets) and reduced over
+      the batch (and outputs) as stated by `Loss.reduction`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+
+import sympy as sp
+
+from .errors import SpecError
+from .parse import parse_expr, parse_spec, symbol
+
+__all__ = [
+    "KERNELS", "ACTIVATIONS", "LOSSES", "Kernel", "Activation", "Loss",
+    "kernel", "activation", "loss", "R", "X",
+]
+
+R = symbol("r")
+X = sp.Symbol("x", real=True)
+
+# name -> (formula in r, default parameters). Compact supports and cutoffs are written with where().
+KERNELS: dict[str, tuple[str, dict[str, float]]] = {
+    "gaussian": ("exp(-r**2/s**2)", {"s": 1.0}),
+    "exponential": ("exp(-r/s)", {"s": 1.0}),
+    "inverse_quadratic": ("1/(1 + (r/s)**2)", {"s": 1.0}),
+    "inverse_multiquadric": ("1/sqrt(1 + (r/s)**2)", {"s": 1.0}),
+    "wendland_c2": ("where(r < s, (1 - r/s)**4*(4*r/s + 1), 0)", {"s": 2.0}),
+    "cosine_cutoff": ("where(r < rc, (cos(pi*r/rc) + 1)/2, 0)", {"rc": 2.0}),
+}
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A kernel g(r) with its parameters.
+
+    Attributes:
+        name: library name, or the formula text for user kernels.
+        expr: g as a SymPy expression of `R` and parameter symbols.
+        params: parameter name -> value (numbers, substituted by `bound`).
+    """
+
+    name: str
+    text: str
+    expr: sp.Expr
+    params: tuple[tuple[str, float], ...]
+
+    @cached_property
+    def bound(self) -> sp.Expr:
+        """g with parameter values substituted exactly (decimal values become rationals)."""
+        return self.expr.subs({symbol(k): sp.Rational(repr(float(v))) for k, v in self.params})
+
+    @cached_property
+    def dg(self) -> sp.Expr:
+        return sp.diff(self.bound, R)
+
+    @cached_property
+    def phi(self) -> sp.Expr:
+        """phi(r) = g'(r)/r, simplified piece by piece (MATH.md, efficient form)."""
+        return _simplify(self.dg / R)
+
+    @cached_property
+    def phi0(self) -> sp.Expr:
+        """lim_{r->0+} g'(r)/r: the value engines use at coincident nodes (= g''(0) when g'(0) = 0)."""
+        return _limit0(self.phi)
+
+    @cached_property
+    def dg0(self) -> sp.Expr:
+        """g'(0+): the coordinate gradient is defined at coincident nodes iff this is 0."""
+        return _limit0(self.dg)
+
+    @cached_property
+    def d2g0(self) -> sp.Expr:
+        return _limit0(sp.diff(self.bound, R, 2))
+
+
+def _simplify(expr: sp.Expr) -> sp.Expr:
+    expr = sp.piecewise_fold(expr)
+    if isinstance(expr, sp.Piecewise):
+        return sp.Piecewise(*[(_simplify(e), c) for e, c in expr.args])
+    return sp.simplify(sp.cancel(expr))
+
+
+def _limit0(expr: sp.Expr) -> sp.Expr:
+    expr = sp.piecewise_fold(expr)
+    if isinstance(expr, sp.Piecewise):
+        # Small positive r selects the piece whose condition holds just right of 0.
+        eps = sp.Rational(1, 10**9)
+        for e, c in expr.args:
+            if c is sp.true or bool(c.subs(R, eps)):
+                return _limit0(e)
+    return sp.limit(expr, R, 0, "+")
+
+
+@lru_cache(maxsize=256)
+def kernel(spec: str, params: tuple[tuple[str, float], ...] = ()) -> Kernel:
+    """Build a kernel from a library name or a formula in ``r``.
+
+    Args:
+        spec: a name in `KERNELS` or a formula such as ``"exp(-r**2/s**2)"``.
+        params: (name, value) pairs; library defaults fill the rest.
+
+    Raises:
+        SpecError: unknown name, malformed formula, missing or non-positive parameter values.
+    """
+    given = dict(params)
+    if spec in KERNELS:
+        text, defaults = KERNELS[spec]
+        values = {**defaults, **given}
+    else:
+        if spec.isidentifier() and spec not in ("r",) and "(" not in spec:
+            raise SpecError(f"unknown kernel {spec!r}",
+                            f"use one of {', '.join(KERNELS)} or a formula in r such as exp(-r**2/s**2)")
+        text, values = spec, given
+    unknown = set(given) - set(values) if spec in KERNELS else set()
+    if unknown:
+        raise SpecError(f"kernel {spec!r} has no parameter {sorted(unknown)[0]!r}",
+                        f"its parameters are {', '.join(KERNELS[spec][1])}")
+    expr = parse_expr(text, variables=("r",), params=tuple(values))
+    missing = {s.name for s in expr.free_symbols} - {"r"} - set(values)
+    if missing:
+        raise SpecError(f"kernel {text!r} uses {sorted(missing)[0]!r} without a value", "pass --param NAME=VALUE")
+    for k, v in values.items():
+        if not isinstance(v, (int, float)) or v != v or abs(v) == float("inf"):
+            raise SpecError(f"kernel parameter {k}={v!r} is not a finite number", f"give {k} a finite value")
+        if symbol(k).is_positive and v <= 0:
+            raise SpecError(f"kernel parameter {k}={v} must be positive", f"give {k} a value > 0")
+    if R not in expr.free_symbols:
+        raise SpecError(f"kernel {text!r} does not depend on r", "write g as a function of the distance r")
+    return Kernel(spec, text, expr, tuple(sorted((k, float(v)) for k, v in values.items())))
+
+
+@dataclass(frozen=True)
+class Activation:
+    """f(x) and f'(x) for one activation, from a single SymPy definition."""
+
+    name: str
+    expr: sp.Expr
+    params: tuple[tuple[str, float], ...] = ()
+
+    @cached_property
+    def deriv(self) -> sp.Expr:
+        return sp.diff(self.expr, X)
+
+    def __call__(self, value: sp.Expr) -> sp.Expr:
+        return self.expr.subs(X, value)
+
+
+def _relu(alpha):
+    return sp.Piecewise((X, X > 0), (alpha * X, True))
+
+
+ACTIVATIONS: dict[str, tuple[object, dict[str, float]]] = {
+    "identity": (lambda: X, {}),
+    "sigmoid": (lambda: 1 / (1 + sp.exp(-X)), {}),
+    "tanh": (lambda: sp.tanh(X), {}),
+    "relu": (lambda: _relu(0), {}),
+    "leaky_relu": (lambda alpha: _relu(alpha), {"alpha": 0.01}),
+    "softplus": (lambda: sp.log(1 + sp.exp(X)), {}),
+    "gelu": (lambda: X / 2 * (1 + sp.erf(X / sp.sqrt(2))), {}),
+}
+
+
+@lru_cache(maxsize=128)
+def activation(spec: str) -> Activation:
+    """Build an activation from ``"tanh"``, ``"leaky_relu(alpha=0.1)"`` or ``"leaky_relu(0.1)"``."""
+    name, given = parse_spec(spec, ACTIVATIONS)
+    builder, defaults = ACTIVATIONS[name]
+    values = _values(name, spec, defaults, given)
+    args = [sp.Rational(repr(v)) for v in values.values()]
+    return Activation(name, builder(*args), tuple(values.items()))
+
+
+def _values(name: str, spec: str, defaults: dict[str, float], given: dict[str, float]) -> dict[str, float]:
+    values = dict(defaults)
+    keys = list(defaults)
+    for k, v in given.items():
+        key = keys[int(k)] if k.isdigit() and int(k) < len(keys) else k
+        if key not in defaults:
+            raise SpecError(f"{name} has no parameter {key!r} (in {spec!r})",
+                            f"its parameters are: {', '.join(keys) or 'none'}")
+        values[key] = v
+    return values
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss of one row of predictions against one row of targets, with a batch reduction.
+
+    `row(a, y)` is the row's contribution; the total is
+    ``sum over rows of row(a_b, y_b) / divisor(B, K)`` where divisor is B*K for "mean" losses over
+    all elements, B for "batchmean" losses (row losses such as softmax cross-entropy), 1 for "sum".
+    """
+
+    name: str
+    reduction: str  # "mean" | "batchmean" | "sum"
+    builder: object = field(repr=False)
+    params: tuple[tuple[str, float], ...] = ()
+
+    def row(self, a: list[sp.Expr], y: list[sp.Expr]) -> sp.Expr:
+        return self.builder(a, y)
+
+    def divisor(self, batch: int, outputs: int) -> int:
+        return {"mean": batch * outputs, "batchmean": batch, "sum": 1}[self.reduction]
+
+
+def _huber(delta):
+    def row(a, y):
+        return sp.Add(*[sp.Piecewise(((ai - yi) ** 2 / 2, sp.Abs(ai - yi) <= delta),
+                                     (delta * (sp.Abs(ai - yi) - delta / 2), True)) for ai, yi in zip(a, y)])
+    return row
+
+
+def _softmax_ce(a, y):
+    lse = sp.log(sp.Add(*[sp.exp(ai) for ai in a]))
+    return sp.Add(*[yi * (lse - ai) for ai, yi in zip(a, y)])
+
+
+LOSSES: dict[str, tuple[str, object, dict[str, float]]] = {
+    "mse": ("mean", lambda: (lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)])), {}),
+    "sse_half": ("sum", lambda: (lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)]) / 2), {}),
+    "mae": ("mean", lambda: (lambda a, y: sp.Add(*[sp.Abs(ai - yi) for ai, yi in zip(a, y)])), {}),
+    "huber": ("mean", _huber, {"delta": 1.0}),
+    "bce": ("mean", lambda: (lambda a, y: sp.Add(*[-(yi * sp.log(ai) + (1 - yi) * sp.log(1 - ai))
+                                                   for ai, yi in zip(a, y)])), {}),
+    "softmax_ce": ("batchmean", lambda: _softmax_ce, {}),
+}
+
+
+@lru_cache(maxsize=64)
+def loss(spec: str) -> Loss:
+    """Build a loss from ``"mse"``, ``"huber(delta=0.5)"``, ``"softmax_ce"`` ..."""
+    name, given = parse_spec(spec, LOSSES)
+    reduction, builder, defaults = LOSSES[name]
+    values = _values(name, spec, defaults, given)
+    for k, v in values.items():
+        if v <= 0:
+            raise SpecError(f"loss parameter {k}={v} must be positive (in {spec!r})", f"give {k} a value > 0")
+    return Loss(name, reduction, builder(*[sp.Rational(repr(v)) for v in values.values()]), tuple(values.items()))

@@ -1,0 +1,100 @@
+"""torch autograd engine: the model written once in torch, derivatives by autograd (CPU or CUDA).
+
+Coincident nodes: torch's norm has a NaN gradient at 0, so distances are taken through a
+double `where`: for r^2 > 0 the kernel sees sqrt(r^2) (plain autograd), and at r^2 = 0 it sees the
+Taylor form g(0) + g''(0) r^2 / 2, which has the right value, gradient (0) and Hessian (g''(0) I)
+when g'(0) = 0. When g'(0) != 0 the loss is not differentiable there and the engine says so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from derive import MLP, Gradients, Net, Params, SpecError, compile_net
+
+from .validate import check_inputs, coincidence_error
+
+__all__ = ["device_for", "gradients", "loss_fn", "to_torch", "FORMULATIONS"]
+
+FORMULATIONS = ("dims", "pairwise", "cdist")
+_DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
+
+
+def device_for(device: str | torch.device | None = None) -> torch.device:
+    """Resolve "cpu", "cuda" or None (CUDA when available, else CPU)."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SpecError("device 'cuda' requested but torch.cuda is not available here", "use device='cpu'")
+    return dev
+
+
+def to_torch(arrays, dtype, device, requires_grad=False):
+    if arrays is None:
+        return None
+    return [torch.tensor(np.asarray(a), dtype=dtype, device=device, requires_grad=requires_grad) for a in arrays]
+
+
+def kernel_weights(net: Net, Zl: torch.Tensor, Zp: torch.Tensor, layer: int, formulation: str = "dims"):
+    """W_ij = g(||Zl_i - Zp_j||) (N_l x N_(l-1)), differentiable to second order at r = 0."""
+    c = compile_net(net, "torch")
+    if formulation == "dims":
+        r2 = sum((Zl[:, d, None] - Zp[None, :, d]) ** 2 for d in range(Zl.shape[1]))
+    elif formulation == "pairwise":  # materialises N x N x D (the naive form, for benchmarks)
+        r2 = ((Zl[:, None, :] - Zp[None, :, :]) ** 2).sum(-1)
+    elif formulation == "cdist":  # first order only (no forward-mode AD, NaN gradient at r = 0)
+        return c.g(torch.cdist(Zl, Zp))
+    else:
+        raise SpecError(f"unknown formulation {formulation!r}", f"use one of {', '.join(FORMULATIONS)}")
+    zero = r2 == 0
+    if bool(zero.any()):
+        if not np.isfinite(c.phi0):
+            i, j = (int(v) for v in torch.nonzero(zero)[0])
+            raise coincidence_error(net, layer, i, j)
+        r = torch.sqrt(torch.where(zero, torch.ones_like(r2), r2))
+        return torch.where(zero, c.g0 + 0.5 * c.d2g0 * r2, c.g(r))
+    return c.g(torch.sqrt(r2))
+
+
+def loss_fn(net: Net | MLP, Z=None, W=None, b=None, X=None, Y=None, formulation: str = "dims"):
+    """The loss as a torch function of (Z or W, b, X, Y); returns (loss, list of weight tensors)."""
+    c = compile_net(net, "torch")
+    a = X
+    weights = []
+    for l in range(1, net.L):
+        Wl = kernel_weights(net, Z[l], Z[l - 1], l + 1, formulation) if net.spatial else W[l - 1]
+        weights.append(Wl)
+        h = a @ Wl.T
+        if b is not None:
+            h = h + b[l - 1]
+        a = c.f[l - 1](h)
+    B, K = a.shape
+    rows = c.loss_rows(*a.T, *Y.T)
+    value = (rows.sum() if torch.is_tensor(rows) and rows.dim() else rows * B) / c.divisor(B, K)
+    return value, weights
+
+
+def gradients(net: Net | MLP, params: Params, X, Y, device: str | None = "cpu", dtype=np.float64,
+              formulation: str = "dims") -> Gradients:
+    """Loss and first derivatives by torch autograd; same signature and result type as
+    `numeric.manual.gradients`, arrays returned as float NumPy on the host."""
+    dtype = np.dtype(dtype).type
+    Z, W, b, Xa, Ya = check_inputs(net, params, X, Y, dtype)
+    dev, tdt = device_for(device), _DTYPES[dtype]
+    Zt, Wt, bt = to_torch(Z, tdt, dev, True), to_torch(W, tdt, dev, True), to_torch(b, tdt, dev, True)
+    Xt = torch.tensor(Xa, dtype=tdt, device=dev, requires_grad=True)
+    Yt = torch.tensor(Ya, dtype=tdt, device=dev)
+    value, weights = loss_fn(net, Zt, Wt, bt, Xt, Yt, formulation)
+    if not torch.isfinite(value):
+        raise SpecError(f"loss {net.loss!r} is not finite at these predictions (e.g. log(0) or overflow)",
+                        "check the targets' range against the output activation (bce needs outputs in (0, 1))")
+    leaves = (Zt or []) + (bt or [])
+    grads = torch.autograd.grad(value, weights + leaves + [Xt], allow_unused=True)
+    n = len(weights)
+    np_ = [None if g is None else g.detach().cpu().numpy() for g in grads]
+    dW = np_[:n]
+    dZ = np_[n:n + len(Zt)] if Zt else None
+    db = np_[n + (len(Zt) if Zt else 0):-1] if bt else None
+    return Gradients(loss=float(value.detach()), dW=dW, dZ=dZ, db=db, dX=np_[-1], engine=f"torch-{dev.type}")

@@ -1,0 +1,138 @@
+"""NumPy manual-backprop engine: forward cache, delta recursion, dW and dZ by eq. (8).
+
+Each layer's backward step sits beside the forward quantities it reads. The coordinate gradient uses
+the efficient form of MATH.md: with phi(r) = g'(r)/r and G_l = dW_l * phi(R_l) (N_l x N_(l-1)),
+
+    backward term for Z_l     = Z_l * rowsum(G_l)[:, None]     - G_l   @ Z_(l-1)
+    forward  term for Z_(l-1) = Z_(l-1) * colsum(G_l)[:, None] - G_l^T @ Z_l
+
+so no N x N x D array is ever built (distances are accumulated one dimension at a time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from derive import MLP, Gradients, Net, Params, SpecError, compile_net
+
+from .validate import check_inputs, coincidence_error
+
+__all__ = ["Cache", "forward", "gradients", "distances", "loss_and_dA"]
+
+
+@dataclass
+class Cache:
+    """Every forward intermediate, layer index l-1 for layer l (index 0 = layer 1).
+
+    Attributes:
+        a: activations, B x N_l (a[0] = X).
+        h: pre-activations, B x N_l (h[0] is None).
+        W: weights N_l x N_(l-1) (W[0] is None).
+        R: distances N_l x N_(l-1) (spatial; R[0] is None).
+        phiR: phi(R) with phi(0) = lim g'(r)/r at coincident nodes (spatial; phiR[0] is None).
+        Z, b, X, Y: the validated inputs.
+    """
+
+    a: list
+    h: list
+    W: list
+    R: list
+    phiR: list
+    Z: list | None
+    b: list | None
+    X: np.ndarray
+    Y: np.ndarray
+
+
+def distances(Zl: np.ndarray, Zprev: np.ndarray) -> np.ndarray:
+    """R_ij = ||Zl_i - Zprev_j|| (N_l x N_(l-1)), one dimension at a time: exact near r = 0, unlike
+    the Gram form |z_i|^2 + |z_j|^2 - 2 z_i.z_j, and never N x N x D."""
+    r2 = np.zeros((Zl.shape[0], Zprev.shape[0]), dtype=Zl.dtype)
+    for d in range(Zl.shape[1]):
+        diff = Zl[:, d, None] - Zprev[None, :, d]
+        r2 += diff * diff
+    return np.sqrt(r2)
+
+
+def forward(net: Net | MLP, params: Params, X, Y, dtype=np.float64) -> Cache:
+    """Forward pass a_1 = X, h_l = a_(l-1) W_l^T + b_l, a_l = f_l(h_l), keeping every intermediate."""
+    Z, Wexp, b, X, Y = check_inputs(net, params, X, Y, dtype)
+    c = compile_net(net, "numpy")
+    a, h, W, R, phiR = [X], [None], [None], [None], [None]
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        for l in range(1, net.L):
+            if net.spatial:
+                Rl = distances(Z[l], Z[l - 1])
+                Wl = c.g(Rl).astype(dtype, copy=False)
+                zero = Rl == 0
+                phil = c.phi(np.where(zero, 1, Rl)).astype(dtype, copy=False)
+                if zero.any():
+                    if not np.isfinite(c.phi0):
+                        i, j = np.argwhere(zero)[0]
+                        raise coincidence_error(net, l + 1, int(i), int(j))
+                    phil = np.where(zero, dtype(c.phi0), phil)
+                R.append(Rl)
+                phiR.append(phil)
+            else:
+                Wl = Wexp[l - 1]
+                R.append(None)
+                phiR.append(None)
+            hl = a[-1] @ Wl.T
+            if b is not None:
+                hl = hl + b[l - 1]
+            W.append(Wl)
+            h.append(hl)
+            a.append(np.asarray(c.f[l - 1](hl), dtype=dtype))
+    return Cache(a, h, W, R, phiR, Z, b, X, Y)
+
+
+def loss_and_dA(net: Net | MLP, aL: np.ndarray, Y: np.ndarray):
+    """Loss value and dL/da_L (B x N_L) from the compiled row loss and its gradient."""
+    c = compile_net(net, "numpy")
+    B, K = aL.shape
+    div = c.divisor(B, K)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        value = np.sum(np.broadcast_to(c.loss_rows(*aL.T, *Y.T), (B,))) / div
+        cols = c.loss_grad_rows(*aL.T, *Y.T)
+    dA = np.stack([np.broadcast_to(np.asarray(col, dtype=aL.dtype), (B,)) for col in cols], axis=1) / div
+    if not np.isfinite(value) or not np.all(np.isfinite(dA)):
+        raise SpecError(f"loss {net.loss!r} is not finite at these predictions (e.g. log(0) or overflow)",
+                        "check the targets' range against the output activation (bce needs outputs in (0, 1))")
+    return value, dA.astype(aL.dtype, copy=False)
+
+
+def gradients(net: Net | MLP, params: Params, X, Y, dtype=np.float64) -> Gradients:
+    """Loss and all first derivatives by manual backprop.
+
+    Args:
+        net: the network. params: coordinates (Net) or weights (MLP), and biases.
+        X: inputs, B x N_1. Y: targets, B x N_L. dtype: np.float64 (default) or np.float32.
+
+    Returns:
+        `Gradients` with loss, dW (layers 2..L), dZ (layers 1..L, spatial nets), db, dX.
+
+    Raises:
+        SpecError: bad shapes, NaN/Inf inputs, coincident nodes with a kernel whose g'(0) != 0.
+    """
+    dtype = np.dtype(dtype).type
+    cache = forward(net, params, X, Y, dtype)
+    c = compile_net(net, "numpy")
+    value, dA = loss_and_dA(net, cache.a[-1], cache.Y)
+    L = net.L
+    dW, db = [None] * (L - 1), [None] * (L - 1)
+    dZ = [np.zeros_like(z) for z in cache.Z] if net.spatial else None
+    with np.errstate(over="ignore", invalid="ignore"):
+        for l in range(L - 1, 0, -1):
+            # delta_l = dL/da_l * f_l'(h_l); dW_l = delta_l^T a_(l-1); dL/da_(l-1) = delta_l W_l
+            delta = dA * c.df[l - 1](cache.h[l])
+            dW[l - 1] = delta.T @ cache.a[l - 1]
+            db[l - 1] = delta.sum(axis=0)
+            dA = delta @ cache.W[l]
+            if net.spatial:
+                G = dW[l - 1] * cache.phiR[l]
+                Zl, Zp = cache.Z[l], cache.Z[l - 1]
+                dZ[l] += Zl * G.sum(axis=1)[:, None] - G @ Zp
+                dZ[l - 1] += Zp * G.sum(axis=0)[:, None] - G.T @ Zl
+    return Gradients(loss=float(value), dW=dW, dZ=dZ, db=db if net.bias else None, dX=dA, engine="manual")
