@@ -1,0 +1,76 @@
+"""Reproducibility: versions, machine, command line, and atomic writes (temp file, then rename)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["versions", "machine", "command_line", "provenance", "atomic_write_bytes", "atomic_write_text",
+           "atomic_write_json"]
+
+PACKAGES = ("derivcheck", "sympy", "mpmath", "numpy", "scipy", "torch", "hypothesis", "jinja2", "matplotlib")
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
+def machine() -> dict[str, object]:
+    info: dict[str, object] = {"platform": platform.platform(), "processor": platform.machine(),
+                               "cpus": os.cpu_count()}
+    try:
+        import torch
+
+        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:  # pragma: no cover
+        info["cuda"] = None
+    return info
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    argv = sys.argv[1:] if argv is None else argv
+    return "derivcheck " + " ".join(shlex.quote(a) for a in argv)
+
+
+def provenance(seed: int | None = None, argv: list[str] | None = None) -> dict[str, object]:
+    """What every report and results file records: seed, versions, machine, command, time."""
+    return {"seed": seed, "command": command_line(argv), "versions": versions(), "machine": machine(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` via a temp file in the same folder and os.replace (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, obj: object) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
