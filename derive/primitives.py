@@ -123,7 +123,7 @@ def kernel(spec: str, params: tuple[tuple[str, float], ...] = ()) -> Kernel:
             raise SpecError(f"unknown kernel {spec!r}",
                             f"use one of {', '.join(KERNELS)} or a formula in r such as exp(-r**2/s**2)")
         text, values = spec, given
-    unknown = set(given) - set(values) if spec in KERNELS else set()
+    unknown = set(given) - set(KERNELS[spec][1]) if spec in KERNELS else set()
     if unknown:
         raise SpecError(f"kernel {spec!r} has no parameter {sorted(unknown)[0]!r}",
                         f"its parameters are {', '.join(KERNELS[spec][1])}")
@@ -230,6 +230,7 @@ def _softmax_ce(a, y):
 LOSSES: dict[str, tuple[str, object, dict[str, float]]] = {
     "mse": ("mean", lambda: (lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)])), {}),
     "sse_half": ("sum", lambda: (lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)]) / 2), {}),
+    "sse": ("sum", lambda: (lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)])), {}),
     "mae": ("mean", lambda: (lambda a, y: sp.Add(*[sp.Abs(ai - yi) for ai, yi in zip(a, y)])), {}),
     "huber": ("mean", _huber, {"delta": 1.0}),
     "bce": ("mean", lambda: (lambda a, y: sp.Add(*[-(yi * sp.log(ai) + (1 - yi) * sp.log(1 - ai))

@@ -122,17 +122,23 @@ def gradients(net: Net | MLP, params: Params, X, Y, dtype=np.float64) -> Gradien
     value, dA = loss_and_dA(net, cache.a[-1], cache.Y)
     L = net.L
     dW, db = [None] * (L - 1), [None] * (L - 1)
+    # delta_l = dL/dh_l and dL/da_l per layer (index 0 = layer 1), kept for claims checking
+    deltas, dAs = [None] * L, [None] * L
+    dAs[L - 1] = dA
     dZ = [np.zeros_like(z) for z in cache.Z] if net.spatial else None
     with np.errstate(over="ignore", invalid="ignore"):
         for l in range(L - 1, 0, -1):
             # delta_l = dL/da_l * f_l'(h_l); dW_l = delta_l^T a_(l-1); dL/da_(l-1) = delta_l W_l
             delta = dA * c.df[l - 1](cache.h[l])
+            deltas[l] = delta
             dW[l - 1] = delta.T @ cache.a[l - 1]
             db[l - 1] = delta.sum(axis=0)
             dA = delta @ cache.W[l]
+            dAs[l - 1] = dA
             if net.spatial:
                 G = dW[l - 1] * cache.phiR[l]
                 Zl, Zp = cache.Z[l], cache.Z[l - 1]
                 dZ[l] += Zl * G.sum(axis=1)[:, None] - G @ Zp
                 dZ[l - 1] += Zp * G.sum(axis=0)[:, None] - G.T @ Zl
-    return Gradients(loss=float(value), dW=dW, dZ=dZ, db=db if net.bias else None, dX=dA, engine="manual")
+    return Gradients(loss=float(value), dW=dW, dZ=dZ, db=db if net.bias else None, dX=dA, engine="manual",
+                     extra={"delta": deltas, "dA": dAs})
