@@ -1,0 +1,85 @@
+"""Independent opinions: central finite differences and Taylor-remainder slopes.
+
+Neither needs the engines' derivative code: both only evaluate the loss (numeric.manual.forward).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from derive import MLP, Net, Params
+
+from .flat import flatten, unflatten
+from .manual import forward, loss_and_dA
+
+__all__ = ["loss_value", "fd_step", "fd_gradient", "TaylorResult", "taylor_slope"]
+
+
+def loss_value(net: Net | MLP, params: Params, X, Y, dtype=np.float64) -> float:
+    cache = forward(net, params, X, Y, dtype)
+    return float(loss_and_dA(net, cache.a[-1], cache.Y)[0])
+
+
+def fd_step(dtype=np.float64) -> float:
+    """eps^(1/3): balances the O(h^2) truncation and O(eps/h) rounding errors of central differences."""
+    return float(np.finfo(dtype).eps ** (1 / 3))
+
+
+def fd_gradient(net: Net | MLP, params: Params, X, Y, dtype=np.float64, step: float | None = None) -> np.ndarray:
+    """Central differences (L(x + h e_k) - L(x - h e_k)) / 2h for every flat parameter k, with
+    h = step * max(1, |x_k|). Returns the flat gradient (layout of `numeric.flat`)."""
+    x = flatten(net, params)
+    h0 = fd_step(dtype) if step is None else step
+    grad = np.empty_like(x)
+    for k in range(x.size):
+        h = h0 * max(1.0, abs(x[k]))
+        xp, xm = x.copy(), x.copy()
+        xp[k] += h
+        xm[k] -= h
+        grad[k] = (loss_value(net, unflatten(net, xp), X, Y, dtype)
+                   - loss_value(net, unflatten(net, xm), X, Y, dtype)) / (2 * h)
+    return grad
+
+
+@dataclass
+class TaylorResult:
+    """Fitted log-log slope of the Taylor remainder against the step e.
+
+    Attributes:
+        slope: fitted exponent (2 for a correct gradient, 3 with a correct H v); None when the
+            remainder is below rounding at every step (the loss is locally polynomial of lower order).
+        eps, remainders: the steps and remainders used.
+        expected: 2 or 3.
+    """
+
+    slope: float | None
+    eps: np.ndarray
+    remainders: np.ndarray
+    expected: int
+
+    @property
+    def ok(self) -> bool:
+        return self.slope is None or self.slope > self.expected - 0.1
+
+
+def taylor_slope(net: Net | MLP, params: Params, X, Y, grad_flat: np.ndarray, v: np.ndarray,
+                 hv: np.ndarray | None = None, eps=None) -> TaylorResult:
+    """Remainder r(e) = |L(x + e v) - L(x) - e <g, v> [- e^2/2 <v, H v>]| on a geometric grid of e,
+    fitted on the points above the rounding floor; it shrinks as e^2 (or e^3 with `hv`).
+    """
+    x = flatten(net, params)
+    eps = np.geomspace(1e-1, 1e-4, 10) if eps is None else np.asarray(eps)
+    L0 = loss_value(net, params, X, Y)
+    gv = float(grad_flat @ v)
+    vhv = 0.0 if hv is None else float(v @ hv)
+    rem = np.array([abs(loss_value(net, unflatten(net, x + e * v), X, Y) - L0 - e * gv - 0.5 * e * e * vhv)
+                    for e in eps])
+    floor = 1e3 * np.finfo(np.float64).eps * max(1.0, abs(L0))
+    keep = rem > floor
+    expected = 2 if hv is None else 3
+    if keep.sum() < 3:
+        return TaylorResult(None, eps, rem, expected)
+    slope = float(np.polyfit(np.log(eps[keep]), np.log(rem[keep]), 1)[0])
+    return TaylorResult(slope, eps, rem, expected)

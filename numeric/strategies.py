@@ -1,0 +1,155 @@
+"""Public hypothesis strategies: networks, parameters, data, and adversarial draws.
+
+Users can test their own code with them::
+
+    from hypothesis import given
+    from numeric import strategies as st_dc
+
+    @given(st_dc.cases())
+    def test_mine(case):
+        net, params, X, Y = case
+        ...
+
+Essentials are positional, tuning is keyword-only; every argument accepts a value or a strategy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
+
+from derive import ACTIVATIONS, KERNELS, LOSSES, MLP, Net, Params
+
+__all__ = ["nets", "mlps", "params_for", "data_for", "cases", "adversarial_cases", "KERNEL_NAMES",
+           "ACTIVATION_SPECS", "LOSS_SPECS"]
+
+KERNEL_NAMES = tuple(KERNELS)
+ACTIVATION_SPECS = tuple(n for n in ACTIVATIONS if n != "leaky_relu") + ("leaky_relu(alpha=0.1)",)
+LOSS_SPECS = tuple(n for n in LOSSES if n != "huber") + ("huber(delta=0.5)",)
+
+
+def _st(value) -> SearchStrategy:
+    return value if isinstance(value, SearchStrategy) else st.just(value)
+
+
+def _floats(lo: float, hi: float) -> SearchStrategy[float]:
+    # Round to 3 decimals: shrinks to short, readable counterexamples.
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False).map(lambda v: round(v, 3))
+
+
+@st.composite
+def nets(draw, *, layers=st.integers(2, 4), width=st.integers(1, 4), dim=st.integers(1, 3),
+         kernel=st.sampled_from(KERNEL_NAMES), hidden=st.sampled_from(ACTIVATION_SPECS),
+         output=st.sampled_from(("identity", "tanh", "sigmoid")), loss=st.sampled_from(LOSS_SPECS),
+         bias=st.booleans()) -> Net:
+    """Spatial nets: L in 2..4, widths 1..4, D 1..3, every kernel, activation and loss.
+
+    Losses are paired with a compatible output: bce gets a sigmoid output (predictions in (0, 1)).
+    """
+    L = draw(_st(layers))
+    widths = tuple(draw(_st(width)) for _ in range(L))
+    lossname = draw(_st(loss))
+    out = "sigmoid" if lossname == "bce" else draw(_st(output))
+    return Net(widths, dim=draw(_st(dim)), kernel=draw(_st(kernel)), hidden=draw(_st(hidden)), output=out,
+               loss=lossname, bias=draw(_st(bias)))
+
+
+@st.composite
+def mlps(draw, *, layers=st.integers(2, 4), width=st.integers(1, 4),
+         activation=st.sampled_from(ACTIVATION_SPECS), loss=st.sampled_from(LOSS_SPECS), bias=st.booleans()) -> MLP:
+    """Ordinary MLPs with explicit weights (the worked examples' setting)."""
+    L = draw(_st(layers))
+    widths = tuple(draw(_st(width)) for _ in range(L))
+    acts = [draw(_st(activation)) for _ in range(L - 1)]
+    lossname = draw(_st(loss))
+    if lossname == "bce":
+        acts[-1] = "sigmoid"
+    return MLP(widths, activations=tuple(acts), loss=lossname, bias=draw(_st(bias)))
+
+
+def _array(draw, shape, lo, hi):
+    return np.array([draw(_floats(lo, hi)) for _ in range(int(np.prod(shape)))], dtype=np.float64).reshape(shape)
+
+
+@st.composite
+def params_for(draw, net: Net | MLP, *, scale: float = 1.5) -> Params:
+    """Coordinates in [-scale, scale]^D (or weights) and biases for `net`.
+
+    Kernels whose gradient is undefined at r = 0 (g'(0) != 0) never get coincident nodes here;
+    use `adversarial_cases` for those draws.
+    """
+    N = net.widths
+    b = [_array(draw, (n,), -1, 1) for n in N[1:]] if net.bias else None
+    if not net.spatial:
+        return Params(W=[_array(draw, (N[l + 1], N[l]), -scale, scale) for l in range(net.L - 1)], b=b)
+    Z = [_array(draw, (n, net.dim), -scale, scale) for n in N]
+    if net.g.dg0 != 0:
+        for l in range(1, net.L):  # nudge exact coincidences apart (rounding can create them)
+            for i in range(N[l]):
+                for j in range(N[l - 1]):
+                    if np.array_equal(Z[l][i], Z[l - 1][j]):
+                        Z[l][i, 0] += 0.5
+    return Params(Z=Z, b=b)
+
+
+@st.composite
+def data_for(draw, net: Net | MLP, *, batch=st.integers(1, 3)) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs X (B x N_1) in [-2, 2] and targets Y (B x N_L) suited to the loss
+    (probabilities in (0, 1) for bce, one-hot-like rows summing to 1 for softmax_ce)."""
+    B = draw(_st(batch))
+    X = _array(draw, (B, net.widths[0]), -2, 2)
+    K = net.widths[-1]
+    if net.loss == "bce":
+        Y = _array(draw, (B, K), 0.05, 0.95)
+    elif net.loss == "softmax_ce":
+        Y = _array(draw, (B, K), 0.0, 1.0) + 0.01
+        Y = Y / Y.sum(axis=1, keepdims=True)
+    else:
+        Y = _array(draw, (B, K), -1.5, 1.5)
+    return X, Y
+
+
+@st.composite
+def cases(draw, net=None, **net_kwargs):
+    """(net, params, X, Y) for a drawn (or given) network."""
+    net = draw(nets(**net_kwargs)) if net is None else draw(_st(net))
+    params = draw(params_for(net))
+    X, Y = draw(data_for(net))
+    return net, params, X, Y
+
+
+@st.composite
+def adversarial_cases(draw, *, kind=st.sampled_from(("coincident", "near", "relu_zero", "saturated")), **net_kwargs):
+    """Hard inputs: exactly coincident nodes (kernels with g'(0) = 0 only), nearly coincident nodes
+    (separations 1e-3..1e-7), ReLU pre-activations exactly at 0, saturated sigmoids (|h| ~ 30..40).
+
+    Returns (kind, net, params, X, Y).
+    """
+    kind = draw(_st(kind))
+    if kind == "coincident":
+        net_kwargs.setdefault("kernel", st.sampled_from([k for k in KERNEL_NAMES if k != "exponential"]))
+    if kind == "relu_zero":
+        net_kwargs.setdefault("hidden", "relu")
+    if kind == "saturated":
+        net_kwargs.setdefault("hidden", "sigmoid")
+    net = draw(nets(**net_kwargs))
+    params = draw(params_for(net))
+    X, Y = draw(data_for(net))
+    if not net.spatial:
+        return kind, net, params, X, Y
+    l = draw(st.integers(1, net.L - 1))
+    i, j = draw(st.integers(0, net.widths[l] - 1)), draw(st.integers(0, net.widths[l - 1] - 1))
+    if kind == "coincident":
+        params.Z[l][i] = params.Z[l - 1][j]
+    elif kind == "near":
+        sep = 10.0 ** -draw(st.integers(3, 7))
+        params.Z[l][i] = params.Z[l - 1][j] + sep * np.eye(net.dim)[0]
+    elif kind == "relu_zero":
+        # Zero input and zero bias make every hidden pre-activation exactly 0.
+        X = np.zeros_like(X)
+        if params.b is not None:
+            params.b = [np.zeros_like(v) for v in params.b]
+    elif kind == "saturated":
+        X = X * 0 + draw(st.sampled_from([30.0, -30.0, 40.0]))
+    return kind, net, params, X, Y

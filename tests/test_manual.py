@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from derive import MLP, Net, Params, SpecError
+from numeric import manual
+from tests.helpers import random_data, random_params
+
+
+def test_distances_match_norm_and_are_exact_near_zero():
+    rng = np.random.default_rng(0)
+    A, B = rng.normal(size=(4, 3)), rng.normal(size=(5, 3))
+    ref = np.linalg.norm(A[:, None, :] - B[None, :, :], axis=-1)
+    np.testing.assert_allclose(manual.distances(A, B), ref, rtol=1e-15)
+    z = np.array([[1.0, 2.0, 3.0]])
+    assert manual.distances(z + [1e-9, 0, 0], z)[0, 0] == pytest.approx(1e-9, rel=1e-6)
+
+
+def test_forward_cache_holds_every_intermediate():
+    net = Net((2, 3, 1), bias=True)
+    p, (X, Y) = random_params(net), random_data(net)
+    c = manual.forward(net, p, X, Y)
+    assert [a.shape for a in c.a] == [(3, 2), (3, 3), (3, 1)]
+    assert c.W[1].shape == (3, 2) and c.R[2].shape == (1, 3) and c.phiR[1].shape == (3, 2)
+    np.testing.assert_allclose(c.W[1], np.exp(-c.R[1] ** 2))
+    np.testing.assert_allclose(c.phiR[1], -2 * np.exp(-c.R[1] ** 2))  # gaussian: phi = g'/r = -2 e^{-r^2}
+    np.testing.assert_allclose(c.h[1], X @ c.W[1].T + p.b[0])
+
+
+def test_dW_uses_activation_not_preactivation():
+    """MATH.md: dL/dW_l = delta_l^T a_(l-1); the note's eq. (4) writes h, which is wrong for tanh."""
+    net = MLP((2, 2, 1), activations=("tanh", "identity"), loss="sse_half", bias=False)
+    p, (X, Y) = random_params(net, seed=3), random_data(net, batch=1)
+    c, g = manual.forward(net, p, X, Y), manual.gradients(net, p, X, Y)
+    delta3 = c.a[2] - Y
+    np.testing.assert_allclose(g.dW[1], delta3.T @ c.a[1])
+    assert not np.allclose(g.dW[1], delta3.T @ c.h[1])
+
+
+def test_coincident_nodes_use_phi_limit_or_refuse():
+    Z = [np.zeros((1, 2)), np.zeros((1, 2)), np.ones((1, 2))]
+    X, Y = np.ones((1, 1)), np.zeros((1, 1))
+    g = manual.gradients(Net((1, 1, 1), dim=2, kernel="inverse_quadratic"), Params(Z=Z), X, Y)
+    assert all(np.all(np.isfinite(d)) for d in g.dZ)
+    with pytest.raises(SpecError, match="coincide.*g'\\(0\\) = -1"):
+        manual.gradients(Net((1, 1, 1), dim=2, kernel="exponential"), Params(Z=Z), X, Y)
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    (lambda p, X, Y: (p, X * np.nan, Y), "X contains NaN"),
+    (lambda p, X, Y: (p, X, Y * np.inf), "Y contains NaN or Inf"),
+    (lambda p, X, Y: (Params(Z=p.Z[:2]), X, Y), "3 coordinate arrays"),
+    (lambda p, X, Y: (Params(Z=[p.Z[0], p.Z[1].T, p.Z[2]]), X, Y), "Z of layer 2 has shape"),
+    (lambda p, X, Y: (p, X[:, :1], Y), "X has shape"),
+])
+def test_bad_data_gets_one_line_error(bad, fragment):
+    net = Net((2, 3, 1), dim=2)
+    p, (X, Y) = random_params(net), random_data(net)
+    with pytest.raises(SpecError, match=fragment) as info:
+        manual.gradients(net, *bad(p, X, Y))
+    assert "\n" not in str(info.value)
+
+
+def test_float32_on_request():
+    net = Net((2, 3, 2), hidden="sigmoid")
+    p, (X, Y) = random_params(net), random_data(net)
+    g32, g64 = manual.gradients(net, p, X, Y, dtype=np.float32), manual.gradients(net, p, X, Y)
+    assert all(d.dtype == np.float32 for d in g32.dZ + g32.dW)
+    for a, b in zip(g32.dZ, g64.dZ):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+
+
+def test_bce_outside_range_is_a_clear_error():
+    net = Net((1, 1), loss="bce", output="identity")
+    with pytest.raises(SpecError, match="not finite"):
+        manual.gradients(net, Params(Z=[np.ones((1, 3)), np.ones((1, 3))]), np.full((1, 1), 5.0), np.ones((1, 1)))

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+from derive import ACTIVATIONS, KERNELS, activation, compile_net, kernel, Net
+from derive.primitives import R, X
+
+
+@pytest.mark.parametrize("name", list(KERNELS))
+def test_phi_is_g_prime_over_r(name):
+    k = kernel(name)
+    for r in (sp.Rational(1, 3), sp.Rational(7, 5)):
+        assert sp.simplify(k.phi.subs(R, r) - (k.dg / R).subs(R, r)) == 0
+
+
+def test_phi_limits_at_zero():
+    assert kernel("gaussian").phi0 == -2 and kernel("gaussian").dg0 == 0
+    assert kernel("exponential").dg0 == -1 and kernel("exponential").phi0 == -sp.oo
+    assert kernel("cosine_cutoff").phi0 == -sp.pi ** 2 / 8
+    for name in KERNELS:
+        k = kernel(name)
+        if k.dg0 == 0:  # phi(0) = g''(0) when g'(0) = 0
+            assert sp.simplify(k.phi0 - k.d2g0) == 0
+
+
+def test_relu_convention_matches_torch_at_zero():
+    x = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    torch.relu(x).sum().backward()
+    fprime = compile_net(Net((1, 1), hidden="relu", output="relu"), "numpy").df[0]
+    assert np.all(fprime(np.zeros(3)) == x.grad.numpy()) and np.all(x.grad.numpy() == 0)
+    assert activation("leaky_relu(alpha=0.1)").deriv.subs(X, 0) == sp.Rational(1, 10)
+
+
+@pytest.mark.parametrize("name", [n if n != "leaky_relu" else "leaky_relu(0.2)" for n in ACTIVATIONS])
+def test_numpy_and_torch_forms_come_from_one_definition(name):
+    xs = np.linspace(-3, 3, 13)
+    net = Net((1, 1), hidden=name, output=name)
+    cn, ct = compile_net(net, "numpy"), compile_net(net, "torch")
+    t = torch.tensor(xs, requires_grad=True)
+    np.testing.assert_allclose(cn.f[0](xs), ct.f[0](t).detach().numpy(), rtol=1e-14, atol=1e-15)
+    # torch autograd of the torch form equals the SymPy derivative's numpy form (away from kinks)
+    (g,) = torch.autograd.grad(ct.f[0](t).sum(), t)
+    np.testing.assert_allclose(cn.df[0](xs), g.numpy(), rtol=1e-12, atol=1e-14)
+    exact = [float(activation(name).deriv.subs(X, sp.Rational(str(v)))) for v in xs]
+    np.testing.assert_allclose(cn.df[0](xs), exact, rtol=1e-13, atol=1e-15)
