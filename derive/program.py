@@ -1,0 +1,421 @@
+"""The forward pass as a straight-line program of intermediate symbols, and exact symbolic
+differentiation over it (reverse mode for the gradient, forward-over-reverse for the Hessian).
+
+Why a program and not one expression: the flattened loss of a spatial net is a tree whose size
+explodes with depth (MATH.md's W^l_ij = g(||z^l_i - z^(l-1)_j||) is reused by every later layer), and
+`sympy.diff` on it redoes shared work for every coordinate. Here every intermediate (r2_ij, W_ij, h,
+a, adjoints, tangents) is one named node, and the chain rule runs over the nodes:
+
+* a node is either a *polynomial node* -- an exact sum of monomials ``c * s1 * s2 * ...`` of earlier
+  names, with ``c`` an int or `fractions.Fraction` -- or a *primitive node* ``T(args)`` where ``T`` is a
+  `Template`: a kernel, activation or loss expression defined once in SymPy (derive.primitives),
+  whose partial derivatives are themselves templates, derived by SymPy (or SymEngine) once per net;
+* the reverse sweep appends adjoint nodes (eq. "First order" of MATH.md falls out of it: the adjoint
+  of W^l_ij is delta^l_i a^(l-1)_j summed over the batch);
+* the Hessian is the forward-mode derivative (tangent) of the gradient program along each leaf e_k,
+  propagated sparsely and only towards gradient entries m >= k (symmetry: each pair is derived once).
+
+The program is already in common-subexpression form, so `lambdify_program` prints one assignment per
+node (templates through `derive.lambdify`, i.e. SymPy's printers with ``cse=True``) and compiles it in
+chunks. Nothing here introduces a float: coefficients are exact and floats appear only in the
+generated code of a float target.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable
+
+import sympy as sp
+
+from .lambdify import lambdify
+
+__all__ = ["Template", "Program", "lambdify_program", "TARGETS"]
+
+TARGETS = ("numpy", "mpmath")
+_CHUNK = 3000  # lines per generated function: CPython's compiler is superlinear in function length
+
+
+def _delta_free(e: sp.Expr) -> sp.Expr:
+    # DiracDelta (from Abs/sign in mae, huber) is 0 almost everywhere: the a.e. derivative, as torch.
+    return e.replace(sp.DiracDelta, lambda *_: sp.S.Zero) if e.has(sp.DiracDelta) else e
+
+
+class Template:
+    """A primitive T(u_1..u_n): one SymPy expression in dummy arguments, with lazily derived partials.
+
+    Attributes:
+        name: label for reports (``"tanh"``, ``"d tanh/d u0"`` ...).
+        args: the dummy SymPy symbols (real).
+        expr: T as a SymPy expression of `args` (exact).
+        diff_args: positions that are differentiated (targets y of a loss are data, not variables).
+        backend: "sympy" or "symengine": which CAS differentiates `expr`.
+        impl: optional {target: callable} overriding the lambdified code (kernel limits at r = 0).
+        fixed_parts: optional explicit partials (list of Template or None) instead of differentiation.
+    """
+
+    def __init__(self, name, args, expr, diff_args=None, backend="sympy", impl=None, fixed_parts=None):
+        self.name, self.args, self.expr = name, tuple(args), expr
+        self.diff_args = tuple(range(len(args))) if diff_args is None else tuple(diff_args)
+        self.backend, self.impl, self.fixed_parts = backend, impl or {}, fixed_parts
+        self._parts: dict[int, object] = {}
+        self._fn: dict[str, Callable] = {}
+        self.used_fallback = False
+
+    def part(self, k: int):
+        """dT/du_k as a Template, an exact constant (int/Fraction), or None if identically 0."""
+        if k not in self._parts:
+            if self.fixed_parts is not None:
+                p = self.fixed_parts[k]
+                if p is None:
+                    raise NotImplementedError(f"no partial derivative of {self.name} is available")
+                self._parts[k] = p
+            else:
+                d = self._diff(self.args[k])
+                if d.is_Rational:
+                    self._parts[k] = _const(d)
+                else:
+                    self._parts[k] = Template(f"d{self.name}/d{self.args[k]}", self.args, d, self.diff_args,
+                                              self.backend)
+        return self._parts[k]
+
+    def _diff(self, x: sp.Symbol) -> sp.Expr:
+        if self.backend == "symengine":
+            import symengine as se
+
+            d = se.diff(se.sympify(self.expr), se.sympify(x))
+            if "Derivative" not in str(d) and "Subs" not in str(d):
+                return _delta_free(sp.sympify(d._sympy_()))
+            # SymEngine leaves Abs' unevaluated; SymPy's a.e. derivative (sign) is the fallback.
+            self.used_fallback = True
+        return _delta_free(sp.diff(self.expr, x))
+
+    def fn(self, target: str) -> Callable:
+        if target not in self._fn:
+            if target in self.impl:
+                self._fn[target] = self.impl[target]
+            else:
+                f = lambdify(list(self.args), self.expr, target)
+                self._fn[target] = (lambda *a, _f=f: float(_f(*a))) if target == "numpy" else f
+        return self._fn[target]
+
+
+def _const(v) -> int | Fraction:
+    v = sp.Rational(v)
+    return int(v.p) if v.q == 1 else Fraction(int(v.p), int(v.q))
+
+
+@dataclass
+class Program:
+    """A straight-line program: leaves (inputs) and nodes in topological order.
+
+    Node ``name`` is either ``("lin", [(coef, (names...)), ...])`` or ``("tmpl", (Template, (args...)))``.
+    `labels` maps names to readable labels (``"W[2](1,0)"``) for reports.
+    """
+
+    leaves: list[str] = field(default_factory=list)
+    nodes: dict[str, tuple] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    args: dict[str, tuple] = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict)
+    _n: int = 0
+
+    # -- construction ---------------------------------------------------------------------------
+    def leaf(self, name: str) -> str:
+        self.leaves.append(name)
+        return name
+
+    def _new(self, kind, data, label=None) -> str:
+        name = f"t{self._n}"
+        self._n += 1
+        self.nodes[name] = (kind, data)
+        self.args[name] = tuple({f for _, fs in data for f in fs}) if kind == "lin" else tuple(set(data[1]))
+        if label:
+            self.labels[name] = label
+        return name
+
+    def lin(self, terms, label=None):
+        """A polynomial node from monomials; returns a name, an exact constant, or None (zero).
+
+        Trivial results are not stored: a lone symbol is returned as an alias, a constant as a number.
+        """
+        if len(terms) == 1:
+            c, fs = terms[0]
+            mono = [(c, tuple(sorted(fs)) if len(fs) > 1 else fs)] if c else []
+        else:
+            acc: dict[tuple, object] = {}
+            for c, fs in terms:
+                if c:
+                    key = tuple(sorted(fs)) if len(fs) > 1 else fs
+                    acc[key] = acc.get(key, 0) + c
+            mono = [(c, fs) for fs, c in acc.items() if c]
+        if not mono:
+            return None
+        if len(mono) == 1:
+            c, fs = mono[0]
+            if not fs:
+                return c
+            if c == 1 and len(fs) == 1:
+                return fs[0]
+        key = ("lin", tuple(mono))
+        if key in self._cache:
+            return self._cache[key]
+        name = self._new("lin", mono, label)
+        self._cache[key] = name
+        return name
+
+    def tmpl(self, t, args, label=None):
+        """A primitive node T(args) (deduplicated: the same call is one node)."""
+        if isinstance(t, (int, Fraction)):
+            return t or None
+        key = ("tmpl", id(t), tuple(args))
+        if key in self._cache:
+            return self._cache[key]
+        name = self._new("tmpl", (t, tuple(args)), label)
+        self._cache[key] = (name)
+        self._cache.setdefault("_keep", []).append(t)  # keep id(t) alive
+        return name
+
+    def args_of(self, name) -> tuple:
+        return self.args[name]
+
+    # -- differentiation ------------------------------------------------------------------------
+    def part_node(self, name, k):
+        """The node (or constant, or None) of d(node)/d(arg k) for a primitive node."""
+        t, args = self.nodes[name][1]
+        if k not in t.diff_args:
+            return None
+        return self.tmpl(t.part(k), args)
+
+    def reverse(self, output: str, wrt: list[str]) -> dict[str, object]:
+        """Reverse-mode adjoints of `output`: {name: adjoint name/constant} for every node and leaf
+        reached (MATH.md "First order" as a program transformation). Adjoint nodes are appended."""
+        order = list(self.nodes)
+        pos = {n: i for i, n in enumerate(order)}
+        adj: dict[str, list] = defaultdict(list)
+        adj[output].append((1, ()))
+        bar: dict[str, object] = {}
+        for v in reversed(order[: pos[output] + 1]):
+            if v not in adj:
+                continue
+            bv = self.lin(adj.pop(v), label=f"bar {self.labels.get(v, v)}")
+            bar[v] = bv
+            if bv is None:
+                continue
+            kind, data = self.nodes[v]
+            if kind == "lin":
+                for c, fs in data:
+                    for i, u in enumerate(fs):
+                        adj[u].append(_times(c, fs[:i] + fs[i + 1:], bv))
+            else:
+                for k, u in enumerate(data[1]):
+                    p = self.part_node(v, k)
+                    if p is not None:
+                        adj[u].append(_times(1, (p,), bv) if isinstance(p, str) else _times(p, (), bv))
+        for u in wrt:
+            bar[u] = self.lin(adj.pop(u, []), label=f"bar {self.labels.get(u, u)}")
+        return bar
+
+    def hessian(self, outputs: list, wrt: list[str]) -> list[list]:
+        """Upper triangle of d outputs[m] / d wrt[k] for m >= k (outputs = the gradient w.r.t. wrt).
+
+        Forward-mode tangents of the gradient program along e_k, sparse, and only through nodes that
+        feed some output m >= k: each symmetric pair is derived once. Returns H[k] = list of
+        entries for m = k..n-1 (names, constants or None for zero).
+        """
+        order = list(self.nodes)
+        maxout: dict[str, int] = {}
+        for m, o in enumerate(outputs):
+            if isinstance(o, str):
+                maxout[o] = max(maxout.get(o, -1), m)
+        for v in reversed(order):
+            mv = maxout.get(v)
+            if mv is None:
+                continue
+            for u in self.args_of(v):
+                if maxout.get(u, -1) < mv:
+                    maxout[u] = mv
+        rows = []
+        active = [(v, *self.nodes[v], self.args[v]) for v in order if v in maxout]
+        for k, leaf in enumerate(wrt):
+            tan: dict[str, object] = {leaf: 1}
+            active = [t for t in active if maxout[t[0]] >= k]
+            for v, kind, data, vargs in active:
+                for u in vargs:
+                    if u in tan:
+                        break
+                else:
+                    continue
+                terms = []
+                if kind == "lin":
+                    for c, fs in data:
+                        for i, f in enumerate(fs):
+                            t = tan.get(f)
+                            if t is not None:
+                                terms.append(_times(c, fs[:i] + fs[i + 1:], t))
+                else:
+                    for j, u in enumerate(data[1]):
+                        t = tan.get(u)
+                        if t is None:
+                            continue
+                        p = self.part_node(v, j)
+                        if p is None:
+                            continue
+                        terms.append(_times(1, (p,), t) if isinstance(p, str) else _times(p, (), t))
+                if terms:
+                    tv = self.lin(terms, label=f"d{self.labels.get(v, v)}/d{leaf}")
+                    if tv is not None:
+                        tan[v] = tv
+            rows.append([tan.get(o) if isinstance(o, str) else None for o in outputs[k:]])
+        return rows
+
+    # -- export ---------------------------------------------------------------------------------
+    def to_sympy(self, names, symbols: dict[str, sp.Symbol], expand: bool = False):
+        """SymPy form of `names`: with ``expand=False`` each node is written in its direct arguments
+        (a list of (Symbol, expr) assignments, i.e. a cse-form ``(replacements, exprs)``);
+        with ``expand=True`` the full expression in the leaves (tiny nets only)."""
+        memo: dict[str, sp.Expr] = {}
+        sym = lambda n: symbols.get(n) or sp.Symbol(n, real=True)  # noqa: E731
+
+        def node_expr(n, inner):
+            kind, data = self.nodes[n]
+            if kind == "lin":
+                return sp.Add(*[sp.Rational(c.numerator, c.denominator) * sp.Mul(*[inner(f) for f in fs])
+                                if isinstance(c, Fraction) else c * sp.Mul(*[inner(f) for f in fs])
+                                for c, fs in data])
+            t, args = data
+            return t.expr.xreplace(dict(zip(t.args, [inner(a) for a in args])))
+
+        if expand:
+            def inner(n):
+                if not isinstance(n, str):
+                    return _sym_const(n)
+                if n not in self.nodes:
+                    return sym(n)
+                if n not in memo:
+                    memo[n] = node_expr(n, inner)
+                return memo[n]
+            return [inner(n) for n in names]
+        need = self.live(names)
+        repl = [(sym(n), node_expr(n, lambda a: sym(a) if isinstance(a, str) else _sym_const(a))) for n in need]
+        return repl, [sym(n) if isinstance(n, str) else _sym_const(n) for n in names]
+
+    def live(self, names) -> list[str]:
+        """Nodes needed for `names`, in program order (dead-code elimination)."""
+        seen, stack = set(), [n for n in names if isinstance(n, str) and n in self.nodes]
+        while stack:
+            n = stack.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            stack.extend(a for a in self.args_of(n) if a in self.nodes and a not in seen)
+        return [n for n in self.nodes if n in seen]
+
+
+def _sym_const(c):
+    if c is None:
+        return sp.S.Zero
+    return sp.Rational(c.numerator, c.denominator) if isinstance(c, Fraction) else sp.Integer(c)
+
+
+def _times(c, fs, t, extra=1):
+    """Monomial c * extra * prod(fs) * t where t is a name or an exact constant."""
+    if isinstance(t, str):
+        return (c * extra, tuple(fs) + (t,))
+    return (c * extra * t, tuple(fs))
+
+
+# -- code generation --------------------------------------------------------------------------------
+def _coef(c, target):
+    if isinstance(c, Fraction):
+        return f"(mpf({c.numerator})/{c.denominator})" if target == "mpmath" else repr(c.numerator / c.denominator)
+    return str(c)
+
+
+def _line(prog: Program, n: str, target: str, tnames: dict) -> str:
+    kind, data = prog.nodes[n]
+    if kind == "tmpl":
+        t, args = data
+        return f"{tnames[id(t)]}({', '.join(args)})"
+    out = []
+    for c, fs in data:
+        body = "*".join(fs)
+        if not fs:
+            out.append(_coef(c, target))
+        elif c == 1:
+            out.append(body)
+        elif c == -1:
+            out.append("-" + body)
+        else:
+            out.append(f"{_coef(c, target)}*{body}")
+    return " + ".join(out).replace("+ -", "- ")
+
+
+def lambdify_program(prog: Program, inputs: list[str], outputs: list, target: str = "numpy") -> Callable:
+    """Compile the nodes needed for `outputs` into a Python callable f(*inputs) -> list of values.
+
+    Args:
+        prog: the program. inputs: leaf names, in call order. outputs: names or exact constants
+            (None = 0). target: "numpy" (float64 scalars) or "mpmath" (call under mpmath.workdps).
+
+    The generated source of each chunk is kept in ``f.source`` (as lambdify keeps its own).
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; use one of {', '.join(TARGETS)}")
+    need = prog.live(outputs)
+    tnames: dict[int, str] = {}
+    ns: dict[str, object] = {}
+    if target == "mpmath":
+        import mpmath
+
+        ns["mpf"] = mpmath.mpf
+    for n in need:
+        kind, data = prog.nodes[n]
+        if kind == "tmpl" and id(data[0]) not in tnames:
+            tnames[id(data[0])] = f"_T{len(tnames)}"
+            ns[tnames[id(data[0])]] = data[0].fn(target)
+    lines = [(n, _line(prog, n, target, tnames)) for n in need]
+    chunks = [lines[i:i + _CHUNK] for i in range(0, len(lines), _CHUNK)] or [[]]
+    where = {n: ci for ci, ch in enumerate(chunks) for n, _ in ch}
+    for n in inputs:
+        where[n] = -1
+    last_use: dict[str, int] = {}
+    for ci, ch in enumerate(chunks):
+        for n, _ in ch:
+            for a in prog.args_of(n):
+                last_use[a] = max(last_use.get(a, -1), ci)
+    out_names = [o for o in outputs if isinstance(o, str)]
+    for o in out_names:
+        last_use[o] = len(chunks)
+    funcs, sources = [], []
+    for ci, ch in enumerate(chunks):
+        used = sorted({a for n, _ in ch for a in prog.args_of(n) if where.get(a, -1) < ci},
+                      key=lambda a: (where.get(a, -1), a))
+        made = [n for n, _ in ch if last_use.get(n, -1) > ci]
+        src = (f"def _chunk{ci}({', '.join(used)}):\n"
+               + "".join(f"    {n} = {rhs}\n" for n, rhs in ch)
+               + f"    return ({', '.join(made)}{',' if made else ''})\n")
+        local: dict[str, object] = {}
+        exec(compile(src, f"<derive.program chunk {ci}>", "exec"), ns, local)
+        funcs.append((local[f"_chunk{ci}"], used, made))
+        sources.append(src)
+    zero = ns["mpf"](0) if target == "mpmath" else 0.0
+
+    def const(c):
+        if c is None:
+            return zero
+        if isinstance(c, Fraction):
+            return ns["mpf"](c.numerator) / c.denominator if target == "mpmath" else c.numerator / c.denominator
+        return ns["mpf"](c) if target == "mpmath" else float(c)
+
+    def run(*values):
+        env = dict(zip(inputs, values))
+        for f, used, made in funcs:
+            env.update(zip(made, f(*[env[a] for a in used])))
+        return [env[o] if isinstance(o, str) else const(o) for o in outputs]
+
+    run.source = "\n".join(sources)
+    run.n_lines = len(lines)
+    return run

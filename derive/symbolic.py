@@ -1,0 +1,565 @@
+"""The exact symbolic engine: loss, gradients and Hessians of a `Net` or `MLP`, exactly, and their
+50-digit values (the ground truth every other engine is judged against).
+
+Two routes to the same derivatives, compared in the tests:
+
+* **program** (`compile_program`): the forward pass as a program of intermediate symbols
+  (r2_ij, W_ij, h, a, row losses), symbolic reverse mode over it for the gradient and sparse
+  forward-over-reverse for the Hessian (derive/program.py), then lambdified. Fast.
+* **flat** (`flat_loss`, `flat_gradient`): the loss as one SymPy expression of the coordinate symbols,
+  differentiated by `sympy.diff`. Independent, for tiny nets and the derivation report.
+
+Coincident nodes (r = 0): the kernel enters as W = G(s) with s = r^2, G(s) = g(sqrt s), so
+G'(s) = phi(r)/2 and G''(s) = phi'(r)/(4 r) (phi = g'/r, MATH.md "Coincident nodes"); at s = 0 their
+limits are taken symbolically. The gradient exists there iff g'(0) = 0 (else `SpecError`); the Hessian
+needs in addition lim r phi'(r) = 0 (then G'' only ever multiplies r2's tangent, which is 0 there).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import lru_cache
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from .compiled import row_symbols
+from .errors import SpecError
+from .lambdify import lambdify
+from .net import MLP, Gradients, Net, Params
+from .primitives import R, X, _limit0
+from .program import Program, Template, lambdify_program
+
+__all__ = [
+    "gradients", "hessian", "hvp", "compile_program", "build_program", "CompiledProgram",
+    "flat_loss", "flat_gradient", "derivation", "Derivation", "kernel_templates",
+]
+
+S = sp.Symbol("s2", nonnegative=True)  # the squared distance r^2
+
+
+# -- primitives as templates ------------------------------------------------------------------------
+def _finite(v: sp.Expr) -> bool:
+    return bool(v.is_finite) and not v.has(sp.oo, -sp.oo, sp.zoo, sp.nan)
+
+
+def kernel_templates(net: Net, backend: str = "sympy") -> tuple[Template, Template, Template]:
+    """Templates G0(s) = g(sqrt s), G1 = G0' = phi(r)/2, G2 = G1' = phi'(r)/(4 r), s = r^2, with their
+    exact limits at s = 0 used when the argument is exactly 0 (cached per kernel, not per net)."""
+    return _kernel_templates(net.kernel, net.kernel_params, backend)
+
+
+@lru_cache(maxsize=64)
+def _kernel_templates(name, params, backend):
+    from .primitives import kernel
+
+    k = kernel(name, params)
+    net = k  # for messages: `_coincident` reads .name and the kernel
+    sq = sp.sqrt(S)
+    dphi = sp.diff(k.phi, R)
+    exprs = (k.bound.subs(R, sq), (k.phi / 2).subs(R, sq), (dphi / (4 * R)).subs(R, sq))
+    at0_1 = k.phi0 / 2
+    at0_2 = _limit0(dphi / (4 * R))
+    r_dphi0 = _limit0(R * dphi)
+    hess_ok = _finite(at0_2) or r_dphi0 == 0
+    names = ("G0", "G1", "G2")
+
+    def impl(i, expr):
+        out = {}
+        for target in ("numpy", "mpmath"):
+            f = lambdify([S], expr, target)
+            if i == 0:
+                at0 = expr.subs(S, 0)
+            elif i == 1:
+                at0 = at0_1 if _finite(at0_1) else None
+            else:
+                # G2 only multiplies the tangent of r^2, which is exactly 0 at coincident nodes.
+                at0 = at0_2 if _finite(at0_2) else (sp.S.Zero if hess_ok else None)
+            out[target] = _with_limit(f, at0, target, net, i)
+        return out
+
+    t2 = Template("G2", [S], exprs[2], backend=backend, impl=impl(2, exprs[2]), fixed_parts=[None])
+    t1 = Template("G1", [S], exprs[1], backend=backend, impl=impl(1, exprs[1]), fixed_parts=[t2])
+    t0 = Template("G0", [S], exprs[0], backend=backend, impl=impl(0, exprs[0]), fixed_parts=[t1])
+    for t, n in zip((t0, t1, t2), names):
+        t.name = n
+    return t0, t1, t2
+
+
+def _with_limit(f, at0, target, net, order):
+    if target == "mpmath":
+        v0 = None if at0 is None else mpmath.mpmathify(sp.N(at0, 60)) if at0.is_number else None
+
+        def call(s):
+            if s == 0:
+                if at0 is None:
+                    raise _coincident(net, order)
+                return +mpmath.mpf(mpmath.mpmathify(sp.N(at0, mpmath.mp.dps + 10)))
+            return f(s)
+    else:
+        v0 = None if at0 is None else float(at0)
+
+        def call(s):
+            if s == 0:
+                if v0 is None:
+                    raise _coincident(net, order)
+                return v0
+            return float(f(s))
+    return call
+
+
+def _coincident(k, order: int, where: str = "two nodes of adjacent layers") -> SpecError:
+    """The coincidence error (message style of numeric.validate.coincidence_error); `k` a Net or Kernel."""
+    k = k.g if isinstance(k, Net) else k
+    what = "dL/dz" if order == 1 else "the Hessian"
+    return SpecError(f"{where} coincide (r = 0) and kernel {k.name!r} has g'(0) = {k.dg0}"
+                     + ("" if order == 1 else f", lim r phi'(r) != 0")
+                     + f", so {what} is undefined there",
+                     "move the nodes apart or use a kernel with g'(0) = 0 (e.g. gaussian)")
+
+
+@lru_cache(maxsize=128)
+def _act_template(spec: str, backend: str) -> Template | None:
+    from .primitives import activation
+    a = activation(spec)
+    if a.expr == X:
+        return None  # identity: a = h, no node
+    return Template(a.name, [X], a.expr, backend=backend)
+
+
+@lru_cache(maxsize=64)
+def _loss_template(spec: str, K: int, backend: str) -> Template:
+    from .primitives import loss
+    a, y = row_symbols(K)
+    return Template(spec, [*a, *y], loss(spec).row(a, y), diff_args=range(K), backend=backend)
+
+
+# -- the program ------------------------------------------------------------------------------------
+@dataclass
+class Built:
+    """A net's forward program and its gradient (names in the program).
+
+    Attributes:
+        prog: the program. params: leaf names of the trainable parameters (Z or W), layer by layer,
+            node by node, dim (or column) last. biases: leaf names of b (layers 2..L) or [].
+        x, y: leaf names of the batch inputs/targets (B x N_1, B x N_L, row-major).
+        W: node names of the weights, per layer 2..L, N_l x N_(l-1) nested lists.
+        loss: the loss node. bar: adjoints {name: adjoint}.
+    """
+
+    net: Net | MLP
+    batch: int
+    prog: Program
+    params: list[list]
+    biases: list[list]
+    x: list[list[str]]
+    y: list[list[str]]
+    W: list[list[list[str]]]
+    h: list = field(default_factory=list)
+    a: list = field(default_factory=list)
+    loss: str = ""
+    bar: dict = field(default_factory=dict)
+
+    @property
+    def inputs(self) -> list[str]:
+        return _flat(self.params) + _flat(self.biases) + _flat(self.x) + _flat(self.y)
+
+
+def _flat(nested):
+    out = []
+    for v in nested:
+        out.extend(_flat(v) if isinstance(v, list) else [v])
+    return out
+
+
+def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Built:
+    """The forward pass of `net` on a batch of `batch` rows as a `Program`, and its reverse sweep.
+
+    Forward (MATH.md): r2_ij = sum_d (z_id - z_jd)^2, W_ij = G0(r2_ij), h_l = a_(l-1) W_l^T + b_l,
+    a_l = f_l(h_l), L = sum_b row(a_L[b], y[b]) / divisor(B, K).
+    """
+    if backend not in ("sympy", "symengine"):
+        raise SpecError(f"unknown symbolic backend {backend!r}", "use backend='sympy' or 'symengine'")
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise SpecError(f"batch size {batch!r} must be an integer >= 1", "pass batch=B with B >= 1")
+    p = Program()
+    N, L, B = net.widths, net.L, batch
+    if net.spatial:
+        params = [[[p.leaf(f"z{l + 1}_{i}_{d}") for d in range(net.dim)] for i in range(N[l])] for l in range(L)]
+        G0 = kernel_templates(net, backend)[0]
+    else:
+        params = [[[p.leaf(f"w{l + 2}_{i}_{j}") for j in range(N[l])] for i in range(N[l + 1])] for l in range(L - 1)]
+    biases = [[p.leaf(f"b{l + 2}_{i}") for i in range(N[l + 1])] for l in range(L - 1)] if net.bias else []
+    x = [[p.leaf(f"x{b}_{j}") for j in range(N[0])] for b in range(B)]
+    y = [[p.leaf(f"y{b}_{k}") for k in range(N[-1])] for b in range(B)]
+    for n in _flat(params) + _flat(biases) + _flat(x) + _flat(y):
+        p.labels[n] = n
+    Ws, hs, As = [], [], [x]
+    a = x
+    for l in range(1, L):
+        if net.spatial:
+            Wl = []
+            for i in range(N[l]):
+                row = []
+                for j in range(N[l - 1]):
+                    dz = [p.lin([(1, (params[l][i][d],)), (-1, (params[l - 1][j][d],))], f"dz[{l + 1}]({i},{j},{d})")
+                          for d in range(net.dim)]
+                    r2 = p.lin([(1, (v, v)) for v in dz], f"r2[{l + 1}]({i},{j})")
+                    row.append(p.tmpl(G0, (r2,), f"W[{l + 1}]({i},{j})"))
+                Wl.append(row)
+        else:
+            Wl = params[l - 1]
+        f = _act_template(net.hidden if (net.spatial and l < L - 1) else
+                          (net.output if net.spatial else net.activations[l - 1]), backend)
+        h = [[p.lin([(1, (Wl[i][j], a[b][j])) for j in range(N[l - 1])]
+                    + ([(1, (biases[l - 1][i],))] if net.bias else []), f"h[{l + 1}]({b},{i})")
+              for i in range(N[l])] for b in range(B)]
+        a = h if f is None else [[p.tmpl(f, (v,), f"a[{l + 1}]({b},{i})") for i, v in enumerate(hb)] for b, hb in enumerate(h)]
+        Ws.append(Wl)
+        hs.append(h)
+        As.append(a)
+    K = N[-1]
+    T = _loss_template(net.loss, K, backend)
+    rows = [p.tmpl(T, tuple(a[b]) + tuple(y[b]), f"row({b})") for b in range(B)]
+    div = net.objective.divisor(B, K)
+    loss = p.lin([(Fraction(1, div), (r,)) for r in rows], "L")
+    built = Built(net, B, p, params, biases, x, y, Ws, hs, As, loss)
+    wrt = _flat(params) + _flat(biases) + _flat(x)
+    built.bar = p.reverse(loss, wrt)
+    return built
+
+
+def _bar(built: Built, name):
+    return built.bar.get(name) if isinstance(name, str) else None
+
+
+def _grad_outputs(built: Built) -> list:
+    """[loss, d params..., d biases..., dW (spatial), dX] in the flat order of `Built`."""
+    outs = [built.loss] + [_bar(built, n) for n in _flat(built.params) + _flat(built.biases)]
+    if built.net.spatial:
+        outs += [_bar(built, n) for n in _flat(built.W)]
+    return outs + [_bar(built, n) for n in _flat(built.x)]
+
+
+def _hess_wrt(built: Built, wrt: str) -> list[str]:
+    if wrt == "Z" and built.net.spatial:
+        return _flat(built.params)
+    if wrt == "W" and not built.net.spatial:
+        return _flat(built.params) + _flat(built.biases)
+    raise SpecError(f"wrt={wrt!r} does not fit {built.net.describe()}",
+                    "use wrt='Z' for a spatial Net and wrt='W' (weights then biases) for an MLP")
+
+
+@dataclass
+class CompiledProgram:
+    """Lambdified exact derivatives of one net at one batch size.
+
+    Attributes:
+        built: the symbolic program (`Built`); inputs: argument order of the callables
+            (params, biases, X row-major, Y row-major).
+        gradient: {target: f(*inputs) -> [loss, dparams..., dbiases..., (dW...), dX...]}.
+        hessian: {target: f(*inputs) -> upper triangle of H, row by row} or {} without Hessian.
+        wrt: Hessian variables (leaf names). timings: seconds for "derive" and "codegen".
+        n_nodes, n_lines: program size and generated lines (all targets' code is built lazily).
+    """
+
+    built: Built
+    wrt: list[str]
+    hess_entries: list
+    targets: tuple[str, ...]
+    gradient: dict = field(default_factory=dict)
+    hessian: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.built.inputs
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.built.prog.nodes)
+
+    def hessian_matrix(self, values, target="numpy"):
+        """Full symmetric n x n Hessian (list of lists) from the upper-triangle callable."""
+        flat = self.hessian[target](*values)
+        n = len(self.wrt)
+        H = [[None] * n for _ in range(n)]
+        it = iter(flat)
+        for k in range(n):
+            for m in range(k, n):
+                H[k][m] = H[m][k] = next(it)
+        return H
+
+
+def compile_program(net: Net | MLP, batch: int = 1, hessian: bool = True, backend: str = "sympy",
+                    wrt: str | None = None, targets=("numpy",)) -> CompiledProgram:
+    """Derive the exact gradient (and Hessian) program of `net` and lambdify it.
+
+    Args:
+        net: the network. batch: B. hessian: also derive the full Hessian (upper triangle).
+        backend: "sympy" or "symengine": the CAS that differentiates the primitives.
+        wrt: Hessian variables: "Z" (spatial, default) or "W" (MLP: all weights then all biases).
+        targets: lambdify targets among "numpy" (float64) and "mpmath".
+
+    Returns:
+        `CompiledProgram` with callables and ``timings = {"derive": s, "codegen": s}``.
+    """
+    t0 = time.perf_counter()
+    built = build_program(net, batch, backend)
+    wrt_names = _hess_wrt(built, wrt or ("Z" if net.spatial else "W")) if hessian else []
+    entries = []
+    if hessian:
+        bar_outs = [_bar(built, n) for n in wrt_names]
+        rows = built.prog.hessian(bar_outs, wrt_names)
+        entries = [e for row in rows for e in row]
+    t1 = time.perf_counter()
+    cp = CompiledProgram(built, wrt_names, entries, tuple(targets))
+    for target in targets:
+        cp.gradient[target] = lambdify_program(built.prog, built.inputs, _grad_outputs(built), target)
+        if hessian:
+            cp.hessian[target] = lambdify_program(built.prog, built.inputs, entries, target)
+    t2 = time.perf_counter()
+    cp.timings = {"derive": t1 - t0, "codegen": t2 - t1}
+    return cp
+
+
+@lru_cache(maxsize=32)
+def _cached(net, batch, hessian, wrt):
+    return compile_program(net, batch, hessian=hessian, wrt=wrt, targets=("mpmath",))
+
+
+# -- evaluation (ground truth) ----------------------------------------------------------------------
+def _arr(x, name, shape):
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SpecError(f"{name} is not a numeric array", f"pass {name} as a float array") from None
+    if a.shape != shape:
+        raise SpecError(f"{name} has shape {a.shape}, expected {shape}", f"give {name} the shape {shape}")
+    if not np.all(np.isfinite(a)):
+        raise SpecError(f"{name} contains NaN or Inf", f"clean {name} before verifying")
+    return a
+
+
+def _values(net, params: Params, X, Y):
+    """Exact mpf inputs in `Built.inputs` order (float64 values converted exactly)."""
+    N, L = net.widths, net.L
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise SpecError(f"X has shape {X.shape}, expected (B, {N[0]})", "give one row per example")
+    B = X.shape[0]
+    X = _arr(X, "X", (B, N[0]))
+    Y = _arr(Y, "Y", (B, N[-1]))
+    if net.spatial:
+        if params.Z is None or len(params.Z) != L:
+            raise SpecError(f"params.Z must hold {L} coordinate arrays", "pass one N_l x D array per layer")
+        P = [_arr(z, f"Z[layer {l + 1}]", (N[l], net.dim)) for l, z in enumerate(params.Z)]
+    else:
+        if params.W is None or len(params.W) != L - 1:
+            raise SpecError(f"params.W must hold {L - 1} weight matrices", "pass one N_l x N_(l-1) array per layer")
+        P = [_arr(w, f"W[layer {l + 2}]", (N[l + 1], N[l])) for l, w in enumerate(params.W)]
+    Bs = []
+    if net.bias:
+        if params.b is None or len(params.b) != L - 1:
+            raise SpecError(f"net has biases: params.b must hold {L - 1} vectors", "pass biases or set bias=False")
+        Bs = [_arr(np.reshape(v, -1), f"b[layer {l + 2}]", (N[l + 1],)) for l, v in enumerate(params.b)]
+    if net.spatial:
+        _check_coincident(net, P)
+    flat = [v for a in P + Bs + [X, Y] for v in a.reshape(-1)]
+    return B, P, [mpmath.mpf(float(v)) for v in flat]
+
+
+def _check_coincident(net: Net, Z, order: int = 1):
+    k = net.g
+    if _finite(k.phi0):
+        return
+    for l in range(1, net.L):
+        for i, zi in enumerate(Z[l]):
+            for j, zj in enumerate(Z[l - 1]):
+                if np.array_equal(zi, zj):
+                    raise _coincident(net, order, f"node {i} of layer {l + 1} and node {j} of layer {l}")
+
+
+def _unflat(vals, shapes):
+    out, pos = [], 0
+    for shp in shapes:
+        n = int(np.prod(shp))
+        out.append(np.array(vals[pos:pos + n], dtype=object).reshape(shp))
+        pos += n
+    return out, pos
+
+
+def gradients(net: Net | MLP, params: Params, X, Y, dps: int = 50) -> Gradients:
+    """Loss and first derivatives, exactly, evaluated at `dps` digits (the ground truth).
+
+    Args:
+        net: Net or MLP. params: Z (spatial) or W, and b. X: B x N_1. Y: B x N_L (float64 values are
+            converted to mpmath exactly).
+        dps: decimal digits of the evaluation.
+
+    Returns:
+        `Gradients` (engine "symbolic") with float64 arrays in loss, dW, dZ, db, dX (as
+        numeric.manual returns) and the mpf arrays (dtype object) in ``extra["mp"]`` (same fields).
+
+    Raises:
+        SpecError: bad shapes, NaN/Inf, coincident nodes with g'(0) != 0.
+    """
+    B, _, vals = _values(net, params, X, Y)
+    cp = _cached(net, B, False, None)
+    with mpmath.workdps(dps):
+        out = cp.gradient["mpmath"](*vals)
+    N, L = net.widths, net.L
+    loss = out[0]
+    pos = 1
+    pshapes = [(n, net.dim) for n in N] if net.spatial else [(N[l + 1], N[l]) for l in range(L - 1)]
+    dP, k = _unflat(out[pos:], pshapes)
+    pos += k
+    db = None
+    if net.bias:
+        db, k = _unflat(out[pos:], [(n,) for n in N[1:]])
+        pos += k
+    if net.spatial:
+        dW, k = _unflat(out[pos:], [(N[l + 1], N[l]) for l in range(L - 1)])
+        pos += k
+        dZ = dP
+    else:
+        dW, dZ = dP, None
+    dX = _unflat(out[pos:], [(B, N[0])])[0][0]
+    mp = dict(loss=loss, dW=dW, dZ=dZ, db=db, dX=dX)
+    f64 = lambda q: None if q is None else [a.astype(np.float64) for a in q]  # noqa: E731
+    return Gradients(loss=float(loss), dW=f64(dW), dZ=f64(dZ), db=f64(db), dX=dX.astype(np.float64),
+                     engine="symbolic", extra={"mp": mp, "dps": dps})
+
+
+def hessian(net: Net | MLP, params: Params, X, Y, dps: int = 50, wrt: str | None = None, mp: bool = False):
+    """The exact Hessian of the loss, evaluated at `dps` digits.
+
+    Layout (MATH.md "Second order"): wrt="Z" (spatial) flattens coordinates layer by layer, node by
+    node, dimension last (n = D sum N_l); wrt="W" (MLP) is all weights (layer 2.., row-major) then all
+    biases, mixed blocks included.
+
+    Returns:
+        n x n float64 array, or an mpmath.matrix of mpf with ``mp=True``.
+    """
+    if net.spatial and wrt not in (None, "Z"):
+        raise SpecError(f"wrt={wrt!r} does not fit a spatial Net", "use wrt='Z'")
+    B, P, vals = _values(net, params, X, Y)
+    if net.spatial:
+        _check_hessian_coincident(net, P)
+    cp = _cached(net, B, True, wrt)
+    with mpmath.workdps(dps):
+        H = cp.hessian_matrix(vals, "mpmath")
+        if mp:
+            return mpmath.matrix(H)
+    return np.array([[float(v) for v in row] for row in H], dtype=np.float64)
+
+
+def _check_hessian_coincident(net, Z):
+    _check_coincident(net, Z, order=1)
+    t2 = kernel_templates(net)[2]
+    for l in range(1, net.L):
+        for i, zi in enumerate(Z[l]):
+            for j, zj in enumerate(Z[l - 1]):
+                if np.array_equal(zi, zj):
+                    try:
+                        t2.fn("numpy")(0)
+                    except SpecError:
+                        raise _coincident(net, 2, f"node {i} of layer {l + 1} and node {j} of layer {l}") from None
+
+
+def hvp(net: Net | MLP, params: Params, X, Y, V, dps: int = 50) -> list[np.ndarray]:
+    """H v from the exact Hessian (coordinates for a Net, weights then biases for an MLP).
+
+    Args:
+        V: shaped like params.Z (Net: list of N_l x D arrays) or, for an MLP, like params.W followed
+            by params.b (a list of L-1 weight arrays, then L-1 bias vectors if the net has biases).
+
+    Returns:
+        A list of float64 arrays shaped like V.
+    """
+    H = hessian(net, params, X, Y, dps=dps, mp=True)
+    shapes = [np.shape(v) for v in V]
+    v = [mpmath.mpf(float(t)) for a in V for t in np.asarray(a, dtype=np.float64).reshape(-1)]
+    if len(v) != H.rows:
+        raise SpecError(f"V has {len(v)} entries, the Hessian is {H.rows} x {H.cols}", "shape V like the parameters")
+    with mpmath.workdps(dps):
+        Hv = H * mpmath.matrix(v)
+        flat = [float(Hv[i]) for i in range(H.rows)]
+    out, pos = [], 0
+    for shp in shapes:
+        n = int(np.prod(shp))
+        out.append(np.array(flat[pos:pos + n], dtype=np.float64).reshape(shp))
+        pos += n
+    return out
+
+
+# -- the flat route ---------------------------------------------------------------------------------
+@dataclass
+class FlatLoss:
+    """The loss as one SymPy expression.
+
+    Attributes:
+        expr: L. params: symbols of Z (N_l x D per layer) or W (MLP); biases; x, y: data symbols.
+        W: the weights as expressions of the coordinates (sympy Matrices, layers 2..L).
+        h, a: per layer 2..L, B x N_l Matrices of expressions (a[0] = X).
+    """
+
+    expr: sp.Expr
+    params: list
+    biases: list
+    x: sp.Matrix
+    y: sp.Matrix
+    W: list
+    h: list
+    a: list
+
+    @property
+    def leaves(self) -> list[sp.Symbol]:
+        return [s for M in self.params for s in M] + [s for v in self.biases for s in v]
+
+
+def flat_loss(net: Net | MLP, batch: int = 1) -> FlatLoss:
+    """The exact loss of `net` on `batch` symbolic rows as one expression (MATH.md forward rule)."""
+    N, L, B = net.widths, net.L, batch
+    sym = lambda n: sp.Symbol(n, real=True)  # noqa: E731
+    if net.spatial:
+        params = [sp.Matrix(N[l], net.dim, lambda i, d: sym(f"z{l + 1}_{i}_{d}")) for l in range(L)]
+        g = net.g.bound
+        W = [sp.Matrix(N[l], N[l - 1], lambda i, j: g.subs(R, sp.sqrt(sum((params[l][i, d] - params[l - 1][j, d]) ** 2
+                                                                         for d in range(net.dim)))))
+             for l in range(1, L)]
+    else:
+        params = [sp.Matrix(N[l + 1], N[l], lambda i, j: sym(f"w{l + 2}_{i}_{j}")) for l in range(L - 1)]
+        W = params
+    biases = [sp.Matrix(1, N[l + 1], lambda _, i: sym(f"b{l + 2}_{i}")) for l in range(L - 1)] if net.bias else []
+    x = sp.Matrix(B, N[0], lambda b, j: sym(f"x{b}_{j}"))
+    y = sp.Matrix(B, N[-1], lambda b, k: sym(f"y{b}_{k}"))
+    a, hs, As = x, [], [x]
+    for l in range(1, L):
+        h = a * W[l - 1].T
+        if net.bias:
+            h = h + sp.ones(B, 1) * biases[l - 1]
+        f = net.f(l + 1)
+        a = h.applyfunc(lambda v: f.expr.xreplace({X: v}))
+        hs.append(h)
+        As.append(a)
+    obj = net.objective
+    K = N[-1]
+    expr = sp.Add(*[obj.row(list(a.row(b)), list(y.row(b))) for b in range(B)]) / obj.divisor(B, K)
+    return FlatLoss(expr, params, biases, x, y, W, hs, As)
+
+
+def flat_gradient(net: Net | MLP, batch: int = 1):
+    """(FlatLoss, [dL/dleaf for each leaf]) by `sympy.diff` on the flattened loss (independent route)."""
+    fl = flat_loss(net, batch)
+    return fl, [_delta_free(sp.diff(fl.expr, s)) for s in fl.leaves]
+
+
+def _delta_free(e):
+    return e.replace(sp.DiracDelta, lambda *_: sp.S.Zero) if e.has(sp.DiracDelta) else e
+
+
+
