@@ -58,8 +58,13 @@ class Kernel:
 
     @cached_property
     def bound(self) -> sp.Expr:
-        """g with parameter values substituted exactly (decimal values become rationals)."""
-        return self.expr.subs({symbol(k): sp.Rational(repr(float(v))) for k, v in self.params})
+        """g with parameter values substituted exactly (decimal values become rationals).
+
+        abs/min/max/sign are rewritten as Piecewise: derivatives are then piecewise (the a.e.
+        derivative, as torch computes it) instead of DiracDelta terms that stall `limit`.
+        """
+        g = self.expr.subs({symbol(k): sp.Rational(repr(float(v))) for k, v in self.params})
+        return sp.piecewise_fold(g.rewrite([sp.Abs, sp.Min, sp.Max, sp.sign, sp.Heaviside], sp.Piecewise))
 
     @cached_property
     def dg(self) -> sp.Expr:
