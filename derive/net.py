@@ -61,7 +61,7 @@ class Net:
             raise SpecError(f"dimension D is {self.dim!r}; it must be an integer >= 1", "use dim=1, 2 or 3")
         kp = self.kernel_params.items() if isinstance(self.kernel_params, Mapping) else self.kernel_params
         object.__setattr__(self, "kernel_params", tuple(sorted((str(k), float(v)) for k, v in kp)))
-        self.g, self.f(2), self.f(self.L), self.objective  # validate every name now, not at first use
+        self.g, activation(self.hidden), activation(self.output), self.objective  # validate every name now
 
     @property
     def L(self) -> int:

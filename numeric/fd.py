@@ -68,18 +68,26 @@ def taylor_slope(net: Net | MLP, params: Params, X, Y, grad_flat: np.ndarray, v:
                  hv: np.ndarray | None = None, eps=None) -> TaylorResult:
     """Remainder r(e) = |L(x + e v) - L(x) - e <g, v> [- e^2/2 <v, H v>]| on a geometric grid of e,
     fitted on the points above the rounding floor; it shrinks as e^2 (or e^3 with `hv`).
+
+    `v` is scaled to unit norm; the default grid 1e-2..1e-5 sits in the asymptotic regime, where the
+    next Taylor term no longer bends the curve, and mostly above the rounding floor.
     """
     x = flatten(net, params)
-    eps = np.geomspace(1e-1, 1e-4, 10) if eps is None else np.asarray(eps)
+    norm = max(float(np.linalg.norm(v)), np.finfo(np.float64).tiny)
+    v = np.asarray(v, dtype=np.float64) / norm
+    hv = None if hv is None else np.asarray(hv, dtype=np.float64) / norm  # H is linear: H(v/n) = Hv/n
+    eps = np.geomspace(1e-2, 1e-5, 10) if eps is None else np.asarray(eps)
     L0 = loss_value(net, params, X, Y)
     gv = float(grad_flat @ v)
     vhv = 0.0 if hv is None else float(v @ hv)
     rem = np.array([abs(loss_value(net, unflatten(net, x + e * v), X, Y) - L0 - e * gv - 0.5 * e * e * vhv)
                     for e in eps])
     floor = 1e3 * np.finfo(np.float64).eps * max(1.0, abs(L0))
-    keep = rem > floor
+    # Fit the 5 smallest steps above the floor: at larger e the next Taylor term can cancel the
+    # leading one (a coefficient near 0) and bend the curve.
+    keep = np.flatnonzero(rem > floor)[-5:]
     expected = 2 if hv is None else 3
-    if keep.sum() < 3:
+    if keep.size < 3:
         return TaylorResult(None, eps, rem, expected)
     slope = float(np.polyfit(np.log(eps[keep]), np.log(rem[keep]), 1)[0])
     return TaylorResult(slope, eps, rem, expected)

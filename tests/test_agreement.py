@@ -1,0 +1,99 @@
+"""Cross-engine properties over hypothesis-drawn nets (MATH.md "First order" and "Exact identities")."""
+
+import numpy as np
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+
+from derive import Net
+from numeric import autograd, manual, strategies
+from numeric.compare import check_close, quantities, rotation_asymmetry, translation_residual
+from numeric.fd import fd_gradient, taylor_slope
+from numeric.flat import flatten
+
+
+def _assert_agree(ref, other):
+    for q, truth in quantities(ref).items():
+        f = check_close(q, other.engine, quantities(other)[q], truth)
+        assert f.ok, f.describe()
+
+
+@given(strategies.cases())
+def test_manual_and_torch_agree(case):
+    net, params, X, Y = case
+    note(net.describe())
+    _assert_agree(autograd.gradients(net, params, X, Y), manual.gradients(net, params, X, Y))
+
+
+@given(strategies.cases(net=strategies.mlps()))
+def test_manual_and_torch_agree_on_ordinary_mlps(case):
+    net, params, X, Y = case
+    _assert_agree(autograd.gradients(net, params, X, Y), manual.gradients(net, params, X, Y))
+
+
+@given(strategies.adversarial_cases())
+def test_adversarial_draws_agree_and_stay_finite(case):
+    kind, net, params, X, Y = case
+    note(f"{kind}: {net.describe()}")
+    m, t = manual.gradients(net, params, X, Y), autograd.gradients(net, params, X, Y)
+    assert all(np.all(np.isfinite(d)) for d in m.dZ + m.dW)
+    _assert_agree(t, m)
+
+
+SMOOTH = dict(kernel=st.sampled_from(["gaussian", "inverse_quadratic", "inverse_multiquadric"]),
+              hidden=st.sampled_from(["tanh", "sigmoid", "softplus", "gelu"]),
+              loss=st.sampled_from(["mse", "sse_half", "softmax_ce", "bce"]))
+
+
+@settings(max_examples=10)
+@given(strategies.cases(width=st.integers(1, 3), **SMOOTH))
+def test_finite_differences_agree(case):
+    net, params, X, Y = case
+    g = manual.gradients(net, params, X, Y)
+    flat = np.concatenate([d.reshape(-1) for d in g.dZ] + ([d for d in g.db] if g.db else []))
+    fd = fd_gradient(net, params, X, Y)
+    assert np.max(np.abs(fd - flat)) <= 1e-6 * max(1.0, np.max(np.abs(flat)))
+
+
+@given(strategies.cases(**SMOOTH), st.integers(0, 2**31 - 1))
+def test_taylor_remainder_shrinks_as_e_squared(case, seed):
+    net, params, X, Y = case
+    g = manual.gradients(net, params, X, Y)
+    flat = np.concatenate([d.reshape(-1) for d in g.dZ] + ([d for d in g.db] if g.db else []))
+    v = np.random.default_rng(seed).normal(size=flatten(net, params).size)
+    res = taylor_slope(net, params, X, Y, flat, v)
+    assert res.ok, f"slope {res.slope} (expected 2), remainders {res.remainders}"
+
+
+def test_taylor_test_catches_a_wrong_gradient():
+    net = Net((2, 3, 1), hidden="tanh")
+    from tests.helpers import random_data, random_params
+    p, (X, Y) = random_params(net), random_data(net)
+    g = manual.gradients(net, p, X, Y)
+    flat = np.concatenate([d.reshape(-1) for d in g.dZ])
+    v = np.random.default_rng(0).normal(size=flat.size)
+    assert taylor_slope(net, p, X, Y, flat, v).ok
+    assert not taylor_slope(net, p, X, Y, flat * 1.01, v).ok
+
+
+@given(strategies.cases())
+def test_rigid_motion_identities(case):
+    net, params, X, Y = case
+    for g in (manual.gradients(net, params, X, Y), autograd.gradients(net, params, X, Y)):
+        assert translation_residual(g.dZ) < 1e-12
+        assert rotation_asymmetry(params.Z, g.dZ) < 1e-12
+
+
+@given(strategies.cases(layers=st.integers(3, 4), width=st.integers(2, 4)), st.randoms(use_true_random=False))
+def test_hidden_permutation_permutes_the_gradient(case, rnd):
+    net, params, X, Y = case
+    l = rnd.randrange(1, net.L - 1)
+    perm = np.array(rnd.sample(range(net.widths[l]), net.widths[l]))
+    Zp = [z.copy() for z in params.Z]
+    Zp[l] = Zp[l][perm]
+    bp = None if params.b is None else [b.copy() for b in params.b]
+    if bp is not None:
+        bp[l - 1] = bp[l - 1][perm]
+    from derive import Params
+    g, gp = manual.gradients(net, params, X, Y), manual.gradients(net, Params(Z=Zp, b=bp), X, Y)
+    assert abs(g.loss - gp.loss) <= 1e-13 * max(1, abs(g.loss))
+    np.testing.assert_allclose(gp.dZ[l], g.dZ[l][perm], rtol=1e-11, atol=1e-13)
