@@ -1,0 +1,255 @@
+"""Manual Hessian-vector products: Pearlmutter's R-operator, written by hand over the NumPy engine.
+
+R{x} = d/de x(theta + e v) at e = 0. One forward pass carries R{W}, R{h}, R{a} beside W, h, a; one
+backward pass carries R{delta}, R{dW}, R{dZ} beside delta, dW, dZ (MATH.md "Second order"):
+
+    forward (l = 2..L)
+        S_ij     = <z_i - z'_j, v_i - v'_j>              (z' = Z_(l-1), v' = V_(l-1))
+        R{W}     = phi(R) * S                            (R{r} = S / r, g'(r) R{r} = phi S)
+        R{h}     = R{a_(l-1)} W^T + a_(l-1) R{W}^T + R{b}
+        R{a}     = f'(h) * R{h}
+    backward (l = L..2), with gA_l = dL/da_l, gA_L = loss gradient / divisor
+        R{gA_L}  = (per-row loss Hessian, K x K) R{a_L} / divisor
+        R{delta} = R{gA} * f'(h) + gA * f''(h) * R{h}
+        R{dW}    = R{delta}^T a_(l-1) + delta^T R{a_(l-1)},  R{db} = colsum R{delta}
+        R{gA_(l-1)} = R{delta} W + delta R{W}
+        G = dW * phi(R),  R{G} = R{dW} * phi(R) + dW * psi(R) * S,   psi(r) = phi'(r) / r
+        R{dZ_l}     += V_l rowsum(G) + Z_l rowsum(R{G}) - R{G} Z_(l-1) - G V_(l-1)
+        R{dZ_(l-1)} += V_(l-1) colsum(G) + Z_(l-1) colsum(R{G}) - R{G}^T Z_l - G^T V_l
+
+Coincident nodes (r = 0): S = 0 there, and R{G}_ij only ever multiplies z_i - z'_j = 0 (eq. (8) is
+sum_j G_ij (z_i - z'_j)), so psi is set to 0 at r = 0; the Hessian of g(|d|) there is phi(0) I, which
+is continuous iff lim r phi'(r) = 0 (derive's kernel templates decide; otherwise a `SpecError`).
+As in the gradient, nothing N x N x D is built: S is accumulated one dimension at a time.
+
+Layout of V (numeric/flat.py, MATH.md "Second order"): a list of arrays, the parameter blocks in
+order — spatial Net: Z_1..Z_L (N_l x D) then, if the net has biases, b_2..b_L; MLP: W_2..W_L then
+b_2..b_L. Passing only the first block group (coordinates, or weights) means a zero bias direction,
+and only that group is returned (this is `derive.symbolic.hvp`'s convention). A flat 1-D vector of the
+full length n is also accepted and a flat vector is returned.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from derive import MLP, Net, Params, SpecError, compile_net
+
+from .flat import shapes as flat_shapes
+from .manual import forward, loss_and_dA
+
+__all__ = ["hvp", "hessian", "loss_hessian_times"]
+
+_PATTERNS: dict[int, tuple[object, object]] = {}
+
+
+def _split(net: Net | MLP, V, dtype):
+    """(main blocks, bias blocks or None, repack function) for a direction V (see module docstring)."""
+    blocks = flat_shapes(net)
+    n_main = net.L if net.spatial else net.L - 1
+    if isinstance(V, np.ndarray) and V.ndim == 1:
+        n = sum(int(np.prod(s)) for _, _, s in blocks)
+        if V.size != n:
+            raise SpecError(f"flat V has {V.size} entries, expected n = {n}", "shape V like numeric.flat.flatten")
+        parts, k = [], 0
+        for _, _, s in blocks:
+            size = int(np.prod(s))
+            parts.append(V[k:k + size].reshape(s))
+            k += size
+        V, flat = parts, True
+    else:
+        flat = False
+    V = list(V)
+    if len(V) not in (n_main, len(blocks)):
+        what = "coordinate arrays Z_1..Z_L" if net.spatial else "weight arrays W_2..W_L"
+        raise SpecError(f"V has {len(V)} arrays, expected {n_main} ({what})"
+                        + (f" or {len(blocks)} (then biases)" if net.bias else ""),
+                        "shape V like the parameters (numeric.flat.shapes)")
+    out = []
+    for (kind, l, s), v in zip(blocks, V):
+        a = np.asarray(v, dtype=dtype)
+        if a.shape != s and not (kind == "b" and a.size == s[0]):
+            raise SpecError(f"V block {kind} of layer {l + 1 + (kind != 'Z')} has shape {a.shape}, expected {s}",
+                            "shape V like the parameters")
+        if not np.all(np.isfinite(a)):
+            raise SpecError("V contains NaN or Inf", "pass a finite direction")
+        out.append(a.reshape(s))
+    main, bias = out[:n_main], (out[n_main:] or None)
+
+    def repack(hmain, hbias):
+        res = hmain + (hbias if bias is not None else [])
+        return np.concatenate([r.reshape(-1) for r in res]) if flat else res
+
+    return main, bias, repack
+
+
+def loss_hessian_times(net: Net | MLP, aL: np.ndarray, Y: np.ndarray, U: np.ndarray) -> np.ndarray:
+    """(d^2 L / d a_L^2) U for predictions aL, targets Y and a direction U (all B x K).
+
+    The per-row loss Hessian (K x K) comes from derive's compiled `loss_hess_rows`; entries that are
+    the exact constant 0 (e.g. every off-diagonal entry of mse) are found once per compiled loss and
+    skipped, so mse-like losses cost O(B K), not O(B K^2).
+    """
+    c = compile_net(net, "numpy")
+    B, K = aL.shape
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        H = c.loss_hess_rows(*aL.T, *Y.T)
+    key = id(c.loss_hess_rows)
+    cached = _PATTERNS.get(key)
+    if cached is None or cached[0] is not c.loss_hess_rows:
+        nz = [(i, j) for i in range(K) for j in range(K)
+              if not (np.isscalar(H[i][j]) and H[i][j] == 0 and isinstance(H[i][j], int))]
+        cached = (c.loss_hess_rows, nz)
+        _PATTERNS[key] = cached
+    nz = cached[1]
+    out = np.zeros_like(U)
+    if not nz:
+        pass
+    elif all(i == j for i, j in nz):
+        idx = [i for i, _ in nz]
+        diag = np.stack([np.broadcast_to(np.asarray(H[i][i], dtype=U.dtype), (B,)) for i in idx], axis=1)
+        out[:, idx] = diag * U[:, idx]
+    else:
+        for i, j in nz:
+            out[:, i] += np.asarray(H[i][j], dtype=U.dtype) * U[:, j]
+    div = c.divisor(B, K)
+    if not np.all(np.isfinite(out)):
+        raise SpecError(f"the Hessian of loss {net.loss!r} is not finite at these predictions",
+                        "check the targets' range against the output activation")
+    return out / div
+
+
+def _psi(c, Rl: np.ndarray, dtype) -> np.ndarray:
+    """psi(r) = phi'(r) / r, with 0 at r = 0 (it only multiplies S = 0 there)."""
+    zero = Rl == 0
+    if zero.any():
+        safe = np.where(zero, 1, Rl)
+        return np.where(zero, 0, c.dphi(safe) / safe).astype(dtype, copy=False)
+    return (c.dphi(Rl) / Rl).astype(dtype, copy=False)
+
+
+def _coincident_check(net: Net, cache) -> None:
+    """At r = 0 the Hessian needs lim r phi'(r) = 0 beyond g'(0) = 0 (checked by `forward`)."""
+    for l in range(1, net.L):
+        if (cache.R[l] == 0).any():
+            from derive.symbolic import kernel_templates  # exact limit, decided by derive
+
+            kernel_templates(net)[2].fn("numpy")(0)
+            return
+
+
+def _S(Zl, Zp, Vl, Vp, dtype):
+    """S_ij = <Zl_i - Zp_j, Vl_i - Vp_j> (N_l x N_(l-1)), one dimension at a time (never N x N x D)."""
+    S = np.zeros((Zl.shape[0], Zp.shape[0]), dtype=dtype)
+    for d in range(Zl.shape[1]):
+        S += (Zl[:, d, None] - Zp[None, :, d]) * (Vl[:, d, None] - Vp[None, :, d])
+    return S
+
+
+def hvp(net: Net | MLP, params: Params, X, Y, V, dtype=np.float64):
+    """H v by the R-operator (forward-over-reverse by hand), without forming H.
+
+    Args:
+        net: spatial Net or ordinary MLP. params: Z (Net) or W (MLP), and b.
+        X: B x N_1. Y: B x N_L.
+        V: the direction, in the layout of the module docstring: list of Z-shaped (or W-shaped)
+            arrays, optionally followed by bias vectors; or a flat vector of length n.
+        dtype: np.float64 (default) or np.float32.
+
+    Returns:
+        H v, shaped like V (list of arrays, or a flat vector).
+
+    Raises:
+        SpecError: bad shapes, NaN/Inf, coincident nodes where the Hessian is undefined.
+    """
+    dtype = np.dtype(dtype).type
+    cache = forward(net, params, X, Y, dtype)
+    c = compile_net(net, "numpy")
+    Vm, Vb, repack = _split(net, V, dtype)
+    L, spatial = net.L, net.spatial
+    if spatial:
+        _coincident_check(net, cache)
+    a, h, W = cache.a, cache.h, cache.W
+    # --- forward R pass -------------------------------------------------------------------------
+    S, RW, psi = [None] * L, [None] * L, [None] * L
+    dfh, Rh, Ra = [None] * L, [None] * L, [None] * L
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        for l in range(1, L):
+            if spatial:
+                S[l] = _S(cache.Z[l], cache.Z[l - 1], Vm[l], Vm[l - 1], dtype)
+                RW[l] = cache.phiR[l] * S[l]
+            else:
+                RW[l] = Vm[l - 1]
+            Rhl = a[l - 1] @ RW[l].T
+            if Ra[l - 1] is not None:  # R{a_1} = R{X} = 0: the inputs are data
+                Rhl += Ra[l - 1] @ W[l].T
+            if Vb is not None:
+                Rhl += Vb[l - 1]
+            dfh[l] = np.asarray(c.df[l - 1](h[l]), dtype=dtype)
+            Rh[l] = Rhl
+            Ra[l] = dfh[l] * Rhl
+        # --- backward pass with its R twin ------------------------------------------------------
+        _, gA = loss_and_dA(net, a[-1], cache.Y)
+        RgA = loss_hessian_times(net, a[-1], cache.Y, Ra[-1])
+        HZ = [np.zeros_like(z) for z in cache.Z] if spatial else None
+        HW, Hb = [None] * (L - 1), [None] * (L - 1)
+        for l in range(L - 1, 0, -1):
+            delta = gA * dfh[l]
+            Rdelta = RgA * dfh[l] + gA * np.asarray(c.d2f[l - 1](h[l]), dtype=dtype) * Rh[l]
+            RdW = Rdelta.T @ a[l - 1]
+            if Ra[l - 1] is not None:
+                RdW += delta.T @ Ra[l - 1]
+            HW[l - 1] = RdW
+            Hb[l - 1] = Rdelta.sum(axis=0)
+            if l > 1:  # dL/dX is not a parameter: layer 2 needs no gA_1
+                gA, RgA = delta @ W[l], Rdelta @ W[l] + delta @ RW[l]
+            if spatial:
+                dW = delta.T @ a[l - 1]
+                phi = cache.phiR[l]
+                psi = _psi(c, cache.R[l], dtype)
+                G = dW * phi
+                RG = RdW * phi + dW * psi * S[l]
+                Zl, Zp, Vl, Vp = cache.Z[l], cache.Z[l - 1], Vm[l], Vm[l - 1]
+                HZ[l] += Vl * G.sum(axis=1)[:, None] + Zl * RG.sum(axis=1)[:, None] - RG @ Zp - G @ Vp
+                HZ[l - 1] += Vp * G.sum(axis=0)[:, None] + Zp * RG.sum(axis=0)[:, None] - RG.T @ Zl - G.T @ Vl
+    out = repack(HZ if spatial else HW, Hb)
+    flat = np.concatenate([np.asarray(o).reshape(-1) for o in out]) if isinstance(out, list) else out
+    if not np.all(np.isfinite(flat)):
+        raise SpecError("H v is not finite at these parameters (overflow in the activations or loss)",
+                        "rescale the inputs or coordinates")
+    return out
+
+
+def hessian(net: Net | MLP, params: Params, X, Y, wrt: str | None = None, dtype=np.float64) -> np.ndarray:
+    """The full Hessian by stacking H e_k (small nets only: n R-operator passes).
+
+    Args:
+        wrt: None (default) = all parameters in numeric.flat's layout (coordinates or weights, then
+            biases); "Z" (spatial) or "W" (MLP) = that block group only (as `derive.symbolic.hessian`
+            with wrt="Z"; for an MLP derive's "W" includes the biases, so use None to match it).
+
+    Returns:
+        n x n array (H[:, k] = H e_k; symmetric up to rounding).
+    """
+    blocks = flat_shapes(net)
+    main = net.L if net.spatial else net.L - 1
+    if wrt is None:
+        use = blocks
+    elif wrt == ("Z" if net.spatial else "W"):
+        use = blocks[:main]
+    else:
+        raise SpecError(f"wrt={wrt!r} does not fit {'a spatial Net' if net.spatial else 'an MLP'}",
+                        f"use wrt=None or wrt={'Z' if net.spatial else 'W'!r}")
+    sizes = [int(np.prod(s)) for _, _, s in use]
+    n = sum(sizes)
+    H = np.zeros((n, n), dtype=dtype)
+    for k in range(n):
+        e = np.zeros(n, dtype=dtype)
+        e[k] = 1
+        parts, pos = [], 0
+        for (_, _, s), size in zip(use, sizes):
+            parts.append(e[pos:pos + size].reshape(s))
+            pos += size
+        col = hvp(net, params, X, Y, parts, dtype=dtype)
+        H[:, k] = np.concatenate([np.asarray(cpart).reshape(-1) for cpart in col])
+    return H

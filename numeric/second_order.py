@@ -1,0 +1,141 @@
+"""torch second order: H v by double backward or by torch.func (jvp of grad), full Hessians by
+torch.func.hessian; CPU or CUDA. The model is `numeric.autograd.loss_fn` (differentiable to second
+order at coincident nodes), written as a function of one flat parameter vector in numeric.flat's layout
+(coordinates or weights, then biases).
+
+V follows `numeric.manual.hvp`: a list of blocks (coordinates/weights, optionally then biases; only the
+first group means a zero bias direction and only that group is returned) or a flat vector of length n.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from derive import MLP, Net, Params, SpecError
+
+from .autograd import _DTYPES, device_for, loss_fn
+from .flat import flatten
+from .flat import shapes as flat_shapes
+from .hvp import _split
+from .validate import check_inputs
+
+__all__ = ["hvp", "hessian", "flat_loss", "METHODS"]
+
+METHODS = ("double_backward", "func")
+
+
+def flat_loss(net: Net | MLP, params: Params, X, Y, device="cpu", dtype=np.float64):
+    """(f, x0): f maps a flat torch parameter vector (numeric.flat layout) to the loss; x0 = params."""
+    dtype = np.dtype(dtype).type
+    _, _, _, Xa, Ya = check_inputs(net, params, X, Y, dtype)
+    dev, tdt = device_for(device), _DTYPES[dtype]
+    Xt = torch.tensor(Xa, dtype=tdt, device=dev)
+    Yt = torch.tensor(Ya, dtype=tdt, device=dev)
+    blocks = flat_shapes(net)
+    x0 = torch.tensor(flatten(net, params), dtype=tdt, device=dev)
+
+    def f(x):
+        parts: dict[str, list] = {"Z": [], "W": [], "b": []}
+        k = 0
+        for kind, _, shape in blocks:
+            size = int(np.prod(shape))
+            parts[kind].append(x[k:k + size].reshape(shape))
+            k += size
+        value = loss_fn(net, parts["Z"] or None, parts["W"] or None, parts["b"] or None, Xt, Yt)[0]
+        # A loss constant in a_L (softmax_ce with K = 1) comes back as a Python float: keep it in the graph.
+        return value if torch.is_tensor(value) else x.sum() * 0 + value
+
+    return f, x0
+
+
+def _flat_v(net, V, dtype):
+    main, bias, repack = _split(net, V, dtype)
+    full = main + (bias if bias is not None else
+                   [np.zeros(s, dtype=dtype) for kind, _, s in flat_shapes(net) if kind == "b"])
+    sizes = [m.size for m in main]
+    return np.concatenate([a.reshape(-1) for a in full]), main, bias, repack, sizes
+
+
+def hvp(net: Net | MLP, params: Params, X, Y, V, device: str | None = "cpu", method: str = "double_backward",
+        dtype=np.float64):
+    """H v by torch: ``double_backward`` (grad of <grad L, v>, the guide's section 3.7) or ``func``
+    (torch.func.jvp of torch.func.grad: forward-over-reverse, as the manual R-operator).
+
+    Args:
+        V: direction, as `numeric.manual.hvp`. device: "cpu", "cuda" or None (best available).
+
+    Returns:
+        H v shaped like V, float NumPy on the host.
+    """
+    if method not in METHODS:
+        raise SpecError(f"unknown HVP method {method!r}", f"use one of {', '.join(METHODS)}")
+    dtype = np.dtype(dtype).type
+    f, x0 = flat_loss(net, params, X, Y, device, dtype)
+    v, main, bias, repack, sizes = _flat_v(net, V, dtype)
+    vt = torch.tensor(v, dtype=x0.dtype, device=x0.device)
+    if method == "double_backward":
+        x = x0.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(f(x), x, create_graph=True)
+        s = g @ vt
+        # A gradient constant in x (a loss at most linear in the parameters) has no graph: H = 0.
+        hv = torch.autograd.grad(s, x, allow_unused=True)[0] if s.requires_grad else None
+        hv = torch.zeros_like(x0) if hv is None else hv
+    else:
+        hv = torch.func.jvp(torch.func.grad(f), (x0,), (vt,))[1]
+    return _unpack(hv.detach().cpu().numpy(), main, bias, repack, sizes)
+
+
+def _unpack(flat, main, bias, repack, sizes):
+    out, k = [], 0
+    for m, size in zip(main, sizes):
+        out.append(flat[k:k + size].reshape(m.shape))
+        k += size
+    outb = None
+    if bias is not None:
+        outb = []
+        for b in bias:
+            outb.append(flat[k:k + b.size].reshape(b.shape))
+            k += b.size
+    if not np.all(np.isfinite(flat)):
+        raise SpecError("H v is not finite at these parameters", "rescale the inputs or coordinates")
+    return repack(out, outb)
+
+
+def hessian(net: Net | MLP, params: Params, X, Y, wrt: str | None = None, device: str | None = "cpu",
+            dtype=np.float64) -> np.ndarray:
+    """The full Hessian by torch.func.hessian (jacfwd of jacrev); small nets only.
+
+    Args:
+        wrt: as `numeric.manual.hessian` (None = all parameters, "Z"/"W" = that block group).
+
+    Returns:
+        n x n float NumPy array.
+    """
+    f, x0 = flat_loss(net, params, X, Y, device, dtype)
+    main = net.L if net.spatial else net.L - 1
+    blocks = flat_shapes(net)
+    if wrt not in (None, "Z" if net.spatial else "W"):
+        raise SpecError(f"wrt={wrt!r} does not fit {'a spatial Net' if net.spatial else 'an MLP'}",
+                        f"use wrt=None or wrt={'Z' if net.spatial else 'W'!r}")
+    m = sum(int(np.prod(s)) for _, _, s in blocks[:main]) if wrt is not None else x0.numel()
+    if m == x0.numel():
+        H = _func_hessian(f, x0)
+    else:
+        rest = x0[m:]
+        H = _func_hessian(lambda x: f(torch.cat([x, rest])), x0[:m])
+    H = H.detach().cpu().numpy()
+    if not np.all(np.isfinite(H)):
+        raise SpecError("the Hessian is not finite at these parameters", "rescale the inputs or coordinates")
+    return H
+
+
+def _func_hessian(f, x0):
+    try:
+        return torch.func.hessian(f)(x0)
+    except RuntimeError as err:
+        # loss_fn inspects r^2 == 0 (coincident nodes) in Python, which vmap cannot batch; stack the
+        # double-backward HVPs instead (same derivative, one vector at a time).
+        if "data-dependent" not in str(err) and "vmap" not in str(err):
+            raise
+        return torch.autograd.functional.hessian(f, x0)
