@@ -98,3 +98,5 @@ def gradients(net: Net | MLP, params: Params, X, Y, device: str | None = "cpu", 
     dZ = np_[n:n + len(Zt)] if Zt else None
     db = np_[n + (len(Zt) if Zt else 0):-1] if bt else None
     return Gradients(loss=float(value.detach()), dW=dW, dZ=dZ, db=db, dX=np_[-1], engine=f"torch-{dev.type}")
+
+from .second_order import hessian, hvp  # noqa: E402,F401  (second order lives in numeric/second_order.py)

@@ -142,3 +142,5 @@ def gradients(net: Net | MLP, params: Params, X, Y, dtype=np.float64) -> Gradien
                 dZ[l - 1] += Zp * G.sum(axis=0)[:, None] - G.T @ Zl
     return Gradients(loss=float(value), dW=dW, dZ=dZ, db=db if net.bias else None, dX=dA, engine="manual",
                      extra={"delta": deltas, "dA": dAs})
+
+from .hvp import hessian, hvp  # noqa: E402,F401  (second order lives in numeric/hvp.py)
