@@ -12,6 +12,7 @@ exp(-r**2/s**2)
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 
 import sympy as sp
@@ -128,6 +129,10 @@ class _Builder:
                 raise SpecError(f"{name} takes {' or '.join(map(str, arities))} arguments in {self.text!r}",
                                 f"call {name} with {arities[0]} argument(s)")
             cond_positions = {"where": {0}, "Piecewise": set(range(1, len(node.args) - 1, 2))}.get(name, set())
+            for i in cond_positions:
+                if not isinstance(node.args[i], ast.Compare):
+                    raise SpecError(f"argument {i + 1} of {name} must be a comparison such as r < s in {self.text!r}",
+                                    f"write e.g. where(r < s, 1 - r/s, 0)")
             args = [self.build(a, d, cond_ok=i in cond_positions) for i, a in enumerate(node.args)]
             return fn(*args)
         if isinstance(node, ast.Attribute):
@@ -171,16 +176,27 @@ def parse_expr(text: str, variables: Iterable[str] = ("r",), params: Iterable[st
         raise SpecError(f"expression {text[:40]!r}... is nested too deeply", f"use at most {MAX_DEPTH} parentheses")
     names = {n: symbol(n) for n in (*variables, *params)}
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():
+            # "1if r else 2" and "1r" only warn (SyntaxWarning): refuse them instead of printing a warning.
+            warnings.simplefilter("error", SyntaxWarning)
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise SpecError(f"cannot parse {text!r}: {exc.msg} at column {exc.offset}",
+        where = f" at column {exc.offset}" if exc.offset else ""
+        raise SpecError(f"cannot parse {text!r}: {exc.msg}{where}",
                         "write a formula such as exp(-r**2/s**2)") from None
     except (ValueError, RecursionError, MemoryError):
         raise SpecError(f"cannot parse {text[:40]!r}", "write a shorter, plainer formula") from None
     try:
-        return _Builder(text, names).build(tree)
+        expr = _Builder(text, names).build(tree)
     except RecursionError:
         raise SpecError(f"expression {text[:40]!r}... is nested too deeply", "simplify the formula") from None
+    except (TypeError, ValueError, ArithmeticError) as exc:  # SpecError is a ValueError: keep its message
+        if isinstance(exc, SpecError):
+            raise
+        raise SpecError(f"cannot build {text!r} ({type(exc).__name__})", "write a plainer formula") from None
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        raise SpecError(f"{text!r} divides by zero or is infinite for every r", "remove the division by zero")
+    return expr
 
 
 def parse_spec(text: str, known: Iterable[str]) -> tuple[str, dict[str, float]]:
