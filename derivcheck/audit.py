@@ -141,8 +141,11 @@ def check_real_finite(f: _Facts) -> Check:
         problems.append(f"not real and finite on {gaps}")
     if f.g0 is not None and not am.finite(f.g0):
         problems.append(f"g(0+) = {f.g0}")
-    if bad.any():
+    if bad.any() and (problems or why is not None or (bad & (f.grid == 0)).any()):
         problems.append(f"the float64 scan gives NaN/Inf at r = {scan['first_bad_r']:.6g}")
+    elif bad.any():  # exactly finite, but float64 overflows (e.g. exp(1000*r)): engines would get Inf weights
+        return Check("real_finite", "warn", f"g is real and finite on [0, inf) exactly, but float64 evaluation gives "
+                     f"Inf/NaN from r = {scan['first_bad_r']:.6g} (overflow)", ev)
     if problems:
         removable = gaps == sp.FiniteSet(0) and am.finite(f.g0)
         hint = (f" (removable: g(0+) = {f.g0}, but the formula is 0/0 at r = 0, so engines get NaN weights for "
@@ -523,7 +526,7 @@ def parse_params(items) -> dict[str, float]:
 
 
 def audit(spec: str, params: dict[str, float] | None = None, *, seed: int = 0, examples: int = 25,
-          engines: bool = True) -> Audit:
+          engines: bool = True, budget: float = 20.0) -> Audit:
     """Audit kernel `spec` (a library name or a formula in r) with parameter values `params`.
 
     Args:
@@ -532,17 +535,20 @@ def audit(spec: str, params: dict[str, float] | None = None, *, seed: int = 0, e
         seed: seed of every random draw (float32 nets, hypothesis, dead-zone layout).
         examples: hypothesis examples for engines_agree.
         engines: run the numeric checks float32 and engines_agree (False: exact checks only).
+        budget: seconds of SymPy time shared by the exact checks (steps beyond it are reported as
+            undecided and the numeric evidence decides).
 
     Raises:
         SpecError: unknown kernel, disallowed syntax, missing or bad parameter values.
     """
     t0 = time.perf_counter()
     k = kernel(spec, tuple(sorted((params or {}).items())))
-    f = _Facts(k)
     rng = np.random.default_rng(seed)
-    checks = [check_real_finite(f), check_differentiable(f), check_gradient_at_coincidence(f),
-              check_hessian_at_coincidence(f), check_phi(f), check_bounded(f), check_decay(f, rng),
-              check_lipschitz(f), check_sign_range(f)]
+    with am.budget(budget):
+        f = _Facts(k)
+        checks = [check_real_finite(f), check_differentiable(f), check_gradient_at_coincidence(f),
+                  check_hessian_at_coincidence(f), check_phi(f), check_bounded(f), check_decay(f, rng),
+                  check_lipschitz(f), check_sign_range(f)]
     data = {"facts": f}
     if engines:
         real = checks[0].verdict != "fail"

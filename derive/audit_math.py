@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from sympy.calculus.util import continuous_domain
 from .lambdify import lambdify
 from .primitives import R, Kernel
 
-__all__ = ["BUDGET", "Timeout", "time_limit", "attempt", "derivative", "pieces", "breakpoints", "side_limit",
+__all__ = ["BUDGET", "Timeout", "time_limit", "budget", "attempt", "derivative", "pieces", "breakpoints", "side_limit",
            "limit_inf", "smoothness", "continuity_gaps", "grid", "evaluate", "sup_abs", "point_limits", "value_range",
            "dead_fraction", "is_zero", "finite", "to_float"]
 
@@ -67,8 +68,28 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, old)
 
 
+_DEADLINE: list[float | None] = [None]
+
+
+@contextmanager
+def budget(seconds: float):
+    """Share `seconds` among all `attempt` calls in the block (a whole audit's SymPy time)."""
+    old = _DEADLINE[0]
+    _DEADLINE[0] = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _DEADLINE[0] = old
+
+
 def attempt(fn: Callable[..., Any], *args, seconds: float = BUDGET) -> tuple[Any, str | None]:
-    """Run a SymPy step with a time limit: (value, None) or (None, why it was not decided)."""
+    """Run a SymPy step with a time limit (and within the enclosing `budget`): (value, None) or
+    (None, why it was not decided)."""
+    if _DEADLINE[0] is not None:
+        left = _DEADLINE[0] - time.monotonic()
+        if left <= 0.05:
+            return None, "the audit's SymPy time budget is spent"
+        seconds = min(seconds, left)
     try:
         with time_limit(seconds):
             return fn(*args), None
