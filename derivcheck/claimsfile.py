@@ -1,0 +1,194 @@
+"""Worked-number claims files (TOML): parsing, validation, and the printed-precision rule.
+
+The format is documented in README.md ("Claims files"). In short::
+
+    [document]   id, title, source, rounding_allowance (default 1), tolerance (optional)
+    [network]    kind = "mlp" | "spatial", widths, activations | hidden/output, loss, bias,
+                 input_layer (the document's number for the input layer), weights/biases | coordinates
+    [data]       x, y (one row per example), learning_rate (optional)
+    [[claim]]    id, where, quantity, layer, index (optional), value, text, note, tolerance (optional)
+
+Values are best written as strings ("0.000531") so the printed digits survive TOML's float parsing;
+plain numbers are accepted and read at the precision of their shortest repr.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from derive import MLP, Net, Params, SpecError
+
+__all__ = ["WorkedFile", "WorkedClaim", "load_worked", "printed", "judge_number", "WORKED_QUANTITIES",
+           "HOLDS", "ROUNDING", "FALSE"]
+
+HOLDS, ROUNDING, FALSE = "holds", "holds to rounding", "false"
+
+#: quantity -> meaning (document layer numbering; "layer" is required unless noted).
+WORKED_QUANTITIES = {
+    "z": "pre-activation z_l (= h_l)", "a": "activation a_l (a at the input layer is x)",
+    "loss": "loss value (no layer)", "delta": "dL/dz_l", "dA": "dL/da_l (at the output layer: dL/dy_hat)",
+    "dX": "dL/dx (no layer)", "dW": "dL/dW_l", "db": "dL/db_l", "dact": "f_l'(z_l)",
+    "jacobian": "J_l = da_l/da_(l-1) = diag(f_l'(z_l)) W_l (one example)",
+    "W+": "W_l - eta dL/dW_l", "b+": "b_l - eta dL/db_l",
+    "W": "weights W_l (spatial: g(R_l))", "R": "distances R_l (spatial)", "dZ": "dL/dZ_l (spatial)",
+    "Z+": "Z_l - eta dL/dZ_l (spatial)",
+}
+_NO_LAYER = {"loss", "dX"}
+
+
+def printed(value: Any) -> tuple[float, float]:
+    """(value, unit of its last printed digit) of one printed number.
+
+    >>> printed("0.000531")
+    (0.000531, 1e-06)
+    >>> printed("4.16e-7")
+    (4.16e-07, 1e-09)
+    """
+    text = value if isinstance(value, str) else repr(value)
+    try:
+        d = Decimal(text.strip().replace("\u2212", "-"))
+    except InvalidOperation:
+        raise SpecError(f"{text!r} is not a number", "write claimed values as decimal strings, e.g. \"-0.035995\"") from None
+    return float(d), float(Decimal(1).scaleb(d.as_tuple().exponent))
+
+
+def judge_number(claimed: Any, true: float, allowance: float, tolerance: float | None) -> tuple[str, float]:
+    """Verdict for one printed number against the true value, and the error in last-digit units.
+
+    Holds when the true value rounds to the printed one (|error| <= unit/2); holds to rounding when
+    the error is within `allowance` further units (rounding carried through the document); else false.
+    With `tolerance` set, holds iff |error| <= tolerance.
+    """
+    value, unit = printed(claimed)
+    err = abs(value - true)
+    slack = 1e-12 * max(1.0, abs(true))  # binary floating point of the decimal itself
+    if tolerance is not None:
+        return (HOLDS if err <= tolerance + slack else FALSE), err / unit
+    units = err / unit
+    if err <= unit / 2 + slack:
+        return HOLDS, units
+    if err <= unit * (0.5 + allowance) + slack:
+        return ROUNDING, units
+    return FALSE, units
+
+
+@dataclass
+class WorkedClaim:
+    id: str
+    quantity: str
+    value: Any
+    layer: int | None = None
+    index: tuple | None = None
+    where: str = ""
+    text: str = ""
+    note: str = ""
+    tolerance: float | None = None
+
+
+@dataclass
+class WorkedFile:
+    """A parsed claims file: the network and data in engine form, and its claims."""
+
+    path: Path
+    doc_id: str
+    title: str
+    source: str
+    net: Net | MLP
+    params: Params
+    X: np.ndarray
+    Y: np.ndarray
+    input_layer: int
+    learning_rate: float | None
+    rounding_allowance: float
+    tolerance: float | None
+    claims: list[WorkedClaim]
+    note: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def index(self, layer: int) -> int:
+        """0-based engine index of a document layer number."""
+        i = layer - self.input_layer
+        if not 0 <= i < self.net.L:
+            raise SpecError(f"{self.path.name}: layer {layer} does not exist (the input layer is {self.input_layer}, "
+                            f"the network has {self.net.L} layers)", "use the document's layer numbers")
+        return i
+
+
+def _need(table: dict, key: str, where: str, path: Path):
+    if key not in table:
+        raise SpecError(f"{path.name}: [{where}] has no '{key}'", f"add {key} = ... to [{where}]")
+    return table[key]
+
+
+def _floats(x, name: str, path: Path) -> Any:
+    try:
+        return np.asarray(x, dtype=float) if not isinstance(x, list) or not x or not isinstance(x[0], str) \
+            else np.asarray([printed(v)[0] for v in x])
+    except (TypeError, ValueError):
+        raise SpecError(f"{path.name}: {name} is not a numeric array", f"write {name} as nested lists of numbers") from None
+
+
+def load_worked(path: str | Path) -> WorkedFile:
+    """Read and validate a worked-number claims file.
+
+    Raises:
+        SpecError: unreadable TOML, a missing key, an unknown quantity or a shape that does not fit.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise SpecError(f"cannot read {path}: {exc.strerror}", "check the path") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path.name} is not valid TOML ({exc})", "fix the syntax at that line") from None
+    doc = data.get("document", {})
+    netd = _need(data, "network", "top level", path)
+    datad = _need(data, "data", "top level", path)
+    kind = netd.get("kind", "mlp")
+    widths = tuple(_need(netd, "widths", "network", path))
+    loss = netd.get("loss", "sse_half")
+    biases = netd.get("biases")
+    bias = biases is not None
+    b = [_floats(x, "biases", path) for x in biases] if bias else None
+    if kind == "mlp":
+        net = MLP(widths, activations=tuple(_need(netd, "activations", "network", path)), loss=loss, bias=bias)
+        params = Params(W=[_floats(w, "weights", path) for w in _need(netd, "weights", "network", path)], b=b)
+    elif kind == "spatial":
+        net = Net(widths, dim=int(_need(netd, "dim", "network", path)), kernel=netd.get("kernel", "gaussian"),
+                  kernel_params=netd.get("kernel_params", {}), hidden=netd.get("hidden", "tanh"),
+                  output=netd.get("output", "identity"), loss=loss, bias=bias)
+        params = Params(Z=[_floats(z, "coordinates", path) for z in _need(netd, "coordinates", "network", path)], b=b)
+    else:
+        raise SpecError(f"{path.name}: network kind {kind!r} is unknown", "use kind = \"mlp\" or \"spatial\"")
+    X = np.atleast_2d(_floats(_need(datad, "x", "data", path), "x", path))
+    Y = np.atleast_2d(_floats(_need(datad, "y", "data", path), "y", path))
+    claims = []
+    seen = set()
+    for i, c in enumerate(data.get("claim", [])):
+        cid = str(c.get("id", f"claim-{i + 1}"))
+        if cid in seen:
+            raise SpecError(f"{path.name}: claim id {cid!r} appears twice", "give every claim its own id")
+        seen.add(cid)
+        q = _need(c, "quantity", f"claim {cid}", path)
+        if q not in WORKED_QUANTITIES:
+            raise SpecError(f"{path.name}: claim {cid!r} has unknown quantity {q!r}",
+                            f"use one of {', '.join(WORKED_QUANTITIES)}")
+        if q not in _NO_LAYER and "layer" not in c:
+            raise SpecError(f"{path.name}: claim {cid!r} ({q}) needs a layer", "add layer = <the document's layer number>")
+        claims.append(WorkedClaim(cid, q, _need(c, "value", f"claim {cid}", path), c.get("layer"),
+                                  tuple(c["index"]) if "index" in c else None, c.get("where", ""),
+                                  c.get("text", ""), c.get("note", ""), c.get("tolerance")))
+    lr = datad.get("learning_rate")
+    if any(c.quantity.endswith("+") for c in claims) and lr is None:
+        raise SpecError(f"{path.name}: update claims need a learning rate", "add learning_rate = ... to [data]")
+    return WorkedFile(path=path, doc_id=str(doc.get("id", path.stem)), title=str(doc.get("title", path.stem)),
+                      source=str(doc.get("source", "")), net=net, params=params, X=X, Y=Y,
+                      input_layer=int(netd.get("input_layer", 1)), learning_rate=lr,
+                      rounding_allowance=float(doc.get("rounding_allowance", 1.0)), tolerance=doc.get("tolerance"),
+                      claims=claims, note=str(doc.get("note", "")), meta=doc)
