@@ -9,6 +9,8 @@ first group means a zero bias direction and only that group is returned) or a fl
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -20,7 +22,7 @@ from .flat import shapes as flat_shapes
 from .hvp import _split
 from .validate import check_inputs
 
-__all__ = ["hvp", "hessian", "flat_loss", "METHODS"]
+__all__ = ["hvp", "hessian", "flat_loss", "function_hvp", "METHODS"]
 
 METHODS = ("double_backward", "func")
 
@@ -74,16 +76,30 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, device: str | None = "cpu", met
     f, x0 = flat_loss(net, params, X, Y, device, dtype)
     v, main, bias, repack, sizes = _flat_v(net, V, dtype)
     vt = torch.tensor(v, dtype=x0.dtype, device=x0.device)
-    if method == "double_backward":
-        x = x0.clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(f(x), x, create_graph=True)
-        s = g @ vt
-        # A gradient constant in x (a loss at most linear in the parameters) has no graph: H = 0.
-        hv = torch.autograd.grad(s, x, allow_unused=True)[0] if s.requires_grad else None
-        hv = torch.zeros_like(x0) if hv is None else hv
-    else:
-        hv = torch.func.jvp(torch.func.grad(f), (x0,), (vt,))[1]
+    hv = function_hvp(f, x0, vt, method)
     return _unpack(hv.detach().cpu().numpy(), main, bias, repack, sizes)
+
+
+def function_hvp(f, x0: torch.Tensor, v: torch.Tensor, method: str = "double_backward") -> torch.Tensor:
+    """H v of any scalar torch function f at x0 (flat vectors): the engine behind `hvp`.
+
+    ``double_backward``: H v = grad_x <grad f(x), v> (the guide's sections 2.11 and 3.7: forward, first
+    backward, scalar projection, second backward). ``func``: torch.func.jvp of torch.func.grad.
+    """
+    if method not in METHODS:
+        raise SpecError(f"unknown HVP method {method!r}", f"use one of {', '.join(METHODS)}")
+    if method == "func":
+        with warnings.catch_warnings():
+            # torch's forward AD loads its jvp decompositions through torch.jit.script on first use,
+            # which warns about its own deprecation (torch internals, nothing we call).
+            warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=DeprecationWarning)
+            return torch.func.jvp(torch.func.grad(f), (x0,), (v,))[1]
+    x = x0.detach().clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(f(x), x, create_graph=True)
+    s = g @ v
+    # A gradient constant in x (a loss at most linear in the parameters) has no graph: H = 0.
+    hv = torch.autograd.grad(s, x, allow_unused=True)[0] if s.requires_grad else None
+    return (torch.zeros_like(x0) if hv is None else hv).detach()
 
 
 def _unpack(flat, main, bias, repack, sizes):

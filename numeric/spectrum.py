@@ -1,0 +1,190 @@
+"""Hessian spectra: eigenvalues, near-zero modes, and the rigid-motion modes of a spatial net.
+
+The loss depends on the coordinates only through distances (MATH.md "Exact identities"), so it is
+invariant under the D translations and D(D-1)/2 rotations of all nodes together. Translations are
+exact null vectors of H everywhere (H t = 0); rotations are null vectors only where the rotational
+gradient vanishes (H (A Z) = A dL/dZ), e.g. at a critical point. `spectrum` builds those rigid-motion
+vectors from Z and reports how much of the near-null eigenspace they span.
+
+`lambda_max` is power iteration on an H v callable (no H formed), for training-time sharpness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Spectrum", "spectrum", "rigid_motions", "PowerResult", "lambda_max"]
+
+
+@dataclass
+class Spectrum:
+    """Eigen-decomposition of a symmetric Hessian and its near-zero modes.
+
+    Attributes:
+        eigenvalues: ascending, length n. eigenvectors: n x n, columns match `eigenvalues`.
+        tol: |lambda| <= tol counts as zero.
+        n_zero, n_negative, n_positive: counts of near-zero, negative and positive eigenvalues.
+        asymmetry: max|H - H^T| / max|H| of the input (eigh sees the symmetrised (H + H^T)/2).
+        n_translations, n_rotations: rank of the translation and rotation vectors built from Z
+            (D and D(D-1)/2 for generic coordinates; fewer when nodes are degenerate, e.g. collinear).
+        translation_residual: max over translations t of ||H t|| / (||H|| ||t||) (0 up to rounding).
+        rotation_residual: the same for rotations (0 only where dL/dZ's rotational part vanishes).
+        rigid_in_null: dimension of the rigid-motion space inside the near-null eigenspace
+            (sum of squared cosines of the principal angles, between 0 and n_translations + n_rotations).
+        unexplained_zero: n_zero - rigid_in_null, rounded: near-zero modes that are not rigid motions.
+    """
+
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray
+    tol: float
+    n_zero: int
+    n_negative: int
+    n_positive: int
+    asymmetry: float
+    n_translations: int = 0
+    n_rotations: int = 0
+    translation_residual: float | None = None
+    rotation_residual: float | None = None
+    rigid_in_null: float | None = None
+    unexplained_zero: int | None = None
+
+    def summary(self) -> str:
+        s = (f"n={self.eigenvalues.size} lambda in [{self.eigenvalues[0]:.3g}, {self.eigenvalues[-1]:.3g}], "
+             f"{self.n_negative} negative, {self.n_zero} near-zero (tol {self.tol:.2g}), {self.n_positive} positive")
+        if self.rigid_in_null is not None:
+            s += (f"; rigid motions: {self.n_translations} translations, {self.n_rotations} rotations, "
+                  f"{self.rigid_in_null:.3g} dimensions of them in the null space")
+        return s
+
+
+def rigid_motions(Z: Sequence[np.ndarray], n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Translation and rotation generators as flat vectors (MATH.md layout, dimension last).
+
+    Args:
+        Z: coordinates, one N_l x D array per layer. n: total length (padded with zeros past the
+            coordinates, e.g. for biases, which rigid motions leave unchanged).
+
+    Returns:
+        (T, A): n x D translation vectors (node-wise e_d) and n x D(D-1)/2 rotation vectors
+        (node-wise (e_p e_q^T - e_q e_p^T) z, p < q), unnormalised.
+    """
+    Zc = np.concatenate([np.asarray(z, dtype=np.float64) for z in Z], axis=0)
+    M, D = Zc.shape
+    n = M * D if n is None else n
+    T = np.zeros((n, D))
+    for d in range(D):
+        e = np.zeros((M, D))
+        e[:, d] = 1
+        T[:M * D, d] = e.reshape(-1)
+    cols = []
+    for p in range(D):
+        for q in range(p + 1, D):
+            A = np.zeros((D, D))
+            A[p, q], A[q, p] = 1, -1
+            v = np.zeros(n)
+            v[:M * D] = (Zc @ A.T).reshape(-1)
+            cols.append(v)
+    R = np.stack(cols, axis=1) if cols else np.zeros((n, 0))
+    return T, R
+
+
+def _orth(M: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
+    """Orthonormal basis of range(M) (columns), rank by singular values above rtol * the largest."""
+    if M.shape[1] == 0:
+        return M
+    U, s, _ = np.linalg.svd(M, full_matrices=False)
+    if s.size == 0 or s[0] == 0:
+        return U[:, :0]
+    return U[:, s > rtol * s[0]]
+
+
+def spectrum(H, tol: float | None = None, Z: Sequence[np.ndarray] | None = None) -> Spectrum:
+    """Eigenvalues of the symmetrised H, near-zero modes, and (given Z) the rigid-motion modes.
+
+    Args:
+        H: n x n Hessian (numpy). tol: zero threshold; default 1e3 * n * eps * max|lambda| (the matrix-rank
+            convention with room for the engines' rounding, ~1e-15 relative).
+        Z: coordinates of a spatial net (list of N_l x D): H's first D sum N_l rows are coordinates
+            in MATH.md's layout, any further rows (biases) are left out of the rigid motions.
+
+    Returns:
+        `Spectrum`.
+    """
+    H = np.asarray(H, dtype=np.float64)
+    if H.ndim != 2 or H.shape[0] != H.shape[1]:
+        raise ValueError(f"H must be square, got shape {H.shape}")
+    n = H.shape[0]
+    scale = float(np.max(np.abs(H))) if H.size else 0.0
+    asym = float(np.max(np.abs(H - H.T)) / scale) if scale > 0 else 0.0
+    w, Q = np.linalg.eigh((H + H.T) / 2)
+    top = float(np.max(np.abs(w))) if n else 0.0
+    if tol is None:
+        tol = 1e3 * n * np.finfo(np.float64).eps * top
+    zero = np.abs(w) <= tol
+    out = Spectrum(w, Q, float(tol), int(zero.sum()), int((w < -tol).sum()), int((w > tol).sum()), asym)
+    if Z is None:
+        return out
+    T, Rv = rigid_motions(Z, n)
+    norm_H = float(np.linalg.norm(H, 2)) if n else 0.0
+    rigid = _orth(np.concatenate([T, Rv], axis=1))
+    out.n_translations = _orth(T).shape[1]
+    out.n_rotations = rigid.shape[1] - out.n_translations
+
+    def resid(M):
+        vals = [np.linalg.norm(H @ v) / (np.linalg.norm(v) * norm_H) for v in M.T if np.linalg.norm(v) > 0]
+        return float(max(vals)) if vals and norm_H > 0 else 0.0
+
+    out.translation_residual, out.rotation_residual = resid(T), resid(Rv)
+    null = Q[:, zero]
+    out.rigid_in_null = float(np.sum((null.T @ rigid) ** 2)) if rigid.shape[1] else 0.0
+    out.unexplained_zero = int(round(out.n_zero - out.rigid_in_null))
+    return out
+
+
+@dataclass
+class PowerResult:
+    """Power iteration's answer: `value` is the eigenvalue of largest magnitude (signed Rayleigh
+    quotient), `vector` its unit eigenvector, `iterations` used, `converged` whether the relative
+    change fell below the tolerance."""
+
+    value: float
+    vector: np.ndarray
+    iterations: int
+    converged: bool
+
+    def __float__(self) -> float:
+        return self.value
+
+
+def lambda_max(hvp_fn: Callable[[np.ndarray], np.ndarray], n: int, iters: int = 100, seed: int = 0,
+               rtol: float = 1e-10) -> PowerResult:
+    """Dominant eigenvalue of H by power iteration, H touched only through `hvp_fn`.
+
+    Args:
+        hvp_fn: flat vector of length n -> H v (flat). n: dimension. iters: maximum iterations.
+        seed: seed of the random start vector (reproducible). rtol: stop when the Rayleigh quotient
+            changes by less than rtol relative.
+
+    Returns:
+        `PowerResult` (float(result) is the eigenvalue).
+    """
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(n)
+    v /= np.linalg.norm(v)
+    lam, converged, it = 0.0, False, 0
+    for it in range(1, iters + 1):
+        w = np.asarray(hvp_fn(v), dtype=np.float64).reshape(-1)
+        new = float(v @ w)
+        nw = float(np.linalg.norm(w))
+        if nw == 0:  # v in the null space: H = 0 on the span explored
+            lam, converged = 0.0, True
+            break
+        v = w / nw
+        if abs(new - lam) <= rtol * max(abs(new), np.finfo(np.float64).tiny):
+            lam, converged = new, True
+            break
+        lam = new
+    return PowerResult(lam, v, it, converged)
