@@ -10,6 +10,7 @@ first group means a zero bias direction and only that group is returned) or a fl
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -80,6 +81,15 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, device: str | None = "cpu", met
     return _unpack(hv.detach().cpu().numpy(), main, bias, repack, sizes)
 
 
+@contextmanager
+def _quiet_forward_ad():
+    # torch's forward AD loads its jvp decompositions through torch.jit.script on first use, which
+    # warns about its own deprecation (torch internals, nothing we call); pytest runs warnings as errors.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=DeprecationWarning)
+        yield
+
+
 def function_hvp(f, x0: torch.Tensor, v: torch.Tensor, method: str = "double_backward") -> torch.Tensor:
     """H v of any scalar torch function f at x0 (flat vectors): the engine behind `hvp`.
 
@@ -89,10 +99,7 @@ def function_hvp(f, x0: torch.Tensor, v: torch.Tensor, method: str = "double_bac
     if method not in METHODS:
         raise SpecError(f"unknown HVP method {method!r}", f"use one of {', '.join(METHODS)}")
     if method == "func":
-        with warnings.catch_warnings():
-            # torch's forward AD loads its jvp decompositions through torch.jit.script on first use,
-            # which warns about its own deprecation (torch internals, nothing we call).
-            warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=DeprecationWarning)
+        with _quiet_forward_ad():
             return torch.func.jvp(torch.func.grad(f), (x0,), (v,))[1]
     x = x0.detach().clone().requires_grad_(True)
     (g,) = torch.autograd.grad(f(x), x, create_graph=True)
@@ -148,7 +155,8 @@ def hessian(net: Net | MLP, params: Params, X, Y, wrt: str | None = None, device
 
 def _func_hessian(f, x0):
     try:
-        return torch.func.hessian(f)(x0)
+        with _quiet_forward_ad():
+            return torch.func.hessian(f)(x0)
     except RuntimeError as err:
         # loss_fn inspects r^2 == 0 (coincident nodes) in Python, which vmap cannot batch; stack the
         # double-backward HVPs instead (same derivative, one vector at a time).

@@ -134,8 +134,10 @@ def spectrum(H, tol: float | None = None, Z: Sequence[np.ndarray] | None = None)
     out.n_rotations = rigid.shape[1] - out.n_translations
 
     def resid(M):
+        if norm_H == 0:
+            return 0.0
         vals = [np.linalg.norm(H @ v) / (np.linalg.norm(v) * norm_H) for v in M.T if np.linalg.norm(v) > 0]
-        return float(max(vals)) if vals and norm_H > 0 else 0.0
+        return float(max(vals)) if vals else 0.0
 
     out.translation_residual, out.rotation_residual = resid(T), resid(Rv)
     null = Q[:, zero]
