@@ -394,9 +394,11 @@ def _proof_net(claim: FormulaClaim):
     else:
         lo = len(fam.activations) + 1 if fam.activations else fam.layers[0]
         hi = len(fam.activations) + 1 if fam.activations else fam.layers[1]
-        L = next((n for n in range(max(lo, 2), hi + 1) if layers_of(claim, n)), hi)
-        if claim.layers in ("hidden",) and L < 3 <= hi:
-            L = 3
+        # three layers when allowed: input, hidden and output roles all appear (at L = 2 a formula
+        # that confuses h and a of a hidden layer cannot be told apart from the right one)
+        L = min(max(lo, 3), hi)
+        if not layers_of(claim, L):
+            L = next((n for n in range(max(lo, 2), hi + 1) if layers_of(claim, n)), hi)
         w = min(max(2, fam.width[0]), fam.width[1])
         widths = (w,) * L
         if fam.scalar_output:
