@@ -38,7 +38,7 @@ def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
         block_start_string=r"\BLOCK{", block_end_string="}",
         variable_start_string=r"\VAR{", variable_end_string="}",
         comment_start_string=r"\#{", comment_end_string="}",
-        line_statement_prefix="%%", line_comment_prefix="%#",
+        line_comment_prefix="%#",
         trim_blocks=True, lstrip_blocks=True, autoescape=False, undefined=jinja2.StrictUndefined,
     )
     env.filters["e"] = escape

@@ -1,0 +1,198 @@
+"""`derivcheck report`: derivation and verification reports (jinja2 -> LaTeX -> latexmk -> PDF)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import sympy as sp
+
+from derive import Net, SpecError
+from derive import symbolic
+from derive.primitives import R, X
+
+from .latex import escape, render
+from .provenance import atomic_write_bytes, provenance
+
+__all__ = ["derivation_report", "verification_report", "add_arguments", "run"]
+
+
+def _versions_line(prov: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in prov["versions"].items())
+
+
+def _machine_line(prov: dict) -> str:
+    m = prov["machine"]
+    return f"{m.get('platform')}, {m.get('cpus')} CPUs, CUDA: {m.get('cuda') or 'none'}"
+
+
+def _cse(exprs):
+    """CSE for typesetting: replacements that are a single operation (x0 = -z_100) are put back
+    inline, since naming them makes the page longer, not clearer; the rest are renumbered."""
+    repl, red = sp.cse(exprs, symbols=sp.numbered_symbols("t"))
+    keep, inline = [], {}
+    for s, e in repl:
+        e = e.xreplace(inline)
+        if sp.count_ops(e) <= 1:
+            inline[s] = e
+        else:
+            keep.append((s, e))
+    names = {s: sp.Symbol(f"x_{{{k}}}") for k, (s, _) in enumerate(keep)}
+    keep = [(names[s], e.xreplace(names)) for s, e in keep]
+    red = [e.xreplace(inline).xreplace(names) for e in red]
+    return [(sp.latex(s), sp.latex(e)) for s, e in keep], [sp.latex(e) for e in red]
+
+
+def derivation_report(out_dir: str | Path, net: Net | None = None, batch: int = 1, compile: bool = True,
+                      argv: list[str] | None = None, with_printed: bool = False):
+    """Typeset the exact derivation for `net` (default L=3, widths (2,2,1), D=3, gaussian, tanh, mse)
+    next to the note's eq. (8), with the symbolic verdict. Returns (tex, pdf or None)."""
+    d = symbolic.derivation(net, batch)
+    net = d.net
+    proof_a = d.proof_eq8("a")
+    proof_h = d.proof_eq8("h") if with_printed and net.hidden != "identity" else None
+    ok = "proved equal" if proof_a else "NOT equal (disproved)"
+    node_layer = 2 if net.L > 2 else 1
+    l0 = node_layer - 1
+    fl = d.flat
+    W_entries = [(l + 2, sp.latex(Wm)) for l, Wm in enumerate(d.W)]
+    # delta and dW with the forward quantities as symbols keep the expressions short
+    delta_cse = [(f"\\delta^{{{l + 2}}}_{{{b + 1},{i + 1}}}", e) for l, M in enumerate(d.delta)
+                 for (b, i), e in ((divmod(k, M.shape[1]), M[k]) for k in range(len(M)))][:4]
+    dW_cse = [(f"\\partial\\mathcal L/\\partial W^{{{l + 2}}}_{{{i + 1}{j + 1}}}", e) for l, M in enumerate(d.dW)
+              for (i, j), e in ((divmod(k, M.shape[1]), M[k]) for k in range(len(M)))][:4]
+    s1, red1 = _cse([e for _, e in delta_cse + dW_cse])
+    eq8 = d.eq8("a")[l0][0, 0]
+    dz_cse = _cse([d.dZ[l0][0, k] for k in range(net.dim)] + [eq8])
+    hess = d.hessian_block
+    hess_cse = _cse([hess[i, j] for i in range(net.dim) for j in range(i, net.dim)])
+    hess_names = [f"H_{{{i + 1}{j + 1}}}" for i in range(net.dim) for j in range(i, net.dim)]
+    k = net.g
+    prov = provenance(None, argv)
+    ctx = {
+        "net_desc": net.describe(), "created": prov["created"], "verdict": f"Eq. (8) and the exact gradient are {ok}.",
+        "proof_a": r"\textbf{proved}" if proof_a else r"\textbf{disproved}",
+        "proof_h": None if proof_h is None else (r"\textbf{proved equal}" if proof_h else
+                                                 r"\textbf{not equal} (a counterexample exists)"),
+        "n_coords": net.n_coords, "widths": ",".join(map(str, net.widths)), "dim": net.dim, "batch": batch,
+        "bias_term": "+b^{l}" if net.bias else "",
+        "g_latex": sp.latex(k.bound), "dg_latex": sp.latex(k.dg), "phi_latex": sp.latex(k.phi),
+        "phi0_latex": sp.latex(k.phi0),
+        "hidden_latex": sp.latex(net.f(2).expr) if net.L > 2 else "-",
+        "output_latex": sp.latex(net.f(net.L).expr), "loss_name": net.loss,
+        "loss_def": sp.latex(net.objective.row([sp.Symbol("a^{L}_{b k}")], [sp.Symbol("y_{b k}")])).replace(
+            "a^{L}_{b k}", "a^{L}_{bk}") + (r"\ \text{summed over } b,k \text{ and divided by } "
+                                            + str(net.objective.divisor(batch, net.widths[-1]))),
+        "W_entries": W_entries,
+        "loss_cse": _cse([d.loss]),
+        "delta_entries": [(n, e) for (n, _), e in zip(delta_cse, red1[:len(delta_cse)])],
+        "dW_entries": [(n, e) for (n, _), e in zip(dW_cse, red1[len(delta_cse):])],
+        "dz_cse": dz_cse,
+        "dz_entries": [(f"\\partial\\mathcal L/\\partial z^{{{node_layer}}}_{{1,{k_ + 1}}}", e)
+                       for k_, e in enumerate(dz_cse[1][:-1])],
+        "hess_cse": hess_cse, "hess_entries": list(zip(hess_names, hess_cse[1])),
+        "eq8_entry": dz_cse[1][-1], "node_layer": node_layer,
+        "command": prov["command"], "versions": _versions_line(prov), "machine": _machine_line(prov),
+    }
+    # delta/dW share one CSE: show its replacements before them
+    ctx["delta_entries"] = [(s, e) for s, e in s1] + ctx["delta_entries"]
+    return render("derivation.tex.j2", ctx, out_dir, "derivation", compile=compile)
+
+
+def _histograms(results: dict, out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    figs = []
+    engines = sorted({e for c in results["cases"] for e in c["errors"]})
+    for eng in engines:
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        for q in ("loss", "dW", "dZ", "db", "dX", "hvp"):
+            vals = [c["errors"][eng][q]["ulp"] for c in results["cases"] if q in c["errors"].get(eng, {})]
+            if vals:
+                ax.hist(np.log10(np.maximum(vals, 1e-1)), bins=20, alpha=0.55, label=f"{q} ({len(vals)})")
+        ax.set_xlabel("log10(error in ULPs of the engine's dtype)  [0.1 ULP = exact]")
+        ax.set_ylabel("cases")
+        ax.set_title(f"{eng}: error against the 50-digit ground truth")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = out_dir / f"ulp_{eng.replace('-', '_')}.pdf"
+        import io
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="pdf")
+        plt.close(fig)
+        atomic_write_bytes(path, buf.getvalue())
+        figs.append(path)
+    return figs
+
+
+def verification_report(results_path: str | Path, out_dir: str | Path, compile: bool = True):
+    """Render a `derivcheck verify` results.json as a report. Returns (tex, pdf or None)."""
+    results_path = Path(results_path)
+    if not results_path.exists():
+        raise SpecError(f"results file {results_path} does not exist", "run `derivcheck verify --out FILE` first")
+    try:
+        results = json.loads(results_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{results_path} is not valid JSON ({exc.msg})", "regenerate it with derivcheck verify") from None
+    if results.get("schema") != "derivcheck.results/1":
+        raise SpecError(f"{results_path} has schema {results.get('schema')!r}", "expected derivcheck.results/1")
+    out_dir = Path(out_dir)
+    figs = _histograms(results, out_dir)
+    qs = ["loss", "dW", "dZ", "db", "dX", "hvp"]
+    rows = []
+    for eng, cells in results["table"].items():
+        row = [escape(eng)]
+        for q in qs:
+            c = cells.get(q)
+            row.append("--" if c is None else
+                       (f"{c['max_rel']:.1e}" if c["pass"] else f"\\textcolor{{red}}{{{c['max_rel']:.1e}}}")
+                       + (f" / {c['max_ulp']:.0f}" if c else ""))
+        rows.append(row)
+    tol_rows = []
+    for eng, cells in results["table"].items():
+        for q, c in cells.items():
+            tol_rows.append([escape(eng), q, c["dtype"], f"{c['tol']:.0e}", str(c["n"]), "pass" if c["pass"] else
+                             r"\textcolor{red}{FAIL}"])
+    id_rows = [[escape(eng), k, f"{c['max']:.1e}", f"{c['tol']:.0e}", str(c["n"]), "pass" if c["pass"] else
+                r"\textcolor{red}{FAIL}"] for eng, ids in results["identities"].items() for k, c in ids.items()]
+    prov = results["provenance"]
+    s = results["summary"]
+    taylor = [c["taylor"]["slope"] for c in results["cases"] if c.get("taylor") and c["taylor"]["slope"] is not None]
+    ctx = {
+        "summary": s, "verdict": "ALL CHECKS PASS" if s["verdict"] == "pass" else "FAILURES FOUND",
+        "rows": rows, "tol_rows": tol_rows, "id_rows": id_rows, "figures": [f.name for f in figs],
+        "failures": [{k: escape(v) for k, v in f.items()} for f in results["failures"]],
+        "taylor": (f"{min(taylor):.3f}", f"{max(taylor):.3f}", len(taylor)) if taylor else None,
+        "cases": [(escape(c["id"]), escape(c["net"]), "pass" if c["pass"] else r"\textcolor{red}{fail}")
+                  for c in results["cases"]],
+        "seed": prov["seed"], "command": escape(prov["command"]), "versions": escape(_versions_line(prov)),
+        "machine": escape(_machine_line(prov)), "created": escape(prov["created"]),
+    }
+    return render("verification.tex.j2", ctx, out_dir, "verification", figures=figs, compile=compile)
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--results", default="reports/build/results.json", help="results.json from derivcheck verify")
+    p.add_argument("--out", default="reports/build", help="output folder for .tex and .pdf")
+    p.add_argument("--which", default="derivation,verification", help="comma-separated: derivation,verification")
+    p.add_argument("--no-pdf", action="store_true", help="write the .tex only")
+
+
+def run(args) -> int:
+    which = {w.strip() for w in args.which.split(",") if w.strip()}
+    bad = which - {"derivation", "verification"}
+    if bad:
+        raise SpecError(f"unknown report {sorted(bad)[0]!r}", "use derivation and/or verification")
+    made = []
+    if "verification" in which:
+        made.append(verification_report(args.results, args.out, compile=not args.no_pdf))
+    if "derivation" in which:
+        made.append(derivation_report(args.out, compile=not args.no_pdf))
+    for tex, pdf in made:
+        print(f"wrote {pdf or tex}")
+    return 0

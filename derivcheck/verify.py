@@ -1,0 +1,311 @@
+"""`derivcheck verify`: the verification matrix.
+
+Every library kernel x activation x loss on small nets, plus seeded hypothesis-drawn nets, through
+every engine: symbolic ground truth (50 digits), manual (float64 and float32), torch CPU, torch CUDA
+when present, central finite differences and the Taylor test; first order and H v. Writes
+`results.json` atomically (schema in README).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from derive import ACTIVATIONS, KERNELS, LOSSES, Net, Params, SpecError
+from derive import symbolic
+from numeric import autograd, manual
+from numeric.compare import (TOLERANCES, check_close, quantities, rotation_asymmetry, translation_residual)
+from numeric.fd import fd_gradient, taylor_slope
+from numeric.flat import flatten
+
+from .provenance import atomic_write_json, provenance
+
+__all__ = ["Case", "matrix_cases", "drawn_cases", "run_case", "run", "add_arguments", "ENGINES", "SCHEMA"]
+
+SCHEMA = "derivcheck.results/1"
+ENGINES = ("manual", "manual-f32", "torch-cpu", "torch-cuda", "fd", "taylor", "hvp")
+ACTS = tuple(a if a != "leaky_relu" else "leaky_relu(alpha=0.1)" for a in ACTIVATIONS)
+LOSS_SPECS = tuple(x if x != "huber" else "huber(delta=0.5)" for x in LOSSES)
+IDENTITY_TOL = 1e-12  # relative residual of translation/rotation/permutation identities in float64
+
+
+@dataclass
+class Case:
+    """One verification case: a net, its parameters and data, and the seed that drew them."""
+
+    id: str
+    net: Net
+    params: Params
+    X: np.ndarray
+    Y: np.ndarray
+    seed: int
+
+    def spec(self) -> dict:
+        n = self.net
+        return {"widths": list(n.widths), "dim": n.dim, "kernel": n.kernel, "kernel_params": dict(n.kernel_params),
+                "hidden": n.hidden, "output": n.output, "loss": n.loss, "bias": n.bias, "batch": int(self.X.shape[0])}
+
+
+def _draw_case(case_id: str, net: Net, seed: int, batch: int = 2) -> Case:
+    rng = np.random.default_rng(seed)
+    Z = [np.round(rng.uniform(-1.2, 1.2, size=(n, net.dim)), 3) for n in net.widths]
+    b = [np.round(rng.uniform(-0.5, 0.5, size=n), 3) for n in net.widths[1:]] if net.bias else None
+    X = np.round(rng.uniform(-1.5, 1.5, size=(batch, net.widths[0])), 3)
+    K = net.widths[-1]
+    if net.loss == "bce":
+        Y = np.round(rng.uniform(0.1, 0.9, size=(batch, K)), 3)
+    elif net.loss == "softmax_ce":
+        Y = rng.dirichlet(np.ones(K), size=batch)
+    else:
+        Y = np.round(rng.uniform(-1, 1, size=(batch, K)), 3)
+    return Case(case_id, net, Params(Z=Z, b=b), X, Y, seed)
+
+
+def matrix_cases(seed: int, quick: bool = False) -> list[Case]:
+    """Every kernel x activation x loss (or, with quick, a covering set: each appears at least once)."""
+    combos = list(itertools.product(KERNELS, ACTS, LOSS_SPECS))
+    if quick:
+        n = max(len(KERNELS), len(ACTS), len(LOSS_SPECS))
+        ks, acts, ls = list(KERNELS), list(ACTS), list(LOSS_SPECS)
+        combos = [(ks[i % len(ks)], acts[i % len(acts)], ls[i % len(ls)]) for i in range(n)]
+    cases = []
+    for i, (k, act, loss) in enumerate(combos):
+        out = "sigmoid" if loss == "bce" else "identity"
+        net = Net((2, 2, 2), dim=3, kernel=k, hidden=act, output=out, loss=loss, bias=(i % 2 == 0))
+        cases.append(_draw_case(f"m{i:03d}", net, seed * 100003 + i))
+    return cases
+
+
+def drawn_cases(seed: int, count: int) -> list[Case]:
+    """`count` nets drawn by the public hypothesis strategies, reproducibly from `seed`."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import seed as hseed
+
+    from numeric import strategies
+
+    out: list[Case] = []
+
+    @hseed(seed)
+    @settings(max_examples=count, database=None, deadline=None, derandomize=False,
+              suppress_health_check=list(HealthCheck))
+    @given(strategies.cases())
+    def collect(case):
+        if len(out) < count:
+            net, params, X, Y = case
+            out.append(Case(f"h{len(out):03d}", net, params, X, Y, seed))
+
+    collect()
+    return out
+
+
+def _flat_grad(g) -> np.ndarray:
+    return np.concatenate([d.reshape(-1) for d in g.dZ] + ([d for d in g.db] if g.db else []))
+
+
+def _smooth(net: Net) -> bool:
+    """Finite differences and Taylor slopes assume the loss is C2 near the point."""
+    rough = {"relu", "leaky_relu"}
+    return (net.f(2).name not in rough and net.f(net.L).name not in rough and net.objective.name not in ("mae", "huber")
+            and net.kernel not in ("wendland_c2", "cosine_cutoff"))
+
+
+def run_case(case: Case, engines: tuple[str, ...]) -> dict:
+    """All checks of one case; returns its JSON record (errors by engine and quantity, failures)."""
+    net, p, X, Y = case.net, case.params, case.X, case.Y
+    rec: dict = {"id": case.id, "net": net.describe(), "spec": case.spec(), "seed": case.seed,
+                 "errors": {}, "identities": {}, "failures": [], "skipped": []}
+
+    def record(f, dtype=np.float64):
+        rec["errors"].setdefault(f.engine, {})[f.quantity] = {"rel": f.rel, "ulp": f.ulp, "tol": f.tol,
+                                                             "pass": f.ok, "dtype": np.dtype(dtype).name}
+        if not f.ok:
+            rec["failures"].append({"engine": f.engine, "quantity": f.quantity, "message": f.describe()})
+
+    truth = symbolic.gradients(net, p, X, Y, dps=50)
+    tq = quantities(truth)
+    runs = {}
+    if "manual" in engines:
+        runs["manual"] = (manual.gradients(net, p, X, Y), np.float64)
+    if "manual-f32" in engines:
+        runs["manual-f32"] = (manual.gradients(net, p, X, Y, dtype=np.float32), np.float32)
+    if "torch-cpu" in engines:
+        runs["torch-cpu"] = (autograd.gradients(net, p, X, Y, device="cpu"), np.float64)
+    if "torch-cuda" in engines:
+        import torch
+
+        if torch.cuda.is_available():
+            runs["torch-cuda"] = (autograd.gradients(net, p, X, Y, device="cuda"), np.float64)
+        else:
+            rec["skipped"].append("torch-cuda: torch.cuda is not available")
+    for name, (g, dt) in runs.items():
+        for q, val in quantities(g).items():
+            record(check_close(q, name, val, tq[q], dtype=dt), dt)
+        if dt == np.float64:
+            ids = {"translation": translation_residual(g.dZ), "rotation": rotation_asymmetry(p.Z, g.dZ)}
+            rec["identities"][name] = ids
+            for k, v in ids.items():
+                if not v <= IDENTITY_TOL:
+                    rec["failures"].append({"engine": name, "quantity": k,
+                                            "message": f"{k} identity residual {v:.3g} > {IDENTITY_TOL:g} ({name})"})
+    if "manual" in engines and net.L > 2 and net.widths[1] > 1:
+        perm = np.roll(np.arange(net.widths[1]), 1)
+        Zp = [z.copy() for z in p.Z]
+        Zp[1] = Zp[1][perm]
+        bp = None if p.b is None else [b.copy() for b in p.b]
+        if bp is not None:
+            bp[0] = bp[0][perm]
+        gp = manual.gradients(net, Params(Z=Zp, b=bp), X, Y)
+        g = runs["manual"][0]
+        res = float(np.abs(gp.dZ[1] - g.dZ[1][perm]).max() / max(np.abs(g.dZ[1]).max(), 1e-300))
+        rec["identities"].setdefault("manual", {})["permutation"] = res
+        if not res <= IDENTITY_TOL:
+            rec["failures"].append({"engine": "manual", "quantity": "permutation",
+                                    "message": f"hidden permutation residual {res:.3g} > {IDENTITY_TOL:g}"})
+    truth_flat = _flat_grad(truth)
+    smooth = _smooth(net)
+    if "fd" in engines:
+        if smooth:
+            record(check_close("dZ", "fd", fd_gradient(net, p, X, Y), truth_flat, tol=TOLERANCES["float64"]["fd"]))
+        else:
+            rec["skipped"].append("fd: loss not C2 here (kink in activation, loss or kernel)")
+    rng = np.random.default_rng(case.seed)
+    v = rng.normal(size=truth_flat.size)
+    if "taylor" in engines:
+        if smooth:
+            t = taylor_slope(net, p, X, Y, _flat_grad(runs.get("manual", (truth,))[0]), v)
+            rec["taylor"] = {"slope": t.slope, "expected": 2}
+            if not t.ok:
+                rec["failures"].append({"engine": "taylor", "quantity": "dZ",
+                                        "message": f"Taylor remainder slope {t.slope:.3f}, expected 2"})
+        else:
+            rec["skipped"].append("taylor: loss not C2 here")
+    if "hvp" in engines:
+        _hvp_checks(case, rec, record, rng)
+    rec["pass"] = not rec["failures"]
+    return rec
+
+
+def _hvp_checks(case: Case, rec: dict, record, rng) -> None:
+    net, p, X, Y = case.net, case.params, case.X, case.Y
+    if net.bias or not _smooth(net):
+        rec["skipped"].append("hvp: checked on smooth nets without bias")
+        return
+    V = [rng.normal(size=z.shape) for z in p.Z]
+    try:
+        truth = symbolic.hvp(net, p, X, Y, V, dps=50)
+    except SpecError as exc:  # e.g. Hessian undefined at coincident nodes
+        rec["skipped"].append(f"hvp: {exc}")
+        return
+    record(check_close("hvp", "manual", manual.hvp(net, p, X, Y, V), truth))
+    record(check_close("hvp", "torch-cpu", autograd.hvp(net, p, X, Y, V), truth))
+
+
+def _summarise(records: list[dict], engines) -> dict:
+    table: dict = {}
+    idents: dict = {}
+    for r in records:
+        for eng, qs in r["errors"].items():
+            for q, e in qs.items():
+                cell = table.setdefault(eng, {}).setdefault(q, {"max_rel": 0.0, "max_ulp": 0.0, "tol": e["tol"],
+                                                                "n": 0, "failures": 0, "dtype": e["dtype"]})
+                cell["max_rel"] = max(cell["max_rel"], e["rel"])
+                cell["max_ulp"] = max(cell["max_ulp"], e["ulp"])
+                cell["n"] += 1
+                cell["failures"] += 0 if e["pass"] else 1
+        for eng, ids in r["identities"].items():
+            for k, v in ids.items():
+                cell = idents.setdefault(eng, {}).setdefault(k, {"max": 0.0, "n": 0, "tol": IDENTITY_TOL})
+                cell["max"] = max(cell["max"], v)
+                cell["n"] += 1
+    for qs in table.values():
+        for cell in qs.values():
+            cell["pass"] = cell["failures"] == 0
+    for ids in idents.values():
+        for cell in ids.values():
+            cell["pass"] = cell["max"] <= IDENTITY_TOL
+    return {"table": table, "identities": idents}
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--quick", action="store_true", help="a covering subset (under 60 s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random case (printed, recorded)")
+    p.add_argument("--out", default="reports/build/results.json", help="results file (written atomically)")
+    p.add_argument("--engines", default=",".join(ENGINES),
+                   help=f"comma-separated subset of {','.join(ENGINES)} (the symbolic ground truth always runs)")
+    p.add_argument("--drawn", type=int, default=None, help="number of hypothesis-drawn nets (default 24, quick 6)")
+    p.add_argument("--only", default=None, help="run only the case with this id (as printed for a failure)")
+
+
+def run(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown:
+        raise SpecError(f"unknown engine {unknown[0]!r}", f"use a comma-separated subset of {','.join(ENGINES)}")
+    if args.seed < 0:
+        raise SpecError(f"seed {args.seed} is negative", "use a seed >= 0")
+    drawn = args.drawn if args.drawn is not None else (6 if args.quick else 24)
+    if drawn < 0:
+        raise SpecError(f"--drawn {drawn} is negative", "use a count >= 0")
+    t0 = time.perf_counter()
+    cases = matrix_cases(args.seed, args.quick) + drawn_cases(args.seed, drawn)
+    if args.only:
+        cases = [c for c in cases if c.id == args.only]
+        if not cases:
+            raise SpecError(f"no case {args.only!r} for seed {args.seed}", "copy the id from a failure line")
+    console.print(f"derivcheck verify: {len(cases)} cases, seed {args.seed}, engines {','.join(engines)}")
+    records = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("verifying", total=len(cases))
+        for case in cases:
+            bar.update(task, description=f"{case.id} {case.net.kernel}/{case.net.hidden}/{case.net.loss}")
+            try:
+                records.append(run_case(case, engines))
+            except SpecError as exc:
+                records.append({"id": case.id, "net": case.net.describe(), "spec": case.spec(), "seed": case.seed,
+                                "errors": {}, "identities": {}, "skipped": [], "pass": False,
+                                "failures": [{"engine": "input", "quantity": "-", "message": str(exc)}]})
+            bar.advance(task)
+    wall = time.perf_counter() - t0
+    summary = _summarise(records, engines)
+    failures = []
+    for r in records:
+        for f in r["failures"]:
+            cmd = f"derivcheck verify --seed {args.seed} --only {r['id']}" + (" --quick" if args.quick else "")
+            failures.append({**f, "case": r["id"], "net": r["net"], "reproduce": cmd})
+    n_checks = sum(len(q) for r in records for q in r["errors"].values()) + \
+        sum(len(i) for r in records for i in r["identities"].values())
+    result = {
+        "schema": SCHEMA,
+        "provenance": provenance(args.seed),
+        "summary": {"verdict": "pass" if not failures else "fail", "cases": len(records), "checks": n_checks,
+                    "failures": len(failures), "wall_time_s": round(wall, 2), "quick": bool(args.quick),
+                    "engines": list(engines)},
+        **summary,
+        "failures": failures,
+        "cases": records,
+    }
+    out = atomic_write_json(Path(args.out), result)
+    table = Table(title=f"max relative error vs 50-digit ground truth (seed {args.seed})")
+    table.add_column("engine")
+    qs = ["loss", "dW", "dZ", "db", "dX", "hvp"]
+    for q in qs:
+        table.add_column(q, justify="right")
+    for eng, cells in summary["table"].items():
+        table.add_row(eng, *[(f"{cells[q]['max_rel']:.1e}" + ("" if cells[q]["pass"] else " FAIL"))
+                             if q in cells else "-" for q in qs])
+    Console().print(table)
+    for f in failures:
+        console.print(f"[red]FAIL[/red] {f['case']} {f['net']}: {f['message']}\n  reproduce: {f['reproduce']}")
+    console.print(f"{len(records)} cases, {n_checks} checks, {len(failures)} failures in {wall:.1f} s; "
+                  f"seed {args.seed}; results in {out}")
+    return 0 if not failures else 1
