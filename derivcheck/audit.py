@@ -29,16 +29,38 @@ from derive.primitives import Kernel
 
 from .provenance import atomic_write_json, provenance
 
-__all__ = ["Check", "Audit", "CHECKS", "SEPARATIONS", "audit", "to_json", "print_table", "write_report",
-           "add_arguments", "run", "parse_params"]
+__all__ = [
+    "Check",
+    "Audit",
+    "CHECKS",
+    "SEPARATIONS",
+    "audit",
+    "to_json",
+    "print_table",
+    "write_report",
+    "add_arguments",
+    "run",
+    "parse_params",
+]
 
-CHECKS = ("real_finite", "differentiable", "gradient_at_coincidence", "hessian_at_coincidence", "phi", "bounded",
-          "decay", "lipschitz", "sign_range", "float32", "engines_agree")
+CHECKS = (
+    "real_finite",
+    "differentiable",
+    "gradient_at_coincidence",
+    "hessian_at_coincidence",
+    "phi",
+    "bounded",
+    "decay",
+    "lipschitz",
+    "sign_range",
+    "float32",
+    "engines_agree",
+)
 SEPARATIONS = (1e-3, 1e-4, 1e-5, 1e-6, 1e-7)
 # Policy thresholds of the audit (verdict rules, not numerical tolerances; those are numeric.compare's).
-DEAD_WARN = 0.05      # warn when more than 5% of edges of a typical layout get a negligible gradient
-NEGLIGIBLE = 1e-6     # |g'(r)| <= 1e-6 sup |g'| counts as a negligible gradient
-PHI_NEAR0 = 1e-6      # relative distance of the compiled phi(1e-8) from phi(0)
+DEAD_WARN = 0.05  # warn when more than 5% of edges of a typical layout get a negligible gradient
+NEGLIGIBLE = 1e-6  # |g'(r)| <= 1e-6 sup |g'| counts as a negligible gradient
+PHI_NEAR0 = 1e-6  # relative distance of the compiled phi(1e-8) from phi(0)
 VERDICTS = ("pass", "warn", "fail")
 
 
@@ -52,7 +74,12 @@ class Check:
     evidence: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "verdict": self.verdict, "detail": self.detail, "evidence": _jsonable(self.evidence)}
+        return {
+            "name": self.name,
+            "verdict": self.verdict,
+            "detail": self.detail,
+            "evidence": _jsonable(self.evidence),
+        }
 
 
 @dataclass
@@ -129,13 +156,22 @@ def check_real_finite(f: _Facts) -> Check:
     gaps, why = am.continuity_gaps(f.g)
     vals = am.evaluate(f.g, f.grid)
     bad = ~np.isfinite(vals)
-    scan = {"points": int(f.grid.size), "not_finite": int(bad.sum()),
-            "first_bad_r": float(f.grid[bad][0]) if bad.any() else None}
-    ev = {"decided": "symbolic+numeric" if why is None else "numeric",
-          "how": "continuous_domain piece by piece, exact limits, float64 scan" if why is None
-          else f"float64 scan ({why})",
-          "g": str(f.g), "g(0+)": _s(f.g0), "g(infinity)": _s(f.ginf),
-          "not_real_or_singular_on_[0,inf)": _s(gaps) if why is None else why, "scan": scan}
+    scan = {
+        "points": int(f.grid.size),
+        "not_finite": int(bad.sum()),
+        "first_bad_r": float(f.grid[bad][0]) if bad.any() else None,
+    }
+    ev = {
+        "decided": "symbolic+numeric" if why is None else "numeric",
+        "how": "continuous_domain piece by piece, exact limits, float64 scan"
+        if why is None
+        else f"float64 scan ({why})",
+        "g": str(f.g),
+        "g(0+)": _s(f.g0),
+        "g(infinity)": _s(f.ginf),
+        "not_real_or_singular_on_[0,inf)": _s(gaps) if why is None else why,
+        "scan": scan,
+    }
     problems = []
     if gaps not in (None, sp.S.EmptySet):
         problems.append(f"not real and finite on {gaps}")
@@ -144,35 +180,70 @@ def check_real_finite(f: _Facts) -> Check:
     if bad.any() and (problems or why is not None or (bad & (f.grid == 0)).any()):
         problems.append(f"the float64 scan gives NaN/Inf at r = {scan['first_bad_r']:.6g}")
     elif bad.any():  # exactly finite, but float64 overflows (e.g. exp(1000*r)): engines would get Inf weights
-        return Check("real_finite", "warn", f"g is real and finite on [0, inf) exactly, but float64 evaluation gives "
-                     f"Inf/NaN from r = {scan['first_bad_r']:.6g} (overflow)", ev)
+        return Check(
+            "real_finite",
+            "warn",
+            f"g is real and finite on [0, inf) exactly, but float64 evaluation gives "
+            f"Inf/NaN from r = {scan['first_bad_r']:.6g} (overflow)",
+            ev,
+        )
     if problems:
         removable = gaps == sp.FiniteSet(0) and am.finite(f.g0)
-        hint = (f" (removable: g(0+) = {f.g0}, but the formula is 0/0 at r = 0, so engines get NaN weights for "
-                "coincident nodes; rewrite g so it is defined at 0)") if removable else ""
+        hint = (
+            (
+                f" (removable: g(0+) = {f.g0}, but the formula is 0/0 at r = 0, so engines get NaN weights "
+                f"for "
+                "coincident nodes; rewrite g so it is defined at 0)"
+            )
+            if removable
+            else ""
+        )
         return Check("real_finite", "fail", "; ".join(problems) + hint, ev)
-    return Check("real_finite", "pass", f"g is real and finite on [0, inf): g(0) = {f.g0}, g(inf) = {_s(f.ginf)}", ev)
+    return Check(
+        "real_finite", "pass", f"g is real and finite on [0, inf): g(0) = {f.g0}, g(inf) = {_s(f.ginf)}", ev
+    )
 
 
 def check_differentiable(f: _Facts) -> Check:
-    rows = {str(p): {"r": am.to_float(p), "C^k": order if order < 3 else ">=3", "one_sided_limits": lims}
-            for p, (order, lims) in f.smooth.items()}
-    ev = {"decided": "symbolic", "how": "one-sided limits of g, g', g'', g''' at every piecewise boundary and "
-                                      "singularity on (0, inf)", "points": rows, "undecided": f.notes}
+    rows = {
+        str(p): {"r": am.to_float(p), "C^k": order if order < 3 else ">=3", "one_sided_limits": lims}
+        for p, (order, lims) in f.smooth.items()
+    }
+    ev = {
+        "decided": "symbolic",
+        "how": "one-sided limits of g, g', g'', g''' at every piecewise boundary and singularity on (0, inf)",
+        "points": rows,
+        "undecided": f.notes,
+    }
     if not f.points:
         verdict = "warn" if f.notes else "pass"
-        return Check("differentiable", verdict, "no piecewise boundary or singularity on (0, inf): g is smooth there"
-                     + ("; some steps undecided" if f.notes else ""), ev)
+        return Check(
+            "differentiable",
+            verdict,
+            "no piecewise boundary or singularity on (0, inf): g is smooth there"
+            + ("; some steps undecided" if f.notes else ""),
+            ev,
+        )
     orders = {p: o for p, (o, _) in f.smooth.items()}
-    text = ", ".join(f"C{o if o < 3 else '3+'} at r = {p}" if o >= 0 else f"not continuous at r = {p}"
-                     for p, o in orders.items())
+    text = ", ".join(
+        f"C{o if o < 3 else '3+'} at r = {p}" if o >= 0 else f"not continuous at r = {p}"
+        for p, o in orders.items()
+    )
     low = min(orders.values())
     if low < 1:
-        return Check("differentiable", "fail", f"g' does not exist at some r > 0 ({text}): the coordinate gradient "
-                     "jumps there", ev)
+        return Check(
+            "differentiable",
+            "fail",
+            f"g' does not exist at some r > 0 ({text}): the coordinate gradient jumps there",
+            ev,
+        )
     if low < 2 or f.notes:
-        return Check("differentiable", "warn", f"g is C1 but g'' jumps ({text}): first order is fine, the Hessian "
-                     "is undefined on those spheres", ev)
+        return Check(
+            "differentiable",
+            "warn",
+            f"g is C1 but g'' jumps ({text}): first order is fine, the Hessian is undefined on those spheres",
+            ev,
+        )
     return Check("differentiable", "pass", f"g is C2 on (0, inf) ({text})", ev)
 
 
@@ -180,48 +251,95 @@ def check_gradient_at_coincidence(f: _Facts) -> Check:
     dg0 = f.dg0
     ev = {"decided": "symbolic", "g'(0+)": _s(dg0) if f.dg0_why is None else f.dg0_why}
     if dg0 is not None and am.finite(dg0) and am.is_zero(dg0):
-        return Check("gradient_at_coincidence", "pass", "g'(0) = 0: the coordinate gradient g'(r) u -> 0 from every "
-                     "direction u, so it is continuous where two nodes meet", ev)
+        return Check(
+            "gradient_at_coincidence",
+            "pass",
+            "g'(0) = 0: the coordinate gradient g'(r) u -> 0 from every "
+            "direction u, so it is continuous where two nodes meet",
+            ev,
+        )
     if dg0 is None:
         return Check("gradient_at_coincidence", "fail", f"g'(0+) undecided ({f.dg0_why})", ev)
     ev["limit along +e1"] = f"[{dg0}, 0, ...]"
     ev["limit along -e1"] = f"[{-dg0}, 0, ...]"
-    return Check("gradient_at_coincidence", "fail", f"g'(0+) = {dg0} != 0: grad_z w = g'(r) u tends to {dg0}*u, a "
-                 "different limit for each approach direction u (no gradient where nodes meet)", ev)
+    return Check(
+        "gradient_at_coincidence",
+        "fail",
+        f"g'(0+) = {dg0} != 0: grad_z w = g'(r) u tends to {dg0}*u, a "
+        "different limit for each approach direction u (no gradient where nodes meet)",
+        ev,
+    )
 
 
 def check_hessian_at_coincidence(f: _Facts) -> Check:
     d3g0, why3 = am.attempt(am.side_limit, am.derivative(f.k, 3), sp.S.Zero, "+")
-    ev = {"decided": "symbolic", "g'(0+)": _s(f.dg0), "g''(0+)": _s(f.d2g0), "phi(0+)": _s(f.phi0),
-          "g'''(0+)": _s(d3g0) if why3 is None else why3}
-    third = ("g'''(0) = 0 (w is C3 at coincidence)" if d3g0 is not None and am.is_zero(d3g0)
-             else f"g'''(0+) = {_s(d3g0)} != 0 (the Hessian is continuous but not differentiable there)")
+    ev = {
+        "decided": "symbolic",
+        "g'(0+)": _s(f.dg0),
+        "g''(0+)": _s(f.d2g0),
+        "phi(0+)": _s(f.phi0),
+        "g'''(0+)": _s(d3g0) if why3 is None else why3,
+    }
+    third = (
+        "g'''(0) = 0 (w is C3 at coincidence)"
+        if d3g0 is not None and am.is_zero(d3g0)
+        else f"g'''(0+) = {_s(d3g0)} != 0 (the Hessian is continuous but not differentiable there)"
+    )
     if not (f.dg0 is not None and am.finite(f.dg0) and am.is_zero(f.dg0)):
-        return Check("hessian_at_coincidence", "fail", f"g'(0+) = {_s(f.dg0)} != 0: not even the gradient exists "
-                     "at coincidence", ev)
+        return Check(
+            "hessian_at_coincidence",
+            "fail",
+            f"g'(0+) = {_s(f.dg0)} != 0: not even the gradient exists at coincidence",
+            ev,
+        )
     if not am.finite(f.d2g0) or not am.finite(f.phi0) or not am.is_zero(sp.simplify(f.phi0 - f.d2g0)):
-        return Check("hessian_at_coincidence", "fail", f"g''(0+) = {_s(f.d2g0)}, phi(0+) = {_s(f.phi0)}: the Hessian "
-                     "eigenvalues g'' (radial) and phi (tangential) have different or infinite limits", ev)
-    return Check("hessian_at_coincidence", "pass", f"g'(0) = 0 and g is C2 at 0: Hess w -> g''(0) I = "
-                 f"{f.d2g0}*I; {third}", ev)
+        return Check(
+            "hessian_at_coincidence",
+            "fail",
+            f"g''(0+) = {_s(f.d2g0)}, phi(0+) = {_s(f.phi0)}: the Hessian "
+            "eigenvalues g'' (radial) and phi (tangential) have different or infinite limits",
+            ev,
+        )
+    return Check(
+        "hessian_at_coincidence",
+        "pass",
+        f"g'(0) = 0 and g is C2 at 0: Hess w -> g''(0) I = {f.d2g0}*I; {third}",
+        ev,
+    )
 
 
 def check_phi(f: _Facts) -> Check:
-    ev = {"decided": "symbolic+numeric", "how": "closed form and limit (SymPy); compiled phi near 0 (float64)",
-          "phi(r)": str(f.phi), "phi(0)": _s(f.phi0) if f.phi0_why is None else f.phi0_why}
+    ev = {
+        "decided": "symbolic+numeric",
+        "how": "closed form and limit (SymPy); compiled phi near 0 (float64)",
+        "phi(r)": str(f.phi),
+        "phi(0)": _s(f.phi0) if f.phi0_why is None else f.phi0_why,
+    }
     if f.phi0 is None or not am.finite(f.phi0):
-        return Check("phi", "warn", f"phi(r) = {f.phi}; phi(0+) = {_s(f.phi0)}: engines refuse coincident nodes "
-                     "(SpecError) instead of returning NaN", ev)
+        return Check(
+            "phi",
+            "warn",
+            f"phi(r) = {f.phi}; phi(0+) = {_s(f.phi0)}: engines refuse coincident nodes "
+            "(SpecError) instead of returning NaN",
+            ev,
+        )
     near = np.array([1e-4, 1e-6, 1e-8])
     vals = am.evaluate(f.phi, near)
     p0 = am.to_float(f.phi0)
     rel = np.abs(vals - p0) / max(abs(p0), np.finfo(float).tiny)
-    ev["compiled phi(r) near 0"] = {f"{r:g}": float(v) for r, v in zip(near, vals)}
+    ev["compiled phi(r) near 0"] = {f"{r:g}": float(v) for r, v in zip(near, vals, strict=True)}
     ev["relative distance at 1e-8"] = float(rel[-1])
     if not np.isfinite(rel[-1]) or rel[-1] > PHI_NEAR0:
-        return Check("phi", "warn", f"phi(0) = {f.phi0}, but the compiled phi(1e-8) = {vals[-1]:.6g} is "
-                     f"{rel[-1]:.2g} away (cancellation near coincidence)", ev)
-    return Check("phi", "pass", f"phi(r) = {f.phi}, phi(0) = {f.phi0} (= g''(0), the value engines use at r = 0)", ev)
+        return Check(
+            "phi",
+            "warn",
+            f"phi(0) = {f.phi0}, but the compiled phi(1e-8) = {vals[-1]:.6g} is "
+            f"{rel[-1]:.2g} away (cancellation near coincidence)",
+            ev,
+        )
+    return Check(
+        "phi", "pass", f"phi(r) = {f.phi}, phi(0) = {f.phi0} (= g''(0), the value engines use at r = 0)", ev
+    )
 
 
 def _sups(f: _Facts):
@@ -232,8 +350,12 @@ def _sups(f: _Facts):
 
 def check_bounded(f: _Facts) -> Check:
     sg, sdg = _sups(f)
-    ev = {"decided": "symbolic+numeric", "how": "exact limits at 0+, infinity and breakpoints; max on a grid",
-          "sup|g|": sg.as_dict(), "sup|g'|": sdg.as_dict()}
+    ev = {
+        "decided": "symbolic+numeric",
+        "how": "exact limits at 0+, infinity and breakpoints; max on a grid",
+        "sup|g|": sg.as_dict(),
+        "sup|g'|": sdg.as_dict(),
+    }
     text = f"sup|g| = {sg.value:.6g} (at r = {sg.at:.4g}), sup|g'| = {sdg.value:.6g} (at r = {sdg.at:.4g})"
     if not (np.isfinite(sg.value) and np.isfinite(sdg.value)):
         return Check("bounded", "fail", text + ": weights or coordinate gradients can blow up", ev)
@@ -242,15 +364,25 @@ def check_bounded(f: _Facts) -> Check:
 
 def check_decay(f: _Facts, rng: np.random.Generator) -> Check:
     _, sdg = _sups(f)
-    ev = {"decided": "symbolic+numeric", "how": "exact limits at infinity; sampled layouts",
-          "g(infinity)": _s(f.ginf), "g'(infinity)": _s(f.dginf)}
+    ev = {
+        "decided": "symbolic+numeric",
+        "how": "exact limits at infinity; sampled layouts",
+        "g(infinity)": _s(f.ginf),
+        "g'(infinity)": _s(f.dginf),
+    }
     text = f"g -> {_s(f.ginf)}, g' -> {_s(f.dginf)} as r -> inf"
     worst_dead = 0.0
     if np.isfinite(sdg.value):
         dead = am.dead_fraction(f.k, rng, rel=NEGLIGIBLE, sup_dg=sdg.value)
         worst_dead = max(v["negligible"] for v in dead.values())
-        ev.update({"layout": "both endpoints uniform in [-1.5, 1.5]^D, D = 1, 2, 3 (numeric.strategies.params_for)",
-                   "negligible means": f"|g'(r)| <= {NEGLIGIBLE:g} sup|g'|", "fractions": dead})
+        ev.update(
+            {
+                "layout": "both endpoints uniform in [-1.5, 1.5]^D, D = 1, 2, 3 "
+                "(numeric.strategies.params_for)",
+                "negligible means": f"|g'(r)| <= {NEGLIGIBLE:g} sup|g'|",
+                "fractions": dead,
+            }
+        )
         text += f"; {100 * worst_dead:.1f}% of edges of a typical layout get a zero or negligible gradient"
     else:
         ev["fractions"] = "not defined: sup|g'| is infinite"
@@ -264,29 +396,53 @@ def check_decay(f: _Facts, rng: np.random.Generator) -> Check:
 def check_lipschitz(f: _Facts) -> Check:
     s2 = am.sup_abs(f.d2g, f.grid, am.point_limits(f.d2g, f.points, f.d2g0))
     sphi = am.sup_abs(f.phi, f.grid, am.point_limits(f.phi, f.points, f.phi0))
-    ev = {"decided": "symbolic+numeric", "how": "exact limits at 0+, infinity and breakpoints; max on a grid",
-          "sup|g''| (a.e.)": s2.as_dict(), "sup|phi|": sphi.as_dict(),
-          "why": "Hess w = g'' u u^T + phi (I - u u^T): its eigenvalues are g'' and phi"}
+    ev = {
+        "decided": "symbolic+numeric",
+        "how": "exact limits at 0+, infinity and breakpoints; max on a grid",
+        "sup|g''| (a.e.)": s2.as_dict(),
+        "sup|phi|": sphi.as_dict(),
+        "why": "Hess w = g'' u u^T + phi (I - u u^T): its eigenvalues are g'' and phi",
+    }
     if not f.c1_everywhere():
         ev["jump"] = "g' jumps at some r > 0 (see differentiable)"
-        return Check("lipschitz", "fail", "g' jumps, so the gradient is not Lipschitz (no safe step size)", ev)
+        return Check(
+            "lipschitz", "fail", "g' jumps, so the gradient is not Lipschitz (no safe step size)", ev
+        )
     L = max(s2.value, sphi.value)
     ev["L"] = L
     if not np.isfinite(L):
         how = s2.how if not np.isfinite(s2.value) else sphi.how
-        return Check("lipschitz", "fail", f"max(sup|g''|, sup|phi|) is infinite ({how}): no global step size is safe",
-                     ev)
+        return Check(
+            "lipschitz",
+            "fail",
+            f"max(sup|g''|, sup|phi|) is infinite ({how}): no global step size is safe",
+            ev,
+        )
     ev["safe_step"] = 1 / L if L > 0 else float("inf")
-    return Check("lipschitz", "pass", f"L = max(sup|g''|, sup|phi|) = {L:.6g}; per edge and unit |dL/dW| a gradient "
-                 f"step eta <= 1/L = {1 / L if L else float('inf'):.4g} decreases w's linear model error", ev)
+    return Check(
+        "lipschitz",
+        "pass",
+        f"L = max(sup|g''|, sup|phi|) = {L:.6g}; per edge and unit |dL/dW| a gradient "
+        f"step eta <= 1/L = {1 / L if L else float('inf'):.4g} decreases w's linear model error",
+        ev,
+    )
 
 
 def check_sign_range(f: _Facts) -> Check:
     lo, hi = am.value_range(f.g, f.grid, f.g0, f.ginf)
-    ev = {"decided": "symbolic+numeric", "how": "exact limits at 0+ and infinity; min/max on a grid", "inf g": lo, "sup g": hi}
+    ev = {
+        "decided": "symbolic+numeric",
+        "how": "exact limits at 0+ and infinity; min/max on a grid",
+        "inf g": lo,
+        "sup g": hi,
+    }
     if lo < 0:
-        return Check("sign_range", "warn", f"g takes values in [{lo:.6g}, {hi:.6g}]: it can make negative weights", ev)
-    return Check("sign_range", "pass", f"g takes values in [{lo:.6g}, {hi:.6g}]: weights are never negative", ev)
+        return Check(
+            "sign_range", "warn", f"g takes values in [{lo:.6g}, {hi:.6g}]: it can make negative weights", ev
+        )
+    return Check(
+        "sign_range", "pass", f"g takes values in [{lo:.6g}, {hi:.6g}]: weights are never negative", ev
+    )
 
 
 # -- numeric checks ----------------------------------------------------------------------------------
@@ -320,8 +476,11 @@ def float32_errors(k: Kernel, seed: int, trials: int = 4) -> dict:
             except SpecError as exc:
                 errs.append(float("inf"))
                 notes.append(str(exc).split(";")[0])
-        out["none" if sep is None else f"{sep:g}"] = {"separation": sep, "max_rel_error": float(max(errs)),
-                                                      "refused": notes[:1]}
+        out["none" if sep is None else f"{sep:g}"] = {
+            "separation": sep,
+            "max_rel_error": float(max(errs)),
+            "refused": notes[:1],
+        }
     return out
 
 
@@ -331,19 +490,34 @@ def check_float32(k: Kernel, seed: int) -> tuple[Check, dict]:
     tol = tolerance(np.float32, "dZ")
     errs = float32_errors(k, seed)
     broken = [v["separation"] for v in errs.values() if v["max_rel_error"] > tol]
-    ev = {"decided": "numeric", "seed": seed, "tolerance (numeric.compare, float32 dZ)": tol,
-          "net": "Net((3, 4, 2), D=3, tanh, mse), 4 random nets per separation, coordinates uniform in [-1.5, 1.5]",
-          "errors": errs}
+    ev = {
+        "decided": "numeric",
+        "seed": seed,
+        "tolerance (numeric.compare, float32 dZ)": tol,
+        "net": "Net((3, 4, 2), D=3, tanh, mse), 4 random nets per separation, "
+        "coordinates uniform in [-1.5, 1.5]",
+        "errors": errs,
+    }
     table = ", ".join(f"{key}: {v['max_rel_error']:.2g}" for key, v in errs.items())
     if None in broken:
-        return Check("float32", "fail", f"float32 dZ misses float64 by more than {tol:g} even for separated nodes "
-                     f"({table})", ev), errs
+        return Check(
+            "float32",
+            "fail",
+            f"float32 dZ misses float64 by more than {tol:g} even for separated nodes ({table})",
+            ev,
+        ), errs
     if broken:
         ev["breaks_down_at"] = max(broken)
-        return Check("float32", "warn", f"float32 breaks down at separation {max(broken):g} and below "
-                     f"(rel. error of dZ by separation: {table})", ev), errs
-    return Check("float32", "pass", f"float32 dZ within {tol:g} of float64 down to separation 1e-7 ({table})",
-                 ev), errs
+        return Check(
+            "float32",
+            "warn",
+            f"float32 breaks down at separation {max(broken):g} and below "
+            f"(rel. error of dZ by separation: {table})",
+            ev,
+        ), errs
+    return Check(
+        "float32", "pass", f"float32 dZ within {tol:g} of float64 down to separation 1e-7 ({table})", ev
+    ), errs
 
 
 def _outcome(fn: Callable, *args, **kw):
@@ -368,9 +542,13 @@ def _case_strategy(k: Kernel, fixed: bool):
             X, Y = draw(nst.data_for(net, batch=2))
         else:
             L = draw(st.integers(2, 3))
-            net = _net(k, tuple(draw(st.integers(1, 3)) for _ in range(L)), draw(st.integers(1, 3)),
-                       hidden=draw(st.sampled_from(("tanh", "sigmoid", "softplus"))),
-                       loss=draw(st.sampled_from(("mse", "sse_half"))))
+            net = _net(
+                k,
+                tuple(draw(st.integers(1, 3)) for _ in range(L)),
+                draw(st.integers(1, 3)),
+                hidden=draw(st.sampled_from(("tanh", "sigmoid", "softplus"))),
+                loss=draw(st.sampled_from(("mse", "sse_half"))),
+            )
             X, Y = draw(nst.data_for(net))
         params = draw(nst.params_for(net))
         kind = draw(st.sampled_from(kinds))
@@ -379,6 +557,7 @@ def _case_strategy(k: Kernel, fixed: bool):
             sep = 0.0 if kind == "coincident" else 10.0 ** -draw(st.integers(3, 7))
             params.Z[1][i] = params.Z[0][j] + sep * np.eye(net.dim)[0]
         return kind, net, params, X, Y
+
     return case()
 
 
@@ -415,9 +594,15 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
         from derive import symbolic
     except ImportError:
         symbolic = None
-    result = {"examples": examples, "seed": seed, "max_error_over_tol": 0.0, "worst": "", "counterexample": None,
-              "symbolic": "not available (derive.symbolic missing)" if symbolic is None else "used",
-              "second_order": "not available"}
+    result = {
+        "examples": examples,
+        "seed": seed,
+        "max_error_over_tol": 0.0,
+        "worst": "",
+        "counterexample": None,
+        "symbolic": "not available (derive.symbolic missing)" if symbolic is None else "used",
+        "second_order": "not available",
+    }
     record = {"max": 0.0, "worst": ""}
 
     def compare(case, pairs) -> bool:
@@ -428,25 +613,50 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
         for other in names[1:]:
             ratio, text = _disagreement(outs[names[0]], outs[other], names[0], other)
             if ratio > record["max"] or not record["worst"]:
-                record["max"], record["worst"] = max(ratio, record["max"]), f"{other} vs {names[0]} ({kind}): {text}"
+                record["max"], record["worst"] = (
+                    max(ratio, record["max"]),
+                    f"{other} vs {names[0]} ({kind}): {text}",
+                )
             bad |= ratio > 1
         return bad
 
-    cfg = dict(database=None, deadline=None, suppress_health_check=list(HealthCheck),
-               phases=[Phase.generate, Phase.shrink])
+    cfg = dict(
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate, Phase.shrink],
+    )
     runs = [(False, examples, [("torch", autograd.gradients), ("manual", manual.gradients)])]
     if symbolic is not None:
-        runs.append((True, exact_examples, [("symbolic", symbolic.gradients), ("manual", manual.gradients),
-                                            ("torch", autograd.gradients)]))
+        runs.append(
+            (
+                True,
+                exact_examples,
+                [
+                    ("symbolic", symbolic.gradients),
+                    ("manual", manual.gradients),
+                    ("torch", autograd.gradients),
+                ],
+            )
+        )
     for fixed, n, pairs in runs:
         try:
-            found = find(_case_strategy(k, fixed), lambda c, p=pairs: compare(c, p),
-                         settings=settings(max_examples=n, **cfg), random=Random(seed))
+            found = find(
+                _case_strategy(k, fixed),
+                lambda c, p=pairs: compare(c, p),
+                settings=settings(max_examples=n, **cfg),
+                random=Random(seed),
+            )
         except NoSuchExample:
             continue
         kind, net, params, X, Y = found
-        result["counterexample"] = {"kind": kind, "net": net.describe(), "Z": [z.tolist() for z in params.Z],
-                                    "X": X.tolist(), "Y": Y.tolist()}
+        result["counterexample"] = {
+            "kind": kind,
+            "net": net.describe(),
+            "Z": [z.tolist() for z in params.Z],
+            "X": X.tolist(),
+            "Y": Y.tolist(),
+        }
         compare(found, pairs)  # the shrunk case's own error is the evidence
     result["max_error_over_tol"], result["worst"] = record["max"], record["worst"]
     result["second_order"] = _second_order(k, seed, symbolic)
@@ -491,22 +701,38 @@ def _second_order(k: Kernel, seed: int, symbolic) -> dict | str:
             fnd = check_close("hvp", n, v, ref)
             found.append(fnd)
             errors[n] = max(errors.get(n, 0.0), fnd.rel)
-    return {"reference": ref_name, "cases": list(kinds), "errors": errors, "max|Hv|": size, "tolerance": found[0].tol,
-            "ok": all(f.ok for f in found) and size > 0}
+    return {
+        "reference": ref_name,
+        "cases": list(kinds),
+        "errors": errors,
+        "max|Hv|": size,
+        "tolerance": found[0].tol,
+        "ok": all(f.ok for f in found) and size > 0,
+    }
 
 
 def check_engines_agree(k: Kernel, seed: int, examples: int) -> Check:
     res = engines_agreement(k, seed, examples)
     ev = {"decided": "numeric", "how": "hypothesis-drawn nets, shrunk on disagreement", **res}
     so = res["second_order"]
-    so_text = "second order: " + (so if isinstance(so, str) else
-                                  f"max rel error {max(so['errors'].values()):.2g} vs {so['reference']}")
+    so_text = "second order: " + (
+        so if isinstance(so, str) else f"max rel error {max(so['errors'].values()):.2g} vs {so['reference']}"
+    )
     if res["counterexample"] is not None or (isinstance(so, dict) and not so["ok"]):
-        return Check("engines_agree", "fail", f"engines disagree: {res['worst']} (shrunk counterexample in the "
-                     f"evidence); {so_text}", ev)
+        return Check(
+            "engines_agree",
+            "fail",
+            f"engines disagree: {res['worst']} (shrunk counterexample in the evidence); {so_text}",
+            ev,
+        )
     ref = "the 50-digit symbolic ground truth and each other" if res["symbolic"] == "used" else "each other"
-    return Check("engines_agree", "pass", f"manual and torch agree with {ref} on {examples} drawn nets; largest "
-                 f"error {res['max_error_over_tol']:.2g} x tolerance ({res['worst']}); {so_text}", ev)
+    return Check(
+        "engines_agree",
+        "pass",
+        f"manual and torch agree with {ref} on {examples} drawn nets; largest "
+        f"error {res['max_error_over_tol']:.2g} x tolerance ({res['worst']}); {so_text}",
+        ev,
+    )
 
 
 # -- composition -------------------------------------------------------------------------------------
@@ -521,12 +747,21 @@ def parse_params(items) -> dict[str, float]:
         try:
             out[name] = float(value)
         except ValueError:
-            raise SpecError(f"--param {name} has value {value.strip()!r}, not a number", "write e.g. --param s=0.5") from None
+            raise SpecError(
+                f"--param {name} has value {value.strip()!r}, not a number", "write e.g. --param s=0.5"
+            ) from None
     return out
 
 
-def audit(spec: str, params: dict[str, float] | None = None, *, seed: int = 0, examples: int = 25,
-          engines: bool = True, budget: float = 20.0) -> Audit:
+def audit(
+    spec: str,
+    params: dict[str, float] | None = None,
+    *,
+    seed: int = 0,
+    examples: int = 25,
+    engines: bool = True,
+    budget: float = 20.0,
+) -> Audit:
     """Audit kernel `spec` (a library name or a formula in r) with parameter values `params`.
 
     Args:
@@ -546,9 +781,17 @@ def audit(spec: str, params: dict[str, float] | None = None, *, seed: int = 0, e
     rng = np.random.default_rng(seed)
     with am.budget(budget):
         f = _Facts(k)
-        checks = [check_real_finite(f), check_differentiable(f), check_gradient_at_coincidence(f),
-                  check_hessian_at_coincidence(f), check_phi(f), check_bounded(f), check_decay(f, rng),
-                  check_lipschitz(f), check_sign_range(f)]
+        checks = [
+            check_real_finite(f),
+            check_differentiable(f),
+            check_gradient_at_coincidence(f),
+            check_hessian_at_coincidence(f),
+            check_phi(f),
+            check_bounded(f),
+            check_decay(f, rng),
+            check_lipschitz(f),
+            check_sign_range(f),
+        ]
     data = {"facts": f}
     if engines:
         real = checks[0].verdict != "fail"
@@ -558,15 +801,23 @@ def audit(spec: str, params: dict[str, float] | None = None, *, seed: int = 0, e
             checks += [c32, check_engines_agree(k, seed, examples)]
         else:
             why = "skipped: g is not real and finite on [0, inf) (see real_finite)"
-            checks += [Check("float32", "fail", why, {"decided": "not run"}),
-                       Check("engines_agree", "fail", why, {"decided": "not run"})]
+            checks += [
+                Check("float32", "fail", why, {"decided": "not run"}),
+                Check("engines_agree", "fail", why, {"decided": "not run"}),
+            ]
     formula = KERNELS[spec][0] if spec in KERNELS else spec
     return Audit(spec, dict(k.params), formula, checks, seed, time.perf_counter() - t0, data)
 
 
 def to_json(a: Audit) -> dict:
-    """The issue's schema: {"kernel", "params", "verdict", "checks": [{"name", "verdict", "detail", "evidence"}]}."""
-    return {"kernel": a.kernel, "params": dict(a.params), "verdict": a.verdict, "checks": [c.as_dict() for c in a.checks]}
+    """The issue's schema: {"kernel", "params", "verdict",
+    "checks": [{"name", "verdict", "detail", "evidence"}]}."""
+    return {
+        "kernel": a.kernel,
+        "params": dict(a.params),
+        "verdict": a.verdict,
+        "checks": [c.as_dict() for c in a.checks],
+    }
 
 
 def print_table(a: Audit, file=None) -> None:
@@ -575,14 +826,17 @@ def print_table(a: Audit, file=None) -> None:
 
     colour = {"pass": "green", "warn": "yellow", "fail": "bold red"}
     ps = ", ".join(f"{k}={v:g}" for k, v in a.params.items())
-    table = Table(title=f"kernel {a.kernel}: g(r) = {a.formula}" + (f"  [{ps}]" if ps else ""), show_lines=False)
+    table = Table(
+        title=f"kernel {a.kernel}: g(r) = {a.formula}" + (f"  [{ps}]" if ps else ""), show_lines=False
+    )
     table.add_column("check")
     table.add_column("verdict")
     table.add_column("decided")
     table.add_column("detail", overflow="fold")
     for c in a.checks:
-        table.add_row(c.name, f"[{colour[c.verdict]}]{c.verdict}[/]", str(c.evidence.get("decided", "")),
-                      c.detail)
+        table.add_row(
+            c.name, f"[{colour[c.verdict]}]{c.verdict}[/]", str(c.evidence.get("decided", "")), c.detail
+        )
     console = Console(file=file or sys.stdout, width=160)
     console.print(table)
     console.print(f"overall: [{colour[a.verdict]}]{a.verdict}[/] (seed {a.seed}, {a.seconds:.1f} s)")
@@ -598,7 +852,7 @@ def _plots(a: Audit, out_dir: Path) -> tuple[Path, Path | None]:
     top = max([3.0] + [3 * abs(v) for _, v in a.params.items()] + [1.5 * am.to_float(p) for p in f.points])
     r = np.linspace(0, top, 1201)[1:]
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    for ax, expr, label in zip(axes, (f.g, f.dg, f.phi), ("g(r)", "g'(r)", "phi(r) = g'(r)/r")):
+    for ax, expr, label in zip(axes, (f.g, f.dg, f.phi), ("g(r)", "g'(r)", "phi(r) = g'(r)/r"), strict=True):
         ax.plot(r, am.evaluate(expr, r), lw=1.5)
         ax.set_title(label)
         ax.set_xlabel("r")
@@ -642,8 +896,9 @@ def _save(fig, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def write_report(a: Audit, out_dir: str | Path, compile: bool = True, argv: list[str] | None = None
-                 ) -> tuple[Path, Path | None]:
+def write_report(
+    a: Audit, out_dir: str | Path, compile: bool = True, argv: list[str] | None = None
+) -> tuple[Path, Path | None]:
     """LaTeX audit report (``out_dir/audit.tex``, and the PDF when TeX is present) with the verdicts, the
     mathematics of every check, the evidence, and plots of g, g', phi and the float32 error against
     separation. Returns (tex path, pdf path or None)."""
@@ -660,10 +915,15 @@ def write_report(a: Audit, out_dir: str | Path, compile: bool = True, argv: list
         return text if len(text) <= 600 else text[:600] + " ..."
 
     ctx = {
-        "kernel": a.kernel, "verdict": a.verdict, "seed": a.seed, "created": prov["created"],
-        "command": prov["command"], "versions": ", ".join(f"{k} {v}" for k, v in prov["versions"].items()),
+        "kernel": a.kernel,
+        "verdict": a.verdict,
+        "seed": a.seed,
+        "created": prov["created"],
+        "command": prov["command"],
+        "versions": ", ".join(f"{k} {v}" for k, v in prov["versions"].items()),
         "params_text": ", ".join(f"{k} = {v:g}" for k, v in a.params.items()) or "none",
-        "g_latex": sp.latex(f.g), "phi_latex": sp.latex(f.phi),
+        "g_latex": sp.latex(f.g),
+        "phi_latex": sp.latex(f.phi),
         "g0": sp.latex(f.g0) if f.g0 is not None else r"\text{undecided}",
         "dg0": sp.latex(f.dg0) if f.dg0 is not None else r"\text{undecided}",
         "d2g0": sp.latex(f.d2g0) if f.d2g0 is not None else r"\text{undecided}",
@@ -671,10 +931,18 @@ def write_report(a: Audit, out_dir: str | Path, compile: bool = True, argv: list
         "d3g0": _latex_text(hess.get("g'''(0+)")),
         "grid_points": int(f.grid.size),
         "points_text": ", ".join(str(p) for p in f.points) or "none (no boundary or singularity)",
-        "checks": [{"name": c.name, "verdict": c.verdict, "detail": c.detail,
-                    "decided": str(c.evidence.get("decided", "")),
-                    "evidence": [(k, short(v)) for k, v in c.evidence.items() if k != "decided"]} for c in a.checks],
-        "fig_kernel": kfig.name, "fig_float32": ffig.name if ffig else "",
+        "checks": [
+            {
+                "name": c.name,
+                "verdict": c.verdict,
+                "detail": c.detail,
+                "decided": str(c.evidence.get("decided", "")),
+                "evidence": [(k, short(v)) for k, v in c.evidence.items() if k != "decided"],
+            }
+            for c in a.checks
+        ],
+        "fig_kernel": kfig.name,
+        "fig_float32": ffig.name if ffig else "",
     }
     figures = [kfig] + ([ffig] if ffig else [])
     return render("audit.tex.j2", ctx, out_dir, "audit", figures=figures, compile=compile)
@@ -687,12 +955,21 @@ def _latex_text(v) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kernel", help=f"library name ({', '.join(KERNELS)}) or a formula in r, e.g. 'exp(-r**2/s**2)'")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="a kernel parameter value (repeatable), e.g. --param s=0.5")
+    parser.add_argument(
+        "kernel", help=f"library name ({', '.join(KERNELS)}) or a formula in r, e.g. 'exp(-r**2/s**2)'"
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a kernel parameter value (repeatable), e.g. --param s=0.5",
+    )
     parser.add_argument("--json", action="store_true", help="print the audit as JSON instead of a table")
     parser.add_argument("--strict", action="store_true", help="a warning fails too (exit 1)")
-    parser.add_argument("--report", metavar="OUTDIR", help="write a LaTeX audit report (PDF when TeX is present)")
+    parser.add_argument(
+        "--report", metavar="OUTDIR", help="write a LaTeX audit report (PDF when TeX is present)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     parser.add_argument("--examples", type=int, default=25, help="hypothesis examples for engines_agree")
 

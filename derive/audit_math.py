@@ -34,11 +34,31 @@ import sympy as sp
 from sympy.calculus.util import continuous_domain
 
 from .lambdify import lambdify
-from .primitives import R, Kernel
+from .primitives import Kernel, R
 
-__all__ = ["BUDGET", "Timeout", "time_limit", "budget", "attempt", "derivative", "pieces", "breakpoints", "side_limit",
-           "limit_inf", "smoothness", "continuity_gaps", "grid", "evaluate", "sup_abs", "point_limits", "value_range",
-           "dead_fraction", "is_zero", "finite", "to_float"]
+__all__ = [
+    "BUDGET",
+    "Timeout",
+    "time_limit",
+    "budget",
+    "attempt",
+    "derivative",
+    "pieces",
+    "breakpoints",
+    "side_limit",
+    "limit_inf",
+    "smoothness",
+    "continuity_gaps",
+    "grid",
+    "evaluate",
+    "sup_abs",
+    "point_limits",
+    "value_range",
+    "dead_fraction",
+    "is_zero",
+    "finite",
+    "to_float",
+]
 
 BUDGET = 4.0  # seconds allowed for one SymPy step before the audit falls back to numbers
 POSITIVE = sp.Interval.open(0, sp.oo)
@@ -95,8 +115,16 @@ def attempt(fn: Callable[..., Any], *args, seconds: float = BUDGET) -> tuple[Any
             return fn(*args), None
     except Timeout:
         return None, f"SymPy did not decide it within {seconds:g} s"
-    except (NotImplementedError, ValueError, TypeError, ZeroDivisionError, RecursionError, AttributeError,
-            IndexError, KeyError) as exc:
+    except (
+        NotImplementedError,
+        ValueError,
+        TypeError,
+        ZeroDivisionError,
+        RecursionError,
+        AttributeError,
+        IndexError,
+        KeyError,
+    ) as exc:
         return None, f"SymPy could not decide it ({type(exc).__name__})"
 
 
@@ -225,8 +253,13 @@ def smoothness(k: Kernel, point: sp.Expr, max_order: int = 3) -> tuple[int, list
         e = derivative(k, j)
         left, why_l = attempt(side_limit, e, point, "-")
         right, why_r = attempt(side_limit, e, point, "+")
-        rows.append({"order": j, "left": str(left) if not why_l else why_l,
-                     "right": str(right) if not why_r else why_r})
+        rows.append(
+            {
+                "order": j,
+                "left": str(left) if not why_l else why_l,
+                "right": str(right) if not why_r else why_r,
+            }
+        )
         if why_l or why_r or not (finite(left) and finite(right)) or not is_zero(sp.simplify(left - right)):
             break
         order = j
@@ -239,7 +272,7 @@ def continuity_gaps(expr: sp.Expr) -> tuple[sp.Set | None, str | None]:
     gaps = sp.S.EmptySet
     covered = sp.S.EmptySet
     for e, c in pieces(expr):
-        dom, why = attempt(lambda cond: (NONNEG if cond is sp.true else cond.as_set().intersect(NONNEG)), c)
+        dom, why = attempt(lambda cond: NONNEG if cond is sp.true else cond.as_set().intersect(NONNEG), c)
         if why:
             return None, why
         dom = dom - covered
@@ -319,8 +352,10 @@ def sup_abs(expr: sp.Expr, r: np.ndarray, limits: list[tuple[str, float, Any]] =
 def point_limits(expr: sp.Expr, points: list[sp.Expr], at0=None, at_inf=None) -> list[tuple[str, float, Any]]:
     """(label, r, exact one-sided limit) at 0+, infinity and both sides of every breakpoint;
     undecided limits are None."""
-    out = [("0+", 0.0, at0 if at0 is not None else attempt(side_limit, expr, sp.S.Zero, "+")[0]),
-           ("infinity", float("inf"), at_inf if at_inf is not None else attempt(limit_inf, expr)[0])]
+    out = [
+        ("0+", 0.0, at0 if at0 is not None else attempt(side_limit, expr, sp.S.Zero, "+")[0]),
+        ("infinity", float("inf"), at_inf if at_inf is not None else attempt(limit_inf, expr)[0]),
+    ]
     for p in points:
         for side in "-+":
             out.append((f"{p}{side}", to_float(p), attempt(side_limit, expr, p, side)[0]))
@@ -336,8 +371,15 @@ def value_range(expr: sp.Expr, r: np.ndarray, at0=None, at_inf=None) -> tuple[fl
     return (float(allv.min()), float(allv.max())) if allv.size else (float("nan"), float("nan"))
 
 
-def dead_fraction(k: Kernel, rng: np.random.Generator, dims=(1, 2, 3), scale: float = 1.5, n: int = 20000,
-                  rel: float = 1e-6, sup_dg: float | None = None) -> dict:
+def dead_fraction(
+    k: Kernel,
+    rng: np.random.Generator,
+    dims=(1, 2, 3),
+    scale: float = 1.5,
+    n: int = 20000,
+    rel: float = 1e-6,
+    sup_dg: float | None = None,
+) -> dict:
     """Fraction of edges whose coordinate gradient is exactly zero or negligible (|g'(r)| <= rel *
     sup |g'|) when both endpoints are uniform in [-scale, scale]^D (the default layout of
     `numeric.strategies.params_for`)."""

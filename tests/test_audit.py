@@ -12,23 +12,23 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from derive import KERNELS, SpecError
-from derive import audit_math as am
 from derivcheck import cli
 from derivcheck.audit import CHECKS, audit, float32_errors, parse_params, to_json, write_report
 from derivcheck.latex import tex_available
+from derive import KERNELS, SpecError
+from derive import audit_math as am
 
 P, W, F = "pass", "warn", "fail"
 # Expected verdicts per library kernel, in CHECKS order:
 # real_finite, differentiable, gradient_at_coincidence, hessian_at_coincidence, phi, bounded, decay,
 # lipschitz, sign_range, float32, engines_agree.
 EXPECTED = {
-    "gaussian":             (P, P, P, P, P, P, P, P, P, P, P),
-    "exponential":          (P, P, F, F, W, P, P, F, P, W, P),  # g'(0) = -1/s: kink where nodes meet
-    "inverse_quadratic":    (P, P, P, P, P, P, P, P, P, P, P),
+    "gaussian": (P, P, P, P, P, P, P, P, P, P, P),
+    "exponential": (P, P, F, F, W, P, P, F, P, W, P),  # g'(0) = -1/s: kink where nodes meet
+    "inverse_quadratic": (P, P, P, P, P, P, P, P, P, P, P),
     "inverse_multiquadric": (P, P, P, P, P, P, P, P, P, P, P),
-    "wendland_c2":          (P, P, P, P, P, P, W, P, P, P, P),  # compact support: dead edges
-    "cosine_cutoff":        (P, W, P, P, P, P, W, P, P, P, P),  # only C1 at r = rc; dead edges
+    "wendland_c2": (P, P, P, P, P, P, W, P, P, P, P),  # compact support: dead edges
+    "cosine_cutoff": (P, W, P, P, P, P, W, P, P, P, P),  # only C1 at r = rc; dead edges
 }
 EXAMPLES = 8  # hypothesis examples per engines_agree run in the tests (the CLI default is 25)
 
@@ -47,7 +47,7 @@ def test_library_kernel_verdicts(library, name):
     a = library[name]
     assert [c.name for c in a.checks] == list(CHECKS)
     got = {c.name: c.verdict for c in a.checks}
-    want = dict(zip(CHECKS, EXPECTED[name]))
+    want = dict(zip(CHECKS, EXPECTED[name], strict=True))
     assert got == want, {k: (got[k], want[k], a.check(k).detail) for k in CHECKS if got[k] != want[k]}
     for c in a.checks:
         assert c.detail and c.evidence["decided"] in ("symbolic", "numeric", "symbolic+numeric")
@@ -57,8 +57,9 @@ def test_gaussian_evidence_is_exact(library):
     ev = library["gaussian"].check("hessian_at_coincidence").evidence
     assert (ev["g'(0+)"], ev["g''(0+)"], ev["phi(0+)"], ev["g'''(0+)"]) == ("0", "-2", "-2", "0")
     assert library["gaussian"].check("lipschitz").evidence["L"] == pytest.approx(2.0, rel=1e-12)
-    assert library["gaussian"].check("bounded").evidence["sup|g'|"]["value"] == pytest.approx(2 ** 0.5 * sp.exp(-0.5).evalf(),
-                                                                                            rel=1e-6)
+    assert library["gaussian"].check("bounded").evidence["sup|g'|"]["value"] == pytest.approx(
+        2**0.5 * sp.exp(-0.5).evalf(), rel=1e-6
+    )
 
 
 def test_exponential_gives_direction_dependent_limits(library):
@@ -94,19 +95,22 @@ def test_parameter_changes_exact_values():
     assert a.params == {"s": 0.5}
 
 
-@pytest.mark.parametrize("spec, name, verdict, needle", [
-    ("abs(r-1)", "differentiable", F, "C0 at r = 1"),
-    ("where(r < 1, r**2, 1)", "differentiable", F, "C0 at r = 1"),
-    ("max(1-r,0)**3", "differentiable", P, "C2 at r = 1"),
-    ("sin(r)/r", "real_finite", F, "removable"),
-    ("sin(r)/r", "phi", W, "cancellation"),
-    ("1/(r-1)", "real_finite", F, "{1}"),
-    ("sqrt(1-r)", "real_finite", F, "Interval.open(1, oo)"),
-    ("r**2*log(r)", "hessian_at_coincidence", F, "-oo"),
-    ("exp(-r**2)*cos(3*r)", "sign_range", W, "negative"),
-    ("exp(1000*r)", "real_finite", W, "overflow"),
-    ("1 - r", "bounded", F, "inf"),
-])
+@pytest.mark.parametrize(
+    "spec, name, verdict, needle",
+    [
+        ("abs(r-1)", "differentiable", F, "C0 at r = 1"),
+        ("where(r < 1, r**2, 1)", "differentiable", F, "C0 at r = 1"),
+        ("max(1-r,0)**3", "differentiable", P, "C2 at r = 1"),
+        ("sin(r)/r", "real_finite", F, "removable"),
+        ("sin(r)/r", "phi", W, "cancellation"),
+        ("1/(r-1)", "real_finite", F, "{1}"),
+        ("sqrt(1-r)", "real_finite", F, "Interval.open(1, oo)"),
+        ("r**2*log(r)", "hessian_at_coincidence", F, "-oo"),
+        ("exp(-r**2)*cos(3*r)", "sign_range", W, "negative"),
+        ("exp(1000*r)", "real_finite", W, "overflow"),
+        ("1 - r", "bounded", F, "inf"),
+    ],
+)
 def test_defective_user_kernels(spec, name, verdict, needle):
     c = audit(spec, engines=False).check(name)
     assert c.verdict == verdict and needle in c.detail, c.detail
@@ -157,9 +161,18 @@ def test_cli_json_schema_and_exit_codes(capsys):
     assert code == 1
 
 
-@pytest.mark.parametrize("argv", [["__import__('os')"], ["gausian"], ["gaussian", "--param", "s=abc"],
-                                  ["gaussian", "--param", "t=1"], ["exp(-r/s)"], ["exp(-r/s)", "--param", "s=-1"],
-                                  ["lambda: r"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["__import__('os')"],
+        ["gausian"],
+        ["gaussian", "--param", "s=abc"],
+        ["gaussian", "--param", "t=1"],
+        ["exp(-r/s)"],
+        ["exp(-r/s)", "--param", "s=-1"],
+        ["lambda: r"],
+    ],
+)
 def test_cli_bad_input_exits_2_with_one_line(capsys, argv):
     code, out, err = _main(capsys, *argv)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "error" in err
@@ -167,10 +180,13 @@ def test_cli_bad_input_exits_2_with_one_line(capsys, argv):
 
 def test_console_script_prints_verdicts_for_exp():
     exe = Path(sys.executable).with_name("derivcheck")
-    proc = subprocess.run([str(exe), "audit-kernel", "exp(-r)", "--examples", "3"], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [str(exe), "audit-kernel", "exp(-r)", "--examples", "3"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 1, proc.stderr
-    assert "gradient_at_coincidence" in proc.stdout and "fail" in proc.stdout and "overall: fail" in proc.stdout
+    assert (
+        "gradient_at_coincidence" in proc.stdout and "fail" in proc.stdout and "overall: fail" in proc.stdout
+    )
 
 
 def test_report_tex_and_plots(library, tmp_path):
