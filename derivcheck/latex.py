@@ -24,7 +24,8 @@ INSTALL_HINT = ("TeX not found: wrote the .tex only; install TeX Live with `apt-
                 "texlive-latex-recommended texlive-latex-extra latexmk` to get the PDF")
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+            "-": "-{}"}  # -{} stops -- and --- becoming en/em dashes (command lines stay copyable)
 
 
 def escape(text: object) -> str:

@@ -110,7 +110,7 @@ def _histograms(results: dict, out_dir: Path) -> list[Path]:
     engines = sorted({e for c in results["cases"] for e in c["errors"]})
     for eng in engines:
         fig, ax = plt.subplots(figsize=(6, 3.2))
-        for q in ("loss", "dW", "dZ", "db", "dX", "hvp"):
+        for q in ("loss", "dW", "dZ", "db", "dX", "grad", "hvp"):
             vals = [c["errors"][eng][q]["ulp"] for c in results["cases"] if q in c["errors"].get(eng, {})]
             if vals:
                 ax.hist(np.log10(np.maximum(vals, 1e-1)), bins=20, alpha=0.55, label=f"{q} ({len(vals)})")
@@ -143,7 +143,7 @@ def verification_report(results_path: str | Path, out_dir: str | Path, compile: 
         raise SpecError(f"{results_path} has schema {results.get('schema')!r}", "expected derivcheck.results/1")
     out_dir = Path(out_dir)
     figs = _histograms(results, out_dir)
-    qs = ["loss", "dW", "dZ", "db", "dX", "hvp"]
+    qs = ["loss", "dW", "dZ", "db", "dX", "grad", "hvp"]
     rows = []
     for eng, cells in results["table"].items():
         row = [escape(eng)]

@@ -1,0 +1,69 @@
+import json
+import shutil
+import subprocess
+from types import SimpleNamespace
+
+import pytest
+
+from derive import SpecError
+from derivcheck import report, verify
+
+needs_tex = pytest.mark.skipif(shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
+                               reason="TeX Live / poppler not installed (CI installs them in .ci/run)")
+
+
+def _text(pdf):
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("verify") / "results.json"
+    args = SimpleNamespace(quick=True, seed=0, engines="manual,torch-cpu,fd,taylor", drawn=0, only=None, out=str(out))
+    assert verify.run(args) == 0
+    return out
+
+
+@needs_tex
+def test_verification_report_pdf_states_the_verdict(results, tmp_path):
+    tex, pdf = report.verification_report(results, tmp_path)
+    text = _text(pdf)
+    assert "Verdict: ALL CHECKS PASS" in text
+    assert "Seed: 0" in text and "derivcheck verify" in text  # reproducibility box
+    assert "manual" in text and "torch-cpu" in text
+    assert (tmp_path / "ulp_manual.pdf").exists()
+
+
+@needs_tex
+def test_verification_report_shows_failures(results, tmp_path):
+    data = json.loads(results.read_text())
+    data["summary"]["verdict"] = "fail"
+    data["failures"] = [{"case": "m001", "net": "Net(...)", "engine": "manual", "quantity": "dZ",
+                         "message": "dZ of layer 2, node 0, dim 1 (manual vs ground truth): 1.0 vs 2.0",
+                         "reproduce": "derivcheck verify --seed 0 --only m001"}]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    _, pdf = report.verification_report(bad, tmp_path)
+    text = _text(pdf)
+    assert "FAILURES FOUND" in text and "--only m001" in text
+
+
+@needs_tex
+def test_derivation_report_proves_eq8(tmp_path):
+    tex, pdf = report.derivation_report(tmp_path)
+    text = _text(pdf)
+    assert "proved equal" in text and "Hessian block" in text
+    assert r"\begin{dmath*}" in tex.read_text()  # typeset from SymPy LaTeX, not raw strings
+
+
+def test_tex_only_when_asked(results, tmp_path):
+    tex, pdf = report.verification_report(results, tmp_path, compile=False)
+    assert pdf is None and tex.read_text().startswith("\\documentclass")
+
+
+def test_missing_or_foreign_results_are_bad_input(tmp_path):
+    with pytest.raises(SpecError, match="does not exist"):
+        report.verification_report(tmp_path / "nope.json", tmp_path)
+    (tmp_path / "x.json").write_text('{"schema": "other"}')
+    with pytest.raises(SpecError, match="schema"):
+        report.verification_report(tmp_path / "x.json", tmp_path)

@@ -1,0 +1,68 @@
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from derivcheck import cli, verify
+from numeric import manual
+
+ARGS = dict(quick=True, seed=3, engines="manual,torch-cpu,torch-cuda,fd,taylor,hvp", drawn=1, only=None)
+
+
+def _run(tmp_path, **kw):
+    args = SimpleNamespace(**{**ARGS, "out": str(tmp_path / "results.json"), **kw})
+    code = verify.run(args)
+    return code, json.loads((tmp_path / "results.json").read_text())
+
+
+def test_quick_run_passes_and_documents_itself(tmp_path):
+    code, res = _run(tmp_path)
+    assert code == 0 and res["summary"]["verdict"] == "pass" and res["schema"] == verify.SCHEMA
+    assert res["provenance"]["seed"] == 3 and "torch" in res["provenance"]["versions"]
+    assert res["summary"]["cases"] == len(verify.matrix_cases(3, quick=True)) + 1
+    assert set(res["table"]) >= {"manual", "torch-cpu", "fd"}
+    for eng in ("manual", "torch-cpu"):
+        assert res["table"][eng]["dZ"]["max_rel"] < 1e-12
+        assert res["identities"][eng]["translation"]["pass"]
+    assert all("torch-cuda" in " ".join(c["skipped"]) for c in res["cases"]) or res["machine"]
+
+
+def test_a_wrong_engine_fails_with_a_reproducing_command(tmp_path, monkeypatch):
+    real = manual.gradients
+
+    def broken(net, params, X, Y, dtype=np.float64):
+        g = real(net, params, X, Y, dtype)
+        g.dZ[-1] = g.dZ[-1] * (1 + 1e-6)  # a 1e-6 relative error in the output layer's coordinates
+        return g
+
+    monkeypatch.setattr(manual, "gradients", broken)
+    code, res = _run(tmp_path, engines="manual", drawn=0)
+    assert code == 1 and res["summary"]["verdict"] == "fail"
+    f = res["failures"][0]
+    assert f["engine"] == "manual" and f["quantity"] == "dZ" and "layer 3" in f["message"]
+    assert f["reproduce"].startswith("derivcheck verify --seed 3 --only m0")
+
+
+def test_only_reruns_one_case(tmp_path):
+    code, res = _run(tmp_path, only="m002", drawn=0, engines="manual")
+    assert code == 0 and [c["id"] for c in res["cases"]] == ["m002"]
+
+
+@pytest.mark.parametrize("argv", [["verify", "--engines", "manual,abacus"], ["verify", "--seed", "-1"],
+                                  ["verify", "--only", "nope", "--quick", "--drawn", "0"]])
+def test_bad_input_exits_2_with_one_line(argv, tmp_path, capsys):
+    assert cli.main(argv + ["--out", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) >= 1 and err[-1].startswith("derivcheck verify: error:")
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_matrix_covers_every_kernel_activation_and_loss():
+    full = verify.matrix_cases(0)
+    assert len(full) == len(verify.KERNELS) * len(verify.ACTS) * len(verify.LOSS_SPECS)
+    quick = verify.matrix_cases(0, quick=True)
+    for attr, names in (("kernel", verify.KERNELS), ("hidden", verify.ACTS), ("loss", verify.LOSS_SPECS)):
+        assert {getattr(c.net, attr) for c in quick} == set(names)
+    # seeded: the same seed draws the same case
+    assert np.array_equal(verify.matrix_cases(5)[7].params.Z[0], verify.matrix_cases(5)[7].params.Z[0])
