@@ -36,6 +36,7 @@ __all__ = ["Template", "Program", "lambdify_program", "TARGETS"]
 
 TARGETS = ("numpy", "mpmath")
 _CHUNK = 3000  # lines per generated function: CPython's compiler is superlinear in function length
+_INLINE_DEGREE = 3  # single-monomial values up to this degree stay inline (no node, no line of code)
 
 
 def _delta_free(e: sp.Expr) -> sp.Expr:
@@ -87,7 +88,10 @@ class Template:
 
             d = se.diff(se.sympify(self.expr), se.sympify(x))
             if "Derivative" not in str(d) and "Subs" not in str(d):
-                return _delta_free(sp.sympify(d._sympy_()))
+                # SymEngine drops SymPy's assumptions: map its symbols back to ours by name.
+                back = sp.sympify(d._sympy_())
+                names = {a.name: a for a in self.args}
+                return _delta_free(back.xreplace({s: names[s.name] for s in back.free_symbols if s.name in names}))
             # SymEngine leaves Abs' unevaluated; SymPy's a.e. derivative (sign) is the fallback.
             self.used_fallback = True
         return _delta_free(sp.diff(self.expr, x))
@@ -136,8 +140,10 @@ class Program:
             self.labels[name] = label
         return name
 
-    def lin(self, terms, label=None):
-        """A polynomial node from monomials; returns a name, an exact constant, or None (zero).
+    def lin(self, terms, label=None, inline=True):
+        """A polynomial node from monomials; returns a name, an exact constant, None (zero) or, for a
+        single short monomial, the monomial itself ``(c, (names...))`` (kept inline in its consumers:
+        most tangents are such products, and a line of generated code each would dominate codegen).
 
         Trivial results are not stored: a lone symbol is returned as an alias, a constant as a number.
         """
@@ -159,6 +165,8 @@ class Program:
                 return c
             if c == 1 and len(fs) == 1:
                 return fs[0]
+            if inline and len(fs) <= _INLINE_DEGREE:
+                return (c, fs)
         key = ("lin", tuple(mono))
         if key in self._cache:
             return self._cache[key]
@@ -170,6 +178,7 @@ class Program:
         """A primitive node T(args) (deduplicated: the same call is one node)."""
         if isinstance(t, (int, Fraction)):
             return t or None
+        args = tuple(self.materialize(a) for a in args)
         key = ("tmpl", id(t), tuple(args))
         if key in self._cache:
             return self._cache[key]
@@ -180,6 +189,10 @@ class Program:
 
     def args_of(self, name) -> tuple:
         return self.args[name]
+
+    def materialize(self, v):
+        """A value as a name or constant (an inline monomial becomes a node)."""
+        return self.lin([v], inline=False) if isinstance(v, tuple) else v
 
     # -- differentiation ------------------------------------------------------------------------
     def part_node(self, name, k):
@@ -216,7 +229,9 @@ class Program:
                         adj[u].append(_times(1, (p,), bv) if isinstance(p, str) else _times(p, (), bv))
         for u in wrt:
             bar[u] = self.lin(adj.pop(u, []), label=f"bar {self.labels.get(u, u)}")
-        return bar
+        for u in wrt:
+            bar[u] = self.materialize(bar[u])
+        return bar  # other adjoints may be inline monomials: `materialize` them to use as outputs
 
     def hessian(self, outputs: list, wrt: list[str]) -> list[list]:
         """Upper triangle of d outputs[m] / d wrt[k] for m >= k (outputs = the gradient w.r.t. wrt).
@@ -268,7 +283,7 @@ class Program:
                     tv = self.lin(terms, label=f"d{self.labels.get(v, v)}/d{leaf}")
                     if tv is not None:
                         tan[v] = tv
-            rows.append([tan.get(o) if isinstance(o, str) else None for o in outputs[k:]])
+            rows.append([self.materialize(tan.get(o)) if isinstance(o, str) else None for o in outputs[k:]])
         return rows
 
     # -- export ---------------------------------------------------------------------------------
@@ -321,9 +336,11 @@ def _sym_const(c):
 
 
 def _times(c, fs, t, extra=1):
-    """Monomial c * extra * prod(fs) * t where t is a name or an exact constant."""
+    """Monomial c * extra * prod(fs) * t where t is a name, an inline monomial or an exact constant."""
     if isinstance(t, str):
         return (c * extra, tuple(fs) + (t,))
+    if isinstance(t, tuple):
+        return (c * extra * t[0], tuple(fs) + t[1])
     return (c * extra * t, tuple(fs))
 
 

@@ -205,9 +205,9 @@ def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Bui
             for i in range(N[l]):
                 row = []
                 for j in range(N[l - 1]):
-                    dz = [p.lin([(1, (params[l][i][d],)), (-1, (params[l - 1][j][d],))], f"dz[{l + 1}]({i},{j},{d})")
+                    dz = [p.lin([(1, (params[l][i][d],)), (-1, (params[l - 1][j][d],))], f"dz[{l + 1}]({i},{j},{d})", inline=False)
                           for d in range(net.dim)]
-                    r2 = p.lin([(1, (v, v)) for v in dz], f"r2[{l + 1}]({i},{j})")
+                    r2 = p.lin([(1, (v, v)) for v in dz], f"r2[{l + 1}]({i},{j})", inline=False)
                     row.append(p.tmpl(G0, (r2,), f"W[{l + 1}]({i},{j})"))
                 Wl.append(row)
         else:
@@ -215,7 +215,7 @@ def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Bui
         f = _act_template(net.hidden if (net.spatial and l < L - 1) else
                           (net.output if net.spatial else net.activations[l - 1]), backend)
         h = [[p.lin([(1, (Wl[i][j], a[b][j])) for j in range(N[l - 1])]
-                    + ([(1, (biases[l - 1][i],))] if net.bias else []), f"h[{l + 1}]({b},{i})")
+                    + ([(1, (biases[l - 1][i],))] if net.bias else []), f"h[{l + 1}]({b},{i})", inline=False)
               for i in range(N[l])] for b in range(B)]
         a = h if f is None else [[p.tmpl(f, (v,), f"a[{l + 1}]({b},{i})") for i, v in enumerate(hb)] for b, hb in enumerate(h)]
         Ws.append(Wl)
@@ -225,7 +225,7 @@ def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Bui
     T = _loss_template(net.loss, K, backend)
     rows = [p.tmpl(T, tuple(a[b]) + tuple(y[b]), f"row({b})") for b in range(B)]
     div = net.objective.divisor(B, K)
-    loss = p.lin([(Fraction(1, div), (r,)) for r in rows], "L")
+    loss = p.lin([(Fraction(1, div), (r,)) for r in rows], "L", inline=False)
     built = Built(net, B, p, params, biases, x, y, Ws, hs, As, loss)
     wrt = _flat(params) + _flat(biases) + _flat(x)
     built.bar = p.reverse(loss, wrt)
@@ -233,7 +233,7 @@ def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Bui
 
 
 def _bar(built: Built, name):
-    return built.bar.get(name) if isinstance(name, str) else None
+    return built.prog.materialize(built.bar.get(name)) if isinstance(name, str) else None
 
 
 def _grad_outputs(built: Built) -> list:
@@ -680,11 +680,8 @@ class Derivation:
     def proof_eq8(self, variant: str = "a") -> bool:
         """True iff simplify(eq8 - exact) == 0 for every coordinate (a symbolic proof). A nonzero
         value of the difference at an exact rational point (40 digits) is a disproof: False."""
-        for E, G in zip(self.eq8(variant), self.dZ):
-            for e8, ex in zip(E, G):
-                if not _is_zero(e8 - ex):
-                    return False
-        return True
+        diffs = [e8 - ex for E, G in zip(self.eq8(variant), self.dZ) for e8, ex in zip(E, G)]
+        return _all_zero(diffs)
 
     def cse(self, exprs=None):
         """`sympy.cse` of `exprs` (default: the loss and every dL/dz): (replacements, reduced)."""
@@ -699,15 +696,26 @@ class Derivation:
 
 
 def _is_zero(e: sp.Expr) -> bool:
-    if e == 0:
-        return True
+    """True iff `e` is identically 0 (expand, then simplify); a visibly nonzero value at an exact
+    rational point is checked first and disproves it."""
+    return _all_zero([e])
+
+
+def _all_zero(exprs: list) -> bool:
+    exprs = [sp.sympify(e) for e in exprs]
+    syms = sorted(set().union(*[e.free_symbols for e in exprs]), key=str)
     rng = np.random.default_rng(0)
-    point = {s: sp.Rational(int(rng.integers(-97, 98)), 37) for s in e.free_symbols}
-    val = sp.N(e.xreplace(point), 40)
-    if val.is_number and abs(val) > sp.Float(10) ** -30:
-        return False  # an exact point where the difference is visibly nonzero: disproved
-    e = sp.expand(e)
-    return e == 0 or sp.simplify(e) == 0
+    # A point of order-1 distances, so kernel values (e.g. exp(-r^2)) are not astronomically small.
+    point = [mpmath.mpf(int(rng.integers(-9, 10))) / 23 for _ in syms]
+    with mpmath.workdps(40):
+        values = lambdify(syms, exprs, "mpmath")(*point)
+        if any(abs(mpmath.mpmathify(v)) > mpmath.mpf(10) ** -30 for v in values):
+            return False  # an exact point where the difference is visibly nonzero: disproved
+    for e in exprs:
+        e = sp.expand(e)
+        if not (e == 0 or sp.simplify(e) == 0):
+            return False
+    return True
 
 
 def derivation(net: Net | None = None, batch: int = 1) -> Derivation:
