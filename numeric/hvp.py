@@ -119,23 +119,27 @@ def loss_hessian_times(net: Net | MLP, aL: np.ndarray, Y: np.ndarray, U: np.ndar
     return out / div
 
 
-def _psi(c, Rl: np.ndarray, dtype) -> np.ndarray:
-    """psi(r) = phi'(r) / r, with 0 at r = 0 (it only multiplies S = 0 there)."""
-    zero = Rl == 0
-    if zero.any():
+def _psi(c, Rl: np.ndarray, zero: np.ndarray | None, dtype) -> np.ndarray:
+    """psi(r) = phi'(r) / r, with 0 at r = 0 (it only multiplies S = 0 there); `zero` is the mask of
+    coincident pairs, or None when there are none."""
+    if zero is not None:
         safe = np.where(zero, 1, Rl)
         return np.where(zero, 0, c.dphi(safe) / safe).astype(dtype, copy=False)
     return (c.dphi(Rl) / Rl).astype(dtype, copy=False)
 
 
-def _coincident_check(net: Net, cache) -> None:
-    """At r = 0 the Hessian needs lim r phi'(r) = 0 beyond g'(0) = 0 (checked by `forward`)."""
+def _coincident_masks(net: Net, cache) -> list:
+    """Per layer, the mask of coincident pairs (None if there are none). At r = 0 the Hessian needs
+    lim r phi'(r) = 0 beyond g'(0) = 0 (which `forward` checked); derive decides that limit exactly."""
+    masks = [None]
     for l in range(1, net.L):
-        if (cache.R[l] == 0).any():
-            from derive.symbolic import kernel_templates  # exact limit, decided by derive
+        zero = cache.R[l] == 0
+        masks.append(zero if zero.any() else None)
+    if any(m is not None for m in masks):
+        from derive.symbolic import kernel_templates
 
-            kernel_templates(net)[2].fn("numpy")(0)
-            return
+        kernel_templates(net)[2].fn("numpy")(0)  # raises the coincidence SpecError if undefined
+    return masks
 
 
 def _S(Zl, Zp, Vl, Vp, dtype):
@@ -167,8 +171,7 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, dtype=np.float64):
     c = compile_net(net, "numpy")
     Vm, Vb, repack = _split(net, V, dtype)
     L, spatial = net.L, net.spatial
-    if spatial:
-        _coincident_check(net, cache)
+    zeros = _coincident_masks(net, cache) if spatial else None
     a, h, W = cache.a, cache.h, cache.W
     # --- forward R pass -------------------------------------------------------------------------
     S, RW, psi = [None] * L, [None] * L, [None] * L
@@ -206,7 +209,7 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, dtype=np.float64):
             if spatial:
                 dW = delta.T @ a[l - 1]
                 phi = cache.phiR[l]
-                psi = _psi(c, cache.R[l], dtype)
+                psi = _psi(c, cache.R[l], zeros[l], dtype)
                 G = dW * phi
                 RG = RdW * phi + dW * psi * S[l]
                 Zl, Zp, Vl, Vp = cache.Z[l], cache.Z[l - 1], Vm[l], Vm[l - 1]
