@@ -24,9 +24,9 @@ generated code of a float target.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable
 
 import sympy as sp
 

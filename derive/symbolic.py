@@ -116,7 +116,7 @@ def _coincident(k, order: int, where: str = "two nodes of adjacent layers") -> S
     k = k.g if isinstance(k, Net) else k
     what = "dL/dz" if order == 1 else "the Hessian"
     return SpecError(f"{where} coincide (r = 0) and kernel {k.name!r} has g'(0) = {k.dg0}"
-                     + ("" if order == 1 else f", lim r phi'(r) != 0")
+                     + ("" if order == 1 else ", lim r phi'(r) != 0")
                      + f", so {what} is undefined there",
                      "move the nodes apart or use a kernel with g'(0) = 0 (e.g. gaussian)")
 
