@@ -31,6 +31,8 @@ full length n is also accepted and a flat vector is returned.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from derive import MLP, Net, Params, SpecError, compile_net
@@ -40,7 +42,7 @@ from .manual import forward, loss_and_dA
 
 __all__ = ["hvp", "hessian", "loss_hessian_times"]
 
-_PATTERNS: dict[int, tuple[object, object]] = {}
+_PATTERNS: dict[int, tuple[Any, list[tuple[int, int]]]] = {}
 
 
 def _split(net: Net | MLP, V, dtype):
@@ -50,7 +52,8 @@ def _split(net: Net | MLP, V, dtype):
     if isinstance(V, np.ndarray) and V.ndim == 1:
         n = sum(int(np.prod(s)) for _, _, s in blocks)
         if V.size != n:
-            raise SpecError(f"flat V has {V.size} entries, expected n = {n}", "shape V like numeric.flat.flatten")
+            raise SpecError(f"flat V has {V.size} entries, expected n = {n}",
+                              "shape V like numeric.flat.flatten")
         parts, k = [], 0
         for _, _, s in blocks:
             size = int(np.prod(s))
@@ -66,10 +69,11 @@ def _split(net: Net | MLP, V, dtype):
                         + (f" or {len(blocks)} (then biases)" if net.bias else ""),
                         "shape V like the parameters (numeric.flat.shapes)")
     out = []
-    for (kind, l, s), v in zip(blocks, V):
+    for (kind, l, s), v in zip(blocks, V, strict=False):  # V may stop before the biases
         a = np.asarray(v, dtype=dtype)
         if a.shape != s and not (kind == "b" and a.size == s[0]):
-            raise SpecError(f"V block {kind} of layer {l + 1 + (kind != 'Z')} has shape {a.shape}, expected {s}",
+            layer = l + 1 + (kind != "Z")
+            raise SpecError(f"V block {kind} of layer {layer} has shape {a.shape}, expected {s}",
                             "shape V like the parameters")
         if not np.all(np.isfinite(a)):
             raise SpecError("V contains NaN or Inf", "pass a finite direction")
@@ -97,11 +101,11 @@ def loss_hessian_times(net: Net | MLP, aL: np.ndarray, Y: np.ndarray, U: np.ndar
     key = id(c.loss_hess_rows)
     cached = _PATTERNS.get(key)
     if cached is None or cached[0] is not c.loss_hess_rows:
-        nz = [(i, j) for i in range(K) for j in range(K)
-              if not (np.isscalar(H[i][j]) and H[i][j] == 0 and isinstance(H[i][j], int))]
-        cached = (c.loss_hess_rows, nz)
+        pattern = [(i, j) for i in range(K) for j in range(K)
+                   if not (np.isscalar(H[i][j]) and H[i][j] == 0 and isinstance(H[i][j], int))]
+        cached = (c.loss_hess_rows, pattern)
         _PATTERNS[key] = cached
-    nz = cached[1]
+    nz: list[tuple[int, int]] = cached[1]
     out = np.zeros_like(U)
     if not nz:
         pass
@@ -171,15 +175,19 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, dtype=np.float64):
     c = compile_net(net, "numpy")
     Vm, Vb, repack = _split(net, V, dtype)
     L, spatial = net.L, net.spatial
-    zeros = _coincident_masks(net, cache) if spatial else None
+    Z: list[Any] = cache.Z or []
+    zeros = _coincident_masks(net, cache) if isinstance(net, Net) else []
     a, h, W = cache.a, cache.h, cache.W
     # --- forward R pass -------------------------------------------------------------------------
-    S, RW, psi = [None] * L, [None] * L, [None] * L
-    dfh, Rh, Ra = [None] * L, [None] * L, [None] * L
+    S: list[Any] = [None] * L
+    RW: list[Any] = [None] * L
+    dfh: list[Any] = [None] * L
+    Rh: list[Any] = [None] * L
+    Ra: list[Any] = [None] * L
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         for l in range(1, L):
             if spatial:
-                S[l] = _S(cache.Z[l], cache.Z[l - 1], Vm[l], Vm[l - 1], dtype)
+                S[l] = _S(Z[l], Z[l - 1], Vm[l], Vm[l - 1], dtype)
                 RW[l] = cache.phiR[l] * S[l]
             else:
                 RW[l] = Vm[l - 1]
@@ -194,8 +202,9 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, dtype=np.float64):
         # --- backward pass with its R twin ------------------------------------------------------
         _, gA = loss_and_dA(net, a[-1], cache.Y)
         RgA = loss_hessian_times(net, a[-1], cache.Y, Ra[-1])
-        HZ = [np.zeros_like(z) for z in cache.Z] if spatial else None
-        HW, Hb = [None] * (L - 1), [None] * (L - 1)
+        HZ: list[Any] = [np.zeros_like(z) for z in Z]
+        HW: list[Any] = [None] * (L - 1)
+        Hb: list[Any] = [None] * (L - 1)
         for l in range(L - 1, 0, -1):
             delta = gA * dfh[l]
             Rdelta = RgA * dfh[l] + gA * np.asarray(c.d2f[l - 1](h[l]), dtype=dtype) * Rh[l]
@@ -212,7 +221,7 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, dtype=np.float64):
                 psi = _psi(c, cache.R[l], zeros[l], dtype)
                 G = dW * phi
                 RG = RdW * phi + dW * psi * S[l]
-                Zl, Zp, Vl, Vp = cache.Z[l], cache.Z[l - 1], Vm[l], Vm[l - 1]
+                Zl, Zp, Vl, Vp = Z[l], Z[l - 1], Vm[l], Vm[l - 1]
                 HZ[l] += Vl * G.sum(axis=1)[:, None] + Zl * RG.sum(axis=1)[:, None] - RG @ Zp - G @ Vp
                 HZ[l - 1] += Vp * G.sum(axis=0)[:, None] + Zp * RG.sum(axis=0)[:, None] - RG.T @ Zl - G.T @ Vl
     out = repack(HZ if spatial else HW, Hb)
@@ -250,7 +259,7 @@ def hessian(net: Net | MLP, params: Params, X, Y, wrt: str | None = None, dtype=
         e = np.zeros(n, dtype=dtype)
         e[k] = 1
         parts, pos = [], 0
-        for (_, _, s), size in zip(use, sizes):
+        for (_, _, s), size in zip(use, sizes, strict=True):
             parts.append(e[pos:pos + size].reshape(s))
             pos += size
         col = hvp(net, params, X, Y, parts, dtype=dtype)

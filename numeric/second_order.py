@@ -111,7 +111,7 @@ def function_hvp(f, x0: torch.Tensor, v: torch.Tensor, method: str = "double_bac
 
 def _unpack(flat, main, bias, repack, sizes):
     out, k = [], 0
-    for m, size in zip(main, sizes):
+    for m, size in zip(main, sizes, strict=True):
         out.append(flat[k:k + size].reshape(m.shape))
         k += size
     outb = None

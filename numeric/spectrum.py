@@ -53,7 +53,8 @@ class Spectrum:
 
     def summary(self) -> str:
         s = (f"n={self.eigenvalues.size} lambda in [{self.eigenvalues[0]:.3g}, {self.eigenvalues[-1]:.3g}], "
-             f"{self.n_negative} negative, {self.n_zero} near-zero (tol {self.tol:.2g}), {self.n_positive} positive")
+             f"{self.n_negative} negative, {self.n_zero} near-zero (tol {self.tol:.2g}), "
+             f"{self.n_positive} positive")
         if self.rigid_in_null is not None:
             s += (f"; rigid motions: {self.n_translations} translations, {self.n_rotations} rotations, "
                   f"{self.rigid_in_null:.3g} dimensions of them in the null space")
@@ -176,8 +177,8 @@ def lambda_max(hvp_fn: Callable[[np.ndarray], np.ndarray], n: int, iters: int = 
     rng = np.random.default_rng(seed)
     v = rng.standard_normal(n)
     v /= np.linalg.norm(v)
-    lam, converged, it = 0.0, False, 0
-    for it in range(1, iters + 1):
+    lam, converged, used = 0.0, False, 0
+    for used in range(1, iters + 1):  # noqa: B007 (`used` is reported)
         w = np.asarray(hvp_fn(v), dtype=np.float64).reshape(-1)
         new = float(v @ w)
         nw = float(np.linalg.norm(w))
@@ -189,4 +190,4 @@ def lambda_max(hvp_fn: Callable[[np.ndarray], np.ndarray], n: int, iters: int = 
             lam, converged = new, True
             break
         lam = new
-    return PowerResult(lam, v, it, converged)
+    return PowerResult(lam, v, used, converged)

@@ -16,7 +16,8 @@ from numeric.flat import flatten, shapes
 TOL = tolerance(np.float64, "hvp")
 # Small nets: the symbolic Hessian is compiled per (net, batch), so keep each draw cheap.
 SMALL = dict(layers=st.integers(2, 3), width=st.integers(1, 3), dim=st.integers(1, 3))
-SMOOTH = dict(kernel=st.sampled_from(["gaussian", "inverse_quadratic", "inverse_multiquadric", "wendland_c2"]),
+SMOOTH = dict(kernel=st.sampled_from(["gaussian", "inverse_quadratic", "inverse_multiquadric",
+                                      "wendland_c2"]),
               hidden=st.sampled_from(["tanh", "sigmoid", "softplus", "gelu", "identity"]),
               loss=st.sampled_from(["mse", "sse_half", "softmax_ce", "bce"]))
 
@@ -129,8 +130,8 @@ def test_rotation_generator_maps_to_rotated_gradient(case, seed):
     AdZ = [g @ A.T for g in dZ]
     scale = np.max(np.abs(_cat(manual.hvp(net, params, X, Y, _direction(net, seed, bias=False)))))
     err = np.max(np.abs(_cat(HAZ) - _cat(AdZ)))
-    assert err <= TOL * max(scale * np.linalg.norm(_cat(params.Z)) * np.linalg.norm(A), np.max(np.abs(_cat(AdZ))),
-                            np.finfo(float).tiny)
+    size = scale * np.linalg.norm(_cat(params.Z)) * np.linalg.norm(A)
+    assert err <= TOL * max(size, np.max(np.abs(_cat(AdZ))), np.finfo(float).tiny)
 
 
 @given(strategies.cases(**SMOOTH), st.integers(0, 2**31 - 1))
@@ -151,7 +152,8 @@ def test_second_order_taylor_remainder_shrinks_as_e_cubed(case, seed):
 def test_flat_and_block_directions_agree_and_bias_part_is_returned():
     net = Net((2, 3, 2), dim=2, bias=True)
     rng = np.random.default_rng(3)
-    params = Params(Z=[rng.uniform(-1, 1, (n, 2)) for n in net.widths], b=[rng.uniform(-1, 1, n) for n in (3, 2)])
+    params = Params(Z=[rng.uniform(-1, 1, (n, 2)) for n in net.widths],
+                    b=[rng.uniform(-1, 1, n) for n in (3, 2)])
     X, Y = rng.uniform(-1, 1, (3, 2)), rng.uniform(-1, 1, (3, 2))
     V = _direction(net, 4)
     blocks = manual.hvp(net, params, X, Y, V)
@@ -183,13 +185,14 @@ def test_guide_2_11_2_three_layer_linear_network():
     a1 = w1 * x + b1
     a2 = w2 * a1 + b2
     yhat = w3 * a2 + b3
-    guide_grad = [(yhat - y) * e for e in (w3 * w2 * x, w3 * w2, w3 * a1, w3, a2, 1)]  # (w1, b1, w2, b2, w3, b3)
+    # the guide's gradient, in its order (w1, b1, w2, b2, w3, b3)
+    guide_grad = [(yhat - y) * e for e in (w3 * w2 * x, w3 * w2, w3 * a1, w3, a2, 1)]
     theta = [w1, b1, w2, b2, w3, b3]
     u = sp.symbols("u_w1 u_b1 u_w2 u_b2 u_w3 u_b3", real=True)
-    s = sum(gi * ui for gi, ui in zip(guide_grad, u))
+    s = sum(gi * ui for gi, ui in zip(guide_grad, u, strict=True))
     rng = np.random.default_rng(11)
-    vals = dict(zip(theta + [x, y], rng.uniform(-1.5, 1.5, 8)))
-    uvals = dict(zip(u, rng.standard_normal(6)))
+    vals = dict(zip(theta + [x, y], rng.uniform(-1.5, 1.5, 8), strict=True))
+    uvals = dict(zip(u, rng.standard_normal(6), strict=True))
     params = Params(W=[np.array([[float(vals[w])]]) for w in (w1, w2, w3)],
                     b=[np.array([float(vals[b])]) for b in (b1, b2, b3)])
     X, Y = np.array([[float(vals[x])]]), np.array([[float(vals[y])]])
@@ -200,7 +203,7 @@ def test_guide_2_11_2_three_layer_linear_network():
     assert rel_error(ours, guide) <= tolerance(np.float64, "dW")
     # Also the guide's claim that grad f is the exact gradient of L (checked symbolically).
     loss = (yhat - y) ** 2 / 2
-    assert all(sp.simplify(sp.diff(loss, t) - gi) == 0 for t, gi in zip(theta, guide_grad))
+    assert all(sp.simplify(sp.diff(loss, t) - gi) == 0 for t, gi in zip(theta, guide_grad, strict=True))
     Hu_guide = np.array([float(sp.diff(s, theta[i]).subs({**vals, **uvals})) for i in order])
     U = [np.array([[uvals[u[i]]]]) for i in (0, 2, 4)] + [np.array([uvals[u[i]]]) for i in (1, 3, 5)]
     assert rel_error(_cat(manual.hvp(net, params, X, Y, U)), Hu_guide) <= TOL
