@@ -40,8 +40,21 @@ from numeric.flat import unflatten
 from .provenance import atomic_write_bytes, atomic_write_json, atomic_write_text, provenance
 
 __all__ = [
-    "TASKS", "METHODS", "Task", "TrainRun", "synthetic_task", "diabetes_task", "make_task",
-    "check_kernel", "auto_lr", "train", "compare", "write_log", "training_report", "add_arguments", "run",
+    "TASKS",
+    "METHODS",
+    "Task",
+    "TrainRun",
+    "synthetic_task",
+    "diabetes_task",
+    "make_task",
+    "check_kernel",
+    "auto_lr",
+    "train",
+    "compare",
+    "write_log",
+    "training_report",
+    "add_arguments",
+    "run",
 ]
 
 TASKS = ("synthetic", "diabetes")
@@ -78,43 +91,96 @@ def _start(net: Net, rng: np.random.Generator, scale: float) -> Params:
     return Params(Z=_coords(net, rng, scale), b=b)
 
 
-def synthetic_task(seed: int = 0, *, widths=(4, 8, 8, 2), dim: int = 3, kernel: str = "gaussian",
-                   kernel_params=(), hidden: str = "tanh", bias: bool = False, batch: int = 128,
-                   scale: float = 1.0, noise: float = 0.0) -> Task:
+def synthetic_task(
+    seed: int = 0,
+    *,
+    widths=(4, 8, 8, 2),
+    dim: int = 3,
+    kernel: str = "gaussian",
+    kernel_params=(),
+    hidden: str = "tanh",
+    bias: bool = False,
+    batch: int = 128,
+    scale: float = 1.0,
+    noise: float = 0.0,
+) -> Task:
     """A teacher spatial net with hidden coordinates (standard normal times `scale`, and biases
     uniform in [-0.5, 0.5] if `bias`) labels B standard normal inputs; the student has the same
     architecture and starts from independent coordinates (biases 0). All draws come from `seed`."""
     from numeric.manual import forward
 
-    net = Net(widths=tuple(widths), dim=dim, kernel=kernel, kernel_params=kernel_params, hidden=hidden,
-              loss="mse", bias=bias)
+    net = Net(
+        widths=tuple(widths),
+        dim=dim,
+        kernel=kernel,
+        kernel_params=kernel_params,
+        hidden=hidden,
+        loss="mse",
+        bias=bias,
+    )
     rng = np.random.default_rng(seed)
-    teacher = Params(Z=_coords(net, rng, scale),
-                     b=[rng.uniform(-0.5, 0.5, n) for n in net.widths[1:]] if bias else None)
+    teacher = Params(
+        Z=_coords(net, rng, scale), b=[rng.uniform(-0.5, 0.5, n) for n in net.widths[1:]] if bias else None
+    )
     X = rng.standard_normal((batch, net.widths[0]))
     Y = forward(net, teacher, X, np.zeros((batch, net.widths[-1]))).a[-1]
     if noise:
         Y = Y + noise * rng.standard_normal(Y.shape)
-    return Task("synthetic", f"teacher spatial net {net.widths}, D={dim}, {batch} seeded inputs"
-                + (f", noise {noise:g}" if noise else ""), net, X, Y, _start(net, rng, scale), teacher, seed)
+    return Task(
+        "synthetic",
+        f"teacher spatial net {net.widths}, D={dim}, {batch} seeded inputs"
+        + (f", noise {noise:g}" if noise else ""),
+        net,
+        X,
+        Y,
+        _start(net, rng, scale),
+        teacher,
+        seed,
+    )
 
 
-def diabetes_task(seed: int = 0, *, hidden_width: int = 8, dim: int = 3, kernel: str = "gaussian",
-                  kernel_params=(), hidden: str = "tanh", bias: bool = False, scale: float = 0.7) -> Task:
+def diabetes_task(
+    seed: int = 0,
+    *,
+    hidden_width: int = 8,
+    dim: int = 3,
+    kernel: str = "gaussian",
+    kernel_params=(),
+    hidden: str = "tanh",
+    bias: bool = False,
+    scale: float = 0.7,
+) -> Task:
     """scikit-learn's bundled diabetes data (442 patients, 10 features, disease progression after a
     year), features and target standardised; net (10, hidden_width, 1)."""
     try:
         from sklearn.datasets import load_diabetes
     except ImportError:  # pragma: no cover - a dependency in pyproject
-        raise SpecError("the diabetes task needs scikit-learn", "run `make setup` (pip install scikit-learn)") from None
+        raise SpecError(
+            "the diabetes task needs scikit-learn", "run `make setup` (pip install scikit-learn)"
+        ) from None
     data = load_diabetes()
     X = (data.data - data.data.mean(axis=0)) / data.data.std(axis=0)
     y = (data.target - data.target.mean()) / data.target.std()
-    net = Net(widths=(X.shape[1], hidden_width, 1), dim=dim, kernel=kernel, kernel_params=kernel_params,
-              hidden=hidden, loss="mse", bias=bias)
+    net = Net(
+        widths=(X.shape[1], hidden_width, 1),
+        dim=dim,
+        kernel=kernel,
+        kernel_params=kernel_params,
+        hidden=hidden,
+        loss="mse",
+        bias=bias,
+    )
     rng = np.random.default_rng(seed)
-    return Task("diabetes", f"scikit-learn diabetes, {X.shape[0]} x {X.shape[1]} standardised, net {net.widths}",
-                net, X, y[:, None], _start(net, rng, scale), None, seed)
+    return Task(
+        "diabetes",
+        f"scikit-learn diabetes, {X.shape[0]} x {X.shape[1]} standardised, net {net.widths}",
+        net,
+        X,
+        y[:, None],
+        _start(net, rng, scale),
+        None,
+        seed,
+    )
 
 
 def make_task(name: str, seed: int = 0, **kw) -> Task:
@@ -142,12 +208,17 @@ def check_kernel(net: Net, allow_nonsmooth: bool = False) -> str | None:
     if dg0 is not None and am.finite(dg0) and am.is_zero(dg0):
         return None
     value = f"g'(0+) = {dg0}" if dg0 is not None else f"g'(0+) is undecided ({why})"
-    reason = (f"kernel {net.g.name!r} fails the gradient_at_coincidence check: {value} != 0, so dL/dz has a "
-              f"different limit for each direction from which two nodes of adjacent layers meet, and no "
-              f"gradient where they coincide")
+    reason = (
+        f"kernel {net.g.name!r} fails the gradient_at_coincidence check: {value} != 0, so dL/dz has a "
+        f"different limit for each direction from which two nodes of adjacent layers meet, and no "
+        f"gradient where they coincide"
+    )
     if not allow_nonsmooth:
-        raise SpecError(reason, "use a kernel with g'(0) = 0 (gaussian, inverse_quadratic, wendland_c2) or pass "
-                        "--allow-nonsmooth-kernel to train anyway")
+        raise SpecError(
+            reason,
+            "use a kernel with g'(0) = 0 (gaussian, inverse_quadratic, wendland_c2) or pass "
+            "--allow-nonsmooth-kernel to train anyway",
+        )
     return reason
 
 
@@ -157,8 +228,10 @@ def auto_lr(task: Task, seed: int = 0, factor: float = 1.0) -> tuple[float, floa
     problem, x0 = optim.net_problem(task.net, task.params0, task.X, task.Y)
     lam = optim.top_eigenvalue(lambda v: problem.hvp(x0, v), problem.n, seed=seed)
     if not lam > 0:
-        raise SpecError(f"the Hessian at the start has no positive eigenvalue (lambda_max = {lam:.3g})",
-                        "pass --lr explicitly")
+        raise SpecError(
+            f"the Hessian at the start has no positive eigenvalue (lambda_max = {lam:.3g})",
+            "pass --lr explicitly",
+        )
     return factor / lam, lam
 
 
@@ -180,17 +253,41 @@ class TrainRun:
 
     def summary(self) -> dict:
         h0, h = self.result.history[0], self.result.history[-1]
-        return {"task": self.task.name, "method": self.method, "seed": self.task.seed,
-                "net": self.task.net.describe(), "initial_loss": h0.loss, "final_loss": h.loss,
-                "final_grad_norm": h.grad_norm, "iterations": h.iteration, "n_grad": h.n_grad,
-                "n_hvp": h.n_hvp, "cost": h.cost, "stop": self.result.stop, "lr": self.lr,
-                "lambda_max0": self.lambda_max0, "seconds": round(self.seconds, 3), "warnings": self.warnings,
-                "settings": self.result.settings}
+        return {
+            "task": self.task.name,
+            "method": self.method,
+            "seed": self.task.seed,
+            "net": self.task.net.describe(),
+            "initial_loss": h0.loss,
+            "final_loss": h.loss,
+            "final_grad_norm": h.grad_norm,
+            "iterations": h.iteration,
+            "n_grad": h.n_grad,
+            "n_hvp": h.n_hvp,
+            "cost": h.cost,
+            "stop": self.result.stop,
+            "lr": self.lr,
+            "lambda_max0": self.lambda_max0,
+            "seconds": round(self.seconds, 3),
+            "warnings": self.warnings,
+            "settings": self.result.settings,
+        }
 
 
-def train(task: Task, method: str, *, iters: int | None = None, lr: float | None = None,
-          max_cost: int | None = None, radius: float = 1.0, damping: float = 0.0, cg_maxiter: int = 30,
-          allow_nonsmooth_kernel: bool = False, keep_trajectory: bool = False, callback=None) -> TrainRun:
+def train(
+    task: Task,
+    method: str,
+    *,
+    iters: int | None = None,
+    lr: float | None = None,
+    max_cost: int | None = None,
+    radius: float = 1.0,
+    damping: float = 0.0,
+    cg_maxiter: int = 30,
+    allow_nonsmooth_kernel: bool = False,
+    keep_trajectory: bool = False,
+    callback=None,
+) -> TrainRun:
     """Train `task`'s coordinates (and biases) with `method` in METHODS.
 
     Args:
@@ -228,20 +325,44 @@ def train(task: Task, method: str, *, iters: int | None = None, lr: float | None
     return run_
 
 
-def compare(task: Task, *, newton_iters: int = 40, adam_lr: float = ADAM_LR, keep_trajectory: bool = False,
-            allow_nonsmooth_kernel: bool = False) -> dict[str, TrainRun]:
+def compare(
+    task: Task,
+    *,
+    newton_iters: int = 40,
+    adam_lr: float = ADAM_LR,
+    keep_trajectory: bool = False,
+    allow_nonsmooth_kernel: bool = False,
+) -> dict[str, TrainRun]:
     """Newton-CG for `newton_iters` outer iterations, then GD and Adam with the same budget of
     HVP-equivalent evaluations (one gradient = one HVP = 1; an HVP costs about two gradients, so the
     budget favours the first-order methods)."""
-    nt = train(task, "newton-cg", iters=newton_iters, keep_trajectory=keep_trajectory,
-               allow_nonsmooth_kernel=allow_nonsmooth_kernel)
+    nt = train(
+        task,
+        "newton-cg",
+        iters=newton_iters,
+        keep_trajectory=keep_trajectory,
+        allow_nonsmooth_kernel=allow_nonsmooth_kernel,
+    )
     budget = nt.result.history[-1].cost
-    big = 10 ** 7
+    big = 10**7
     out = {"newton-cg": nt}
-    out["gd"] = train(task, "gd", iters=big, max_cost=budget, keep_trajectory=keep_trajectory,
-                      allow_nonsmooth_kernel=allow_nonsmooth_kernel)
-    out["adam"] = train(task, "adam", iters=big, lr=adam_lr, max_cost=budget, keep_trajectory=keep_trajectory,
-                        allow_nonsmooth_kernel=allow_nonsmooth_kernel)
+    out["gd"] = train(
+        task,
+        "gd",
+        iters=big,
+        max_cost=budget,
+        keep_trajectory=keep_trajectory,
+        allow_nonsmooth_kernel=allow_nonsmooth_kernel,
+    )
+    out["adam"] = train(
+        task,
+        "adam",
+        iters=big,
+        lr=adam_lr,
+        max_cost=budget,
+        keep_trajectory=keep_trajectory,
+        allow_nonsmooth_kernel=allow_nonsmooth_kernel,
+    )
     return {m: out[m] for m in METHODS}
 
 
@@ -251,8 +372,9 @@ def write_log(run_: TrainRun, path: str | Path, argv: list[str] | None = None) -
     path = Path(path)
     rows = [r.as_dict() for r in run_.result.history]
     if path.suffix == ".json":
-        return atomic_write_json(path, {"summary": run_.summary(), "provenance": provenance(run_.task.seed, argv),
-                                        "history": rows})
+        return atomic_write_json(
+            path, {"summary": run_.summary(), "provenance": provenance(run_.task.seed, argv), "history": rows}
+        )
     if path.suffix != ".csv":
         raise SpecError(f"log file {path.name!r} is neither .csv nor .json", "name it e.g. train.csv")
     buf = io.StringIO()
@@ -322,8 +444,15 @@ def _layout(task: Task, views: list[tuple[str, Params]], path: Path) -> Path:
             colors[:, 3] = 0.05 + 0.75 * np.clip(alpha, 0, 1)
             ax.add_collection3d(Line3DCollection(segs, colors=colors, linewidths=0.8))
         for l, z in enumerate(Zp):
-            ax.scatter(z[:, 0], z[:, 1], z[:, 2], color=cmap(l / max(net.L - 1, 1)), s=28, depthshade=False,
-                       label=f"layer {l + 1}")
+            ax.scatter(
+                z[:, 0],
+                z[:, 1],
+                z[:, 2],
+                color=cmap(l / max(net.L - 1, 1)),
+                s=28,
+                depthshade=False,
+                label=f"layer {l + 1}",
+            )
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=6)
         if k == 0:
@@ -352,8 +481,15 @@ def _spectrum(run_: TrainRun, path: Path) -> tuple[Path, dict]:
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
     idx = np.arange(w.size)
     ax.scatter(idx[~rigid], w[~rigid], s=10, color="k", label="eigenvalue")
-    ax.scatter(idx[rigid], w[rigid], s=40, facecolors="none", edgecolors="tab:red", linewidths=1.2,
-               label="rigid-motion mode (overlap > 1/2)")
+    ax.scatter(
+        idx[rigid],
+        w[rigid],
+        s=40,
+        facecolors="none",
+        edgecolors="tab:red",
+        linewidths=1.2,
+        label="rigid-motion mode (overlap > 1/2)",
+    )
     ax.axhspan(-sp_.tol, sp_.tol, color="tab:red", alpha=0.1, label=f"|lambda| <= tol = {sp_.tol:.1e}")
     top = float(np.max(np.abs(w))) or 1.0
     ax.set_yscale("symlog", linthresh=max(top * 1e-8, 1e-300))
@@ -364,13 +500,24 @@ def _spectrum(run_: TrainRun, path: Path) -> tuple[Path, dict]:
     fig.tight_layout()
     out = _save(fig, path)
     plt.close(fig)
-    info = {"summary": sp_.summary(), "n": int(w.size), "n_zero": sp_.n_zero, "n_negative": sp_.n_negative,
-            "n_positive": sp_.n_positive, "tol": sp_.tol, "lambda_min": float(w[0]), "lambda_max": float(w[-1]),
-            "n_translations": sp_.n_translations, "n_rotations": sp_.n_rotations,
-            "translation_residual": sp_.translation_residual, "rotation_residual": sp_.rotation_residual,
-            "rigid_in_null": sp_.rigid_in_null, "unexplained_zero": sp_.unexplained_zero,
-            "n_rigid_marked": int(rigid.sum()),
-            "rigid_eigenvalues": [float(v) for v in w[rigid]]}
+    info = {
+        "summary": sp_.summary(),
+        "n": int(w.size),
+        "n_zero": sp_.n_zero,
+        "n_negative": sp_.n_negative,
+        "n_positive": sp_.n_positive,
+        "tol": sp_.tol,
+        "lambda_min": float(w[0]),
+        "lambda_max": float(w[-1]),
+        "n_translations": sp_.n_translations,
+        "n_rotations": sp_.n_rotations,
+        "translation_residual": sp_.translation_residual,
+        "rotation_residual": sp_.rotation_residual,
+        "rigid_in_null": sp_.rigid_in_null,
+        "unexplained_zero": sp_.unexplained_zero,
+        "n_rigid_marked": int(rigid.sum()),
+        "rigid_eigenvalues": [float(v) for v in w[rigid]],
+    }
     return out, info
 
 
@@ -386,16 +533,40 @@ def trajectory_checks(run_: TrainRun) -> dict:
         c0 = optim.node_centroid(net, traj[0])
         drift = max(float(np.linalg.norm(optim.node_centroid(net, x) - c0)) for x in traj)
     scale = max(float(np.max(np.abs(x))) for x in traj) if traj else 1.0
-    return {"loss_increases": len(incr), "first_increase": incr[0] if incr else None, "steps": len(losses) - 1,
-            "centroid_drift": drift, "coordinate_scale": scale}
+    return {
+        "loss_increases": len(incr),
+        "first_increase": incr[0] if incr else None,
+        "steps": len(losses) - 1,
+        "centroid_drift": drift,
+        "coordinate_scale": scale,
+    }
+
+
+def _sharpness_path(run_: TrainRun, samples: int = 12, seed: int = 0) -> list[tuple[int, float]]:
+    """(iteration, lambda_max) at `samples` evenly spaced iterates of a run kept with its trajectory
+    (power iteration on the manual HVP): the premise of the descent lemma is eta < 2 / lambda_max
+    along the path, not only at the start."""
+    traj = run_.result.trajectory or [run_.result.x]
+    problem, _ = optim.net_problem(run_.task.net, run_.task.params0, run_.task.X, run_.task.Y)
+    idx = sorted({int(round(i)) for i in np.linspace(0, len(traj) - 1, min(samples, len(traj)))})
+    return [
+        (i, optim.top_eigenvalue(lambda v, x=traj[i]: problem.hvp(x, v), problem.n, seed=seed)) for i in idx
+    ]
 
 
 def _fmt(v, spec=".3g") -> str:
     return "--" if v is None else format(v, spec)
 
 
-def training_report(out_dir: str | Path, *, seed: int = 0, newton_iters: int = 40, tasks=TASKS,
-                    compile: bool = True, argv: list[str] | None = None) -> tuple[Path, Path | None]:
+def training_report(
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    newton_iters: int = 40,
+    tasks=TASKS,
+    compile: bool = True,
+    argv: list[str] | None = None,
+) -> tuple[Path, Path | None]:
     """Build the training report: for each task, Newton-CG for `newton_iters` iterations and GD and
     Adam on the same budget; loss curves, the synthetic net's layout before/after (3-D), the Hessian
     spectrum at Newton-CG's end point with the rigid-motion modes marked, and the trajectory checks.
@@ -418,11 +589,22 @@ def training_report(out_dir: str | Path, *, seed: int = 0, newton_iters: int = 4
         rows = []
         for m, r in runs.items():
             s = r.summary()
-            rows.append({"method": m, "initial": _fmt(s["initial_loss"], ".4g"), "final": _fmt(s["final_loss"], ".4g"),
-                         "grad": _fmt(s["final_grad_norm"]), "iters": s["iterations"], "n_grad": s["n_grad"],
-                         "n_hvp": s["n_hvp"], "cost": s["cost"], "lr": _fmt(s["lr"]),
-                         "drift": _fmt(checks[m]["centroid_drift"], ".2g"),
-                         "increases": checks[m]["loss_increases"], "seconds": f"{s['seconds']:.2f}"})
+            rows.append(
+                {
+                    "method": m,
+                    "initial": _fmt(s["initial_loss"], ".4g"),
+                    "final": _fmt(s["final_loss"], ".4g"),
+                    "grad": _fmt(s["final_grad_norm"]),
+                    "iters": s["iterations"],
+                    "n_grad": s["n_grad"],
+                    "n_hvp": s["n_hvp"],
+                    "cost": s["cost"],
+                    "lr": _fmt(s["lr"]),
+                    "drift": _fmt(checks[m]["centroid_drift"], ".2g"),
+                    "increases": checks[m]["loss_increases"],
+                    "seconds": f"{s['seconds']:.2f}",
+                }
+            )
         wins = nt.result.loss < gd.result.loss
         spec_fig, spec = _spectrum(nt, out_dir / f"training_{name}_spectrum.png")
         figures.append(spec_fig)
@@ -433,27 +615,58 @@ def training_report(out_dir: str | Path, *, seed: int = 0, newton_iters: int = 4
                 views.append(("teacher (hidden)", task.teacher))
             layout = _layout(task, views, out_dir / f"training_{name}_layout.png")
             figures.append(layout)
-        end_problem, _ = optim.net_problem(task.net, gd.params, task.X, task.Y)
-        lam_end = optim.top_eigenvalue(lambda v: end_problem.hvp(gd.result.x, v), end_problem.n, seed=seed)
-        sec = {"name": name, "description": task.description, "net": task.net.describe(), "rows": rows,
-               "budget": nt.result.history[-1].cost, "wins": wins,
-               "nt_final": _fmt(nt.result.loss, ".4g"), "gd_final": _fmt(gd.result.loss, ".4g"),
-               "ratio": _fmt(gd.result.loss / nt.result.loss if nt.result.loss > 0 else None, ".3g"),
-               "lr": _fmt(gd.lr), "lam0": _fmt(gd.lambda_max0), "lam_end": _fmt(lam_end),
-               "lr_bound_end": _fmt(2 / lam_end if lam_end > 0 else None),
-               "gd_increases": checks["gd"]["loss_increases"], "gd_drift": _fmt(checks["gd"]["centroid_drift"], ".2g"),
-               "nt_drift": _fmt(checks["newton-cg"]["centroid_drift"], ".2g"),
-               "adam_drift": _fmt(checks["adam"]["centroid_drift"], ".2g"),
-               "curves": curves.name, "spectrum_fig": spec_fig.name, "layout": layout.name if layout else "",
-               "spec": {k: (_fmt(v) if isinstance(v, float) else v) for k, v in spec.items()
-                        if k != "rigid_eigenvalues"},
-               "rigid_eigs": ", ".join(_fmt(v, ".2e") for v in spec["rigid_eigenvalues"]) or "none"}
+        lam_path = _sharpness_path(gd, samples=12, seed=seed)
+        lam_end, lam_top = lam_path[-1][1], max(v for _, v in lam_path)
+        sec = {
+            "name": name,
+            "description": task.description,
+            "net": task.net.describe(),
+            "rows": rows,
+            "budget": nt.result.history[-1].cost,
+            "wins": wins,
+            "nt_final": _fmt(nt.result.loss, ".4g"),
+            "gd_final": _fmt(gd.result.loss, ".4g"),
+            "ratio": _fmt(gd.result.loss / nt.result.loss if nt.result.loss > 0 else None, ".3g"),
+            "lr": _fmt(gd.lr),
+            "lam0": _fmt(gd.lambda_max0),
+            "lam_end": _fmt(lam_end),
+            "lr_bound_end": _fmt(2 / lam_end if lam_end > 0 else None),
+            "n_samples": len(lam_path),
+            "lam_top": _fmt(lam_top),
+            "lr_bound_path": _fmt(2 / lam_top if lam_top > 0 else None),
+            "premise": bool(gd.lr < 2 / lam_top) if lam_top > 0 else True,
+            "seconds": {m: f"{r.seconds:.2f}" for m, r in runs.items()},
+            "gd_increases": checks["gd"]["loss_increases"],
+            "gd_drift": _fmt(checks["gd"]["centroid_drift"], ".2g"),
+            "nt_drift": _fmt(checks["newton-cg"]["centroid_drift"], ".2g"),
+            "adam_drift": _fmt(checks["adam"]["centroid_drift"], ".2g"),
+            "curves": curves.name,
+            "spectrum_fig": spec_fig.name,
+            "layout": layout.name if layout else "",
+            "spec": {
+                k: (_fmt(v) if isinstance(v, float) else v)
+                for k, v in spec.items()
+                if k != "rigid_eigenvalues"
+            },
+            "rigid_eigs": ", ".join(_fmt(v, ".2e") for v in spec["rigid_eigenvalues"]) or "none",
+        }
         sections.append(sec)
-        record["tasks"][name] = {"runs": {m: r.summary() for m, r in runs.items()}, "checks": checks,
-                                 "spectrum": spec, "lambda_max_gd_end": lam_end, "newton_cg_wins": wins}
+        record["tasks"][name] = {
+            "runs": {m: r.summary() for m, r in runs.items()},
+            "checks": checks,
+            "spectrum": spec,
+            "lambda_max_gd_path": lam_path,
+            "newton_cg_wins": wins,
+        }
     atomic_write_json(out_dir / "training.json", record)
-    ctx = {"created": prov["created"], "command": prov["command"], "seed": seed, "sections": sections,
-           "versions": ", ".join(f"{k} {v}" for k, v in prov["versions"].items()), "newton_iters": newton_iters}
+    ctx = {
+        "created": prov["created"],
+        "command": prov["command"],
+        "seed": seed,
+        "sections": sections,
+        "versions": ", ".join(f"{k} {v}" for k, v in prov["versions"].items()),
+        "newton_iters": newton_iters,
+    }
     return render("training.tex.j2", ctx, out_dir, "training", figures=figures, compile=compile)
 
 
@@ -462,17 +675,26 @@ def _ints(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(t) for t in text.split(","))
     except ValueError:
-        raise SpecError(f"--widths {text!r} is not a comma-separated list of integers",
-                        "write e.g. --widths 4,8,8,2") from None
+        raise SpecError(
+            f"--widths {text!r} is not a comma-separated list of integers", "write e.g. --widths 4,8,8,2"
+        ) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", choices=TASKS, default="synthetic", help="training task (default synthetic)")
-    parser.add_argument("--method", choices=METHODS + ("all",), default="newton-cg",
-                        help="optimiser; 'all' runs Newton-CG then GD and Adam on its budget (default newton-cg)")
+    parser.add_argument(
+        "--task", choices=TASKS, default="synthetic", help="training task (default synthetic)"
+    )
+    parser.add_argument(
+        "--method",
+        choices=METHODS + ("all",),
+        default="newton-cg",
+        help="optimiser; 'all' runs Newton-CG then GD and Adam on its budget (default newton-cg)",
+    )
     parser.add_argument("--iters", type=int, help="outer iterations (default gd/adam 300, newton-cg 40)")
     parser.add_argument("--budget", type=int, help="stop at this many HVP-equivalent evaluations")
-    parser.add_argument("--lr", type=float, help="gd/adam step (gd default 1/lambda_max at the start, adam 0.03)")
+    parser.add_argument(
+        "--lr", type=float, help="gd/adam step (gd default 1/lambda_max at the start, adam 0.03)"
+    )
     parser.add_argument("--radius", type=float, default=1.0, help="Newton-CG initial trust radius")
     parser.add_argument("--damping", type=float, default=0.0, help="Newton-CG damping added to H (>= 0)")
     parser.add_argument("--cg-maxiter", type=int, default=30, help="HVPs per inner CG solve (default 30)")
@@ -482,10 +704,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dim", type=int, default=3, help="spatial dimension D (default 3)")
     parser.add_argument("--widths", default="4,8,8,2", help="synthetic task widths (default 4,8,8,2)")
     parser.add_argument("--bias", action="store_true", help="train biases too")
-    parser.add_argument("--allow-nonsmooth-kernel", action="store_true",
-                        help="train with a kernel whose g'(0) != 0 (no gradient where nodes coincide)")
+    parser.add_argument(
+        "--allow-nonsmooth-kernel",
+        action="store_true",
+        help="train with a kernel whose g'(0) != 0 (no gradient where nodes coincide)",
+    )
     parser.add_argument("--out", default="reports/build/train", help="folder of the CSV/JSON logs")
-    parser.add_argument("--report", metavar="OUTDIR", help="also build the training report (all tasks, all methods)")
+    parser.add_argument(
+        "--report", metavar="OUTDIR", help="also build the training report (all tasks, all methods)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -493,16 +720,27 @@ def _progress(quiet: bool):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TextColumn("loss {task.fields[loss]}  |g| {task.fields[g]}"),
-                    console=Console(stderr=True), transient=True, disable=quiet)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("loss {task.fields[loss]}  |g| {task.fields[g]}"),
+        console=Console(stderr=True),
+        transient=True,
+        disable=quiet,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from .audit import parse_params
 
-    kw = dict(kernel=args.kernel, kernel_params=tuple(parse_params(args.param).items()), dim=args.dim,
-              bias=args.bias)
+    kw = dict(
+        kernel=args.kernel,
+        kernel_params=tuple(parse_params(args.param).items()),
+        dim=args.dim,
+        bias=args.bias,
+    )
     if args.task == "synthetic":
         kw["widths"] = _ints(args.widths)
     task = make_task(args.task, args.seed, **kw)
@@ -518,16 +756,29 @@ def run(args: argparse.Namespace) -> int:
         for m in order:
             iters = args.iters if args.iters is not None else DEFAULT_ITERS[m]
             if args.method == "all" and m != "newton-cg" and args.iters is None:
-                iters = 10 ** 7  # bounded by Newton-CG's budget
-            tid = bar.add_task(m, total=iters if iters < 10 ** 7 else budget, loss="-", g="-")
+                iters = 10**7  # bounded by Newton-CG's budget
+            tid = bar.add_task(m, total=iters if iters < 10**7 else budget, loss="-", g="-")
 
-            def cb(rec, tid=tid, by_cost=iters >= 10 ** 7):
-                bar.update(tid, completed=rec.cost if by_cost else rec.iteration, loss=f"{rec.loss:.4g}",
-                           g=f"{rec.grad_norm:.2g}")
+            def cb(rec, tid=tid, by_cost=iters >= 10**7):
+                bar.update(
+                    tid,
+                    completed=rec.cost if by_cost else rec.iteration,
+                    loss=f"{rec.loss:.4g}",
+                    g=f"{rec.grad_norm:.2g}",
+                )
 
-            runs[m] = train(task, m, iters=iters, lr=args.lr if m != "newton-cg" else None, max_cost=budget,
-                            radius=args.radius, damping=args.damping, cg_maxiter=args.cg_maxiter,
-                            allow_nonsmooth_kernel=args.allow_nonsmooth_kernel, callback=cb)
+            runs[m] = train(
+                task,
+                m,
+                iters=iters,
+                lr=args.lr if m != "newton-cg" else None,
+                max_cost=budget,
+                radius=args.radius,
+                damping=args.damping,
+                cg_maxiter=args.cg_maxiter,
+                allow_nonsmooth_kernel=args.allow_nonsmooth_kernel,
+                callback=cb,
+            )
             if args.method == "all" and m == "newton-cg" and budget is None:
                 budget = runs[m].result.history[-1].cost
     status = 0
@@ -538,11 +789,17 @@ def run(args: argparse.Namespace) -> int:
         stem = f"{task.name}_{m}"
         write_log(r, out / f"{stem}.csv", getattr(args, "argv", None))
         write_log(r, out / f"{stem}.json", getattr(args, "argv", None))
-        lr = f", lr {s['lr']:.4g}" + (f" (1/lambda_max, lambda_max {s['lambda_max0']:.4g})" if s["lambda_max0"] else "") \
-            if s["lr"] else ""
-        print(f"{m:>9}: loss {s['initial_loss']:.4g} -> {s['final_loss']:.4g}, |g| {s['final_grad_norm']:.2g}, "
-              f"{s['iterations']} iterations, {s['n_grad']} gradients + {s['n_hvp']} HVPs = {s['cost']} "
-              f"evaluations, {s['seconds']:.2f} s{lr}; stop: {s['stop']}; log {out / stem}.csv")
+        lr = (
+            f", lr {s['lr']:.4g}"
+            + (f" (1/lambda_max, lambda_max {s['lambda_max0']:.4g})" if s["lambda_max0"] else "")
+            if s["lr"]
+            else ""
+        )
+        print(
+            f"{m:>9}: loss {s['initial_loss']:.4g} -> {s['final_loss']:.4g}, |g| {s['final_grad_norm']:.2g}, "
+            f"{s['iterations']} iterations, {s['n_grad']} gradients + {s['n_hvp']} HVPs = {s['cost']} "
+            f"evaluations, {s['seconds']:.2f} s{lr}; stop: {s['stop']}; log {out / stem}.csv"
+        )
         if r.result.stop.startswith("diverged") or not np.isfinite(s["final_loss"]):
             status = 1
     if args.report:

@@ -35,9 +35,19 @@ from .manual import gradients
 from .manual import hvp as manual_hvp
 
 __all__ = [
-    "Problem", "Record", "Result", "net_problem",
-    "gd", "adam", "newton_cg", "steihaug_cg", "CGResult", "top_eigenvalue",
-    "node_centroid", "rigid_residuals", "rigid_overlap",
+    "Problem",
+    "Record",
+    "Result",
+    "net_problem",
+    "gd",
+    "adam",
+    "newton_cg",
+    "steihaug_cg",
+    "CGResult",
+    "top_eigenvalue",
+    "node_centroid",
+    "rigid_residuals",
+    "rigid_overlap",
 ]
 
 
@@ -127,7 +137,7 @@ class Record:
 
 @dataclass
 class Result:
-    """What every optimiser returns: the final flat parameters, the per-iteration history and why it stopped."""
+    """What every optimiser returns: final flat parameters, per-iteration history, why it stopped."""
 
     method: str
     x: np.ndarray
@@ -142,8 +152,18 @@ class Result:
 
 
 def _record(problem, it, f, g, step, rate, t0, **kw) -> Record:
-    return Record(it, float(f), float(np.linalg.norm(g)), float(step), float(rate), problem.n_grad,
-                  problem.n_hvp, problem.cost, seconds=time.perf_counter() - t0, **kw)
+    return Record(
+        it,
+        float(f),
+        float(np.linalg.norm(g)),
+        float(step),
+        float(rate),
+        problem.n_grad,
+        problem.n_hvp,
+        problem.cost,
+        seconds=time.perf_counter() - t0,
+        **kw,
+    )
 
 
 def _finite(f, g) -> bool:
@@ -182,9 +202,17 @@ def _loop(method, problem, x0, step_fn, iters, max_cost, callback, keep_trajecto
     return Result(method, x, hist, stop, traj, settings)
 
 
-def gd(problem: Problem, x0: np.ndarray, lr: float, iters: int = 100, *, max_cost: int | None = None,
-       callback: Callable[[Record], None] | None = None, keep_trajectory: bool = False,
-       gtol: float = 0.0) -> Result:
+def gd(
+    problem: Problem,
+    x0: np.ndarray,
+    lr: float,
+    iters: int = 100,
+    *,
+    max_cost: int | None = None,
+    callback: Callable[[Record], None] | None = None,
+    keep_trajectory: bool = False,
+    gtol: float = 0.0,
+) -> Result:
     """Plain gradient descent, the note's rule (eq. 10-11): Z <- Z - eta dL/dZ.
 
     Descent lemma: if the largest Hessian eigenvalue along the segment [x_k, x_(k+1)] is below
@@ -203,14 +231,35 @@ def gd(problem: Problem, x0: np.ndarray, lr: float, iters: int = 100, *, max_cos
     """
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"learning rate must be a positive finite number, got {lr!r}")
-    return _loop("gd", problem, x0, lambda k, x, g: x - lr * g, iters, max_cost, callback, keep_trajectory,
-                 lr, {"lr": lr}, gtol)
+    return _loop(
+        "gd",
+        problem,
+        x0,
+        lambda k, x, g: x - lr * g,
+        iters,
+        max_cost,
+        callback,
+        keep_trajectory,
+        lr,
+        {"lr": lr},
+        gtol,
+    )
 
 
-def adam(problem: Problem, x0: np.ndarray, lr: float = 0.02, iters: int = 100, *, beta1: float = 0.9,
-         beta2: float = 0.999, eps: float = 1e-8, max_cost: int | None = None,
-         callback: Callable[[Record], None] | None = None, keep_trajectory: bool = False,
-         gtol: float = 0.0) -> Result:
+def adam(
+    problem: Problem,
+    x0: np.ndarray,
+    lr: float = 0.02,
+    iters: int = 100,
+    *,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    max_cost: int | None = None,
+    callback: Callable[[Record], None] | None = None,
+    keep_trajectory: bool = False,
+    gtol: float = 0.0,
+) -> Result:
     """Adam (bias-corrected first and second moments, per-coordinate step lr m_hat / (sqrt(v_hat) + eps)).
 
     Its per-coordinate scaling does not preserve the node centroid: unlike `gd`, the step is not a
@@ -224,12 +273,23 @@ def adam(problem: Problem, x0: np.ndarray, lr: float = 0.02, iters: int = 100, *
     def step(k, x, g):
         m[:] = beta1 * m + (1 - beta1) * g
         v[:] = beta2 * v + (1 - beta2) * g * g
-        mhat = m / (1 - beta1 ** k)
-        vhat = v / (1 - beta2 ** k)
+        mhat = m / (1 - beta1**k)
+        vhat = v / (1 - beta2**k)
         return x - lr * mhat / (np.sqrt(vhat) + eps)
 
-    return _loop("adam", problem, x0, step, iters, max_cost, callback, keep_trajectory, lr,
-                 {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps}, gtol)
+    return _loop(
+        "adam",
+        problem,
+        x0,
+        step,
+        iters,
+        max_cost,
+        callback,
+        keep_trajectory,
+        lr,
+        {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps},
+        gtol,
+    )
 
 
 @dataclass
@@ -245,12 +305,19 @@ class CGResult:
 
 def _to_boundary(p, d, radius):
     """tau >= 0 with ||p + tau d|| = radius."""
-    a, b, c = d @ d, 2 * (p @ d), p @ p - radius ** 2
+    a, b, c = d @ d, 2 * (p @ d), p @ p - radius**2
     return (-b + math.sqrt(max(b * b - 4 * a * c, 0.0))) / (2 * a)
 
 
-def steihaug_cg(hvp_fn: Callable[[np.ndarray], np.ndarray], g: np.ndarray, radius: float, *,
-                rtol: float = 0.1, maxiter: int = 50, damping: float = 0.0) -> CGResult:
+def steihaug_cg(
+    hvp_fn: Callable[[np.ndarray], np.ndarray],
+    g: np.ndarray,
+    radius: float,
+    *,
+    rtol: float = 0.1,
+    maxiter: int = 50,
+    damping: float = 0.0,
+) -> CGResult:
     """Approximately minimise m(p) = <g, p> + 1/2 <p, (H + damping I) p> subject to ||p|| <= radius.
 
     Truncated CG from p = 0 (Steihaug 1983): stop when the residual falls below rtol ||g``||, when a
@@ -288,11 +355,22 @@ def steihaug_cg(hvp_fn: Callable[[np.ndarray], np.ndarray], g: np.ndarray, radiu
     return CGResult(p, Hp, maxiter, "maxiter")
 
 
-def newton_cg(problem: Problem, x0: np.ndarray, iters: int = 30, *, radius: float = 1.0,
-              max_radius: float = 100.0, cg_maxiter: int = 30, cg_rtol: float | None = None,
-              damping: float = 0.0, eta: float = 0.1, max_cost: int | None = None,
-              callback: Callable[[Record], None] | None = None, keep_trajectory: bool = False,
-              gtol: float = 0.0) -> Result:
+def newton_cg(
+    problem: Problem,
+    x0: np.ndarray,
+    iters: int = 30,
+    *,
+    radius: float = 1.0,
+    max_radius: float = 100.0,
+    cg_maxiter: int = 30,
+    cg_rtol: float | None = None,
+    damping: float = 0.0,
+    eta: float = 0.1,
+    max_cost: int | None = None,
+    callback: Callable[[Record], None] | None = None,
+    keep_trajectory: bool = False,
+    gtol: float = 0.0,
+) -> Result:
     """Trust-region Newton-CG (Steihaug-Toint) with HVPs from `problem.hvp`; no Hessian is formed.
 
     Each outer iteration: p = steihaug_cg(H + damping I, g, radius); rho = (L(x) - L(x + p)) /
@@ -331,7 +409,9 @@ def newton_cg(problem: Problem, x0: np.ndarray, iters: int = 30, *, radius: floa
                 stop = "budget"
                 break
         rtol = min(0.5, math.sqrt(gnorm)) if cg_rtol is None else cg_rtol
-        cg = steihaug_cg(lambda v, x=x: problem.hvp(x, v), g, radius, rtol=rtol, maxiter=maxit, damping=damping)
+        cg = steihaug_cg(
+            lambda v, x=x: problem.hvp(x, v), g, radius, rtol=rtol, maxiter=maxit, damping=damping
+        )
         predicted = -float(g @ cg.p) - 0.5 * float(cg.p @ cg.Hp)
         f_new, g_new = problem.value_and_grad(x + cg.p)
         ok = _finite(f_new, g_new) and predicted > 0
@@ -345,8 +425,19 @@ def newton_cg(problem: Problem, x0: np.ndarray, iters: int = 30, *, radius: floa
         accepted = rho > eta
         if accepted:
             x, f, g = x + cg.p, f_new, g_new
-        hist.append(_record(problem, k, f, g, step_norm if accepted else 0.0, used, t0,
-                            accepted=accepted, cg_iters=cg.iterations))
+        hist.append(
+            _record(
+                problem,
+                k,
+                f,
+                g,
+                step_norm if accepted else 0.0,
+                used,
+                t0,
+                accepted=accepted,
+                cg_iters=cg.iterations,
+            )
+        )
         if traj is not None:
             traj.append(x.copy())
         if callback:
@@ -354,13 +445,26 @@ def newton_cg(problem: Problem, x0: np.ndarray, iters: int = 30, *, radius: floa
         if radius < 1e-14:
             stop = "trust radius collapsed"
             break
-    return Result("newton-cg", x, hist, stop, traj,
-                  {"radius0": hist[0].rate, "max_radius": max_radius, "cg_maxiter": cg_maxiter,
-                   "cg_rtol": cg_rtol, "damping": damping, "eta": eta})
+    return Result(
+        "newton-cg",
+        x,
+        hist,
+        stop,
+        traj,
+        {
+            "radius0": hist[0].rate,
+            "max_radius": max_radius,
+            "cg_maxiter": cg_maxiter,
+            "cg_rtol": cg_rtol,
+            "damping": damping,
+            "eta": eta,
+        },
+    )
 
 
-def top_eigenvalue(hvp_fn: Callable[[np.ndarray], np.ndarray], n: int, *, iters: int = 200, seed: int = 0,
-                   rtol: float = 1e-8) -> float:
+def top_eigenvalue(
+    hvp_fn: Callable[[np.ndarray], np.ndarray], n: int, *, iters: int = 200, seed: int = 0, rtol: float = 1e-8
+) -> float:
     """Largest (algebraic) eigenvalue of a symmetric H, by power iteration on H v only.
 
     `numeric.spectrum.lambda_max` finds the eigenvalue of largest magnitude; when that one is

@@ -65,7 +65,9 @@ def test_newton_cg_solves_a_quadratic():
 def rosenbrock():
     def vg(x):
         a, b = x
-        return (1 - a) ** 2 + 100 * (b - a * a) ** 2, np.array([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)])
+        return (1 - a) ** 2 + 100 * (b - a * a) ** 2, np.array(
+            [-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)]
+        )
 
     def hv(x, v):
         a, b = x
@@ -78,7 +80,7 @@ def rosenbrock():
 def test_newton_cg_is_monotone_on_a_nonconvex_function():
     res = optim.newton_cg(rosenbrock(), np.array([-1.2, 1.0]), iters=200, radius=0.5, gtol=1e-10)
     losses = [h.loss for h in res.history]
-    assert all(b <= a for a, b in zip(losses, losses[1:]))
+    assert all(b <= a for a, b in zip(losses, losses[1:], strict=False))
     np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-6)
 
 
@@ -101,7 +103,7 @@ def test_gd_descent_lemma_and_its_failure_beyond_two_over_lambda():
     x0 = rng.standard_normal(6) * 5
     ok = optim.gd(quadratic(H, b), x0, 1.9 / lam, iters=60)
     losses = [h.loss for h in ok.history]
-    assert all(b < a for a, b in zip(losses, losses[1:]))
+    assert all(b < a for a, b in zip(losses, losses[1:], strict=False))
     bad = optim.gd(quadratic(H, b), x0, 2.2 / lam, iters=60)
     assert bad.history[-1].loss > bad.history[0].loss  # the bound is sharp: beyond it GD diverges
 
