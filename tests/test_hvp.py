@@ -208,3 +208,14 @@ def test_guide_2_11_2_three_layer_linear_network():
     U = [np.array([[uvals[u[i]]]]) for i in (0, 2, 4)] + [np.array([uvals[u[i]]]) for i in (1, 3, 5)]
     assert rel_error(_cat(manual.hvp(net, params, X, Y, U)), Hu_guide) <= TOL
     assert rel_error(_cat(autograd.hvp(net, params, X, Y, U)), Hu_guide) <= TOL
+
+
+@settings(max_examples=6)
+@given(small_cases(), st.integers(0, 2**31 - 1))
+def test_float32_hvp_within_its_tolerance(case, seed):
+    net, params, X, Y = case
+    V = _direction(net, seed)
+    ref = _cat(manual.hvp(net, params, X, Y, V))
+    got = manual.hvp(net, params, X, Y, V, dtype=np.float32)
+    assert all(g.dtype == np.float32 for g in got)
+    assert rel_error(_cat(got), ref) <= tolerance(np.float32, "hvp")
