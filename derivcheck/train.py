@@ -29,7 +29,9 @@ import io
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -37,7 +39,7 @@ from derive import Net, Params, SpecError
 from numeric import optim
 from numeric.flat import unflatten
 
-from .provenance import atomic_write_bytes, atomic_write_json, atomic_write_text, provenance
+from .provenance import atomic_write_bytes, atomic_write_json, atomic_write_text, provenance, versions
 
 __all__ = [
     "TASKS",
@@ -314,9 +316,9 @@ def train(
     kw = dict(max_cost=max_cost, callback=callback, keep_trajectory=keep_trajectory)
     t0 = time.perf_counter()
     if method == "gd":
-        res = optim.gd(problem, x0, lr, iters, **kw)
+        res = optim.gd(problem, x0, cast(float, lr), iters, **kw)
     elif method == "adam":
-        res = optim.adam(problem, x0, lr, iters, **kw)
+        res = optim.adam(problem, x0, cast(float, lr), iters, **kw)
     else:
         res = optim.newton_cg(problem, x0, iters, radius=radius, damping=damping, cg_maxiter=cg_maxiter, **kw)
     run_ = TrainRun(task, method, res, lr, lam, time.perf_counter() - t0)
@@ -433,7 +435,7 @@ def _layout(task: Task, views: list[tuple[str, Params]], path: Path) -> Path:
     cmap = plt.get_cmap("viridis")
     for k, (title, params) in enumerate(views):
         ax = fig.add_subplot(1, len(views), k + 1, projection="3d")
-        Z = [np.asarray(z) for z in params.Z]
+        Z = [np.asarray(z) for z in params.Z or []]
         Zp = [np.pad(z, ((0, 0), (0, max(0, 3 - net.dim))))[:, :3] for z in Z]
         W = forward(net, params, task.X[:1], task.Y[:1]).W
         wmax = max(float(np.max(w)) for w in W[1:])
@@ -549,9 +551,7 @@ def _sharpness_path(run_: TrainRun, samples: int = 12, seed: int = 0) -> list[tu
     traj = run_.result.trajectory or [run_.result.x]
     problem, _ = optim.net_problem(run_.task.net, run_.task.params0, run_.task.X, run_.task.Y)
     idx = sorted({int(round(i)) for i in np.linspace(0, len(traj) - 1, min(samples, len(traj)))})
-    return [
-        (i, optim.top_eigenvalue(lambda v, x=traj[i]: problem.hvp(x, v), problem.n, seed=seed)) for i in idx
-    ]
+    return [(i, optim.top_eigenvalue(partial(problem.hvp, traj[i]), problem.n, seed=seed)) for i in idx]
 
 
 def _fmt(v, spec=".3g") -> str:
@@ -634,7 +634,7 @@ def training_report(
             "n_samples": len(lam_path),
             "lam_top": _fmt(lam_top),
             "lr_bound_path": _fmt(2 / lam_top if lam_top > 0 else None),
-            "premise": bool(gd.lr < 2 / lam_top) if lam_top > 0 else True,
+            "premise": bool(gd.lr is not None and gd.lr < 2 / lam_top) if lam_top > 0 else True,
             "seconds": {m: f"{r.seconds:.2f}" for m, r in runs.items()},
             "gd_increases": checks["gd"]["loss_increases"],
             "gd_drift": _fmt(checks["gd"]["centroid_drift"], ".2g"),
@@ -664,7 +664,7 @@ def training_report(
         "command": prov["command"],
         "seed": seed,
         "sections": sections,
-        "versions": ", ".join(f"{k} {v}" for k, v in prov["versions"].items()),
+        "versions": ", ".join(f"{k} {v}" for k, v in versions().items()),
         "newton_iters": newton_iters,
     }
     return render("training.tex.j2", ctx, out_dir, "training", figures=figures, compile=compile)

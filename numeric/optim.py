@@ -25,6 +25,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -409,9 +410,7 @@ def newton_cg(
                 stop = "budget"
                 break
         rtol = min(0.5, math.sqrt(gnorm)) if cg_rtol is None else cg_rtol
-        cg = steihaug_cg(
-            lambda v, x=x: problem.hvp(x, v), g, radius, rtol=rtol, maxiter=maxit, damping=damping
-        )
+        cg = steihaug_cg(partial(problem.hvp, x), g, radius, rtol=rtol, maxiter=maxit, damping=damping)
         predicted = -float(g @ cg.p) - 0.5 * float(cg.p @ cg.Hp)
         f_new, g_new = problem.value_and_grad(x + cg.p)
         ok = _finite(f_new, g_new) and predicted > 0
@@ -483,10 +482,14 @@ def top_eigenvalue(
 
 
 # -- rigid-motion bookkeeping of a spatial net's flat parameters ---------------------------------------
+def _coords(net: Net, x: np.ndarray) -> list[np.ndarray]:
+    """The coordinate blocks Z_1..Z_L of flat parameters x."""
+    return list(unflatten(net, np.asarray(x, dtype=np.float64)).Z or [])
+
+
 def node_centroid(net: Net, x: np.ndarray) -> np.ndarray:
     """Centroid (D,) of all nodes of all layers, from flat parameters x (biases ignored)."""
-    Z = unflatten(net, np.asarray(x, dtype=np.float64)).Z
-    return np.concatenate(Z, axis=0).mean(axis=0)
+    return np.concatenate(_coords(net, x), axis=0).mean(axis=0)
 
 
 def rigid_residuals(net: Net, x: np.ndarray, grad: np.ndarray) -> tuple[float, float]:
@@ -496,8 +499,8 @@ def rigid_residuals(net: Net, x: np.ndarray, grad: np.ndarray) -> tuple[float, f
         (||sum_i dL/dz_i||, max|M - M^T|) with M = sum_i z_i (dL/dz_i)^T (D x D); both are 0 in exact
         arithmetic (translation and rotation invariance of L).
     """
-    Z = np.concatenate(unflatten(net, np.asarray(x, dtype=np.float64)).Z, axis=0)
-    G = np.concatenate(unflatten(net, np.asarray(grad, dtype=np.float64)).Z, axis=0)
+    Z = np.concatenate(_coords(net, x), axis=0)
+    G = np.concatenate(_coords(net, grad), axis=0)
     M = Z.T @ G
     return float(np.linalg.norm(G.sum(axis=0))), float(np.max(np.abs(M - M.T))) if M.size else 0.0
 
@@ -508,8 +511,7 @@ def rigid_overlap(net: Net, x: np.ndarray, eigenvectors: np.ndarray) -> np.ndarr
     mode, 0 for one orthogonal to every rigid motion."""
     from .spectrum import rigid_motions
 
-    Z = unflatten(net, np.asarray(x, dtype=np.float64)).Z
-    T, Rv = rigid_motions(Z, eigenvectors.shape[0])
+    T, Rv = rigid_motions(_coords(net, x), eigenvectors.shape[0])
     U, s, _ = np.linalg.svd(np.concatenate([T, Rv], axis=1), full_matrices=False)
     U = U[:, s > 1e-10 * s[0]]
     return np.sum((U.T @ eigenvectors) ** 2, axis=0)
