@@ -5,6 +5,6 @@
 """
 
 from . import manual  # noqa: I001  (order matters, see above)
-from . import autograd, compare, fd, flat
+from . import autograd, compare, fd, flat, optim
 
-__all__ = ["manual", "autograd", "compare", "fd", "flat"]
+__all__ = ["manual", "autograd", "compare", "fd", "flat", "optim"]
