@@ -96,6 +96,13 @@ def loss_hessian_times(net: Net | MLP, aL: np.ndarray, Y: np.ndarray, U: np.ndar
     """
     c = compile_net(net, "numpy")
     B, K = aL.shape
+    if c.loss_terms_hess is not None:  # separable loss: the Hessian is diagonal, t''(a, y) elementwise
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            out = np.asarray(c.loss_terms_hess(aL, Y), dtype=U.dtype) * U
+        if not np.all(np.isfinite(out)):
+            raise SpecError(f"the Hessian of loss {net.loss!r} is not finite at these predictions",
+                            "check the targets' range against the output activation")
+        return out / c.divisor(B, K)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         H = c.loss_hess_rows(*aL.T, *Y.T)
     key = id(c.loss_hess_rows)
@@ -148,9 +155,13 @@ def _coincident_masks(net: Net, cache) -> list:
 
 def _S(Zl, Zp, Vl, Vp, dtype):
     """S_ij = <Zl_i - Zp_j, Vl_i - Vp_j> (N_l x N_(l-1)), one dimension at a time (never N x N x D)."""
-    S = np.zeros((Zl.shape[0], Zp.shape[0]), dtype=dtype)
-    for d in range(Zl.shape[1]):
-        S += (Zl[:, d, None] - Zp[None, :, d]) * (Vl[:, d, None] - Vp[None, :, d])
+    shape = (Zl.shape[0], Zp.shape[0])
+    S, dz, dv = np.zeros(shape, dtype=dtype), np.empty(shape, dtype=dtype), np.empty(shape, dtype=dtype)
+    for d in range(Zl.shape[1]):  # in place: N x N temporaries are reused, not reallocated per op
+        np.subtract(Zl[:, d, None], Zp[None, :, d], out=dz)
+        np.subtract(Vl[:, d, None], Vp[None, :, d], out=dv)
+        dz *= dv
+        S += dz
     return S
 
 
@@ -218,9 +229,12 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, dtype=np.float64):
             if spatial:
                 dW = delta.T @ a[l - 1]
                 phi = cache.phiR[l]
-                psi = _psi(c, cache.R[l], zeros[l], dtype)
                 G = dW * phi
-                RG = RdW * phi + dW * psi * S[l]
+                RG = _psi(c, cache.R[l], zeros[l], dtype)
+                RG *= dW
+                RG *= S[l]
+                RdW *= phi  # HW[l - 1] is not needed for a Net: reuse R{dW}'s buffer
+                RG += RdW
                 Zl, Zp, Vl, Vp = Z[l], Z[l - 1], Vm[l], Vm[l - 1]
                 HZ[l] += Vl * G.sum(axis=1)[:, None] + Zl * RG.sum(axis=1)[:, None] - RG @ Zp - G @ Vp
                 HZ[l - 1] += Vp * G.sum(axis=0)[:, None] + Zp * RG.sum(axis=0)[:, None] - RG.T @ Zl - G.T @ Vl
