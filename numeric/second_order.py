@@ -154,12 +154,5 @@ def hessian(net: Net | MLP, params: Params, X, Y, wrt: str | None = None, device
 
 
 def _func_hessian(f, x0):
-    try:
-        with _quiet_forward_ad():
-            return torch.func.hessian(f)(x0)
-    except RuntimeError as err:
-        # loss_fn inspects r^2 == 0 (coincident nodes) in Python, which vmap cannot batch; stack the
-        # double-backward HVPs instead (same derivative, one vector at a time).
-        if "data-dependent" not in str(err) and "vmap" not in str(err):
-            raise
-        return torch.autograd.functional.hessian(f, x0)
+    with _quiet_forward_ad():
+        return torch.func.hessian(f)(x0)

@@ -9,7 +9,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from derive import Net, Params, SpecError, symbolic
-from numeric import autograd, second_order, strategies
+from numeric import autograd, manual, second_order, strategies
 from numeric.compare import rel_error, tolerance
 from numeric.flat import shapes
 
@@ -52,6 +52,14 @@ def test_double_backward_func_and_full_hessian_agree(case, seed):
         Hv = autograd.hvp(net, params, X, Y, V, method=method)
         assert [h.shape for h in Hv] == [np.shape(v) for v in V]
         assert rel_error(_cat(Hv), H @ _cat(V)) <= TOL, method
+
+
+@settings(max_examples=10)
+@given(strategies.adversarial_cases(kind="coincident", layers=st.integers(2, 3), width=st.integers(1, 3)))
+def test_torch_hessian_at_coincident_nodes_matches_manual(case):
+    _, net, params, X, Y = case
+    H = autograd.hessian(net, params, X, Y)
+    assert rel_error(H, manual.hessian(net, params, X, Y)) <= TOL
 
 
 def test_guide_2_11_1_scalar_example():
