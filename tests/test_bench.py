@@ -1,0 +1,93 @@
+"""derivcheck.bench: structure of the results on a tiny run (no timing is asserted: the bench measures,
+tests do not)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from derivcheck import bench
+
+TINY = bench.BenchConfig(symbolic=(((2, 2), 1.0), ((2, 2, 2), 8.0), ((2, 3, 2), 45.0)), grad_widths=(8, 8, 8, 8),
+                         grad_batch=4, hvp_widths=(6, 6, 6), hvp_batch=3, scaling_widths=(8, 16, 32),
+                         scaling_batch=4, repeats=1, rss=False, quick=True)
+
+TARGET_IDS = {"gradient.vs_cdist", "gradient.vs_pairwise", "gradient.vs_floor", "gradient.memory",
+              "hvp.cost_in_gradients", "hvp.vs_torch_best", "scaling.grad_s", "scaling.hvp_s",
+              "scaling.grad_bytes", "scaling.hvp_bytes", "cuda.throughput"}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    res = bench.run(out, config=TINY, device="cpu", argv=["--quick"])
+    return res, out
+
+
+def test_every_target_is_recorded_with_measured_target_and_pass(results):
+    res, out = results
+    on_disk = json.loads(out.read_text())
+    assert on_disk["targets"] == json.loads(json.dumps(res["targets"], default=str))
+    ids = {r["id"] for r in on_disk["targets"]}
+    assert TARGET_IDS <= ids
+    symbolic = {i for i in ids if i.startswith("symbolic.")}
+    assert len(symbolic) == len(TINY.symbolic) * len(TINY.symbolic_backends)
+    for r in on_disk["targets"]:
+        assert {"id", "what", "measured", "unit", "target", "pass", "details"} <= set(r), r
+        assert r["pass"] in (True, False, None)
+        if r["pass"] is not None and "error" not in r["details"]:
+            assert isinstance(r["measured"], (int, float)) and np.isfinite(r["measured"]), r
+    prov = on_disk["provenance"]
+    assert prov["command"].startswith("python -m derivcheck.bench") and "numpy" in prov["versions"]
+    assert (out.parent / "scaling.png").stat().st_size > 1000
+
+
+def test_ratios_are_ratios_of_the_recorded_times(results):
+    res, _ = results
+    t = {r["id"]: r for r in res["targets"]}
+    g = res["sections"]["gradient"]
+    assert t["gradient.vs_cdist"]["measured"] == pytest.approx(g["times_s"]["torch_cdist"] / g["times_s"]["manual"])
+    assert t["gradient.vs_floor"]["measured"] == pytest.approx(g["times_s"]["manual"] / g["floor_s"])
+    assert t["gradient.vs_floor"]["pass"] == (t["gradient.vs_floor"]["measured"] <= 1.3)
+    h = res["sections"]["hvp"]["times_s"]
+    assert t["hvp.cost_in_gradients"]["measured"] == pytest.approx(h["manual_hvp"] / h["manual"])
+
+
+def test_cpu_run_records_cuda_as_not_requested(results):
+    res, _ = results
+    (cuda,) = [r for r in res["targets"] if r["id"] == "cuda.throughput"]
+    assert cuda["pass"] is None and "not requested" in cuda["details"]["skipped"]
+
+
+def test_cuda_mode_is_skipped_cleanly_without_cuda(tmp_path):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present: the skip path is not reachable here")
+    res = bench.run(tmp_path / "r.json", config=TINY, device="cuda", sections=("cuda",))
+    (cuda,) = res["targets"]
+    assert cuda["pass"] is None and cuda["measured"] is None
+    assert "not available" in cuda["details"]["skipped"]
+    assert json.loads((tmp_path / "r.json").read_text())["targets"][0]["id"] == "cuda.throughput"
+
+
+def test_fit_exponent_recovers_a_power_law():
+    xs = np.array([128, 256, 512, 1024])
+    assert bench.fit_exponent(xs, 3e-9 * xs**2.0) == pytest.approx(2.0)
+    assert bench.fit_exponent(xs, 5.0 * xs**1.5) == pytest.approx(1.5)
+
+
+def test_bad_device_is_a_spec_error(tmp_path):
+    from derive import SpecError
+
+    with pytest.raises(SpecError, match="unknown device"):
+        bench.run(tmp_path / "r.json", config=TINY, device="tpu")
+
+
+def test_main_quick_cli_prints_a_table(tmp_path, capsys):
+    rc = bench.main(["--quick", "--out", str(tmp_path / "r.json"), "--only", "hvp", "cuda", "--device", "cuda"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "derivcheck bench (quick" in text and "skipped" in text and "pass" in text.lower()
+    assert json.loads((tmp_path / "r.json").read_text())["config"]["quick"] is True
