@@ -90,15 +90,16 @@ def _split(net: Net | MLP, V, dtype):
 def loss_hessian_times(net: Net | MLP, aL: np.ndarray, Y: np.ndarray, U: np.ndarray) -> np.ndarray:
     """(d^2 L / d a_L^2) U for predictions aL, targets Y and a direction U (all B x K).
 
-    The per-row loss Hessian (K x K) comes from derive's compiled `loss_hess_rows`; entries that are
-    the exact constant 0 (e.g. every off-diagonal entry of mse) are found once per compiled loss and
-    skipped, so mse-like losses cost O(B K), not O(B K^2).
+    Separable losses (row = sum_k t(a_k, y_k)) use derive's `loss_terms_hess` (t'' on B x K arrays).
+    Otherwise (softmax_ce) the per-row loss Hessian (K x K) comes from `loss_hess_rows`; entries that
+    are the exact constant 0 are found once per compiled loss and skipped.
     """
     c = compile_net(net, "numpy")
     B, K = aL.shape
-    if c.loss_terms_hess is not None:  # separable loss: the Hessian is diagonal, t''(a, y) elementwise
+    terms_hess = getattr(c, "loss_terms_hess", None)
+    if terms_hess is not None:  # separable loss: the Hessian is diagonal, t''(a, y) elementwise
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            out = np.asarray(c.loss_terms_hess(aL, Y), dtype=U.dtype) * U
+            out = np.asarray(terms_hess(aL, Y), dtype=U.dtype) * U
         if not np.all(np.isfinite(out)):
             raise SpecError(f"the Hessian of loss {net.loss!r} is not finite at these predictions",
                             "check the targets' range against the output activation")
