@@ -67,8 +67,9 @@ class BenchConfig:
 
 
 FULL = BenchConfig()
-QUICK = BenchConfig(symbolic=(((2, 2, 2), 1.0), ((3, 3, 3), 8.0), ((3, 3, 3), 45.0)), grad_widths=(64, 64, 64, 64),
-                    grad_batch=16, hvp_widths=(32, 32, 32), hvp_batch=8, scaling_widths=(16, 32, 64),
+QUICK = BenchConfig(symbolic=(((2, 2, 2), 1.0), ((3, 3, 3), 8.0), ((3, 3, 3), 45.0)),
+                    grad_widths=(64, 64, 64, 64), grad_batch=16, hvp_widths=(32, 32, 32), hvp_batch=8,
+                    scaling_widths=(16, 32, 64),
                     scaling_batch=8, repeats=1, rss=False, quick=True)
 
 
@@ -127,9 +128,9 @@ def bench_symbolic(cfg: BenchConfig, log) -> tuple[list, dict]:
                 import symengine  # noqa: F401
             except ImportError:
                 for widths, limit in cfg.symbolic:
-                    records.append(_record(f"symbolic.L{len(widths)}w{widths[1]}.symengine",
-                                           "exact gradient + Hessian + code (symengine)", None, "s", limit, None,
-                                           skipped="symengine is not installed (pip install derivcheck[fast])"))
+                    records.append(_record(
+                        f"symbolic.L{len(widths)}w{widths[1]}.symengine", "exact gradient + Hessian + code",
+                        None, "s", limit, None, skipped="symengine is not installed (derivcheck[fast])"))
                 continue
         t0 = time.perf_counter()
         try:
@@ -148,8 +149,8 @@ def bench_symbolic(cfg: BenchConfig, log) -> tuple[list, dict]:
                 err = f"{type(exc).__name__}: {exc}"
                 log(f"symbolic {backend} {widths}: FAILED {err}")
                 records.append(_record(tid, f"exact gradient + Hessian + code, L={len(widths)} widths "
-                                       f"{widths[1]} D={cfg.dim}, {backend}", None, "s", limit, False, error=err,
-                                       widths=list(widths)))
+                                       f"{widths[1]} D={cfg.dim}, {backend}", None, "s", limit, False,
+                                       error=err, widths=list(widths)))
                 continue
             dt = time.perf_counter() - t0
             rng = np.random.default_rng(0)
@@ -175,7 +176,8 @@ def bench_symbolic(cfg: BenchConfig, log) -> tuple[list, dict]:
         diffs = {}
         for k in set(a) & set(b):
             scale = max(1.0, float(np.max(np.abs(a[k][1]))))
-            diffs[str(k)] = max(float(np.max(np.abs(a[k][0] - b[k][0]))), float(np.max(np.abs(a[k][1] - b[k][1])))) / scale
+            err = max(float(np.max(np.abs(a[k][0] - b[k][0]))), float(np.max(np.abs(a[k][1] - b[k][1]))))
+            diffs[str(k)] = err / scale
         raw["sympy_vs_symengine_max_rel_diff"] = diffs
     return records, raw
 
@@ -259,7 +261,7 @@ def bench_gradient(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
     times = {}
     for engine in ("manual", "torch_cdist", "torch_pairwise"):
         times[engine], all_ts = _median_time(_engine_fn(engine, net, p, X, Y), cfg.repeats)
-        log(f"gradient {engine}: {times[engine]:.3f} s  {['%.3f' % t for t in all_ts]}")
+        log(f"gradient {engine}: {times[engine]:.3f} s  {[round(t, 3) for t in all_ts]}")
     floor = matmul_floor(widths, B, D, cfg.repeats, seed)
     log(f"gradient matmul floor: {floor:.3f} s")
     man = _engine_fn("manual", net, p, X, Y)
@@ -270,13 +272,14 @@ def bench_gradient(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
            for e in ("manual", "torch_cdist", "torch_pairwise")}
     mb = 1 / 2**20
     where = f"L={len(widths)} widths {widths[1]} D={D} batch {B} float64"
-    r_cdist, r_pair, r_floor = times["torch_cdist"] / times["manual"], times["torch_pairwise"] / times["manual"], \
-        times["manual"] / floor
+    r_cdist = times["torch_cdist"] / times["manual"]
+    r_pair = times["torch_pairwise"] / times["manual"]
+    r_floor = times["manual"] / floor
     recs = [
         _record("gradient.vs_cdist", f"torch(cdist) time / manual time, {where}", r_cdist, "x", ">= 2",
                 r_cdist >= 2, manual_s=times["manual"], torch_cdist_s=times["torch_cdist"]),
-        _record("gradient.vs_pairwise", f"torch(naive pairwise) time / manual time, {where}", r_pair, "x", ">= 4",
-                r_pair >= 4, manual_s=times["manual"], torch_pairwise_s=times["torch_pairwise"]),
+        _record("gradient.vs_pairwise", f"torch(naive pairwise) time / manual time, {where}", r_pair, "x",
+                ">= 4", r_pair >= 4, manual_s=times["manual"], torch_pairwise_s=times["torch_pairwise"]),
         _record("gradient.vs_floor", f"manual time / matmul floor, {where}", r_floor, "x", "<= 1.3",
                 r_floor <= 1.3, manual_s=times["manual"], floor_s=floor),
         _record("gradient.memory", f"manual peak extra memory (tracemalloc) vs forward cache + one N x N "
@@ -298,7 +301,7 @@ def bench_hvp(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
     for engine in ("manual", "manual_hvp", "torch_hvp_double_backward", "torch_hvp_func"):
         try:
             times[engine], ts = _median_time(_engine_fn(engine, net, p, X, Y, V), cfg.repeats)
-            log(f"hvp {engine}: {times[engine]:.4f} s  {['%.4f' % t for t in ts]}")
+            log(f"hvp {engine}: {times[engine]:.4f} s  {[round(t, 4) for t in ts]}")
         except (SpecError, RuntimeError) as exc:  # a torch method that cannot run here: record why
             times[engine] = None
             log(f"hvp {engine}: failed ({exc})")
@@ -306,12 +309,13 @@ def bench_hvp(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
     cost = times["manual_hvp"] / times["manual"]
     where = f"L={len(widths)} widths {widths[1]} D={D} batch {B}"
     recs = [
-        _record("hvp.cost_in_gradients", f"manual HVP time / manual gradient time, {where}", cost, "gradients",
-                "<= 3", cost <= 3, hvp_s=times["manual_hvp"], gradient_s=times["manual"]),
+        _record("hvp.cost_in_gradients", f"manual HVP time / manual gradient time, {where}", cost,
+                "gradients", "<= 3", cost <= 3, hvp_s=times["manual_hvp"], gradient_s=times["manual"]),
         _record("hvp.vs_torch_best", f"manual HVP time / torch's best HVP time, {where}",
                 None if torch_best is None else times["manual_hvp"] / torch_best, "x", "<= 1",
                 None if torch_best is None else times["manual_hvp"] <= torch_best,
-                torch_double_backward_s=times["torch_hvp_double_backward"], torch_func_s=times["torch_hvp_func"],
+                torch_double_backward_s=times["torch_hvp_double_backward"],
+                torch_func_s=times["torch_hvp_func"],
                 torch_best_in_gradients=None if torch_best is None else torch_best / times["manual"]),
     ]
     return recs, {"widths": list(widths), "batch": B, "times_s": times}
@@ -389,7 +393,8 @@ def bench_cuda(cfg: BenchConfig, log, requested: bool, seed=0) -> tuple[list, di
     _DEVICE[0] = "cuda"
     try:
         out = {}
-        for name, widths, B in (("gradient", cfg.grad_widths, cfg.grad_batch), ("hvp", cfg.hvp_widths, cfg.hvp_batch)):
+        sizes = (("gradient", cfg.grad_widths, cfg.grad_batch), ("hvp", cfg.hvp_widths, cfg.hvp_batch))
+        for name, widths, B in sizes:
             net, p, X, Y = _problem(widths, B, cfg.dim, seed)
             V = [np.random.default_rng(seed + 1).standard_normal(z.shape) for z in p.Z]
             engine = "torch_dims" if name == "gradient" else "torch_hvp_double_backward"
@@ -444,7 +449,8 @@ def run(out: str | os.PathLike | None = "bench/results.json", quick: bool = Fals
         "symbolic": lambda: bench_symbolic(cfg, log),
         "gradient": lambda: bench_gradient(cfg, log, seed),
         "hvp": lambda: bench_hvp(cfg, log, seed),
-        "scaling": lambda: bench_scaling(cfg, log, None if outp is None else outp.with_name("scaling.png"), seed),
+        "scaling": lambda: bench_scaling(cfg, log, None if outp is None else outp.with_name("scaling.png"),
+                                         seed),
         "cuda": lambda: bench_cuda(cfg, log, device == "cuda", seed),
     }
     t_start = time.perf_counter()
@@ -480,6 +486,9 @@ def table(results: dict):
     return t
 
 
+SECTIONS = ("symbolic", "gradient", "hvp", "scaling", "cuda")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="bench/results.json", help="results JSON (scaling.png goes beside it)")
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not a measurement")
@@ -499,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     try:
         res = run(args.out, args.quick, args.device, args.seed, argv=sys.argv[1:] if argv is None else argv,
-                  console=console, sections=tuple(args.only or ("symbolic", "gradient", "hvp", "scaling", "cuda")))
+                  console=console, sections=tuple(args.only or SECTIONS))
     except SpecError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2

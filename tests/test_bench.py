@@ -10,8 +10,9 @@ import pytest
 
 from derivcheck import bench
 
-TINY = bench.BenchConfig(symbolic=(((2, 2), 1.0), ((2, 2, 2), 8.0), ((2, 3, 2), 45.0)), grad_widths=(8, 8, 8, 8),
-                         grad_batch=4, hvp_widths=(6, 6, 6), hvp_batch=3, scaling_widths=(8, 16, 32),
+TINY = bench.BenchConfig(symbolic=(((2, 2), 1.0), ((2, 2, 2), 8.0), ((2, 3, 2), 45.0)),
+                         grad_widths=(8, 8, 8, 8), grad_batch=4, hvp_widths=(6, 6, 6), hvp_batch=3,
+                         scaling_widths=(8, 16, 32),
                          scaling_batch=4, repeats=1, rss=False, quick=True)
 
 TARGET_IDS = {"gradient.vs_cdist", "gradient.vs_pairwise", "gradient.vs_floor", "gradient.memory",
@@ -48,7 +49,8 @@ def test_ratios_are_ratios_of_the_recorded_times(results):
     res, _ = results
     t = {r["id"]: r for r in res["targets"]}
     g = res["sections"]["gradient"]
-    assert t["gradient.vs_cdist"]["measured"] == pytest.approx(g["times_s"]["torch_cdist"] / g["times_s"]["manual"])
+    times = g["times_s"]
+    assert t["gradient.vs_cdist"]["measured"] == pytest.approx(times["torch_cdist"] / times["manual"])
     assert t["gradient.vs_floor"]["measured"] == pytest.approx(g["times_s"]["manual"] / g["floor_s"])
     assert t["gradient.vs_floor"]["pass"] == (t["gradient.vs_floor"]["measured"] <= 1.3)
     h = res["sections"]["hvp"]["times_s"]
@@ -86,7 +88,8 @@ def test_bad_device_is_a_spec_error(tmp_path):
 
 
 def test_main_quick_cli_prints_a_table(tmp_path, capsys):
-    rc = bench.main(["--quick", "--out", str(tmp_path / "r.json"), "--only", "hvp", "cuda", "--device", "cuda"])
+    out = str(tmp_path / "r.json")
+    rc = bench.main(["--quick", "--out", out, "--only", "hvp", "cuda", "--device", "cuda"])
     assert rc == 0
     text = capsys.readouterr().out
     assert "derivcheck bench (quick" in text and "skipped" in text and "pass" in text.lower()
