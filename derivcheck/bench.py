@@ -17,9 +17,10 @@ Methods (what the numbers mean):
   arrays of the same shapes: per layer a@W^T, delta^T@a, delta@W, G@Z_(l-1), G^T@Z_l.
 * Memory, NumPy: ``tracemalloc`` peak above the traced size before the call (NumPy reports its
   array buffers to tracemalloc). Memory, every engine (NumPy and torch alike, for a fair ratio): a
-  fresh subprocess builds the inputs, warms up on a tiny net, then reads the kernel's high-water mark
-  of resident memory (``ru_maxrss``) before and after one gradient call; the difference is the peak
-  extra memory of that call (torch's CPU allocator exposes no peak statistic).
+  fresh subprocess builds the inputs, warms up on a tiny net, resets the kernel's high-water mark of
+  resident memory (``/proc/self/clear_refs``) and reads it (``VmHWM``) after one gradient call; the
+  rise above the resident size before the call is that call's peak extra memory (torch's CPU
+  allocator exposes no peak statistic; Linux only, else recorded as None).
 * Budget for the manual gradient's extra memory: the forward cache (a, h, W, R, phi(R) of every
   layer) plus one N_l x N_(l-1) array per layer.
 """
@@ -211,19 +212,27 @@ def _cache_bytes(widths, batch) -> tuple[int, int]:
     return 8 * (acts + 3 * mats), 8 * mats
 
 
+# Peak RSS of this process's own address space: VmHWM (ru_maxrss would not do: on Linux it carries
+# the parent's high-water mark across fork+exec). Writing 5 to clear_refs resets VmHWM to VmRSS.
 _CHILD = """
-import json, resource, sys
-import numpy as np
+import json, sys
 from derivcheck.bench import _problem, _engine_fn
+def status(key):
+    with open("/proc/self/status") as fh:
+        return 1024 * int(next(l for l in fh if l.startswith(key + ":")).split()[1])
 spec = json.loads(sys.argv[1])
 tiny = _problem([4] * len(spec["widths"]), 2, spec["dim"], 1)
 net, p, X, Y = _problem(spec["widths"], spec["batch"], spec["dim"], spec["seed"])
 _engine_fn(spec["engine"], *tiny)()
 fn = _engine_fn(spec["engine"], net, p, X, Y)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    before = status("VmRSS")
+except OSError:
+    before = status("VmHWM")
 fn()
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"extra_bytes": (after - before) * 1024}))
+print(json.dumps({"extra_bytes": status("VmHWM") - before}))
 """
 
 
