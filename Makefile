@@ -17,12 +17,19 @@ $(STAMP): pyproject.toml
 test: setup
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider --hypothesis-profile=$(HYPOTHESIS_PROFILE)
 
+# The reports are built even when a check fails (they show the counterexamples); the exit status is verify's.
 verify: setup
-	$(VENV)/bin/derivcheck verify --out reports/build/results.json
-	$(MAKE) reports
+	mkdir -p reports/build; $(VENV)/bin/derivcheck verify --out reports/build/results.json; echo $$? > reports/build/.verify-status
+	$(MAKE) --no-print-directory reports
+	@echo "PDF reports in $(CURDIR)/reports/build:" && ls -1 $(CURDIR)/reports/build/*.pdf
+	@exit $$(cat reports/build/.verify-status)
 
 reports: setup
-	$(VENV)/bin/derivcheck report --results reports/build/results.json --out reports/build
+	test -f reports/build/results.json || $(VENV)/bin/derivcheck verify --quick --out reports/build/results.json
+	$(VENV)/bin/derivcheck report --results reports/build/results.json --out reports/build --which derivation,verification,errata,training
+
+errata: setup
+	$(VENV)/bin/derivcheck claims claims/*.toml claims/*.py --errata reports/build; test $$? -le 1
 
 bench: setup
 	$(PY) -m derivcheck.bench --out bench/results.json

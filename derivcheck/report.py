@@ -179,20 +179,37 @@ def verification_report(results_path: str | Path, out_dir: str | Path, compile: 
 def add_arguments(p) -> None:
     p.add_argument("--results", default="reports/build/results.json", help="results.json from derivcheck verify")
     p.add_argument("--out", default="reports/build", help="output folder for .tex and .pdf")
-    p.add_argument("--which", default="derivation,verification", help="comma-separated: derivation,verification")
+    p.add_argument("--which", default="derivation,verification",
+                   help=f"comma-separated subset of {','.join(REPORTS)}")
     p.add_argument("--no-pdf", action="store_true", help="write the .tex only")
 
 
+def _errata(out_dir, compile):
+    from .claims import REPO, build_errata, check_files
+
+    paths = sorted((REPO / "claims").glob("*.toml")) + sorted((REPO / "claims").glob("*.py"))
+    return build_errata(check_files(paths), out_dir, compile=compile)
+
+
+def _training(out_dir, compile):
+    from .train import training_report
+
+    return training_report(out_dir, compile=compile)
+
+
+REPORTS = ("derivation", "verification", "errata", "training")
+
+
 def run(args) -> int:
-    which = {w.strip() for w in args.which.split(",") if w.strip()}
-    bad = which - {"derivation", "verification"}
+    which = [w.strip() for w in args.which.split(",") if w.strip()]
+    bad = [w for w in which if w not in REPORTS]
     if bad:
-        raise SpecError(f"unknown report {sorted(bad)[0]!r}", "use derivation and/or verification")
-    made = []
-    if "verification" in which:
-        made.append(verification_report(args.results, args.out, compile=not args.no_pdf))
-    if "derivation" in which:
-        made.append(derivation_report(args.out, compile=not args.no_pdf))
-    for tex, pdf in made:
-        print(f"wrote {pdf or tex}")
+        raise SpecError(f"unknown report {bad[0]!r}", f"use a comma-separated subset of {','.join(REPORTS)}")
+    compile = not args.no_pdf
+    build = {"verification": lambda: verification_report(args.results, args.out, compile=compile),
+             "derivation": lambda: derivation_report(args.out, compile=compile),
+             "errata": lambda: _errata(args.out, compile), "training": lambda: _training(args.out, compile)}
+    for name in which:
+        tex, pdf = build[name]()
+        print(f"{name}: {Path(pdf or tex).resolve()}")
     return 0

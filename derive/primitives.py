@@ -159,7 +159,11 @@ class Activation:
 
     @cached_property
     def deriv(self) -> sp.Expr:
-        return sp.diff(self.expr, X)
+        """f'(x), simplified: the same function in a form without cancellation where f saturates
+        (tanh' = 1 - tanh^2 becomes cosh^-2, exact to float64 at |x| = 30 where 1 - tanh^2 is 0;
+        sigmoid' becomes 1/(4 cosh^2(x/2)), which cannot overflow to inf/inf)."""
+        d = sp.diff(self.expr, X)
+        return d if isinstance(d, sp.Piecewise) else sp.simplify(d)
 
     def __call__(self, value: sp.Expr) -> sp.Expr:
         return self.expr.subs(X, value)

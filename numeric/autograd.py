@@ -72,7 +72,11 @@ def loss_fn(net: Net | MLP, Z=None, W=None, b=None, X=None, Y=None, formulation:
         a = c.f[l - 1](h)
     B, K = a.shape
     rows = c.loss_rows(*a.T, *Y.T)
-    value = (rows.sum() if torch.is_tensor(rows) and rows.dim() else rows * B) / c.divisor(B, K)
+    if not torch.is_tensor(rows) or rows.dim() == 0:
+        # A loss that does not depend on the outputs (softmax_ce with one output is identically 0)
+        # comes back as a constant; keep it on the graph so every derivative is an exact 0.
+        rows = rows + 0 * a.sum(dim=1)
+    value = rows.sum() / c.divisor(B, K)
     return value, weights
 
 

@@ -49,11 +49,49 @@ class Cache:
 def distances(Zl: np.ndarray, Zprev: np.ndarray) -> np.ndarray:
     """R_ij = ||Zl_i - Zprev_j|| (N_l x N_(l-1)), one dimension at a time: exact near r = 0, unlike
     the Gram form |z_i|^2 + |z_j|^2 - 2 z_i.z_j, and never N x N x D."""
-    r2 = np.zeros((Zl.shape[0], Zprev.shape[0]), dtype=Zl.dtype)
-    for d in range(Zl.shape[1]):
-        diff = Zl[:, d, None] - Zprev[None, :, d]
-        r2 += diff * diff
-    return np.sqrt(r2)
+    # in place, in two N x N buffers (the same sums in the same order as sum_d diff_d^2)
+    r2 = np.subtract.outer(Zl[:, 0], Zprev[:, 0])
+    np.multiply(r2, r2, out=r2)
+    if Zl.shape[1] > 1:
+        diff = np.empty_like(r2)
+        for d in range(1, Zl.shape[1]):
+            np.subtract.outer(Zl[:, d], Zprev[:, d], out=diff)
+            np.multiply(diff, diff, out=diff)
+            r2 += diff
+        del diff
+    return np.sqrt(r2, out=r2)
+
+
+_BLOCK = 1 << 19  # elements per row block of the kernel evaluation (4 MiB in float64)
+
+
+def _kernel_layer(net: Net, c, Zl: np.ndarray, Zp: np.ndarray, l: int, dtype):
+    """R, W = g(R) and phi(R) of one layer (N_l x N_(l-1) each), evaluated in row blocks.
+
+    Why blocks: the compiled g and phi allocate a few temporaries each; at block size they are reused
+    from the heap and stay in cache, where whole-layer temporaries would be fresh, page-faulted
+    N x N buffers (the dominant cost at N = 2048). Coincident nodes get phi(0) = lim g'(r)/r and
+    g(0+) (MATH.md), or a `SpecError` when g'(0) != 0.
+    """
+    n, m = Zl.shape[0], Zp.shape[0]
+    R, W, P = (np.empty((n, m), dtype=dtype) for _ in range(3))
+    step = max(1, _BLOCK // max(m, 1))
+    for i0 in range(0, n, step):
+        rows = slice(i0, i0 + step)
+        Rb = R[rows]
+        Rb[...] = distances(Zl[rows], Zp)
+        zero = Rb == 0
+        if zero.any():
+            if not np.isfinite(c.phi0):
+                i, j = np.argwhere(zero)[0]
+                raise coincidence_error(net, l + 1, int(i) + i0, int(j))
+            safe = np.where(zero, 1, Rb)
+            W[rows] = np.where(zero, dtype(c.g0), c.g(safe))  # the limit g(0+), also for 0/0 forms
+            P[rows] = np.where(zero, dtype(c.phi0), c.phi(safe))
+        else:
+            W[rows] = c.g(Rb)
+            P[rows] = c.phi(Rb)
+    return R, W, P
 
 
 def forward(net: Net | MLP, params: Params, X, Y, dtype=np.float64) -> Cache:
@@ -64,15 +102,7 @@ def forward(net: Net | MLP, params: Params, X, Y, dtype=np.float64) -> Cache:
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         for l in range(1, net.L):
             if net.spatial:
-                Rl = distances(Z[l], Z[l - 1])
-                Wl = c.g(Rl).astype(dtype, copy=False)
-                zero = Rl == 0
-                phil = c.phi(np.where(zero, 1, Rl)).astype(dtype, copy=False)
-                if zero.any():
-                    if not np.isfinite(c.phi0):
-                        i, j = np.argwhere(zero)[0]
-                        raise coincidence_error(net, l + 1, int(i), int(j))
-                    phil = np.where(zero, dtype(c.phi0), phil)
+                Rl, Wl, phil = _kernel_layer(net, c, Z[l], Z[l - 1], l, dtype)
                 R.append(Rl)
                 phiR.append(phil)
             else:
@@ -94,9 +124,13 @@ def loss_and_dA(net: Net | MLP, aL: np.ndarray, Y: np.ndarray):
     B, K = aL.shape
     div = c.divisor(B, K)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        value = np.sum(np.broadcast_to(c.loss_rows(*aL.T, *Y.T), (B,))) / div
-        cols = c.loss_grad_rows(*aL.T, *Y.T)
-    dA = np.stack([np.broadcast_to(np.asarray(col, dtype=aL.dtype), (B,)) for col in cols], axis=1) / div
+        if c.loss_terms is not None:  # separable loss: whole B x K arrays, no per-column calls
+            value = np.sum(c.loss_terms(aL, Y)) / div
+            dA = np.asarray(c.loss_terms_grad(aL, Y), dtype=aL.dtype) / div
+        else:
+            value = np.sum(np.broadcast_to(c.loss_rows(*aL.T, *Y.T), (B,))) / div
+            cols = c.loss_grad_rows(*aL.T, *Y.T)
+            dA = np.stack([np.broadcast_to(np.asarray(col, dtype=aL.dtype), (B,)) for col in cols], 1) / div
     if not np.isfinite(value) or not np.all(np.isfinite(dA)):
         raise SpecError(f"loss {net.loss!r} is not finite at these predictions (e.g. log(0) or overflow)",
                         "check the targets' range against the output activation (bce needs outputs in (0, 1))")
@@ -136,7 +170,11 @@ def gradients(net: Net | MLP, params: Params, X, Y, dtype=np.float64) -> Gradien
             dA = delta @ cache.W[l]
             dAs[l - 1] = dA
             if net.spatial:
-                G = dW[l - 1] * cache.phiR[l]
+                # G overwrites phi(R) (the cache is this call's own), and layer l's N x N arrays are
+                # released once used: the backward pass adds only dW_l per layer to the forward cache
+                phi = cache.phiR[l]  # may be a read-only broadcast (constant phi): then a new array
+                G = np.multiply(dW[l - 1], phi, out=phi if phi.flags.writeable and phi.base is None else None)
+                cache.W[l] = cache.R[l] = cache.phiR[l] = None
                 Zl, Zp = cache.Z[l], cache.Z[l - 1]
                 dZ[l] += Zl * G.sum(axis=1)[:, None] - G @ Zp
                 dZ[l - 1] += Zp * G.sum(axis=0)[:, None] - G.T @ Zl

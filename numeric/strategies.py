@@ -15,8 +15,11 @@ Essentials are positional, tuning is keyword-only; every argument accepts a valu
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from hypothesis.strategies import SearchStrategy
 
 from derive import ACTIVATIONS, KERNELS, LOSSES, MLP, Net, Params
@@ -33,9 +36,10 @@ def _st(value) -> SearchStrategy:
     return value if isinstance(value, SearchStrategy) else st.just(value)
 
 
+@lru_cache(maxsize=None)
 def _floats(lo: float, hi: float) -> SearchStrategy[float]:
-    # Round to 3 decimals: shrinks to short, readable counterexamples.
-    return st.floats(lo, hi, allow_nan=False, allow_infinity=False).map(lambda v: round(v, 3))
+    # Built once per range (hypothesis re-inspects a new mapped strategy each time it is created).
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
 
 
 @st.composite
@@ -69,7 +73,8 @@ def mlps(draw, *, layers=st.integers(2, 4), width=st.integers(1, 4),
 
 
 def _array(draw, shape, lo, hi):
-    return np.array([draw(_floats(lo, hi)) for _ in range(int(np.prod(shape)))], dtype=np.float64).reshape(shape)
+    # Rounded to 3 decimals: shrinks to short, readable counterexamples.
+    return np.round(draw(arrays(np.float64, shape, elements=_floats(lo, hi))), 3)
 
 
 @st.composite
@@ -133,6 +138,9 @@ def adversarial_cases(draw, *, kind=st.sampled_from(("coincident", "near", "relu
         net_kwargs.setdefault("hidden", "relu")
     if kind == "saturated":
         net_kwargs.setdefault("hidden", "sigmoid")
+        # bce after a saturated sigmoid output is ill-conditioned in float64 (1 - sigmoid(h) keeps no
+        # digits for h > 37), a limit of the dtype, not of an engine: saturate hidden layers only.
+        net_kwargs.setdefault("loss", st.sampled_from([x for x in LOSS_SPECS if x != "bce"]))
     net = draw(nets(**net_kwargs))
     params = draw(params_for(net))
     X, Y = draw(data_for(net))

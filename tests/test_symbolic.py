@@ -111,8 +111,11 @@ def test_relu_derivative_at_zero_is_zero():
 
 
 # -- flat route == program route --------------------------------------------------------------------
-@pytest.mark.parametrize("net", [Net((1, 2, 1), dim=2, kernel="gaussian", hidden="tanh", loss="mse", bias=True),
-                                 Net((1, 2, 1), dim=1, kernel="inverse_quadratic", hidden="sigmoid", bias=True)],
+# tanh and sigmoid are left to the 50-digit test below: the program uses their simplified derivatives
+# (cosh^-2, stable when saturated) and sp.diff gives 1 - tanh^2; equal, but simplify() needs minutes to see it.
+@pytest.mark.parametrize("net", [Net((1, 2, 1), dim=2, kernel="gaussian", hidden="softplus", loss="mse", bias=True),
+                                 Net((1, 2, 1), dim=1, kernel="inverse_quadratic", hidden="softplus", output="softplus",
+                                     bias=True)],
                          ids=_ids)
 def test_flat_equals_program_symbolically(net):
     built = sym.build_program(net, batch=1)
