@@ -60,6 +60,7 @@ class Compiled:
     loss_terms: Callable | None = None
     loss_terms_grad: Callable | None = None
     loss_terms_hess: Callable | None = None
+    phi_over_g: float | None = None  # c when phi = c g exactly (gaussian: -2/s^2): phi costs one multiply
 
 
 def _float(v: sp.Expr) -> float:
@@ -75,7 +76,9 @@ def _kernel_part(spec: str, params: tuple, backend: str) -> dict:
 
     k = kernel(spec, params)
     g, dg, phi = (primitive_callables(e, R, backend) for e in (k.bound, k.dg, k.phi))
+    ratio = sp.simplify(k.phi / k.bound) if not isinstance(k.bound, sp.Piecewise) else None
     return dict(g=g, dg=dg, phi=phi, dphi=primitive_callables(sp.diff(k.phi, R), R, backend),
+                phi_over_g=float(ratio) if ratio is not None and ratio.is_number and ratio.is_finite else None,
                 # g(0) as a limit: a formula such as sin(r)/r is 0/0 at r = 0 but has a value there
                 g0=_float(_limit0(k.bound)), dg0=_float(k.dg0), phi0=_float(k.phi0), d2g0=_float(k.d2g0))
 

@@ -90,7 +90,10 @@ def _kernel_layer(net: Net, c, Zl: np.ndarray, Zp: np.ndarray, l: int, dtype):
             P[rows] = np.where(zero, dtype(c.phi0), c.phi(safe))
         else:
             W[rows] = c.g(Rb)
-            P[rows] = c.phi(Rb)
+            if c.phi_over_g is not None:  # phi = c g (derive proved it): skip a second exp pass
+                np.multiply(W[rows], dtype(c.phi_over_g), out=P[rows])
+            else:
+                P[rows] = c.phi(Rb)
     return R, W, P
 
 
