@@ -8,7 +8,7 @@ import platform
 import shlex
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -48,7 +48,7 @@ def command_line(argv: list[str] | None = None) -> str:
 def provenance(seed: int | None = None, argv: list[str] | None = None) -> dict[str, object]:
     """What every report and results file records: seed, versions, machine, command, time."""
     return {"seed": seed, "command": command_line(argv), "versions": versions(), "machine": machine(),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "created": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

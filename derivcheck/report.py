@@ -7,9 +7,7 @@ from pathlib import Path
 
 import sympy as sp
 
-from derive import Net, SpecError
-from derive import symbolic
-from derive.primitives import R, X
+from derive import Net, SpecError, symbolic
 
 from .latex import escape, render
 from .provenance import atomic_write_bytes, provenance
@@ -54,7 +52,6 @@ def derivation_report(out_dir: str | Path, net: Net | None = None, batch: int = 
     ok = "proved equal" if proof_a else "NOT equal (disproved)"
     node_layer = 2 if net.L > 2 else 1
     l0 = node_layer - 1
-    fl = d.flat
     W_entries = [(l + 2, sp.latex(Wm)) for l, Wm in enumerate(d.W)]
     # delta and dW with the forward quantities as symbols keep the expressions short
     delta_cse = [(f"\\delta^{{{l + 2}}}_{{{b + 1},{i + 1}}}", e) for l, M in enumerate(d.delta)

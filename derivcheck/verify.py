@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from derive import ACTIVATIONS, KERNELS, LOSSES, Net, Params, SpecError
-from derive import symbolic
+from derive import ACTIVATIONS, KERNELS, LOSSES, Net, Params, SpecError, symbolic
 from numeric import autograd, manual
-from numeric.compare import (TOLERANCES, check_close, quantities, rotation_asymmetry, translation_residual)
+from numeric.compare import TOLERANCES, check_close, quantities, rotation_asymmetry, translation_residual
 from numeric.fd import fd_gradient, taylor_slope
-from numeric.flat import flatten
 
 from .provenance import atomic_write_json, provenance
 

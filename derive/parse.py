@@ -132,7 +132,7 @@ class _Builder:
             for i in cond_positions:
                 if not isinstance(node.args[i], ast.Compare):
                     raise SpecError(f"argument {i + 1} of {name} must be a comparison such as r < s in {self.text!r}",
-                                    f"write e.g. where(r < s, 1 - r/s, 0)")
+                                    "write e.g. where(r < s, 1 - r/s, 0)")
             args = [self.build(a, d, cond_ok=i in cond_positions) for i, a in enumerate(node.args)]
             return fn(*args)
         if isinstance(node, ast.Attribute):

@@ -15,7 +15,7 @@ Essentials are positional, tuning is keyword-only; every argument accepts a valu
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from hypothesis import strategies as st
@@ -36,7 +36,7 @@ def _st(value) -> SearchStrategy:
     return value if isinstance(value, SearchStrategy) else st.just(value)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _floats(lo: float, hi: float) -> SearchStrategy[float]:
     # Built once per range (hypothesis re-inspects a new mapped strategy each time it is created).
     return st.floats(lo, hi, allow_nan=False, allow_infinity=False)

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from derive import Net, Params, SpecError
 from derivcheck import cli
 from derivcheck.claims import REPO, build_errata, check_file, default_files
-from derivcheck.claimsfile import FALSE, HOLDS, ROUNDING, judge_number, load_worked, printed
+from derivcheck.claimsfile import FALSE, HOLDS, ROUNDING, judge_number, printed
+from derive import Net, Params, SpecError
 from numeric import autograd
 
 H, R, F = HOLDS, ROUNDING, FALSE

@@ -1,8 +1,7 @@
 import pytest
 
-from derive.primitives import R
-
 from derive import MLP, Net, SpecError
+from derive.primitives import R
 
 
 @pytest.mark.parametrize("kwargs, fragment", [

@@ -3,7 +3,7 @@ import pytest
 import sympy as sp
 import torch
 
-from derive import ACTIVATIONS, KERNELS, activation, compile_net, kernel, Net
+from derive import ACTIVATIONS, KERNELS, Net, activation, compile_net, kernel
 from derive.primitives import R, X
 
 

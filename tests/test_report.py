@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from derive import SpecError
 from derivcheck import report, verify
+from derive import SpecError
 
 needs_tex = pytest.mark.skipif(shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
                                reason="TeX Live / poppler not installed (CI installs them in .ci/run)")
