@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import sympy as sp
 
+from .fused import fused_kernel
 from .lambdify import lambdify, primitive_callables
 from .net import MLP, Net
 from .primitives import R, X
@@ -61,6 +62,8 @@ class Compiled:
     loss_terms_grad: Callable | None = None
     loss_terms_hess: Callable | None = None
     phi_over_g: float | None = None  # c when phi = c g exactly (gaussian: -2/s^2): phi costs one multiply
+    # dim -> FusedKernel (g and phi of the coordinates in one numexpr pass each) or None; numpy only
+    fused: Callable | None = None
 
 
 def _float(v: sp.Expr) -> float:
@@ -77,7 +80,8 @@ def _kernel_part(spec: str, params: tuple, backend: str) -> dict:
     k = kernel(spec, params)
     g, dg, phi = (primitive_callables(e, R, backend) for e in (k.bound, k.dg, k.phi))
     ratio = sp.simplify(k.phi / k.bound) if not isinstance(k.bound, sp.Piecewise) else None
-    return dict(g=g, dg=dg, phi=phi, dphi=primitive_callables(sp.diff(k.phi, R), R, backend),
+    fused = (lambda dim: fused_kernel(k.bound, k.phi, R, dim)) if backend == "numpy" else None
+    return dict(g=g, dg=dg, phi=phi, dphi=primitive_callables(sp.diff(k.phi, R), R, backend), fused=fused,
                 phi_over_g=float(ratio) if ratio is not None and ratio.is_number and ratio.is_finite else None,
                 # g(0) as a limit: a formula such as sin(r)/r is 0/0 at r = 0 but has a value there
                 g0=_float(_limit0(k.bound)), dg0=_float(k.dg0), phi0=_float(k.phi0), d2g0=_float(k.d2g0))

@@ -60,5 +60,26 @@ def elementwise(fn):
 
 @lru_cache(maxsize=512)
 def primitive_callables(expr: sp.Expr, var: sp.Symbol, backend: str):
-    """Cached single-variable callable (kernels, activations and their derivatives)."""
-    return elementwise(lambdify([var], expr, backend))
+    """Cached single-variable callable (kernels, activations and their derivatives).
+
+    On the numpy backend, large float64 arrays go through the same expression printed for numexpr
+    (one multithreaded pass; derive.fused) when numexpr can express it."""
+    fn = elementwise(lambdify([var], expr, backend))
+    if backend != "numpy":
+        return fn
+    from .fused import FUSED_MIN_SIZE, fused_elementwise
+
+    fast = fused_elementwise(expr, var)
+    if fast is None:
+        return fn
+
+    def call(x):
+        if getattr(x, "dtype", None) == _FLOAT64 and x.size >= FUSED_MIN_SIZE:
+            return fast(x)
+        return fn(x)
+
+    call.__doc__ = fn.__doc__
+    return call
+
+
+_FLOAT64 = "float64"  # numpy dtypes compare equal to their names; derive does not import numpy here

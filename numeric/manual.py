@@ -44,6 +44,7 @@ class Cache:
     b: list | None
     X: np.ndarray
     Y: np.ndarray
+    lean: bool = False  # fused first-order cache: R is None and phi(R) is None when phi = c g
 
 
 def distances(Zl: np.ndarray, Zprev: np.ndarray) -> np.ndarray:
@@ -97,14 +98,34 @@ def _kernel_layer(net: Net, c, Zl: np.ndarray, Zp: np.ndarray, l: int, dtype):
     return R, W, P
 
 
-def forward(net: Net | MLP, params: Params, X, Y, dtype=np.float64) -> Cache:
-    """Forward pass a_1 = X, h_l = a_(l-1) W_l^T + b_l, a_l = f_l(h_l), keeping every intermediate."""
+def _fused(net: Net | MLP, c, dim: int, dtype):
+    """The fused kernel evaluator for this net (float64 spatial nets whose kernel numexpr can
+    express), else None."""
+    if not net.spatial or dtype is not np.float64 or c.fused is None:
+        return None
+    return c.fused(dim)
+
+
+def forward(net: Net | MLP, params: Params, X, Y, dtype=np.float64, lean: bool = False) -> Cache:
+    """Forward pass a_1 = X, h_l = a_(l-1) W_l^T + b_l, a_l = f_l(h_l), keeping every intermediate.
+
+    lean=True (what `gradients` uses) keeps only what the first-order backward pass reads: the
+    layer weights W come from one fused pass over the coordinates (derive.fused), R is not stored
+    (None) and phi(R) is None when phi = c g (the backward pass forms G from W). A lean pass
+    raises `_Singular` when a fused value is not finite (coincident nodes, 0/0 forms), for the
+    caller to take the careful route.
+    """
     Z, Wexp, b, X, Y = check_inputs(net, params, X, Y, dtype)
     c = compile_net(net, "numpy")
+    fused = _fused(net, c, Z[0].shape[1], dtype) if lean and net.spatial else None
     a, h, W, R, phiR = [X], [None], [None], [None], [None]
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         for l in range(1, net.L):
-            if net.spatial:
+            if fused is not None:
+                Wl = fused.weights(Z[l], Z[l - 1], np.empty((Z[l].shape[0], Z[l - 1].shape[0])))
+                R.append(None)
+                phiR.append(None if c.phi_over_g is not None else fused.phi_of(Z[l], Z[l - 1], np.empty_like(Wl)))
+            elif net.spatial:
                 Rl, Wl, phil = _kernel_layer(net, c, Z[l], Z[l - 1], l, dtype)
                 R.append(Rl)
                 phiR.append(phil)
@@ -113,12 +134,19 @@ def forward(net: Net | MLP, params: Params, X, Y, dtype=np.float64) -> Cache:
                 R.append(None)
                 phiR.append(None)
             hl = a[-1] @ Wl.T
+            # a NaN or inf weight reaches every row of h (0 * NaN is NaN): one B x N check, not N x N
+            if fused is not None and not np.all(np.isfinite(hl)):
+                raise _Singular
             if b is not None:
                 hl = hl + b[l - 1]
             W.append(Wl)
             h.append(hl)
             a.append(np.asarray(c.f[l - 1](hl), dtype=dtype))
-    return Cache(a, h, W, R, phiR, Z, b, X, Y)
+    return Cache(a, h, W, R, phiR, Z, b, X, Y, lean=fused is not None)
+
+
+class _Singular(Exception):
+    """A fused (lean) pass met a non-finite kernel value: redo the layer the careful way."""
 
 
 def loss_and_dA(net: Net | MLP, aL: np.ndarray, Y: np.ndarray):
@@ -154,7 +182,14 @@ def gradients(net: Net | MLP, params: Params, X, Y, dtype=np.float64) -> Gradien
         SpecError: bad shapes, NaN/Inf inputs, coincident nodes with a kernel whose g'(0) != 0.
     """
     dtype = np.dtype(dtype).type
-    cache = forward(net, params, X, Y, dtype)
+    try:
+        # fast route: fused kernel layers; anything singular sends the whole call the careful way
+        return _backward(net, forward(net, params, X, Y, dtype, lean=True), dtype)
+    except _Singular:
+        return _backward(net, forward(net, params, X, Y, dtype), dtype)
+
+
+def _backward(net: Net | MLP, cache: Cache, dtype) -> Gradients:
     c = compile_net(net, "numpy")
     value, dA = loss_and_dA(net, cache.a[-1], cache.Y)
     L = net.L
@@ -173,15 +208,38 @@ def gradients(net: Net | MLP, params: Params, X, Y, dtype=np.float64) -> Gradien
             dA = delta @ cache.W[l]
             dAs[l - 1] = dA
             if net.spatial:
-                # G overwrites phi(R) (the cache is this call's own), and layer l's N x N arrays are
-                # released once used: the backward pass adds only dW_l per layer to the forward cache
-                phi = cache.phiR[l]  # may be a read-only broadcast (constant phi): then a new array
-                G = np.multiply(dW[l - 1], phi, out=phi if phi.flags.writeable and phi.base is None else None)
+                G = _G(c, cache, l, dW[l - 1])
                 cache.W[l] = cache.R[l] = cache.phiR[l] = None
                 Zl, Zp = cache.Z[l], cache.Z[l - 1]
-                dZ[l] += Zl * G.sum(axis=1)[:, None] - G @ Zp
-                dZ[l - 1] += Zp * G.sum(axis=0)[:, None] - G.T @ Zl
+                # [Z, 1] in one product gives G Z and the row sums together: one pass over G per side
+                ones_p = np.ones((Zp.shape[0], 1), dtype=Zp.dtype)
+                ones_l = np.ones((Zl.shape[0], 1), dtype=Zl.dtype)
+                below = G @ np.hstack([Zp, ones_p])  # N_l x (D+1): G Z_(l-1) | rowsum(G)
+                above = G.T @ np.hstack([Zl, ones_l])  # N_(l-1) x (D+1): G^T Z_l | colsum(G)
+                D = Zl.shape[1]
+                dZ[l] += Zl * below[:, D:] - below[:, :D]
+                dZ[l - 1] += Zp * above[:, D:] - above[:, :D]
+    if cache.lean and not all(np.all(np.isfinite(z)) for z in dZ):
+        raise _Singular  # phi was singular somewhere (g'(0) != 0 at coincident nodes, 0/0 forms)
     return Gradients(loss=float(value), dW=dW, dZ=dZ, db=db if net.bias else None, dX=dA, engine="manual",
                      extra={"delta": deltas, "dA": dAs})
+
+
+def _G(c, cache: Cache, l: int, dWl: np.ndarray) -> np.ndarray:
+    """G_l = dW_l * phi(R_l), N_l x N_(l-1), written over a forward buffer of layer l.
+
+    Why overwrite: the cache is this call's own and layer l's N x N arrays are dead after this, so
+    the backward pass adds only dW_l per layer to the forward cache.
+    """
+    phi = cache.phiR[l]
+    if phi is None:  # lean route with phi = c g: G = c dW W in one fused pass over W's buffer
+        import numexpr
+
+        Wl = cache.W[l]
+        return numexpr.evaluate("k * dW * W", local_dict={"k": np.float64(c.phi_over_g), "dW": dWl, "W": Wl},
+                                out=Wl, casting="same_kind")
+    # phi may be a read-only broadcast (constant phi): then a new array
+    return np.multiply(dWl, phi, out=phi if phi.flags.writeable and phi.base is None else None)
+
 
 from .hvp import hessian, hvp  # noqa: E402,F401  (second order lives in numeric/hvp.py)

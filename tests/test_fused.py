@@ -1,0 +1,135 @@
+"""derive/fused.py: numexpr forms of kernels and activations agree with the NumPy forms, and the manual
+engine's fused route agrees with its careful route, including where it must fall back."""
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given
+from hypothesis import strategies as st
+
+import numeric.manual as manual
+from derive import Net, Params, SpecError, compile_net
+from derive.fused import FUSED_MIN_SIZE, fused_elementwise, fused_kernel
+from derive.primitives import ACTIVATIONS, KERNELS, R, X, activation, kernel
+from numeric import strategies
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+@pytest.mark.parametrize("dim", [1, 3])
+def test_fused_kernel_matches_numpy_forms(name, dim):
+    k = kernel(name, ())
+    fk = fused_kernel(k.bound, k.phi, R, dim)
+    assert fk is not None, f"{name} should be expressible in numexpr"
+    rng = np.random.default_rng(dim)
+    Zl, Zp = rng.uniform(-1.5, 1.5, (37, dim)), rng.uniform(-1.5, 1.5, (29, dim))
+    Rm = np.sqrt(((Zl[:, None, :] - Zp[None, :, :]) ** 2).sum(-1))
+    c = compile_net(Net((29, 37), dim=dim, kernel=name), "numpy")
+    W = fk.weights(Zl, Zp, np.empty(Rm.shape))
+    P = fk.phi_of(Zl, Zp, np.empty(Rm.shape))
+    np.testing.assert_allclose(W, c.g(Rm), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(P, c.phi(Rm), rtol=1e-12, atol=1e-14)
+
+
+def test_even_kernel_loses_the_square_root():
+    k = kernel("gaussian", ())
+    fk = fused_kernel(k.bound, k.phi, R, 2)
+    assert "sqrt" not in fk.g and "0.5" not in fk.g and "exp" in fk.g  # exp(-r^2) needs only r^2
+    k = kernel("exponential", ())
+    assert "**0.5" in fused_kernel(k.bound, k.phi, R, 2).g  # exp(-r) needs r itself
+
+
+def test_a_function_numexpr_lacks_keeps_the_numpy_route():
+    g = sp.besselj(0, R)  # numexpr has no Bessel functions
+    assert fused_kernel(g, sp.diff(g, R) / R, R, 2) is None
+    assert fused_elementwise(sp.erf(X), X) is None
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_fused_activations_match_numpy(name):
+    a = activation(name)
+    x = np.random.default_rng(1).uniform(-30, 30, FUSED_MIN_SIZE + 3)
+    for expr in (a.expr, a.deriv):
+        fast = fused_elementwise(expr, X)
+        if fast is None:
+            continue
+        slow = sp.lambdify([X], expr, "numpy")(x)
+        np.testing.assert_allclose(fast(x), slow, rtol=1e-13, atol=1e-300)
+        assert fast(x).dtype == np.float64
+
+
+def _careful(net, params, X, Y):
+    """The careful route by hand: full forward cache (R and phi(R) kept), same backward pass."""
+    return manual._backward(net, manual.forward(net, params, X, Y), np.float64)
+
+
+@given(strategies.cases())
+def test_fused_route_equals_careful_route(case):
+    net, params, X, Y = case
+    fast = manual.gradients(net, params, X, Y)
+    slow = _careful(net, params, X, Y)
+    assert fast.loss == pytest.approx(slow.loss, rel=1e-13, abs=1e-300)
+    for a, b in zip(fast.dW, slow.dW):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-14 * max(1.0, np.max(np.abs(b))))
+    if net.spatial:
+        for a, b in zip(fast.dZ, slow.dZ):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13 * max(1.0, np.max(np.abs(b))))
+
+
+def _coincident(kernel_spec):
+    net = Net((2, 3, 1), dim=2, kernel=kernel_spec)
+    Z = [np.array([[0.0, 0.0], [1.0, 0.5]]), np.array([[0.0, 0.0], [0.3, -0.2], [-1.0, 1.0]]),
+         np.array([[0.2, 0.1]])]
+    X = np.array([[0.5, -0.4], [1.0, 0.2]])
+    Y = np.array([[0.1], [0.3]])
+    return net, Params(Z=Z), X, Y
+
+
+def test_coincident_nodes_with_a_0_over_0_kernel_fall_back_to_the_limit():
+    net, p, X, Y = _coincident("sin(r)/r")
+    with pytest.raises(manual._Singular):  # the fused pass sees 0/0 ...
+        manual.forward(net, p, X, Y, lean=True)
+    g = manual.gradients(net, p, X, Y)  # ... and gradients answers by the careful route
+    slow = _careful(net, p, X, Y)
+    assert g.loss == slow.loss and np.isfinite(g.loss)
+    for a, b in zip(g.dZ, slow.dZ):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_coincident_nodes_with_g_prime_nonzero_still_give_the_one_line_error():
+    net, p, X, Y = _coincident("exponential")
+    with pytest.raises(SpecError, match="coincide"):
+        manual.gradients(net, p, X, Y)
+
+
+def test_coincident_nodes_with_a_smooth_kernel_stay_on_the_fused_route():
+    net, p, X, Y = _coincident("gaussian")
+    cache = manual.forward(net, p, X, Y, lean=True)
+    assert cache.lean and cache.W[1][0, 0] == 1.0  # g(0) = 1 exactly
+    fast, slow = manual.gradients(net, p, X, Y), _careful(net, p, X, Y)
+    for a, b in zip(fast.dZ, slow.dZ):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+@given(st.sampled_from([np.float32]), strategies.cases())
+def test_float32_keeps_the_numpy_route(dtype, case):
+    net, params, X, Y = case
+    cache = manual.forward(net, params, X, Y, dtype=dtype, lean=True)
+    assert not cache.lean and cache.a[-1].dtype == np.float32
+
+
+@given(strategies.adversarial_cases())
+def test_fused_route_on_adversarial_cases(case):
+    """Coincident and nearly coincident nodes, ReLU at 0, saturation: the fused route either agrees
+    with the careful route or both refuse with the same one-line error."""
+    kind, net, params, X, Y = case
+    try:
+        slow = _careful(net, params, X, Y)
+    except SpecError as exc:
+        with pytest.raises(SpecError, match=str(exc)[:20]):
+            manual.gradients(net, params, X, Y)
+        return
+    fast = manual.gradients(net, params, X, Y)
+    assert fast.loss == pytest.approx(slow.loss, rel=1e-12, abs=1e-300)
+    if net.spatial:
+        for a, b in zip(fast.dZ, slow.dZ):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12 * max(1.0, np.max(np.abs(b))))
