@@ -14,15 +14,18 @@ Methods (what the numbers mean):
   code for both. The primitive templates (kernel/activation/loss derivatives, cached per kernel) are
   warmed once per backend on a 2-layer net first; their one-off cost is recorded as ``cold``.
 * Matmul floor: the same run's time for only the matrix products the manual gradient performs, on
-  arrays of the same shapes: per layer a@W^T, delta^T@a, delta@W, G@Z_(l-1), G^T@Z_l.
+  arrays of the same shapes: per layer a@W^T, delta^T@a, delta@W, G@[Z_(l-1), 1], G^T@[Z_l, 1]. The
+  gradient section times the engines, the floor and the bare kernel evaluations (one fused pass per
+  layer) in interleaved rounds, so all of them see the same machine.
 * Memory, NumPy: ``tracemalloc`` peak above the traced size before the call (NumPy reports its
   array buffers to tracemalloc). Memory, every engine (NumPy and torch alike, for a fair ratio): a
   fresh subprocess builds the inputs, warms up on a tiny net, resets the kernel's high-water mark of
   resident memory (``/proc/self/clear_refs``) and reads it (``VmHWM``) after one gradient call; the
   rise above the resident size before the call is that call's peak extra memory (torch's CPU
   allocator exposes no peak statistic; Linux only, else recorded as None).
-* Budget for the manual gradient's extra memory: the forward cache (a, h, W, R, phi(R) of every
-  layer) plus one N_l x N_(l-1) array per layer.
+* Budget for the manual gradient's extra memory: the forward cache it keeps (a, h and W of every
+  layer; R is never stored and a Gaussian's phi(R) = c W is formed in place) plus one N_l x N_(l-1)
+  array per layer.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ class BenchConfig:
     scaling_layers: int = 3
     scaling_batch: int = 64
     dim: int = 3
-    repeats: int = 3
+    repeats: int = 5
     rss: bool = True  # subprocess peak-RSS measurements (seconds each: a fresh interpreter)
     quick: bool = False
     extra: dict = field(default_factory=dict)
@@ -84,6 +87,21 @@ def _median_time(fn, repeats: int, warmup: bool = True) -> tuple[float, list[flo
         fn()
         ts.append(time.perf_counter() - t0)
     return statistics.median(ts), ts
+
+
+def _interleaved_times(fns: dict, repeats: int) -> tuple[dict, dict]:
+    """Median time of each callable, timed in rounds (one call of each per round, after one warm-up
+    call each), so a slow spell of a shared machine hits every contender alike and the ratios of
+    one run compare like with like. Returns (medians, all times)."""
+    for fn in fns.values():
+        fn()
+    ts: dict = {k: [] for k in fns}
+    for _ in range(max(1, repeats)):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            ts[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in ts.items()}, ts
 
 
 def _peak_tracemalloc(fn) -> int:
@@ -184,32 +202,76 @@ def bench_symbolic(cfg: BenchConfig, log) -> tuple[list, dict]:
 
 
 # -- 2. manual gradient at width 2048 -------------------------------------------------------------------
-def matmul_floor(widths, batch, dim, repeats, seed=0) -> float:
-    """Median time of just the matrix products the manual gradient needs (see module docstring)."""
+def _floor_problem(widths, batch, dim, seed=0):
     rng = np.random.default_rng(seed)
     L = len(widths)
     a = [rng.standard_normal((batch, n)) for n in widths]
     d = [rng.standard_normal((batch, n)) for n in widths]
-    Z = [rng.standard_normal((n, dim)) for n in widths]
+    Z1 = [np.hstack([rng.standard_normal((n, dim)), np.ones((n, 1))]) for n in widths]  # [Z, 1]
     W = [None] + [rng.standard_normal((widths[l], widths[l - 1])) for l in range(1, L)]
+    return a, d, Z1, W
+
+
+def matmul_products(widths, batch, dim, seed=0):
+    """A callable doing just the matrix products the manual gradient needs, on arrays of its shapes:
+    per layer a_(l-1) W_l^T (forward), delta_l^T a_(l-1) (dW), delta_l W_l (dL/da_(l-1)),
+    G [Z_(l-1), 1] and G^T [Z_l, 1] (dZ, with the row sums folded in as the engine does)."""
+    a, d, Z1, W = _floor_problem(widths, batch, dim, seed)
+    L = len(widths)
 
     def products():
         for l in range(1, L):
-            a[l - 1] @ W[l].T  # forward h_l
+            a[l - 1] @ W[l].T
         for l in range(L - 1, 0, -1):
-            G = d[l].T @ a[l - 1]  # dW_l (G has dW's shape and cost)
-            d[l] @ W[l]  # dL/da_(l-1)
-            G @ Z[l - 1]
-            G.T @ Z[l]
+            G = d[l].T @ a[l - 1]  # G has dW's shape and cost
+            d[l] @ W[l]
+            G @ Z1[l - 1]
+            G.T @ Z1[l]
 
-    return _median_time(products, repeats)[0]
+    return products
+
+
+def matmul_floor(widths, batch, dim, repeats, seed=0) -> float:
+    """Median time of just the matrix products the manual gradient needs (see `matmul_products`)."""
+    return _median_time(matmul_products(widths, batch, dim, seed), repeats)[0]
+
+
+def kernel_evaluations(net, p):
+    """A callable doing just the N_l x N_(l-1) kernel evaluations W = g(R) of every layer, each in
+    its fastest form here (one fused multithreaded pass over the coordinates, derive.fused): the
+    elementwise work no formulation of the gradient can skip. Not part of the issue's floor;
+    recorded beside it so the remaining gap is measured, not guessed."""
+    from derive import compile_net
+
+    fk = compile_net(net, "numpy").fused(p.Z[0].shape[1])
+    bufs = [np.empty((p.Z[l].shape[0], p.Z[l - 1].shape[0])) for l in range(1, net.L)]
+
+    def evaluations():
+        for l in range(1, net.L):
+            fk.weights(p.Z[l], p.Z[l - 1], bufs[l - 1])
+
+    return evaluations
+
+
+def _exp_ns_per_element(n=1 << 22, repeats=5) -> dict:
+    """float64 exp cost per element: NumPy (one thread; SIMD exp only with AVX-512) and numexpr (all
+    threads, libm): the price of the Gaussian's N^2 exponentials on this machine."""
+    import numexpr
+
+    x = -np.random.default_rng(0).random(n)
+    out = np.empty_like(x)
+    t_np = _median_time(lambda: np.exp(x, out=out), repeats)[0]
+    t_ne = _median_time(lambda: numexpr.evaluate("exp(x)", local_dict={"x": x}, out=out), repeats)[0]
+    return {"numpy": 1e9 * t_np / n, "numexpr": 1e9 * t_ne / n, "numexpr_threads": numexpr.get_num_threads()}
 
 
 def _cache_bytes(widths, batch) -> tuple[int, int]:
-    """(forward cache bytes: a, h, W, R, phi(R); one N_l x N_(l-1) float64 array per layer)."""
+    """(the gradient's forward cache in bytes: a and h of every layer and W of every layer, the lean
+    cache `numeric.manual.gradients` keeps for a Gaussian, whose phi(R) = c W is never stored;
+    one N_l x N_(l-1) float64 array per layer)."""
     acts = sum(batch * n for n in widths) + sum(batch * n for n in widths[1:])
     mats = sum(widths[l] * widths[l - 1] for l in range(1, len(widths)))
-    return 8 * (acts + 3 * mats), 8 * mats
+    return 8 * (acts + mats), 8 * mats
 
 
 # Peak RSS of this process's own address space: VmHWM (ru_maxrss would not do: on Linux it carries
@@ -267,12 +329,15 @@ def _rss_extra(engine, widths, batch, dim, seed) -> int | None:
 def bench_gradient(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
     widths, B, D = cfg.grad_widths, cfg.grad_batch, cfg.dim
     net, p, X, Y = _problem(widths, B, D, seed)
-    times = {}
-    for engine in ("manual", "torch_cdist", "torch_pairwise"):
-        times[engine], all_ts = _median_time(_engine_fn(engine, net, p, X, Y), cfg.repeats)
-        log(f"gradient {engine}: {times[engine]:.3f} s  {[round(t, 3) for t in all_ts]}")
-    floor = matmul_floor(widths, B, D, cfg.repeats, seed)
-    log(f"gradient matmul floor: {floor:.3f} s")
+    fns = {e: _engine_fn(e, net, p, X, Y) for e in ("manual", "torch_cdist", "torch_pairwise")}
+    fns["floor"] = matmul_products(widths, B, D, seed)
+    fns["kernel"] = kernel_evaluations(net, p)
+    times, all_ts = _interleaved_times(fns, cfg.repeats)
+    for k, t in times.items():
+        log(f"gradient {k}: {t:.3f} s  {[round(x, 3) for x in all_ts[k]]}")
+    floor, kern = times.pop("floor"), times.pop("kernel")
+    exp_ns = _exp_ns_per_element()
+    log(f"float64 exp per element: {exp_ns}")
     man = _engine_fn("manual", net, p, X, Y)
     tm = _peak_tracemalloc(man)
     cache, per_layer = _cache_bytes(widths, B)
@@ -290,13 +355,16 @@ def bench_gradient(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
         _record("gradient.vs_pairwise", f"torch(naive pairwise) time / manual time, {where}", r_pair, "x",
                 ">= 4", r_pair >= 4, manual_s=times["manual"], torch_pairwise_s=times["torch_pairwise"]),
         _record("gradient.vs_floor", f"manual time / matmul floor, {where}", r_floor, "x", "<= 1.3",
-                r_floor <= 1.3, manual_s=times["manual"], floor_s=floor),
+                r_floor <= 1.3, manual_s=times["manual"], floor_s=floor, kernel_eval_s=kern,
+                vs_floor_plus_kernel=times["manual"] / (floor + kern),
+                exp_ns_numpy=exp_ns["numpy"], exp_ns_numexpr=exp_ns["numexpr"]),
         _record("gradient.memory", f"manual peak extra memory (tracemalloc) vs forward cache + one N x N "
                 f"per layer, {where}", tm * mb, "MiB", budget * mb, tm <= budget,
                 forward_cache_mib=cache * mb, one_nxn_per_layer_mib=per_layer * mb,
                 rss_extra_mib={k: (None if v is None else v * mb) for k, v in rss.items()}),
     ]
-    raw = {"widths": list(widths), "batch": B, "times_s": times, "floor_s": floor, "tracemalloc_bytes": tm,
+    raw = {"widths": list(widths), "batch": B, "times_s": times, "floor_s": floor, "kernel_eval_s": kern,
+           "all_times_s": all_ts, "exp_ns_per_element": exp_ns, "tracemalloc_bytes": tm,
            "rss_extra_bytes": rss, "budget_bytes": budget}
     return recs, raw
 
@@ -306,14 +374,19 @@ def bench_hvp(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
     widths, B, D = cfg.hvp_widths, cfg.hvp_batch, cfg.dim
     net, p, X, Y = _problem(widths, B, D, seed)
     V = [np.random.default_rng(seed + 1).standard_normal(z.shape) for z in p.Z]
-    times = {}
+    fns, times = {}, {}
     for engine in ("manual", "manual_hvp", "torch_hvp_double_backward", "torch_hvp_func"):
+        fn = _engine_fn(engine, net, p, X, Y, V)
         try:
-            times[engine], ts = _median_time(_engine_fn(engine, net, p, X, Y, V), cfg.repeats)
-            log(f"hvp {engine}: {times[engine]:.4f} s  {[round(t, 4) for t in ts]}")
+            fn()
+            fns[engine] = fn
         except (SpecError, RuntimeError) as exc:  # a torch method that cannot run here: record why
             times[engine] = None
             log(f"hvp {engine}: failed ({exc})")
+    medians, all_ts = _interleaved_times(fns, cfg.repeats * 3)  # milliseconds each: more rounds
+    times.update(medians)
+    for engine, t in medians.items():
+        log(f"hvp {engine}: {t:.4f} s  {[round(x, 4) for x in all_ts[engine]]}")
     torch_best = min((t for k, t in times.items() if k.startswith("torch") and t is not None), default=None)
     cost = times["manual_hvp"] / times["manual"]
     where = f"L={len(widths)} widths {widths[1]} D={D} batch {B}"

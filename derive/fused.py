@@ -40,13 +40,15 @@ class FusedKernel:
     """Fused float64 evaluation of one kernel for coordinates in D dimensions.
 
     Attributes:
-        g, phi: numexpr source of g and phi = g'/r in the names a0..a(D-1) (rows of Z_l, as
-            N_l x 1 columns) and b0..b(D-1) (rows of Z_(l-1), as 1 x N_(l-1) rows).
+        g, phi, psi: numexpr source of g, phi = g'/r and psi = phi'/r (second order) in the names
+            a0..a(D-1) (rows of Z_l, as N_l x 1 columns) and b0..b(D-1) (rows of Z_(l-1), as
+            1 x N_(l-1) rows).
         dim: D.
     """
 
     g: str
     phi: str
+    psi: str
     dim: int
 
     def _names(self, Zl, Zp) -> dict:
@@ -66,11 +68,17 @@ class FusedKernel:
 
         return numexpr.evaluate(self.phi, local_dict=self._names(Zl, Zp), out=out, casting="same_kind")
 
+    def psi_of(self, Zl, Zp, out):
+        """psi(R) = phi'(R)/R into `out` (N_l x N_(l-1) float64), one pass."""
+        import numexpr
+
+        return numexpr.evaluate(self.psi, local_dict=self._names(Zl, Zp), out=out, casting="same_kind")
+
 
 @lru_cache(maxsize=64)
 def fused_kernel(g: sp.Expr, phi: sp.Expr, r: sp.Symbol, dim: int) -> FusedKernel | None:
-    """The fused form of kernel expressions g(r), phi(r) for D = `dim`; None if numexpr cannot
-    express them (a function it lacks), so callers keep the NumPy route."""
+    """The fused form of kernel expressions g(r), phi(r) (and psi = phi'(r)/r) for D = `dim`; None
+    if numexpr cannot express them (a function it lacks), so callers keep the NumPy route."""
     try:
         import numexpr
     except ImportError:  # pragma: no cover - numexpr is a dependency; keep the NumPy route if absent
@@ -80,7 +88,7 @@ def fused_kernel(g: sp.Expr, phi: sp.Expr, r: sp.Symbol, dim: int) -> FusedKerne
     b = sp.symbols(f"b0:{dim}", real=True)
     squared = sp.Add(*[(ai - bi) ** 2 for ai, bi in zip(a, b)])
     texts = []
-    for e in (g, phi):
+    for e in (g, phi, sp.diff(phi, r) / r):
         # r = sqrt(dd) first, so SymPy cancels sqrt(dd)^2 = dd before the coordinates go in
         e = e.subs(r, sp.sqrt(dd)).subs(dd, squared)
         try:
@@ -94,7 +102,7 @@ def fused_kernel(g: sp.Expr, phi: sp.Expr, r: sp.Symbol, dim: int) -> FusedKerne
             numexpr.evaluate(t, local_dict={f"{s}{d}": np.zeros((1, 1)) for s in "ab" for d in range(dim)})
     except Exception:
         return None
-    return FusedKernel(g=texts[0], phi=texts[1], dim=dim)
+    return FusedKernel(g=texts[0], phi=texts[1], psi=texts[2], dim=dim)
 
 
 FUSED_MIN_SIZE = 1 << 16  # below this many elements numexpr's start-up costs more than it saves

@@ -38,7 +38,7 @@ import numpy as np
 from derive import MLP, Net, Params, SpecError, compile_net
 
 from .flat import shapes as flat_shapes
-from .manual import forward, loss_and_dA
+from .manual import _Singular, forward, loss_and_dA
 
 __all__ = ["hvp", "hessian", "loss_hessian_times"]
 
@@ -183,12 +183,40 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, dtype=np.float64):
         SpecError: bad shapes, NaN/Inf, coincident nodes where the Hessian is undefined.
     """
     dtype = np.dtype(dtype).type
-    cache = forward(net, params, X, Y, dtype)
+    try:
+        # fast route: fused kernel layers (derive.fused); anything singular goes the careful way
+        return _hvp(net, forward(net, params, X, Y, dtype, lean=True), V, dtype)
+    except _Singular:
+        return _hvp(net, forward(net, params, X, Y, dtype), V, dtype)
+
+
+def _S_text(dim: int) -> str:
+    return " + ".join(f"(a{d} - b{d})*(u{d} - w{d})" for d in range(dim))
+
+
+def _lean_S(Zl, Zp, Vl, Vp):
+    """S_ij = <Zl_i - Zp_j, Vl_i - Vp_j> in one fused multithreaded pass (numexpr)."""
+    import numexpr
+
+    D = Zl.shape[1]
+    names = {f"a{d}": Zl[:, d:d + 1] for d in range(D)} | {f"b{d}": Zp[None, :, d] for d in range(D)}
+    names |= {f"u{d}": Vl[:, d:d + 1] for d in range(D)} | {f"w{d}": Vp[None, :, d] for d in range(D)}
+    return numexpr.evaluate(_S_text(D), local_dict=names)
+
+
+def _hvp(net: Net | MLP, cache, V, dtype):
+    """H v over a forward cache: lean (fused: W only, phi and psi as fused passes or multiples of
+    W when phi = c g, so psi = c^2 g) or careful (R, W, phi(R) kept; psi from R)."""
+    import numexpr
+
     c = compile_net(net, "numpy")
     Vm, Vb, repack = _split(net, V, dtype)
     L, spatial = net.L, net.spatial
     Z: list[Any] = cache.Z or []
-    zeros = _coincident_masks(net, cache) if isinstance(net, Net) else []
+    lean = cache.lean
+    fk = c.fused(Z[0].shape[1]) if lean else None
+    k = None if not lean or c.phi_over_g is None else np.float64(c.phi_over_g)
+    zeros = _coincident_masks(net, cache) if isinstance(net, Net) and not lean else []
     a, h, W = cache.a, cache.h, cache.W
     # --- forward R pass -------------------------------------------------------------------------
     S: list[Any] = [None] * L
@@ -198,7 +226,11 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, dtype=np.float64):
     Ra: list[Any] = [None] * L
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         for l in range(1, L):
-            if spatial:
+            if spatial and lean:
+                S[l] = _lean_S(Z[l], Z[l - 1], Vm[l], Vm[l - 1])
+                names = {"S": S[l], "W": W[l], "P": cache.phiR[l], "k": k}
+                RW[l] = numexpr.evaluate("k*W*S" if k is not None else "P*S", local_dict=names)
+            elif spatial:
                 S[l] = _S(Z[l], Z[l - 1], Vm[l], Vm[l - 1], dtype)
                 RW[l] = cache.phiR[l] * S[l]
             else:
@@ -208,6 +240,8 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, dtype=np.float64):
                 Rhl += Ra[l - 1] @ W[l].T
             if Vb is not None:
                 Rhl += Vb[l - 1]
+            if lean and not np.all(np.isfinite(Rhl)):  # phi(0) singular (0/0 form): careful route
+                raise _Singular
             dfh[l] = np.asarray(c.df[l - 1](h[l]), dtype=dtype)
             Rh[l] = Rhl
             Ra[l] = dfh[l] * Rhl
@@ -227,7 +261,27 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, dtype=np.float64):
             Hb[l - 1] = Rdelta.sum(axis=0)
             if l > 1:  # dL/dX is not a parameter: layer 2 needs no gA_1
                 gA, RgA = delta @ W[l], Rdelta @ W[l] + delta @ RW[l]
-            if spatial:
+            if spatial and lean:
+                dW = delta.T @ a[l - 1]
+                # R{G} = R{dW} phi + dW psi S; with phi = k W, psi = k^2 W (one pass, into S's buffer)
+                if k is not None:
+                    names = {"k": k, "W": W[l], "dW": dW, "RdW": RdW, "S": S[l]}
+                    RG = numexpr.evaluate("k*W*(RdW + k*dW*S)", local_dict=names, out=S[l])
+                    G = numexpr.evaluate("k*dW*W", local_dict=names, out=dW)
+                else:
+                    Psi = fk.psi_of(Z[l], Z[l - 1], np.empty_like(dW))
+                    names = {"P": cache.phiR[l], "Psi": Psi, "dW": dW, "RdW": RdW, "S": S[l]}
+                    RG = numexpr.evaluate("RdW*P + dW*Psi*S", local_dict=names, out=S[l])
+                    G = numexpr.evaluate("dW*P", local_dict=names, out=dW)
+                W[l] = S[l] = RW[l] = None
+                Zl, Zp, Vl, Vp = Z[l], Z[l - 1], Vm[l], Vm[l - 1]
+                D = Zl.shape[1]
+                # [X, 1] products: G X and the row (column) sums in one pass over G per side
+                gV, gtV = G @ _with_ones(Vp), G.T @ _with_ones(Vl)
+                rZ, rtZ = RG @ _with_ones(Zp), RG.T @ _with_ones(Zl)
+                HZ[l] += Vl * gV[:, D:] + Zl * rZ[:, D:] - rZ[:, :D] - gV[:, :D]
+                HZ[l - 1] += Vp * gtV[:, D:] + Zp * rtZ[:, D:] - rtZ[:, :D] - gtV[:, :D]
+            elif spatial:
                 dW = delta.T @ a[l - 1]
                 phi = cache.phiR[l]
                 G = dW * phi
@@ -242,9 +296,15 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, dtype=np.float64):
     out = repack(HZ if spatial else HW, Hb)
     flat = np.concatenate([np.asarray(o).reshape(-1) for o in out]) if isinstance(out, list) else out
     if not np.all(np.isfinite(flat)):
+        if lean:
+            raise _Singular  # psi or phi singular at coincident nodes: the careful route decides
         raise SpecError("H v is not finite at these parameters (overflow in the activations or loss)",
                         "rescale the inputs or coordinates")
     return out
+
+
+def _with_ones(A):
+    return np.hstack([A, np.ones((A.shape[0], 1), dtype=A.dtype)])
 
 
 def hessian(net: Net | MLP, params: Params, X, Y, wrt: str | None = None, dtype=np.float64) -> np.ndarray:

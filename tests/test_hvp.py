@@ -219,3 +219,25 @@ def test_float32_hvp_within_its_tolerance(case, seed):
     got = manual.hvp(net, params, X, Y, V, dtype=np.float32)
     assert all(g.dtype == np.float32 for g in got)
     assert rel_error(_cat(got), ref) <= tolerance(np.float32, "hvp")
+
+
+def _careful_hvp(net, params, X, Y, V):
+    from numeric import hvp as hvp_module
+
+    return hvp_module._hvp(net, manual.forward(net, params, X, Y), V, np.float64)
+
+
+@given(st.one_of(strategies.cases(), strategies.adversarial_cases().map(lambda c: c[1:])), st.integers(0, 2**31 - 1))
+def test_fused_hvp_route_equals_careful_route(case, seed):
+    """The fused route (W only; phi, psi fused or multiples of W) against the careful route (R, phi(R)
+    kept, psi from R): the same H v, or the same one-line refusal."""
+    net, params, X, Y = case
+    V = _direction(net, seed)
+    try:
+        slow = _cat(_careful_hvp(net, params, X, Y, V))
+    except SpecError as exc:
+        with pytest.raises(SpecError, match=str(exc)[:20]):
+            manual.hvp(net, params, X, Y, V)
+        return
+    fast = _cat(manual.hvp(net, params, X, Y, V))
+    assert rel_error(fast, slow) <= 1e-12
