@@ -66,11 +66,12 @@ class BenchConfig:
     dim: int = 3
     repeats: int = 5
     rss: bool = True  # subprocess peak-RSS measurements (seconds each: a fresh interpreter)
+    suite: bool = False  # time `make test`'s pytest command and `derivcheck verify --quick` (minutes)
     quick: bool = False
     extra: dict = field(default_factory=dict)
 
 
-FULL = BenchConfig()
+FULL = BenchConfig(suite=True)
 QUICK = BenchConfig(symbolic=(((2, 2, 2), 1.0), ((3, 3, 3), 8.0), ((3, 3, 3), 45.0)),
                     grad_widths=(64, 64, 64, 64), grad_batch=16, hvp_widths=(32, 32, 32), hvp_batch=8,
                     scaling_widths=(16, 32, 64),
@@ -459,6 +460,45 @@ def _plot(rows, fits, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+# -- 6. suite time ---------------------------------------------------------------------------------------
+SUITE_COMMANDS = {
+    # exactly what `make test` runs (Makefile), with the `ci` hypothesis profile
+    "suite.make_test": ([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider",
+                         "--hypothesis-profile=ci"], 600.0, "`make test` (pytest -n 2, hypothesis profile ci)"),
+    "suite.verify_quick": ([sys.executable, "-m", "derivcheck.cli", "verify", "--quick", "--out", "{tmp}/results.json"],
+                           60.0, "`derivcheck verify --quick`"),
+}
+
+
+def bench_suite(cfg: BenchConfig, log) -> tuple[list, dict]:
+    """Wall time of the test suite and of the quick verification, each in a fresh subprocess from the
+    repository root (what a developer waits for on every change)."""
+    import tempfile
+
+    recs, raw = [], {}
+    root = Path(__file__).resolve().parent.parent
+    for tid, (cmd, limit, what) in SUITE_COMMANDS.items():
+        if not cfg.suite:
+            recs.append(_record(tid, f"wall time of {what}", None, "s", limit, None,
+                                skipped="not run in quick/tiny configurations (the suite runs the bench's tests)"))
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            argv = [a.replace("{tmp}", tmp) for a in cmd]
+            env = {**os.environ, "HYPOTHESIS_PROFILE": "ci"}
+            t0 = time.perf_counter()
+            out = subprocess.run(argv, cwd=root, capture_output=True, text=True, env=env, timeout=3 * limit)
+            wall = time.perf_counter() - t0
+        lines = [ln for ln in out.stdout.splitlines() if ln.strip()]
+        # pytest ends with "N passed in T s"; verify's summary line is the one naming its checks
+        tail = next((ln for ln in reversed(lines) if " passed" in ln or " checks" in ln), lines[-1] if lines else "")
+        log(f"{tid}: {wall:.1f} s, exit {out.returncode}: {tail}")
+        ok = wall <= limit and out.returncode == 0
+        recs.append(_record(tid, f"wall time of {what}", wall, "s", limit, ok, exit_code=out.returncode,
+                            summary=tail, command=" ".join(argv[1:])))
+        raw[tid] = {"wall_s": wall, "exit_code": out.returncode, "summary": tail}
+    return recs, raw
+
+
 # -- 5. CUDA --------------------------------------------------------------------------------------------
 def bench_cuda(cfg: BenchConfig, log, requested: bool, seed=0) -> tuple[list, dict]:
     import torch
@@ -505,7 +545,7 @@ def _threads() -> dict:
 
 def run(out: str | os.PathLike | None = "bench/results.json", quick: bool = False, device: str = "cpu",
         seed: int = 0, config: BenchConfig | None = None, argv: list[str] | None = None,
-        console=None, sections=("symbolic", "gradient", "hvp", "scaling", "cuda")) -> dict:
+        console=None, sections=("symbolic", "gradient", "hvp", "scaling", "cuda", "suite")) -> dict:
     """Run the bench and write its JSON atomically.
 
     Args:
@@ -534,6 +574,7 @@ def run(out: str | os.PathLike | None = "bench/results.json", quick: bool = Fals
         "scaling": lambda: bench_scaling(cfg, log, None if outp is None else outp.with_name("scaling.png"),
                                          seed),
         "cuda": lambda: bench_cuda(cfg, log, device == "cuda", seed),
+        "suite": lambda: bench_suite(cfg, log),
     }
     t_start = time.perf_counter()
     for name in sections:
@@ -568,7 +609,7 @@ def table(results: dict):
     return t
 
 
-SECTIONS = ("symbolic", "gradient", "hvp", "scaling", "cuda")
+SECTIONS = ("symbolic", "gradient", "hvp", "scaling", "cuda", "suite")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -577,7 +618,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                    help="cuda: also record torch gradient/HVP throughput on CUDA (skipped without CUDA)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", nargs="+", choices=("symbolic", "gradient", "hvp", "scaling", "cuda"),
+    p.add_argument("--only", nargs="+", choices=SECTIONS,
                    help="run only these sections")
 
 

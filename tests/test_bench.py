@@ -17,7 +17,8 @@ TINY = bench.BenchConfig(symbolic=(((2, 2), 1.0), ((2, 2, 2), 8.0), ((2, 3, 2), 
 
 TARGET_IDS = {"gradient.vs_cdist", "gradient.vs_pairwise", "gradient.vs_floor", "gradient.memory",
               "hvp.cost_in_gradients", "hvp.vs_torch_best", "scaling.grad_s", "scaling.hvp_s",
-              "scaling.grad_bytes", "scaling.hvp_bytes", "cuda.throughput"}
+              "scaling.grad_bytes", "scaling.hvp_bytes", "cuda.throughput", "suite.make_test",
+              "suite.verify_quick"}
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +95,19 @@ def test_main_quick_cli_prints_a_table(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "derivcheck bench (quick" in text and "skipped" in text and "pass" in text.lower()
     assert json.loads((tmp_path / "r.json").read_text())["config"]["quick"] is True
+
+
+def test_suite_timing_is_recorded_as_skipped_in_tiny_runs(results):
+    res, _ = results
+    t = {r["id"]: r for r in res["targets"]}
+    for tid in ("suite.make_test", "suite.verify_quick"):
+        assert t[tid]["pass"] is None and "skipped" in t[tid]["details"]
+    assert bench.FULL.suite and not bench.QUICK.suite  # `make bench` times the suite; --quick does not
+
+
+def test_suite_commands_are_make_tests_and_verify_quick():
+    cmd, limit, _ = bench.SUITE_COMMANDS["suite.make_test"]
+    makefile = (bench.Path(bench.__file__).resolve().parent.parent / "Makefile").read_text()
+    assert "-m pytest -q -n 2 -p no:cacheprovider --hypothesis-profile" in makefile  # same flags as here
+    assert cmd[1:] == ["-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "--hypothesis-profile=ci"]
+    assert limit == 600.0 and bench.SUITE_COMMANDS["suite.verify_quick"][1] == 60.0
