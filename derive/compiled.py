@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import sympy as sp
 
@@ -62,8 +63,8 @@ class Compiled:
     loss_terms_grad: Callable | None = None
     loss_terms_hess: Callable | None = None
     phi_over_g: float | None = None  # c when phi = c g exactly (gaussian: -2/s^2): phi costs one multiply
-    # dim -> FusedKernel (g and phi of the coordinates in one numexpr pass each) or None; numpy only
-    fused: Callable | None = None
+    # FusedKernel (g, phi, psi of squared distances, one numexpr pass each) or None; numpy only
+    fused: Any = None
 
 
 def _float(v: sp.Expr) -> float:
@@ -80,7 +81,7 @@ def _kernel_part(spec: str, params: tuple, backend: str) -> dict:
     k = kernel(spec, params)
     g, dg, phi = (primitive_callables(e, R, backend) for e in (k.bound, k.dg, k.phi))
     ratio = sp.simplify(k.phi / k.bound) if not isinstance(k.bound, sp.Piecewise) else None
-    fused = (lambda dim: fused_kernel(k.bound, k.phi, R, dim)) if backend == "numpy" else None
+    fused = fused_kernel(k.bound, k.phi, R) if backend == "numpy" else None
     return dict(g=g, dg=dg, phi=phi, dphi=primitive_callables(sp.diff(k.phi, R), R, backend), fused=fused,
                 phi_over_g=float(ratio) if ratio is not None and ratio.is_number and ratio.is_finite else None,
                 # g(0) as a limit: a formula such as sin(r)/r is 0/0 at r = 0 but has a value there

@@ -1,15 +1,13 @@
-"""A kernel layer W = g(R), P = phi(R) compiled into single fused, multithreaded passes (numexpr).
+"""A kernel layer W = g(R), P = phi(R) as one exact distance pass and one fused, multithreaded pass.
 
 The NumPy route evaluates a layer in several N x N passes: D differences, squares and sums, a
-square root, then g and phi (each a pass or more). Here SymPy rewrites g and phi as functions of
-the coordinates themselves,
-
-    W_ij = g(sqrt(sum_d (zl_id - zp_jd)^2)),
-
-(an even kernel such as the Gaussian loses the square root: exp(-r^2/s^2) becomes exp(-dd/s^2))
-and numexpr evaluates each expression in one blocked pass over the N x N result on every core,
-with no N x N temporaries. Same definition, one printer: the strings come from the kernel's SymPy
-expressions, never from user text.
+square root, then g and phi (each a pass or more). Here SymPy rewrites g, phi = g'/r and psi = phi'/r
+as functions of the squared distance dd = r^2 (an even kernel loses the square root: exp(-r^2/s^2)
+becomes exp(-dd/s^2)) and prints them for numexpr, which evaluates each in one blocked pass on every
+core, in place, with no N x N temporaries. dd itself comes from scipy's `cdist(..., "sqeuclidean")`:
+sum_d (z_id - z'_jd)^2 one dimension at a time, exact near r = 0 (never the Gram form
+|z|^2 + |z'|^2 - 2 z.z', which cancels), row blocks on all cores. Same definition, one printer:
+the strings come from the kernel's SymPy expressions, never from user text.
 
 Coincident nodes (dd = 0) are not special-cased here: a formula singular there (0/0 in sin(r)/r,
 g'(r)/r when g'(0) != 0) yields NaN or inf, and the engine falls back to its careful route, which
@@ -18,13 +16,14 @@ takes limits or raises the one-line error.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 
 import sympy as sp
 from sympy.printing.lambdarepr import NumExprPrinter
 
-__all__ = ["FusedKernel", "fused_kernel", "fused_elementwise"]
+__all__ = ["FusedKernel", "fused_kernel", "fused_elementwise", "squared_distances"]
 
 
 def _numexpr_text(expr: sp.Expr) -> str:
@@ -35,74 +34,95 @@ def _numexpr_text(expr: sp.Expr) -> str:
     return NumExprPrinter()._print(expr)
 
 
+_POOL: list = []
+
+
+def squared_distances(Zl, Zp, out):
+    """dd_ij = sum_d (Zl_id - Zp_jd)^2 into `out` (N_l x N_(l-1) float64), the sum taken one
+    dimension at a time in order (as numeric.manual.distances does), row blocks in parallel threads
+    (scipy's cdist releases the GIL)."""
+    from scipy.spatial.distance import cdist
+
+    n = Zl.shape[0]
+    threads = min(os.cpu_count() or 1, 8, max(1, n // 256))
+    if threads == 1:
+        return cdist(Zl, Zp, "sqeuclidean", out=out)
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL.append(ThreadPoolExecutor(threads, thread_name_prefix="derivcheck-cdist"))
+    step = -(-n // threads)
+
+    def block(i0):
+        cdist(Zl[i0:i0 + step], Zp, "sqeuclidean", out=out[i0:i0 + step])
+
+    list(_POOL[0].map(block, range(0, n, step)))
+    return out
+
+
 @dataclass(frozen=True)
 class FusedKernel:
-    """Fused float64 evaluation of one kernel for coordinates in D dimensions.
+    """Fused float64 evaluation of one kernel.
 
     Attributes:
-        g, phi, psi: numexpr source of g, phi = g'/r and psi = phi'/r (second order) in the names
-            a0..a(D-1) (rows of Z_l, as N_l x 1 columns) and b0..b(D-1) (rows of Z_(l-1), as
-            1 x N_(l-1) rows).
-        dim: D.
+        g, phi, psi: numexpr source of g, phi = g'/r and psi = phi'/r (second order) in the one
+            name dd (squared distances).
     """
 
     g: str
     phi: str
     psi: str
-    dim: int
 
-    def _names(self, Zl, Zp) -> dict:
-        names = {f"a{d}": Zl[:, d:d + 1] for d in range(self.dim)}
-        names.update({f"b{d}": Zp[None, :, d] for d in range(self.dim)})
-        return names
+    def _eval(self, text, Zl, Zp, out, dd=None):
+        import numexpr
+
+        if dd is None:
+            dd = squared_distances(Zl, Zp, out)
+        # in place when out is dd: numexpr writes each block only after reading it
+        return numexpr.evaluate(text, local_dict={"dd": dd}, out=out, casting="same_kind")
 
     def weights(self, Zl, Zp, out):
-        """W = g(R) into `out` (N_l x N_(l-1) float64), one pass."""
-        import numexpr
-
-        return numexpr.evaluate(self.g, local_dict=self._names(Zl, Zp), out=out, casting="same_kind")
+        """W = g(R) (N_l x N_(l-1) float64) into `out`: one distance pass, one kernel pass."""
+        return self._eval(self.g, Zl, Zp, out)
 
     def phi_of(self, Zl, Zp, out):
-        """phi(R) = g'(R)/R into `out` (N_l x N_(l-1) float64), one pass."""
-        import numexpr
-
-        return numexpr.evaluate(self.phi, local_dict=self._names(Zl, Zp), out=out, casting="same_kind")
+        """phi(R) = g'(R)/R into `out`."""
+        return self._eval(self.phi, Zl, Zp, out)
 
     def psi_of(self, Zl, Zp, out):
-        """psi(R) = phi'(R)/R into `out` (N_l x N_(l-1) float64), one pass."""
-        import numexpr
+        """psi(R) = phi'(R)/R into `out`."""
+        return self._eval(self.psi, Zl, Zp, out)
 
-        return numexpr.evaluate(self.psi, local_dict=self._names(Zl, Zp), out=out, casting="same_kind")
+    def layer(self, Zl, Zp, W_out, P_out):
+        """W = g(R) and phi(R) from one distance pass (into P_out, then overwritten by phi)."""
+        dd = squared_distances(Zl, Zp, P_out)
+        self._eval(self.g, Zl, Zp, W_out, dd)
+        self._eval(self.phi, Zl, Zp, P_out, dd)
+        return W_out, P_out
 
 
 @lru_cache(maxsize=64)
-def fused_kernel(g: sp.Expr, phi: sp.Expr, r: sp.Symbol, dim: int) -> FusedKernel | None:
-    """The fused form of kernel expressions g(r), phi(r) (and psi = phi'(r)/r) for D = `dim`; None
-    if numexpr cannot express them (a function it lacks), so callers keep the NumPy route."""
+def fused_kernel(g: sp.Expr, phi: sp.Expr, r: sp.Symbol) -> FusedKernel | None:
+    """The fused form of kernel expressions g(r), phi(r) (and psi = phi'(r)/r); None if numexpr
+    cannot express them (a function it lacks), so callers keep the NumPy route."""
     try:
         import numexpr
+        import numpy as np
     except ImportError:  # pragma: no cover - numexpr is a dependency; keep the NumPy route if absent
         return None
     dd = sp.Symbol("dd", nonnegative=True)
-    a = sp.symbols(f"a0:{dim}", real=True)
-    b = sp.symbols(f"b0:{dim}", real=True)
-    squared = sp.Add(*[(ai - bi) ** 2 for ai, bi in zip(a, b)])
     texts = []
     for e in (g, phi, sp.diff(phi, r) / r):
-        # r = sqrt(dd) first, so SymPy cancels sqrt(dd)^2 = dd before the coordinates go in
-        e = e.subs(r, sp.sqrt(dd)).subs(dd, squared)
-        try:
-            texts.append(_numexpr_text(e))
-        except Exception:  # the printer rejects functions numexpr lacks (erf, Bessel, ...)
+        try:  # r = sqrt(dd): SymPy cancels sqrt(dd)^2 = dd, so even kernels need no square root
+            text = _numexpr_text(e.subs(r, sp.sqrt(dd)))
+            # numexpr validates the source: an unsupported function fails here, once, at compile time
+            probe = numexpr.evaluate(text, local_dict={"dd": np.ones(2)})
+        except Exception:  # the printer or numexpr rejects functions numexpr lacks (erf, Bessel, ...)
             return None
-    try:  # numexpr validates the source: an unsupported function fails here, once, at compile time
-        import numpy as np
-
-        for t in texts:
-            numexpr.evaluate(t, local_dict={f"{s}{d}": np.zeros((1, 1)) for s in "ab" for d in range(dim)})
-    except Exception:
-        return None
-    return FusedKernel(g=texts[0], phi=texts[1], psi=texts[2], dim=dim)
+        if probe.dtype != np.float64 or probe.shape != (2,):
+            return None
+        texts.append(text)
+    return FusedKernel(g=texts[0], phi=texts[1], psi=texts[2])
 
 
 FUSED_MIN_SIZE = 1 << 16  # below this many elements numexpr's start-up costs more than it saves

@@ -214,7 +214,7 @@ def _hvp(net: Net | MLP, cache, V, dtype):
     L, spatial = net.L, net.spatial
     Z: list[Any] = cache.Z or []
     lean = cache.lean
-    fk = c.fused(Z[0].shape[1]) if lean else None
+    fk = c.fused if lean else None
     k = None if not lean or c.phi_over_g is None else np.float64(c.phi_over_g)
     zeros = _coincident_masks(net, cache) if isinstance(net, Net) and not lean else []
     a, h, W = cache.a, cache.h, cache.W

@@ -103,7 +103,7 @@ def _fused(net: Net | MLP, c, dim: int, dtype):
     express), else None."""
     if not net.spatial or dtype is not np.float64 or c.fused is None:
         return None
-    return c.fused(dim)
+    return c.fused
 
 
 def forward(net: Net | MLP, params: Params, X, Y, dtype=np.float64, lean: bool = False) -> Cache:
@@ -122,9 +122,13 @@ def forward(net: Net | MLP, params: Params, X, Y, dtype=np.float64, lean: bool =
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         for l in range(1, net.L):
             if fused is not None:
-                Wl = fused.weights(Z[l], Z[l - 1], np.empty((Z[l].shape[0], Z[l - 1].shape[0])))
+                shape = (Z[l].shape[0], Z[l - 1].shape[0])
+                if c.phi_over_g is not None:  # phi = c g: the backward pass forms G from W
+                    Wl, Pl = fused.weights(Z[l], Z[l - 1], np.empty(shape)), None
+                else:
+                    Wl, Pl = fused.layer(Z[l], Z[l - 1], np.empty(shape), np.empty(shape))
                 R.append(None)
-                phiR.append(None if c.phi_over_g is not None else fused.phi_of(Z[l], Z[l - 1], np.empty_like(Wl)))
+                phiR.append(Pl)
             elif net.spatial:
                 Rl, Wl, phil = _kernel_layer(net, c, Z[l], Z[l - 1], l, dtype)
                 R.append(Rl)
