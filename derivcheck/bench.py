@@ -435,12 +435,14 @@ def bench_scaling(cfg: BenchConfig, log, out_png: Path | None, seed=0) -> tuple[
                     v, "exponent", "~2 (1.7..2.3)", 1.7 <= v <= 2.3, fit_over_all_widths=fits_all[key])
             for key, v in fits.items()]
     if out_png is not None:
-        _plot(rows, fits, out_png)
+        plot_scaling(rows, fits, out_png)
     return recs, {"rows": rows, "exponents": fits, "exponents_all_widths": fits_all,
                   "plot": None if out_png is None else str(out_png)}
 
 
-def _plot(rows, fits, path: Path) -> None:
+def plot_scaling(rows, fits, path: Path) -> None:
+    """Log-log time and memory of the manual gradient and HVP against width, with fitted slopes,
+    written atomically (format from the suffix: .png for the bench, .pdf for the report)."""
     import io
 
     import matplotlib
@@ -456,12 +458,16 @@ def _plot(rows, fits, path: Path) -> None:
         ax2.loglog(ws, [r[key] / 2**20 for r in rows], "o-", label=f"{label} (slope {fits[key]:.2f})")
     ax1.set(xlabel="width N", ylabel="time [s]", title="manual engine: time")
     ax2.set(xlabel="width N", ylabel="peak extra memory [MiB]", title="manual engine: memory")
+    from matplotlib.ticker import NullFormatter
+
     for ax in (ax1, ax2):
+        ax.set_xticks(ws, [str(w) for w in ws])  # the measured widths, not crowded minor labels
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.legend()
         ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=120)
     plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
 

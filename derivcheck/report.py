@@ -127,8 +127,37 @@ def _histograms(results: dict, out_dir: Path) -> list[Path]:
     return figs
 
 
-def verification_report(results_path: str | Path, out_dir: str | Path, compile: bool = True):
-    """Render a `derivcheck verify` results.json as a report. Returns (tex, pdf or None)."""
+def _performance(bench_path: Path | None, out_dir: Path) -> dict | None:
+    """The bench's targets and scaling curves for the report (None when `make bench` has not run)."""
+    if bench_path is None or not Path(bench_path).exists():
+        return None
+    try:
+        bench = json.loads(Path(bench_path).read_text())
+        targets = bench["targets"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return None
+    from .bench import plot_scaling
+
+    def fmt(v):
+        return "--" if v is None else (f"{v:.3g}" if isinstance(v, float) else escape(str(v)))
+
+    rows = [[escape(t["id"]), f"{fmt(t['measured'])} {escape(t['unit'])}", escape(str(t["target"])),
+             {True: "pass", False: r"\textcolor{red}{FAIL}", None: "skipped"}[t["pass"]]] for t in targets]
+    scaling = bench.get("sections", {}).get("scaling")
+    figure = None
+    if scaling and scaling.get("rows"):
+        plot_scaling(scaling["rows"], scaling["exponents"], out_dir / "scaling.pdf")
+        figure = "scaling.pdf"
+    prov = bench.get("provenance", {})
+    return {"rows": rows, "figure": figure, "command": escape(prov.get("command", "?")),
+            "created": escape(prov.get("created", "?")), "quick": bool(bench.get("config", {}).get("quick")),
+            "path": escape(str(bench_path))}
+
+
+def verification_report(results_path: str | Path, out_dir: str | Path, compile: bool = True,
+                        bench_path: str | Path | None = "bench/results.json"):
+    """Render a `derivcheck verify` results.json as a report, with the performance targets and
+    scaling curves of `make bench` when `bench_path` exists. Returns (tex, pdf or None)."""
     results_path = Path(results_path)
     if not results_path.exists():
         raise SpecError(f"results file {results_path} does not exist", "run `derivcheck verify --out FILE` first")
@@ -169,13 +198,18 @@ def verification_report(results_path: str | Path, out_dir: str | Path, compile: 
                   for c in results["cases"]],
         "seed": prov["seed"], "command": escape(prov["command"]), "versions": escape(_versions_line(prov)),
         "machine": escape(_machine_line(prov)), "created": escape(prov["created"]),
+        "perf": _performance(None if bench_path is None else Path(bench_path), out_dir),
     }
+    if ctx["perf"] and ctx["perf"]["figure"]:
+        figs = [*figs, out_dir / ctx["perf"]["figure"]]
     return render("verification.tex.j2", ctx, out_dir, "verification", figures=figs, compile=compile)
 
 
 def add_arguments(p) -> None:
     p.add_argument("--results", default="reports/build/results.json", help="results.json from derivcheck verify")
     p.add_argument("--out", default="reports/build", help="output folder for .tex and .pdf")
+    p.add_argument("--bench", default="bench/results.json",
+                   help="bench results (make bench) for the verification report's performance section")
     p.add_argument("--which", default="derivation,verification",
                    help=f"comma-separated subset of {','.join(REPORTS)}")
     p.add_argument("--no-pdf", action="store_true", help="write the .tex only")
@@ -203,7 +237,8 @@ def run(args) -> int:
     if bad:
         raise SpecError(f"unknown report {bad[0]!r}", f"use a comma-separated subset of {','.join(REPORTS)}")
     compile = not args.no_pdf
-    build = {"verification": lambda: verification_report(args.results, args.out, compile=compile),
+    build = {"verification": lambda: verification_report(args.results, args.out, compile=compile,
+                                                         bench_path=args.bench),
              "derivation": lambda: derivation_report(args.out, compile=compile),
              "errata": lambda: _errata(args.out, compile), "training": lambda: _training(args.out, compile)}
     for name in which:

@@ -67,3 +67,38 @@ def test_missing_or_foreign_results_are_bad_input(tmp_path):
     (tmp_path / "x.json").write_text('{"schema": "other"}')
     with pytest.raises(SpecError, match="schema"):
         report.verification_report(tmp_path / "x.json", tmp_path)
+
+
+def _bench_json(path):
+    rows = [{"width": w, "grad_s": 1e-6 * w**2, "hvp_s": 2e-6 * w**2, "grad_bytes": 8 * w**2,
+             "hvp_bytes": 16 * w**2} for w in (128, 256, 512)]
+    targets = [
+        {"id": "gradient.vs_floor", "what": "", "measured": 1.6, "unit": "x", "target": "<= 1.3", "pass": False,
+         "details": {}},
+        {"id": "scaling.grad_s", "what": "", "measured": 2.0, "unit": "exponent", "target": "~2", "pass": True,
+         "details": {}},
+        {"id": "cuda.throughput", "what": "", "measured": None, "unit": "samples/s", "target": "recorded",
+         "pass": None, "details": {"skipped": "no CUDA"}},
+    ]
+    path.write_text(json.dumps({
+        "provenance": {"command": "python -m derivcheck.bench --out x.json", "created": "2026-11-23"},
+        "config": {"quick": False}, "targets": targets,
+        "sections": {"scaling": {"rows": rows, "exponents": {k: 2.0 for k in ("grad_s", "hvp_s", "grad_bytes",
+                                                                               "hvp_bytes")}}}}))
+    return path
+
+
+def test_verification_report_has_the_bench_targets_and_scaling_plot(results, tmp_path):
+    bench = _bench_json(tmp_path / "bench.json")
+    tex, _ = report.verification_report(results, tmp_path / "out", compile=False, bench_path=bench)
+    text = tex.read_text()
+    assert r"gradient.vs\_floor & 1.6 x & <= 1.3 & \textcolor{red}{FAIL}" in text
+    assert r"scaling.grad\_s & 2 exponent & \textasciitilde{}2 & pass" in text
+    assert "cuda.throughput & -- samples/s" in text and "skipped" in text
+    assert r"\includegraphics[width=0.95\linewidth]{scaling.pdf}" in text
+    assert (tmp_path / "out" / "scaling.pdf").stat().st_size > 1000
+
+
+def test_verification_report_says_how_to_get_bench_results(results, tmp_path):
+    tex, _ = report.verification_report(results, tmp_path, compile=False, bench_path=tmp_path / "none.json")
+    assert "No bench results were found: run \\texttt{make bench}" in tex.read_text()
