@@ -24,7 +24,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -286,7 +286,7 @@ def continuity_gaps(expr: sp.Expr) -> tuple[sp.Set | None, str | None]:
     return gaps, None
 
 
-def grid(k: Kernel, points: list[sp.Expr] = ()) -> np.ndarray:
+def grid(k: Kernel, points: Sequence[sp.Expr] = ()) -> np.ndarray:
     """Scan grid on [0, inf): 0, log-spaced 1e-8..1e4 times the kernel's scale, a dense linear grid
     on [0, 20 * scale], and points just beside every breakpoint."""
     scales = [abs(v) for _, v in k.params if v] + [float(p) for p in points] + [1.0]
@@ -329,7 +329,7 @@ class Sup:
         return {"value": self.value, "at_r": self.at, "how": self.how}
 
 
-def sup_abs(expr: sp.Expr, r: np.ndarray, limits: list[tuple[str, float, Any]] = ()) -> Sup:
+def sup_abs(expr: sp.Expr, r: np.ndarray, limits: Sequence[tuple[str, float, Any]] = ()) -> Sup:
     """sup_{r >= 0} |expr|: the maximum over the grid `r` together with exact one-sided limits
     given as (label, r, value), e.g. ("0+", 0.0, g(0+)); an infinite limit makes the supremum infinite."""
     vals = evaluate(expr, r)

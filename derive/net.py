@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, cast
 
 from .errors import SpecError
 from .primitives import Activation, Kernel, Loss, activation, kernel, loss
@@ -53,7 +53,8 @@ class Net:
     output: str = "identity"
     loss: str = "mse"
     bias: bool = False
-    spatial: bool = field(default=True, init=False)
+    # Literal so that `if net.spatial:` narrows `Net | MLP` for the type checker.
+    spatial: Literal[True] = field(default=True, init=False)
 
     def __post_init__(self):
         object.__setattr__(self, "widths", _check_widths(self.widths))
@@ -84,7 +85,9 @@ class Net:
         return self.dim * sum(self.widths)
 
     def describe(self) -> str:
-        kp = ",".join(f"{k}={v:g}" for k, v in self.kernel_params)
+        # __post_init__ normalised kernel_params to sorted (name, value) pairs.
+        pairs = cast(tuple[tuple[str, float], ...], self.kernel_params)
+        kp = ",".join(f"{k}={v:g}" for k, v in pairs)
         return (f"Net(widths={self.widths}, D={self.dim}, g={self.kernel}{'(' + kp + ')' if kp else ''}, "
                 f"hidden={self.hidden}, output={self.output}, loss={self.loss}, bias={self.bias})")
 
@@ -104,7 +107,7 @@ class MLP:
     activations: tuple[str, ...] | str = "sigmoid"
     loss: str = "sse_half"
     bias: bool = True
-    spatial: bool = field(default=False, init=False)
+    spatial: Literal[False] = field(default=False, init=False)
 
     def __post_init__(self):
         object.__setattr__(self, "widths", _check_widths(self.widths))

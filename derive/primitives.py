@@ -14,6 +14,7 @@ Conventions:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
@@ -173,7 +174,7 @@ def _relu(alpha):
     return sp.Piecewise((X, X > 0), (alpha * X, True))
 
 
-ACTIVATIONS: dict[str, tuple[object, dict[str, float]]] = {
+ACTIVATIONS: dict[str, tuple[Callable[..., sp.Expr], dict[str, float]]] = {
     "identity": (lambda: X, {}),
     "sigmoid": (lambda: 1 / (1 + sp.exp(-X)), {}),
     "tanh": (lambda: sp.tanh(X), {}),
@@ -206,6 +207,10 @@ def _values(name: str, spec: str, defaults: dict[str, float], given: dict[str, f
     return values
 
 
+# A row loss: (predictions a_1..a_K, targets y_1..y_K) -> the row's contribution.
+RowLoss = Callable[[list[sp.Expr], list[sp.Expr]], sp.Expr]
+
+
 @dataclass(frozen=True)
 class Loss:
     """A loss of one row of predictions against one row of targets, with a batch reduction.
@@ -217,7 +222,7 @@ class Loss:
 
     name: str
     reduction: str  # "mean" | "batchmean" | "sum"
-    builder: object = field(repr=False)
+    builder: RowLoss = field(repr=False)
     params: tuple[tuple[str, float], ...] = ()
 
     def row(self, a: list[sp.Expr], y: list[sp.Expr]) -> sp.Expr:
@@ -239,7 +244,7 @@ def _softmax_ce(a, y):
     return sp.Add(*[yi * (lse - ai) for ai, yi in zip(a, y)])
 
 
-LOSSES: dict[str, tuple[str, object, dict[str, float]]] = {
+LOSSES: dict[str, tuple[str, Callable[..., RowLoss], dict[str, float]]] = {
     "mse": ("mean", lambda: (lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)])), {}),
     "sse_half": ("sum", lambda: (lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)]) / 2), {}),
     "sse": ("sum", lambda: (lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)])), {}),

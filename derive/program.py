@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any, Protocol, cast
 
 import sympy as sp
 
@@ -37,6 +38,15 @@ __all__ = ["Template", "Program", "lambdify_program", "TARGETS"]
 TARGETS = ("numpy", "mpmath")
 _CHUNK = 3000  # lines per generated function: CPython's compiler is superlinear in function length
 _INLINE_DEGREE = 3  # single-monomial values up to this degree stay inline (no node, no line of code)
+
+
+class _ProgramFunction(Protocol):
+    """What `lambdify_program` returns: the compiled program plus its generated source."""
+
+    source: str
+    n_lines: int
+
+    def __call__(self, *values: Any) -> list[Any]: ...
 
 
 def _delta_free(e: sp.Expr) -> sp.Expr:
@@ -383,7 +393,7 @@ def lambdify_program(prog: Program, inputs: list[str], outputs: list, target: st
         raise ValueError(f"unknown target {target!r}; use one of {', '.join(TARGETS)}")
     need = prog.live(outputs)
     tnames: dict[int, str] = {}
-    ns: dict[str, object] = {}
+    ns: dict[str, Any] = {}  # globals of the generated code
     if target == "mpmath":
         import mpmath
 
@@ -414,7 +424,7 @@ def lambdify_program(prog: Program, inputs: list[str], outputs: list, target: st
         src = (f"def _chunk{ci}({', '.join(used)}):\n"
                + "".join(f"    {n} = {rhs}\n" for n, rhs in ch)
                + f"    return ({', '.join(made)}{',' if made else ''})\n")
-        local: dict[str, object] = {}
+        local: dict[str, Any] = {}
         exec(compile(src, f"<derive.program chunk {ci}>", "exec"), ns, local)
         funcs.append((local[f"_chunk{ci}"], used, made))
         sources.append(src)
@@ -433,6 +443,7 @@ def lambdify_program(prog: Program, inputs: list[str], outputs: list, target: st
             env.update(zip(made, f(*[env[a] for a in used])))
         return [env[o] if isinstance(o, str) else const(o) for o in outputs]
 
-    run.source = "\n".join(sources)
-    run.n_lines = len(lines)
-    return run
+    program = cast(_ProgramFunction, run)  # a plain function carrying two attributes
+    program.source = "\n".join(sources)
+    program.n_lines = len(lines)
+    return program

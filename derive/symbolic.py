@@ -433,8 +433,8 @@ def gradients(net: Net | MLP, params: Params, X, Y, dps: int = 50) -> Gradients:
     dX = _unflat(out[pos:], [(B, N[0])])[0][0]
     mp = dict(loss=loss, dW=dW, dZ=dZ, db=db, dX=dX)
     f64 = lambda q: None if q is None else [a.astype(np.float64) for a in q]  # noqa: E731
-    return Gradients(loss=float(loss), dW=f64(dW), dZ=f64(dZ), db=f64(db), dX=dX.astype(np.float64),
-                     engine="symbolic", extra={"mp": mp, "dps": dps})
+    return Gradients(loss=float(loss), dW=[a.astype(np.float64) for a in dW], dZ=f64(dZ), db=f64(db),
+                     dX=dX.astype(np.float64), engine="symbolic", extra={"mp": mp, "dps": dps})
 
 
 def hessian(net: Net | MLP, params: Params, X, Y, dps: int = 50, wrt: str | None = None, mp: bool = False):
