@@ -8,6 +8,8 @@ when g'(0) = 0. When g'(0) != 0 the loss is not differentiable there and the eng
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 
@@ -40,8 +42,10 @@ def to_torch(arrays, dtype, device, requires_grad=False):
 def kernel_weights(net: Net, Zl: torch.Tensor, Zp: torch.Tensor, layer: int, formulation: str = "dims"):
     """W_ij = g(||Zl_i - Zp_j||) (N_l x N_(l-1)), differentiable to second order at r = 0."""
     c = compile_net(net, "torch")
+    assert c.g is not None  # compile_net gives every spatial net its kernel
     if formulation == "dims":
-        r2 = sum((Zl[:, d, None] - Zp[None, :, d]) ** 2 for d in range(Zl.shape[1]))
+        # D >= 1 terms, so the sum is a tensor (never the start value 0)
+        r2 = cast(torch.Tensor, sum((Zl[:, d, None] - Zp[None, :, d]) ** 2 for d in range(Zl.shape[1])))
     elif formulation == "pairwise":  # materialises N x N x D (the naive form, for benchmarks)
         r2 = ((Zl[:, None, :] - Zp[None, :, :]) ** 2).sum(-1)
     elif formulation == "cdist":  # first order only (no forward-mode AD, NaN gradient at r = 0)

@@ -14,7 +14,7 @@ __all__ = ["flatten", "unflatten", "shapes"]
 def shapes(net: Net | MLP) -> list[tuple[str, int, tuple[int, ...]]]:
     """(kind, list index, shape) for every block of the flat vector, in order."""
     N = net.widths
-    out = [("Z", l, (N[l], net.dim)) for l in range(net.L)] if net.spatial else \
+    out: list[tuple[str, int, tuple[int, ...]]] = [("Z", l, (N[l], net.dim)) for l in range(net.L)] if net.spatial else \
           [("W", l, (N[l + 1], N[l])) for l in range(net.L - 1)]
     if net.bias:
         out += [("b", l, (N[l + 1],)) for l in range(net.L - 1)]

@@ -269,6 +269,7 @@ def _hvp(net: Net | MLP, cache, V, dtype):
                     RG = numexpr.evaluate("k*W*(RdW + k*dW*S)", local_dict=names, out=S[l])
                     G = numexpr.evaluate("k*dW*W", local_dict=names, out=dW)
                 else:
+                    assert fk is not None  # a lean cache exists only when the kernel has a fused form
                     Psi = fk.psi_of(Z[l], Z[l - 1], np.empty_like(dW))
                     names = {"P": cache.phiR[l], "Psi": Psi, "dW": dW, "RdW": RdW, "S": S[l]}
                     RG = numexpr.evaluate("RdW*P + dW*Psi*S", local_dict=names, out=S[l])

@@ -12,6 +12,7 @@ so no N x N x D array is ever built (distances are accumulated one dimension at 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -161,6 +162,7 @@ def loss_and_dA(net: Net | MLP, aL: np.ndarray, Y: np.ndarray):
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if c.loss_terms is not None:  # separable loss: whole B x K arrays, no per-column calls
             value = np.sum(c.loss_terms(aL, Y)) / div
+            assert c.loss_terms_grad is not None  # compile_net sets the separable loss_terms* together
             dA = np.asarray(c.loss_terms_grad(aL, Y), dtype=aL.dtype) / div
         else:
             value = np.sum(np.broadcast_to(c.loss_rows(*aL.T, *Y.T), (B,))) / div
@@ -197,11 +199,12 @@ def _backward(net: Net | MLP, cache: Cache, dtype) -> Gradients:
     c = compile_net(net, "numpy")
     value, dA = loss_and_dA(net, cache.a[-1], cache.Y)
     L = net.L
-    dW, db = [None] * (L - 1), [None] * (L - 1)
+    dW: list[Any] = [None] * (L - 1)
+    db: list[Any] = [None] * (L - 1)
     # delta_l = dL/dh_l and dL/da_l per layer (index 0 = layer 1), kept for claims checking
     deltas, dAs = [None] * L, [None] * L
     dAs[L - 1] = dA
-    dZ = [np.zeros_like(z) for z in cache.Z] if net.spatial else None
+    dZ = [np.zeros_like(z) for z in cache.Z] if cache.Z is not None else None  # Z: spatial nets only
     with np.errstate(over="ignore", invalid="ignore"):
         for l in range(L - 1, 0, -1):
             # delta_l = dL/da_l * f_l'(h_l); dW_l = delta_l^T a_(l-1); dL/da_(l-1) = delta_l W_l
@@ -212,6 +215,7 @@ def _backward(net: Net | MLP, cache: Cache, dtype) -> Gradients:
             dA = delta @ cache.W[l]
             dAs[l - 1] = dA
             if net.spatial:
+                assert cache.Z is not None and dZ is not None  # check_inputs gives every spatial net its Z
                 G = _G(c, cache, l, dW[l - 1])
                 cache.W[l] = cache.R[l] = cache.phiR[l] = None
                 Zl, Zp = cache.Z[l], cache.Z[l - 1]
@@ -223,7 +227,7 @@ def _backward(net: Net | MLP, cache: Cache, dtype) -> Gradients:
                 D = Zl.shape[1]
                 dZ[l] += Zl * below[:, D:] - below[:, :D]
                 dZ[l - 1] += Zp * above[:, D:] - above[:, :D]
-    if cache.lean and not all(np.all(np.isfinite(z)) for z in dZ):
+    if cache.lean and dZ is not None and not all(np.all(np.isfinite(z)) for z in dZ):
         raise _Singular  # phi was singular somewhere (g'(0) != 0 at coincident nodes, 0/0 forms)
     return Gradients(loss=float(value), dW=dW, dZ=dZ, db=db if net.bias else None, dX=dA, engine="manual",
                      extra={"delta": deltas, "dA": dAs})
