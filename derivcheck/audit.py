@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -309,7 +311,7 @@ def check_hessian_at_coincidence(f: _Facts) -> Check:
 
 
 def check_phi(f: _Facts) -> Check:
-    ev = {
+    ev: dict[str, Any] = {
         "decided": "symbolic+numeric",
         "how": "closed form and limit (SymPy); compiled phi near 0 (float64)",
         "phi(r)": str(f.phi),
@@ -364,7 +366,7 @@ def check_bounded(f: _Facts) -> Check:
 
 def check_decay(f: _Facts, rng: np.random.Generator) -> Check:
     _, sdg = _sups(f)
-    ev = {
+    ev: dict[str, Any] = {
         "decided": "symbolic+numeric",
         "how": "exact limits at infinity; sampled layouts",
         "g(infinity)": _s(f.ginf),
@@ -396,7 +398,7 @@ def check_decay(f: _Facts, rng: np.random.Generator) -> Check:
 def check_lipschitz(f: _Facts) -> Check:
     s2 = am.sup_abs(f.d2g, f.grid, am.point_limits(f.d2g, f.points, f.d2g0))
     sphi = am.sup_abs(f.phi, f.grid, am.point_limits(f.phi, f.points, f.phi0))
-    ev = {
+    ev: dict[str, Any] = {
         "decided": "symbolic+numeric",
         "how": "exact limits at 0+, infinity and breakpoints; max on a grid",
         "sup|g''| (a.e.)": s2.as_dict(),
@@ -590,6 +592,7 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
 
     from numeric import autograd, manual
 
+    symbolic: ModuleType | None
     try:
         from derive import symbolic
     except ImportError:
@@ -603,7 +606,7 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
         "symbolic": "not available (derive.symbolic missing)" if symbolic is None else "used",
         "second_order": "not available",
     }
-    record = {"max": 0.0, "worst": ""}
+    record: dict[str, Any] = {"max": 0.0, "worst": ""}
 
     def compare(case, pairs) -> bool:
         kind, net, params, X, Y = case
@@ -620,7 +623,7 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
             bad |= ratio > 1
         return bad
 
-    cfg = dict(
+    cfg: dict[str, Any] = dict(
         database=None,
         deadline=None,
         suppress_health_check=list(HealthCheck),
@@ -643,7 +646,7 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
         try:
             found = find(
                 _case_strategy(k, fixed),
-                lambda c, p=pairs: compare(c, p),
+                lambda c: compare(c, pairs),  # called within this iteration (no late binding)
                 settings=settings(max_examples=n, **cfg),
                 random=Random(seed),
             )
@@ -667,7 +670,8 @@ def _second_order(k: Kernel, seed: int, symbolic) -> dict | str:
     from numeric import autograd, manual
     from numeric.compare import check_close
 
-    engines = [(n, getattr(m, "hvp", None)) for n, m in (("manual", manual), ("torch", autograd))]
+    # Any: looked up by name; the `missing` check below returns before a None is called
+    engines: list[tuple[str, Any]] = [(n, getattr(m, "hvp", None)) for n, m in (("manual", manual), ("torch", autograd))]
     missing = [n for n, fn in engines if fn is None]
     if missing:
         return f"not available (numeric.{'/'.join(missing)}.hvp missing)"
@@ -792,7 +796,7 @@ def audit(
             check_lipschitz(f),
             check_sign_range(f),
         ]
-    data = {"facts": f}
+    data: dict[str, Any] = {"facts": f}
     if engines:
         real = checks[0].verdict != "fail"
         if real:

@@ -40,8 +40,10 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -145,6 +147,7 @@ def fit_exponent(xs, ys) -> float:
 def bench_symbolic(cfg: BenchConfig, log) -> tuple[list, dict]:
     from derive.symbolic import compile_program
 
+    raw: dict[str, Any]
     records, raw = [], {"cold": {}, "runs": []}
     for backend in cfg.symbolic_backends:
         if backend == "symengine":
@@ -200,8 +203,8 @@ def bench_symbolic(cfg: BenchConfig, log) -> tuple[list, dict]:
         diffs = {}
         for k in set(a) & set(b):
             scale = max(1.0, float(np.max(np.abs(a[k][1]))))
-            err = max(float(np.max(np.abs(a[k][0] - b[k][0]))), float(np.max(np.abs(a[k][1] - b[k][1]))))
-            diffs[str(k)] = err / scale
+            diff = max(float(np.max(np.abs(a[k][0] - b[k][0]))), float(np.max(np.abs(a[k][1] - b[k][1]))))
+            diffs[str(k)] = diff / scale
         raw["sympy_vs_symengine_max_rel_diff"] = diffs
     return records, raw
 
@@ -380,7 +383,8 @@ def bench_hvp(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
     widths, B, D = cfg.hvp_widths, cfg.hvp_batch, cfg.dim
     net, p, X, Y = _problem(widths, B, D, seed)
     V = [np.random.default_rng(seed + 1).standard_normal(z.shape) for z in p.Z]
-    fns, times = {}, {}
+    fns: dict[str, Callable[[], Any]] = {}
+    times: dict[str, Any] = {}  # seconds, or None for an engine that cannot run here
     for engine in ("manual", "manual_hvp", "torch_hvp_double_backward", "torch_hvp_func"):
         fn = _engine_fn(engine, net, p, X, Y, V)
         try:

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
@@ -50,7 +51,7 @@ def tex_available() -> bool:
     return shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
 
 
-def compile_pdf(tex_path: Path, extra_files: list[Path] = (), timeout: float = 240) -> Path | None:
+def compile_pdf(tex_path: Path, extra_files: Sequence[Path] = (), timeout: float = 240) -> Path | None:
     """Compile `tex_path` with latexmk in a temp folder; move the PDF next to the .tex atomically.
 
     Returns the PDF path, or None (with the install hint on stderr) when TeX is absent.
@@ -78,7 +79,7 @@ def compile_pdf(tex_path: Path, extra_files: list[Path] = (), timeout: float = 2
         return atomic_write_bytes(tex_path.with_suffix(".pdf"), pdf.read_bytes())
 
 
-def render(template: str, context: dict, out_dir: str | Path, stem: str, figures: list[Path] = (),
+def render(template: str, context: dict, out_dir: str | Path, stem: str, figures: Sequence[Path] = (),
            compile: bool = True) -> tuple[Path, Path | None]:
     """Render `template` with `context` to ``out_dir/stem.tex`` (atomically) and compile it.
 

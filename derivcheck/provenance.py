@@ -11,9 +11,10 @@ import tempfile
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TypedDict
 
-__all__ = ["versions", "machine", "command_line", "provenance", "atomic_write_bytes", "atomic_write_text",
-           "atomic_write_json"]
+__all__ = ["versions", "machine", "command_line", "provenance", "Provenance", "atomic_write_bytes",
+           "atomic_write_text", "atomic_write_json"]
 
 PACKAGES = ("derivcheck", "sympy", "mpmath", "numpy", "scipy", "torch", "hypothesis", "jinja2", "matplotlib")
 
@@ -45,7 +46,17 @@ def command_line(argv: list[str] | None = None) -> str:
     return "derivcheck " + " ".join(shlex.quote(a) for a in argv)
 
 
-def provenance(seed: int | None = None, argv: list[str] | None = None) -> dict[str, object]:
+class Provenance(TypedDict):
+    """The record `provenance` returns (a plain dict at run time)."""
+
+    seed: int | None
+    command: str
+    versions: dict[str, str]
+    machine: dict[str, object]
+    created: str
+
+
+def provenance(seed: int | None = None, argv: list[str] | None = None) -> Provenance:
     """What every report and results file records: seed, versions, machine, command, time."""
     return {"seed": seed, "command": command_line(argv), "versions": versions(), "machine": machine(),
             "created": datetime.now(UTC).isoformat(timespec="seconds")}

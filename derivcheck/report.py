@@ -10,16 +10,16 @@ import sympy as sp
 from derive import Net, SpecError, symbolic
 
 from .latex import escape, render
-from .provenance import atomic_write_bytes, provenance
+from .provenance import Provenance, atomic_write_bytes, provenance
 
 __all__ = ["derivation_report", "verification_report", "add_arguments", "run"]
 
 
-def _versions_line(prov: dict) -> str:
+def _versions_line(prov: Provenance) -> str:
     return ", ".join(f"{k} {v}" for k, v in prov["versions"].items())
 
 
-def _machine_line(prov: dict) -> str:
+def _machine_line(prov: Provenance) -> str:
     m = prov["machine"]
     return f"{m.get('platform')}, {m.get('cpus')} CPUs, CUDA: {m.get('cuda') or 'none'}"
 

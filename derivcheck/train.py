@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -578,6 +578,7 @@ def training_report(
 
     out_dir = Path(out_dir)
     prov = provenance(seed, argv)
+    record: dict[str, Any]
     sections, figures, record = [], [], {"provenance": prov, "tasks": {}}
     for name in tasks:
         task = make_task(name, seed)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from derive import ACTIVATIONS, KERNELS, LOSSES, Net, Params, SpecError, symbolic
+from derive import ACTIVATIONS, KERNELS, LOSSES, Gradients, Net, Params, SpecError, symbolic
 from numeric import autograd, manual
 from numeric.compare import TOLERANCES, check_close, quantities, rotation_asymmetry, translation_residual
 from numeric.fd import fd_gradient, taylor_slope
@@ -127,7 +127,7 @@ def run_case(case: Case, engines: tuple[str, ...]) -> dict:
 
     truth = symbolic.gradients(net, p, X, Y, dps=50)
     tq = quantities(truth)
-    runs = {}
+    runs: dict[str, tuple[Gradients, type[np.floating]]] = {}
     if "manual" in engines:
         runs["manual"] = (manual.gradients(net, p, X, Y), np.float64)
     if "manual-f32" in engines:
@@ -147,11 +147,12 @@ def run_case(case: Case, engines: tuple[str, ...]) -> dict:
         if dt == np.float64:
             ids = {"translation": translation_residual(g.dZ), "rotation": rotation_asymmetry(p.Z, g.dZ)}
             rec["identities"][name] = ids
-            for k, v in ids.items():
-                if not v <= IDENTITY_TOL:
+            for k, resid in ids.items():
+                if not resid <= IDENTITY_TOL:
                     rec["failures"].append({"engine": name, "quantity": k,
-                                            "message": f"{k} identity residual {v:.3g} > {IDENTITY_TOL:g} ({name})"})
+                                            "message": f"{k} identity residual {resid:.3g} > {IDENTITY_TOL:g} ({name})"})
     if "manual" in engines and net.L > 2 and net.widths[1] > 1:
+        assert p.Z is not None  # verification cases are spatial nets with coordinates
         perm = np.roll(np.arange(net.widths[1]), 1)
         Zp = [z.copy() for z in p.Z]
         Zp[1] = Zp[1][perm]
@@ -160,6 +161,7 @@ def run_case(case: Case, engines: tuple[str, ...]) -> dict:
             bp[0] = bp[0][perm]
         gp = manual.gradients(net, Params(Z=Zp, b=bp), X, Y)
         g = runs["manual"][0]
+        assert gp.dZ is not None and g.dZ is not None  # a spatial net's gradients include dZ
         res = float(np.abs(gp.dZ[1] - g.dZ[1][perm]).max() / max(np.abs(g.dZ[1]).max(), 1e-300))
         rec["identities"].setdefault("manual", {})["permutation"] = res
         if not res <= IDENTITY_TOL:
@@ -194,6 +196,7 @@ def _hvp_checks(case: Case, rec: dict, record, rng) -> None:
     if net.bias or not _smooth(net):
         rec["skipped"].append("hvp: checked on smooth nets without bias")
         return
+    assert p.Z is not None  # verification cases are spatial nets with coordinates
     V = [rng.normal(size=z.shape) for z in p.Z]
     try:
         truth = symbolic.hvp(net, p, X, Y, V, dps=50)
