@@ -89,6 +89,10 @@ def _quantity(wf: WorkedFile, tv: dict, quantity: str, layer: int | None):
         return np.asarray(g.loss)
     if quantity == "dX":
         return one(g.dX)
+    assert layer is not None  # load_worked requires a layer for every other quantity
+    if quantity in ("R", "dZ", "Z+") and not wf.net.spatial:
+        raise SpecError(f"{wf.path.name}: {quantity} claimed but the network is not spatial",
+                        "use kind = \"spatial\" with coordinates in [network]")
     i = wf.index(layer)
     need_weighted = {"z", "delta", "dW", "db", "dact", "jacobian", "W+", "b+", "W", "R"}
     if quantity in need_weighted and i == 0:
@@ -117,8 +121,13 @@ def _quantity(wf: WorkedFile, tv: dict, quantity: str, layer: int | None):
         fprime = np.broadcast_to(np.asarray(c.df[i - 1](cache.h[i]), dtype=float), cache.h[i].shape)[0]
         return fprime[:, None] * cache.W[i]
     if quantity == "W+":
-        return (wf.params.W[i - 1] if not wf.net.spatial else cache.W[i]) - lr * g.dW[i - 1]
+        if wf.net.spatial:
+            return cache.W[i] - lr * g.dW[i - 1]
+        assert wf.params.W is not None  # load_worked gives every MLP its weights
+        return wf.params.W[i - 1] - lr * g.dW[i - 1]
     if quantity == "b+":
+        if wf.params.b is None or g.db is None:
+            raise SpecError(f"{wf.path.name}: b+ claimed but the network has no biases", "add biases to [network]")
         return wf.params.b[i - 1] - lr * g.db[i - 1]
     if quantity == "W":
         return cache.W[i]

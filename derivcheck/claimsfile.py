@@ -55,7 +55,10 @@ def printed(value: Any) -> tuple[float, float]:
         d = Decimal(text.strip().replace("\u2212", "-"))
     except InvalidOperation:
         raise SpecError(f"{text!r} is not a number", "write claimed values as decimal strings, e.g. \"-0.035995\"") from None
-    return float(d), float(Decimal(1).scaleb(d.as_tuple().exponent))
+    exponent = d.as_tuple().exponent
+    if not isinstance(exponent, int):  # "n", "N" or "F": Decimal parsed a NaN or an infinity
+        raise SpecError(f"{text!r} is not a finite number", "write claimed values as finite decimal strings, e.g. \"-0.035995\"")
+    return float(d), float(Decimal(1).scaleb(exponent))
 
 
 def judge_number(claimed: Any, true: float, allowance: float, tolerance: float | None) -> tuple[str, float]:
@@ -156,6 +159,7 @@ def load_worked(path: str | Path) -> WorkedFile:
     biases = netd.get("biases")
     bias = biases is not None
     b = [_floats(x, "biases", path) for x in biases] if bias else None
+    net: Net | MLP
     if kind == "mlp":
         net = MLP(widths, activations=tuple(_need(netd, "activations", "network", path)), loss=loss, bias=bias)
         params = Params(W=[_floats(w, "weights", path) for w in _need(netd, "weights", "network", path)], b=b)

@@ -105,13 +105,16 @@ def view(net: Net | MLP, params: Params, X, Y) -> View:
     c = compile_net(net, "numpy")
     L = net.L
     with np.errstate(all="ignore"):
-        dact = [None] + [np.broadcast_to(np.asarray(c.df[l - 1](cache.h[l]), dtype=float), cache.h[l].shape)
-                         for l in range(1, L)]
-        dg = [None] + [np.asarray(c.dg(r), dtype=float) for r in cache.R[1:]] if net.spatial else [None] * L
+        dact: list[Any] = [None] + [np.broadcast_to(np.asarray(c.df[l - 1](cache.h[l]), dtype=float), cache.h[l].shape)
+                                    for l in range(1, L)]
+        dg: list[Any] = [None] * L
+        if net.spatial:
+            assert c.dg is not None  # compile_net gives every spatial net g'
+            dg = [None] + [np.asarray(c.dg(r), dtype=float) for r in cache.R[1:]]
     pad = lambda xs: None if xs is None else [None, *xs]  # noqa: E731  (layers 2..L -> index 1..L-1)
     return View(net=net, X=cache.X, Y=cache.Y, a=cache.a, h=cache.h, W=cache.W,
                 b=pad(cache.b), dact=dact, Z=cache.Z, R=cache.R, phi=cache.phiR, dg=dg,
-                delta=g.extra["delta"], dA=g.extra["dA"], dW=pad(g.dW), db=pad(g.db), dZ=g.dZ, dX=g.dX,
+                delta=g.extra["delta"], dA=g.extra["dA"], dW=[None, *g.dW], db=pad(g.db), dZ=g.dZ, dX=g.dX,
                 loss=g.loss)
 
 
@@ -119,8 +122,9 @@ def true_value(v: View, quantity: str, l: int):
     """The true value of `quantity` at 0-based layer `l` from a view."""
     if quantity == "dX":
         return v.dX
-    table = {"delta": v.delta, "dA": v.dA, "dW": v.dW, "db": v.db, "dZ": v.dZ, "dact": v.dact,
-             "W": v.W, "h": v.h, "a": v.a}
+    # per-layer lists; db and dZ are None for nets without them (FormulaClaim rejects such families)
+    table: dict[str, Any] = {"delta": v.delta, "dA": v.dA, "dW": v.dW, "db": v.db, "dZ": v.dZ, "dact": v.dact,
+                             "W": v.W, "h": v.h, "a": v.a}
     return table[quantity][l]
 
 
@@ -246,6 +250,11 @@ class FormulaClaim:
                             f"use one of {', '.join(QUANTITIES)}")
         if not isinstance(self.layers, tuple) and self.layers not in LAYER_SETS:
             raise SpecError(f"claim {self.id!r}: unknown layer set {self.layers!r}", f"use one of {', '.join(LAYER_SETS)}")
+        if self.quantity == "db" and True not in self.family.bias:
+            raise SpecError(f"claim {self.id!r}: db does not exist for a family without biases", "use Family(bias=(True,))")
+        if self.quantity == "dZ" and self.family.kind != "spatial":
+            raise SpecError(f"claim {self.id!r}: dZ does not exist for a {self.family.kind!r} family",
+                            "use Family(kind=\"spatial\")")
 
 
 @dataclass
@@ -407,6 +416,7 @@ def _proof_net(claim: FormulaClaim):
     L = len(widths)
     acts = fam.activations or tuple([fam.hidden[0]] * (L - 2) + [fam.output[0]])
     generic = fam.activations is None and (len(fam.hidden) > 1 or len(fam.output) > 1)
+    net: Net | MLP
     if fam.kind == "mlp":
         net = MLP(tuple(widths), activations=acts, loss=fam.loss[0], bias=fam.bias[0])
     else:
@@ -430,6 +440,12 @@ def symbolic_view(net, batch: int, generic: bool):
     mat = lambda name, r, c: np.array([[sp.Symbol(f"{name}_{i}{j}", real=True) for j in range(c)]  # noqa: E731
                                        for i in range(r)], dtype=object)
     X, Y = mat("x", batch, N[0]), mat("y", batch, N[-1])
+    # entries are object arrays of SymPy expressions (None where a layer has none)
+    W: list[Any]
+    Z: list[Any] | None
+    R: list[Any]
+    phi: list[Any]
+    dg: list[Any]
     W, Z, R, phi, dg = [None] * L, None, [None] * L, [None] * L, [None] * L
     if net.spatial:
         Z = [mat(f"z{l + 1}", N[l], net.dim) for l in range(L)]
@@ -444,7 +460,7 @@ def symbolic_view(net, batch: int, generic: bool):
         W = [None] + [mat(f"w{l + 1}", N[l], N[l - 1]) for l in range(1, L)]
     b = [None] + [np.array([sp.Symbol(f"b{l + 1}_{i}", real=True) for i in range(N[l])], dtype=object)
                   for l in range(1, L)] if net.bias else None
-    U = [None] + [mat(f"u{l + 1}", batch, N[l]) for l in range(1, L)]  # perturbs h_l
+    U: list[Any] = [None] + [mat(f"u{l + 1}", batch, N[l]) for l in range(1, L)]  # perturbs h_l
     E = [mat(f"e{l + 1}", batch, N[l]) for l in range(L)]  # perturbs a_l
     funcs = []
     for l in range(1, L):
@@ -471,7 +487,7 @@ def symbolic_view(net, batch: int, generic: bool):
                 delta=[None] + [grad(u) for u in U[1:]], dA=[grad(e) for e in E],
                 dW=[None] + [grad(w) for w in W[1:]] if not net.spatial else [None] * L,
                 db=[None] + [grad(x) for x in b[1:]] if b is not None else None,
-                dZ=[grad(z) for z in Z] if net.spatial else None, dX=grad(X), loss=at0(total))
+                dZ=[grad(z) for z in Z] if Z is not None else None, dX=grad(X), loss=at0(total))
 
 
 def _is_zero(expr) -> bool:

@@ -105,10 +105,21 @@ y = [[1.0]]
     ('quantity = "dW"\nlayer = 7\nvalue = "1"', "layer 7 does not exist"),
     ('quantity = "dW"\nlayer = 2\nvalue = ["1", "2"]', "gives 2 numbers"),
     ('quantity = "dW"\nlayer = 2\nvalue = "abc"', "not a number"),
+    ('quantity = "dW"\nlayer = 2\nvalue = "nan"', "not a finite number"),
+    ('quantity = "dW"\nlayer = 2\nvalue = "-inf"', "not a finite number"),
+    ('quantity = "dZ"\nlayer = 2\nvalue = "1"', "network is not spatial"),
+    ('quantity = "R"\nlayer = 2\nvalue = "1"', "network is not spatial"),
 ])
 def test_bad_claims_file_is_one_line_spec_error(tmp_path, claim, message):
     p = _write(tmp_path, NET + "[[claim]]\nid = \"c\"\n" + claim + "\n")
     with pytest.raises(SpecError, match=message):
+        check_file(p)
+
+
+def test_bias_update_claim_without_biases_is_a_spec_error(tmp_path):
+    body = NET.replace("biases = [[1.0]]\n", "").replace("[data]\n", "[data]\nlearning_rate = 0.5\n")
+    p = _write(tmp_path, body + '[[claim]]\nid = "c"\nquantity = "b+"\nlayer = 2\nvalue = "1"\n')
+    with pytest.raises(SpecError, match="no biases"):
         check_file(p)
 
 

@@ -89,3 +89,10 @@ def test_bad_claim_spec_is_a_spec_error():
         FormulaClaim("x", "dQ", dW_right)
     with pytest.raises(SpecError, match="unknown layer set"):
         FormulaClaim("x", "dW", dW_right, layers="middle")
+
+
+@pytest.mark.parametrize("quantity,family", [("db", Family(bias=(False,))), ("dZ", Family(kind="mlp"))])
+def test_claim_on_a_quantity_the_family_lacks_is_a_spec_error(quantity, family):
+    from derive import SpecError
+    with pytest.raises(SpecError, match=f"{quantity} does not exist"):
+        FormulaClaim("x", quantity, dW_right, family=family)
