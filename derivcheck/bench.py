@@ -398,17 +398,19 @@ def bench_hvp(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
     for engine, t in best.items():
         log(f"hvp {engine}: {t:.4f} s  {[round(x, 4) for x in all_ts[engine]]}")
     torch_best = min((t for k, t in times.items() if k.startswith("torch") and t is not None), default=None)
-    cost = times["manual_hvp"] / times["manual"]
+    manual_ok = times.get("manual") is not None and times.get("manual_hvp") is not None
+    cost = times["manual_hvp"] / times["manual"] if manual_ok else None  # a failed engine is recorded, not divided
     where = f"L={len(widths)} widths {widths[1]} D={D} batch {B}"
     recs = [
         _record("hvp.cost_in_gradients", f"manual HVP time / manual gradient time, {where}", cost,
-                "gradients", "<= 3", cost <= 3, hvp_s=times["manual_hvp"], gradient_s=times["manual"]),
+                "gradients", "<= 3", None if cost is None else cost <= 3, hvp_s=times["manual_hvp"],
+                gradient_s=times["manual"]),
         _record("hvp.vs_torch_best", f"manual HVP time / torch's best HVP time, {where}",
-                None if torch_best is None else times["manual_hvp"] / torch_best, "x", "<= 1",
-                None if torch_best is None else times["manual_hvp"] <= torch_best,
+                None if torch_best is None or not manual_ok else times["manual_hvp"] / torch_best, "x", "<= 1",
+                None if torch_best is None or not manual_ok else times["manual_hvp"] <= torch_best,
                 torch_double_backward_s=times["torch_hvp_double_backward"],
                 torch_func_s=times["torch_hvp_func"],
-                torch_best_in_gradients=None if torch_best is None else torch_best / times["manual"]),
+                torch_best_in_gradients=None if torch_best is None or not manual_ok else torch_best / times["manual"]),
     ]
     return recs, {"widths": list(widths), "batch": B, "times_s": times, "all_times_s": all_ts,
                   "median_times_s": {k: statistics.median(v) for k, v in all_ts.items()}}

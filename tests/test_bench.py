@@ -111,3 +111,21 @@ def test_suite_commands_are_make_tests_and_verify_quick():
     assert "-m pytest -q -n 2 -p no:cacheprovider --hypothesis-profile" in makefile  # same flags as here
     assert cmd[1:] == ["-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "--hypothesis-profile=ci"]
     assert limit == 600.0 and bench.SUITE_COMMANDS["suite.verify_quick"][1] == 60.0
+
+
+def test_a_failing_engine_is_recorded_as_not_measured(monkeypatch):
+    real = bench._engine_fn
+
+    def failing(engine, *args, **kwargs):
+        if engine == "manual_hvp":
+            def fail():
+                raise bench.SpecError("coincident nodes", "move them apart")
+            return fail
+        return real(engine, *args, **kwargs)
+
+    monkeypatch.setattr(bench, "_engine_fn", failing)
+    recs, raw = bench.bench_hvp(TINY, lambda *a, **k: None)
+    t = {r["id"]: r for r in recs}
+    assert raw["times_s"]["manual_hvp"] is None
+    assert t["hvp.cost_in_gradients"]["measured"] is None and t["hvp.cost_in_gradients"]["pass"] is None
+    assert t["hvp.vs_torch_best"]["pass"] is None
