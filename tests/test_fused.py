@@ -133,3 +133,20 @@ def test_fused_route_on_adversarial_cases(case):
     if net.spatial:
         for a, b in zip(fast.dZ, slow.dZ):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12 * max(1.0, np.max(np.abs(b))))
+
+
+def test_reused_buffers_never_alias_returned_arrays():
+    """dW_l may be written into layer l+1's dead G buffer: every returned array is still its own."""
+    net = Net((6, 6, 6, 6), dim=2)
+    rng = np.random.default_rng(5)
+    p = Params(Z=[rng.uniform(-1, 1, (6, 2)) for _ in range(4)])
+    X, Y = rng.standard_normal((3, 6)), rng.standard_normal((3, 6))
+    g = manual.gradients(net, p, X, Y)
+    arrays = [*g.dW, *g.dZ, *g.extra["delta"][1:], *g.extra["dA"]]  # dA[0] is dX itself
+    assert g.extra["dA"][0] is g.dX
+    for i, a in enumerate(arrays):
+        for b in arrays[i + 1:]:
+            assert not np.shares_memory(a, b)
+    slow = _careful(net, p, X, Y)
+    for a, b in zip(g.dW, slow.dW):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
