@@ -226,7 +226,7 @@ def _backward(net: Net | MLP, cache: Cache, dtype) -> Gradients:
             dAs[l - 1] = dA
             if net.spatial:
                 assert cache.Z is not None and dZ is not None  # check_inputs gives every spatial net its Z
-                G = _G(c, cache, l, dW[l - 1])
+                G, k = _G(c, cache, l, dW[l - 1])  # the true G is k * G
                 cache.W[l] = cache.R[l] = cache.phiR[l] = None
                 Zl, Zp = cache.Z[l], cache.Z[l - 1]
                 # [Z, 1] in one product gives G Z and the row sums together: one pass over G per side
@@ -234,6 +234,9 @@ def _backward(net: Net | MLP, cache: Cache, dtype) -> Gradients:
                 ones_l = np.ones((Zl.shape[0], 1), dtype=Zl.dtype)
                 below = G @ np.hstack([Zp, ones_p])  # N_l x (D+1): G Z_(l-1) | rowsum(G)
                 above = G.T @ np.hstack([Zl, ones_l])  # N_(l-1) x (D+1): G^T Z_l | colsum(G)
+                if k != 1.0:
+                    below *= k
+                    above *= k
                 D = Zl.shape[1]
                 dZ[l] += Zl * below[:, D:] - below[:, :D]
                 dZ[l - 1] += Zp * above[:, D:] - above[:, :D]
@@ -245,21 +248,21 @@ def _backward(net: Net | MLP, cache: Cache, dtype) -> Gradients:
                      extra={"delta": deltas, "dA": dAs})
 
 
-def _G(c, cache: Cache, l: int, dWl: np.ndarray) -> np.ndarray:
-    """G_l = dW_l * phi(R_l), N_l x N_(l-1), written over a forward buffer of layer l.
+def _G(c, cache: Cache, l: int, dWl: np.ndarray) -> tuple[np.ndarray, float]:
+    """(G_l / k, k) with G_l = dW_l * phi(R_l), N_l x N_(l-1), written over a forward buffer of layer l.
 
     Why overwrite: the cache is this call's own and layer l's N x N arrays are dead after this, so
-    the backward pass adds only dW_l per layer to the forward cache.
+    the backward pass adds only dW_l per layer to the forward cache. When phi = k g (lean route,
+    Gaussian) the pass is dW * W and k is applied to the N x (D+1) products instead: one plain
+    single-threaded multiply, which right after a BLAS product beats a multithreaded pass that
+    competes with OpenBLAS's still-spinning workers.
     """
     phi = cache.phiR[l]
-    if phi is None:  # lean route with phi = c g: G = c dW W in one fused pass over W's buffer
-        import numexpr
-
+    if phi is None:
         Wl = cache.W[l]
-        return numexpr.evaluate("k * dW * W", local_dict={"k": np.float64(c.phi_over_g), "dW": dWl, "W": Wl},
-                                out=Wl, casting="same_kind")
+        return np.multiply(dWl, Wl, out=Wl), float(c.phi_over_g)
     # phi may be a read-only broadcast (constant phi): then a new array
-    return np.multiply(dWl, phi, out=phi if phi.flags.writeable and phi.base is None else None)
+    return np.multiply(dWl, phi, out=phi if phi.flags.writeable and phi.base is None else None), 1.0
 
 
 from .hvp import hessian, hvp  # noqa: E402,F401  (second order lives in numeric/hvp.py)
