@@ -26,12 +26,23 @@ from sympy.printing.lambdarepr import NumExprPrinter
 __all__ = ["FusedKernel", "fused_kernel", "fused_elementwise", "squared_distances"]
 
 
-def _numexpr_text(expr: sp.Expr) -> str:
+def _numexpr_text(expr: sp.Expr, name: str) -> str | None:
+    """numexpr source of `expr` in the one variable `name`, or None when the printer or numexpr
+    rejects it (a function numexpr lacks: erf, Bessel, ...) or it does not give float64 elementwise
+    (where(x > 0, 1, 0) is an int array). Checked once, here, on a probe array."""
+    import numexpr
+    import numpy as np
+
     # numexpr knows no `math.pi` and must not see integer division: every non-integer constant
     # becomes a 17-digit float literal (exact to float64, like the NumPy printer's constants)
     expr = expr.replace(lambda e: e.is_number and not e.is_Integer and not isinstance(e, sp.Float),
                         lambda e: sp.Float(sp.N(e, 17), 17))
-    return NumExprPrinter()._print(expr)
+    try:
+        text = NumExprPrinter()._print(expr)
+        probe = numexpr.evaluate(text, local_dict={name: np.ones(3)})
+    except Exception:
+        return None
+    return text if probe.dtype == np.float64 and probe.shape == (3,) else None
 
 
 _POOL: list = []
@@ -105,21 +116,12 @@ class FusedKernel:
 def fused_kernel(g: sp.Expr, phi: sp.Expr, r: sp.Symbol) -> FusedKernel | None:
     """The fused form of kernel expressions g(r), phi(r) (and psi = phi'(r)/r); None if numexpr
     cannot express them (a function it lacks), so callers keep the NumPy route."""
-    try:
-        import numexpr
-        import numpy as np
-    except ImportError:  # pragma: no cover - numexpr is a dependency; keep the NumPy route if absent
-        return None
     dd = sp.Symbol("dd", nonnegative=True)
     texts = []
     for e in (g, phi, sp.diff(phi, r) / r):
-        try:  # r = sqrt(dd): SymPy cancels sqrt(dd)^2 = dd, so even kernels need no square root
-            text = _numexpr_text(e.subs(r, sp.sqrt(dd)))
-            # numexpr validates the source: an unsupported function fails here, once, at compile time
-            probe = numexpr.evaluate(text, local_dict={"dd": np.ones(2)})
-        except Exception:  # the printer or numexpr rejects functions numexpr lacks (erf, Bessel, ...)
-            return None
-        if probe.dtype != np.float64 or probe.shape != (2,):
+        # r = sqrt(dd): SymPy cancels sqrt(dd)^2 = dd, so even kernels need no square root
+        text = _numexpr_text(e.subs(r, sp.sqrt(dd)), "dd")
+        if text is None:
             return None
         texts.append(text)
     return FusedKernel(g=texts[0], phi=texts[1], psi=texts[2])
@@ -133,20 +135,13 @@ def fused_elementwise(expr: sp.Expr, var: sp.Symbol):
     """A float64 callable x -> expr(x) evaluated by numexpr on every core, or None when numexpr
     cannot express `expr` (erf, ...) or `expr` is constant. Activations and their derivatives on
     B x N arrays use it; small arrays stay with the NumPy lambdified form (see FUSED_MIN_SIZE)."""
-    try:
-        import numexpr
-        import numpy as np
-    except ImportError:  # pragma: no cover
-        return None
+    import numexpr
+
     if not expr.has(var):
         return None
     x = sp.Symbol("x", real=True)
-    try:
-        text = _numexpr_text(expr.xreplace({var: x}))
-        probe = numexpr.evaluate(text, local_dict={"x": np.zeros(3)})
-    except Exception:  # the printer or numexpr rejects a function numexpr lacks
-        return None
-    if probe.dtype != np.float64 or probe.shape != (3,):  # e.g. where(x > 0, 1, 0) is an int array
+    text = _numexpr_text(expr.xreplace({var: x}), "x")
+    if text is None:
         return None
 
     def call(v):

@@ -38,7 +38,7 @@ import numpy as np
 from derive import MLP, Net, Params, SpecError, compile_net
 
 from .flat import shapes as flat_shapes
-from .manual import _Singular, forward, loss_and_dA
+from .manual import _Singular, _with_ones, forward, loss_and_dA
 
 __all__ = ["hvp", "hessian", "loss_hessian_times"]
 
@@ -302,10 +302,6 @@ def _hvp(net: Net | MLP, cache, V, dtype):
         raise SpecError("H v is not finite at these parameters (overflow in the activations or loss)",
                         "rescale the inputs or coordinates")
     return out
-
-
-def _with_ones(A):
-    return np.hstack([A, np.ones((A.shape[0], 1), dtype=A.dtype)])
 
 
 def hessian(net: Net | MLP, params: Params, X, Y, wrt: str | None = None, dtype=np.float64) -> np.ndarray:

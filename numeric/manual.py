@@ -99,12 +99,15 @@ def _kernel_layer(net: Net, c, Zl: np.ndarray, Zp: np.ndarray, l: int, dtype):
     return R, W, P
 
 
-def _fused(net: Net | MLP, c, dim: int, dtype):
+def _fused(net: Net | MLP, c, dtype):
     """The fused kernel evaluator for this net (float64 spatial nets whose kernel numexpr can
     express), else None."""
-    if not net.spatial or dtype is not np.float64 or c.fused is None:
-        return None
-    return c.fused
+    return c.fused if net.spatial and dtype is np.float64 else None
+
+
+def _with_ones(A: np.ndarray) -> np.ndarray:
+    """[A, 1] (rows x (cols+1)): G [A, 1] gives G A and G's row sums in one pass over G."""
+    return np.hstack([A, np.ones((A.shape[0], 1), dtype=A.dtype)])
 
 
 def forward(net: Net | MLP, params: Params, X, Y, dtype=np.float64, lean: bool = False) -> Cache:
@@ -118,7 +121,7 @@ def forward(net: Net | MLP, params: Params, X, Y, dtype=np.float64, lean: bool =
     """
     Z, Wexp, b, X, Y = check_inputs(net, params, X, Y, dtype)
     c = compile_net(net, "numpy")
-    fused = _fused(net, c, Z[0].shape[1], dtype) if lean and net.spatial else None
+    fused = _fused(net, c, dtype) if lean else None
     a: list[Any] = [X]
     h: list[Any] = [None]
     W: list[Any] = [None]  # W[0] is None: layer 1 has no weights
@@ -229,11 +232,8 @@ def _backward(net: Net | MLP, cache: Cache, dtype) -> Gradients:
                 G, k = _G(c, cache, l, dW[l - 1])  # the true G is k * G
                 cache.W[l] = cache.R[l] = cache.phiR[l] = None
                 Zl, Zp = cache.Z[l], cache.Z[l - 1]
-                # [Z, 1] in one product gives G Z and the row sums together: one pass over G per side
-                ones_p = np.ones((Zp.shape[0], 1), dtype=Zp.dtype)
-                ones_l = np.ones((Zl.shape[0], 1), dtype=Zl.dtype)
-                below = G @ np.hstack([Zp, ones_p])  # N_l x (D+1): G Z_(l-1) | rowsum(G)
-                above = G.T @ np.hstack([Zl, ones_l])  # N_(l-1) x (D+1): G^T Z_l | colsum(G)
+                below = G @ _with_ones(Zp)  # N_l x (D+1): G Z_(l-1) | rowsum(G)
+                above = G.T @ _with_ones(Zl)  # N_(l-1) x (D+1): G^T Z_l | colsum(G)
                 if k != 1.0:
                     below *= k
                     above *= k
