@@ -171,8 +171,9 @@ def _finite(f, g) -> bool:
     return math.isfinite(f) and bool(np.all(np.isfinite(g)))
 
 
-def _loop(method, problem, x0, step_fn, iters, max_cost, callback, keep_trajectory, rate, settings, gtol):
-    """Shared driver of gd and adam: step_fn(k, x, g) -> new x."""
+def _start(problem, x0, rate, keep_trajectory, callback):
+    """Every method's first step: the clock, x_0, f and g at x_0, record 0 (reported to `callback`)
+    and the trajectory list (None unless kept). Returns (t0, x, f, g, hist, traj)."""
     t0 = time.perf_counter()
     x = np.array(x0, dtype=np.float64)
     f, g = problem.value_and_grad(x)
@@ -180,6 +181,12 @@ def _loop(method, problem, x0, step_fn, iters, max_cost, callback, keep_trajecto
     traj = [x.copy()] if keep_trajectory else None
     if callback:
         callback(hist[-1])
+    return t0, x, f, g, hist, traj
+
+
+def _loop(method, problem, x0, step_fn, iters, max_cost, callback, keep_trajectory, rate, settings, gtol):
+    """Shared driver of gd and adam: step_fn(k, x, g) -> new x."""
+    t0, x, f, g, hist, traj = _start(problem, x0, rate, keep_trajectory, callback)
     stop = "iterations"
     for k in range(1, iters + 1):
         if max_cost is not None and problem.cost + 1 > max_cost:
@@ -390,13 +397,7 @@ def newton_cg(
     """
     if damping < 0 or radius <= 0:
         raise ValueError("damping must be >= 0 and radius > 0")
-    t0 = time.perf_counter()
-    x = np.array(x0, dtype=np.float64)
-    f, g = problem.value_and_grad(x)
-    hist = [_record(problem, 0, f, g, 0.0, radius, t0)]
-    traj = [x.copy()] if keep_trajectory else None
-    if callback:
-        callback(hist[-1])
+    t0, x, f, g, hist, traj = _start(problem, x0, radius, keep_trajectory, callback)
     stop = "iterations"
     for k in range(1, iters + 1):
         gnorm = float(np.linalg.norm(g))
