@@ -210,22 +210,17 @@ def bench_symbolic(cfg: BenchConfig, log) -> tuple[list, dict]:
 
 
 # -- 2. manual gradient at width 2048 -------------------------------------------------------------------
-def _floor_problem(widths, batch, dim, seed=0):
+def matmul_products(widths, batch, dim, seed=0):
+    """A callable doing just the matrix products the manual gradient needs, on arrays of its shapes:
+    per layer a_(l-1) W_l^T (forward), delta_l^T a_(l-1) (dW), delta_l W_l (dL/da_(l-1)),
+    G [Z_(l-1), 1] and G^T [Z_l, 1] (dZ, with the row sums folded in as the engine does). Timed
+    beside the engines, it is the gradient section's matmul floor."""
     rng = np.random.default_rng(seed)
     L = len(widths)
     a = [rng.standard_normal((batch, n)) for n in widths]
     d = [rng.standard_normal((batch, n)) for n in widths]
     Z1 = [np.hstack([rng.standard_normal((n, dim)), np.ones((n, 1))]) for n in widths]  # [Z, 1]
     W = [None] + [rng.standard_normal((widths[l], widths[l - 1])) for l in range(1, L)]
-    return a, d, Z1, W
-
-
-def matmul_products(widths, batch, dim, seed=0):
-    """A callable doing just the matrix products the manual gradient needs, on arrays of its shapes:
-    per layer a_(l-1) W_l^T (forward), delta_l^T a_(l-1) (dW), delta_l W_l (dL/da_(l-1)),
-    G [Z_(l-1), 1] and G^T [Z_l, 1] (dZ, with the row sums folded in as the engine does)."""
-    a, d, Z1, W = _floor_problem(widths, batch, dim, seed)
-    L = len(widths)
 
     def products():
         for l in range(1, L):
@@ -237,11 +232,6 @@ def matmul_products(widths, batch, dim, seed=0):
             G.T @ Z1[l]
 
     return products
-
-
-def matmul_floor(widths, batch, dim, repeats, seed=0) -> float:
-    """Median time of just the matrix products the manual gradient needs (see `matmul_products`)."""
-    return _median_time(matmul_products(widths, batch, dim, seed), repeats)[0]
 
 
 def kernel_evaluations(net, p):
