@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: setup
-	$(PY) -m pytest -q -n 2 -p no:cacheprovider --hypothesis-profile=$(HYPOTHESIS_PROFILE)
+	$(PY) -m pytest -q -n 2 -p no:cacheprovider -p no:benchmark --hypothesis-profile=$(HYPOTHESIS_PROFILE)
 
 # The reports are built even when a check fails (they show the counterexamples); the exit status is verify's.
 verify: setup

@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from derive import SpecError
+from derivcheck import __version__
 
 __all__ = ["main", "VERBS"]
 
@@ -26,6 +27,7 @@ VERBS = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="derivcheck", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"derivcheck {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True)
     for verb, (module, helptext) in VERBS.items():
         p = sub.add_parser(verb, help=helptext)
