@@ -14,9 +14,11 @@ plain numbers are accepted and read at the precision of their shortest repr.
 
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ WORKED_QUANTITIES = {
     "Z+": "Z_l - eta dL/dZ_l (spatial)",
 }
 _NO_LAYER = {"loss", "dX"}
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def printed(value: Any) -> tuple[float, float]:
@@ -51,14 +54,22 @@ def printed(value: Any) -> tuple[float, float]:
     (4.16e-07, 1e-09)
     """
     text = value if isinstance(value, str) else repr(value)
-    try:
-        d = Decimal(text.strip().replace("\u2212", "-"))
-    except InvalidOperation:
-        raise SpecError(f"{text!r} is not a number", "write claimed values as decimal strings, e.g. \"-0.035995\"") from None
-    exponent = d.as_tuple().exponent
-    if not isinstance(exponent, int):  # "n", "N" or "F": Decimal parsed a NaN or an infinity
+    plain = text.strip().replace("\u2212", "-")
+    # ASCII decimal only: Decimal alone would also read "7_0" as 70 and full-width digits as digits
+    if plain.lstrip("+-").lower() in ("nan", "snan", "inf", "infinity"):
         raise SpecError(f"{text!r} is not a finite number", "write claimed values as finite decimal strings, e.g. \"-0.035995\"")
-    return float(d), float(Decimal(1).scaleb(exponent))
+    if not _DECIMAL.fullmatch(plain):
+        raise SpecError(f"{text!r} is not a number (a plain decimal of ASCII digits)",
+                        "write claimed values as decimal strings of ASCII digits, e.g. \"-0.035995\" or \"4.16e-7\"")
+    d = Decimal(plain)
+    exponent = d.as_tuple().exponent
+    assert isinstance(exponent, int)  # the pattern admits no NaN or infinity
+    number, unit = float(d), float(Decimal(1).scaleb(exponent))
+    # out of float range: "1e400" becomes inf (and inf <= inf/2 would make any claim hold), "7e-400" 0
+    if not math.isfinite(number) or unit == 0.0 or (number == 0.0 and d != 0):
+        raise SpecError(f"{text!r} is outside the float64 range (about 2.2e-308 .. 1.8e308)",
+                        "claim a value a float64 can hold")
+    return number, unit
 
 
 def judge_number(claimed: Any, true: float, allowance: float, tolerance: float | None) -> tuple[str, float]:

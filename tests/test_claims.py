@@ -107,6 +107,13 @@ y = [[1.0]]
     ('quantity = "dW"\nlayer = 2\nvalue = "abc"', "not a number"),
     ('quantity = "dW"\nlayer = 2\nvalue = "nan"', "not a finite number"),
     ('quantity = "dW"\nlayer = 2\nvalue = "-inf"', "not a finite number"),
+    # out of float range: "1e400" was judged "holds" against any true value (inf <= inf/2), "7e-400" crashed
+    ('quantity = "dW"\nlayer = 2\nvalue = "1e400"', "outside the float64 range"),
+    ('quantity = "dW"\nlayer = 2\nvalue = "-5e309"', "outside the float64 range"),
+    ('quantity = "dW"\nlayer = 2\nvalue = "7e-400"', "outside the float64 range"),
+    # Decimal alone reads these as 70 and 7
+    ('quantity = "dW"\nlayer = 2\nvalue = "7_0"', "not a number"),
+    ('quantity = "dW"\nlayer = 2\nvalue = "\uff17"', "not a number"),
     ('quantity = "dZ"\nlayer = 2\nvalue = "1"', "network is not spatial"),
     ('quantity = "R"\nlayer = 2\nvalue = "1"', "network is not spatial"),
 ])
