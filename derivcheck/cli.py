@@ -10,8 +10,9 @@ import argparse
 import importlib
 import sys
 
-from derive import SpecError
 from derivcheck import __version__
+from derivcheck.latex import LatexError
+from derive import SpecError
 
 __all__ = ["main", "VERBS"]
 
@@ -52,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except SpecError as exc:
+        print(f"derivcheck {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except LatexError as exc:  # the .tex and the LaTeX log are kept; the message names both
         print(f"derivcheck {args.verb}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -15,23 +15,36 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
+from pylatexenc.latexencode import RULE_DICT, UnicodeToLatexConversionRule, UnicodeToLatexEncoder
 
 from .provenance import atomic_write_bytes, atomic_write_text
 
-__all__ = ["TEMPLATES", "environment", "escape", "render", "compile_pdf", "tex_available", "INSTALL_HINT"]
+__all__ = ["LatexError", "TEMPLATES", "environment", "escape", "render", "compile_pdf", "tex_available", "INSTALL_HINT"]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
 INSTALL_HINT = ("TeX not found: wrote the .tex only; install TeX Live with `apt-get install -y texlive-latex-base "
                 "texlive-latex-recommended texlive-latex-extra latexmk` to get the PDF")
 
-_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-            "-": "-{}"}  # -{} stops -- and --- becoming en/em dashes (command lines stay copyable)
+# pylatexenc maps every character LaTeX treats specially, and non-ASCII text (Ü, σ, —), to LaTeX; characters
+# with no LaTeX form (emoji) become "?" rather than breaking the build.
+# Quotes, backquote and bar get their text-mode glyphs: typeset as they are, LaTeX would print curly quotes
+# and (in OT1) a dash, and a command line copied from a report would not run.
+_LITERAL = UnicodeToLatexConversionRule(rule_type=RULE_DICT, rule={
+    ord('"'): r"\textquotedbl", ord("'"): r"\textquotesingle", ord("`"): r"\textasciigrave", ord("|"): r"\textbar"})
+_ENCODER = UnicodeToLatexEncoder(conversion_rules=[_LITERAL, "defaults"], unknown_char_policy="replace",
+                                 unknown_char_warning=False, replacement_latex_protection="braces-all")
 
 
 def escape(text: object) -> str:
-    """Escape plain text for LaTeX (not for math produced by sympy.latex)."""
-    return "".join(_SPECIAL.get(ch, ch) for ch in str(text))
+    """Plain text -> LaTeX that typesets as that text (not for math produced by sympy.latex).
+
+    The one escaping function of every report. Hyphens are split (-{}) so "--" and "---" stay two and
+    three hyphens: command lines in the reports stay copyable.
+
+    >>> escape("s_1 = 50% of r**2 -- ok")
+    's{\\_}1 = 50{\\%} of r**2 -{}-{} ok'
+    """
+    return _ENCODER.unicode_to_latex(str(text)).replace("-", "-{}")
 
 
 def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
@@ -47,6 +60,10 @@ def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
     return env
 
 
+class LatexError(RuntimeError):
+    """latexmk failed: the message holds the first error line of the log, kept next to the .tex."""
+
+
 def tex_available() -> bool:
     return shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
 
@@ -55,7 +72,7 @@ def compile_pdf(tex_path: Path, extra_files: Sequence[Path] = (), timeout: float
     """Compile `tex_path` with latexmk in a temp folder; move the PDF next to the .tex atomically.
 
     Returns the PDF path, or None (with the install hint on stderr) when TeX is absent.
-    Raises RuntimeError with the first LaTeX error line when compilation fails.
+    Raises LatexError with the first LaTeX error line when compilation fails (the log is kept beside the .tex).
     """
     tex_path = Path(tex_path)
     if not tex_available():
@@ -71,11 +88,12 @@ def compile_pdf(tex_path: Path, extra_files: Sequence[Path] = (), timeout: float
             cwd=tmpd, capture_output=True, text=True, timeout=timeout)
         pdf = tmpd / tex_path.with_suffix(".pdf").name
         if proc.returncode != 0 or not pdf.exists():
-            log = (tmpd / tex_path.with_suffix(".log").name)
-            text = log.read_text(errors="replace") if log.exists() else proc.stdout
-            first = next((ln for ln in text.splitlines() if ln.startswith("!") or ":error" in ln.lower()
-                          or ".tex:" in ln), "see the .log")
-            raise RuntimeError(f"LaTeX failed on {tex_path.name}: {first.strip()}")
+            log = tmpd / tex_path.with_suffix(".log").name
+            text = log.read_text(errors="replace") if log.exists() else proc.stdout + proc.stderr
+            kept = atomic_write_text(tex_path.with_suffix(".log"), text)  # the temp folder goes; the log stays
+            first = next((ln for ln in text.splitlines() if ln.startswith("!") or ".tex:" in ln), None)
+            raise LatexError(f"LaTeX failed on {tex_path.name}: {(first or 'no error line in the log').strip()} "
+                             f"(full log: {kept})")
         return atomic_write_bytes(tex_path.with_suffix(".pdf"), pdf.read_bytes())
 
 
