@@ -10,6 +10,7 @@ Worked-number files are described in `derivcheck.claimsfile`; formula files are 
 
 from __future__ import annotations
 
+import importlib.resources
 import importlib.util
 import json
 import sys
@@ -319,14 +320,15 @@ def add_arguments(parser) -> None:
 
 
 def default_files() -> list[Path]:
-    folder = REPO / "claims"
+    """The catalog of the source notes' claims (claims/ in a source tree, package data when installed)."""
+    folder = Path(str(importlib.resources.files("derivcheck") / "catalog")).resolve()  # claims/ in a source tree
     return sorted([*folder.glob("*.toml"), *folder.glob("*.py")])
 
 
 def run(args) -> int:
     files = list(args.files) or default_files()
     if not files:
-        raise SpecError("no claims files given and claims/ is empty", "pass FILE... (.toml or .py)")
+        raise SpecError("no claims files given and the installed catalog is empty", "pass FILE... (.toml or .py)")
     docs = check_files(files, seed=args.seed, cases=args.cases, prove=not args.no_prove, only=args.only)
     print_table(docs)
     argv = sys.argv[1:]

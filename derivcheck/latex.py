@@ -1,4 +1,4 @@
-"""Render jinja2 LaTeX templates from `reports/templates/` and compile them with latexmk.
+"""Render the jinja2 LaTeX templates (`reports/templates/`, package data) and compile them with latexmk.
 
 Templates use LaTeX-friendly delimiters (``\\VAR{x}``, ``\\BLOCK{for ...}``) so braces stay LaTeX's.
 The PDF is built in a private temp folder and moved into place, so an interrupted build never leaves
@@ -21,7 +21,9 @@ from .provenance import atomic_write_bytes, atomic_write_text
 
 __all__ = ["LatexError", "TEMPLATES", "environment", "escape", "render", "compile_pdf", "tex_available", "INSTALL_HINT"]
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "reports" / "templates"
+# The jinja2 templates of every report: reports/templates in a source tree, package data when installed
+# (derivcheck/templates links to reports/templates; pyproject ships it).
+TEMPLATES = ("derivcheck", "templates")
 INSTALL_HINT = ("TeX not found: wrote the .tex only; install TeX Live with `apt-get install -y texlive-latex-base "
                 "texlive-latex-recommended texlive-latex-extra latexmk` to get the PDF")
 
@@ -47,9 +49,9 @@ def escape(text: object) -> str:
     return _ENCODER.unicode_to_latex(str(text)).replace("-", "-{}")
 
 
-def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
+def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(folder)),
+        loader=jinja2.PackageLoader(*TEMPLATES),
         block_start_string=r"\BLOCK{", block_end_string="}",
         variable_start_string=r"\VAR{", variable_end_string="}",
         comment_start_string=r"\#{", comment_end_string="}",
@@ -102,7 +104,8 @@ def render(template: str, context: dict, out_dir: str | Path, stem: str, figures
     """Render `template` with `context` to ``out_dir/stem.tex`` (atomically) and compile it.
 
     Args:
-        template: file name in `reports/templates/` (e.g. ``"derivation.tex.j2"``).
+        template: file name in the package's templates (``reports/templates/`` in a source tree), e.g.
+            ``"derivation.tex.j2"``.
         figures: image files the .tex includes by base name (copied into the build folder).
 
     Returns:

@@ -216,10 +216,9 @@ def add_arguments(p) -> None:
 
 
 def _errata(out_dir, compile):
-    from .claims import REPO, build_errata, check_files
+    from .claims import build_errata, check_files, default_files
 
-    paths = sorted((REPO / "claims").glob("*.toml")) + sorted((REPO / "claims").glob("*.py"))
-    return build_errata(check_files(paths), out_dir, compile=compile)
+    return build_errata(check_files(default_files()), out_dir, compile=compile)
 
 
 def _training(out_dir, compile):
