@@ -1,6 +1,9 @@
 """`derivcheck` command line: a thin dispatcher. Each verb lives in its own module as
 `add_arguments(parser)` and `run(args) -> int`; tests call those functions directly.
 
+Only the module of the verb being run is imported (torch and SymPy load only when a verb needs them), so
+`derivcheck --help` and `derivcheck --version` answer at once.
+
 Exit codes (every verb): 0 all checks hold, 1 a check failed, 2 bad input.
 """
 
@@ -10,11 +13,21 @@ import argparse
 import importlib
 import sys
 
-from derivcheck import __version__
-from derivcheck.latex import LatexError
-from derive import SpecError
+from derivcheck import interrupts
 
-__all__ = ["main", "VERBS"]
+__all__ = ["main", "VERBS", "build_parser", "DESCRIPTION"]
+
+DESCRIPTION = """\
+Check derivatives of spatially embedded networks (every weight is a kernel of
+the distance between two nodes, w_ij = g(|z_i - z_j|)) against an exact ground
+truth: SymPy derives the loss, gradients and Hessians and evaluates them at 50
+digits; derivcheck judges engines, your gradient code, formulas and worked
+numbers against it and explains every disagreement."""
+
+EPILOG = """\
+exit status: 0 every check holds, 1 a check failed (with its counterexample and
+the command that reproduces it), 2 bad input (one line naming the problem and
+the fix), 130 interrupted. 'derivcheck VERB --help' lists a verb's options."""
 
 # verb -> (module, one-line help)
 VERBS = {
@@ -26,12 +39,24 @@ VERBS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="derivcheck", description=__doc__.splitlines()[0])
+def _verb_of(argv: list[str]) -> str | None:
+    """The verb on the command line (the first word that names one), or None."""
+    return next((a for a in argv if a in VERBS), None)
+
+
+def build_parser(verb: str | None = None) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and one subparser per verb; only `verb`'s module is imported and given options."""
+    from derivcheck import __version__
+
+    parser = argparse.ArgumentParser(prog="derivcheck", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"derivcheck {__version__}")
-    sub = parser.add_subparsers(dest="verb", required=True)
-    for verb, (module, helptext) in VERBS.items():
-        p = sub.add_parser(verb, help=helptext)
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    subs = {}
+    for name, (module, helptext) in VERBS.items():
+        p = subs[name] = sub.add_parser(name, help=helptext, description=helptext)
+        if name != verb:
+            continue
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -41,26 +66,38 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
-    return parser
+    return parser, subs
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "_missing", None):
-        print(f"derivcheck: '{args.verb}' is not available in this build ({args._missing} missing)", file=sys.stderr)
-        return 2
+    argv = sys.argv[1:] if argv is None else list(argv)
+    with interrupts.handled():
+        return _dispatch(argv)
+
+
+def _dispatch(argv: list[str]) -> int:
     try:
+        parser, subs = build_parser(_verb_of(argv))
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # argparse would print the top-level usage; the verb's own usage says more
+            subs[args.verb].error(f"unrecognized arguments: {' '.join(extra)}")
+        if getattr(args, "_missing", None):
+            print(f"derivcheck: '{args.verb}' is not available in this build ({args._missing} missing)", file=sys.stderr)
+            return 2
         return int(args._run(args) or 0)
-    except SpecError as exc:
-        print(f"derivcheck {args.verb}: error: {exc}", file=sys.stderr)
-        return 2
-    except LatexError as exc:  # the .tex and the LaTeX log are kept; the message names both
-        print(f"derivcheck {args.verb}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        print(f"derivcheck {args.verb}: interrupted; nothing half-written was left behind", file=sys.stderr)
+        print(f"derivcheck {_verb_of(argv) or ''}: interrupted; nothing half-written was left behind".replace(" :", ":"),
+              file=sys.stderr)
         return 130
+    except Exception as exc:
+        # the project's one-line errors; anything else is a bug and keeps its traceback
+        from derivcheck.latex import LatexError
+        from derive import SpecError
+
+        if isinstance(exc, SpecError | LatexError):
+            print(f"derivcheck {_verb_of(argv)}: error: {exc}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":
