@@ -6,12 +6,15 @@ import json
 import os
 import platform
 import shlex
+import stat
 import sys
 import tempfile
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TypedDict
+
+from derive import SpecError
 
 __all__ = ["versions", "machine", "command_line", "provenance", "Provenance", "atomic_write_bytes",
            "atomic_write_text", "atomic_write_json"]
@@ -62,16 +65,38 @@ def provenance(seed: int | None = None, argv: list[str] | None = None) -> Proven
             "created": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only portable way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` via a temp file in the same folder and os.replace (never half-written)."""
+    """Write `data` to `path` via a temp file in the same folder and os.replace (never half-written).
+
+    The file gets the mode a plain open() would give it: an existing file keeps its mode, a new one gets
+    0o666 minus the umask (mkstemp alone would make every file 0600). Anything at `path` that is not a
+    regular file (a folder, a device, a FIFO) is refused, not replaced.
+
+    Raises:
+        SpecError: `path` exists and is not a regular file, or its folder cannot be created.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not path.is_file():
+        raise SpecError(f"output path {str(path)!r} exists and is not a regular file", "name a new file or a regular file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise SpecError(f"cannot create the folder {str(path.parent)!r}: a file is in the way",
+                        "choose an output path in a folder") from None
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
