@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from derivcheck import interrupts
@@ -75,8 +76,24 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(argv)
 
 
+def _hypothesis_home() -> None:
+    """Hypothesis keeps caches (its "constants" folder) under ./.hypothesis by default: a CLI run would
+    litter whatever folder the user stands in. Runs keep them in the user's cache folder instead
+    ($XDG_CACHE_HOME/derivcheck/hypothesis, default ~/.cache/derivcheck/hypothesis). Example
+    databases are off in every search the verbs run (each case comes from the printed seed)."""
+    from pathlib import Path
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "derivcheck" / "hypothesis"
+    set_hypothesis_home_dir(cache)
+
+
 def _dispatch(argv: list[str]) -> int:
     try:
+        verb = _verb_of(argv)
+        if verb is not None and "-h" not in argv and "--help" not in argv:
+            _hypothesis_home()
         parser, subs = build_parser(_verb_of(argv))
         args, extra = parser.parse_known_args(argv)
         if extra:  # argparse would print the top-level usage; the verb's own usage says more

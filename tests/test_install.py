@@ -55,7 +55,8 @@ def test_derivation_report_from_any_folder(installed):
 
 
 def test_claims_without_arguments_checks_the_installed_catalog(installed):
-    run, _, _ = installed
+    run, _, work = installed
     proc = run("claims", "--only", "2.7/T2.1/4", "--no-prove")  # one worked number of the catalog's guide
     assert proc.returncode == 0, proc.stderr
+    assert not (work / ".hypothesis").exists()  # hypothesis' caches go to the user's cache folder
     assert "2.7/T2.1/4" in proc.stdout and "1 claims, 0 false" in proc.stdout, proc.stdout[-2000:]
