@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: setup test verify reports errata bench lint clean
+.PHONY: setup tex test verify reports errata bench lint clean
 
 setup: $(STAMP)
 
@@ -14,17 +14,26 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# TeX Live for the PDFs: installed here when we are root on a Debian/Ubuntu machine, else one line saying how.
+TEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-latex-extra latexmk poppler-utils
+tex:
+	@if command -v latexmk >/dev/null && command -v pdflatex >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing TeX Live for the PDF reports (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEX_PACKAGES) >/dev/null; \
+	else echo "make: TeX Live is missing; install it with: sudo apt-get install -y $(TEX_PACKAGES)" >&2; exit 1; fi
+
 test: setup
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider -p no:benchmark --hypothesis-profile=$(HYPOTHESIS_PROFILE)
 
 # The reports are built even when a check fails (they show the counterexamples); the exit status is verify's.
-verify: setup
+verify: setup tex
 	mkdir -p reports/build; $(VENV)/bin/derivcheck verify --out reports/build/results.json; echo $$? > reports/build/.verify-status
 	$(MAKE) --no-print-directory reports
-	@echo "PDF reports in $(CURDIR)/reports/build:" && ls -1 $(CURDIR)/reports/build/*.pdf
+	@echo "PDF reports in $(CURDIR)/reports/build:" && ls -1 $(addprefix $(CURDIR)/reports/build/,$(addsuffix .pdf,derivation verification errata training))
 	@exit $$(cat reports/build/.verify-status)
 
-reports: setup
+reports: setup tex
 	test -f reports/build/results.json || $(VENV)/bin/derivcheck verify --quick --out reports/build/results.json
 	$(VENV)/bin/derivcheck report --results reports/build/results.json --out reports/build --which derivation,verification,errata,training
 
