@@ -82,9 +82,6 @@ class Problem:
         self.n_hvp += 1
         return np.asarray(self._hvp(x, v), dtype=np.float64)
 
-    def reset(self) -> None:
-        self.n_grad = self.n_hvp = 0
-
 
 def net_problem(net: Net | MLP, params: Params, X: np.ndarray, Y: np.ndarray) -> tuple[Problem, np.ndarray]:
     """The training objective of a network as a `Problem` over its flat parameters.
@@ -465,21 +462,15 @@ def newton_cg(
 def top_eigenvalue(
     hvp_fn: Callable[[np.ndarray], np.ndarray], n: int, *, iters: int = 200, seed: int = 0, rtol: float = 1e-8
 ) -> float:
-    """Largest (algebraic) eigenvalue of a symmetric H, by power iteration on H v only.
+    """Largest (algebraic) eigenvalue of a symmetric H from H v only (Lanczos through
+    `numeric.spectrum.top_eigenpair`, which="LA").
 
-    `numeric.spectrum.lambda_max` finds the eigenvalue of largest magnitude; when that one is
-    negative, power iteration on H - mu I (mu = that eigenvalue, so every eigenvalue is shifted to
-    >= 0) finds lambda_max - mu. This is the lambda_max of the descent lemma (a step below 2 /
-    lambda_max decreases the loss; negative curvature only helps descent). If H has no positive
-    eigenvalue the answer is <= 0.
+    This is the lambda_max of the descent lemma (a step below 2 / lambda_max decreases the loss;
+    negative curvature only helps descent). If H has no positive eigenvalue the answer is <= 0.
     """
-    from .spectrum import lambda_max
+    from .spectrum import top_eigenpair
 
-    dom = lambda_max(hvp_fn, n, iters=iters, seed=seed, rtol=rtol).value
-    if dom >= 0:
-        return float(dom)
-    shifted = lambda_max(lambda v: hvp_fn(v) - dom * v, n, iters=iters, seed=seed + 1, rtol=rtol).value
-    return float(shifted + dom)
+    return float(top_eigenpair(hvp_fn, n, which="LA", iters=iters, seed=seed, rtol=rtol).value)
 
 
 # -- rigid-motion bookkeeping of a spatial net's flat parameters ---------------------------------------
