@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from derive import SpecError
+
 __all__ = ["Spectrum", "spectrum", "rigid_motions", "PowerResult", "lambda_max", "top_eigenpair"]
 
 
@@ -117,7 +119,7 @@ def spectrum(H, tol: float | None = None, Z: Sequence[np.ndarray] | None = None)
     """
     H = np.asarray(H, dtype=np.float64)
     if H.ndim != 2 or H.shape[0] != H.shape[1]:
-        raise ValueError(f"H must be square, got shape {H.shape}")
+        raise SpecError(f"H must be square, got shape {H.shape}", "pass the n x n Hessian")
     n = H.shape[0]
     scale = float(np.max(np.abs(H))) if H.size else 0.0
     asym = float(np.max(np.abs(H - H.T)) / scale) if scale > 0 else 0.0
