@@ -25,15 +25,11 @@ def _ints(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(t) for t in text.split(","))
     except ValueError:
-        raise SpecError(
-            f"--widths {text!r} is not a comma-separated list of integers", "write e.g. --widths 4,8,8,2"
-        ) from None
+        raise SpecError(f"--widths {text!r} is not a comma-separated list of integers", "write e.g. --widths 4,8,8,2") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--task", choices=TASKS, default="synthetic", help="training task (default synthetic)"
-    )
+    parser.add_argument("--task", choices=TASKS, default="synthetic", help="training task (default synthetic)")
     parser.add_argument(
         "--method",
         choices=METHODS + ("all",),
@@ -42,9 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--iters", type=int, help="outer iterations (default gd/adam 300, newton-cg 40)")
     parser.add_argument("--budget", type=int, help="stop at this many HVP-equivalent evaluations")
-    parser.add_argument(
-        "--lr", type=float, help="gd/adam step (gd default 1/lambda_max at the start, adam 0.03)"
-    )
+    parser.add_argument("--lr", type=float, help="gd/adam step (gd default 1/lambda_max at the start, adam 0.03)")
     parser.add_argument("--radius", type=float, default=1.0, help="Newton-CG initial trust radius")
     parser.add_argument("--damping", type=float, default=0.0, help="Newton-CG damping added to H (>= 0)")
     parser.add_argument("--cg-maxiter", type=int, default=30, help="HVPs per inner CG solve (default 30)")
@@ -60,9 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="train with a kernel whose g'(0) != 0 (no gradient where nodes coincide)",
     )
     parser.add_argument("--out", default="reports/build/train", help="folder of the CSV/JSON logs")
-    parser.add_argument(
-        "--report", metavar="OUTDIR", help="also build the training report (all tasks, all methods)"
-    )
+    parser.add_argument("--report", metavar="OUTDIR", help="also build the training report (all tasks, all methods)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -140,8 +132,7 @@ def run(args: argparse.Namespace) -> int:
         write_log(r, out / f"{stem}.csv", getattr(args, "argv", None))
         write_log(r, out / f"{stem}.json", getattr(args, "argv", None))
         lr = (
-            f", lr {s['lr']:.4g}"
-            + (f" (1/lambda_max, lambda_max {s['lambda_max0']:.4g})" if s["lambda_max0"] else "")
+            f", lr {s['lr']:.4g}" + (f" (1/lambda_max, lambda_max {s['lambda_max0']:.4g})" if s["lambda_max0"] else "")
             if s["lr"]
             else ""
         )

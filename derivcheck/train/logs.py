@@ -20,9 +20,7 @@ def write_log(run_: TrainRun, path: str | Path, argv: list[str] | None = None) -
     path = Path(path)
     rows = [r.as_dict() for r in run_.result.history]
     if path.suffix == ".json":
-        return atomic_write_json(
-            path, {"summary": run_.summary(), "provenance": provenance(run_.task.seed, argv), "history": rows}
-        )
+        return atomic_write_json(path, {"summary": run_.summary(), "provenance": provenance(run_.task.seed, argv), "history": rows})
     if path.suffix != ".csv":
         raise SpecError(f"log file {path.name!r} is neither .csv nor .json", "name it e.g. train.csv")
     buf = io.StringIO()

@@ -141,11 +141,7 @@ def training_report(
             "curves": curves.name,
             "spectrum_fig": spec_fig.name,
             "layout": layout.name if layout else "",
-            "spec": {
-                k: (_fmt(v) if isinstance(v, float) else v)
-                for k, v in spec.items()
-                if k != "rigid_eigenvalues"
-            },
+            "spec": {k: (_fmt(v) if isinstance(v, float) else v) for k, v in spec.items() if k != "rigid_eigenvalues"},
             "rigid_eigs": ", ".join(_fmt(v, ".2e") for v in spec["rigid_eigenvalues"]) or "none",
         }
         sections.append(sec)

@@ -75,17 +75,14 @@ def synthetic_task(
         bias=bias,
     )
     rng = np.random.default_rng(seed)
-    teacher = Params(
-        Z=_coords(net, rng, scale), b=[rng.uniform(-0.5, 0.5, n) for n in net.widths[1:]] if bias else None
-    )
+    teacher = Params(Z=_coords(net, rng, scale), b=[rng.uniform(-0.5, 0.5, n) for n in net.widths[1:]] if bias else None)
     X = rng.standard_normal((batch, net.widths[0]))
     Y = forward(net, teacher, X, np.zeros((batch, net.widths[-1]))).a[-1]
     if noise:
         Y = Y + noise * rng.standard_normal(Y.shape)
     return Task(
         "synthetic",
-        f"teacher spatial net {net.widths}, D={dim}, {batch} seeded inputs"
-        + (f", noise {noise:g}" if noise else ""),
+        f"teacher spatial net {net.widths}, D={dim}, {batch} seeded inputs" + (f", noise {noise:g}" if noise else ""),
         net,
         X,
         Y,
@@ -111,9 +108,7 @@ def diabetes_task(
     try:
         from sklearn.datasets import load_diabetes
     except ImportError:  # pragma: no cover - a dependency in pyproject
-        raise SpecError(
-            "the diabetes task needs scikit-learn", "run `make setup` (pip install scikit-learn)"
-        ) from None
+        raise SpecError("the diabetes task needs scikit-learn", "run `make setup` (pip install scikit-learn)") from None
     data = load_diabetes()
     X = (data.data - data.data.mean(axis=0)) / data.data.std(axis=0)
     y = (data.target - data.target.mean()) / data.target.std()
