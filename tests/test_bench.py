@@ -150,3 +150,21 @@ def test_bench_verb_exits_1_on_a_failed_target(monkeypatch, tmp_path, capsys):
     assert "failed targets: t1" in capsys.readouterr().out
     monkeypatch.setattr(bench.cli, "run_bench", lambda *a, **k: _results([True, None], quick=False))
     assert cli.main(["bench", "--out", str(tmp_path / "r.json")]) == 0
+
+
+def test_cuda_section_runs_the_torch_engines_on_cuda(monkeypatch):
+    """The device reaches the engines as an argument (no module state): faked CUDA, recorded calls."""
+    torch = pytest.importorskip("torch")
+    seen = []
+
+    def fake_engine(engine, *args, device="cpu", **kwargs):
+        seen.append((engine, device))
+        return lambda: sum(range(100))  # takes a measurable time: the section divides by it
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: "fake")
+    monkeypatch.setattr(bench.problems, "engine_fn", fake_engine)
+    (rec,), raw = bench.bench_cuda(TINY, lambda *a, **k: None, requested=True)
+    assert seen == [("torch_dims", "cuda"), ("torch_hvp_double_backward", "cuda")]
+    assert rec["pass"] is True and rec["details"]["device"] == "fake" and set(raw) == {"gradient", "hvp"}
