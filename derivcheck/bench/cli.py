@@ -20,6 +20,7 @@ __all__ = ["add_arguments", "run", "main"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The verb's options: --out, --quick, --device, --seed, --only."""
     p.add_argument("--out", default="bench/results.json", help="results JSON (scaling.png goes beside it)")
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not a measurement")
     p.add_argument(

@@ -14,6 +14,7 @@ __all__ = ["bench_cuda"]
 
 
 def bench_cuda(cfg: BenchConfig, log, requested: bool, seed=0) -> tuple[list, dict]:
+    """Section 5. Returns (records, raw); `requested` is whether --device cuda was given."""
     import torch
 
     what = "torch gradient and HVP throughput on CUDA"

@@ -79,6 +79,7 @@ def cache_bytes(widths, batch) -> tuple[int, int]:
 
 
 def bench_gradient(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
+    """Section 2 at `cfg.grad_widths` x `cfg.grad_batch`. Returns (records, raw timings and memory)."""
     widths, B, D = cfg.grad_widths, cfg.grad_batch, cfg.dim
     net, p, X, Y = problems.problem(widths, B, D, seed)
     fns = {e: problems.engine_fn(e, net, p, X, Y) for e in ("manual", "torch_cdist", "torch_pairwise")}

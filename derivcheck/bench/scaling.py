@@ -17,6 +17,8 @@ __all__ = ["bench_scaling", "plot_scaling"]
 
 
 def bench_scaling(cfg: BenchConfig, log, out_png: Path | None, seed=0) -> tuple[list, dict]:
+    """Section 4 over `cfg.scaling_widths`; the figure goes to `out_png` (None: none).
+    Returns (records, raw rows and exponents)."""
     rows = []
     for w in cfg.scaling_widths:
         widths = (w,) * cfg.scaling_layers

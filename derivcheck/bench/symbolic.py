@@ -19,6 +19,7 @@ __all__ = ["bench_symbolic"]
 
 
 def bench_symbolic(cfg: BenchConfig, log) -> tuple[list, dict]:
+    """Section 1 for every size and backend of `cfg`. Returns (records, raw timings and backend differences)."""
     from derive.symbolic import compile_program
 
     raw: dict[str, Any]

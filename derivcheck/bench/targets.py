@@ -7,6 +7,7 @@ __all__ = ["record", "table", "exit_status"]
 
 
 def record(tid, what, measured, unit, target, ok, **details):
+    """One target record; `ok` None means skipped or not measured (``pass`` None)."""
     return {
         "id": tid,
         "what": what,

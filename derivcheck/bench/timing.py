@@ -13,6 +13,7 @@ __all__ = ["median_time", "interleaved_times", "peak_tracemalloc", "fit_exponent
 
 
 def median_time(fn, repeats: int, warmup: bool = True) -> tuple[float, list[float]]:
+    """(median seconds, all times) of `repeats` calls of fn, after one warm-up call if `warmup`."""
     if warmup:
         fn()
     ts = []

@@ -29,6 +29,7 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The verb's options: task, method, budget and step settings, kernel and net, outputs."""
     parser.add_argument("--task", choices=TASKS, default="synthetic", help="training task (default synthetic)")
     parser.add_argument(
         "--method",
@@ -75,6 +76,7 @@ def _progress(quiet: bool):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train with the chosen method(s), print one line per method, write the logs (and the report)."""
     from ..audit import parse_params
 
     kw = dict(

@@ -19,6 +19,7 @@ __all__ = ["COLORS", "save_png", "curves_figure", "layout_figure", "spectrum_fig
 
 
 def save_png(fig, path: Path) -> Path:
+    """Write a matplotlib figure as PNG atomically; returns the path."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=130)
     return atomic_write_bytes(path, buf.getvalue())
@@ -28,6 +29,7 @@ COLORS = {"gd": "tab:blue", "adam": "tab:orange", "newton-cg": "tab:green"}
 
 
 def curves_figure(runs: dict[str, TrainRun], path: Path, title: str) -> Path:
+    """Loss and gradient norm of every run against cost (HVP-equivalent evaluations), log scale."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,6 +55,7 @@ def curves_figure(runs: dict[str, TrainRun], path: Path, title: str) -> Path:
 
 
 def layout_figure(task: Task, views: list[tuple[str, Params]], path: Path) -> Path:
+    """The nodes in 3-D for each (title, params) view, edges shaded by their weight g(r)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -97,6 +100,11 @@ def layout_figure(task: Task, views: list[tuple[str, Params]], path: Path) -> Pa
 
 
 def spectrum_figure(run_: TrainRun, path: Path) -> tuple[Path, dict]:
+    """Eigenvalues of the Hessian at the run's end point, rigid-motion modes (overlap > 1/2) marked.
+
+    Returns:
+        (figure path, the spectrum facts the report prints).
+    """
     import matplotlib
 
     matplotlib.use("Agg")

@@ -135,6 +135,7 @@ def diabetes_task(
 
 
 def make_task(name: str, seed: int = 0, **kw) -> Task:
+    """The task `name` in TASKS with `seed`; keywords the task does not take (widths, batch for diabetes) are dropped."""
     if name == "synthetic":
         return synthetic_task(seed, **kw)
     if name == "diabetes":
