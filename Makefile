@@ -41,7 +41,7 @@ errata: setup
 	$(VENV)/bin/derivcheck claims claims/*.toml claims/*.py --errata reports/build; test $$? -le 1
 
 bench: setup
-	$(PY) -m derivcheck.bench --out bench/results.json
+	$(VENV)/bin/derivcheck bench --out bench/results.json
 
 lint: setup
 	$(VENV)/bin/ruff check derive numeric derivcheck tests

@@ -37,6 +37,7 @@ VERBS = {
     "audit-kernel": ("derivcheck.audit", "audit a kernel g(r) for coordinate training"),
     "claims": ("derivcheck.claims", "check formula and worked-number claims files"),
     "train": ("derivcheck.train", "train node coordinates (gd, adam, newton-cg)"),
+    "bench": ("derivcheck.bench.cli", "measure the performance targets and write bench/results.json"),
 }
 
 

@@ -4,11 +4,13 @@ tests do not)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from derivcheck import bench
+from derivcheck import bench, cli
+from derive import SpecError
 
 TINY = bench.BenchConfig(symbolic=(((2, 2), 1.0), ((2, 2, 2), 8.0), ((2, 3, 2), 45.0)),
                          grad_widths=(8, 8, 8, 8), grad_batch=4, hvp_widths=(6, 6, 6), hvp_batch=3,
@@ -42,7 +44,7 @@ def test_every_target_is_recorded_with_measured_target_and_pass(results):
         if r["pass"] is not None and "error" not in r["details"]:
             assert isinstance(r["measured"], (int, float)) and np.isfinite(r["measured"]), r
     prov = on_disk["provenance"]
-    assert prov["command"].startswith("python -m derivcheck.bench") and "numpy" in prov["versions"]
+    assert prov["command"].startswith("derivcheck bench --quick") and "numpy" in prov["versions"]
     assert (out.parent / "scaling.png").stat().st_size > 1000
 
 
@@ -82,8 +84,6 @@ def test_fit_exponent_recovers_a_power_law():
 
 
 def test_bad_device_is_a_spec_error(tmp_path):
-    from derive import SpecError
-
     with pytest.raises(SpecError, match="unknown device"):
         bench.run(tmp_path / "r.json", config=TINY, device="tpu")
 
@@ -107,25 +107,64 @@ def test_suite_timing_is_recorded_as_skipped_in_tiny_runs(results):
 
 def test_suite_commands_are_make_tests_and_verify_quick():
     cmd, limit, _ = bench.SUITE_COMMANDS["suite.make_test"]
-    makefile = (bench.Path(bench.__file__).resolve().parent.parent / "Makefile").read_text()
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
     assert "-m pytest -q -n 2 -p no:cacheprovider --hypothesis-profile" in makefile  # same flags as here
+    assert "derivcheck bench --out bench/results.json" in makefile  # `make bench` is the verb
     assert cmd[1:] == ["-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "--hypothesis-profile=ci"]
     assert limit == 600.0 and bench.SUITE_COMMANDS["suite.verify_quick"][1] == 60.0
 
 
 def test_a_failing_engine_is_recorded_as_not_measured(monkeypatch):
-    real = bench._engine_fn
+    real = bench.problems.engine_fn
 
     def failing(engine, *args, **kwargs):
         if engine == "manual_hvp":
             def fail():
-                raise bench.SpecError("coincident nodes", "move them apart")
+                raise SpecError("coincident nodes", "move them apart")
             return fail
         return real(engine, *args, **kwargs)
 
-    monkeypatch.setattr(bench, "_engine_fn", failing)
+    monkeypatch.setattr(bench.problems, "engine_fn", failing)
     recs, raw = bench.bench_hvp(TINY, lambda *a, **k: None)
     t = {r["id"]: r for r in recs}
     assert raw["times_s"]["manual_hvp"] is None
     assert t["hvp.cost_in_gradients"]["measured"] is None and t["hvp.cost_in_gradients"]["pass"] is None
     assert t["hvp.vs_torch_best"]["pass"] is None
+
+
+def _results(passes, quick):
+    targets = [bench.targets.record(f"t{i}", "x", 1.0, "s", 1, ok) for i, ok in enumerate(passes)]
+    return {"config": {"quick": quick}, "targets": targets, "wall_s": 0.0}
+
+
+def test_exit_status_is_1_when_a_target_of_a_full_run_fails():
+    assert bench.exit_status(_results([True, None, False], quick=False)) == 1
+    assert bench.exit_status(_results([True, None, True], quick=False)) == 0
+    assert bench.exit_status(_results([True, False], quick=True)) == 0  # a smoke run judges nothing
+
+
+def test_bench_verb_exits_1_on_a_failed_target(monkeypatch, tmp_path, capsys):
+    """`make bench` (derivcheck bench) fails when a target fails (issue 15); the run itself is faked."""
+    monkeypatch.setattr(bench.cli, "run_bench", lambda *a, **k: _results([True, False], quick=False))
+    assert cli.main(["bench", "--out", str(tmp_path / "r.json")]) == 1
+    assert "failed targets: t1" in capsys.readouterr().out
+    monkeypatch.setattr(bench.cli, "run_bench", lambda *a, **k: _results([True, None], quick=False))
+    assert cli.main(["bench", "--out", str(tmp_path / "r.json")]) == 0
+
+
+def test_cuda_section_runs_the_torch_engines_on_cuda(monkeypatch):
+    """The device reaches the engines as an argument (no module state): faked CUDA, recorded calls."""
+    torch = pytest.importorskip("torch")
+    seen = []
+
+    def fake_engine(engine, *args, device="cpu", **kwargs):
+        seen.append((engine, device))
+        return lambda: sum(range(100))  # takes a measurable time: the section divides by it
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: "fake")
+    monkeypatch.setattr(bench.problems, "engine_fn", fake_engine)
+    (rec,), raw = bench.bench_cuda(TINY, lambda *a, **k: None, requested=True)
+    assert seen == [("torch_dims", "cuda"), ("torch_hvp_double_backward", "cuda")]
+    assert rec["pass"] is True and rec["details"]["device"] == "fake" and set(raw) == {"gradient", "hvp"}

@@ -1,0 +1,79 @@
+"""`derivcheck bench` (`make bench`): the performance targets of issue 7, measured in one run and written
+to JSON.
+
+Every target becomes one record ``{"id", "what", "measured", "unit", "target", "pass", "details"}``
+in ``results["targets"]`` (``pass`` is None when the target was skipped or not measured here), so a
+reader sees the measured value beside the target. Ratios are always between timings of the *same*
+run. Nothing here is a unit test; `tests/test_bench.py` only checks the structure on a tiny run.
+
+Methods (what the numbers mean):
+
+* Times are wall-clock medians over ``repeats`` calls after one warm-up call (which also compiles the
+  net's primitives; compile_net caches them per net, so steady state is what is timed), except in
+  the gradient and HVP sections, where contenders are timed in interleaved rounds and each one's best
+  round is used (its median is recorded too): on a shared 2-core VM single calls vary by 2x.
+* Symbolic: ``derive.symbolic.compile_program(net, 1, hessian=True, backend)`` from scratch: the
+  forward program, its reverse sweep, the full coordinate Hessian (upper triangle) and lambdified
+  code for both. The primitive templates (kernel/activation/loss derivatives, cached per kernel) are
+  warmed once per backend on a 2-layer net first; their one-off cost is recorded as ``cold``.
+* Matmul floor: the same run's time for only the matrix products the manual gradient performs, on
+  arrays of the same shapes: per layer a@W^T, delta^T@a, delta@W, G@[Z_(l-1), 1], G^T@[Z_l, 1]. The
+  gradient section times the engines, the floor and the bare kernel evaluations (one fused pass per
+  layer) in interleaved rounds, so all of them see the same machine.
+* Memory, NumPy: ``tracemalloc`` peak above the traced size before the call (NumPy reports its
+  array buffers to tracemalloc). Memory, every engine (NumPy and torch alike, for a fair ratio): a
+  fresh subprocess builds the inputs, warms up on a tiny net, resets the kernel's high-water mark of
+  resident memory (``/proc/self/clear_refs``) and reads it (``VmHWM``) after one gradient call; the
+  rise above the resident size before the call is that call's peak extra memory (torch's CPU
+  allocator exposes no peak statistic; Linux only, else recorded as None).
+* Budget for the manual gradient's extra memory: the forward cache it keeps (a, h and W of every
+  layer; R is never stored and a Gaussian's phi(R) = c W is formed in place) plus one N_l x N_(l-1)
+  array per layer.
+
+Exit status (`derivcheck bench`): 0 every target of a full run passed or was skipped, 1 a target
+failed (a ``--quick`` run is a smoke test and exits 0), 2 bad input.
+
+Modules (one job each): config (sizes), timing (timers, memory peaks, exponent fit), problems (nets,
+engine calls, subprocess RSS), one module per section (symbolic, gradient, hvp, scaling, cuda, suite),
+targets (records, table, exit status), driver (`run`: sections in order, JSON), cli (the verb).
+`python -m derivcheck.bench` is an alias of `derivcheck bench`.
+"""
+
+from __future__ import annotations
+
+from . import problems
+from .cli import add_arguments, main
+from .config import FULL, QUICK, SECTIONS, BenchConfig
+from .cuda import bench_cuda
+from .driver import run
+from .gradient import bench_gradient, kernel_evaluations, matmul_products
+from .hvp import bench_hvp
+from .scaling import bench_scaling, plot_scaling
+from .suite import SUITE_COMMANDS, bench_suite
+from .symbolic import bench_symbolic
+from .targets import exit_status, table
+from .timing import fit_exponent
+
+__all__ = [
+    "BenchConfig",
+    "FULL",
+    "QUICK",
+    "SECTIONS",
+    "SUITE_COMMANDS",
+    "run",
+    "main",
+    "add_arguments",
+    "table",
+    "exit_status",
+    "fit_exponent",
+    "plot_scaling",
+    "matmul_products",
+    "kernel_evaluations",
+    "bench_symbolic",
+    "bench_gradient",
+    "bench_hvp",
+    "bench_scaling",
+    "bench_cuda",
+    "bench_suite",
+    "problems",
+]

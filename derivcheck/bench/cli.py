@@ -1,0 +1,70 @@
+"""`derivcheck bench` command line: `add_arguments(parser)` and `run(args) -> int`, like every verb;
+`main(argv)` serves the `python -m derivcheck.bench` alias.
+
+Exit codes: 0 every target passed or was skipped (or a ``--quick`` smoke run), 1 a target failed,
+2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from derive import SpecError
+
+from .config import SECTIONS
+from .driver import run as run_bench
+from .targets import exit_status, table
+
+__all__ = ["add_arguments", "run", "main"]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The verb's options: --out, --quick, --device, --seed, --only."""
+    p.add_argument("--out", default="bench/results.json", help="results JSON (scaling.png goes beside it)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not a measurement")
+    p.add_argument(
+        "--device",
+        default="cpu",
+        choices=("cpu", "cuda"),
+        help="cuda: also record torch gradient/HVP throughput on CUDA (skipped without CUDA)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the bench, print its table, write the JSON; the exit status is `exit_status`'s."""
+    from rich.console import Console
+
+    console = Console()
+    res = run_bench(
+        args.out,
+        args.quick,
+        args.device,
+        args.seed,
+        argv=getattr(args, "argv", None),
+        console=console,
+        sections=tuple(args.only or SECTIONS),
+    )
+    console.print(table(res))
+    console.print(f"wrote {args.out}")
+    status = exit_status(res)
+    if any(r["pass"] is False for r in res["targets"]):
+        failed = ", ".join(r["id"] for r in res["targets"] if r["pass"] is False)
+        note = "a --quick run is a smoke test: exit 0" if status == 0 else "exit 1"
+        console.print(f"failed targets: {failed} ({note})")
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m derivcheck.bench [ARGS]`: the same as `derivcheck bench [ARGS]`."""
+    parser = argparse.ArgumentParser(prog="python -m derivcheck.bench", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return run(args)
+    except SpecError as exc:
+        print(f"derivcheck bench: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,46 @@
+"""Sizes and repeats of a bench run: `BenchConfig`, the issue's `FULL` configuration, the `QUICK`
+smoke run, and the section names in running order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["BenchConfig", "FULL", "QUICK", "SECTIONS"]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Sizes and repeats of one bench run (FULL is the issue's configuration, QUICK a smoke run)."""
+
+    symbolic: tuple = (((4, 4, 4), 1.0), ((8, 8, 8, 8), 8.0), ((16, 16, 16), 45.0))
+    symbolic_backends: tuple = ("sympy", "symengine")
+    grad_widths: tuple = (2048, 2048, 2048, 2048)
+    grad_batch: int = 256
+    hvp_widths: tuple = (512, 512, 512)
+    hvp_batch: int = 64
+    scaling_widths: tuple = (128, 256, 512, 1024, 2048, 4096)
+    scaling_layers: int = 3
+    scaling_batch: int = 64
+    dim: int = 3
+    repeats: int = 7
+    rss: bool = True  # subprocess peak-RSS measurements (seconds each: a fresh interpreter)
+    suite: bool = False  # time `make test`'s pytest command and `derivcheck verify --quick` (minutes)
+    quick: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+FULL = BenchConfig(suite=True)
+QUICK = BenchConfig(
+    symbolic=(((2, 2, 2), 1.0), ((3, 3, 3), 8.0), ((3, 3, 3), 45.0)),
+    grad_widths=(64, 64, 64, 64),
+    grad_batch=16,
+    hvp_widths=(32, 32, 32),
+    hvp_batch=8,
+    scaling_widths=(16, 32, 64),
+    scaling_batch=8,
+    repeats=1,
+    rss=False,
+    quick=True,
+)
+
+SECTIONS = ("symbolic", "gradient", "hvp", "scaling", "cuda", "suite")

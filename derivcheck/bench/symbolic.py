@@ -1,0 +1,110 @@
+"""Bench section 1, symbolic scale: `derive.symbolic.compile_program(net, 1, hessian=True, backend)`
+from scratch (forward program, reverse sweep, full coordinate Hessian, lambdified code) per size and
+backend, after warming the primitive templates once per backend (their cost recorded as ``cold``);
+the two backends' numeric gradient and Hessian are compared at one point."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from derive import Net
+
+from .config import BenchConfig
+from .targets import record
+
+__all__ = ["bench_symbolic"]
+
+
+def bench_symbolic(cfg: BenchConfig, log) -> tuple[list, dict]:
+    """Section 1 for every size and backend of `cfg`. Returns (records, raw timings and backend differences)."""
+    from derive.symbolic import compile_program
+
+    raw: dict[str, Any]
+    records, raw = [], {"cold": {}, "runs": []}
+    for backend in cfg.symbolic_backends:
+        if backend == "symengine":
+            try:
+                import symengine  # noqa: F401
+            except ImportError:
+                for widths, limit in cfg.symbolic:
+                    records.append(
+                        record(
+                            f"symbolic.L{len(widths)}w{widths[1]}.symengine",
+                            "exact gradient + Hessian + code",
+                            None,
+                            "s",
+                            limit,
+                            None,
+                            skipped="symengine is not installed (derivcheck[fast])",
+                        )
+                    )
+                continue
+        t0 = time.perf_counter()
+        try:
+            compile_program(Net((2, 2, 2), dim=cfg.dim), 1, hessian=True, backend=backend)
+        except Exception as exc:  # noqa: BLE001  an engine failure is a measured outcome, not a crash
+            log(f"symbolic {backend} warm-up failed: {type(exc).__name__}: {exc}")
+        raw["cold"][backend] = time.perf_counter() - t0
+        values = {}
+        for widths, limit in cfg.symbolic:
+            net = Net(tuple(widths), dim=cfg.dim)
+            tid = f"symbolic.L{len(widths)}w{widths[1]}.{backend}"
+            t0 = time.perf_counter()
+            try:
+                cp = compile_program(net, 1, hessian=True, backend=backend)
+            except Exception as exc:  # noqa: BLE001
+                err = f"{type(exc).__name__}: {exc}"
+                log(f"symbolic {backend} {widths}: FAILED {err}")
+                records.append(
+                    record(
+                        tid,
+                        f"exact gradient + Hessian + code, L={len(widths)} widths {widths[1]} D={cfg.dim}, {backend}",
+                        None,
+                        "s",
+                        limit,
+                        False,
+                        error=err,
+                        widths=list(widths),
+                    )
+                )
+                continue
+            dt = time.perf_counter() - t0
+            rng = np.random.default_rng(0)
+            point = [float(v) for v in rng.uniform(-1, 1, len(cp.inputs))]
+            values[tuple(widths)] = (
+                np.asarray(cp.gradient["numpy"](*point), dtype=float),
+                np.asarray(cp.hessian["numpy"](*point), dtype=float),
+            )
+            n = net.n_coords
+            rec = record(
+                tid,
+                f"exact gradient + full coordinate Hessian + lambdified code, L={len(widths)} "
+                f"widths {widths[1]} D={cfg.dim} ({n} coordinates), {backend}",
+                dt,
+                "s",
+                limit,
+                dt <= limit,
+                derive_s=cp.timings["derive"],
+                codegen_s=cp.timings["codegen"],
+                program_nodes=cp.n_nodes,
+                hessian_entries=len(cp.hess_entries),
+                widths=list(widths),
+            )
+            records.append(rec)
+            raw["runs"].append(rec)
+            log(f"symbolic {backend} {widths}: {dt:.2f} s (derive {cp.timings['derive']:.2f}, codegen {cp.timings['codegen']:.2f})")
+        raw.setdefault("values", {})[backend] = values
+    # identical results: the two backends' numeric gradient and Hessian at the same point
+    vals = raw.pop("values", {})
+    if len(vals) == 2:
+        a, b = vals.values()
+        diffs = {}
+        for k in set(a) & set(b):
+            scale = max(1.0, float(np.max(np.abs(a[k][1]))))
+            diff = max(float(np.max(np.abs(a[k][0] - b[k][0]))), float(np.max(np.abs(a[k][1] - b[k][1]))))
+            diffs[str(k)] = diff / scale
+        raw["sympy_vs_symengine_max_rel_diff"] = diffs
+    return records, raw

@@ -1,0 +1,151 @@
+"""`derivcheck train` command line: `add_arguments(parser)` and `run(args) -> int`.
+
+Exit codes: 0 trained, 1 diverged (non-finite loss), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from derive import SpecError
+
+from .logs import write_log
+from .methods import DEFAULT_ITERS, METHODS, TrainRun, check_kernel, train
+from .report import training_report
+from .tasks import TASKS, make_task
+
+__all__ = ["add_arguments", "run"]
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise SpecError(f"--widths {text!r} is not a comma-separated list of integers", "write e.g. --widths 4,8,8,2") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The verb's options: task, method, budget and step settings, kernel and net, outputs."""
+    parser.add_argument("--task", choices=TASKS, default="synthetic", help="training task (default synthetic)")
+    parser.add_argument(
+        "--method",
+        choices=METHODS + ("all",),
+        default="newton-cg",
+        help="optimiser; 'all' runs Newton-CG then GD and Adam on its budget (default newton-cg)",
+    )
+    parser.add_argument("--iters", type=int, help="outer iterations (default gd/adam 300, newton-cg 40)")
+    parser.add_argument("--budget", type=int, help="stop at this many HVP-equivalent evaluations")
+    parser.add_argument("--lr", type=float, help="gd/adam step (gd default 1/lambda_max at the start, adam 0.03)")
+    parser.add_argument("--radius", type=float, default=1.0, help="Newton-CG initial trust radius")
+    parser.add_argument("--damping", type=float, default=0.0, help="Newton-CG damping added to H (>= 0)")
+    parser.add_argument("--cg-maxiter", type=int, default=30, help="HVPs per inner CG solve (default 30)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data and the start (default 0)")
+    parser.add_argument("--kernel", default="gaussian", help="kernel name or formula in r (default gaussian)")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="kernel parameter")
+    parser.add_argument("--dim", type=int, default=3, help="spatial dimension D (default 3)")
+    parser.add_argument("--widths", default="4,8,8,2", help="synthetic task widths (default 4,8,8,2)")
+    parser.add_argument("--bias", action="store_true", help="train biases too")
+    parser.add_argument(
+        "--allow-nonsmooth-kernel",
+        action="store_true",
+        help="train with a kernel whose g'(0) != 0 (no gradient where nodes coincide)",
+    )
+    parser.add_argument("--out", default="reports/build/train", help="folder of the CSV/JSON logs")
+    parser.add_argument("--report", metavar="OUTDIR", help="also build the training report (all tasks, all methods)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _progress(quiet: bool):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("loss {task.fields[loss]}  |g| {task.fields[g]}"),
+        console=Console(stderr=True),
+        transient=True,
+        disable=quiet,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train with the chosen method(s), print one line per method, write the logs (and the report)."""
+    from ..audit import parse_params
+
+    kw = dict(
+        kernel=args.kernel,
+        kernel_params=tuple(parse_params(args.param).items()),
+        dim=args.dim,
+        bias=args.bias,
+    )
+    if args.task == "synthetic":
+        kw["widths"] = _ints(args.widths)
+    task = make_task(args.task, args.seed, **kw)
+    print(f"derivcheck train: task {task.name} ({task.description}); {task.net.describe()}; seed {args.seed}")
+    why = check_kernel(task.net, args.allow_nonsmooth_kernel)
+    if why:
+        print(f"warning: {why} (--allow-nonsmooth-kernel given)", file=sys.stderr)
+    methods = METHODS if args.method == "all" else (args.method,)
+    runs: dict[str, TrainRun] = {}
+    budget = args.budget
+    order = ("newton-cg", "gd", "adam") if args.method == "all" else methods
+    with _progress(args.quiet) as bar:
+        for m in order:
+            iters = args.iters if args.iters is not None else DEFAULT_ITERS[m]
+            if args.method == "all" and m != "newton-cg" and args.iters is None:
+                iters = 10**7  # bounded by Newton-CG's budget
+            tid = bar.add_task(m, total=iters if iters < 10**7 else budget, loss="-", g="-")
+
+            def cb(rec, tid=tid, by_cost=iters >= 10**7):
+                bar.update(
+                    tid,
+                    completed=rec.cost if by_cost else rec.iteration,
+                    loss=f"{rec.loss:.4g}",
+                    g=f"{rec.grad_norm:.2g}",
+                )
+
+            runs[m] = train(
+                task,
+                m,
+                iters=iters,
+                lr=args.lr if m != "newton-cg" else None,
+                max_cost=budget,
+                radius=args.radius,
+                damping=args.damping,
+                cg_maxiter=args.cg_maxiter,
+                allow_nonsmooth_kernel=args.allow_nonsmooth_kernel,
+                callback=cb,
+            )
+            if args.method == "all" and m == "newton-cg" and budget is None:
+                budget = runs[m].result.history[-1].cost
+    status = 0
+    out = Path(args.out)
+    for m in methods:
+        r = runs[m]
+        s = r.summary()
+        stem = f"{task.name}_{m}"
+        write_log(r, out / f"{stem}.csv", getattr(args, "argv", None))
+        write_log(r, out / f"{stem}.json", getattr(args, "argv", None))
+        lr = (
+            f", lr {s['lr']:.4g}" + (f" (1/lambda_max, lambda_max {s['lambda_max0']:.4g})" if s["lambda_max0"] else "")
+            if s["lr"]
+            else ""
+        )
+        print(
+            f"{m:>9}: loss {s['initial_loss']:.4g} -> {s['final_loss']:.4g}, |g| {s['final_grad_norm']:.2g}, "
+            f"{s['iterations']} iterations, {s['n_grad']} gradients + {s['n_hvp']} HVPs = {s['cost']} "
+            f"evaluations, {s['seconds']:.2f} s{lr}; stop: {s['stop']}; log {out / stem}.csv"
+        )
+        if r.result.stop.startswith("diverged") or not np.isfinite(s["final_loss"]):
+            status = 1
+    if args.report:
+        tex, pdf = training_report(args.report, seed=args.seed, argv=getattr(args, "argv", None))
+        print(f"report: {pdf or tex}", file=sys.stderr)
+    return status

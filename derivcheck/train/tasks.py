@@ -1,0 +1,145 @@
+"""Training tasks for `derivcheck train`: the student net, its data and its seeded start.
+
+``synthetic``: a teacher spatial net with hidden coordinates labels seeded Gaussian inputs; the
+student (same architecture) starts from other seeded coordinates. ``diabetes``: scikit-learn's
+bundled diabetes data (442 x 10, standardised; no download), net (10, hidden_width, 1).
+Every draw comes from the task's seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from derive import Net, Params, SpecError
+
+__all__ = ["TASKS", "Task", "synthetic_task", "diabetes_task", "make_task"]
+
+TASKS = ("synthetic", "diabetes")
+
+
+@dataclass
+class Task:
+    """A training problem: the student net, its data and its starting parameters.
+
+    Attributes:
+        name, description. net: the spatial Net. X: B x N_1. Y: B x N_L. params0: student start.
+        teacher: the hidden teacher parameters (synthetic task) or None. seed: the seed of every draw.
+    """
+
+    name: str
+    description: str
+    net: Net
+    X: np.ndarray
+    Y: np.ndarray
+    params0: Params
+    teacher: Params | None = None
+    seed: int = 0
+
+
+def _coords(net: Net, rng: np.random.Generator, scale: float) -> list[np.ndarray]:
+    return [scale * rng.standard_normal((n, net.dim)) for n in net.widths]
+
+
+def _start(net: Net, rng: np.random.Generator, scale: float) -> Params:
+    b = [np.zeros(n) for n in net.widths[1:]] if net.bias else None
+    return Params(Z=_coords(net, rng, scale), b=b)
+
+
+def synthetic_task(
+    seed: int = 0,
+    *,
+    widths=(4, 8, 8, 2),
+    dim: int = 3,
+    kernel: str = "gaussian",
+    kernel_params=(),
+    hidden: str = "tanh",
+    bias: bool = False,
+    batch: int = 128,
+    scale: float = 1.0,
+    noise: float = 0.0,
+) -> Task:
+    """A teacher spatial net with hidden coordinates (standard normal times `scale`, and biases
+    uniform in [-0.5, 0.5] if `bias`) labels B standard normal inputs; the student has the same
+    architecture and starts from independent coordinates (biases 0). All draws come from `seed`."""
+    from numeric.manual import forward
+
+    net = Net(
+        widths=tuple(widths),
+        dim=dim,
+        kernel=kernel,
+        kernel_params=kernel_params,
+        hidden=hidden,
+        loss="mse",
+        bias=bias,
+    )
+    rng = np.random.default_rng(seed)
+    teacher = Params(Z=_coords(net, rng, scale), b=[rng.uniform(-0.5, 0.5, n) for n in net.widths[1:]] if bias else None)
+    X = rng.standard_normal((batch, net.widths[0]))
+    Y = forward(net, teacher, X, np.zeros((batch, net.widths[-1]))).a[-1]
+    if noise:
+        Y = Y + noise * rng.standard_normal(Y.shape)
+    return Task(
+        "synthetic",
+        f"teacher spatial net {net.widths}, D={dim}, {batch} seeded inputs" + (f", noise {noise:g}" if noise else ""),
+        net,
+        X,
+        Y,
+        _start(net, rng, scale),
+        teacher,
+        seed,
+    )
+
+
+def diabetes_task(
+    seed: int = 0,
+    *,
+    hidden_width: int = 8,
+    dim: int = 3,
+    kernel: str = "gaussian",
+    kernel_params=(),
+    hidden: str = "tanh",
+    bias: bool = False,
+    scale: float = 0.7,
+) -> Task:
+    """scikit-learn's bundled diabetes data (442 patients, 10 features, disease progression after a
+    year), features and target standardised; net (10, hidden_width, 1)."""
+    try:
+        from sklearn.datasets import load_diabetes
+    except ImportError:  # pragma: no cover - a dependency in pyproject
+        raise SpecError("the diabetes task needs scikit-learn", "run `make setup` (pip install scikit-learn)") from None
+    data = load_diabetes()
+    X = (data.data - data.data.mean(axis=0)) / data.data.std(axis=0)
+    y = (data.target - data.target.mean()) / data.target.std()
+    net = Net(
+        widths=(X.shape[1], hidden_width, 1),
+        dim=dim,
+        kernel=kernel,
+        kernel_params=kernel_params,
+        hidden=hidden,
+        loss="mse",
+        bias=bias,
+    )
+    rng = np.random.default_rng(seed)
+    return Task(
+        "diabetes",
+        f"scikit-learn diabetes, {X.shape[0]} x {X.shape[1]} standardised, net {net.widths}",
+        net,
+        X,
+        y[:, None],
+        _start(net, rng, scale),
+        None,
+        seed,
+    )
+
+
+def make_task(name: str, seed: int = 0, **kw) -> Task:
+    """The task `name` in TASKS with `seed`; keywords the task does not take (widths, batch for diabetes) are dropped."""
+    if name == "synthetic":
+        return synthetic_task(seed, **kw)
+    if name == "diabetes":
+        kw.pop("widths", None)
+        kw.pop("batch", None)
+        return diabetes_task(seed, **kw)
+    raise SpecError(f"unknown task {name!r}", f"use one of {', '.join(TASKS)}")
