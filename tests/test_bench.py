@@ -108,9 +108,9 @@ def test_suite_timing_is_recorded_as_skipped_in_tiny_runs(results):
 def test_suite_commands_are_make_tests_and_verify_quick():
     cmd, limit, _ = bench.SUITE_COMMANDS["suite.make_test"]
     makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
-    assert "-m pytest -q -n 2 -p no:cacheprovider --hypothesis-profile" in makefile  # same flags as here
+    assert "-m pytest -q -n 2 -p no:cacheprovider -p no:benchmark --hypothesis-profile" in makefile  # same flags as here
     assert "derivcheck bench --out bench/results.json" in makefile  # `make bench` is the verb
-    assert cmd[1:] == ["-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "--hypothesis-profile=ci"]
+    assert cmd[1:] == ["-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "-p", "no:benchmark", "--hypothesis-profile=ci"]
     assert limit == 600.0 and bench.SUITE_COMMANDS["suite.verify_quick"][1] == 60.0
 
 

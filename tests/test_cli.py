@@ -46,3 +46,25 @@ def test_bench_verb_bad_section_is_a_usage_error(capsys):
         cli.main(["bench", "--only", "nonsense"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_help_and_version_import_no_engine():
+    # only the verb being run is imported: --help and --version answer without loading torch or SymPy
+    import subprocess
+    import sys
+
+    code = ("import sys; from derivcheck import cli\n"
+            "for argv in (['--help'], ['--version']):\n"
+            "    try: cli.main(argv)\n"
+            "    except SystemExit: pass\n"
+            "print(sorted(m for m in ('torch', 'sympy', 'numpy', 'hypothesis') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stderr
+
+
+def test_a_verb_error_prints_the_verb_usage(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["claims", "--no-such-flag"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: derivcheck claims" in err and "unrecognized arguments: --no-such-flag" in err
