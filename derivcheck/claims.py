@@ -272,6 +272,8 @@ def print_table(docs: list[DocumentResult], file=None) -> None:
                     ce = r.counterexample
                     line += f"; smallest case {ce['net']}: {ce['message']}; reproduce: {r.command}"
                 console.print(line, highlight=False, markup=False)
+            elif r.finding:  # a false worked number: its finding (entry, both values, error, tolerance, command)
+                console.print(f"  {r.id}: {r.finding}", highlight=False, markup=False)
     n = sum(len(d.results) for d in docs)
     bad = sum(len(d.failed) for d in docs)
     console.print(f"{n} claims, {bad} false, {sum(r.verdict == ROUNDING for d in docs for r in d.results)} "

@@ -94,7 +94,8 @@ def number_finding(claimed: Any, true: float, allowance: float, tolerance: float
     false: the tolerance is the rounding band, or `tolerance`, plus the decimal's slack)."""
     value, unit = printed(claimed)
     return compare.Finding(quantity, engine, abs(value - true), _bands(unit, true, allowance, tolerance)[1],
-                           where=where, value=value, truth=float(true), measure="abs", reference="manual engine")
+                           where=where, value=claimed if isinstance(claimed, str) else value, truth=float(true),
+                           measure="abs", reference="manual engine")  # the claim as printed, trailing zeros kept
 
 
 @dataclass

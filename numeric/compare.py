@@ -261,14 +261,30 @@ def quantities(grads) -> dict[str, object]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def _locate(quantity: str, x, truth) -> tuple[str, float, float]:
-    """Name the worst entry, e.g. ' of layer 2, node 1, dim 0' (layers 1-based, entries 0-based)."""
+#: How a failure names an entry: quantity -> (layer of the first block, index names). Block b of a
+#: per-layer list is layer b + first (1-based, as in MATH.md); None: one array, no layer.
+_ENTRIES: dict[str, tuple[int | None, tuple[str, ...]]] = {
+    "dZ": (1, ("node", "dim")), "dW": (2, ("row", "col")), "db": (2, ("node",)), "dX": (None, ("example", "input")),
+}
+
+
+def _name(layer: int | None, names: tuple[str, ...], k: tuple) -> str:
+    """' of layer 2, node 1, dim 0', ' of example 0, input 1' or, without names, ' entry [4]'."""
+    if len(names) != len(k):
+        return (f" of layer {layer}," if layer is not None else "") + f" entry {[int(i) for i in k]}"
+    return " of " + ", ".join(([f"layer {layer}"] if layer is not None else []) + [f"{n} {int(i)}" for n, i in zip(names, k)])
+
+
+def _locate(quantity: str, x, truth, entries_as: str | None = None) -> tuple[str, float, float]:
+    """Name the worst entry, e.g. ' of layer 2, node 1, dim 0' (layers 1-based, entries 0-based).
+    `entries_as` names the entries as for that quantity (an H v over the Z blocks: "dZ"); quantities
+    without names (hvp, grad) give ' of block b, entry [i, j]' or ' entry [k]'."""
+    first, names = _ENTRIES.get(entries_as or quantity, (None, ()))
     if not isinstance(x, (list, tuple)):
         xa, ta = np.asarray(x, dtype=np.float64), np.asarray(truth, dtype=np.float64)
         k = np.unravel_index(np.argmax(np.abs(xa - ta)), xa.shape) if xa.ndim else ()
-        return "", float(xa[k]), float(ta[k])
+        return (_name(None, names, k) if k else ""), float(xa[k]), float(ta[k])
     best = (-1.0, "", np.nan, np.nan)
-    first_layer = 1 if quantity == "dZ" else 2
     for l, (a, t) in enumerate(zip(x, truth)):
         a, t = np.asarray(a, dtype=np.float64), np.asarray(t, dtype=np.float64)
         if a.size == 0:
@@ -276,18 +292,17 @@ def _locate(quantity: str, x, truth) -> tuple[str, float, float]:
         k = np.unravel_index(np.argmax(np.abs(a - t)), a.shape)
         err = float(abs(a[k] - t[k]))
         if err > best[0]:
-            names = ("node", "dim") if quantity == "dZ" else ("row", "col")
-            where = f" of layer {l + first_layer}, " + ", ".join(f"{n} {i}" for n, i in zip(names, k))
+            where = _name(l + first, names, k) if first is not None else f" of block {l}, entry {[int(i) for i in k]}"
             best = (err, where, float(a[k]), float(t[k]))
     return best[1], best[2], best[3]
 
 
 def check_close(quantity: str, engine: str, x, truth, dtype=np.float64, tol: float | None = None, *,
-                reference: str = "ground truth") -> Finding:
+                reference: str = "ground truth", entries_as: str | None = None) -> Finding:
     """Compare one quantity of one engine against a reference (does not raise; pass the result to
-    `report`). `tol` defaults to `tolerance(dtype, quantity)`."""
+    `report`). `tol` defaults to `tolerance(dtype, quantity)`; `entries_as` see `_locate`."""
     tol = tolerance(dtype, quantity) if tol is None else tol
-    where, v, t = _locate(quantity, x, truth)
+    where, v, t = _locate(quantity, x, truth, entries_as)
     return Finding(quantity, engine, rel_error(x, truth), tol, where=where, value=v, truth=t,
                    ulp=ulp_error(x, truth, dtype), reference=reference)
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from derive import Net, SpecError, VerificationError
 from derivcheck.claimsfile import FALSE, judge_number, number_finding
 from derivcheck.formula import Family, FormulaClaim, check_formula
+from derive import SpecError, VerificationError
 from numeric.compare import (
     QUANTITIES,
     TOLERANCES,
@@ -129,7 +129,7 @@ def test_unknown_measure_is_a_spec_error():
 def test_worked_number_finding_fails_exactly_when_the_verdict_is_false(claimed, true, tol):
     f = number_finding(claimed, true, 1.0, tol, quantity="dW", engine="claim 'c'", where=" of layer 2")
     assert f.ok == (judge_number(claimed, true, 1.0, tol)[0] != FALSE)
-    assert f.describe().startswith(f"dW of layer 2 (claim 'c' vs manual engine): {float(claimed)!r} vs {true!r}, "
+    assert f.describe().startswith(f"dW of layer 2 (claim 'c' vs manual engine): {claimed} vs {true!r}, "
                                    "absolute error ")
 
 
@@ -159,10 +159,23 @@ def test_verify_case_records_failures_as_findings():
     case = verify.matrix_cases(0, quick=True)[0]
     rec = verify.run_case(case, ("manual", "taylor"), reproduce="derivcheck verify --seed 0 --only m000")
     assert rec["pass"] and rec["failures"] == []
-    for eng, ids in rec["identities"].items():
-        for k in ids:
-            tolerance(np.float64, k)  # every identity verify checks has a row
+    assert {k for ids in rec["identities"].values() for k in ids} == {"translation", "rotation", "permutation"}
     for qs in rec["errors"].values():
         for q, e in qs.items():
             assert e["tol"] == tolerance(e["dtype"], q)
-    assert isinstance(case.net, Net)
+
+
+@pytest.mark.parametrize("quantity,entries_as,x,where", [
+    ("db", None, [np.zeros(2), np.zeros(3)], " of layer 3, node 2"),
+    ("dW", None, [np.zeros((2, 2)), np.zeros((3, 2))], " of layer 3, row 2, col 1"),
+    ("dX", None, np.zeros((2, 3)), " of example 1, input 2"),
+    ("hvp", "dZ", [np.zeros((2, 2)), np.zeros((3, 2))], " of layer 2, node 2, dim 1"),
+    ("hvp", None, [np.zeros((2, 2)), np.zeros((3, 2))], " of block 1, entry [2, 1]"),
+    ("fd", None, np.zeros(5), " entry [4]"),
+])
+def test_the_worst_entry_is_named_in_the_quantitys_terms(quantity, entries_as, x, where):
+    truth = [a.copy() for a in x] if isinstance(x, list) else x.copy()
+    last = truth[-1] if isinstance(truth, list) else truth
+    last.reshape(-1)[-1] = 1.0  # the last entry of the last block is wrong
+    f = check_close(quantity, "manual", x, truth, entries_as=entries_as)
+    assert f.where == where and (f.value, f.truth) == (0.0, 1.0)
