@@ -33,7 +33,7 @@ from numeric import manual
 from numeric.compare import Finding, report, tolerance
 
 __all__ = ["View", "Family", "FormulaClaim", "Counterexample", "FormulaVerdict", "view", "check_formula",
-           "QUANTITIES", "LAYER_SETS", "TOLERANCE"]
+           "QUANTITIES", "LAYER_SETS"]
 
 #: quantity name -> what it is (per layer, batch rows first).
 QUANTITIES = {
@@ -51,10 +51,6 @@ LAYER_SETS: dict[str, Callable[[int], list[int]]] = {
 # shrinking reaches short, readable counterexamples (0, 1, 0.5 ...). Built once: hypothesis
 # inspects a mapped lambda's source each time a strategy is constructed.
 _NUMBER = st.floats(-1.5, 1.5, allow_nan=False).map(lambda v: round(v, 2))
-
-#: float64 engine against a formula evaluated in float64: relative and absolute tolerance (rows
-#: "formula_rtol"/"formula_atol" of numeric.compare.TOLERANCES, which says why these values).
-TOLERANCE = {"rtol": tolerance(np.float64, "formula_rtol"), "atol": tolerance(np.float64, "formula_atol")}
 
 
 @dataclass
@@ -320,7 +316,8 @@ def _compare(claim: FormulaClaim, l: int, claimed, true) -> tuple[tuple, Any, An
         else:
             return (), c.tolist(), t.tolist(), finding(float("inf"), 0.0, value=c.shape, truth=t.shape,
                                                        note=f"shape {c.shape} where the true value has shape {t.shape}")
-    band = TOLERANCE["atol"] + TOLERANCE["rtol"] * np.abs(t)
+    # float64 engine against a formula evaluated in float64 (numeric.compare.TOLERANCES says why these values)
+    band = tolerance(np.float64, "formula_atol") + tolerance(np.float64, "formula_rtol") * np.abs(t)
     err = np.abs(c - t) - band
     if np.all(err <= 0):
         return (), None, None, finding(0.0, 0.0)
