@@ -10,6 +10,10 @@ as everywhere in the project); it returns the claimed value of `quantity` at lay
 
     claim = FormulaClaim("my-delta", "delta", delta_hidden, layers="hidden", family=Family(hidden=("tanh",)))
     verdict = check_formula(claim, seed=0)   # verdict.holds, verdict.counterexample, verdict.proof
+    check_formula(claim, seed=0, raise_=True)  # or: a false claim raises derive.VerificationError
+
+A false claim's counterexample carries its `numeric.compare.Finding` (`verdict.finding`): quantity,
+layer and entry, both values, absolute error against TOLERANCES' formula rows, seed and command.
 
 The true values come from `numeric.manual.gradients`; the search is hypothesis' own (`find`, seeded,
 with its shrinking, so the counterexample has the fewest layers, nodes and dimensions and the
