@@ -22,9 +22,10 @@ import numpy as np
 
 from derive import SpecError, compile_net
 from numeric import manual
+from numeric.compare import Findings
 
 from . import provenance
-from .claimsfile import FALSE, HOLDS, ROUNDING, WorkedFile, judge_number, load_worked, printed
+from .claimsfile import FALSE, HOLDS, ROUNDING, WorkedFile, judge_number, load_worked, number_finding, printed
 from .formula import FormulaVerdict, check_formula
 
 __all__ = ["Result", "DocumentResult", "check_worked", "load_formulas", "check_file", "check_files",
@@ -50,6 +51,7 @@ class Result:
     counterexample: dict | None = None
     command: str = ""
     claim_correct: str = ""
+    finding: str = ""  # the failed check's `numeric.compare.Finding` line (false claims only)
 
 
 @dataclass
@@ -141,10 +143,12 @@ def _quantity(wf: WorkedFile, tv: dict, quantity: str, layer: int | None):
     raise SpecError(f"quantity {quantity!r} is not supported", "see README, Claims files")
 
 
-def check_worked(wf: WorkedFile) -> list[Result]:
-    """Judge every claim of a worked-number file at its printed precision."""
+def check_worked(wf: WorkedFile, *, raise_: bool = False) -> list[Result]:
+    """Judge every claim of a worked-number file at its printed precision; a false claim's worst
+    entry is reported as a `numeric.compare.Finding` (raised as `VerificationError` with `raise_`)."""
     tv = _true_values(wf)
     out = []
+    found = Findings(raise_=raise_)
     for cl in wf.claims:
         true = np.asarray(_quantity(wf, tv, cl.quantity, cl.layer), dtype=float)
         if cl.index is not None:
@@ -165,9 +169,19 @@ def check_worked(wf: WorkedFile) -> list[Result]:
         trues = [_fmt(t, printed(v)[1]) for v, t in zip(flat_c, flat_t)]
         show = lambda xs: xs[0] if len(xs) == 1 else "(" + ", ".join(xs) + ")"  # noqa: E731
         worst = max(u for _, u in verdicts)
+        keys = [(rank[v], u) for v, u in verdicts]
+        k = keys.index(max(keys))  # the worst entry: false before rounding before holds, then the largest error
+        where = (f" of layer {cl.layer}" if cl.layer is not None else "") + \
+            (f", entry {list(cl.index)}" if cl.index is not None else "") + \
+            (f", entry {[int(i) for i in np.unravel_index(k, np.shape(true))]}" if flat_t.size > 1 else "")
+        f = number_finding(flat_c[k], flat_t[k], wf.rounding_allowance, tol, quantity=cl.quantity,
+                           engine=f"claim {cl.id!r}", where=where)
+        f.command = f"derivcheck claims {_display_path(wf.path)} --only {cl.id}"
+        found.report(f)
         out.append(Result(cl.id, "number", cl.where, cl.quantity + (f" (layer {cl.layer})" if cl.layer is not None else ""),
                           verdict, show([str(v) for v in flat_c]), show(trues), cl.text, cl.note,
-                          evidence=f"off by {worst:.2g} units of the last printed digit" if verdict != HOLDS else ""))
+                          evidence=f"off by {worst:.2g} units of the last printed digit" if verdict != HOLDS else "",
+                          finding="" if f.ok else f.describe()))
     return out
 
 
@@ -194,13 +208,15 @@ def _formula_result(v: FormulaVerdict) -> Result:
     ce = None
     if v.counterexample is not None:
         ce = dict(v.counterexample.__dict__)
+        ce.pop("finding")  # its line is ce["message"]; the dict goes to JSON and the errata
     claimed = true = ""
     if ce:
         claimed = "undefined" if ce["claimed"] is None else f"{ce['claimed']:.6g}" if isinstance(ce["claimed"], float) \
             else str(ce["claimed"])
         true = f"{ce['true']:.6g}" if isinstance(ce["true"], float) else str(ce["true"])
     return Result(cl.id, "formula", cl.where, cl.quantity, HOLDS if v.holds else FALSE, claimed or "formula",
-                  true or "same as claimed", cl.text, cl.note, v.evidence, ce, v.command, cl.correct)
+                  true or "same as claimed", cl.text, cl.note, v.evidence, ce, v.command, cl.correct,
+                  v.finding.describe() if v.finding is not None else "")
 
 
 # ------------------------------------------------------------------------------------------------ files
@@ -255,9 +271,10 @@ def print_table(docs: list[DocumentResult], file=None) -> None:
                 line = f"  {r.id}: {r.evidence}"
                 if r.counterexample:
                     ce = r.counterexample
-                    line += (f"; smallest case {ce['net']}, layer {ce['layer']} entry {list(ce['index'])}: "
-                             f"{ce['message']}; reproduce: {r.command}")
+                    line += f"; smallest case {ce['net']}: {ce['message']}; reproduce: {r.command}"
                 console.print(line, highlight=False, markup=False)
+            elif r.finding:  # a false worked number: its finding (entry, both values, error, tolerance, command)
+                console.print(f"  {r.id}: {r.finding}", highlight=False, markup=False)
     n = sum(len(d.results) for d in docs)
     bad = sum(len(d.failed) for d in docs)
     console.print(f"{n} claims, {bad} false, {sum(r.verdict == ROUNDING for d in docs for r in d.results)} "
@@ -286,8 +303,7 @@ def build_errata(docs: list[DocumentResult], out_dir: str | Path = REPO / "repor
         parts = [f"network {ce['net']}"]
         for k, v in ce["params"].items():
             parts.append(f"{k} = {json.dumps(v)}")
-        parts += [f"X = {json.dumps(ce['X'])}", f"Y = {json.dumps(ce['Y'])}",
-                  f"layer {ce['layer']}, entry {list(ce['index'])}: {ce['message']}"]
+        parts += [f"X = {json.dumps(ce['X'])}", f"Y = {json.dumps(ce['Y'])}", ce["message"]]
         return "; ".join(parts)
 
     grouped: dict[str, list[DocumentResult]] = {}

@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from derive import MLP, Net, Params, SpecError
+from numeric import compare
 
-__all__ = ["WorkedFile", "WorkedClaim", "load_worked", "printed", "judge_number", "WORKED_QUANTITIES",
+__all__ = ["WorkedFile", "WorkedClaim", "load_worked", "printed", "judge_number", "number_finding", "WORKED_QUANTITIES",
            "HOLDS", "ROUNDING", "FALSE"]
 
 HOLDS, ROUNDING, FALSE = "holds", "holds to rounding", "false"
@@ -72,6 +73,15 @@ def printed(value: Any) -> tuple[float, float]:
     return number, unit
 
 
+def _bands(unit: float, true: float, allowance: float, tolerance: float | None) -> tuple[float, float]:
+    """(largest |error| that holds, largest that holds to rounding) for a number printed to `unit`."""
+    # binary floating point of the decimal itself (TOLERANCES "printed")
+    slack = compare.tolerance(np.float64, "printed") * max(1.0, abs(true))
+    if tolerance is not None:
+        return tolerance + slack, tolerance + slack
+    return unit / 2 + slack, unit * (0.5 + allowance) + slack
+
+
 def judge_number(claimed: Any, true: float, allowance: float, tolerance: float | None) -> tuple[str, float]:
     """Verdict for one printed number against the true value, and the error in last-digit units.
 
@@ -81,15 +91,22 @@ def judge_number(claimed: Any, true: float, allowance: float, tolerance: float |
     """
     value, unit = printed(claimed)
     err = abs(value - true)
-    slack = 1e-12 * max(1.0, abs(true))  # binary floating point of the decimal itself
-    if tolerance is not None:
-        return (HOLDS if err <= tolerance + slack else FALSE), err / unit
-    units = err / unit
-    if err <= unit / 2 + slack:
-        return HOLDS, units
-    if err <= unit * (0.5 + allowance) + slack:
-        return ROUNDING, units
-    return FALSE, units
+    hold, rounding = _bands(unit, true, allowance, tolerance)
+    if err <= hold:
+        return HOLDS, err / unit
+    if err <= rounding:
+        return ROUNDING, err / unit
+    return FALSE, err / unit
+
+
+def number_finding(claimed: Any, true: float, allowance: float, tolerance: float | None, *, quantity: str,
+                   engine: str, where: str = "") -> compare.Finding:
+    """`judge_number` as a `numeric.compare.Finding` (measure "abs"; it fails exactly when the verdict is
+    false: the tolerance is the rounding band, or `tolerance`, plus the decimal's slack)."""
+    value, unit = printed(claimed)
+    return compare.Finding(quantity, engine, abs(value - true), _bands(unit, true, allowance, tolerance)[1],
+                           where=where, value=claimed if isinstance(claimed, str) else value, truth=float(true),
+                           measure="abs", reference="manual engine")  # the claim as printed, trailing zeros kept
 
 
 @dataclass

@@ -10,6 +10,10 @@ as everywhere in the project); it returns the claimed value of `quantity` at lay
 
     claim = FormulaClaim("my-delta", "delta", delta_hidden, layers="hidden", family=Family(hidden=("tanh",)))
     verdict = check_formula(claim, seed=0)   # verdict.holds, verdict.counterexample, verdict.proof
+    check_formula(claim, seed=0, raise_=True)  # or: a false claim raises derive.VerificationError
+
+A false claim's counterexample carries its `numeric.compare.Finding` (`verdict.finding`): quantity,
+layer and entry, both values, absolute error against TOLERANCES' formula rows, seed and command.
 
 The true values come from `numeric.manual.gradients`; the search is hypothesis' own (`find`, seeded,
 with its shrinking, so the counterexample has the fewest layers, nodes and dimensions and the
@@ -30,9 +34,10 @@ from hypothesis.errors import NoSuchExample
 
 from derive import MLP, Net, Params, SpecError
 from numeric import manual
+from numeric.compare import Finding, report, tolerance
 
 __all__ = ["View", "Family", "FormulaClaim", "Counterexample", "FormulaVerdict", "view", "check_formula",
-           "QUANTITIES", "LAYER_SETS", "TOLERANCE"]
+           "QUANTITIES", "LAYER_SETS"]
 
 #: quantity name -> what it is (per layer, batch rows first).
 QUANTITIES = {
@@ -50,9 +55,6 @@ LAYER_SETS: dict[str, Callable[[int], list[int]]] = {
 # shrinking reaches short, readable counterexamples (0, 1, 0.5 ...). Built once: hypothesis
 # inspects a mapped lambda's source each time a strategy is constructed.
 _NUMBER = st.floats(-1.5, 1.5, allow_nan=False).map(lambda v: round(v, 2))
-
-#: float64 engine against a formula evaluated in float64: relative and absolute tolerance.
-TOLERANCE = {"rtol": 1e-7, "atol": 1e-10}
 
 
 @dataclass
@@ -259,7 +261,9 @@ class FormulaClaim:
 
 @dataclass
 class Counterexample:
-    """The minimal failing case hypothesis reached, with where and by how much the claim fails."""
+    """The minimal failing case hypothesis reached, with where and by how much the claim fails;
+    `message` is its `numeric.compare.Finding`'s line (quantity, layer, entry, both values, error,
+    tolerance, seed) and `finding` the finding itself."""
 
     net: str
     params: dict
@@ -270,6 +274,7 @@ class Counterexample:
     claimed: Any
     true: Any
     message: str
+    finding: Finding | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -285,29 +290,45 @@ class FormulaVerdict:
     command: str = ""
 
     @property
+    def finding(self) -> Finding | None:
+        """The failed check (None when the claim holds)."""
+        return None if self.counterexample is None else self.counterexample.finding
+
+    @property
     def evidence(self) -> str:
         if not self.holds:
             return "counterexample found"
         return self.proof or f"no counterexample in {self.cases} cases (no symbolic proof reached)"
 
 
-def _compare(claimed, true) -> tuple[bool, tuple, Any, Any, str]:
-    """(ok, index, claimed entry, true entry, message) for one layer."""
+def _compare(claim: FormulaClaim, l: int, claimed, true) -> tuple[tuple, Any, Any, Finding]:
+    """(index, claimed entry, true entry, finding) for one layer: the worst entry of
+    |claimed - true| - (atol + rtol |true|) against the manual engine."""
+    def finding(error, tol, where="", value=float("nan"), truth=float("nan"), note=""):
+        return Finding(claim.quantity, f"claim {claim.id!r}", error, tol, where=f" of layer {l + 1}{where}",
+                       value=value, truth=truth, measure="abs", reference="manual engine", note=note)
+
     try:
         c = np.asarray(claimed, dtype=float)
     except (TypeError, ValueError):
-        return False, (), claimed, None, "the formula did not return a numeric array"
+        return (), claimed, None, finding(float("inf"), 0.0, value=claimed, truth=None,
+                                          note="the formula did not return a numeric array")
     t = np.asarray(true, dtype=float)
     if c.shape != t.shape:
         if c.size == t.size == 1:
             c = c.reshape(t.shape)
         else:
-            return False, (), c.tolist(), t.tolist(), f"shape {c.shape} where the true value has shape {t.shape}"
-    err = np.abs(c - t) - (TOLERANCE["atol"] + TOLERANCE["rtol"] * np.abs(t))
+            return (), c.tolist(), t.tolist(), finding(float("inf"), 0.0, value=c.shape, truth=t.shape,
+                                                       note=f"shape {c.shape} where the true value has shape {t.shape}")
+    # float64 engine against a formula evaluated in float64 (numeric.compare.TOLERANCES says why these values)
+    band = tolerance(np.float64, "formula_atol") + tolerance(np.float64, "formula_rtol") * np.abs(t)
+    err = np.abs(c - t) - band
     if np.all(err <= 0):
-        return True, (), None, None, ""
+        return (), None, None, finding(0.0, 0.0)
     idx = tuple(int(i) for i in np.unravel_index(int(np.nanargmax(np.where(np.isnan(err), np.inf, err))), t.shape))
-    return False, idx, float(c[idx]), float(t[idx]), "value differs"
+    diff = abs(float(c[idx]) - float(t[idx]))
+    return idx, float(c[idx]), float(t[idx]), finding(float("inf") if np.isnan(diff) else diff, float(band[idx]),
+                                                      f", entry {list(idx)}", float(c[idx]), float(t[idx]))
 
 
 def layers_of(claim: FormulaClaim, L: int) -> list[int]:
@@ -327,15 +348,19 @@ def _evaluate(claim: FormulaClaim, net, params, X, Y):
                 claimed = claim.fn(v, l)
         except (ValueError, IndexError) as exc:  # a product whose shapes do not match
             msg = str(exc).splitlines()[0]
+            true = np.asarray(true_value(v, claim.quantity, l)).tolist()
+            f = Finding(claim.quantity, f"claim {claim.id!r}", float("inf"), 0.0, where=f" of layer {l + 1}",
+                        value=None, truth=true, measure="abs", reference="manual engine",
+                        note=f"the formula is undefined here ({msg})")
             return Counterexample(net.describe(), _params_dict(params), X.tolist(), Y.tolist(), l + 1, (),
-                                  None, np.asarray(true_value(v, claim.quantity, l)).tolist(),
-                                  f"the formula is undefined here ({msg})")
+                                  None, true, f.describe(), f)
         if claimed is not None and not np.all(np.isfinite(np.asarray(claimed, dtype=float))):
             if net.spatial and any(np.any(r == 0) for r in v.R[1:]):
                 return None
-        ok, idx, c, t, msg = _compare(claimed, true_value(v, claim.quantity, l))
-        if not ok:
-            return Counterexample(net.describe(), _params_dict(params), X.tolist(), Y.tolist(), l + 1, idx, c, t, msg)
+        idx, c, t, f = _compare(claim, l, claimed, true_value(v, claim.quantity, l))
+        if not f.ok:
+            return Counterexample(net.describe(), _params_dict(params), X.tolist(), Y.tolist(), l + 1, idx, c, t,
+                                  f.describe(), f)
     return None
 
 
@@ -349,16 +374,20 @@ def _params_dict(p: Params) -> dict:
 
 
 def check_formula(claim: FormulaClaim, *, seed: int = 0, cases: int = 60, prove: bool = True,
-                  source: str = "") -> FormulaVerdict:
+                  source: str = "", raise_: bool = False) -> FormulaVerdict:
     """Search for a counterexample to `claim`; prove it for a small size when none is found.
 
     Args:
         claim: the formula. seed: hypothesis' random seed (printed in the reproducing command).
         cases: how many drawn networks to try. prove: attempt the symbolic proof when it holds.
         source: the claims file (for the reproducing command).
+        raise_: raise the counterexample's finding instead of returning it.
 
     Returns:
         A `FormulaVerdict`; `counterexample` is the shrunk case when the claim fails.
+
+    Raises:
+        VerificationError: the claim is false and `raise_` is set (via `numeric.compare.report`).
     """
     found: list = []
 
@@ -383,6 +412,10 @@ def check_formula(claim: FormulaClaim, *, seed: int = 0, cases: int = 60, prove:
             proof = prove_formula(claim)
         return FormulaVerdict(claim, True, cases, seed, None, proof, command)
     ce = _evaluate(claim, net, params, X, Y)
+    if ce is not None and ce.finding is not None:
+        ce.finding.seed, ce.finding.command = seed, command
+        ce.message = ce.finding.describe(reproduce=False)
+        report(ce.finding, raise_=raise_)
     return FormulaVerdict(claim, False, cases, seed, ce, "", command)
 
 

@@ -17,7 +17,17 @@ import numpy as np
 
 from derive import ACTIVATIONS, KERNELS, LOSSES, Gradients, Net, Params, SpecError, symbolic
 from numeric import autograd, manual
-from numeric.compare import TOLERANCES, check_close, quantities, rotation_asymmetry, translation_residual
+from numeric.compare import (
+    Finding,
+    Findings,
+    check_close,
+    check_identity,
+    permutation_residual,
+    quantities,
+    rotation_asymmetry,
+    tolerance,
+    translation_residual,
+)
 from numeric.fd import fd_gradient, taylor_slope
 
 from .provenance import atomic_write_json, provenance
@@ -28,7 +38,6 @@ SCHEMA = "derivcheck.results/1"
 ENGINES = ("manual", "manual-f32", "torch-cpu", "torch-cuda", "fd", "taylor", "hvp")
 ACTS = tuple(a if a != "leaky_relu" else "leaky_relu(alpha=0.1)" for a in ACTIVATIONS)
 LOSS_SPECS = tuple(x if x != "huber" else "huber(delta=0.5)" for x in LOSSES)
-IDENTITY_TOL = 1e-12  # relative residual of translation/rotation/permutation identities in float64
 
 
 @dataclass
@@ -113,17 +122,23 @@ def _smooth(net: Net) -> bool:
             and net.kernel not in ("wendland_c2", "cosine_cutoff"))
 
 
-def run_case(case: Case, engines: tuple[str, ...]) -> dict:
-    """All checks of one case; returns its JSON record (errors by engine and quantity, failures)."""
+def _failure(f: Finding) -> dict:
+    """A failed finding as results.json writes it (the reproducing command goes in its own field)."""
+    return {"engine": f.engine, "quantity": f.quantity, "message": f.describe(reproduce=False)}
+
+
+def run_case(case: Case, engines: tuple[str, ...], *, reproduce: str | None = None) -> dict:
+    """All checks of one case; returns its JSON record (errors by engine and quantity, failures).
+    Every check is a `numeric.compare.Finding` reported to one `Findings` (seed, `reproduce` command)."""
     net, p, X, Y = case.net, case.params, case.X, case.Y
     rec: dict = {"id": case.id, "net": net.describe(), "spec": case.spec(), "seed": case.seed,
                  "errors": {}, "identities": {}, "failures": [], "skipped": []}
+    found = Findings(seed=case.seed, command=reproduce)
 
-    def record(f, dtype=np.float64):
+    def record(f: Finding, dtype=np.float64):
+        found.report(f)
         rec["errors"].setdefault(f.engine, {})[f.quantity] = {"rel": f.rel, "ulp": f.ulp, "tol": f.tol,
                                                              "pass": f.ok, "dtype": np.dtype(dtype).name}
-        if not f.ok:
-            rec["failures"].append({"engine": f.engine, "quantity": f.quantity, "message": f.describe()})
 
     truth = symbolic.gradients(net, p, X, Y, dps=50)
     tq = quantities(truth)
@@ -148,9 +163,7 @@ def run_case(case: Case, engines: tuple[str, ...]) -> dict:
             ids = {"translation": translation_residual(g.dZ), "rotation": rotation_asymmetry(p.Z, g.dZ)}
             rec["identities"][name] = ids
             for k, resid in ids.items():
-                if not resid <= IDENTITY_TOL:
-                    rec["failures"].append({"engine": name, "quantity": k,
-                                            "message": f"{k} identity residual {resid:.3g} > {IDENTITY_TOL:g} ({name})"})
+                found.report(check_identity(k, name, resid))
     if "manual" in engines and net.L > 2 and net.widths[1] > 1:
         assert p.Z is not None  # verification cases are spatial nets with coordinates
         perm = np.roll(np.arange(net.widths[1]), 1)
@@ -162,16 +175,14 @@ def run_case(case: Case, engines: tuple[str, ...]) -> dict:
         gp = manual.gradients(net, Params(Z=Zp, b=bp), X, Y)
         g = runs["manual"][0]
         assert gp.dZ is not None and g.dZ is not None  # a spatial net's gradients include dZ
-        res = float(np.abs(gp.dZ[1] - g.dZ[1][perm]).max() / max(np.abs(g.dZ[1]).max(), 1e-300))
+        res = permutation_residual(gp.dZ[1], g.dZ[1], perm)
         rec["identities"].setdefault("manual", {})["permutation"] = res
-        if not res <= IDENTITY_TOL:
-            rec["failures"].append({"engine": "manual", "quantity": "permutation",
-                                    "message": f"hidden permutation residual {res:.3g} > {IDENTITY_TOL:g}"})
+        found.report(check_identity("permutation", "manual", res))
     truth_flat = _flat_grad(truth)
     smooth = _smooth(net)
     if "fd" in engines:
         if smooth:
-            record(check_close("grad", "fd", fd_gradient(net, p, X, Y), truth_flat, tol=TOLERANCES["float64"]["fd"]))
+            record(check_close("grad", "fd", fd_gradient(net, p, X, Y), truth_flat, tol=tolerance(np.float64, "fd")))
         else:
             rec["skipped"].append("fd: loss not C2 here (kink in activation, loss or kernel)")
     rng = np.random.default_rng(case.seed)
@@ -180,14 +191,13 @@ def run_case(case: Case, engines: tuple[str, ...]) -> dict:
         if smooth:
             t = taylor_slope(net, p, X, Y, _flat_grad(runs.get("manual", (truth,))[0]), v)
             rec["taylor"] = {"slope": t.slope, "expected": 2}
-            if not t.ok:
-                rec["failures"].append({"engine": "taylor", "quantity": "dZ",
-                                        "message": f"Taylor remainder slope {t.slope:.3f}, expected 2"})
+            found.report(t.finding())
         else:
             rec["skipped"].append("taylor: loss not C2 here")
     if "hvp" in engines:
         _hvp_checks(case, rec, record, rng)
-    rec["pass"] = not rec["failures"]
+    rec["failures"] = [_failure(f) for f in found.failures]
+    rec["pass"] = found.ok
     return rec
 
 
@@ -203,8 +213,8 @@ def _hvp_checks(case: Case, rec: dict, record, rng) -> None:
     except SpecError as exc:  # e.g. Hessian undefined at coincident nodes
         rec["skipped"].append(f"hvp: {exc}")
         return
-    record(check_close("hvp", "manual", manual.hvp(net, p, X, Y, V), truth))
-    record(check_close("hvp", "torch-cpu", autograd.hvp(net, p, X, Y, V), truth))
+    record(check_close("hvp", "manual", manual.hvp(net, p, X, Y, V), truth, entries_as="dZ"))  # V: Z blocks
+    record(check_close("hvp", "torch-cpu", autograd.hvp(net, p, X, Y, V), truth, entries_as="dZ"))
 
 
 def _summarise(records: list[dict], engines) -> dict:
@@ -221,7 +231,7 @@ def _summarise(records: list[dict], engines) -> dict:
                 cell["failures"] += 0 if e["pass"] else 1
         for eng, ids in r["identities"].items():
             for k, v in ids.items():
-                cell = idents.setdefault(eng, {}).setdefault(k, {"max": 0.0, "n": 0, "tol": IDENTITY_TOL})
+                cell = idents.setdefault(eng, {}).setdefault(k, {"max": 0.0, "n": 0, "tol": tolerance(np.float64, k)})
                 cell["max"] = max(cell["max"], v)
                 cell["n"] += 1
     for qs in table.values():
@@ -229,7 +239,7 @@ def _summarise(records: list[dict], engines) -> dict:
             cell["pass"] = cell["failures"] == 0
     for ids in idents.values():
         for cell in ids.values():
-            cell["pass"] = cell["max"] <= IDENTITY_TOL
+            cell["pass"] = cell["max"] <= cell["tol"]
     return {"table": table, "identities": idents}
 
 
@@ -277,6 +287,10 @@ def run(args) -> int:
         if not cases:
             raise SpecError(f"no case {args.only!r} for seed {args.seed}", "copy the id from a failure line")
     console.print(f"derivcheck verify: {len(cases)} cases, seed {args.seed}, engines {','.join(engines)}")
+
+    def reproduce(case_id: str) -> str:
+        return f"derivcheck verify --seed {args.seed} --only {case_id}" + (" --quick" if args.quick else "")
+
     records = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
@@ -284,7 +298,7 @@ def run(args) -> int:
         for case in cases:
             bar.update(task, description=f"{case.id} {case.net.kernel}/{case.net.hidden}/{case.net.loss}")
             try:
-                records.append(run_case(case, engines))
+                records.append(run_case(case, engines, reproduce=reproduce(case.id)))
             except SpecError as exc:
                 records.append({"id": case.id, "net": case.net.describe(), "spec": case.spec(), "seed": case.seed,
                                 "errors": {}, "identities": {}, "skipped": [], "pass": False,
@@ -295,8 +309,7 @@ def run(args) -> int:
     failures = []
     for r in records:
         for f in r["failures"]:
-            cmd = f"derivcheck verify --seed {args.seed} --only {r['id']}" + (" --quick" if args.quick else "")
-            failures.append({**f, "case": r["id"], "net": r["net"], "reproduce": cmd})
+            failures.append({**f, "case": r["id"], "net": r["net"], "reproduce": reproduce(r["id"])})
     n_checks = sum(len(q) for r in records for q in r["errors"].values()) + \
         sum(len(i) for r in records for i in r["identities"].values())
     result = {

@@ -17,4 +17,12 @@ class SpecError(ValueError):
 
 
 class VerificationError(AssertionError):
-    """A derivative, identity or claim that does not hold (quantity, engines, values, tolerance)."""
+    """A derivative, identity or claim that does not hold (quantity, engines, values, tolerance).
+
+    Raised only by `numeric.compare.report`; `finding` is the `numeric.compare.Finding` it describes
+    (untyped here: derive does not import numeric).
+    """
+
+    def __init__(self, message: str, finding=None):
+        super().__init__(message)
+        self.finding = finding

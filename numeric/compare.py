@@ -1,36 +1,229 @@
-"""Errors against the ground truth, the tolerance table, and the exact identities of MATH.md.
+"""One failure path and one tolerance table: errors against a reference, the `Finding` every check
+produces, the function that records or raises it, and the exact identities of MATH.md.
 
 Error measures (normwise, so entries that cancel to ~0 do not dominate):
     rel_error(x, truth) = max|x - truth| / max(max|truth|, tiny)
     ulp_error(x, truth) = max|x - truth| / spacing(max|truth|) in the engine's dtype
+
+Every check (engine entries, identities, Taylor slopes, H v, formula and worked-number claims) builds
+a `Finding` and passes it to `report` (or a `Findings` collector): a failed finding is recorded, or
+raised as `derive.VerificationError` carrying the finding. Every tolerance is a row of `TOLERANCES`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from derive import VerificationError
+from derive import SpecError, VerificationError
 
-__all__ = ["TOLERANCES", "tolerance", "rel_error", "ulp_error", "Finding", "check_close", "translation_residual",
-           "rotation_asymmetry", "quantities", "QUANTITIES"]
+__all__ = ["TOLERANCES", "tolerance", "rel_error", "ulp_error", "Finding", "MEASURES", "report", "Findings",
+           "check_close", "check_identity", "translation_residual", "rotation_asymmetry",
+           "permutation_residual", "quantities", "QUANTITIES"]
 
 QUANTITIES = ("loss", "dW", "dZ", "db", "dX", "hvp")
 
-# One table: dtype -> quantity -> max relative error against the 50-digit ground truth.
-# float64: a handful of layers of O(1) ops, each within a few ulps (2.2e-16), with cancellation in
-# eq. (8)'s backward/forward terms; float32 likewise at eps = 1.2e-7. "fd" is central differences,
-# limited by h^2 ~ eps^(2/3).
+_EPS64, _EPS32 = float(np.finfo(np.float64).eps), float(np.finfo(np.float32).eps)
+
+# One table: dtype -> quantity -> tolerance. Rows, by the check that reads them:
+#
+# Engine vs the 50-digit ground truth (max relative error, `check_close`). float64: a handful of layers
+# of O(1) ops, each within a few ulps (2.2e-16), with cancellation in eq. (8)'s backward/forward terms;
+# float32 likewise at eps = 1.2e-7. "fd" is central differences, limited by h^2 ~ eps^(2/3).
+#
+# Exact identities (relative residual, `check_identity`; 0 in exact arithmetic): translation (sum of
+# dL/dz over all nodes), rotation (asymmetry of sum z dL/dz^T), permutation of hidden nodes, and the
+# Hessian's symmetry, translation null vectors and rotation null vectors at a critical point (residuals
+# of `numeric.spectrum`). float64: 1e-12 ~ 4500 eps, room for sums over a few hundred terms. float32:
+# the same multiple of eps32 (verify checks identities on float64 engines only).
+#
+# Taylor test (`numeric.fd.taylor_slope`): the MINIMUM fitted log-log slope of the remainder, which is
+# 2 for a correct gradient and 3 with a correct H v; 0.1 below absorbs the fit's noise over 5 steps,
+# while a 1 % error in the gradient flattens the slope to ~1. "taylor_floor" is the remainder below
+# which rounding dominates, relative to max(1, |L|): 1000 ulps of the loss. The remainder is evaluated
+# in float64 whatever the engine's dtype, so both rows hold the float64 values.
+#
+# Formula claims (`derivcheck.formula`, |claimed - true| <= atol + rtol |true| entrywise): the claimed
+# formula is evaluated in float64 from the same forward cache as the engine, so only reassociation
+# separates a right formula from the truth; 1e-7 relative leaves room for sums over many layers,
+# 1e-10 absolute for entries that cancel to ~0. float32: the float32-engine tolerance of the tests.
+#
+# Worked numbers (`derivcheck.claimsfile.judge_number`): "printed" is the relative slack for the binary
+# representation of the printed decimal itself (eps/2 per parse and a few ops for the true value).
+#
+# Hessian spectra (`numeric.spectrum`): "eigen_zero" times n max|lambda| is the zero-eigenvalue
+# threshold (the matrix-rank convention n eps |H| with 1000x room for the engines' rounding); "rank" is
+# the relative singular-value cut that ranks the rigid-motion vectors (collinear or coincident nodes
+# lose rotations exactly, generic ones keep O(1) values). `spectrum` works on float64 Hessians and reads
+# the float64 row; the float32 row scales by eps32 for a caller judging a float32 Hessian.
 TOLERANCES: dict[str, dict[str, float]] = {
-    "float64": {"loss": 1e-12, "dW": 1e-10, "dZ": 1e-9, "db": 1e-10, "dX": 1e-10, "hvp": 1e-8, "fd": 1e-5},
-    "float32": {"loss": 1e-5, "dW": 1e-4, "dZ": 1e-3, "db": 1e-4, "dX": 1e-4, "hvp": 1e-3, "fd": 5e-2},
+    "float64": {
+        "loss": 1e-12, "dW": 1e-10, "dZ": 1e-9, "db": 1e-10, "dX": 1e-10, "hvp": 1e-8, "fd": 1e-5,
+        "translation": 1e-12, "rotation": 1e-12, "permutation": 1e-12,
+        "hessian_symmetry": 1e-12, "hessian_translation": 1e-12, "hessian_rotation": 1e-12,
+        "taylor_grad": 1.9, "taylor_hvp": 2.9, "taylor_floor": 1e3 * _EPS64,
+        "formula_rtol": 1e-7, "formula_atol": 1e-10,
+        "printed": 1e-12,
+        "eigen_zero": 1e3 * _EPS64, "rank": 1e-10,
+    },
+    "float32": {
+        "loss": 1e-5, "dW": 1e-4, "dZ": 1e-3, "db": 1e-4, "dX": 1e-4, "hvp": 1e-3, "fd": 5e-2,
+        "translation": 5e-4, "rotation": 5e-4, "permutation": 5e-4,
+        "hessian_symmetry": 5e-4, "hessian_translation": 5e-4, "hessian_rotation": 5e-4,
+        "taylor_grad": 1.9, "taylor_hvp": 2.9, "taylor_floor": 1e3 * _EPS64,
+        "formula_rtol": 1e-3, "formula_atol": 1e-5,
+        "printed": 1e-6,
+        "eigen_zero": 1e3 * _EPS32, "rank": 1e-4,
+    },
 }
 
 
 def tolerance(dtype, quantity: str) -> float:
-    return TOLERANCES[np.dtype(dtype).name][quantity]
+    """The tolerance of `quantity` for an engine computing in `dtype` (a row of `TOLERANCES`).
 
+    Raises:
+        SpecError: an unknown dtype or quantity (never a silent default).
+    """
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = repr(dtype)
+    row = TOLERANCES.get(name)
+    if row is None:
+        raise SpecError(f"no tolerances for dtype {name}", f"use one of {', '.join(TOLERANCES)}")
+    if quantity not in row:
+        raise SpecError(f"no tolerance for quantity {quantity!r} ({name})",
+                        f"use one of {', '.join(row)} or add a row to numeric.compare.TOLERANCES")
+    return row[quantity]
+
+
+# ------------------------------------------------------------------------------------------ findings
+
+#: error measure -> (how the message names it, whether the error must stay at or below the tolerance).
+#: "slope" is the other way round: the tolerance is the minimum slope.
+MEASURES = {"rel": ("relative error", True), "ulp": ("error in ulps", True), "abs": ("absolute error", True),
+            "slope": ("fitted slope", False), "shape": ("shape", True)}
+
+
+def _num(x: Any) -> str:
+    """A value as printed in a finding: floats to every digit (shortest round-trip repr)."""
+    if isinstance(x, (float, np.floating)):
+        return repr(float(x))
+    return x if isinstance(x, str) else repr(x)
+
+
+@dataclass
+class Finding:
+    """One check: which quantity where, which engine against which reference, both values, the error
+    in its measure, the tolerance, and the seed and command that reproduce it.
+
+    Attributes:
+        quantity: "dZ", "hvp", "translation", "grad" (Taylor), a formula claim's quantity, ...
+        engine: who computed `value` ("manual", "torch-cpu", "claim 'x'", "taylor").
+        error: the error in `measure` units (for "slope", the fitted slope itself).
+        tol: the tolerance (for "slope", the minimum slope).
+        where: the worst entry, e.g. " of layer 2, node 1, dim 0" (layers 1-based, as in MATH.md).
+        value, truth: the compared entries (or scalars: a residual and 0, a slope and its order).
+        measure: a key of `MEASURES`. reference: what `truth` is ("ground truth", "manual engine").
+        ulp: the same difference in ulps of the engine's dtype (entry comparisons), else NaN.
+        seed, command: the seed of the case and the one-line command that reproduces it.
+        note: what went wrong when it is not a number (a shape, an undefined formula).
+    """
+
+    quantity: str
+    engine: str
+    error: float
+    tol: float
+    where: str = field(default="", kw_only=True)
+    value: Any = field(default=float("nan"), kw_only=True)
+    truth: Any = field(default=float("nan"), kw_only=True)
+    measure: str = field(default="rel", kw_only=True)
+    reference: str = field(default="ground truth", kw_only=True)
+    ulp: float = field(default=float("nan"), kw_only=True)
+    seed: int | None = field(default=None, kw_only=True)
+    command: str | None = field(default=None, kw_only=True)
+    note: str = field(default="", kw_only=True)
+
+    def __post_init__(self):
+        if self.measure not in MEASURES:
+            raise SpecError(f"unknown error measure {self.measure!r}", f"use one of {', '.join(MEASURES)}")
+
+    @property
+    def ok(self) -> bool:
+        """Within tolerance (NaN errors fail)."""
+        if self.note:
+            return False
+        below = MEASURES[self.measure][1]
+        return bool(self.error <= self.tol) if below else bool(self.error > self.tol)
+
+    @property
+    def rel(self) -> float:
+        """The relative error (NaN for other measures)."""
+        return self.error if self.measure == "rel" else float("nan")
+
+    def describe(self, *, reproduce: bool = True) -> str:
+        """One line: quantity, place, engines, both values, error and tolerance, seed, command."""
+        s = f"{self.quantity}{self.where} ({self.engine} vs {self.reference}): {_num(self.value)} vs {_num(self.truth)}, "
+        name, below = MEASURES[self.measure]
+        if self.note:
+            s += self.note
+        elif below:
+            s += f"{name} {self.error:.3g} {'<=' if self.ok else '>'} tolerance {self.tol:.3g}"
+            if self.measure == "rel" and not np.isnan(self.ulp):
+                s += f" ({self.ulp:.3g} ulp)"
+        else:
+            s += f"{name} {self.error:.3f} {'above' if self.ok else 'not above'} the minimum {self.tol:.3g}"
+        if self.seed is not None:
+            s += f"; seed {self.seed}"
+        if reproduce and self.command:
+            s += f"; reproduce: {self.command}"
+        return s
+
+
+def report(finding: Finding, *, into: list[Finding] | None = None, raise_: bool = False) -> Finding:
+    """The one failure path. A failed `finding` is appended to `into` and, with `raise_`, raised as
+    `derive.VerificationError` (its `.finding` is the finding); a passing one is returned untouched.
+
+    Raises:
+        VerificationError: `finding` failed and `raise_` is set.
+    """
+    if finding.ok:
+        return finding
+    if into is not None:
+        into.append(finding)
+    if raise_:
+        raise VerificationError(finding.describe(), finding=finding)
+    return finding
+
+
+class Findings:
+    """Collects the findings of one run (one case, one claims file) with its seed and command.
+
+    `findings.report(f)` fills in the seed and command when `f` has none and passes it to `report`:
+    `checks` holds every finding, `failures` the failed ones; with `raise_` the first failure raises.
+    """
+
+    def __init__(self, *, seed: int | None = None, command: str | None = None, raise_: bool = False):
+        self.seed, self.command, self.raise_ = seed, command, raise_
+        self.checks: list[Finding] = []
+        self.failures: list[Finding] = []
+
+    def report(self, finding: Finding) -> Finding:
+        if finding.seed is None:
+            finding.seed = self.seed
+        if finding.command is None:
+            finding.command = self.command
+        self.checks.append(finding)
+        return report(finding, into=self.failures, raise_=self.raise_)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+# ----------------------------------------------------------------------------------- error measures
 
 def _cat(x) -> np.ndarray:
     if x is None:
@@ -40,10 +233,15 @@ def _cat(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64).reshape(-1)
 
 
+def _shape_check(x: np.ndarray, t: np.ndarray) -> None:
+    if x.shape != t.shape:
+        report(Finding("array", "value", float("inf"), 0.0, value=x.shape, truth=t.shape, measure="shape",
+                       note=f"shape {x.shape} where the reference has shape {t.shape}"), raise_=True)
+
+
 def rel_error(x, truth) -> float:
     x, t = _cat(x), _cat(truth)
-    if x.shape != t.shape:
-        raise VerificationError(f"shape mismatch: {x.shape} vs ground truth {t.shape}")
+    _shape_check(x, t)
     if t.size == 0:
         return 0.0
     return float(np.max(np.abs(x - t)) / max(float(np.max(np.abs(t))), np.finfo(np.float64).tiny))
@@ -63,41 +261,30 @@ def quantities(grads) -> dict[str, object]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-@dataclass
-class Finding:
-    """One comparison: which quantity, which engine, errors, tolerance, and where it is worst."""
-
-    quantity: str
-    engine: str
-    rel: float
-    ulp: float
-    tol: float
-    where: str = ""
-    value: float = float("nan")
-    truth: float = float("nan")
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.rel <= self.tol)
-
-    def describe(self, seed: int | None = None, command: str | None = None) -> str:
-        s = (f"{self.quantity}{self.where} ({self.engine} vs ground truth): {self.value!r} vs {self.truth!r}, "
-             f"relative error {self.rel:.3g} > tolerance {self.tol:.1g} ({self.ulp:.3g} ulp)")
-        if seed is not None:
-            s += f"; seed {seed}"
-        if command:
-            s += f"; reproduce: {command}"
-        return s
+#: How a failure names an entry: quantity -> (layer of the first block, index names). Block b of a
+#: per-layer list is layer b + first (1-based, as in MATH.md); None: one array, no layer.
+_ENTRIES: dict[str, tuple[int | None, tuple[str, ...]]] = {
+    "dZ": (1, ("node", "dim")), "dW": (2, ("row", "col")), "db": (2, ("node",)), "dX": (None, ("example", "input")),
+}
 
 
-def _locate(quantity: str, x, truth) -> tuple[str, float, float]:
-    """Name the worst entry, e.g. ' of layer 2, node 1, dim 0'."""
+def _name(layer: int | None, names: tuple[str, ...], k: tuple) -> str:
+    """' of layer 2, node 1, dim 0', ' of example 0, input 1' or, without names, ' entry [4]'."""
+    if len(names) != len(k):
+        return (f" of layer {layer}," if layer is not None else "") + f" entry {[int(i) for i in k]}"
+    return " of " + ", ".join(([f"layer {layer}"] if layer is not None else []) + [f"{n} {int(i)}" for n, i in zip(names, k)])
+
+
+def _locate(quantity: str, x, truth, entries_as: str | None = None) -> tuple[str, float, float]:
+    """Name the worst entry, e.g. ' of layer 2, node 1, dim 0' (layers 1-based, entries 0-based).
+    `entries_as` names the entries as for that quantity (an H v over the Z blocks: "dZ"); quantities
+    without names (hvp, grad) give ' of block b, entry [i, j]' or ' entry [k]'."""
+    first, names = _ENTRIES.get(entries_as or quantity, (None, ()))
     if not isinstance(x, (list, tuple)):
         xa, ta = np.asarray(x, dtype=np.float64), np.asarray(truth, dtype=np.float64)
         k = np.unravel_index(np.argmax(np.abs(xa - ta)), xa.shape) if xa.ndim else ()
-        return "", float(xa[k]), float(ta[k])
+        return (_name(None, names, k) if k else ""), float(xa[k]), float(ta[k])
     best = (-1.0, "", np.nan, np.nan)
-    first_layer = 1 if quantity == "dZ" else 2
     for l, (a, t) in enumerate(zip(x, truth)):
         a, t = np.asarray(a, dtype=np.float64), np.asarray(t, dtype=np.float64)
         if a.size == 0:
@@ -105,18 +292,28 @@ def _locate(quantity: str, x, truth) -> tuple[str, float, float]:
         k = np.unravel_index(np.argmax(np.abs(a - t)), a.shape)
         err = float(abs(a[k] - t[k]))
         if err > best[0]:
-            names = ("node", "dim") if quantity == "dZ" else ("row", "col")
-            where = f" of layer {l + first_layer}, " + ", ".join(f"{n} {i}" for n, i in zip(names, k))
+            where = _name(l + first, names, k) if first is not None else f" of block {l}, entry {[int(i) for i in k]}"
             best = (err, where, float(a[k]), float(t[k]))
     return best[1], best[2], best[3]
 
 
-def check_close(quantity: str, engine: str, x, truth, dtype=np.float64, tol: float | None = None) -> Finding:
-    """Compare one quantity of one engine against the ground truth (does not raise)."""
-    tol = tolerance(dtype, quantity if quantity in TOLERANCES["float64"] else "hvp") if tol is None else tol
-    where, v, t = _locate(quantity, x, truth)
-    return Finding(quantity, engine, rel_error(x, truth), ulp_error(x, truth, dtype), tol, where, v, t)
+def check_close(quantity: str, engine: str, x, truth, dtype=np.float64, tol: float | None = None, *,
+                reference: str = "ground truth", entries_as: str | None = None) -> Finding:
+    """Compare one quantity of one engine against a reference (does not raise; pass the result to
+    `report`). `tol` defaults to `tolerance(dtype, quantity)`; `entries_as` see `_locate`."""
+    tol = tolerance(dtype, quantity) if tol is None else tol
+    where, v, t = _locate(quantity, x, truth, entries_as)
+    return Finding(quantity, engine, rel_error(x, truth), tol, where=where, value=v, truth=t,
+                   ulp=ulp_error(x, truth, dtype), reference=reference)
 
+
+def check_identity(identity: str, engine: str, residual: float, dtype=np.float64) -> Finding:
+    """An exact identity's relative residual (0 in exact arithmetic) against its tolerance."""
+    return Finding(identity, engine, float(residual), tolerance(dtype, identity), value=float(residual), truth=0.0,
+                   reference=f"the {identity} identity")
+
+
+# -------------------------------------------------------------------------------- exact identities
 
 def translation_residual(dZ) -> float:
     """|sum over all nodes of dL/dz| / scale: exactly 0 in exact arithmetic (translation invariance)."""
@@ -131,3 +328,10 @@ def rotation_asymmetry(Z, dZ) -> float:
     scale = max(float(np.abs(M).max()), float(max(np.abs(np.asarray(z)).max() * np.abs(np.asarray(d)).max()
                                                   for z, d in zip(Z, dZ))), np.finfo(np.float64).tiny)
     return float(np.abs(M - M.T).max() / scale)
+
+
+def permutation_residual(dZ_permuted, dZ, perm) -> float:
+    """max|dL/dZ' - P dL/dZ| / max|dL/dZ| for one layer whose nodes (and biases) were permuted by
+    `perm` (Z' = Z[perm]): relabelling hidden nodes permutes their gradient rows, nothing else."""
+    d, dp = np.asarray(dZ), np.asarray(dZ_permuted)
+    return float(np.abs(dp - d[perm]).max() / max(float(np.abs(d).max()), np.finfo(np.float64).tiny))

@@ -11,6 +11,7 @@ import numpy as np
 
 from derive import MLP, Net, Params
 
+from .compare import Finding, tolerance
 from .flat import flatten, unflatten
 from .manual import forward, loss_and_dA
 
@@ -60,8 +61,20 @@ class TaylorResult:
     expected: int
 
     @property
+    def minimum(self) -> float:
+        """The slope a passing test exceeds (`TOLERANCES` "taylor_grad" / "taylor_hvp")."""
+        return tolerance(np.float64, "taylor_grad" if self.expected == 2 else "taylor_hvp")
+
+    @property
     def ok(self) -> bool:
-        return self.slope is None or self.slope > self.expected - 0.1
+        return self.slope is None or self.slope > self.minimum
+
+    def finding(self, engine: str = "taylor") -> Finding:
+        """This test as a `numeric.compare.Finding` (measure "slope"; a slope of None passes)."""
+        slope = float("inf") if self.slope is None else self.slope
+        return Finding("grad" if self.expected == 2 else "hvp", engine, slope, self.minimum, value=self.slope,
+                       truth=self.expected, measure="slope",
+                       reference=f"Taylor remainder of order {self.expected}")
 
 
 def taylor_slope(net: Net | MLP, params: Params, X, Y, grad_flat: np.ndarray, v: np.ndarray,
@@ -82,7 +95,7 @@ def taylor_slope(net: Net | MLP, params: Params, X, Y, grad_flat: np.ndarray, v:
     vhv = 0.0 if hv is None else float(v @ hv)
     rem = np.array([abs(loss_value(net, unflatten(net, x + e * v), X, Y) - L0 - e * gv - 0.5 * e * e * vhv)
                     for e in eps])
-    floor = 1e3 * np.finfo(np.float64).eps * max(1.0, abs(L0))
+    floor = tolerance(np.float64, "taylor_floor") * max(1.0, abs(L0))
     # Fit the 5 smallest steps above the floor: at larger e the next Taylor term can cancel the
     # leading one (a coefficient near 0) and bend the curve.
     keep = np.flatnonzero(rem > floor)[-5:]

@@ -31,6 +31,7 @@ import numpy as np
 
 from derive import MLP, Net, Params, SpecError
 
+from .compare import tolerance
 from .flat import flatten, unflatten
 from .manual import gradients
 from .manual import hvp as manual_hvp
@@ -515,5 +516,5 @@ def rigid_overlap(net: Net, x: np.ndarray, eigenvectors: np.ndarray) -> np.ndarr
 
     T, Rv = rigid_motions(_coords(net, x), eigenvectors.shape[0])
     U, s, _ = np.linalg.svd(np.concatenate([T, Rv], axis=1), full_matrices=False)
-    U = U[:, s > 1e-10 * s[0]]
+    U = U[:, s > tolerance(np.float64, "rank") * s[0]]  # the spectrum's rank cut
     return np.sum((U.T @ eigenvectors) ** 2, axis=0)

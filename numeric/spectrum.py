@@ -19,6 +19,8 @@ import numpy as np
 
 from derive import SpecError
 
+from .compare import tolerance
+
 __all__ = ["Spectrum", "spectrum", "rigid_motions", "PowerResult", "lambda_max", "top_eigenpair"]
 
 
@@ -95,8 +97,10 @@ def rigid_motions(Z: Sequence[np.ndarray], n: int | None = None) -> tuple[np.nda
     return T, R
 
 
-def _orth(M: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
-    """Orthonormal basis of range(M) (columns), rank by singular values above rtol * the largest."""
+def _orth(M: np.ndarray, rtol: float | None = None) -> np.ndarray:
+    """Orthonormal basis of range(M) (columns), rank by singular values above rtol * the largest
+    (default `TOLERANCES` "rank")."""
+    rtol = tolerance(np.float64, "rank") if rtol is None else rtol
     if M.shape[1] == 0:
         return M
     U, s, _ = np.linalg.svd(M, full_matrices=False)
@@ -109,8 +113,8 @@ def spectrum(H, tol: float | None = None, Z: Sequence[np.ndarray] | None = None)
     """Eigenvalues of the symmetrised H, near-zero modes, and (given Z) the rigid-motion modes.
 
     Args:
-        H: n x n Hessian (numpy). tol: zero threshold; default 1e3 * n * eps * max|lambda| (the matrix-rank
-            convention with room for the engines' rounding, ~1e-15 relative).
+        H: n x n Hessian (numpy). tol: zero threshold; default n * max|lambda| * `TOLERANCES` "eigen_zero"
+            (1e3 eps: the matrix-rank convention with room for the engines' rounding, ~1e-15 relative).
         Z: coordinates of a spatial net (list of N_l x D): H's first D sum N_l rows are coordinates
             in MATH.md's layout, any further rows (biases) are left out of the rigid motions.
 
@@ -126,7 +130,7 @@ def spectrum(H, tol: float | None = None, Z: Sequence[np.ndarray] | None = None)
     w, Q = np.linalg.eigh((H + H.T) / 2)
     top = float(np.max(np.abs(w))) if n else 0.0
     if tol is None:
-        tol = 1e3 * n * np.finfo(np.float64).eps * top
+        tol = n * tolerance(np.float64, "eigen_zero") * top
     zero = np.abs(w) <= tol
     out = Spectrum(w, Q, float(tol), int(zero.sum()), int((w < -tol).sum()), int((w > tol).sum()), asym)
     if Z is None:

@@ -1,0 +1,181 @@
+"""numeric.compare: the tolerance table, the Finding message shape, and the one failure path."""
+
+import numpy as np
+import pytest
+
+from derivcheck.claimsfile import FALSE, judge_number, number_finding
+from derivcheck.formula import Family, FormulaClaim, check_formula
+from derive import SpecError, VerificationError
+from numeric.compare import (
+    QUANTITIES,
+    TOLERANCES,
+    Finding,
+    Findings,
+    check_close,
+    check_identity,
+    rel_error,
+    report,
+    tolerance,
+)
+from numeric.fd import TaylorResult
+
+# Every row the checks read: verify (entries, fd, identities), numeric.fd (Taylor), numeric.spectrum,
+# derivcheck.formula and derivcheck.claimsfile.
+USED = (*QUANTITIES, "fd", "translation", "rotation", "permutation", "hessian_symmetry", "hessian_translation",
+        "hessian_rotation", "taylor_grad", "taylor_hvp", "taylor_floor", "formula_rtol", "formula_atol", "printed",
+        "eigen_zero", "rank")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("quantity", USED)
+def test_every_quantity_the_checks_use_has_a_tolerance(dtype, quantity):
+    tol = tolerance(dtype, quantity)
+    assert np.isfinite(tol) and tol > 0
+
+
+def test_both_dtypes_have_the_same_rows_and_float32_is_never_stricter():
+    assert set(TOLERANCES["float64"]) == set(TOLERANCES["float32"])
+    for q, tol64 in TOLERANCES["float64"].items():
+        assert TOLERANCES["float32"][q] >= tol64, q
+
+
+def test_unknown_quantity_or_dtype_is_an_error_not_a_fallback():
+    with pytest.raises(SpecError, match=r"no tolerance for quantity 'dQ'.*dZ"):
+        tolerance(np.float64, "dQ")
+    with pytest.raises(SpecError, match="no tolerances for dtype float16; use one of float64, float32"):
+        tolerance(np.float16, "dZ")
+    with pytest.raises(SpecError, match="no tolerance for quantity 'grad'"):  # no silent "hvp" default
+        check_close("grad", "fd", np.ones(3), np.ones(3))
+
+
+def _dZ_with_one_wrong_entry():
+    truth = [np.arange(6.0).reshape(3, 2) + 1, np.arange(4.0).reshape(2, 2) + 1]
+    got = [t.copy() for t in truth]
+    got[1][1, 0] *= 1 + 1e-6  # layer 2 (1-based), node 1, dim 0
+    return got, truth
+
+
+def test_finding_message_names_everything_needed_to_act_on_it():
+    got, truth = _dZ_with_one_wrong_entry()
+    f = check_close("dZ", "manual", got, truth)
+    f.seed, f.command = 7, "derivcheck verify --seed 7 --only m001"
+    msg = f.describe()
+    assert not f.ok and f.measure == "rel" and f.tol == tolerance(np.float64, "dZ")
+    assert msg.startswith("dZ of layer 2, node 1, dim 0 (manual vs ground truth): ")
+    assert f"{float(got[1][1, 0])!r} vs {float(truth[1][1, 0])!r}" in msg  # both values, every digit
+    assert f"relative error {f.error:.3g} > tolerance 1e-09" in msg and " ulp)" in msg
+    assert msg.endswith("; seed 7; reproduce: derivcheck verify --seed 7 --only m001")
+    assert "reproduce" not in f.describe(reproduce=False) and "seed 7" in f.describe(reproduce=False)
+
+
+def test_report_records_or_raises_a_failure_and_passes_a_pass():
+    got, truth = _dZ_with_one_wrong_entry()
+    bad, good = check_close("dZ", "manual", got, truth), check_close("dZ", "manual", truth, truth)
+    into: list[Finding] = []
+    assert report(good, into=into, raise_=True) is good and into == []
+    assert report(bad, into=into) is bad and into == [bad]
+    with pytest.raises(VerificationError) as err:
+        report(bad, raise_=True)
+    assert err.value.finding is bad and str(err.value) == bad.describe()
+    assert isinstance(err.value, AssertionError)  # pytest shows it as a failed assertion
+
+
+def test_findings_collects_every_check_with_the_runs_seed_and_command():
+    got, truth = _dZ_with_one_wrong_entry()
+    found = Findings(seed=3, command="derivcheck verify --seed 3 --only m002")
+    found.report(check_close("dZ", "manual", truth, truth))
+    found.report(check_close("dZ", "torch-cpu", got, truth))
+    found.report(check_identity("translation", "manual", 1e-15))
+    assert len(found.checks) == 3 and [f.engine for f in found.failures] == ["torch-cpu"] and not found.ok
+    assert found.failures[0].describe().endswith("; seed 3; reproduce: derivcheck verify --seed 3 --only m002")
+    strict = Findings(seed=3, raise_=True)
+    with pytest.raises(VerificationError, match="torch-cpu vs ground truth"):
+        strict.report(check_close("dZ", "torch-cpu", got, truth))
+
+
+def test_identity_findings_use_the_table():
+    ok, bad = check_identity("rotation", "manual", 1e-14), check_identity("rotation", "manual", 1e-9)
+    assert ok.ok and not bad.ok and bad.tol == tolerance(np.float64, "rotation")
+    assert bad.describe().startswith("rotation (manual vs the rotation identity): 1e-09 vs 0.0, relative error 1e-09 > ")
+    with pytest.raises(SpecError, match="no tolerance for quantity 'reflection'"):
+        check_identity("reflection", "manual", 0.0)
+
+
+def test_taylor_slope_is_a_finding_with_the_table_minimum():
+    eps = np.geomspace(1e-2, 1e-5, 10)
+    low, fine, flat = (TaylorResult(s, eps, eps, 2) for s in (1.5, 2.01, None))
+    assert low.minimum == tolerance(np.float64, "taylor_grad") == 1.9
+    assert TaylorResult(2.95, eps, eps, 3).minimum == tolerance(np.float64, "taylor_hvp") == 2.9
+    assert (low.ok, fine.ok, flat.ok) == (False, True, True)
+    assert [r.finding().ok for r in (low, fine, flat)] == [False, True, True]
+    msg = low.finding().describe()
+    assert msg.startswith("grad (taylor vs Taylor remainder of order 2): 1.5 vs 2, fitted slope 1.500 not above")
+    assert "the minimum 1.9" in msg
+
+
+def test_shape_mismatch_goes_through_the_same_path():
+    with pytest.raises(VerificationError, match=r"shape \(3,\) where the reference has shape \(4,\)") as err:
+        rel_error(np.ones(3), np.ones(4))
+    assert err.value.finding.measure == "shape" and not err.value.finding.ok
+
+
+def test_unknown_measure_is_a_spec_error():
+    with pytest.raises(SpecError, match="unknown error measure 'percent'"):
+        Finding("dZ", "manual", 0.0, 1.0, measure="percent")
+
+
+@pytest.mark.parametrize("claimed,true,tol", [("0.5", 0.5004, None), ("0.5", 0.52, None), ("0.5", 0.56, None),
+                                              ("0.5", 0.52, 0.05), ("0.5", 0.52, 0.01), ("-3.25", -3.2549, None)])
+def test_worked_number_finding_fails_exactly_when_the_verdict_is_false(claimed, true, tol):
+    f = number_finding(claimed, true, 1.0, tol, quantity="dW", engine="claim 'c'", where=" of layer 2")
+    assert f.ok == (judge_number(claimed, true, 1.0, tol)[0] != FALSE)
+    assert f.describe().startswith(f"dW of layer 2 (claim 'c' vs manual engine): {claimed} vs {true!r}, "
+                                   "absolute error ")
+
+
+def test_false_formula_claim_is_a_finding_and_raises_on_request():
+    family = Family(kind="mlp", layers=(2, 3), width=(1, 2), batch=(1, 1), hidden=("tanh",), output=("identity",))
+    claim = FormulaClaim("h-for-a", "dW", lambda c, l: c.delta[l].T @ (c.h[l - 1] if l > 1 else c.X),
+                         layers="weighted", family=family)
+    v = check_formula(claim, seed=0, cases=25, prove=False, source="claims/x.py")
+    f = v.finding
+    assert not v.holds and f is not None and not f.ok and f.measure == "abs"
+    assert f.tol == pytest.approx(tolerance(np.float64, "formula_atol")
+                                  + tolerance(np.float64, "formula_rtol") * abs(v.counterexample.true))
+    msg = f.describe()
+    assert msg.startswith(f"dW of layer {v.counterexample.layer}, entry {list(v.counterexample.index)} "
+                          "(claim 'h-for-a' vs manual engine): ")
+    assert "absolute error" in msg and "> tolerance" in msg and "; seed 0" in msg
+    assert msg.endswith("reproduce: derivcheck claims claims/x.py --only h-for-a --seed 0")
+    assert v.counterexample.message == f.describe(reproduce=False)
+    with pytest.raises(VerificationError, match="claim 'h-for-a' vs manual engine") as err:
+        check_formula(claim, seed=0, cases=25, prove=False, raise_=True)
+    assert err.value.finding.quantity == "dW"
+
+
+def test_verify_case_records_failures_as_findings():
+    from derivcheck import verify
+
+    case = verify.matrix_cases(0, quick=True)[0]
+    rec = verify.run_case(case, ("manual", "taylor"), reproduce="derivcheck verify --seed 0 --only m000")
+    assert rec["pass"] and rec["failures"] == []
+    assert {k for ids in rec["identities"].values() for k in ids} == {"translation", "rotation", "permutation"}
+    for qs in rec["errors"].values():
+        for q, e in qs.items():
+            assert e["tol"] == tolerance(e["dtype"], q)
+
+
+@pytest.mark.parametrize("quantity,entries_as,x,where", [
+    ("db", None, [np.zeros(2), np.zeros(3)], " of layer 3, node 2"),
+    ("dW", None, [np.zeros((2, 2)), np.zeros((3, 2))], " of layer 3, row 2, col 1"),
+    ("dX", None, np.zeros((2, 3)), " of example 1, input 2"),
+    ("hvp", "dZ", [np.zeros((2, 2)), np.zeros((3, 2))], " of layer 2, node 2, dim 1"),
+    ("hvp", None, [np.zeros((2, 2)), np.zeros((3, 2))], " of block 1, entry [2, 1]"),
+    ("fd", None, np.zeros(5), " entry [4]"),
+])
+def test_the_worst_entry_is_named_in_the_quantitys_terms(quantity, entries_as, x, where):
+    truth = [a.copy() for a in x] if isinstance(x, list) else x.copy()
+    last = truth[-1] if isinstance(truth, list) else truth
+    last.reshape(-1)[-1] = 1.0  # the last entry of the last block is wrong
+    f = check_close(quantity, "manual", x, truth, entries_as=entries_as)
+    assert f.where == where and (f.value, f.truth) == (0.0, 1.0)
