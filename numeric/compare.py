@@ -20,7 +20,7 @@ import numpy as np
 from derive import SpecError, VerificationError
 
 __all__ = ["TOLERANCES", "tolerance", "rel_error", "ulp_error", "Finding", "MEASURES", "report", "Findings",
-           "check_close", "check_identity", "translation_residual", "rotation_asymmetry",
+           "check_close", "check_gradients", "check_identity", "translation_residual", "rotation_asymmetry",
            "permutation_residual", "quantities", "QUANTITIES"]
 
 QUANTITIES = ("loss", "dW", "dZ", "db", "dX", "hvp")
@@ -50,6 +50,11 @@ _EPS64, _EPS32 = float(np.finfo(np.float64).eps), float(np.finfo(np.float32).eps
 # separates a right formula from the truth; 1e-7 relative leaves room for sums over many layers,
 # 1e-10 absolute for entries that cancel to ~0. float32: the float32-engine tolerance of the tests.
 #
+# Rounding noise ("noise", `check_gradients`): an entry that cancels to (nearly) 0 can only be computed to
+# ~eps times the terms that cancel in it, whatever its own size; its error is also accepted when it is
+# within 100 eps of the problem's scale S = max(|loss|, largest gradient entry). A quantity far below
+# 100 eps S cannot be resolved in that dtype at all; every larger error is judged relative as above.
+#
 # Worked numbers (`derivcheck.claimsfile.judge_number`): "printed" is the relative slack for the binary
 # representation of the printed decimal itself (eps/2 per parse and a few ops for the true value).
 #
@@ -65,7 +70,7 @@ TOLERANCES: dict[str, dict[str, float]] = {
         "hessian_symmetry": 1e-12, "hessian_translation": 1e-12, "hessian_rotation": 1e-12,
         "taylor_grad": 1.9, "taylor_hvp": 2.9, "taylor_floor": 1e3 * _EPS64,
         "formula_rtol": 1e-7, "formula_atol": 1e-10,
-        "printed": 1e-12,
+        "printed": 1e-12, "noise": 100 * _EPS64,
         "eigen_zero": 1e3 * _EPS64, "rank": 1e-10,
     },
     "float32": {
@@ -74,7 +79,7 @@ TOLERANCES: dict[str, dict[str, float]] = {
         "hessian_symmetry": 5e-4, "hessian_translation": 5e-4, "hessian_rotation": 5e-4,
         "taylor_grad": 1.9, "taylor_hvp": 2.9, "taylor_floor": 1e3 * _EPS64,
         "formula_rtol": 1e-3, "formula_atol": 1e-5,
-        "printed": 1e-6,
+        "printed": 1e-6, "noise": 100 * _EPS32,
         "eigen_zero": 1e3 * _EPS32, "rank": 1e-4,
     },
 }
@@ -252,7 +257,8 @@ def ulp_error(x, truth, dtype=np.float64) -> float:
     if t.size == 0:
         return 0.0
     scale = np.spacing(np.asarray(max(float(np.max(np.abs(t))), np.finfo(dtype).tiny), dtype=dtype))
-    return float(np.max(np.abs(x - t)) / float(scale))
+    with np.errstate(over="ignore"):  # an error against an exact 0 is inf ulps, not a warning
+        return float(np.float64(np.max(np.abs(x - t))) / np.float64(scale))
 
 
 def quantities(grads) -> dict[str, object]:
@@ -298,13 +304,40 @@ def _locate(quantity: str, x, truth, entries_as: str | None = None) -> tuple[str
 
 
 def check_close(quantity: str, engine: str, x, truth, dtype=np.float64, tol: float | None = None, *,
-                reference: str = "ground truth", entries_as: str | None = None) -> Finding:
+                reference: str = "ground truth", entries_as: str | None = None, scale: float | None = None) -> Finding:
     """Compare one quantity of one engine against a reference (does not raise; pass the result to
-    `report`). `tol` defaults to `tolerance(dtype, quantity)`; `entries_as` see `_locate`."""
+    `report`). `tol` defaults to `tolerance(dtype, quantity)`; `entries_as` see `_locate`.
+
+    With `scale` (the problem's scale S, see `check_gradients`) the error also passes when it is within
+    the rounding noise `tolerance(dtype, "noise") * S`: the relative error is taken against
+    max(max|truth|, noise S / tol), so `error <= tol` reads |x - truth| <= max(tol max|truth|, noise S).
+    Without it the measure is the plain normwise relative error.
+    """
     tol = tolerance(dtype, quantity) if tol is None else tol
     where, v, t = _locate(quantity, x, truth, entries_as)
-    return Finding(quantity, engine, rel_error(x, truth), tol, where=where, value=v, truth=t,
-                   ulp=ulp_error(x, truth, dtype), reference=reference)
+    err, ulp = rel_error(x, truth), ulp_error(x, truth, dtype)
+    tc = _cat(truth)
+    floor = tolerance(dtype, "noise") * scale / tol if scale and tol > 0 else 0.0
+    if tc.size and floor > float(np.max(np.abs(tc))):
+        err = float(np.max(np.abs(_cat(x) - tc))) / floor
+    return Finding(quantity, engine, err, tol, where=where, value=v, truth=t, ulp=ulp, reference=reference)
+
+
+def check_gradients(grads, truth, dtype=np.float64, *, engine: str | None = None,
+                    reference: str = "ground truth") -> list[Finding]:
+    """`check_close` for every first-order quantity both `Gradients` hold (loss, dW, dZ, db, dX), with
+    the problem's scale S = max(|loss|, largest gradient entry of `truth`) for the rounding-noise floor.
+
+    Why a floor: an entry that cancels to ~0 by symmetry (dX when two output nodes sit at one place and
+    their dL/da are opposite; every gradient at a stationary point; tanh' in saturation) is exactly 0,
+    or ~1e-50, in the exact reference, and an engine that rounds the cancelling terms (an FMA, 1 - tanh^2)
+    leaves ~eps S there: a relative error against 0 says nothing about the engine.
+    """
+    tq, gq = quantities(truth), quantities(grads)
+    S = max([abs(float(tq["loss"]))] + [float(np.max(np.abs(_cat(v)))) for k, v in tq.items()
+                                          if k != "loss" and _cat(v).size])
+    return [check_close(q, engine or grads.engine, gq[q], t, dtype=dtype, reference=reference, scale=S)
+            for q, t in tq.items() if q in gq]
 
 
 def check_identity(identity: str, engine: str, residual: float, dtype=np.float64) -> Finding:

@@ -12,6 +12,7 @@ from numeric.compare import (
     Finding,
     Findings,
     check_close,
+    check_gradients,
     check_identity,
     rel_error,
     report,
@@ -179,3 +180,20 @@ def test_the_worst_entry_is_named_in_the_quantitys_terms(quantity, entries_as, x
     last.reshape(-1)[-1] = 1.0  # the last entry of the last block is wrong
     f = check_close(quantity, "manual", x, truth, entries_as=entries_as)
     assert f.where == where and (f.value, f.truth) == (0.0, 1.0)
+
+
+def test_a_reference_that_cancels_to_zero_is_judged_against_the_problem_scale():
+    # two output nodes at one place with opposite dL/da: dX = c w - c w is exactly 0, an FMA leaves ~eps
+    from derive import Gradients
+
+    def grads(dX, engine="manual"):
+        return Gradients(loss=1.0, dW=[np.array([[0.3, -0.3]])], dX=np.full((1, 1), dX), engine=engine)
+
+    truth = grads(0.0, "symbolic")
+    assert not check_close("dX", "manual", grads(2.3e-18).dX, truth.dX).ok  # no scale: relative to 0
+    assert all(f.ok for f in check_gradients(grads(2.3e-18), truth))  # ~10 eps of S = 1
+    (bad,) = [f for f in check_gradients(grads(1e-12), truth) if not f.ok]  # far above rounding noise
+    assert bad.quantity == "dX" and "dX of example 0, input 0" in bad.describe()
+    # a non-zero entry is still judged relative to itself: 1e-3 relative on dW fails
+    wrong = Gradients(loss=1.0, dW=[np.array([[0.3003, -0.3]])], dX=np.zeros((1, 1)), engine="manual")
+    assert [f.quantity for f in check_gradients(wrong, truth) if not f.ok] == ["dW"]

@@ -5,8 +5,8 @@ import stat
 
 import pytest
 
-from derive import SpecError
 from derivcheck.provenance import atomic_write_text, provenance
+from derive import SpecError
 
 
 @pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
