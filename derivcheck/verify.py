@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from derive import ACTIVATIONS, KERNELS, LOSSES, Gradients, Net, Params, SpecError, symbolic
-from numeric import autograd, manual
+from derive import ACTIVATIONS, KERNELS, LOSSES, Gradients, Net, Params, SpecError
 from numeric.compare import TOLERANCES, check_close, quantities, rotation_asymmetry, translation_residual
+from numeric.engines import ENGINES as ENGINE_TABLE
 from numeric.fd import fd_gradient, taylor_slope
 
 from .provenance import atomic_write_json, provenance
@@ -25,7 +25,11 @@ from .provenance import atomic_write_json, provenance
 __all__ = ["Case", "matrix_cases", "drawn_cases", "run_case", "run", "add_arguments", "ENGINES", "SCHEMA"]
 
 SCHEMA = "derivcheck.results/1"
-ENGINES = ("manual", "manual-f32", "torch-cpu", "torch-cuda", "fd", "taylor", "hvp")
+# The engines checked against the symbolic ground truth (numeric.engines), then the independent checks.
+ENGINES = tuple(name for name in ENGINE_TABLE if name != "symbolic") + ("fd", "taylor", "hvp")
+# H v is checked in the float64 host engines (the R-operator and torch), against the exact H v.
+HVP_ENGINES = tuple(e.name for e in ENGINE_TABLE.values()
+                    if e.name != "symbolic" and e.hvp is not None and e.dtype == np.float64 and e.device == "cpu")
 ACTS = tuple(a if a != "leaky_relu" else "leaky_relu(alpha=0.1)" for a in ACTIVATIONS)
 LOSS_SPECS = tuple(x if x != "huber" else "huber(delta=0.5)" for x in LOSSES)
 IDENTITY_TOL = 1e-12  # relative residual of translation/rotation/permutation identities in float64
@@ -102,10 +106,6 @@ def drawn_cases(seed: int, count: int) -> list[Case]:
     return out
 
 
-def _flat_grad(g) -> np.ndarray:
-    return np.concatenate([d.reshape(-1) for d in g.dZ] + ([d for d in g.db] if g.db else []))
-
-
 def _smooth(net: Net) -> bool:
     """Finite differences and Taylor slopes assume the loss is C2 near the point."""
     rough = {"relu", "leaky_relu"}
@@ -125,22 +125,16 @@ def run_case(case: Case, engines: tuple[str, ...]) -> dict:
         if not f.ok:
             rec["failures"].append({"engine": f.engine, "quantity": f.quantity, "message": f.describe()})
 
-    truth = symbolic.gradients(net, p, X, Y, dps=50)
+    truth = ENGINE_TABLE["symbolic"].gradients(net, p, X, Y, dps=50)
     tq = quantities(truth)
     runs: dict[str, tuple[Gradients, type[np.floating]]] = {}
-    if "manual" in engines:
-        runs["manual"] = (manual.gradients(net, p, X, Y), np.float64)
-    if "manual-f32" in engines:
-        runs["manual-f32"] = (manual.gradients(net, p, X, Y, dtype=np.float32), np.float32)
-    if "torch-cpu" in engines:
-        runs["torch-cpu"] = (autograd.gradients(net, p, X, Y, device="cpu"), np.float64)
-    if "torch-cuda" in engines:
-        import torch
-
-        if torch.cuda.is_available():
-            runs["torch-cuda"] = (autograd.gradients(net, p, X, Y, device="cuda"), np.float64)
+    for name in (n for n in ENGINE_TABLE if n in engines):
+        engine = ENGINE_TABLE[name]
+        ok, why = engine.available()
+        if ok:
+            runs[name] = (engine.gradients(net, p, X, Y), engine.dtype)
         else:
-            rec["skipped"].append("torch-cuda: torch.cuda is not available")
+            rec["skipped"].append(f"{name}: {why}")
     for name, (g, dt) in runs.items():
         for q, val in quantities(g).items():
             record(check_close(q, name, val, tq[q], dtype=dt), dt)
@@ -159,7 +153,7 @@ def run_case(case: Case, engines: tuple[str, ...]) -> dict:
         bp = None if p.b is None else [b.copy() for b in p.b]
         if bp is not None:
             bp[0] = bp[0][perm]
-        gp = manual.gradients(net, Params(Z=Zp, b=bp), X, Y)
+        gp = ENGINE_TABLE["manual"].gradients(net, Params(Z=Zp, b=bp), X, Y)
         g = runs["manual"][0]
         assert gp.dZ is not None and g.dZ is not None  # a spatial net's gradients include dZ
         res = float(np.abs(gp.dZ[1] - g.dZ[1][perm]).max() / max(np.abs(g.dZ[1]).max(), 1e-300))
@@ -167,7 +161,7 @@ def run_case(case: Case, engines: tuple[str, ...]) -> dict:
         if not res <= IDENTITY_TOL:
             rec["failures"].append({"engine": "manual", "quantity": "permutation",
                                     "message": f"hidden permutation residual {res:.3g} > {IDENTITY_TOL:g}"})
-    truth_flat = _flat_grad(truth)
+    truth_flat = truth.flat()
     smooth = _smooth(net)
     if "fd" in engines:
         if smooth:
@@ -178,7 +172,7 @@ def run_case(case: Case, engines: tuple[str, ...]) -> dict:
     v = rng.normal(size=truth_flat.size)
     if "taylor" in engines:
         if smooth:
-            t = taylor_slope(net, p, X, Y, _flat_grad(runs.get("manual", (truth,))[0]), v)
+            t = taylor_slope(net, p, X, Y, runs.get("manual", (truth,))[0].flat(), v)
             rec["taylor"] = {"slope": t.slope, "expected": 2}
             if not t.ok:
                 rec["failures"].append({"engine": "taylor", "quantity": "dZ",
@@ -198,13 +192,17 @@ def _hvp_checks(case: Case, rec: dict, record, rng) -> None:
         return
     assert p.Z is not None  # verification cases are spatial nets with coordinates
     V = [rng.normal(size=z.shape) for z in p.Z]
+    exact = ENGINE_TABLE["symbolic"].hvp
+    assert exact is not None  # the ground truth has second order
     try:
-        truth = symbolic.hvp(net, p, X, Y, V, dps=50)
+        truth = exact(net, p, X, Y, V, dps=50)
     except SpecError as exc:  # e.g. Hessian undefined at coincident nodes
         rec["skipped"].append(f"hvp: {exc}")
         return
-    record(check_close("hvp", "manual", manual.hvp(net, p, X, Y, V), truth))
-    record(check_close("hvp", "torch-cpu", autograd.hvp(net, p, X, Y, V), truth))
+    for name in HVP_ENGINES:
+        hvp = ENGINE_TABLE[name].hvp
+        assert hvp is not None  # HVP_ENGINES lists engines with second order
+        record(check_close("hvp", name, hvp(net, p, X, Y, V), truth))
 
 
 def _summarise(records: list[dict], engines) -> dict:
