@@ -266,7 +266,8 @@ class CompiledProgram:
     Attributes:
         built: the symbolic program (`Built`); inputs: argument order of the callables
             (params, biases, X row-major, Y row-major).
-        gradient: {target: f(*inputs) -> [loss, dparams..., dbiases..., (dW...), dX...]}.
+        gradient: {target: f(*inputs) -> [loss, dparams..., dbiases..., (dW...), dX..., delta..., dA...]}
+            (delta_l = dL/dh_l and dA_l = dL/da_l for layers 2..L, B x N_l row-major each).
         hessian: {target: f(*inputs) -> upper triangle of H, row by row} or {} without Hessian.
         wrt: Hessian variables (leaf names). timings: seconds for "derive" and "codegen".
         n_nodes, n_lines: program size and generated lines (all targets' code is built lazily).
