@@ -107,9 +107,9 @@ def _quantity(wf: WorkedFile, tv: dict, quantity: str, layer: int | None):
     if quantity == "a":
         return one(cache.a[i])
     if quantity == "delta":
-        return one(g.extra["delta"][i])
+        return one(g.delta[i])
     if quantity == "dA":
-        return one(g.extra["dA"][i])
+        return one(g.dA[i])
     if quantity == "dW":
         return g.dW[i - 1]
     if quantity == "db":

@@ -114,9 +114,10 @@ def view(net: Net | MLP, params: Params, X, Y) -> View:
             assert c.dg is not None  # compile_net gives every spatial net g'
             dg = [None] + [np.asarray(c.dg(r), dtype=float) for r in cache.R[1:]]
     pad = lambda xs: None if xs is None else [None, *xs]  # noqa: E731  (layers 2..L -> index 1..L-1)
+    assert g.delta is not None and g.dA is not None  # every engine fills delta and dA
     return View(net=net, X=cache.X, Y=cache.Y, a=cache.a, h=cache.h, W=cache.W,
                 b=pad(cache.b), dact=dact, Z=cache.Z, R=cache.R, phi=cache.phiR, dg=dg,
-                delta=g.extra["delta"], dA=g.extra["dA"], dW=[None, *g.dW], db=pad(g.db), dZ=g.dZ, dX=g.dX,
+                delta=g.delta, dA=g.dA, dW=[None, *g.dW], db=pad(g.db), dZ=g.dZ, dX=g.dX,
                 loss=g.loss)
 
 

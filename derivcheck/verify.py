@@ -15,19 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
-from derive import ACTIVATIONS, KERNELS, LOSSES, Gradients, Net, Params, SpecError, symbolic
-from numeric import autograd, manual
+from derive import ACTIVATIONS, KERNELS, LOSSES, Gradients, Net, Params, SpecError
 from numeric.compare import (
     Finding,
     Findings,
     check_close,
+    check_gradients,
     check_identity,
     permutation_residual,
-    quantities,
     rotation_asymmetry,
     tolerance,
     translation_residual,
 )
+from numeric.engines import ENGINES as ENGINE_TABLE
 from numeric.fd import fd_gradient, taylor_slope
 
 from .provenance import atomic_write_json, provenance
@@ -35,7 +35,11 @@ from .provenance import atomic_write_json, provenance
 __all__ = ["Case", "matrix_cases", "drawn_cases", "run_case", "run", "add_arguments", "ENGINES", "SCHEMA"]
 
 SCHEMA = "derivcheck.results/1"
-ENGINES = ("manual", "manual-f32", "torch-cpu", "torch-cuda", "fd", "taylor", "hvp")
+# The engines checked against the symbolic ground truth (numeric.engines), then the independent checks.
+ENGINES = tuple(name for name in ENGINE_TABLE if name != "symbolic") + ("fd", "taylor", "hvp")
+# H v is checked in the float64 host engines (the R-operator and torch), against the exact H v.
+HVP_ENGINES = tuple(e.name for e in ENGINE_TABLE.values()
+                    if e.name != "symbolic" and e.hvp is not None and e.dtype == np.float64 and e.device == "cpu")
 ACTS = tuple(a if a != "leaky_relu" else "leaky_relu(alpha=0.1)" for a in ACTIVATIONS)
 LOSS_SPECS = tuple(x if x != "huber" else "huber(delta=0.5)" for x in LOSSES)
 
@@ -111,10 +115,6 @@ def drawn_cases(seed: int, count: int) -> list[Case]:
     return out
 
 
-def _flat_grad(g) -> np.ndarray:
-    return np.concatenate([d.reshape(-1) for d in g.dZ] + ([d for d in g.db] if g.db else []))
-
-
 def _smooth(net: Net) -> bool:
     """Finite differences and Taylor slopes assume the loss is C2 near the point."""
     rough = {"relu", "leaky_relu"}
@@ -140,25 +140,18 @@ def run_case(case: Case, engines: tuple[str, ...], *, reproduce: str | None = No
         rec["errors"].setdefault(f.engine, {})[f.quantity] = {"rel": f.rel, "ulp": f.ulp, "tol": f.tol,
                                                              "pass": f.ok, "dtype": np.dtype(dtype).name}
 
-    truth = symbolic.gradients(net, p, X, Y, dps=50)
-    tq = quantities(truth)
+    truth = ENGINE_TABLE["symbolic"].gradients(net, p, X, Y, dps=50)
     runs: dict[str, tuple[Gradients, type[np.floating]]] = {}
-    if "manual" in engines:
-        runs["manual"] = (manual.gradients(net, p, X, Y), np.float64)
-    if "manual-f32" in engines:
-        runs["manual-f32"] = (manual.gradients(net, p, X, Y, dtype=np.float32), np.float32)
-    if "torch-cpu" in engines:
-        runs["torch-cpu"] = (autograd.gradients(net, p, X, Y, device="cpu"), np.float64)
-    if "torch-cuda" in engines:
-        import torch
-
-        if torch.cuda.is_available():
-            runs["torch-cuda"] = (autograd.gradients(net, p, X, Y, device="cuda"), np.float64)
+    for name in (n for n in ENGINE_TABLE if n in engines):
+        engine = ENGINE_TABLE[name]
+        ok, why = engine.available()
+        if ok:
+            runs[name] = (engine.gradients(net, p, X, Y), engine.dtype)
         else:
-            rec["skipped"].append("torch-cuda: torch.cuda is not available")
+            rec["skipped"].append(f"{name}: {why}")
     for name, (g, dt) in runs.items():
-        for q, val in quantities(g).items():
-            record(check_close(q, name, val, tq[q], dtype=dt), dt)
+        for f in check_gradients(g, truth, dtype=dt, engine=name):
+            record(f, dt)
         if dt == np.float64:
             ids = {"translation": translation_residual(g.dZ), "rotation": rotation_asymmetry(p.Z, g.dZ)}
             rec["identities"][name] = ids
@@ -172,13 +165,13 @@ def run_case(case: Case, engines: tuple[str, ...], *, reproduce: str | None = No
         bp = None if p.b is None else [b.copy() for b in p.b]
         if bp is not None:
             bp[0] = bp[0][perm]
-        gp = manual.gradients(net, Params(Z=Zp, b=bp), X, Y)
+        gp = ENGINE_TABLE["manual"].gradients(net, Params(Z=Zp, b=bp), X, Y)
         g = runs["manual"][0]
         assert gp.dZ is not None and g.dZ is not None  # a spatial net's gradients include dZ
         res = permutation_residual(gp.dZ[1], g.dZ[1], perm)
         rec["identities"].setdefault("manual", {})["permutation"] = res
         found.report(check_identity("permutation", "manual", res))
-    truth_flat = _flat_grad(truth)
+    truth_flat = truth.flat()
     smooth = _smooth(net)
     if "fd" in engines:
         if smooth:
@@ -189,7 +182,7 @@ def run_case(case: Case, engines: tuple[str, ...], *, reproduce: str | None = No
     v = rng.normal(size=truth_flat.size)
     if "taylor" in engines:
         if smooth:
-            t = taylor_slope(net, p, X, Y, _flat_grad(runs.get("manual", (truth,))[0]), v)
+            t = taylor_slope(net, p, X, Y, runs.get("manual", (truth,))[0].flat(), v)
             rec["taylor"] = {"slope": t.slope, "expected": 2}
             found.report(t.finding())
         else:
@@ -208,13 +201,17 @@ def _hvp_checks(case: Case, rec: dict, record, rng) -> None:
         return
     assert p.Z is not None  # verification cases are spatial nets with coordinates
     V = [rng.normal(size=z.shape) for z in p.Z]
+    exact = ENGINE_TABLE["symbolic"].hvp
+    assert exact is not None  # the ground truth has second order
     try:
-        truth = symbolic.hvp(net, p, X, Y, V, dps=50)
+        truth = exact(net, p, X, Y, V, dps=50)
     except SpecError as exc:  # e.g. Hessian undefined at coincident nodes
         rec["skipped"].append(f"hvp: {exc}")
         return
-    record(check_close("hvp", "manual", manual.hvp(net, p, X, Y, V), truth, entries_as="dZ"))  # V: Z blocks
-    record(check_close("hvp", "torch-cpu", autograd.hvp(net, p, X, Y, V), truth, entries_as="dZ"))
+    for name in HVP_ENGINES:
+        hvp = ENGINE_TABLE[name].hvp
+        assert hvp is not None  # HVP_ENGINES lists engines with second order
+        record(check_close("hvp", name, hvp(net, p, X, Y, V), truth, entries_as="dZ"))  # V: Z blocks
 
 
 def _summarise(records: list[dict], engines) -> dict:

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+import numpy as np
+
 from .errors import SpecError
 from .primitives import Activation, Kernel, Loss, activation, kernel, loss
 
@@ -151,7 +153,7 @@ class Params:
 
 @dataclass
 class Gradients:
-    """What every engine returns (same type for symbolic, manual and torch).
+    """What every engine returns (same type and the same fields filled for symbolic, manual and torch).
 
     Attributes:
         loss: the loss value.
@@ -161,6 +163,11 @@ class Gradients:
         db: dL/db_l, layers 2..L, or None without biases.
         dX: dL/dX (B x N_1), the input gradient.
         engine: which engine produced it.
+        extra: engine-specific extras (symbolic: the mpf values in ``extra["mp"]``). ``extra["delta"]``
+            and ``extra["dA"]`` mirror the fields below (older readers).
+        delta: delta_l = dL/dh_l (B x N_l) for layers 1..L, index l-1 = layer l; delta[0] is None
+            (the input layer has no pre-activation).
+        dA: dL/da_l (B x N_l) for layers 1..L, index l-1 = layer l; dA[0] = dL/dX.
     """
 
     loss: Any
@@ -170,3 +177,21 @@ class Gradients:
     dX: Any = None
     engine: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    delta: list[Any] | None = None
+    dA: list[Any] | None = None
+
+    def __post_init__(self):
+        # An engine may give delta/dA either as fields or (older code) in `extra`: keep both views equal.
+        for name in ("delta", "dA"):
+            if getattr(self, name) is None and self.extra.get(name) is not None:
+                setattr(self, name, self.extra[name])
+            elif getattr(self, name) is not None:
+                self.extra.setdefault(name, getattr(self, name))
+
+    def flat(self) -> np.ndarray:
+        """The gradient as one float64 vector in the flat layout (derive.layout): dZ_1..dZ_L then
+        db_2..db_L for a spatial net (dZ present), dW_2..dW_L then db_2..db_L for an MLP."""
+        blocks = list(self.dZ if self.dZ is not None else self.dW) + list(self.db or [])
+        if not blocks:
+            return np.zeros(0)
+        return np.concatenate([np.asarray(b, dtype=np.float64).reshape(-1) for b in blocks])

@@ -26,6 +26,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from . import layout
 from .compiled import row_symbols
 from .errors import SpecError
 from .lambdify import lambdify
@@ -240,20 +241,22 @@ def _bar(built: Built, name):
 
 
 def _grad_outputs(built: Built) -> list:
-    """[loss, d params..., d biases..., dW (spatial), dX] in the flat order of `Built`."""
+    """[loss, d params..., d biases..., dW (spatial), dX, delta_2..delta_L, dA_2..dA_L] in the flat
+    order of `Built`. delta_l = dL/dh_l and dA_l = dL/da_l are the adjoints the reverse sweep already
+    holds (exact values, not derived from dW)."""
     outs = [built.loss] + [_bar(built, n) for n in _flat(built.params) + _flat(built.biases)]
     if built.net.spatial:
         outs += [_bar(built, n) for n in _flat(built.W)]
-    return outs + [_bar(built, n) for n in _flat(built.x)]
+    outs += [_bar(built, n) for n in _flat(built.x)]
+    outs += [_bar(built, n) for n in _flat(built.h)]
+    return outs + [_bar(built, n) for n in _flat(built.a[1:])]
 
 
-def _hess_wrt(built: Built, wrt: str) -> list[str]:
-    if wrt == "Z" and built.net.spatial:
-        return _flat(built.params)
-    if wrt == "W" and not built.net.spatial:
-        return _flat(built.params) + _flat(built.biases)
-    raise SpecError(f"wrt={wrt!r} does not fit {built.net.describe()}",
-                    "use wrt='Z' for a spatial Net and wrt='W' (weights then biases) for an MLP")
+def _hess_wrt(built: Built, wrt: str | None) -> list[str]:
+    """Hessian variables (derive.layout): None = all parameters (main group, then biases);
+    "Z" (spatial) / "W" (MLP) = the main group only."""
+    layout.check_wrt(built.net, wrt)
+    return _flat(built.params) + ([] if wrt is not None else _flat(built.biases))
 
 
 @dataclass
@@ -263,7 +266,8 @@ class CompiledProgram:
     Attributes:
         built: the symbolic program (`Built`); inputs: argument order of the callables
             (params, biases, X row-major, Y row-major).
-        gradient: {target: f(*inputs) -> [loss, dparams..., dbiases..., (dW...), dX...]}.
+        gradient: {target: f(*inputs) -> [loss, dparams..., dbiases..., (dW...), dX..., delta..., dA...]}
+            (delta_l = dL/dh_l and dA_l = dL/da_l for layers 2..L, B x N_l row-major each).
         hessian: {target: f(*inputs) -> upper triangle of H, row by row} or {} without Hessian.
         wrt: Hessian variables (leaf names). timings: seconds for "derive" and "codegen".
         n_nodes, n_lines: program size and generated lines (all targets' code is built lazily).
@@ -304,7 +308,8 @@ def compile_program(net: Net | MLP, batch: int = 1, hessian: bool = True, backen
     Args:
         net: the network. batch: B. hessian: also derive the full Hessian (upper triangle).
         backend: "sympy" or "symengine": the CAS that differentiates the primitives.
-        wrt: Hessian variables: "Z" (spatial, default) or "W" (MLP: all weights then all biases).
+        wrt: Hessian variables (derive.layout): None (default) = all parameters, coordinates or
+            weights then biases; "Z" (spatial) / "W" (MLP) = that group only, no biases.
         targets: lambdify targets among "numpy" (float64) and "mpmath".
 
     Returns:
@@ -312,7 +317,7 @@ def compile_program(net: Net | MLP, batch: int = 1, hessian: bool = True, backen
     """
     t0 = time.perf_counter()
     built = build_program(net, batch, backend)
-    wrt_names = _hess_wrt(built, wrt or ("Z" if net.spatial else "W")) if hessian else []
+    wrt_names = _hess_wrt(built, wrt) if hessian else []
     entries = []
     if hessian:
         bar_outs = [_bar(built, n) for n in wrt_names]
@@ -395,21 +400,37 @@ def _unflat(vals, shapes):
     return out, pos
 
 
-def gradients(net: Net | MLP, params: Params, X, Y, dps: int = 50) -> Gradients:
+def _on_host(dtype, device) -> None:
+    """The symbolic engine evaluates in mpmath on the host and returns float64: say so for anything else."""
+    try:
+        ok = np.dtype(dtype) == np.float64
+    except TypeError:
+        ok = False
+    if not ok:
+        raise SpecError(f"the symbolic engine returns float64, not dtype={dtype!r}", "use dtype=np.float64")
+    if device not in (None, "cpu"):
+        raise SpecError(f"the symbolic engine runs on the host, not device={device!r}", "use device='cpu'")
+
+
+def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device: str | None = "cpu",
+              dps: int = 50) -> Gradients:
     """Loss and first derivatives, exactly, evaluated at `dps` digits (the ground truth).
 
     Args:
         net: Net or MLP. params: Z (spatial) or W, and b. X: B x N_1. Y: B x N_L (float64 values are
             converted to mpmath exactly).
+        dtype, device: np.float64 and "cpu" (or None) only: the engine contract's arguments.
         dps: decimal digits of the evaluation.
 
     Returns:
-        `Gradients` (engine "symbolic") with float64 arrays in loss, dW, dZ, db, dX (as
+        `Gradients` (engine "symbolic") with float64 arrays in loss, dW, dZ, db, dX, delta, dA (as
         numeric.manual returns) and the mpf arrays (dtype object) in ``extra["mp"]`` (same fields).
 
     Raises:
-        SpecError: bad shapes, NaN/Inf, coincident nodes with g'(0) != 0.
+        SpecError: bad shapes, NaN/Inf, coincident nodes with g'(0) != 0, dtype/device other than
+        float64 on the host.
     """
+    _on_host(dtype, device)
     B, _, vals = _values(net, params, X, Y)
     cp = _cached(net, B, False, None)
     with mpmath.workdps(dps):
@@ -431,28 +452,38 @@ def gradients(net: Net | MLP, params: Params, X, Y, dps: int = 50) -> Gradients:
     else:
         dW, dZ = dP, None
     dX = _unflat(out[pos:], [(B, N[0])])[0][0]
-    mp = dict(loss=loss, dW=dW, dZ=dZ, db=db, dX=dX)
+    pos += B * N[0]
+    per_layer = [(B, n) for n in N[1:]]
+    delta, k = _unflat(out[pos:], per_layer)
+    pos += k
+    dA = _unflat(out[pos:], per_layer)[0]
+    mp = dict(loss=loss, dW=dW, dZ=dZ, db=db, dX=dX, delta=[None, *delta], dA=[dX, *dA])
     f64 = lambda q: None if q is None else [a.astype(np.float64) for a in q]  # noqa: E731
+    dX64 = dX.astype(np.float64)
     return Gradients(loss=float(loss), dW=[a.astype(np.float64) for a in dW], dZ=f64(dZ), db=f64(db),
-                     dX=dX.astype(np.float64), engine="symbolic", extra={"mp": mp, "dps": dps})
+                     dX=dX64, engine="symbolic", extra={"mp": mp, "dps": dps},
+                     delta=[None, *(a.astype(np.float64) for a in delta)],
+                     dA=[dX64, *(a.astype(np.float64) for a in dA)])
 
 
-def hessian(net: Net | MLP, params: Params, X, Y, dps: int = 50, wrt: str | None = None, mp: bool = False):
+def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dtype=np.float64,
+            device: str | None = "cpu", dps: int = 50, mp: bool = False):
     """The exact Hessian of the loss, evaluated at `dps` digits.
 
-    Layout (MATH.md "Second order"): wrt="Z" (spatial) flattens coordinates layer by layer, node by
-    node, dimension last (n = D sum N_l); wrt="W" (MLP) is all weights (layer 2.., row-major) then all
-    biases, mixed blocks included.
+    Layout (MATH.md "Second order", derive.layout): wrt=None is every parameter, coordinates layer by
+    layer, node by node, dimension last (spatial) or weights (layer 2.., row-major) for an MLP, then
+    the biases, mixed blocks included; wrt="Z" (spatial) / "W" (MLP) is that group alone, no biases.
 
     Returns:
         n x n float64 array, or an mpmath.matrix of mpf with ``mp=True``.
     """
-    if net.spatial and wrt not in (None, "Z"):
-        raise SpecError(f"wrt={wrt!r} does not fit a spatial Net", "use wrt='Z'")
+    _on_host(dtype, device)
+    layout.check_wrt(net, wrt)
     B, P, vals = _values(net, params, X, Y)
     if net.spatial:
         _check_hessian_coincident(net, P)
-    cp = _cached(net, B, True, wrt)
+    # Without biases wrt=None and the main group are the same variables: one compiled program.
+    cp = _cached(net, B, True, wrt if net.bias else None)
     with mpmath.workdps(dps):
         H = cp.hessian_matrix(vals, "mpmath")
         if mp:
@@ -473,30 +504,33 @@ def _check_hessian_coincident(net, Z):
                         raise _coincident(net, 2, f"node {i} of layer {l + 1} and node {j} of layer {l}") from None
 
 
-def hvp(net: Net | MLP, params: Params, X, Y, V, dps: int = 50) -> list[np.ndarray]:
-    """H v from the exact Hessian (coordinates for a Net, weights then biases for an MLP).
+def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: str | None = "cpu",
+        dps: int = 50):
+    """H v from the exact Hessian, at `dps` digits.
 
     Args:
-        V: shaped like params.Z (Net: list of N_l x D arrays) or, for an MLP, like params.W followed
-            by params.b (a list of L-1 weight arrays, then L-1 bias vectors if the net has biases).
+        V: a direction in derive.layout's form: a list of blocks (Z_1..Z_L or W_2..W_L, then
+            optionally b_2..b_L; the first group alone means a zero bias direction) or a flat vector.
 
     Returns:
-        A list of float64 arrays shaped like V.
+        H v in V's form: a list of float64 arrays shaped like V's blocks, or a flat float64 vector.
     """
-    H = hessian(net, params, X, Y, dps=dps, mp=True)
-    shapes = [np.shape(v) for v in V]
-    v = [mpmath.mpf(float(t)) for a in V for t in np.asarray(a, dtype=np.float64).reshape(-1)]
+    _on_host(dtype, device)
+    main, bias, repack = layout.split(net, V, np.float64)
+    # H restricted to the main group times v_main is the main part of H (v_main, 0): the smaller Hessian.
+    H = hessian(net, params, X, Y, wrt=None if bias is not None else layout.main_group(net), dps=dps, mp=True)
+    blocks = main + (bias or [])
+    v = [mpmath.mpf(float(t)) for a in blocks for t in a.reshape(-1)]
     if len(v) != H.rows:
         raise SpecError(f"V has {len(v)} entries, the Hessian is {H.rows} x {H.cols}", "shape V like the parameters")
     with mpmath.workdps(dps):
         Hv = H * mpmath.matrix(v)
         flat = [float(Hv[i]) for i in range(H.rows)]
     out, pos = [], 0
-    for shp in shapes:
-        n = int(np.prod(shp))
-        out.append(np.array(flat[pos:pos + n], dtype=np.float64).reshape(shp))
-        pos += n
-    return out
+    for a in blocks:
+        out.append(np.array(flat[pos:pos + a.size], dtype=np.float64).reshape(a.shape))
+        pos += a.size
+    return repack(out[:len(main)], out[len(main):] if bias is not None else None)
 
 
 # -- the flat route ---------------------------------------------------------------------------------

@@ -62,8 +62,13 @@ def kernel_weights(net: Net, Zl: torch.Tensor, Zp: torch.Tensor, layer: int, for
     return c.g(torch.sqrt(r2))
 
 
-def loss_fn(net: Net | MLP, Z=None, W=None, b=None, X=None, Y=None, formulation: str = "dims"):
-    """The loss as a torch function of (Z or W, b, X, Y); returns (loss, list of weight tensors)."""
+def loss_fn(net: Net | MLP, Z=None, W=None, b=None, X=None, Y=None, formulation: str = "dims",
+            trace: dict | None = None):
+    """The loss as a torch function of (Z or W, b, X, Y); returns (loss, list of weight tensors).
+
+    With `trace` (a dict), ``trace["h"]`` and ``trace["a"]`` receive h_l and a_l (B x N_l) for layers
+    2..L, in order: the tensors whose adjoints are delta_l and dL/da_l.
+    """
     c = compile_net(net, "torch")
     a = X
     weights = []
@@ -74,6 +79,9 @@ def loss_fn(net: Net | MLP, Z=None, W=None, b=None, X=None, Y=None, formulation:
         if b is not None:
             h = h + b[l - 1]
         a = c.f[l - 1](h)
+        if trace is not None:
+            trace.setdefault("h", []).append(h)
+            trace.setdefault("a", []).append(a)
     B, K = a.shape
     rows = c.loss_rows(*a.T, *Y.T)
     if not torch.is_tensor(rows) or rows.dim() == 0:
@@ -84,27 +92,44 @@ def loss_fn(net: Net | MLP, Z=None, W=None, b=None, X=None, Y=None, formulation:
     return value, weights
 
 
-def gradients(net: Net | MLP, params: Params, X, Y, device: str | None = "cpu", dtype=np.float64,
+def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device: str | None = "cpu",
               formulation: str = "dims") -> Gradients:
-    """Loss and first derivatives by torch autograd; same signature and result type as
-    `numeric.manual.gradients`, arrays returned as float NumPy on the host."""
+    """Loss and first derivatives by torch autograd (the engine contract: keyword-only dtype, device,
+    formulation); arrays returned as float NumPy on the host.
+
+    Args:
+        dtype: np.float64 or np.float32. device: "cpu", "cuda" or None (CUDA when available).
+        formulation: how r^2 is formed (FORMULATIONS).
+
+    Returns:
+        `Gradients` with loss, dW, dZ (spatial), db, dX, and delta_l = dL/dh_l, dA_l = dL/da_l
+        (autograd's adjoints of the h_l and a_l tensors of the forward pass).
+    """
     dtype = np.dtype(dtype).type
     Z, W, b, Xa, Ya = check_inputs(net, params, X, Y, dtype)
     dev, tdt = device_for(device), _DTYPES[dtype]
     Zt, Wt, bt = to_torch(Z, tdt, dev, True), to_torch(W, tdt, dev, True), to_torch(b, tdt, dev, True)
     Xt = torch.tensor(Xa, dtype=tdt, device=dev, requires_grad=True)
     Yt = torch.tensor(Ya, dtype=tdt, device=dev)
-    value, weights = loss_fn(net, Zt, Wt, bt, Xt, Yt, formulation)
+    trace: dict[str, list] = {"h": [], "a": []}
+    value, weights = loss_fn(net, Zt, Wt, bt, Xt, Yt, formulation, trace)
     if not torch.isfinite(value):
         raise SpecError(f"loss {net.loss!r} is not finite at these predictions (e.g. log(0) or overflow)",
                         "check the targets' range against the output activation (bce needs outputs in (0, 1))")
     leaves = (Zt or []) + (bt or [])
-    grads = torch.autograd.grad(value, weights + leaves + [Xt], allow_unused=True)
-    n = len(weights)
+    inner = trace["h"] + trace["a"]
+    grads = torch.autograd.grad(value, weights + leaves + [Xt] + inner, allow_unused=True)
+    n, m = len(weights), len(inner)
     np_ = [None if g is None else g.detach().cpu().numpy() for g in grads]
-    dW = np_[:n]
-    dZ = np_[n:n + len(Zt)] if Zt else None
-    db = np_[n + (len(Zt) if Zt else 0):-1] if bt else None
-    return Gradients(loss=float(value.detach()), dW=dW, dZ=dZ, db=db, dX=np_[-1], engine=f"torch-{dev.type}")
+    # an h or a the loss does not depend on (a loss constant in a_L) has a zero adjoint
+    hid = [np.zeros(tuple(t.shape), dtype=dtype) if g is None else g for g, t in zip(np_[-m:], inner, strict=True)]
+    top = np_[:-m]
+    dW = top[:n]
+    dZ = top[n:n + len(Zt)] if Zt else None
+    db = top[n + (len(Zt) if Zt else 0):-1] if bt else None
+    dX = top[-1]
+    k = len(trace["h"])
+    return Gradients(loss=float(value.detach()), dW=dW, dZ=dZ, db=db, dX=dX, engine=f"torch-{dev.type}",
+                     delta=[None, *hid[:k]], dA=[dX, *hid[k:]])
 
 from .second_order import hessian, hvp  # noqa: E402,F401  (second order lives in numeric/second_order.py)

@@ -1,24 +1,16 @@
 """Flat parameter vectors in the layout of MATH.md "Second order": coordinates layer by layer,
 node by node, dimension last (n = D * sum N_l), then biases layer by layer (spatial nets); for
-ordinary MLPs, weights row-major layer by layer, then biases."""
+ordinary MLPs, weights row-major layer by layer, then biases. The block shapes are
+`derive.layout.shapes` (re-exported here); a gradient in this layout is `Gradients.flat()`."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from derive import MLP, Net, Params
+from derive.layout import shapes  # the layout lives in derive: derive.symbolic reads it too
 
 __all__ = ["flatten", "unflatten", "shapes"]
-
-
-def shapes(net: Net | MLP) -> list[tuple[str, int, tuple[int, ...]]]:
-    """(kind, list index, shape) for every block of the flat vector, in order."""
-    N = net.widths
-    out: list[tuple[str, int, tuple[int, ...]]] = [("Z", l, (N[l], net.dim)) for l in range(net.L)] if net.spatial else \
-          [("W", l, (N[l + 1], N[l])) for l in range(net.L - 1)]
-    if net.bias:
-        out += [("b", l, (N[l + 1],)) for l in range(net.L - 1)]
-    return out
 
 
 def flatten(net: Net | MLP, params: Params) -> np.ndarray:

@@ -97,10 +97,7 @@ def net_problem(net: Net | MLP, params: Params, X: np.ndarray, Y: np.ndarray) ->
 
     def vg(x):
         grads = gradients(net, unflatten(net, x), X, Y)
-        parts = list(grads.dZ if net.spatial else grads.dW)
-        if net.bias:
-            parts += list(grads.db)
-        return grads.loss, np.concatenate([np.asarray(p).reshape(-1) for p in parts])
+        return grads.loss, grads.flat()
 
     def hv(x, v):
         return manual_hvp(net, unflatten(net, x), X, Y, np.asarray(v, dtype=np.float64))

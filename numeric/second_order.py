@@ -3,8 +3,9 @@ torch.func.hessian; CPU or CUDA. The model is `numeric.autograd.loss_fn` (differ
 order at coincident nodes), written as a function of one flat parameter vector in numeric.flat's layout
 (coordinates or weights, then biases).
 
-V follows `numeric.manual.hvp`: a list of blocks (coordinates/weights, optionally then biases; only the
-first group means a zero bias direction and only that group is returned) or a flat vector of length n.
+V follows derive.layout (as every engine's hvp): a list of blocks (coordinates/weights, optionally then
+biases; only the first group means a zero bias direction and only that group is returned) or a flat vector
+of length n (a flat vector is returned).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import numpy as np
 import torch
 
 from derive import MLP, Net, Params, SpecError
+from derive.layout import check_wrt, n_main, split
 
 from .autograd import _DTYPES, device_for, loss_fn
 from .flat import flatten
 from .flat import shapes as flat_shapes
-from .hvp import _split
 from .validate import check_inputs
 
 __all__ = ["hvp", "hessian", "flat_loss", "function_hvp", "METHODS"]
@@ -28,7 +29,7 @@ __all__ = ["hvp", "hessian", "flat_loss", "function_hvp", "METHODS"]
 METHODS = ("double_backward", "func")
 
 
-def flat_loss(net: Net | MLP, params: Params, X, Y, device="cpu", dtype=np.float64):
+def flat_loss(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device: str | None = "cpu"):
     """(f, x0): f maps a flat torch parameter vector (numeric.flat layout) to the loss; x0 = params."""
     dtype = np.dtype(dtype).type
     _, _, _, Xa, Ya = check_inputs(net, params, X, Y, dtype)
@@ -53,20 +54,21 @@ def flat_loss(net: Net | MLP, params: Params, X, Y, device="cpu", dtype=np.float
 
 
 def _flat_v(net, V, dtype):
-    main, bias, repack = _split(net, V, dtype)
+    main, bias, repack = split(net, V, dtype)
     full = main + (bias if bias is not None else
                    [np.zeros(s, dtype=dtype) for kind, _, s in flat_shapes(net) if kind == "b"])
     sizes = [m.size for m in main]
     return np.concatenate([a.reshape(-1) for a in full]), main, bias, repack, sizes
 
 
-def hvp(net: Net | MLP, params: Params, X, Y, V, device: str | None = "cpu", method: str = "double_backward",
-        dtype=np.float64):
+def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: str | None = "cpu",
+        method: str = "double_backward"):
     """H v by torch: ``double_backward`` (grad of <grad L, v>, the guide's section 3.7) or ``func``
     (torch.func.jvp of torch.func.grad: forward-over-reverse, as the manual R-operator).
 
     Args:
-        V: direction, as `numeric.manual.hvp`. device: "cpu", "cuda" or None (best available).
+        V: direction (derive.layout: list of blocks or flat vector). device: "cpu", "cuda" or None
+            (best available). dtype: np.float64 or np.float32.
 
     Returns:
         H v shaped like V, float NumPy on the host.
@@ -74,7 +76,7 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, device: str | None = "cpu", met
     if method not in METHODS:
         raise SpecError(f"unknown HVP method {method!r}", f"use one of {', '.join(METHODS)}")
     dtype = np.dtype(dtype).type
-    f, x0 = flat_loss(net, params, X, Y, device, dtype)
+    f, x0 = flat_loss(net, params, X, Y, dtype=dtype, device=device)
     v, main, bias, repack, sizes = _flat_v(net, V, dtype)
     vt = torch.tensor(v, dtype=x0.dtype, device=x0.device)
     hv = function_hvp(f, x0, vt, method)
@@ -125,22 +127,21 @@ def _unpack(flat, main, bias, repack, sizes):
     return repack(out, outb)
 
 
-def hessian(net: Net | MLP, params: Params, X, Y, wrt: str | None = None, device: str | None = "cpu",
-            dtype=np.float64) -> np.ndarray:
+def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dtype=np.float64,
+            device: str | None = "cpu") -> np.ndarray:
     """The full Hessian by torch.func.hessian (jacfwd of jacrev); small nets only.
 
     Args:
-        wrt: as `numeric.manual.hessian` (None = all parameters, "Z"/"W" = that block group).
+        wrt: derive.layout's meaning, as in every engine: None = all parameters (coordinates or
+            weights, then biases); "Z" (spatial) / "W" (MLP) = that block group only, no biases.
 
     Returns:
         n x n float NumPy array.
     """
-    f, x0 = flat_loss(net, params, X, Y, device, dtype)
-    main = net.L if net.spatial else net.L - 1
+    check_wrt(net, wrt)
+    f, x0 = flat_loss(net, params, X, Y, dtype=dtype, device=device)
+    main = n_main(net)
     blocks = flat_shapes(net)
-    if wrt not in (None, "Z" if net.spatial else "W"):
-        raise SpecError(f"wrt={wrt!r} does not fit {'a spatial Net' if net.spatial else 'an MLP'}",
-                        f"use wrt=None or wrt={'Z' if net.spatial else 'W'!r}")
     m = sum(int(np.prod(s)) for _, _, s in blocks[:main]) if wrt is not None else x0.numel()
     if m == x0.numel():
         H = _func_hessian(f, x0)

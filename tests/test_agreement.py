@@ -7,8 +7,12 @@ from hypothesis import strategies as st
 from derive import Net, symbolic
 from numeric import autograd, manual, strategies
 from numeric.compare import check_gradients, rotation_asymmetry, translation_residual
+from numeric.engines import ENGINES
 from numeric.fd import fd_gradient, taylor_slope
 from numeric.flat import flatten
+
+# the float64 host engines other than the ground truth (manual, torch-cpu), from the one table
+HOST64 = [e for e in ENGINES.values() if e.name != "symbolic" and e.dtype == np.float64 and e.device == "cpu"]
 
 
 def _assert_agree(net, params, X, Y, *engines):
@@ -25,13 +29,13 @@ def _assert_agree(net, params, X, Y, *engines):
 def test_manual_and_torch_agree(case):
     net, params, X, Y = case
     note(net.describe())
-    _assert_agree(net, params, X, Y, autograd.gradients(net, params, X, Y), manual.gradients(net, params, X, Y))
+    _assert_agree(net, params, X, Y, *(e.gradients(net, params, X, Y) for e in HOST64))
 
 
 @given(strategies.cases(net=strategies.mlps()))
 def test_manual_and_torch_agree_on_ordinary_mlps(case):
     net, params, X, Y = case
-    _assert_agree(net, params, X, Y, autograd.gradients(net, params, X, Y), manual.gradients(net, params, X, Y))
+    _assert_agree(net, params, X, Y, *(e.gradients(net, params, X, Y) for e in HOST64))
 
 
 @given(strategies.adversarial_cases())
@@ -53,7 +57,7 @@ SMOOTH = dict(kernel=st.sampled_from(["gaussian", "inverse_quadratic", "inverse_
 def test_finite_differences_agree(case):
     net, params, X, Y = case
     g = manual.gradients(net, params, X, Y)
-    flat = np.concatenate([d.reshape(-1) for d in g.dZ] + ([d for d in g.db] if g.db else []))
+    flat = g.flat()
     fd = fd_gradient(net, params, X, Y)
     assert np.max(np.abs(fd - flat)) <= 1e-6 * max(1.0, np.max(np.abs(flat)))
 
@@ -62,7 +66,7 @@ def test_finite_differences_agree(case):
 def test_taylor_remainder_shrinks_as_e_squared(case, seed):
     net, params, X, Y = case
     g = manual.gradients(net, params, X, Y)
-    flat = np.concatenate([d.reshape(-1) for d in g.dZ] + ([d for d in g.db] if g.db else []))
+    flat = g.flat()
     v = np.random.default_rng(seed).normal(size=flatten(net, params).size)
     res = taylor_slope(net, params, X, Y, flat, v)
     assert res.ok, f"slope {res.slope} (expected 2), remainders {res.remainders}"
@@ -73,7 +77,7 @@ def test_taylor_test_catches_a_wrong_gradient():
     from tests.helpers import random_data, random_params
     p, (X, Y) = random_params(net), random_data(net)
     g = manual.gradients(net, p, X, Y)
-    flat = np.concatenate([d.reshape(-1) for d in g.dZ])
+    flat = g.flat()
     v = np.random.default_rng(0).normal(size=flat.size)
     assert taylor_slope(net, p, X, Y, flat, v).ok
     assert not taylor_slope(net, p, X, Y, flat * 1.01, v).ok
@@ -82,7 +86,8 @@ def test_taylor_test_catches_a_wrong_gradient():
 @given(strategies.cases())
 def test_rigid_motion_identities(case):
     net, params, X, Y = case
-    for g in (manual.gradients(net, params, X, Y), autograd.gradients(net, params, X, Y)):
+    assert {e.name for e in HOST64} >= {"manual", "torch-cpu"}
+    for g in (e.gradients(net, params, X, Y) for e in HOST64):
         assert translation_residual(g.dZ) < 1e-12
         assert rotation_asymmetry(params.Z, g.dZ) < 1e-12
 
