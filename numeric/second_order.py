@@ -20,7 +20,7 @@ from derive import MLP, Net, Params, SpecError
 from .autograd import _DTYPES, device_for, loss_fn
 from .flat import flatten
 from .flat import shapes as flat_shapes
-from .hvp import _split
+from .flat import split_direction as _split
 from .validate import check_inputs
 
 __all__ = ["hvp", "hessian", "flat_loss", "function_hvp", "METHODS"]
