@@ -47,6 +47,11 @@ def test_fast_equals_reference(case, dtype):
     _assert_fast_equals_reference(*case, dtype)
 
 
+@given(strategies.cases(net=strategies.mlps()), DTYPES)
+def test_fast_equals_reference_for_mlps(case, dtype):
+    _assert_fast_equals_reference(*case, dtype)
+
+
 @given(strategies.adversarial_cases(), DTYPES)
 def test_fast_equals_reference_on_adversarial_cases(case, dtype):
     """Coincident nodes (phi(0) limit), nearly coincident nodes, ReLU at 0, saturated sigmoids."""
