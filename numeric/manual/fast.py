@@ -177,7 +177,7 @@ def backward(net: Net | MLP, cache: Cache) -> Gradients:
     dZ = [np.zeros_like(z) for z in cache.Z] if cache.Z is not None else None  # Z: spatial nets only
     spare = None  # lean route: the dead N x N buffer of layer l + 1's G, reused for dW_l
     with np.errstate(over="ignore", invalid="ignore"):
-        for l in range(L - 1, 0, -1):
+        for l in range(L - 1, 0, -1):  # index l is MATH.md's layer l + 1 (the comments say "layer l")
             # delta recursion: delta_l = dL/da_l * f_l'(h_l)
             delta = dA * c.df[l - 1](cache.h[l])
             deltas[l] = delta
