@@ -20,33 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from derive import MLP, Gradients, Net, Params, SpecError, symbolic
+from derive import Gradients, symbolic
 
 from . import autograd, manual
 
 __all__ = ["Engine", "ENGINES"]
-
-
-def _host_only(engine: str, device) -> None:
-    if device not in (None, "cpu"):
-        raise SpecError(f"the {engine} engine runs on the host, not device={device!r}", "use device='cpu'")
-
-
-# numeric.manual under the contract's keywords (it runs on the host; its dtype is passed through).
-def _manual_gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device: str | None = "cpu"):
-    _host_only("manual", device)
-    return manual.gradients(net, params, X, Y, dtype=dtype)
-
-
-def _manual_hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: str | None = "cpu"):
-    _host_only("manual", device)
-    return manual.hvp(net, params, X, Y, V, dtype=dtype)
-
-
-def _manual_hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dtype=np.float64,
-                    device: str | None = "cpu"):
-    _host_only("manual", device)
-    return manual.hessian(net, params, X, Y, wrt=wrt, dtype=dtype)
 
 
 @dataclass(frozen=True)
@@ -105,7 +83,7 @@ _F64, _BOTH = (np.float64,), (np.float64, np.float32)
 
 
 def _manual(name: str, dtype: type) -> Engine:
-    return Engine(name, _manual_gradients, _manual_hvp, _manual_hessian, dtype, "cpu", _BOTH, ("cpu",))
+    return Engine(name, manual.gradients, manual.hvp, manual.hessian, dtype, "cpu", _BOTH, ("cpu",))
 
 
 def _torch(name: str, device: str) -> Engine:

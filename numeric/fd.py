@@ -19,7 +19,7 @@ __all__ = ["loss_value", "fd_step", "fd_gradient", "TaylorResult", "taylor_slope
 
 
 def loss_value(net: Net | MLP, params: Params, X, Y, dtype=np.float64) -> float:
-    cache = forward(net, params, X, Y, dtype)
+    cache = forward(net, params, X, Y, dtype=dtype)
     return float(loss_and_dA(net, cache.a[-1], cache.Y)[0])
 
 

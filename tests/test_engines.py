@@ -74,9 +74,6 @@ def test_contract_signatures(name):
     (autograd.gradients, GRAD), (autograd.hvp, HVP), (autograd.hessian, GRAD),
     (manual.gradients, GRAD), (manual.hvp, HVP), (manual.hessian, GRAD)])
 def test_engine_modules_follow_the_contract(fn, positional):
-    if fn in (manual.gradients, manual.hvp, manual.hessian) and not _contract_ok(fn, positional):
-        # numeric.engines wraps it meanwhile; the numeric/manual package (issue 12, item 1) takes the contract
-        pytest.skip("numeric.manual takes the contract signature with the numeric/manual package")
     assert _contract_ok(fn, positional), inspect.signature(fn)
     for name in ("dps", "method", "formulation"):  # engine-specific tuning: keyword-only where it exists
         p = inspect.signature(fn).parameters.get(name)

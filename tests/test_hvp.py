@@ -1,4 +1,4 @@
-"""numeric.hvp (the manual R-operator): against the 50-digit symbolic Hessian, torch, the exact
+"""numeric.manual.hvp (the manual R-operator): against the 50-digit symbolic Hessian, torch, the exact
 identities of MATH.md, the Taylor remainder, and the guide's section 2.11.2 network."""
 
 import numpy as np
@@ -222,9 +222,9 @@ def test_float32_hvp_within_its_tolerance(case, seed):
 
 
 def _careful_hvp(net, params, X, Y, V):
-    from numeric import hvp as hvp_module
+    from numeric.manual.hvp import r_operator
 
-    return hvp_module._hvp(net, manual.forward(net, params, X, Y), V, np.float64)
+    return r_operator(net, manual.forward(net, params, X, Y), V)
 
 
 @given(st.one_of(strategies.cases(), strategies.adversarial_cases().map(lambda c: c[1:])), st.integers(0, 2**31 - 1))

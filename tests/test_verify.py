@@ -31,8 +31,8 @@ def test_quick_run_passes_and_documents_itself(tmp_path):
 def test_a_wrong_engine_fails_with_a_reproducing_command(tmp_path, monkeypatch):
     real = manual.gradients
 
-    def broken(net, params, X, Y, dtype=np.float64):
-        g = real(net, params, X, Y, dtype)
+    def broken(net, params, X, Y, *, dtype=np.float64, device="cpu"):
+        g = real(net, params, X, Y, dtype=dtype, device=device)
         g.dZ[-1] = g.dZ[-1] * (1 + 1e-6)  # a 1e-6 relative error in the output layer's coordinates
         return g
 

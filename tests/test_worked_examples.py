@@ -56,7 +56,7 @@ def test_gradients(scalar, layer, dw, db):
 def test_deltas_and_upstream_signals():
     X, Y = np.array([[2.0]]), np.array([[1.0]])
     g = manual.gradients(SCALAR, SCALAR_P, X, Y)
-    delta, dA = g.extra["delta"], g.extra["dA"]
+    delta, dA = g.delta, g.dA
     # Steps 16/A (dL/dy_hat), 18/C (delta_3), 24/D (dL/da_2), 26/F (delta_2), 32/G (dL/da_1), 34/I (delta_1)
     assert printed(dA[3][0, 0], "-0.213997") and printed(delta[3][0, 0], "-0.035995")
     assert printed(dA[2][0, 0], "-0.071990") and printed(delta[2][0, 0], "-0.025859")

@@ -26,7 +26,7 @@ Layout of V (numeric/flat.py, MATH.md "Second order"): a list of arrays, the par
 order — spatial Net: Z_1..Z_L (N_l x D) then, if the net has biases, b_2..b_L; MLP: W_2..W_L then
 b_2..b_L. Passing only the first block group (coordinates, or weights) means a zero bias direction,
 and only that group is returned (this is `derive.symbolic.hvp`'s convention). A flat 1-D vector of the
-full length n is also accepted and a flat vector is returned.
+full length n is also accepted and a flat vector is returned (`derive.layout.split`).
 """
 
 from __future__ import annotations
@@ -36,55 +36,15 @@ from typing import Any
 import numpy as np
 
 from derive import MLP, Net, Params, SpecError, compile_net
+from derive.layout import split as split_direction
 
-from .flat import shapes as flat_shapes
-from .manual import _Singular, _with_ones, forward, loss_and_dA
+from ..flat import shapes as flat_shapes
+from .common import Cache, Singular, check_device, engine_dtype, loss_and_dA, with_ones
+from .fast import forward
 
-__all__ = ["hvp", "hessian", "loss_hessian_times"]
+__all__ = ["hvp", "hessian", "loss_hessian_times", "r_operator"]
 
 _PATTERNS: dict[int, tuple[Any, list[tuple[int, int]]]] = {}
-
-
-def _split(net: Net | MLP, V, dtype):
-    """(main blocks, bias blocks or None, repack function) for a direction V (see module docstring)."""
-    blocks = flat_shapes(net)
-    n_main = net.L if net.spatial else net.L - 1
-    if isinstance(V, np.ndarray) and V.ndim == 1:
-        n = sum(int(np.prod(s)) for _, _, s in blocks)
-        if V.size != n:
-            raise SpecError(f"flat V has {V.size} entries, expected n = {n}",
-                              "shape V like numeric.flat.flatten")
-        parts, k = [], 0
-        for _, _, s in blocks:
-            size = int(np.prod(s))
-            parts.append(V[k:k + size].reshape(s))
-            k += size
-        V, flat = parts, True
-    else:
-        flat = False
-    V = list(V)
-    if len(V) not in (n_main, len(blocks)):
-        what = "coordinate arrays Z_1..Z_L" if net.spatial else "weight arrays W_2..W_L"
-        raise SpecError(f"V has {len(V)} arrays, expected {n_main} ({what})"
-                        + (f" or {len(blocks)} (then biases)" if net.bias else ""),
-                        "shape V like the parameters (numeric.flat.shapes)")
-    out = []
-    for (kind, l, s), v in zip(blocks, V, strict=False):  # V may stop before the biases
-        a = np.asarray(v, dtype=dtype)
-        if a.shape != s and not (kind == "b" and a.size == s[0]):
-            layer = l + 1 + (kind != "Z")
-            raise SpecError(f"V block {kind} of layer {layer} has shape {a.shape}, expected {s}",
-                            "shape V like the parameters")
-        if not np.all(np.isfinite(a)):
-            raise SpecError("V contains NaN or Inf", "pass a finite direction")
-        out.append(a.reshape(s))
-    main, bias = out[:n_main], (out[n_main:] or None)
-
-    def repack(hmain, hbias):
-        res = hmain + (hbias if bias is not None else [])
-        return np.concatenate([r.reshape(-1) for r in res]) if flat else res
-
-    return main, bias, repack
 
 
 def loss_hessian_times(net: Net | MLP, aL: np.ndarray, Y: np.ndarray, U: np.ndarray) -> np.ndarray:
@@ -166,7 +126,7 @@ def _S(Zl, Zp, Vl, Vp, dtype):
     return S
 
 
-def hvp(net: Net | MLP, params: Params, X, Y, V, dtype=np.float64):
+def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device="cpu"):
     """H v by the R-operator (forward-over-reverse by hand), without forming H.
 
     Args:
@@ -175,6 +135,7 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, dtype=np.float64):
         V: the direction, in the layout of the module docstring: list of Z-shaped (or W-shaped)
             arrays, optionally followed by bias vectors; or a flat vector of length n.
         dtype: np.float64 (default) or np.float32.
+        device: "cpu" (or None); anything else is a `SpecError` (NumPy runs on the host).
 
     Returns:
         H v, shaped like V (list of arrays, or a flat vector).
@@ -182,12 +143,13 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, dtype=np.float64):
     Raises:
         SpecError: bad shapes, NaN/Inf, coincident nodes where the Hessian is undefined.
     """
-    dtype = np.dtype(dtype).type
+    check_device(device)
+    dtype = engine_dtype(dtype)
     try:
         # fast route: fused kernel layers (derive.fused); anything singular goes the careful way
-        return _hvp(net, forward(net, params, X, Y, dtype, lean=True), V, dtype)
-    except _Singular:
-        return _hvp(net, forward(net, params, X, Y, dtype), V, dtype)
+        return r_operator(net, forward(net, params, X, Y, dtype=dtype, lean=True), V)
+    except Singular:
+        return r_operator(net, forward(net, params, X, Y, dtype=dtype), V)
 
 
 def _S_text(dim: int) -> str:
@@ -204,13 +166,18 @@ def _lean_S(Zl, Zp, Vl, Vp):
     return numexpr.evaluate(_S_text(D), local_dict=names)
 
 
-def _hvp(net: Net | MLP, cache, V, dtype):
-    """H v over a forward cache: lean (fused: W only, phi and psi as fused passes or multiples of
-    W when phi = c g, so psi = c^2 g) or careful (R, W, phi(R) kept; psi from R)."""
+def r_operator(net: Net | MLP, cache: Cache, V):
+    """H v over a forward cache of `fast.forward` (consumed), in the cache's dtype.
+
+    The cache is lean (fused: W only, phi and psi as fused passes or multiples of W when phi = c g,
+    so psi = c^2 g) or careful (R, W, phi(R) kept; psi from R). A lean cache raises `Singular` where
+    a value is not finite, for `hvp` to take the careful route.
+    """
     import numexpr
 
+    dtype = cache.X.dtype.type
     c = compile_net(net, "numpy")
-    Vm, Vb, repack = _split(net, V, dtype)
+    Vm, Vb, repack = split_direction(net, V, dtype)
     L, spatial = net.L, net.spatial
     Z: list[Any] = cache.Z or []
     lean = cache.lean
@@ -241,7 +208,7 @@ def _hvp(net: Net | MLP, cache, V, dtype):
             if Vb is not None:
                 Rhl += Vb[l - 1]
             if lean and not np.all(np.isfinite(Rhl)):  # phi(0) singular (0/0 form): careful route
-                raise _Singular
+                raise Singular
             dfh[l] = np.asarray(c.df[l - 1](h[l]), dtype=dtype)
             Rh[l] = Rhl
             Ra[l] = dfh[l] * Rhl
@@ -278,8 +245,8 @@ def _hvp(net: Net | MLP, cache, V, dtype):
                 Zl, Zp, Vl, Vp = Z[l], Z[l - 1], Vm[l], Vm[l - 1]
                 D = Zl.shape[1]
                 # [X, 1] products: G X and the row (column) sums in one pass over G per side
-                gV, gtV = G @ _with_ones(Vp), G.T @ _with_ones(Vl)
-                rZ, rtZ = RG @ _with_ones(Zp), RG.T @ _with_ones(Zl)
+                gV, gtV = G @ with_ones(Vp), G.T @ with_ones(Vl)
+                rZ, rtZ = RG @ with_ones(Zp), RG.T @ with_ones(Zl)
                 HZ[l] += Vl * gV[:, D:] + Zl * rZ[:, D:] - rZ[:, :D] - gV[:, :D]
                 HZ[l - 1] += Vp * gtV[:, D:] + Zp * rtZ[:, D:] - rtZ[:, :D] - gtV[:, :D]
             elif spatial:
@@ -298,23 +265,26 @@ def _hvp(net: Net | MLP, cache, V, dtype):
     flat = np.concatenate([np.asarray(o).reshape(-1) for o in out]) if isinstance(out, list) else out
     if not np.all(np.isfinite(flat)):
         if lean:
-            raise _Singular  # psi or phi singular at coincident nodes: the careful route decides
+            raise Singular  # psi or phi singular at coincident nodes: the careful route decides
         raise SpecError("H v is not finite at these parameters (overflow in the activations or loss)",
                         "rescale the inputs or coordinates")
     return out
 
 
-def hessian(net: Net | MLP, params: Params, X, Y, wrt: str | None = None, dtype=np.float64) -> np.ndarray:
+def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dtype=np.float64,
+            device="cpu") -> np.ndarray:
     """The full Hessian by stacking H e_k (small nets only: n R-operator passes).
 
     Args:
         wrt: None (default) = all parameters in numeric.flat's layout (coordinates or weights, then
-            biases); "Z" (spatial) or "W" (MLP) = that block group only (as `derive.symbolic.hessian`
-            with wrt="Z"; for an MLP derive's "W" includes the biases, so use None to match it).
+            biases); "Z" (spatial) or "W" (MLP) = that block group only, no biases.
+        dtype, device: as `hvp`.
 
     Returns:
-        n x n array (H[:, k] = H e_k; symmetric up to rounding).
+        n x n float64 array (H[:, k] = H e_k, computed in `dtype`; symmetric up to rounding).
     """
+    check_device(device)
+    dtype = engine_dtype(dtype)
     blocks = flat_shapes(net)
     main = net.L if net.spatial else net.L - 1
     if wrt is None:
@@ -326,7 +296,7 @@ def hessian(net: Net | MLP, params: Params, X, Y, wrt: str | None = None, dtype=
                         f"use wrt=None or wrt={'Z' if net.spatial else 'W'!r}")
     sizes = [int(np.prod(s)) for _, _, s in use]
     n = sum(sizes)
-    H = np.zeros((n, n), dtype=dtype)
+    H = np.zeros((n, n))
     for k in range(n):
         e = np.zeros(n, dtype=dtype)
         e[k] = 1
@@ -334,6 +304,6 @@ def hessian(net: Net | MLP, params: Params, X, Y, wrt: str | None = None, dtype=
         for (_, _, s), size in zip(use, sizes, strict=True):
             parts.append(e[pos:pos + size].reshape(s))
             pos += size
-        col = hvp(net, params, X, Y, parts, dtype=dtype)
+        col = hvp(net, params, X, Y, parts, dtype=dtype, device=device)
         H[:, k] = np.concatenate([np.asarray(cpart).reshape(-1) for cpart in col])
     return H

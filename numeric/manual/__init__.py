@@ -1,0 +1,20 @@
+"""The NumPy manual-backprop engine (MATH.md "First order", "Second order").
+
+    reference.py  the equations as written, one layer at a time (read this first: eq. (8) is
+                  `reference.coordinate_gradient`, the delta recursion `reference.dense_backward`)
+    fast.py       the same maths arranged for speed: fused kernel layers, OpenBLAS-friendly order,
+                  reused buffers (what `gradients` below is)
+    hvp.py        H v by the R-operator over the fast forward cache; `hessian` stacks H e_k
+    common.py     the forward `Cache`, the loss and dL/da_L, dtype/device rules
+
+`gradients`, `hvp` and `hessian` follow the engine contract: everything after Y (or V) is
+keyword-only (dtype=np.float64 or np.float32, device="cpu").
+"""
+
+from . import reference
+from .common import Cache, loss_and_dA
+from .fast import distances, forward, gradients
+from .hvp import hessian, hvp, loss_hessian_times
+
+__all__ = ["gradients", "hvp", "hessian", "forward", "Cache", "distances", "loss_and_dA", "loss_hessian_times",
+           "reference"]

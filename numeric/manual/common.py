@@ -1,0 +1,92 @@
+"""What the reference engine, the fast engine and the R-operator share: the forward cache, the loss
+and its gradient dL/da_L, the engine's dtype/device rules, and two small helpers of the fast routes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from derive import MLP, Net, SpecError, compile_net
+
+__all__ = ["Cache", "Singular", "loss_and_dA", "engine_dtype", "check_device", "with_ones"]
+
+
+@dataclass
+class Cache:
+    """Every forward intermediate, layer index l-1 for layer l (index 0 = layer 1).
+
+    Attributes:
+        a: activations, B x N_l (a[0] = X).
+        h: pre-activations, B x N_l (h[0] is None).
+        W: weights N_l x N_(l-1) (W[0] is None).
+        R: distances N_l x N_(l-1) (spatial; R[0] is None).
+        phiR: phi(R) with phi(0) = lim g'(r)/r at coincident nodes (spatial; phiR[0] is None).
+        Z, b, X, Y: the validated inputs.
+        lean: a fused first-order cache of `fast.forward(lean=True)`: R is None, and phi(R) is None
+            when phi = c g (the backward pass forms G from W).
+    """
+
+    a: list
+    h: list
+    W: list
+    R: list
+    phiR: list
+    Z: list | None
+    b: list | None
+    X: np.ndarray
+    Y: np.ndarray
+    lean: bool = False
+
+
+class Singular(Exception):
+    """A fused (lean) pass met a non-finite value (coincident nodes, 0/0 forms): the caller redoes the
+    whole call on the careful route, which substitutes the limits or raises the one-line `SpecError`."""
+
+
+def engine_dtype(dtype) -> type:
+    """np.float32 or np.float64 (the dtypes the NumPy engine honours), else a `SpecError`."""
+    try:
+        t = np.dtype(dtype).type
+    except TypeError:
+        t = None
+    if t not in (np.float32, np.float64):
+        raise SpecError(f"the manual engine runs in float32 or float64, not {dtype!r}", "pass dtype=np.float64 or np.float32")
+    return t
+
+
+def check_device(device) -> None:
+    """The NumPy engine runs on the host only: device "cpu" or None, else a `SpecError`."""
+    if device not in ("cpu", None):
+        raise SpecError(f"the manual engine runs on the CPU, not device={device!r}",
+                        "pass device='cpu', or use the torch engine (numeric.autograd) for a GPU")
+
+
+def loss_and_dA(net: Net | MLP, aL: np.ndarray, Y: np.ndarray):
+    """Loss value and dL/da_L (B x N_L) from the compiled row loss and its gradient.
+
+    Raises:
+        SpecError: the loss or its gradient is not finite at these predictions.
+    """
+    c = compile_net(net, "numpy")
+    B, K = aL.shape
+    div = c.divisor(B, K)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if c.loss_terms is not None:  # separable loss: whole B x K arrays, no per-column calls
+            value = np.sum(c.loss_terms(aL, Y)) / div
+            assert c.loss_terms_grad is not None  # compile_net sets the separable loss_terms* together
+            dA = np.asarray(c.loss_terms_grad(aL, Y), dtype=aL.dtype) / div
+        else:
+            value = np.sum(np.broadcast_to(c.loss_rows(*aL.T, *Y.T), (B,))) / div
+            cols = c.loss_grad_rows(*aL.T, *Y.T)
+            dA = np.stack([np.broadcast_to(np.asarray(col, dtype=aL.dtype), (B,)) for col in cols], 1) / div
+    if not np.isfinite(value) or not np.all(np.isfinite(dA)):
+        raise SpecError(f"loss {net.loss!r} is not finite at these predictions (e.g. log(0) or overflow)",
+                        "check the targets' range against the output activation (bce needs outputs in (0, 1))")
+    return value, dA.astype(aL.dtype, copy=False)
+
+
+def with_ones(A: np.ndarray) -> np.ndarray:
+    """[A, 1] (rows x (cols+1)): G [A, 1] gives G A and G's row sums in one pass over G."""
+    return np.hstack([A, np.ones((A.shape[0], 1), dtype=A.dtype)])
