@@ -12,7 +12,8 @@ import pytest
 import sympy as sp
 
 from derivcheck import cli
-from derivcheck.audit import CHECKS, audit, float32_errors, parse_params, to_json, write_report
+from derivcheck.audit import CHECKS, REGISTRY, audit, float32_errors, parse_params, to_json, write_report
+from derivcheck.audit.registry import check
 from derivcheck.latex import tex_available
 from derive import KERNELS, SpecError
 
@@ -33,6 +34,13 @@ EXAMPLES = 8  # hypothesis examples per engines_agree run in the tests (the CLI 
 
 def test_every_library_kernel_has_pinned_verdicts():
     assert set(EXPECTED) == set(KERNELS)
+
+
+def test_every_check_is_one_registered_function_with_a_docstring():
+    assert set(REGISTRY) == set(CHECKS)
+    assert all(REGISTRY[name].__doc__ for name in CHECKS)
+    with pytest.raises(SpecError, match="unknown audit check"):
+        check("no_such_check")
 
 
 @pytest.fixture(scope="module")

@@ -202,7 +202,7 @@ def test_program_keeps_numbers_exact():
 
 def test_lambdify_program_rejects_unknown_target():
     built = sym.build_program(Net((1, 1), dim=1))
-    with pytest.raises(ValueError, match="unknown target"):
+    with pytest.raises(SpecError, match="unknown target"):
         lambdify_program(built.prog, built.inputs, [built.loss], "fortran")
 
 

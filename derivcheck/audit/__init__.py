@@ -7,12 +7,13 @@ scans of `numeric.scan` and the engines of `numeric`. Output: a rich table, ``--
 issue 5), and ``--report OUTDIR`` (LaTeX with plots of g, g', phi and the float32 error).
 
 Modules: `registry` (Check, Audit, the registry), `facts` (what checks share), `shape`,
-`coincidence` and `engines` (the checks), `core` (`audit`), `report` (JSON, table, LaTeX), `cli`.
+`coincidence`, `float32` and `engines` (the checks), `core` (`audit`), `report` (JSON, table, LaTeX), `cli`.
 """
 
 from .cli import add_arguments, parse_params, run
 from .core import audit
-from .engines import SEPARATIONS, engines_agreement, float32_errors
+from .engines import engines_agreement
+from .float32 import SEPARATIONS, float32_errors
 from .registry import CHECKS, REGISTRY, Audit, Check, worst
 from .report import print_table, to_json, write_report
 

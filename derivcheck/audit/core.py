@@ -16,6 +16,7 @@ from derive.decide import budget as sympy_budget
 
 from . import coincidence, shape  # noqa: F401  (each registers its checks)
 from . import engines as engine_checks  # noqa: F401
+from . import float32 as float32_check  # noqa: F401
 from .facts import facts
 from .registry import CHECKS, NUMERIC, REGISTRY, Audit, Check, Context
 

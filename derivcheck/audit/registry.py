@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from derive import SpecError
 from derive.primitives import Kernel
 
 from .facts import Facts
@@ -96,7 +97,7 @@ NUMERIC: set[str] = set()
 def check(name: str, *, numeric: bool = False) -> Callable[[CheckFn], CheckFn]:
     """Register `fn` as the check `name` (one of `CHECKS`); `numeric` checks run the engines."""
     if name not in CHECKS:
-        raise KeyError(f"unknown audit check {name!r}; add it to CHECKS")
+        raise SpecError(f"unknown audit check {name!r}", "add its name to derivcheck.audit.registry.CHECKS")
 
     def register(fn: CheckFn) -> CheckFn:
         REGISTRY[name] = fn
