@@ -28,7 +28,7 @@ import sympy as sp
 
 from .compiled import row_symbols
 from .decide import all_zero, finite
-from .errors import SpecError
+from .errors import SpecError, coincidence_error
 from .lambdify import lambdify
 from .net import MLP, Gradients, Net, Params
 from .primitives import R, X
@@ -97,13 +97,8 @@ def _with_limit(f, at0, target, k, order):
 
 
 def _coincident(k, order: int, where: str = "two nodes of adjacent layers") -> SpecError:
-    """The coincidence error (message style of numeric.validate.coincidence_error); `k` a Net or Kernel."""
-    k = k.g if isinstance(k, Net) else k
-    what = "dL/dz" if order == 1 else "the Hessian"
-    return SpecError(f"{where} coincide (r = 0) and kernel {k.name!r} has g'(0) = {k.dg0}"
-                     + ("" if order == 1 else ", lim r phi'(r) != 0")
-                     + f", so {what} is undefined there",
-                     "move the nodes apart or use a kernel with g'(0) = 0 (e.g. gaussian)")
+    """The coincidence error of `k`, a Net or Kernel (derive.errors.coincidence_error)."""
+    return coincidence_error(k.g if isinstance(k, Net) else k, where, order)
 
 
 @lru_cache(maxsize=128)
