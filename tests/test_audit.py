@@ -165,6 +165,8 @@ def test_cli_json_schema_and_exit_codes(capsys):
         ["exp(-r/s)"],
         ["exp(-r/s)", "--param", "s=-1"],
         ["lambda: r"],
+        ["gaussian", "--examples", "0"],
+        ["gaussian", "--seed", "-1"],
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(capsys, argv):

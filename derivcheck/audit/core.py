@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from derive import KERNELS, kernel
+from derive import KERNELS, SpecError, kernel
 from derive.decide import budget as sympy_budget
 
 from . import coincidence, shape  # noqa: F401  (each registers its checks)
@@ -44,8 +44,15 @@ def audit(
             undecided and the numeric evidence decides).
 
     Raises:
-        SpecError: unknown kernel, disallowed syntax, missing or bad parameter values.
+        SpecError: unknown kernel, disallowed syntax, missing or bad parameter values; a negative
+            seed, fewer than 1 example or a budget <= 0.
     """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SpecError(f"seed {seed!r} must be an integer >= 0", "pass --seed N with N >= 0")
+    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
+        raise SpecError(f"examples {examples!r} must be an integer >= 1", "pass --examples N with N >= 1")
+    if not budget > 0:
+        raise SpecError(f"SymPy time budget {budget!r} must be positive", "pass budget in seconds > 0")
     t0 = time.perf_counter()
     k = kernel(spec, tuple(sorted((params or {}).items())))
     data: dict[str, Any] = {}
