@@ -12,7 +12,9 @@ w(z) = g(||z||) with z = z_i - z_j. For z != 0, with r = ||z|| and u = z / r,
 
 So the gradient is continuous at z = 0 iff g'(0+) = 0, the Hessian is continuous there iff in
 addition g''(0+) = phi(0+) (both then equal g''(0) and Hess w -> g''(0) I), and the gradient of w is
-Lipschitz with constant max(sup |g''|, sup |phi|) (the eigenvalues of Hess w).
+Lipschitz with constant max(sup |g''|, sup |phi|) (the eigenvalues of Hess w). The two decisions at
+z = 0 are the kernel's own properties (`Kernel.gradient_at_0`, `Kernel.hessian_at_0`), which the
+engines read too; this module gathers the evidence around them.
 
 SymPy steps run under a time limit (`derive.decide.attempt`): a user kernel can make `limit` or
 `simplify` arbitrarily slow, and the audit then falls back to the numeric scan (`numeric.scan`, fed
