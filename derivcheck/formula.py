@@ -33,6 +33,8 @@ from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
 from derive import MLP, Net, Params, SpecError
+from derive.decide import Timeout, all_zero, time_limit
+from derive.formula_view import symbolic_view
 from numeric import manual
 from numeric.compare import Finding, report, tolerance
 
@@ -204,7 +206,7 @@ class Family:
             b = [arr((n,)) for n in N[1:]] if net.bias else None
             if net.spatial:
                 Z = [arr((n, net.dim)) for n in N]
-                if net.g.dg0 != 0:  # g'(0) != 0: the loss is not differentiable at coincident nodes
+                if not net.g.gradient_at_0:  # g'(0) != 0: the loss is not differentiable at coincident nodes
                     for l in range(1, net.L):
                         for i in range(N[l]):
                             for j in range(N[l - 1]):
@@ -421,11 +423,8 @@ def check_formula(claim: FormulaClaim, *, seed: int = 0, cases: int = 60, prove:
 
 
 # --------------------------------------------------------------------------------------------------
-# Symbolic proof for a fixed small size.
-#
-# TODO(derive.symbolic): the exact expressions should come from derive.symbolic.derivation(net, batch)
-# once it exposes the per-layer forward quantities; until then the View is filled here from the
-# SymPy primitives of derive (net.f(l).expr, net.g.bound, net.objective.row) and sympy.diff.
+# Symbolic proof for a fixed small size: the View's entries are exact SymPy expressions
+# (derive.formula_view.symbolic_view), and claimed minus true must be exactly 0 (derive.decide.is_zero).
 
 
 def _proof_net(claim: FormulaClaim):
@@ -459,106 +458,6 @@ def _proof_net(claim: FormulaClaim):
     return net, batch, generic
 
 
-def symbolic_view(net, batch: int, generic: bool):
-    """A `View` whose entries are SymPy expressions of symbolic inputs, weights (or coordinates),
-    biases and targets; true derivatives by sympy.diff (dL/dh, dL/da through zero perturbations).
-
-    With `generic`, every layer's activation is an undefined function f_l (the proof then holds for
-    any differentiable activation); otherwise the network's own activations are used."""
-    import sympy as sp
-
-    from derive.primitives import R as RSYM
-    from derive.primitives import X as XSYM
-
-    L, N = net.L, net.widths
-    mat = lambda name, r, c: np.array([[sp.Symbol(f"{name}_{i}{j}", real=True) for j in range(c)]  # noqa: E731
-                                       for i in range(r)], dtype=object)
-    X, Y = mat("x", batch, N[0]), mat("y", batch, N[-1])
-    # entries are object arrays of SymPy expressions (None where a layer has none)
-    W: list[Any]
-    Z: list[Any] | None
-    R: list[Any]
-    phi: list[Any]
-    dg: list[Any]
-    W, Z, R, phi, dg = [None] * L, None, [None] * L, [None] * L, [None] * L
-    if net.spatial:
-        Z = [mat(f"z{l + 1}", N[l], net.dim) for l in range(L)]
-        g, dgx, phix = net.g.bound, net.g.dg, net.g.phi
-        for l in range(1, L):
-            R[l] = np.array([[sp.sqrt(sum((Z[l][i, d] - Z[l - 1][j, d]) ** 2 for d in range(net.dim)))
-                              for j in range(N[l - 1])] for i in range(N[l])], dtype=object)
-            W[l] = np.vectorize(lambda r: g.subs(RSYM, r), otypes=[object])(R[l])
-            dg[l] = np.vectorize(lambda r: dgx.subs(RSYM, r), otypes=[object])(R[l])
-            phi[l] = np.vectorize(lambda r: phix.subs(RSYM, r), otypes=[object])(R[l])
-    else:
-        W = [None] + [mat(f"w{l + 1}", N[l], N[l - 1]) for l in range(1, L)]
-    b = [None] + [np.array([sp.Symbol(f"b{l + 1}_{i}", real=True) for i in range(N[l])], dtype=object)
-                  for l in range(1, L)] if net.bias else None
-    U: list[Any] = [None] + [mat(f"u{l + 1}", batch, N[l]) for l in range(1, L)]  # perturbs h_l
-    E = [mat(f"e{l + 1}", batch, N[l]) for l in range(L)]  # perturbs a_l
-    funcs = []
-    for l in range(1, L):
-        if generic:
-            F = sp.Function(f"f{l + 1}")
-            funcs.append((lambda x, F=F: F(x), lambda x, F=F: sp.Derivative(F(XSYM), XSYM).subs(XSYM, x)))
-        else:
-            act = net.f(l + 1)
-            funcs.append((lambda x, e=act.expr: e.subs(XSYM, x), lambda x, e=act.deriv: e.subs(XSYM, x)))
-    a, h = [X + E[0]], [None]
-    for l in range(1, L):
-        hl = a[-1] @ W[l].T + (b[l] if b is not None else 0) + U[l]
-        h.append(hl)
-        a.append(np.vectorize(funcs[l - 1][0], otypes=[object])(hl) + E[l])
-    obj = net.objective
-    total = sum(obj.row(list(a[-1][r]), list(Y[r])) for r in range(batch)) / obj.divisor(batch, N[-1])
-    zero = {s: 0 for arr in [*U[1:], *E] for s in arr.ravel()}
-    at0 = lambda e: sp.sympify(e).subs(zero)  # noqa: E731
-    v0 = np.vectorize(at0, otypes=[object])
-    grad = lambda arr: np.vectorize(lambda s: at0(sp.diff(total, s)), otypes=[object])(arr)  # noqa: E731
-    hs = [None] + [v0(x) for x in h[1:]]
-    dact = [None] + [np.vectorize(funcs[l - 1][1], otypes=[object])(hs[l]) for l in range(1, L)]
-    return View(net=net, X=X, Y=Y, a=[v0(x) for x in a], h=hs, W=W, b=b, dact=dact, Z=Z, R=R, phi=phi, dg=dg,
-                delta=[None] + [grad(u) for u in U[1:]], dA=[grad(e) for e in E],
-                dW=[None] + [grad(w) for w in W[1:]] if not net.spatial else [None] * L,
-                db=[None] + [grad(x) for x in b[1:]] if b is not None else None,
-                dZ=[grad(z) for z in Z] if Z is not None else None, dX=grad(X), loss=at0(total))
-
-
-def _is_zero(expr) -> bool:
-    import sympy as sp
-
-    e = sp.expand(sp.sympify(expr))
-    if e == 0:
-        return True
-    return sp.simplify(e) == 0
-
-
-class _ProofTimeout(Exception):
-    pass
-
-
-def _with_timeout(seconds: float, fn):
-    """Run `fn()`; None when it takes longer than `seconds` (SIGALRM, main thread only, else no limit)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        return fn()
-
-    def alarm(*_):
-        raise _ProofTimeout
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        return fn()
-    except _ProofTimeout:
-        return None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
 #: seconds a symbolic proof may take before the verdict rests on the numeric search alone
 PROOF_SECONDS = 20.0
 
@@ -567,8 +466,11 @@ def prove_formula(claim: FormulaClaim, seconds: float = PROOF_SECONDS) -> str:
     """Try to prove `claim` symbolically on the smallest suitable size; returns "proved for ..." or
     "" when the difference does not simplify to 0 within `seconds` (the numeric evidence then stands
     alone)."""
-    out = _with_timeout(seconds, lambda: _prove(claim))
-    return out or ""
+    try:
+        with time_limit(seconds):
+            return _prove(claim) or ""
+    except Timeout:
+        return ""
 
 
 def _prove(claim: FormulaClaim) -> str:
@@ -576,7 +478,7 @@ def _prove(claim: FormulaClaim) -> str:
     if net.spatial and claim.quantity == "dW":
         return ""  # kernel weights are not free symbols here; dW is checked numerically
     try:
-        v = symbolic_view(net, batch, generic)
+        v = View(**symbolic_view(net, batch, generic))
         for l in layers_of(claim, net.L):
             claimed = np.asarray(claim.fn(v, l), dtype=object)
             exact = np.asarray(true_value(v, claim.quantity, l), dtype=object)
@@ -585,7 +487,7 @@ def _prove(claim: FormulaClaim) -> str:
                     claimed = claimed.reshape(exact.shape)
                 else:
                     return ""
-            if not all(_is_zero(c - t) for c, t in zip(claimed.ravel(), exact.ravel())):
+            if not all_zero([c - t for c, t in zip(claimed.ravel(), exact.ravel())]):
                 return ""
     except (ValueError, TypeError, AttributeError, IndexError):
         return ""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
-import sympy as sp
+from typing import Any
 
 from derive import Net, SpecError, symbolic
+from derive.typeset import cse_latex, latex, net_latex
 
 from .latex import escape, render
 from .provenance import Provenance, atomic_write_bytes, provenance
@@ -24,23 +24,6 @@ def _machine_line(prov: Provenance) -> str:
     return f"{m.get('platform')}, {m.get('cpus')} CPUs, CUDA: {m.get('cuda') or 'none'}"
 
 
-def _cse(exprs):
-    """CSE for typesetting: replacements that are a single operation (x0 = -z_100) are put back
-    inline, since naming them makes the page longer, not clearer; the rest are renumbered."""
-    repl, red = sp.cse(exprs, symbols=sp.numbered_symbols("t"))
-    keep, inline = [], {}
-    for s, e in repl:
-        e = e.xreplace(inline)
-        if sp.count_ops(e) <= 1:
-            inline[s] = e
-        else:
-            keep.append((s, e))
-    names = {s: sp.Symbol(f"x_{{{k}}}") for k, (s, _) in enumerate(keep)}
-    keep = [(names[s], e.xreplace(names)) for s, e in keep]
-    red = [e.xreplace(inline).xreplace(names) for e in red]
-    return [(sp.latex(s), sp.latex(e)) for s, e in keep], [sp.latex(e) for e in red]
-
-
 def derivation_report(out_dir: str | Path, net: Net | None = None, batch: int = 1, compile: bool = True,
                       argv: list[str] | None = None, with_printed: bool = False):
     """Typeset the exact derivation for `net` (default L=3, widths (2,2,1), D=3, gaussian, tanh, mse)
@@ -52,36 +35,30 @@ def derivation_report(out_dir: str | Path, net: Net | None = None, batch: int = 
     ok = "proved equal" if proof_a else "NOT equal (disproved)"
     node_layer = 2 if net.L > 2 else 1
     l0 = node_layer - 1
-    W_entries = [(l + 2, sp.latex(Wm)) for l, Wm in enumerate(d.W)]
+    W_entries = [(l + 2, latex(Wm)) for l, Wm in enumerate(d.W)]
     # delta and dW with the forward quantities as symbols keep the expressions short
     delta_cse = [(f"\\delta^{{{l + 2}}}_{{{b + 1},{i + 1}}}", e) for l, M in enumerate(d.delta)
                  for (b, i), e in ((divmod(k, M.shape[1]), M[k]) for k in range(len(M)))][:4]
     dW_cse = [(f"\\partial\\mathcal L/\\partial W^{{{l + 2}}}_{{{i + 1}{j + 1}}}", e) for l, M in enumerate(d.dW)
               for (i, j), e in ((divmod(k, M.shape[1]), M[k]) for k in range(len(M)))][:4]
-    s1, red1 = _cse([e for _, e in delta_cse + dW_cse])
+    s1, red1 = cse_latex([e for _, e in delta_cse + dW_cse])
     eq8 = d.eq8("a")[l0][0, 0]
-    dz_cse = _cse([d.dZ[l0][0, k] for k in range(net.dim)] + [eq8])
+    dz_cse = cse_latex([d.dZ[l0][0, k] for k in range(net.dim)] + [eq8])
     hess = d.hessian_block
-    hess_cse = _cse([hess[i, j] for i in range(net.dim) for j in range(i, net.dim)])
+    hess_cse = cse_latex([hess[i, j] for i in range(net.dim) for j in range(i, net.dim)])
     hess_names = [f"H_{{{i + 1}{j + 1}}}" for i in range(net.dim) for j in range(i, net.dim)]
-    k = net.g
     prov = provenance(None, argv)
-    ctx = {
+    ctx: dict[str, Any] = {
         "net_desc": net.describe(), "created": prov["created"], "verdict": f"Eq. (8) and the exact gradient are {ok}.",
         "proof_a": r"\textbf{proved}" if proof_a else r"\textbf{disproved}",
         "proof_h": None if proof_h is None else (r"\textbf{proved equal}" if proof_h else
                                                  r"\textbf{not equal} (a counterexample exists)"),
         "n_coords": net.n_coords, "widths": ",".join(map(str, net.widths)), "dim": net.dim, "batch": batch,
         "bias_term": "+b^{l}" if net.bias else "",
-        "g_latex": sp.latex(k.bound), "dg_latex": sp.latex(k.dg), "phi_latex": sp.latex(k.phi),
-        "phi0_latex": sp.latex(k.phi0),
-        "hidden_latex": sp.latex(net.f(2).expr) if net.L > 2 else "-",
-        "output_latex": sp.latex(net.f(net.L).expr), "loss_name": net.loss,
-        "loss_def": sp.latex(net.objective.row([sp.Symbol("a^{L}_{b k}")], [sp.Symbol("y_{b k}")])).replace(
-            "a^{L}_{b k}", "a^{L}_{bk}") + (r"\ \text{summed over } b,k \text{ and divided by } "
-                                            + str(net.objective.divisor(batch, net.widths[-1]))),
+        "loss_name": net.loss,
+        **net_latex(net, batch),
         "W_entries": W_entries,
-        "loss_cse": _cse([d.loss]),
+        "loss_cse": cse_latex([d.loss]),
         "delta_entries": [(n, e) for (n, _), e in zip(delta_cse, red1[:len(delta_cse)])],
         "dW_entries": [(n, e) for (n, _), e in zip(dW_cse, red1[len(delta_cse):])],
         "dz_cse": dz_cse,

@@ -1,5 +1,4 @@
-"""Exact (and, where SymPy cannot decide, numerically scanned) facts about a kernel g(r), for the
-kernel audit `derivcheck audit-kernel`.
+"""Exact facts about a kernel g(r), for the kernel audit `derivcheck audit-kernel`.
 
 Everything here reads a `derive.primitives.Kernel` (g with its parameter values substituted, written
 piecewise, so derivatives are the almost-everywhere derivatives that torch computes) and returns
@@ -13,119 +12,49 @@ w(z) = g(||z||) with z = z_i - z_j. For z != 0, with r = ||z|| and u = z / r,
 
 So the gradient is continuous at z = 0 iff g'(0+) = 0, the Hessian is continuous there iff in
 addition g''(0+) = phi(0+) (both then equal g''(0) and Hess w -> g''(0) I), and the gradient of w is
-Lipschitz with constant max(sup |g''|, sup |phi|) (the eigenvalues of Hess w).
+Lipschitz with constant max(sup |g''|, sup |phi|) (the eigenvalues of Hess w). The two decisions at
+z = 0 are the kernel's own properties (`Kernel.gradient_at_0`, `Kernel.hessian_at_0`), which the
+engines read too; this module gathers the evidence around them.
 
-SymPy steps run under a time limit (`attempt`): a user kernel can make `limit` or `simplify`
-arbitrarily slow, and the audit then falls back to the numeric scan and says so.
+SymPy steps run under a time limit (`derive.decide.attempt`): a user kernel can make `limit` or
+`simplify` arbitrarily slow, and the audit then falls back to the numeric scan (`numeric.scan`, fed
+the NumPy forms from `numeric_form`) and says so.
 """
 
 from __future__ import annotations
 
-import signal
-import threading
-import time
-from collections.abc import Callable, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-import numpy as np
 import sympy as sp
 from sympy.calculus.util import continuous_domain
 
+from .decide import attempt, finite, is_zero, to_float
 from .lambdify import lambdify
 from .primitives import Kernel, R
 
 __all__ = [
-    "BUDGET",
-    "Timeout",
-    "time_limit",
-    "budget",
-    "attempt",
+    "KernelFacts",
+    "kernel_facts",
+    "Limit",
     "derivative",
     "pieces",
     "breakpoints",
     "side_limit",
+    "limit_at_0",
     "limit_inf",
     "smoothness",
     "continuity_gaps",
-    "grid",
-    "evaluate",
-    "sup_abs",
+    "is_empty",
+    "is_origin",
     "point_limits",
-    "value_range",
-    "dead_fraction",
-    "is_zero",
-    "finite",
-    "to_float",
+    "numeric_form",
+    "latex",
 ]
 
-BUDGET = 4.0  # seconds allowed for one SymPy step before the audit falls back to numbers
 POSITIVE = sp.Interval.open(0, sp.oo)
 NONNEG = sp.Interval(0, sp.oo)
-
-
-class Timeout(Exception):
-    """A SymPy step exceeded its time limit."""
-
-
-@contextmanager
-def time_limit(seconds: float):
-    """Raise `Timeout` in the block after `seconds` (SIGALRM; a no-op outside the main thread)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def _raise(signum, frame):
-        raise Timeout
-
-    old = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
-_DEADLINE: list[float | None] = [None]
-
-
-@contextmanager
-def budget(seconds: float):
-    """Share `seconds` among all `attempt` calls in the block (a whole audit's SymPy time)."""
-    old = _DEADLINE[0]
-    _DEADLINE[0] = time.monotonic() + seconds
-    try:
-        yield
-    finally:
-        _DEADLINE[0] = old
-
-
-def attempt(fn: Callable[..., Any], *args, seconds: float = BUDGET) -> tuple[Any, str | None]:
-    """Run a SymPy step with a time limit (and within the enclosing `budget`): (value, None) or
-    (None, why it was not decided)."""
-    if _DEADLINE[0] is not None:
-        left = _DEADLINE[0] - time.monotonic()
-        if left <= 0.05:
-            return None, "the audit's SymPy time budget is spent"
-        seconds = min(seconds, left)
-    try:
-        with time_limit(seconds):
-            return fn(*args), None
-    except Timeout:
-        return None, f"SymPy did not decide it within {seconds:g} s"
-    except (
-        NotImplementedError,
-        ValueError,
-        TypeError,
-        ZeroDivisionError,
-        RecursionError,
-        AttributeError,
-        IndexError,
-        KeyError,
-    ) as exc:
-        return None, f"SymPy could not decide it ({type(exc).__name__})"
 
 
 def derivative(k: Kernel, order: int) -> sp.Expr:
@@ -137,49 +66,6 @@ def pieces(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Basic]]:
     """(expression, condition) pairs; a non-piecewise expression is one piece with condition True."""
     expr = sp.piecewise_fold(expr)
     return list(expr.args) if isinstance(expr, sp.Piecewise) else [(expr, sp.true)]
-
-
-def finite(v) -> bool:
-    """True for a finite real SymPy number (False for oo, zoo, nan, AccumBounds, complex or None)."""
-    if v is None:
-        return False
-    v = sp.sympify(v)
-    if not v.is_number or v.has(sp.nan, sp.zoo, sp.oo, -sp.oo, sp.AccumBounds):
-        return False
-    try:
-        c = complex(sp.N(v))
-    except (TypeError, ValueError):
-        return False
-    return c.imag == 0 and np.isfinite(c.real)
-
-
-def to_float(v) -> float:
-    """A SymPy limit as a float (inf, -inf, nan for undecided or complex)."""
-    if v is None:
-        return float("nan")
-    v = sp.sympify(v)
-    if v == sp.oo:
-        return float("inf")
-    if v == -sp.oo:
-        return float("-inf")
-    try:
-        c = complex(sp.N(v))
-    except (TypeError, ValueError):
-        return float("nan")
-    return c.real if c.imag == 0 else float("nan")
-
-
-def is_zero(v) -> bool:
-    """Exactly zero (decided by SymPy, or numerically to 1e-30 at 40 digits when SymPy cannot)."""
-    if v is None:
-        return False
-    v = sp.sympify(v)
-    if v.is_zero is not None:
-        return bool(v.is_zero)
-    try:
-        return abs(complex(sp.N(v, 40))) < 1e-30
-    except (TypeError, ValueError):
-        return False
 
 
 def _select(expr: sp.Expr, at: sp.Expr) -> sp.Expr | None:
@@ -202,6 +88,11 @@ def side_limit(expr: sp.Expr, point: sp.Expr, side: str) -> sp.Expr:
     if piece is None:
         return sp.nan
     return sp.limit(piece, R, point, side)
+
+
+def limit_at_0(expr: sp.Expr) -> sp.Expr:
+    """lim_{r -> 0+} expr (the piece that holds just right of 0)."""
+    return side_limit(expr, sp.S.Zero, "+")
 
 
 def limit_inf(expr: sp.Expr) -> sp.Expr:
@@ -286,109 +177,101 @@ def continuity_gaps(expr: sp.Expr) -> tuple[sp.Set | None, str | None]:
     return gaps, None
 
 
-def grid(k: Kernel, points: Sequence[sp.Expr] = ()) -> np.ndarray:
-    """Scan grid on [0, inf): 0, log-spaced 1e-8..1e4 times the kernel's scale, a dense linear grid
-    on [0, 20 * scale], and points just beside every breakpoint."""
-    scales = [abs(v) for _, v in k.params if v] + [float(p) for p in points] + [1.0]
-    scale = max(scales)
-    parts = [np.zeros(1), np.logspace(-8, 4, 3000) * scale, np.linspace(0, 20 * scale, 8001)]
-    for p in points:
-        p = float(p)
-        parts.append(p * (1 + np.concatenate([-np.logspace(-9, -2, 15), [0.0], np.logspace(-9, -2, 15)])))
-    return np.unique(np.concatenate(parts))
 
 
-def evaluate(expr: sp.Expr, r: np.ndarray) -> np.ndarray:
-    """expr at the float64 points r (NaN where it is undefined or complex; no warnings)."""
-    fn = lambdify([R], expr, "numpy")
-    with np.errstate(all="ignore"):
-        try:
-            out = np.asarray(fn(r), dtype=np.complex128)
-        except (ZeroDivisionError, OverflowError, ValueError, TypeError):
-            out = np.array([_one(fn, v) for v in r], dtype=np.complex128)
-    out = np.broadcast_to(out, r.shape)
-    return np.where(np.abs(out.imag) > 1e-12 * np.maximum(1, np.abs(out.real)), np.nan, out.real)
+def is_empty(s: sp.Set | None) -> bool:
+    """True for the empty set (None, undecided, is not)."""
+    return s is not None and s == sp.S.EmptySet
 
 
-def _one(fn, v):
-    try:
-        return complex(fn(v))
-    except (ZeroDivisionError, OverflowError, ValueError, TypeError):
-        return complex(np.nan)
+def is_origin(s: sp.Set | None) -> bool:
+    """True for the set {0} (a removable singularity at coincidence, e.g. sin(r)/r)."""
+    return s is not None and s == sp.FiniteSet(0)
 
 
-@dataclass
-class Sup:
-    """sup |f| on [0, inf): the value, where, and how it was decided."""
+class Limit(NamedTuple):
+    """An exact one-sided limit as the numeric scan reads it: where (label, r), its value as a float
+    (inf/-inf for infinite limits, nan when undecided or complex) and its exact text."""
 
-    value: float
+    label: str
     at: float
-    how: str
-
-    def as_dict(self) -> dict:
-        return {"value": self.value, "at_r": self.at, "how": self.how}
+    value: float
+    text: str
 
 
-def sup_abs(expr: sp.Expr, r: np.ndarray, limits: Sequence[tuple[str, float, Any]] = ()) -> Sup:
-    """sup_{r >= 0} |expr|: the maximum over the grid `r` together with exact one-sided limits
-    given as (label, r, value), e.g. ("0+", 0.0, g(0+)); an infinite limit makes the supremum infinite."""
-    vals = evaluate(expr, r)
-    inner = r > 0
-    bad = inner & ~np.isfinite(vals)
-    if bad.any():
-        return Sup(float("inf"), float(r[bad][0]), "numeric scan: not finite at this r")
-    for label, at, lim in limits:
-        if lim is not None and not finite(lim) and to_float(lim) == to_float(lim):
-            return Sup(float("inf"), at, f"exact limit at r -> {label} is {lim}")
-    a = np.abs(np.where(inner, vals, 0.0))
-    at0 = next((lim for label, _, lim in limits if label == "0+"), None)
-    if finite(at0):
-        a[~inner] = abs(to_float(at0))
-    i = int(np.argmax(a))
-    labels = ", ".join(label for label, _, _ in limits) or "no point"
-    return Sup(float(a[i]), float(r[i]), f"max over {r.size} grid points and the exact limits at {labels}")
-
-
-def point_limits(expr: sp.Expr, points: list[sp.Expr], at0=None, at_inf=None) -> list[tuple[str, float, Any]]:
-    """(label, r, exact one-sided limit) at 0+, infinity and both sides of every breakpoint;
-    undecided limits are None."""
-    out = [
-        ("0+", 0.0, at0 if at0 is not None else attempt(side_limit, expr, sp.S.Zero, "+")[0]),
+def point_limits(expr: sp.Expr, points: list[sp.Expr], at0=None, at_inf=None) -> list[Limit]:
+    """Exact one-sided limits at 0+, infinity and both sides of every breakpoint (`at0`, `at_inf`:
+    already known values; undecided limits have value nan and text "None")."""
+    raw = [
+        ("0+", 0.0, at0 if at0 is not None else attempt(limit_at_0, expr)[0]),
         ("infinity", float("inf"), at_inf if at_inf is not None else attempt(limit_inf, expr)[0]),
     ]
     for p in points:
         for side in "-+":
-            out.append((f"{p}{side}", to_float(p), attempt(side_limit, expr, p, side)[0]))
-    return out
+            raw.append((f"{p}{side}", to_float(p), attempt(side_limit, expr, p, side)[0]))
+    return [Limit(label, at, to_float(v), str(v)) for label, at, v in raw]
 
 
-def value_range(expr: sp.Expr, r: np.ndarray, at0=None, at_inf=None) -> tuple[float, float]:
-    """(inf, sup) of expr on [0, inf): grid values with the exact limits at 0+ and infinity."""
-    vals = evaluate(expr, r)
-    extra = [to_float(v) for v in (at0, at_inf) if v is not None]
-    allv = np.concatenate([vals[np.isfinite(vals) | np.isinf(vals)], np.array(extra, dtype=float)])
-    allv = allv[~np.isnan(allv)]
-    return (float(allv.min()), float(allv.max())) if allv.size else (float("nan"), float("nan"))
+@lru_cache(maxsize=256)
+def numeric_form(expr: sp.Expr):
+    """expr as a NumPy function of r (the one lambdify door), for the numeric scans of `numeric.scan`."""
+    return lambdify([R], expr, "numpy")
 
 
-def dead_fraction(
-    k: Kernel,
-    rng: np.random.Generator,
-    dims=(1, 2, 3),
-    scale: float = 1.5,
-    n: int = 20000,
-    rel: float = 1e-6,
-    sup_dg: float | None = None,
-) -> dict:
-    """Fraction of edges whose coordinate gradient is exactly zero or negligible (|g'(r)| <= rel *
-    sup |g'|) when both endpoints are uniform in [-scale, scale]^D (the default layout of
-    `numeric.strategies.params_for`)."""
-    dg = derivative(k, 1)
-    out = {}
-    for D in dims:
-        a, b = rng.uniform(-scale, scale, (n, D)), rng.uniform(-scale, scale, (n, D))
-        r = np.sqrt(((a - b) ** 2).sum(axis=1))
-        d = np.abs(evaluate(dg, r))
-        top = sup_dg if sup_dg and np.isfinite(sup_dg) else float(np.nanmax(d))
-        out[f"D={D}"] = {"zero": float(np.mean(d == 0)), "negligible": float(np.mean(d <= rel * top))}
-    return out
+def latex(v) -> str:
+    """LaTeX of an exact value, or text saying it is undecided (None)."""
+    return sp.latex(v) if v is not None else r"\text{undecided}"
+
+
+@dataclass
+class KernelFacts:
+    """The exact facts the audit's checks share, each SymPy step time-limited (`derive.decide.attempt`).
+
+    Attributes:
+        k: the kernel. g, dg, d2g, phi: g, g', g'' (a.e., piecewise) and phi = g'/r (g'/r unsimplified
+            when simplifying it timed out: `phi_why`).
+        points: breakpoints on (0, inf) (piecewise boundaries, singularities); notes: what SymPy could not
+            decide there. smooth: {point: (C^k order, one-sided limits)}.
+        g0, dg0, d2g0, phi0: limits at 0+ (None when undecided, with the reason in the `*_why` fields).
+        ginf, dginf: limits of g and g' at infinity (None when undecided).
+    """
+
+    k: Kernel
+    g: sp.Expr
+    dg: sp.Expr
+    d2g: sp.Expr
+    phi: sp.Expr
+    phi_why: str | None
+    points: list
+    notes: list[str]
+    g0: Any
+    dg0: Any
+    dg0_why: str | None
+    d2g0: Any
+    d2g0_why: str | None
+    phi0: Any
+    phi0_why: str | None
+    ginf: Any
+    dginf: Any
+    smooth: dict = field(default_factory=dict)
+
+    def c1_everywhere(self) -> bool:
+        """g is C1 at every breakpoint on (0, inf)."""
+        return all(order >= 1 for order, _ in self.smooth.values())
+
+
+def kernel_facts(k: Kernel) -> KernelFacts:
+    """Compute the shared exact facts of kernel `k` (within the caller's `derive.decide.budget`)."""
+    dg, d2g = derivative(k, 1), derivative(k, 2)
+    points, notes = breakpoints(k)
+    dg0, dg0_why = attempt(lambda: k.dg0)
+    d2g0, d2g0_why = attempt(lambda: k.d2g0)
+    phi, phi_why = attempt(lambda: k.phi)
+    phi0, phi0_why = attempt(lambda: k.phi0)
+    return KernelFacts(
+        k=k, g=k.bound, dg=dg, d2g=d2g, phi=dg / R if phi is None else phi, phi_why=phi_why,
+        points=points, notes=notes, g0=attempt(lambda: k.g0)[0], dg0=dg0, dg0_why=dg0_why,
+        d2g0=d2g0, d2g0_why=d2g0_why, phi0=phi0, phi0_why=phi0_why,
+        ginf=attempt(limit_inf, k.bound)[0], dginf=attempt(limit_inf, dg)[0],
+        smooth={p: smoothness(k, p) for p in points},
+    )

@@ -76,7 +76,7 @@ def _float(v: sp.Expr) -> float:
 
 @lru_cache(maxsize=64)
 def _kernel_part(spec: str, params: tuple, backend: str) -> dict:
-    from .primitives import _limit0, kernel
+    from .primitives import kernel
 
     k = kernel(spec, params)
     g, dg, phi = (primitive_callables(e, R, backend) for e in (k.bound, k.dg, k.phi))
@@ -85,7 +85,7 @@ def _kernel_part(spec: str, params: tuple, backend: str) -> dict:
     return dict(g=g, dg=dg, phi=phi, dphi=primitive_callables(sp.diff(k.phi, R), R, backend), fused=fused,
                 phi_over_g=float(ratio) if ratio is not None and ratio.is_number and ratio.is_finite else None,
                 # g(0) as a limit: a formula such as sin(r)/r is 0/0 at r = 0 but has a value there
-                g0=_float(_limit0(k.bound)), dg0=_float(k.dg0), phi0=_float(k.phi0), d2g0=_float(k.d2g0))
+                g0=_float(k.g0), dg0=_float(k.dg0), phi0=_float(k.phi0), d2g0=_float(k.d2g0))
 
 
 def _separable_term(row: sp.Expr, a: list, y: list) -> sp.Expr | None:

@@ -5,7 +5,7 @@ line that names the problem and the fix. `VerificationError` is a failed check: 
 disagree, an identity that does not hold, a claim that is false.
 """
 
-__all__ = ["SpecError", "VerificationError"]
+__all__ = ["SpecError", "VerificationError", "coincidence_error"]
 
 
 class SpecError(ValueError):
@@ -26,3 +26,20 @@ class VerificationError(AssertionError):
     def __init__(self, message: str, finding=None):
         super().__init__(message)
         self.finding = finding
+
+
+def coincidence_error(kernel, where: str, order: int = 1) -> SpecError:
+    """The one error for coincident nodes (r = 0) where a derivative of `order` is undefined.
+
+    Args:
+        kernel: a `derive.primitives.Kernel` (reads name, dg0, phi0, gradient_at_0).
+        where: which nodes, e.g. "node 0 of layer 2 and node 1 of layer 1".
+        order: 1 (dL/dz: needs phi(0+) finite) or 2 (the Hessian: also lim r phi'(r) = 0).
+    """
+    if kernel.gradient_at_0 and order == 1:  # g'(0) = 0, but phi = g'/r still blows up (r^2 log r)
+        why = f"g'(0) = 0 but phi(0+) = {kernel.phi0}"
+    else:
+        why = f"g'(0) = {kernel.dg0}" + ("" if order == 1 else ", lim r phi'(r) != 0")
+    what = "dL/dz" if order == 1 else "the Hessian"
+    return SpecError(f"{where} coincide (r = 0) and kernel {kernel.name!r} has {why}, so {what} is undefined there",
+                     "move the nodes apart or use a kernel with g'(0) = 0 (e.g. gaussian)")

@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import sympy as sp
 
+from .errors import SpecError
+
 __all__ = ["BACKENDS", "lambdify", "primitive_callables", "elementwise"]
 
 BACKENDS = {
@@ -25,7 +27,7 @@ def lambdify(args: Sequence[sp.Symbol], expr, backend: str = "numpy"):
     """Compile `expr` (an expression or a list of them) of `args` for `backend`, with common
     subexpression elimination. The generated source is in the function's docstring."""
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        raise SpecError(f"unknown backend {backend!r}", f"use one of {', '.join(BACKENDS)}")
     if backend == "torch":
         # SymPy's torch printer emits torch.sqrt(2) for the constant sqrt(2); torch functions need
         # tensors, so closed-form constants become 30-digit floats (exact to float64).

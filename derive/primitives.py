@@ -20,6 +20,7 @@ from functools import cached_property, lru_cache
 
 import sympy as sp
 
+from .decide import finite, is_zero
 from .errors import SpecError
 from .parse import parse_expr, parse_spec, symbol
 
@@ -77,9 +78,17 @@ class Kernel:
         return _simplify(self.dg / R)
 
     @cached_property
-    def phi0(self) -> sp.Expr:
-        """lim_{r->0+} g'(r)/r: the value engines use at coincident nodes (= g''(0) when g'(0) = 0)."""
-        return _limit0(self.phi)
+    def psi(self) -> sp.Expr:
+        """psi(r) = phi'(r)/r: R{phi(r)} = psi(r) S in the R-operator (MATH.md, second order)."""
+        return sp.diff(self.phi, R) / R
+
+    # -- coincident nodes (r = 0), MATH.md "Coincident nodes": every decision about r = 0 reads these.
+    # One edge gives w(z) = g(|z|); for z != 0, with u = z/|z|: grad w = g'(r) u and
+    # Hess w = g''(r) u u^T + phi(r) (I - u u^T), where g'' = phi + r phi'.
+    @cached_property
+    def g0(self) -> sp.Expr:
+        """g(0+): the weight of coincident nodes (a limit: sin(r)/r is 0/0 at r = 0 but has a value)."""
+        return _limit0(self.bound)
 
     @cached_property
     def dg0(self) -> sp.Expr:
@@ -88,7 +97,36 @@ class Kernel:
 
     @cached_property
     def d2g0(self) -> sp.Expr:
+        """g''(0+), the radial eigenvalue of Hess w at coincidence."""
         return _limit0(sp.diff(self.bound, R, 2))
+
+    @cached_property
+    def phi0(self) -> sp.Expr:
+        """phi(0+) = lim g'(r)/r: the value engines use at coincident nodes (= g''(0) when g'(0) = 0)."""
+        return _limit0(self.phi)
+
+    @cached_property
+    def psi0(self) -> sp.Expr:
+        """psi(0+) = lim phi'(r)/r (may be infinite: psi only multiplies S, which is 0 at coincidence)."""
+        return _limit0(self.psi)
+
+    @cached_property
+    def gradient_at_0(self) -> bool:
+        """g'(0+) = 0: grad w = g'(r) u tends to 0 from every direction u, so dL/dz exists where two
+        nodes coincide (exponential: g'(0+) = -1/s, a different limit per direction: no gradient)."""
+        return finite(self.dg0) and is_zero(self.dg0)
+
+    @cached_property
+    def phi0_finite(self) -> bool:
+        """phi(0+) is finite: the engines evaluate dL/dz as sum_j dW_ij phi(r_ij) (z_i - z_j) and use
+        phi(0+) at r = 0, so they accept coincident nodes iff this holds (it implies `gradient_at_0`)."""
+        return finite(self.phi0)
+
+    @cached_property
+    def hessian_at_0(self) -> bool:
+        """The Hessian exists (is continuous) at coincident nodes: phi(0+) finite and lim r phi'(r) = 0,
+        i.e. g''(0+) = phi(0+), so both eigenvalues of Hess w tend to one value: Hess w -> phi(0) I."""
+        return self.phi0_finite and is_zero(_limit0(R * sp.diff(self.phi, R)))
 
 
 def _simplify(expr: sp.Expr) -> sp.Expr:

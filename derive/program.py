@@ -31,6 +31,7 @@ from typing import Any, Protocol, cast
 
 import sympy as sp
 
+from .errors import SpecError
 from .lambdify import lambdify
 
 __all__ = ["Template", "Program", "lambdify_program", "TARGETS"]
@@ -390,7 +391,7 @@ def lambdify_program(prog: Program, inputs: list[str], outputs: list, target: st
     The generated source of each chunk is kept in ``f.source`` (as lambdify keeps its own).
     """
     if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}; use one of {', '.join(TARGETS)}")
+        raise SpecError(f"unknown target {target!r}", f"use one of {', '.join(TARGETS)}")
     need = prog.live(outputs)
     tnames: dict[int, str] = {}
     ns: dict[str, Any] = {}  # globals of the generated code

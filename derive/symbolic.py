@@ -28,10 +28,11 @@ import sympy as sp
 
 from . import layout
 from .compiled import row_symbols
-from .errors import SpecError
+from .decide import all_zero, finite
+from .errors import SpecError, coincidence_error
 from .lambdify import lambdify
 from .net import MLP, Gradients, Net, Params
-from .primitives import R, X, _limit0
+from .primitives import R, X
 from .program import Program, Template, lambdify_program
 
 __all__ = [
@@ -43,13 +44,9 @@ S = sp.Symbol("s2", nonnegative=True)  # the squared distance r^2
 
 
 # -- primitives as templates ------------------------------------------------------------------------
-def _finite(v: sp.Expr) -> bool:
-    return bool(v.is_finite) and not v.has(sp.oo, -sp.oo, sp.zoo, sp.nan)
-
-
 def kernel_templates(net: Net, backend: str = "sympy") -> tuple[Template, Template, Template]:
-    """Templates G0(s) = g(sqrt s), G1 = G0' = phi(r)/2, G2 = G1' = phi'(r)/(4 r), s = r^2, with their
-    exact limits at s = 0 used when the argument is exactly 0 (cached per kernel, not per net)."""
+    """Templates G0(s) = g(sqrt s), G1 = G0' = phi(r)/2, G2 = G1' = psi(r)/4 (psi = phi'(r)/r), s = r^2,
+    with their exact limits at s = 0 used when the argument is exactly 0 (cached per kernel, not per net)."""
     return _kernel_templates(net.kernel, net.kernel_params, backend)
 
 
@@ -58,46 +55,34 @@ def _kernel_templates(name, params, backend):
     from .primitives import kernel
 
     k = kernel(name, params)
-    net = k  # for messages: `_coincident` reads .name and the kernel
     sq = sp.sqrt(S)
-    dphi = sp.diff(k.phi, R)
-    exprs = (k.bound.subs(R, sq), (k.phi / 2).subs(R, sq), (dphi / (4 * R)).subs(R, sq))
-    at0_1 = k.phi0 / 2
-    at0_2 = _limit0(dphi / (4 * R))
-    r_dphi0 = _limit0(R * dphi)
-    hess_ok = _finite(at0_2) or r_dphi0 == 0
-    names = ("G0", "G1", "G2")
+    exprs = (k.bound.subs(R, sq), (k.phi / 2).subs(R, sq), (k.psi / 4).subs(R, sq))
+    # Values at s = 0 (None: undefined there, the call raises the coincidence error). G2 only
+    # multiplies the tangent of r^2, which is exactly 0 at coincident nodes: where psi(0) is infinite
+    # but the Hessian exists (lim r phi'(r) = 0), 0 is its value.
+    at0 = (k.g0,
+           k.phi0 / 2 if k.phi0_finite else None,
+           k.psi0 / 4 if finite(k.psi0) else (sp.S.Zero if k.hessian_at_0 else None))
 
-    def impl(i, expr):
-        out = {}
-        for target in ("numpy", "mpmath"):
-            f = lambdify([S], expr, target)
-            if i == 0:
-                at0 = expr.subs(S, 0)
-            elif i == 1:
-                at0 = at0_1 if _finite(at0_1) else None
-            else:
-                # G2 only multiplies the tangent of r^2, which is exactly 0 at coincident nodes.
-                at0 = at0_2 if _finite(at0_2) else (sp.S.Zero if hess_ok else None)
-            out[target] = _with_limit(f, at0, target, net, i)
-        return out
+    def impl(i):
+        return {target: _with_limit(lambdify([S], exprs[i], target), at0[i], target, k, i)
+                for target in ("numpy", "mpmath")}
 
-    t2 = Template("G2", [S], exprs[2], backend=backend, impl=impl(2, exprs[2]), fixed_parts=[None])
-    t1 = Template("G1", [S], exprs[1], backend=backend, impl=impl(1, exprs[1]), fixed_parts=[t2])
-    t0 = Template("G0", [S], exprs[0], backend=backend, impl=impl(0, exprs[0]), fixed_parts=[t1])
-    for t, n in zip((t0, t1, t2), names):
+    t2 = Template("G2", [S], exprs[2], backend=backend, impl=impl(2), fixed_parts=[None])
+    t1 = Template("G1", [S], exprs[1], backend=backend, impl=impl(1), fixed_parts=[t2])
+    t0 = Template("G0", [S], exprs[0], backend=backend, impl=impl(0), fixed_parts=[t1])
+    for t, n in zip((t0, t1, t2), ("G0", "G1", "G2")):
         t.name = n
     return t0, t1, t2
 
 
-def _with_limit(f, at0, target, net, order):
+def _with_limit(f, at0, target, k, order):
+    """`f` with the value `at0` at s = 0 (or the coincidence error of kernel `k` when it is None)."""
     if target == "mpmath":
-        v0 = None if at0 is None else mpmath.mpmathify(sp.N(at0, 60)) if at0.is_number else None
-
         def call(s):
             if s == 0:
                 if at0 is None:
-                    raise _coincident(net, order)
+                    raise _coincident(k, order)
                 return +mpmath.mpf(mpmath.mpmathify(sp.N(at0, mpmath.mp.dps + 10)))
             return f(s)
     else:
@@ -106,20 +91,15 @@ def _with_limit(f, at0, target, net, order):
         def call(s):
             if s == 0:
                 if v0 is None:
-                    raise _coincident(net, order)
+                    raise _coincident(k, order)
                 return v0
             return float(f(s))
     return call
 
 
 def _coincident(k, order: int, where: str = "two nodes of adjacent layers") -> SpecError:
-    """The coincidence error (message style of numeric.validate.coincidence_error); `k` a Net or Kernel."""
-    k = k.g if isinstance(k, Net) else k
-    what = "dL/dz" if order == 1 else "the Hessian"
-    return SpecError(f"{where} coincide (r = 0) and kernel {k.name!r} has g'(0) = {k.dg0}"
-                     + ("" if order == 1 else ", lim r phi'(r) != 0")
-                     + f", so {what} is undefined there",
-                     "move the nodes apart or use a kernel with g'(0) = 0 (e.g. gaussian)")
+    """The coincidence error of `k`, a Net or Kernel (derive.errors.coincidence_error)."""
+    return coincidence_error(k.g if isinstance(k, Net) else k, where, order)
 
 
 @lru_cache(maxsize=128)
@@ -381,14 +361,17 @@ def _values(net, params: Params, X, Y):
 
 
 def _check_coincident(net: Net, Z, order: int = 1):
+    """Raise the coincidence error if two nodes of adjacent layers coincide where the derivative of
+    this `order` is undefined (first order: phi(0) infinite; second: also lim r phi'(r) != 0)."""
     k = net.g
-    if _finite(k.phi0):
+    if k.phi0_finite and (order == 1 or k.hessian_at_0):
         return
+    worst = 1 if not k.phi0_finite else 2
     for l in range(1, net.L):
         for i, zi in enumerate(Z[l]):
             for j, zj in enumerate(Z[l - 1]):
                 if np.array_equal(zi, zj):
-                    raise _coincident(net, order, f"node {i} of layer {l + 1} and node {j} of layer {l}")
+                    raise _coincident(net, worst, f"node {i} of layer {l + 1} and node {j} of layer {l}")
 
 
 def _unflat(vals, shapes):
@@ -481,7 +464,7 @@ def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dty
     layout.check_wrt(net, wrt)
     B, P, vals = _values(net, params, X, Y)
     if net.spatial:
-        _check_hessian_coincident(net, P)
+        _check_coincident(net, P, order=2)
     # Without biases wrt=None and the main group are the same variables: one compiled program.
     cp = _cached(net, B, True, wrt if net.bias else None)
     with mpmath.workdps(dps):
@@ -489,19 +472,6 @@ def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dty
         if mp:
             return mpmath.matrix(H)
     return np.array([[float(v) for v in row] for row in H], dtype=np.float64)
-
-
-def _check_hessian_coincident(net, Z):
-    _check_coincident(net, Z, order=1)
-    t2 = kernel_templates(net)[2]
-    for l in range(1, net.L):
-        for i, zi in enumerate(Z[l]):
-            for j, zj in enumerate(Z[l - 1]):
-                if np.array_equal(zi, zj):
-                    try:
-                        t2.fn("numpy")(0)
-                    except SpecError:
-                        raise _coincident(net, 2, f"node {i} of layer {l + 1} and node {j} of layer {l}") from None
 
 
 def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: str | None = "cpu",
@@ -718,44 +688,7 @@ class Derivation:
         """True iff simplify(eq8 - exact) == 0 for every coordinate (a symbolic proof). A nonzero
         value of the difference at an exact rational point (40 digits) is a disproof: False."""
         diffs = [e8 - ex for E, G in zip(self.eq8(variant), self.dZ) for e8, ex in zip(E, G)]
-        return _all_zero(diffs)
-
-    def cse(self, exprs=None):
-        """`sympy.cse` of `exprs` (default: the loss and every dL/dz): (replacements, reduced)."""
-        if exprs is None:
-            exprs = [self.loss] + [e for M in self.dZ for e in M]
-        return sp.cse(exprs, symbols=sp.numbered_symbols("x"))
-
-    def latex(self, exprs=None) -> tuple[list[tuple[str, str]], list[str]]:
-        """LaTeX of the CSE form: ([(symbol, definition) ...], [reduced expressions])."""
-        repl, reduced = self.cse(exprs)
-        return [(sp.latex(s), sp.latex(e)) for s, e in repl], [sp.latex(e) for e in reduced]
-
-
-def _is_zero(e: sp.Expr) -> bool:
-    """True iff `e` is identically 0 (expand, then simplify); a visibly nonzero value at an exact
-    rational point is checked first and disproves it."""
-    return _all_zero([e])
-
-
-def _all_zero(exprs: list) -> bool:
-    exprs = [sp.sympify(e) for e in exprs]
-    syms = sorted(set().union(*[e.free_symbols for e in exprs]), key=str)
-    rng = np.random.default_rng(0)
-    # A point of order-1 distances, so kernel values (e.g. exp(-r^2)) are not astronomically small.
-    point = [mpmath.mpf(int(rng.integers(-9, 10))) / 23 for _ in syms]
-    with mpmath.workdps(40):
-        values = lambdify(syms, exprs, "mpmath")(*point)
-        if any(abs(mpmath.mpmathify(v)) > mpmath.mpf(10) ** -30 for v in values):
-            return False  # an exact point where the difference is visibly nonzero: disproved
-    return all(_zero_form(e) for e in exprs)
-
-
-def _zero_form(e: sp.Expr) -> bool:
-    e = sp.expand(e)
-    if e == 0:
-        return True
-    return sp.simplify(e) == 0
+        return all_zero(diffs)
 
 
 def derivation(net: Net | None = None, batch: int = 1) -> Derivation:

@@ -89,7 +89,7 @@ def params_for(draw, net: Net | MLP, *, scale: float = 1.5) -> Params:
     if not net.spatial:
         return Params(W=[_array(draw, (N[l + 1], N[l]), -scale, scale) for l in range(net.L - 1)], b=b)
     Z = [_array(draw, (n, net.dim), -scale, scale) for n in N]
-    if net.g.dg0 != 0:
+    if not net.g.gradient_at_0:
         for l in range(1, net.L):  # nudge exact coincidences apart (rounding can create them)
             for i in range(N[l]):
                 for j in range(N[l - 1]):

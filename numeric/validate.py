@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from derive import MLP, Net, Params, SpecError
+from derive import MLP, Net, Params, SpecError, errors
 
 __all__ = ["check_inputs", "as_array", "coincidence_error"]
 
@@ -65,9 +65,7 @@ def check_inputs(net: Net | MLP, params: Params, X, Y, dtype=np.float64):
     return Z, W, b, X, Y
 
 
-def coincidence_error(net: Net, layer: int, i: int, j: int) -> SpecError:
-    """The error for r = 0 between node i of `layer` and node j of `layer`-1 when g'(0) != 0."""
-    return SpecError(
-        f"node {i} of layer {layer} and node {j} of layer {layer - 1} coincide (r = 0) and kernel "
-        f"{net.kernel!r} has g'(0) = {net.g.dg0} != 0, so dL/dz is undefined there",
-        "move the nodes apart or use a kernel with g'(0) = 0 (e.g. gaussian)")
+def coincidence_error(net: Net, layer: int, i: int, j: int, order: int = 1) -> SpecError:
+    """The error for r = 0 between node i of `layer` and node j of `layer`-1 where the derivative of
+    this `order` is undefined (derive.errors.coincidence_error)."""
+    return errors.coincidence_error(net.g, f"node {i} of layer {layer} and node {j} of layer {layer - 1}", order)

@@ -53,3 +53,53 @@ def test_phi_is_stable_near_a_compact_support_edge():
     r = np.float32(1.999)
     exact = float(kernel("wendland_c2").phi.subs(R, sp.Rational(float(r))))  # at the float32 value itself
     assert abs(float(c.phi(np.array([r]))[0]) - exact) <= 1e-5 * abs(exact)
+
+
+# -- coincident nodes: the kernel's own properties (every decision about r = 0 reads these) ---------
+@pytest.mark.parametrize(
+    "name, grad, hess",
+    [("gaussian", True, True), ("exponential", False, False), ("inverse_quadratic", True, True),
+     ("inverse_multiquadric", True, True), ("wendland_c2", True, True), ("cosine_cutoff", True, True)],
+)
+def test_coincidence_properties_of_library_kernels(name, grad, hess):
+    k = kernel(name)
+    assert k.gradient_at_0 is grad and k.hessian_at_0 is hess and k.phi0_finite is grad
+    if hess:  # the Hessian tends to phi(0) I: radial and tangential eigenvalues agree
+        assert sp.simplify(k.d2g0 - k.phi0) == 0
+
+
+def test_gaussian_limits_follow_its_width():
+    k = kernel("gaussian", (("s", 0.5),))
+    assert k.g0 == 1 and k.dg0 == 0 and k.phi0 == -8 and k.d2g0 == -8  # phi(0) = -2/s^2
+    assert k.psi0 == 64  # phi = -2/s^2 exp(-r^2/s^2): psi = phi'/r -> 4/s^4
+    assert k.gradient_at_0 and k.hessian_at_0
+
+
+def test_exponential_has_no_gradient_at_coincidence():
+    k = kernel("exp(-r)")
+    assert k.dg0 == -1 and not k.gradient_at_0 and not k.phi0_finite and not k.hessian_at_0
+
+
+def test_wendland_is_c2_but_not_c3_at_coincidence():
+    k = kernel("wendland_c2")  # s = 2: g''(0) = phi(0) = -5, psi(0) is infinite (g'''(0+) != 0)
+    assert k.d2g0 == -5 and k.phi0 == -5 and k.hessian_at_0
+    assert not k.psi0.is_finite
+
+
+def test_gradient_without_hessian_at_coincidence():
+    # g = 1 + r^2 log r: g'(0+) = 0 but phi = 2 log r + 1 -> -oo, so engines refuse coincident nodes
+    k = kernel("1 + r**2*log(r)")
+    assert k.gradient_at_0 and not k.phi0_finite and not k.hessian_at_0
+
+
+def test_removable_kernel_value_at_coincidence_is_the_limit():
+    assert kernel("sin(r)/r").g0 == 1
+
+
+def test_one_coincidence_error_names_the_reason():
+    from derive.errors import coincidence_error
+
+    e = str(coincidence_error(kernel("exponential"), "node 0 of layer 2 and node 1 of layer 1"))
+    assert "g'(0) = -1" in e and "dL/dz is undefined" in e and len(e.splitlines()) == 1
+    assert "phi(0+) = -oo" in str(coincidence_error(kernel("1 + r**2*log(r)"), "two nodes"))
+    assert "the Hessian" in str(coincidence_error(kernel("exponential"), "two nodes", order=2))

@@ -41,10 +41,10 @@ def check_kernel(net: Net, allow_nonsmooth: bool = False) -> str | None:
     Raises:
         SpecError: g'(0+) != 0 (or undecided) and not `allow_nonsmooth`.
     """
-    from derive import audit_math as am
+    from derive.decide import attempt
 
-    dg0, why = am.attempt(lambda: net.g.dg0)
-    if dg0 is not None and am.finite(dg0) and am.is_zero(dg0):
+    dg0, why = attempt(lambda: net.g.dg0)
+    if dg0 is not None and attempt(lambda: net.g.gradient_at_0)[0]:
         return None
     value = f"g'(0+) = {dg0}" if dg0 is not None else f"g'(0+) is undecided ({why})"
     reason = (

@@ -39,6 +39,7 @@ from derive import MLP, Net, Params, SpecError, compile_net
 from derive.layout import split as split_direction
 
 from ..flat import shapes as flat_shapes
+from ..validate import coincidence_error
 from .common import Cache, Singular, check_device, engine_dtype, loss_and_dA, with_ones
 from .fast import forward
 
@@ -106,11 +107,10 @@ def _coincident_masks(net: Net, cache) -> list:
     masks = [None]
     for l in range(1, net.L):
         zero = cache.R[l] == 0
+        if zero.any() and not net.g.hessian_at_0:  # derive's property of the kernel, decided once
+            i, j = np.argwhere(zero)[0]
+            raise coincidence_error(net, l + 1, int(i), int(j), order=2)
         masks.append(zero if zero.any() else None)
-    if any(m is not None for m in masks):
-        from derive.symbolic import kernel_templates
-
-        kernel_templates(net)[2].fn("numpy")(0)  # raises the coincidence SpecError if undefined
     return masks
 
 

@@ -1,0 +1,36 @@
+"""`derivcheck audit-kernel EXPR`: is a kernel g(r) safe to train node coordinates with?
+
+Eleven checks (`CHECKS`), each one registered function with a verdict (pass / warn / fail), a
+one-line detail, and evidence that says whether it was decided symbolically or numerically. They
+compose the exact facts of `derive.audit_math` (and the kernel's own coincidence properties), the
+scans of `numeric.scan` and the engines of `numeric`. Output: a rich table, ``--json`` (schema of
+issue 5), and ``--report OUTDIR`` (LaTeX with plots of g, g', phi and the float32 error).
+
+Modules: `registry` (Check, Audit, the registry), `facts` (what checks share), `shape`,
+`coincidence`, `float32` and `engines` (the checks), `core` (`audit`), `report` (JSON, table, LaTeX), `cli`.
+"""
+
+from .cli import add_arguments, parse_params, run
+from .core import audit
+from .engines import engines_agreement
+from .float32 import SEPARATIONS, float32_errors
+from .registry import CHECKS, REGISTRY, Audit, Check, worst
+from .report import print_table, to_json, write_report
+
+__all__ = [
+    "Check",
+    "Audit",
+    "CHECKS",
+    "REGISTRY",
+    "SEPARATIONS",
+    "audit",
+    "worst",
+    "float32_errors",
+    "engines_agreement",
+    "to_json",
+    "print_table",
+    "write_report",
+    "add_arguments",
+    "run",
+    "parse_params",
+]

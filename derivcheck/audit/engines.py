@@ -1,0 +1,243 @@
+"""The engines_agree check: manual, torch and the 50-digit symbolic ground truth against each other
+on hypothesis-drawn nets with the audited kernel (plain, nearly coincident and coincident node pairs),
+first order and HVPs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from random import Random
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from derive import Params, SpecError
+from derive import audit_math as am
+from derive.decide import attempt, to_float
+from derive.primitives import Kernel
+
+from .float32 import audit_net
+from .registry import Check, Context, check
+
+__all__ = ["engines_agreement"]
+
+
+def _outcome(fn: Callable, *args, **kw):
+    try:
+        return fn(*args, **kw), None
+    except SpecError as exc:
+        return None, str(exc).split(";")[0]
+
+
+def _case_strategy(k: Kernel, fixed: bool):
+    from hypothesis import strategies as st
+
+    from numeric import strategies as nst
+
+    phi0_finite = attempt(lambda: k.phi0_finite)[0] is True
+    kinds = ["plain", "near"] + (["coincident"] if phi0_finite else [])
+
+    @st.composite
+    def case(draw):
+        if fixed:  # one shape, so the exact program is compiled once
+            net = audit_net(k, (2, 3, 1), 2)
+            X, Y = draw(nst.data_for(net, batch=2))
+        else:
+            L = draw(st.integers(2, 3))
+            net = audit_net(
+                k,
+                tuple(draw(st.integers(1, 3)) for _ in range(L)),
+                draw(st.integers(1, 3)),
+                hidden=draw(st.sampled_from(("tanh", "sigmoid", "softplus"))),
+                loss=draw(st.sampled_from(("mse", "sse_half"))),
+            )
+            X, Y = draw(nst.data_for(net))
+        params = draw(nst.params_for(net))
+        kind = draw(st.sampled_from(kinds))
+        if kind != "plain":
+            i, j = draw(st.integers(0, net.widths[1] - 1)), draw(st.integers(0, net.widths[0] - 1))
+            sep = 0.0 if kind == "coincident" else 10.0 ** -draw(st.integers(3, 7))
+            params.Z[1][i] = params.Z[0][j] + sep * np.eye(net.dim)[0]
+        return kind, net, params, X, Y
+
+    return case()
+
+
+def _disagreement(ref, other, ref_name: str, name: str) -> tuple[float, str]:
+    """Largest tolerance-relative error of `other` against `ref` over loss, dW, dZ, dX: (ratio, text)."""
+    from numeric.compare import check_close, quantities
+
+    worst_ratio, text = 0.0, ""
+    (a, why_a), (b, why_b) = ref, other
+    if (a is None) != (b is None):
+        return float("inf"), f"{ref_name}: {why_a or 'computed'}; {name}: {why_b or 'computed'}"
+    if a is None:
+        return 0.0, "both refused"
+    qa, qb = quantities(a), quantities(b)
+    for q in qa:
+        if q in qb and q != "db":
+            fnd = check_close(q, name, qb[q], qa[q])
+            ratio = fnd.rel / fnd.tol
+            if ratio >= worst_ratio:
+                worst_ratio, text = ratio, f"{fnd.quantity}{fnd.where}: rel {fnd.rel:.3g} (tol {fnd.tol:g})"
+    return worst_ratio, text
+
+
+def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: int = 4) -> dict:
+    """Hypothesis-drawn nets with this kernel (plain, nearly coincident and, when phi(0) is finite,
+    coincident node pairs): manual vs torch on varied nets, and both against the 50-digit symbolic
+    ground truth (derive.symbolic) on one fixed shape; second order where the HVP engines exist."""
+    from hypothesis import HealthCheck, Phase, find, settings
+    from hypothesis.errors import NoSuchExample
+
+    from numeric import autograd, manual
+
+    symbolic: ModuleType | None
+    try:
+        from derive import symbolic
+    except ImportError:
+        symbolic = None
+    result = {
+        "examples": examples,
+        "seed": seed,
+        "max_error_over_tol": 0.0,
+        "worst": "",
+        "counterexample": None,
+        "symbolic": "not available (derive.symbolic missing)" if symbolic is None else "used",
+        "second_order": "not available",
+    }
+    record: dict[str, Any] = {"max": 0.0, "worst": ""}
+
+    def compare(case, pairs) -> bool:
+        kind, net, params, X, Y = case
+        outs = {name: _outcome(fn, net, params, X, Y) for name, fn in pairs}
+        names = list(outs)
+        bad = False
+        for other in names[1:]:
+            ratio, text = _disagreement(outs[names[0]], outs[other], names[0], other)
+            if ratio > record["max"] or not record["worst"]:
+                record["max"], record["worst"] = (
+                    max(ratio, record["max"]),
+                    f"{other} vs {names[0]} ({kind}): {text}",
+                )
+            bad |= ratio > 1
+        return bad
+
+    cfg: dict[str, Any] = dict(
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate, Phase.shrink],
+    )
+    runs = [(False, examples, [("torch", autograd.gradients), ("manual", manual.gradients)])]
+    if symbolic is not None:
+        runs.append(
+            (
+                True,
+                exact_examples,
+                [
+                    ("symbolic", symbolic.gradients),
+                    ("manual", manual.gradients),
+                    ("torch", autograd.gradients),
+                ],
+            )
+        )
+    for fixed, n, pairs in runs:
+        try:
+            found = find(
+                _case_strategy(k, fixed),
+                lambda c: compare(c, pairs),  # called within this iteration (no late binding)
+                settings=settings(max_examples=n, **cfg),
+                random=Random(seed),
+            )
+        except NoSuchExample:
+            continue
+        kind, net, params, X, Y = found
+        result["counterexample"] = {
+            "kind": kind,
+            "net": net.describe(),
+            "Z": [z.tolist() for z in params.Z],
+            "X": X.tolist(),
+            "Y": Y.tolist(),
+        }
+        compare(found, pairs)  # the shrunk case's own error is the evidence
+    result["max_error_over_tol"], result["worst"] = record["max"], record["worst"]
+    result["second_order"] = _second_order(k, seed, symbolic)
+    return result
+
+
+def _second_order(k: Kernel, seed: int, symbolic) -> dict | str:
+    from numeric import autograd, manual
+    from numeric.compare import check_close
+
+    # Any: looked up by name; the `missing` check below returns before a None is called
+    engines: list[tuple[str, Any]] = [(n, getattr(m, "hvp", None)) for n, m in (("manual", manual), ("torch", autograd))]
+    missing = [n for n, fn in engines if fn is None]
+    if missing:
+        return f"not available (numeric.{'/'.join(missing)}.hvp missing)"
+    rng = np.random.default_rng(seed)
+    net = audit_net(k, (2, 3, 1), 2)
+    # Keep every edge inside the kernel's scale (a compact support would otherwise make H v = 0 = H v).
+    spread = 0.3 * min([1.5] + [to_float(p) for p in am.breakpoints(k, orders=(0,))[0]])
+    errors: dict[str, float] = {}
+    found = []
+    ref_name = "symbolic" if symbolic is not None and hasattr(symbolic, "hvp") else "torch"
+    size = 0.0
+    hess_at_0 = attempt(lambda: k.hessian_at_0)[0] is True
+    kinds = ("plain", "plain", "coincident" if hess_at_0 else "plain")
+    for kind in kinds:
+        Z = [rng.uniform(-spread, spread, (n, net.dim)) for n in net.widths]
+        if kind == "coincident":  # the Hessian exists there (limit g''(0) I): the engines must agree on it
+            Z[1][0] = Z[0][0]
+        X, Y = rng.normal(size=(2, 2)), rng.normal(size=(2, 1))
+        V = [rng.normal(size=z.shape) for z in Z]
+        P = Params(Z=Z)
+        try:
+            outs = {n: fn(net, P, X, Y, V) for n, fn in engines}
+            ref = symbolic.hvp(net, P, X, Y, V) if ref_name == "symbolic" else outs.pop("torch")
+        except (TypeError, AttributeError) as exc:
+            return f"not available (hvp signature: {exc})"
+        except SpecError as exc:
+            return f"refused: {str(exc).split(';')[0]}"
+        size = max(size, max(float(np.abs(v).max()) for v in ref))
+        for n, v in outs.items():
+            fnd = check_close("hvp", n, v, ref)
+            found.append(fnd)
+            errors[n] = max(errors.get(n, 0.0), fnd.rel)
+    return {
+        "reference": ref_name,
+        "cases": list(kinds),
+        "errors": errors,
+        "max|Hv|": size,
+        "tolerance": found[0].tol,
+        "ok": all(f.ok for f in found) and size > 0,
+    }
+
+
+@check("engines_agree", numeric=True)
+def engines_agree(ctx: Context) -> Check:
+    """manual and torch agree with each other on hypothesis-drawn nets with this kernel (plain, nearly
+    coincident and, where phi(0) is finite, coincident node pairs), and with the 50-digit symbolic
+    ground truth on one fixed shape; HVPs too. A disagreement is shrunk to a counterexample."""
+    k, seed, examples = ctx.kernel, ctx.seed, ctx.examples
+    res = engines_agreement(k, seed, examples)
+    ev = {"decided": "numeric", "how": "hypothesis-drawn nets, shrunk on disagreement", **res}
+    so = res["second_order"]
+    so_text = "second order: " + (
+        so if isinstance(so, str) else f"max rel error {max(so['errors'].values()):.2g} vs {so['reference']}"
+    )
+    if res["counterexample"] is not None or (isinstance(so, dict) and not so["ok"]):
+        return Check(
+            "engines_agree",
+            "fail",
+            f"engines disagree: {res['worst']} (shrunk counterexample in the evidence); {so_text}",
+            ev,
+        )
+    ref = "the 50-digit symbolic ground truth and each other" if res["symbolic"] == "used" else "each other"
+    return Check(
+        "engines_agree",
+        "pass",
+        f"manual and torch agree with {ref} on {examples} drawn nets; largest "
+        f"error {res['max_error_over_tol']:.2g} x tolerance ({res['worst']}); {so_text}",
+        ev,
+    )

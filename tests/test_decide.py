@@ -1,0 +1,75 @@
+"""derive.decide: the one is_zero / finite / to_float, and the time limit for SymPy work."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import sympy as sp
+
+from derive import decide as dd
+from derive.decide import all_zero, attempt, finite, is_zero, to_float
+
+x = sp.Symbol("x", real=True)
+r = sp.Symbol("r", positive=True)
+
+
+def test_is_zero_decides_identities_and_numbers():
+    assert is_zero(sp.sin(x) ** 2 + sp.cos(x) ** 2 - 1)
+    assert is_zero(sp.exp(-(r**2)) * 2 * r - sp.diff(-sp.exp(-(r**2)), r))
+    assert is_zero(0) and is_zero(sp.Rational(0))
+    assert not is_zero(x - 1) and not is_zero(sp.exp(-(r**2)) * 1e-40)
+    assert not is_zero(None) and not is_zero(sp.oo) and not is_zero(sp.nan)
+    assert is_zero(sp.sqrt(2) * sp.sqrt(3) - sp.sqrt(6))
+
+
+def test_is_zero_with_undefined_functions_falls_back_to_simplify():
+    f = sp.Function("f")
+    assert is_zero(sp.diff(f(x) ** 2, x) - 2 * f(x) * sp.Derivative(f(x), x))
+    assert not is_zero(sp.diff(f(x) ** 2, x) - f(x) * sp.Derivative(f(x), x))
+
+
+def test_all_zero_is_every():
+    assert all_zero([sp.S.Zero, sp.cosh(x) ** 2 - sp.sinh(x) ** 2 - 1])
+    assert not all_zero([sp.S.Zero, sp.tanh(x) - 1])
+
+
+@pytest.mark.parametrize(
+    "v, fin, flt",
+    [(sp.Rational(-2), True, -2.0), (-sp.oo, False, float("-inf")), (sp.oo, False, float("inf")),
+     (sp.I, False, float("nan")), (None, False, float("nan")), (sp.pi, True, float(sp.pi))],
+)
+def test_finite_and_to_float(v, fin, flt):
+    assert finite(v) is fin
+    got = to_float(v)
+    assert got == flt or (got != got and flt != flt)
+
+
+def test_sympy_steps_respect_the_time_budget():
+    def slow():
+        while True:
+            time.sleep(0.01)
+
+    t0 = time.perf_counter()
+    value, why = attempt(slow, seconds=0.2)
+    assert value is None and "0.2" in why and time.perf_counter() - t0 < 1.0
+    with dd.budget(0.0):
+        assert attempt(lambda: 1)[1] == "the audit's SymPy time budget is spent"
+
+
+def test_attempt_reports_what_sympy_cannot_decide():
+    def undecided():
+        raise NotImplementedError
+
+    assert attempt(undecided) == (None, "SymPy could not decide it (NotImplementedError)")
+    assert attempt(lambda a, b: a + b, 1, 2) == (3, None)
+
+
+def test_time_limit_raises_timeout_and_restores_the_handler():
+    import signal
+
+    before = signal.getsignal(signal.SIGALRM)
+    with pytest.raises(dd.Timeout), dd.time_limit(0.05):
+        while True:
+            time.sleep(0.01)
+    assert signal.getsignal(signal.SIGALRM) == before
