@@ -21,6 +21,7 @@ VERBS = {
     "audit-kernel": ("derivcheck.audit", "audit a kernel g(r) for coordinate training"),
     "claims": ("derivcheck.claims", "check formula and worked-number claims files"),
     "train": ("derivcheck.train", "train node coordinates (gd, adam, newton-cg)"),
+    "check-grad": ("derivcheck.checkgrad", "judge your own gradient function against the exact ground truth"),
 }
 
 
