@@ -196,7 +196,8 @@ def _shrink(judge: _Judge, case: Case, found: list[Mismatch]) -> tuple[Case, lis
     changed = True
     while changed:
         N = case.net.widths
-        cands: list[tuple[int, int | None]] = [(l, None) for l in range(1, len(N) - 1)]  # (layer, None): drop the layer; (layer, k): a node
+        # (layer, None): drop that hidden layer; (layer, k): drop node k of it
+        cands: list[tuple[int, int | None]] = [(l, None) for l in range(1, len(N) - 1)]
         cands += [(l, k) for l in sorted(range(len(N)), key=lambda i: -N[i]) for k in range(N[l])]
         changed = any(accept(drop_layer(case, l) if k is None else drop_node(case, l, k)) for l, k in cands)
     if case.pair is not None and case.sep:

@@ -158,7 +158,9 @@ def _one(case: Case, q: str, u, t, dtol: float, variants) -> str | None:
     tt2 = float(b @ b)
     if tt2 > 0:
         c = float(a @ b) / tt2
-        named = _factor_name(case, c)
+        # a factor B or B*K is the loss's reduction only if the loss (when fn returns it) is off by it too
+        lf = variants.get("loss_factor")
+        named = _factor_name(case, c) if lf is None or np.isclose(lf, c, rtol=dtol) else ""
         # one number (the loss) always fits some factor: name it only when the factor means something
         telling = a.size > 1 or named or any(np.isclose(c, v, rtol=dtol) for v in (-1, 0.5, 2))
         if telling and abs(c - 1) > dtol and rel_error(a, c * b) <= dtol:
@@ -184,6 +186,8 @@ def diagnose(case: Case, got: dict, truth: dict, mismatches: list[Mismatch], dty
     """Name the mistake behind each mismatching quantity where one fits; quantities with the same
     diagnosis share a line ("dZ, dW: sign flipped ...")."""
     variants: dict[str, Any] = {"truth_dW": truth["dW"]}
+    if "loss" in got and truth["loss"] != 0:
+        variants["loss_factor"] = got["loss"] / truth["loss"]
     by_text: dict[str, list[str]] = {}
     for m in mismatches:
         dtol = max(1e-6, 10 * tolerance(dtype, m.quantity))

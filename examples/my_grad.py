@@ -17,7 +17,7 @@ EPS = 1e-8
 
 def _backprop(Z, X, Y, buggy):
     L = len(Z)
-    a, W, dz, r, rs = [X], [None], [None], [None], [None]
+    a, h, W, dz, r, rs = [X], [X], [None], [None], [None], [None]
     for l in range(1, L):  # forward: W_l = g(R_l), h_l = a_(l-1) W_l^T, a_l = f(h_l)
         d = Z[l][:, None, :] - Z[l - 1][None, :, :]  # N_l x N_(l-1) x D
         dist = np.sqrt((d**2).sum(-1))
@@ -26,13 +26,13 @@ def _backprop(Z, X, Y, buggy):
         dz.append(d)
         r.append(rl)
         rs.append(np.sqrt(dist**2 + EPS) if buggy else None)
-        h = a[-1] @ W[l].T
-        a.append(np.tanh(h) if l < L - 1 else h)
+        h.append(a[-1] @ W[l].T)
+        a.append(np.tanh(h[l]) if l < L - 1 else h[l])
     loss = np.mean((a[-1] - Y) ** 2)
     dA = 2 * (a[-1] - Y) / Y.size
     dZ = [np.zeros_like(z) for z in Z]
     for l in range(L - 1, 0, -1):  # backward: delta, dW_l = delta^T a_(l-1), then eq. (8)
-        delta = dA * (1 - a[l] ** 2) if l < L - 1 else dA
+        delta = dA / np.cosh(h[l]) ** 2 if l < L - 1 else dA  # tanh' = 1/cosh^2 (1 - a^2 cancels in saturation)
         dW = delta.T @ a[l - 1]
         dA = delta @ W[l]
         dg = -2 * r[l] / S**2 * W[l]  # g'(r)
