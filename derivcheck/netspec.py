@@ -30,6 +30,7 @@ Every bad input is a `derive.SpecError` of one line: what, where, and the fix.
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
 import shlex
 import tomllib
@@ -37,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from derive import MLP, Net, SpecError
+from derive import KERNELS, MLP, Net, SpecError
+from derive.parse import FUNCTIONS
 
 __all__ = ["NetSpec", "DataOptions", "NETWORK_KEYS", "DATA_KEYS", "load_net", "read_toml", "net_from_table",
            "data_from_table", "add_net_arguments", "net_from_args", "net_flags"]
@@ -139,9 +141,28 @@ def net_from_table(table: dict, where: str = "[network]", *, defaults: dict | No
     for k, v in params.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise SpecError(f"{where} kernel_params.{k} = {v!r} is not a number", f"write {k} = 0.7 (a number)")
+    _check_params_given(args.get("kernel", "gaussian"), params, where)
     net = _build(Net, args, where)
     _check_params_used(net, where)
     return net
+
+
+def _check_params_given(formula: str, params: dict, where: str) -> None:
+    """A formula naming a parameter without a value: say how to give it (derive.parse would only call
+    the name unknown). Names are collected from the syntax tree, nothing is evaluated."""
+    if formula in KERNELS:
+        return
+    try:
+        tree = ast.parse(formula.strip(), mode="eval")
+    except (SyntaxError, ValueError):
+        return  # derive.parse reports it
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called - set(FUNCTIONS) - {"r", "pi", "E"}
+    missing = sorted(n for n in names - set(params) if "_" not in n)  # derive.parse refuses underscores itself
+    if missing:
+        m = missing[0]
+        raise SpecError(f"{where}: kernel {formula!r} needs a value for {m}",
+                        f"pass --param {m}=VALUE (in a spec file: kernel_params = {{ {m} = ... }})")
 
 
 def _build(cls, args: dict, where: str):
