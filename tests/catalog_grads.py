@@ -17,8 +17,8 @@ EPS = 1e-8
 
 
 def make(sign=1.0, factor=1.0, transpose_dW=False, forward_term=True, pre_activation=False, eps_mismatch=False,
-         bias_grad=True, loss_sum=False):
-    """A gradient function with the given mistakes (defaults: correct)."""
+         bias_grad=True, loss_sum=False, relu=False):
+    """A gradient function with the given mistakes (defaults: correct); relu=True: ReLU hidden layers."""
 
     def fn(Z, X, Y, b=None):
         L = len(Z)
@@ -34,14 +34,19 @@ def make(sign=1.0, factor=1.0, transpose_dW=False, forward_term=True, pre_activa
             rs.append(np.sqrt(dist**2 + EPS) if eps_mismatch else None)
             hl = a[-1] @ W[l].T + (b[l - 1] if b is not None else 0)
             h.append(hl)
-            a.append(np.tanh(hl) if l < L - 1 else hl)
+            a.append((np.maximum(hl, 0) if relu else np.tanh(hl)) if l < L - 1 else hl)
         n = one if loss_sum else X.dtype.type(Y.size)
         loss = ((a[-1] - Y) ** 2).sum() / n
         dA = 2 * (a[-1] - Y) / n
         dZ = [np.zeros_like(z) for z in Z]
         dW, db = [None] * (L - 1), [None] * (L - 1)
         for l in range(L - 1, 0, -1):
-            delta = dA / np.cosh(h[l]) ** 2 if l < L - 1 else dA  # tanh' = cosh^-2: no cancellation in saturation
+            if l == L - 1:
+                delta = dA
+            elif relu:
+                delta = dA * (h[l] > 0)  # relu'(0) = 0, as torch
+            else:
+                delta = dA / np.cosh(h[l]) ** 2  # tanh' = cosh^-2: no cancellation in saturation
             dW[l - 1] = delta.T @ (h[l - 1] if pre_activation else a[l - 1])
             db[l - 1] = delta.sum(axis=0) if bias_grad else np.zeros(delta.shape[1], X.dtype)
             dA = delta @ W[l]
@@ -64,6 +69,7 @@ def make(sign=1.0, factor=1.0, transpose_dW=False, forward_term=True, pre_activa
 
 
 correct = make()
+correct_relu = make(relu=True)
 wrong_sign = make(sign=-1.0)
 half = make(factor=0.5)
 transposed_dW = make(transpose_dW=True)

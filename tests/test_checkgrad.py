@@ -2,7 +2,9 @@
 passing (float64, float32, torch tensors, an MLP, a family of sizes), shrinking, and bad input."""
 
 import re
+import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -63,8 +65,9 @@ def test_correct_passes_every_strategy(dtype):
 
 
 def test_correct_passes_a_family_of_sizes_and_relu_kinks():
-    net = C.NET
-    assert derivcheck.check_grad(C.correct, net, cases=2, family="L=2..4,N=1..3")
+    assert derivcheck.check_grad(C.correct, C.NET, cases=2, family="L=2..4,N=1..3")
+    result = derivcheck.check_grad(C.correct_relu, replace(C.NET, hidden="relu"), cases=2)
+    assert result and result.by_kind["relu_kink"] == [0, 1]
     mlp = MLP((2, 3, 2), activations="sigmoid", loss="sse_half", bias=True)
     assert derivcheck.check_grad(C.mlp_correct, mlp, cases=CASES)
 
@@ -160,3 +163,29 @@ def test_module_target_and_bad_target(capsys):
     assert cli.main(["check-grad", "no_such_module_xyz:f", "--widths", "2,1", "--cases", "1"]) == 2
     assert "cannot import no_such_module_xyz" in capsys.readouterr().err
     assert cli.main(["check-grad", "grad", "--widths", "2,1"]) == 2
+
+
+def _readme_section(title):
+    text = (ROOT / "README.md").read_text()
+    start = text.index(f"## {title}")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end > 0 else None]
+
+
+def test_readme_check_grad_section_runs_as_written(capsys, monkeypatch):
+    """The README's commands exit as their comments say; its Python snippet runs."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.syspath_prepend(str(ROOT))
+    section = _readme_section("Check your own gradient code")
+    shell = section.split("```sh\n")[1].split("```")[0]
+    commands = [line for line in shell.splitlines() if line.strip()]
+    assert len(commands) >= 2
+    for line in commands:
+        command, _, comment = line.partition("#")
+        argv = shlex.split(command)
+        assert argv[0] == "derivcheck"
+        expected = int(re.search(r"exit (\d)", comment).group(1))
+        assert cli.main(argv[1:]) == expected, line
+    assert "error grows as nodes approach" in capsys.readouterr().out
+    snippet = section.split("```python\n")[1].split("```")[0]
+    exec(compile(snippet, "README.md", "exec"), {})
