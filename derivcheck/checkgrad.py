@@ -278,10 +278,16 @@ def check_grad(fn: Callable, net: Net | MLP | NetSpec | str | Path, *, cases: in
     dt = np.dtype(dtype).name
     if dt not in ("float64", "float32"):
         raise SpecError(f"dtype {dt} is not supported", "use np.float64 or np.float32")
-    command = " ".join(x for x in ("derivcheck check-grad", target, flags or net_flags(net), f"--seed {seed}",
-                                   f"--cases {cases}" if cases != 20 else "", "--torch" if torch else "",
-                                   "--float32" if dt == "float32" else "",
-                                   f"--family L={fam[0][0]}..{fam[0][1]},N={fam[1][0]}..{fam[1][1]}" if fam else "") if x)
+    if target.startswith("<"):  # not importable by name (a closure, a lambda): the Python call reproduces it
+        fam_arg = f", family={family!r}" if fam else ""
+        command = (f"derivcheck.check_grad({target[1:-1]}, net, cases={cases}, seed={seed}"
+                   f"{', torch=True' if torch else ''}{', dtype=np.float32' if dt == 'float32' else ''}{fam_arg})")
+    else:
+        command = " ".join(x for x in ("derivcheck check-grad", target, flags or net_flags(net), f"--seed {seed}",
+                                       f"--cases {cases}" if cases != 20 else "", "--torch" if torch else "",
+                                       "--float32" if dt == "float32" else "",
+                                       f"--family L={fam[0][0]}..{fam[0][1]},N={fam[1][0]}..{fam[1][1]}" if fam else "")
+                           if x)
     rng = np.random.default_rng(seed)
     draw: dict[str, Any] = dict(batch=data.batch, coordinate_range=data.coordinate_range, input_range=data.input_range,
                 weight_range=data.weight_range)

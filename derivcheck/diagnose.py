@@ -32,14 +32,20 @@ class Mismatch:
     truth: float
     rel: float
     tol: float
+    scale: float = 1.0  # max |truth| of the quantity (0: the truth is zero everywhere)
 
     def line(self) -> str:
-        err = "wrong layout" if self.rel == float("inf") else f"relative error {self.rel:.3g} > tolerance {self.tol:.0e}"
+        if np.isnan(self.value) and np.isnan(self.truth):  # a layer returned with its axes swapped
+            return f"{self.quantity}{self.where}"
+        if self.scale == 0:
+            err = f"error {abs(self.value - self.truth):.3g} where the true {self.quantity} is 0 on every entry"
+        else:
+            err = f"relative error {self.rel:.3g} > tolerance {self.tol:.0e}"
         return f"{self.quantity}{self.where}: {self.value!r} vs true {self.truth!r}, {err}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"quantity": self.quantity, "where": self.where.strip(), "value": self.value, "truth": self.truth,
-                "rel": self.rel, "tol": self.tol}
+                "rel": self.rel, "tol": self.tol, "scale": self.scale}
 
 
 def tolerance(dtype, quantity: str) -> float:
@@ -107,7 +113,7 @@ def compare(got: dict, truth: dict, dtype=np.float64) -> list[Mismatch]:
             rel = float("inf") if not np.isfinite(rel) else rel
         if not rel <= tol:
             where, v, t = _worst(q, u, truth[q])
-            out.append(Mismatch(q, where, v, t, rel, tol))
+            out.append(Mismatch(q, where, v, t, rel, tol, float(np.max(np.abs(_flat(truth[q])), initial=0.0))))
     return out
 
 

@@ -195,10 +195,10 @@ def rounded(case: Case, decimals: int) -> Case:
     p = out.params
     for arrays in (p.Z, p.W, p.b):
         if arrays is not None:
-            arrays[:] = [np.round(a, decimals) for a in arrays]
-    out.X = np.round(out.X, decimals)
+            arrays[:] = [np.round(a, decimals) + 0.0 for a in arrays]  # + 0.0: no -0. in a printed case
+    out.X = np.round(out.X, decimals) + 0.0
     if case.net.loss not in ("bce", "softmax_ce"):  # targets keep their valid range otherwise
-        out.Y = np.round(out.Y, decimals)
+        out.Y = np.round(out.Y, decimals) + 0.0
     if out.pair is not None and out.sep is not None:
         out = place_pair(out, *out.pair, out.sep)
     return out
