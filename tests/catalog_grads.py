@@ -17,7 +17,7 @@ EPS = 1e-8
 
 
 def make(sign=1.0, factor=1.0, transpose_dW=False, forward_term=True, pre_activation=False, eps_mismatch=False,
-         bias_grad=True, loss_sum=False, relu=False):
+         bias_grad=True, loss_sum=False, relu=False, naive_phi=False):
     """A gradient function with the given mistakes (defaults: correct); relu=True: ReLU hidden layers."""
 
     def fn(Z, X, Y, b=None):
@@ -53,6 +53,8 @@ def make(sign=1.0, factor=1.0, transpose_dW=False, forward_term=True, pre_activa
             with np.errstate(invalid="ignore", divide="ignore"):
                 if eps_mismatch:
                     phi = -2 * r[l] / S**2 * W[l] / rs[l]
+                elif naive_phi:
+                    phi = -2 * r[l] / S**2 * W[l] / r[l]  # g'(r)/r as written: 0/0 at coincident nodes
                 else:
                     phi = -2 / S**2 * W[l]  # g'(r)/r for the gaussian: finite at r = 0
             G = (dW[l - 1] * phi)[:, :, None] * dz[l]
@@ -78,6 +80,7 @@ h_for_a = make(pre_activation=True)
 eps_mismatch = make(eps_mismatch=True)
 no_bias_grad = make(bias_grad=False)
 loss_sum = make(loss_sum=True)
+naive_phi = make(naive_phi=True)
 
 
 def mlp_correct(W, X, Y, b=None):

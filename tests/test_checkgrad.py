@@ -48,6 +48,21 @@ def test_catalog_bug_is_caught_and_diagnosed(name, diagnosis, quantities, shrunk
         result.raise_if_failed()
 
 
+def test_nan_at_coincident_nodes_is_diagnosed():
+    result = derivcheck.check_grad(C.naive_phi, C.NET, cases=CASES)
+    assert not result and result.by_kind["coincident"] == [1, 1] and result.failed == 1
+    assert result.diagnosis == ("dZ: returns NaN or inf at coincident nodes (r = 0): "
+                                "use phi(0) = lim g'(r)/r (= g''(0)) there, not g'(r)/r")
+    assert result.shrunk.kind == "coincident" and set(result.shrunk.net.widths) == {1}
+
+
+@pytest.mark.parametrize("family,message", [("L=2..4", "not L=lo..hi,N=lo..hi"), ("L=1..2,N=1..2", "use L >= 2"),
+                                            ("L=2..3,N=2..1", "is empty")])
+def test_bad_family_is_a_spec_error(family, message):
+    with pytest.raises(SpecError, match=message):
+        derivcheck.check_grad(C.correct, C.NET, family=family)
+
+
 def test_eps_mismatch_error_grows_from_1e_8_to_0_29():
     result = derivcheck.check_grad(C.eps_mismatch, C.NET, cases=CASES)
     text = result.diagnosis
