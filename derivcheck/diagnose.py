@@ -5,7 +5,7 @@ table) and names its worst entry, 1-based: "dZ of layer 2, node 3, dim 1". `diag
 of mistake where one fits, from exact variants of the truth (numeric.variants): a constant factor
 (sign, 1/2, loss mean vs sum), the truth transposed, eq. (8) without one of its terms, h in place of a,
 a missing bias gradient, NaN at coincident nodes. The "error grows as nodes approach" diagnosis needs
-further calls of the user's function and lives in derivcheck.checkgrad.
+further calls of the user's function and lives in derivcheck.shrink.
 """
 
 from __future__ import annotations
