@@ -157,7 +157,7 @@ _KIND_HINTS = {
 }
 
 
-def check_grad(fn: Callable, net: Net | MLP | NetSpec | str | Path, *, cases: int = 20, seed: int = 0,
+def check_grad(fn: Callable, net: Net | MLP | NetSpec | str | Path, *, cases: int = 20, seed: int | None = None,
                torch: bool = False, family: Any = None, dtype=np.float64, data: DataOptions | None = None,
                adversarial: bool = True, shrink: bool = True, target: str | None = None,
                flags: str | None = None) -> CheckResult:
@@ -168,7 +168,7 @@ def check_grad(fn: Callable, net: Net | MLP | NetSpec | str | Path, *, cases: in
             (dZ per layer; dW for an MLP) or a dict with any of loss, dZ, dW, db, dX (see derivcheck.userfn).
         net: a `Net`/`MLP`, a loaded `NetSpec`, or the path of a spec file.
         cases: drawn cases (plus the adversarial ones, unless ``adversarial=False``).
-        seed: seeds every draw (printed, and in the reproducing command).
+        seed: seeds every draw (printed, and in the reproducing command); default: the spec's [data] seed, else 0.
         torch: pass torch tensors instead of NumPy arrays. dtype: np.float64 or np.float32 arrays (and
             that dtype's tolerance). family: ``"L=2..4,N=1..4"``: also nets of those sizes (fn generic).
         data: drawing options (the spec file's [data]); shrink: shrink the counterexample.
@@ -185,6 +185,7 @@ def check_grad(fn: Callable, net: Net | MLP | NetSpec | str | Path, *, cases: in
     if isinstance(net, NetSpec):
         data, flags, net = data or net.data, flags or net.flags, net.net
     data = data or DataOptions()
+    seed = data.seed if seed is None else seed
     fam = parse_family(family)
     if isinstance(cases, bool) or not isinstance(cases, int) or cases < 1:
         raise SpecError(f"cases = {cases!r}", "draw at least one case (cases=20)")
@@ -192,16 +193,7 @@ def check_grad(fn: Callable, net: Net | MLP | NetSpec | str | Path, *, cases: in
     dt = np.dtype(dtype).name
     if dt not in ("float64", "float32"):
         raise SpecError(f"dtype {dt} is not supported", "use np.float64 or np.float32")
-    if target.startswith("<"):  # not importable by name (a closure, a lambda): the Python call reproduces it
-        fam_arg = f", family={family!r}" if fam else ""
-        command = (f"derivcheck.check_grad({target[1:-1]}, net, cases={cases}, seed={seed}"
-                   f"{', torch=True' if torch else ''}{', dtype=np.float32' if dt == 'float32' else ''}{fam_arg})")
-    else:
-        command = " ".join(x for x in ("derivcheck check-grad", target, flags or net_flags(net), f"--seed {seed}",
-                                       f"--cases {cases}" if cases != 20 else "", "--torch" if torch else "",
-                                       "--float32" if dt == "float32" else "",
-                                       f"--family L={fam[0][0]}..{fam[0][1]},N={fam[1][0]}..{fam[1][1]}" if fam else "")
-                           if x)
+    command = _command(target, flags or net_flags(net), seed, cases, torch, dt, family if fam else None)
     rng = np.random.default_rng(seed)
     draw: dict[str, Any] = dict(batch=data.batch, coordinate_range=data.coordinate_range, input_range=data.input_range,
                 weight_range=data.weight_range)
@@ -242,6 +234,19 @@ def check_grad(fn: Callable, net: Net | MLP | NetSpec | str | Path, *, cases: in
     return result
 
 
+def _command(target: str, flags: str, seed: int, cases: int, torch: bool, dtype: str, family: Any) -> str:
+    """The one line that reproduces the run (a Python call when fn is not importable by name)."""
+    if target.startswith("<"):  # a closure or a lambda
+        return (f"derivcheck.check_grad({target[1:-1]}, net, cases={cases}, seed={seed}"
+                f"{', torch=True' if torch else ''}{', dtype=np.float32' if dtype == 'float32' else ''}"
+                f"{f', family={family!r}' if family else ''})")
+    fam = parse_family(family)
+    parts = ["derivcheck check-grad", target, flags, f"--seed {seed}", f"--cases {cases}" if cases != 20 else "",
+             "--torch" if torch else "", "--float32" if dtype == "float32" else "",
+             f"--family L={fam[0][0]}..{fam[0][1]},N={fam[1][0]}..{fam[1][1]}" if fam else ""]
+    return " ".join(x for x in parts if x)
+
+
 def _target_name(fn: Callable) -> str:
     try:
         path = inspect.getsourcefile(fn)
@@ -268,8 +273,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     spec = net_from_args(args)
     fn, _ = load_function(args.target)
-    seed = args.seed if args.seed is not None else spec.data.seed
-    result = check_grad(fn, spec, cases=args.cases, seed=seed, torch=args.torch, family=args.family,
+    result = check_grad(fn, spec, cases=args.cases, seed=args.seed, torch=args.torch, family=args.family,
                         dtype=np.float32 if args.float32 else np.float64, shrink=not args.no_shrink, target=args.target)
     print(result.report())
     return 0 if result.agrees else 1
