@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import sys
 import traceback
 from collections.abc import Callable
@@ -36,7 +37,7 @@ def _where(exc: BaseException, path: str | None = None) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     if isinstance(exc, SyntaxError) and exc.filename:
         return f"{exc.filename}:{exc.lineno}"
-    mine = [f for f in frames if path is None or Path(f.filename).resolve() == Path(path).resolve()]
+    mine = [f for f in frames if path is not None and Path(f.filename).resolve() == Path(path).resolve()]
     if not (mine or frames):
         return "?"
     f = (mine or frames)[-1]
@@ -159,7 +160,12 @@ def call(fn: Callable, case: Case, *, torch: bool = False, dtype=np.float64) -> 
     try:
         out = fn(arrays, X, Y, b=b) if b is not None else fn(arrays, X, Y)
     except Exception as exc:
-        raise SpecError(f"fn raised {type(exc).__name__}: {exc} (at {_where(exc)}) on widths {net.widths}, batch {case.batch}",
+        try:
+            source = inspect.getsourcefile(fn)
+        except TypeError:
+            source = None
+        where = f"at {_where(exc, source)}) on widths {net.widths}, batch {case.batch}"
+        raise SpecError(f"fn raised {type(exc).__name__}: {exc} ({where}",
                         "fix fn, or check that it takes (Z, X, Y) (b= with biases; W for an MLP)") from None
     shapes = expected_shapes(case)
     if isinstance(out, (list, tuple)):
