@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +25,8 @@ import numpy as np
 
 from derive import MLP, Net, Params, SpecError
 from numeric import compare
+
+from .netspec import net_from_table, read_toml
 
 __all__ = ["WorkedFile", "WorkedClaim", "load_worked", "printed", "judge_number", "number_finding", "WORKED_QUANTITIES",
            "HOLDS", "ROUNDING", "FALSE"]
@@ -44,6 +45,8 @@ WORKED_QUANTITIES = {
 }
 _NO_LAYER = {"loss", "dX"}
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# [network] keys of claims files beyond the shared spec fields (netspec.NETWORK_KEYS)
+_CLAIMS_NETWORK_KEYS = ("input_layer", "weights", "biases", "coordinates")
 
 
 def printed(value: Any) -> tuple[float, float]:
@@ -172,32 +175,24 @@ def load_worked(path: str | Path) -> WorkedFile:
         SpecError: unreadable TOML, a missing key, an unknown quantity or a shape that does not fit.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise SpecError(f"cannot read {path}: {exc.strerror}", "check the path") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path.name} is not valid TOML ({exc})", "fix the syntax at that line") from None
+    data = read_toml(path)
     doc = data.get("document", {})
     netd = _need(data, "network", "top level", path)
     datad = _need(data, "data", "top level", path)
     kind = netd.get("kind", "mlp")
-    widths = tuple(_need(netd, "widths", "network", path))
-    loss = netd.get("loss", "sse_half")
     biases = netd.get("biases")
     bias = biases is not None
     b = [_floats(x, "biases", path) for x in biases] if bias else None
-    net: Net | MLP
+    # the [network] fields are read by the one spec loader (netspec); this file adds its numbers
     if kind == "mlp":
-        net = MLP(widths, activations=tuple(_need(netd, "activations", "network", path)), loss=loss, bias=bias)
-        params = Params(W=[_floats(w, "weights", path) for w in _need(netd, "weights", "network", path)], b=b)
+        _need(netd, "activations", "network", path)
     elif kind == "spatial":
-        net = Net(widths, dim=int(_need(netd, "dim", "network", path)), kernel=netd.get("kernel", "gaussian"),
-                  kernel_params=netd.get("kernel_params", {}), hidden=netd.get("hidden", "tanh"),
-                  output=netd.get("output", "identity"), loss=loss, bias=bias)
-        params = Params(Z=[_floats(z, "coordinates", path) for z in _need(netd, "coordinates", "network", path)], b=b)
-    else:
-        raise SpecError(f"{path.name}: network kind {kind!r} is unknown", "use kind = \"mlp\" or \"spatial\"")
+        _need(netd, "dim", "network", path)
+    net = net_from_table({**netd, "bias": bias}, f"{path.name}: [network]", defaults={"kind": "mlp", "loss": "sse_half"},
+                         extra=_CLAIMS_NETWORK_KEYS)
+    params = (Params(W=[_floats(w, "weights", path) for w in _need(netd, "weights", "network", path)], b=b)
+              if not net.spatial else
+              Params(Z=[_floats(z, "coordinates", path) for z in _need(netd, "coordinates", "network", path)], b=b))
     X = np.atleast_2d(_floats(_need(datad, "x", "data", path), "x", path))
     Y = np.atleast_2d(_floats(_need(datad, "y", "data", path), "y", path))
     claims = []

@@ -38,6 +38,7 @@ VERBS = {
     "claims": ("derivcheck.claims", "check formula and worked-number claims files"),
     "train": ("derivcheck.train", "train node coordinates (gd, adam, newton-cg)"),
     "bench": ("derivcheck.bench.cli", "measure the performance targets and write bench/results.json"),
+    "check-grad": ("derivcheck.checkgrad", "judge your own gradient function against the exact ground truth"),
 }
 
 

@@ -1,0 +1,185 @@
+"""The user's gradient function: loading ``FILE.py:FUNC`` or ``pkg.module:func``, calling it on a case,
+and reading what it returns into the quantities derivcheck compares.
+
+Calling convention (keep it; other checks call it): spatial nets ``fn(Z, X, Y)`` with Z a list of
+N_l x D arrays (layers 1..L), X B x N_1, Y B x N_L, plus ``b=`` (length-N_l arrays, layers 2..L) when the
+net has biases; MLPs ``fn(W, X, Y, b=...)`` with W a list of N_l x N_(l-1) arrays. fn returns a list
+(dZ per layer; dW per layer for an MLP) or a dict with any of loss, dZ, dW, db, dX. With ``torch=True``
+the arrays are torch float tensors and tensors may be returned.
+
+Bad input (a bad path, an import error, fn raising, wrong shapes) is a one-line `derive.SpecError`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from derive import SpecError
+from numeric.draws import Case
+
+__all__ = ["load_function", "call", "expected_shapes"]
+
+QUANTITY_ORDER = ("loss", "dZ", "dW", "db", "dX")
+_SHAPE_TEXT = {"dZ": "N_l x D", "dW": "N_l x N_(l-1)", "db": "N_l"}
+
+
+def _where(exc: BaseException, path: str | None = None) -> str:
+    """'file:line' of the innermost frame in the user's file (or the innermost frame at all)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}:{exc.lineno}"
+    mine = [f for f in frames if path is not None and Path(f.filename).resolve() == Path(path).resolve()]
+    if not (mine or frames):
+        return "?"
+    f = (mine or frames)[-1]
+    return f"{f.filename}:{f.lineno}"
+
+
+def load_function(target: str) -> tuple[Callable, str]:
+    """``FILE.py:FUNC`` (imported like a test module, from its path) or ``pkg.module:func``.
+
+    Returns:
+        (the function, its source file or module name).
+    """
+    mod_name, sep, func = target.rpartition(":")
+    if not sep or not mod_name or not func:
+        raise SpecError(f"{target!r} does not name a function", "write FILE.py:FUNC or pkg.module:func")
+    if mod_name.endswith(".py") or "/" in mod_name or "\\" in mod_name:
+        path = Path(mod_name)
+        if not path.is_file():
+            raise SpecError(f"no file {mod_name}", "check the path (relative to the current directory)")
+        name = f"_derivcheck_user_{abs(hash(str(path.resolve())))}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise SpecError(f"cannot import {mod_name}", "give a Python source file")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        # the user's own directory first, as pytest does for a test module (sibling imports work)
+        sys.path.insert(0, str(path.resolve().parent))
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise SpecError(f"importing {mod_name} raised {type(exc).__name__}: {exc} (at {_where(exc, str(path))})",
+                            "fix the error there") from None
+        finally:
+            sys.path.remove(str(path.resolve().parent))
+        source = str(path)
+    else:
+        try:
+            module = importlib.import_module(mod_name)
+        except Exception as exc:
+            raise SpecError(f"cannot import {mod_name}: {type(exc).__name__}: {exc} (at {_where(exc)})",
+                            "check the module name and that it is on PYTHONPATH") from None
+        source = mod_name
+    fn = getattr(module, func, None)
+    if not callable(fn):
+        names = [n for n in dir(module) if callable(getattr(module, n)) and not n.startswith("_")]
+        raise SpecError(f"{source} has no function {func!r}", f"use one of {', '.join(names[:8]) or '(none)'}")
+    return fn, source
+
+
+def expected_shapes(case: Case) -> dict[str, Any]:
+    """The shape of every quantity fn may return for this case (lists: one shape per layer)."""
+    net, N, B = case.net, case.net.widths, case.batch
+    out: dict[str, Any] = {"loss": (), "dW": [(N[l + 1], N[l]) for l in range(net.L - 1)], "dX": (B, N[0])}
+    if net.spatial:
+        out["dZ"] = [(n, net.dim) for n in N]
+    if net.bias:
+        out["db"] = [(n,) for n in N[1:]]
+    return out
+
+
+def _numpy(x: Any, what: str) -> np.ndarray:
+    if hasattr(x, "detach"):  # torch tensor
+        x = x.detach().cpu().numpy()
+    try:
+        a = np.asarray(x)
+        if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+            raise TypeError
+        return a.astype(np.float64)
+    except (TypeError, ValueError):
+        raise SpecError(f"fn returned {type(x).__name__} for {what}, not an array", "return NumPy arrays (or tensors)") from None
+
+
+def _read(value: Any, q: str, shapes: Any) -> Any:
+    if q == "loss":
+        a = _numpy(value, "the loss")
+        if a.size != 1:
+            raise SpecError(f"fn returned a loss of shape {a.shape}", "return the loss as a scalar")
+        return float(a.reshape(()))
+    if q == "dX":
+        a = _numpy(value, "dX")
+        if a.shape != shapes:
+            raise SpecError(f"fn returned dX of shape {a.shape}, expected {shapes} (B x N_1)", "return dL/dX, one row per example")
+        return a
+    if not isinstance(value, (list, tuple)):
+        raise SpecError(f"fn returned {type(value).__name__} for {q}", f"return {q} as a list with one array per layer")
+    first = 1 if q == "dZ" else 2
+    if len(value) != len(shapes):
+        layers = f"layers {first}..{first + len(shapes) - 1}"
+        raise SpecError(f"fn returned {len(value)} arrays for {q}, expected {len(shapes)} ({layers})",
+                        f"return one {q} array per layer ({layers})")
+    out = []
+    for k, (v, shp) in enumerate(zip(value, shapes)):
+        a = _numpy(v, f"{q} of layer {k + first}")
+        if q == "db" and a.shape != shp and a.size == shp[0]:
+            a = a.reshape(shp)  # a 1 x N row is a bias gradient too
+        if a.shape != shp and not (len(shp) == 2 and a.shape == shp[::-1]):
+            raise SpecError(f"fn returned {q} of layer {k + first} with shape {a.shape}, expected {shp}",
+                            f"return {q} of layer l as an array of shape {_SHAPE_TEXT[q]}")
+        out.append(a)
+    return out
+
+
+def call(fn: Callable, case: Case, *, torch: bool = False, dtype=np.float64) -> dict[str, Any]:
+    """Call fn on (copies of) the case's arrays and read back its quantities as float64 arrays.
+
+    A dW or dZ of layer l may come back with its axes swapped (shape N_(l-1) x N_l for dW): it is kept,
+    for the comparison to diagnose; any other shape is a `SpecError`.
+    """
+    net, p = case.net, case.params
+    arrays: list[Any] = [a.astype(dtype) for a in (p.Z if net.spatial else p.W)]  # type: ignore[union-attr]
+    X: Any = case.X.astype(dtype)
+    Y: Any = case.Y.astype(dtype)
+    b: list[Any] | None = [v.astype(dtype) for v in p.b] if net.bias and p.b is not None else None
+    if torch:
+        import torch as th
+
+        conv = lambda a: th.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+        arrays, X, Y = [conv(a) for a in arrays], conv(X), conv(Y)
+        b = None if b is None else [conv(v) for v in b]
+    try:
+        out = fn(arrays, X, Y, b=b) if b is not None else fn(arrays, X, Y)
+    except Exception as exc:
+        try:
+            source = inspect.getsourcefile(fn)
+        except TypeError:
+            source = None
+        where = f"at {_where(exc, source)}) on widths {net.widths}, batch {case.batch}"
+        raise SpecError(f"fn raised {type(exc).__name__}: {exc} ({where}",
+                        "fix fn, or check that it takes (Z, X, Y) (b= with biases; W for an MLP)") from None
+    shapes = expected_shapes(case)
+    if isinstance(out, (list, tuple)):
+        out = {"dZ" if net.spatial else "dW": list(out)}
+    if not isinstance(out, dict):
+        raise SpecError(f"fn returned {type(out).__name__}", "return a list (dZ per layer) or a dict with loss, dZ, dW, db, dX")
+    got = {}
+    for q, v in out.items():
+        if q not in shapes:
+            known = [k for k in QUANTITY_ORDER if k in shapes]
+            extra = " (the net has no biases)" if q == "db" else " (the net is not spatial)" if q == "dZ" else ""
+            raise SpecError(f"fn returned unknown quantity {q!r}{extra}", f"return only {', '.join(known)}")
+        if v is not None:
+            got[q] = _read(v, q, shapes[q])
+    if not got:
+        raise SpecError("fn returned nothing to compare", "return dZ (a list) or a dict with loss, dZ, dW, db, dX")
+    return {q: got[q] for q in QUANTITY_ORDER if q in got}
