@@ -334,7 +334,7 @@ def check_gradients(grads, truth, dtype=np.float64, *, engine: str | None = None
     leaves ~eps S there: a relative error against 0 says nothing about the engine.
     """
     tq, gq = quantities(truth), quantities(grads)
-    S = max([abs(float(tq["loss"]))] + [float(np.max(np.abs(_cat(v)))) for k, v in tq.items()
+    S = max([abs(float(truth.loss))] + [float(np.max(np.abs(_cat(v)))) for k, v in tq.items()
                                           if k != "loss" and _cat(v).size])
     return [check_close(q, engine or grads.engine, gq[q], t, dtype=dtype, reference=reference, scale=S)
             for q, t in tq.items() if q in gq]
