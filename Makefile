@@ -45,6 +45,7 @@ bench: setup
 
 lint: setup
 	$(VENV)/bin/ruff check derive numeric derivcheck tests
+	$(VENV)/bin/ruff format --check derive numeric derivcheck tests
 	$(VENV)/bin/mypy derive numeric derivcheck
 
 clean:

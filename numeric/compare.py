@@ -21,6 +21,7 @@ from derive import SpecError, VerificationError
 
 __all__ = ["TOLERANCES", "tolerance", "rel_error", "ulp_error", "Finding", "MEASURES", "report", "Findings",
            "check_close", "check_gradients", "check_identity", "translation_residual", "rotation_asymmetry",
+           "translation_sum", "rotation_moment",
            "permutation_residual", "quantities", "QUANTITIES"]
 
 QUANTITIES = ("loss", "dW", "dZ", "db", "dX", "hvp")
@@ -348,16 +349,35 @@ def check_identity(identity: str, engine: str, residual: float, dtype=np.float64
 
 # -------------------------------------------------------------------------------- exact identities
 
+def translation_sum(dZ) -> np.ndarray:
+    """sum over all nodes of all layers of dL/dz_i (D,): exactly 0 in exact arithmetic (translation invariance).
+
+    Args:
+        dZ: list of (N_l, D) arrays, one per layer.
+    """
+    return np.asarray(sum(np.asarray(d).sum(axis=0) for d in dZ), dtype=np.float64)
+
+
+def rotation_moment(Z, dZ) -> np.ndarray:
+    """M = sum_i z_i (dL/dz_i)^T (D x D) over all nodes of all layers: symmetric in exact arithmetic
+    (rotation invariance), so M - M^T is the raw rotation residual.
+
+    Args:
+        Z, dZ: lists of (N_l, D) arrays, one per layer.
+    """
+    return np.asarray(sum(np.asarray(z).T @ np.asarray(d) for z, d in zip(Z, dZ)), dtype=np.float64)
+
+
 def translation_residual(dZ) -> float:
-    """|sum over all nodes of dL/dz| / scale: exactly 0 in exact arithmetic (translation invariance)."""
-    total = sum(np.asarray(d).sum(axis=0) for d in dZ)
+    """|translation_sum(dZ)| / scale: exactly 0 in exact arithmetic (translation invariance)."""
+    total = translation_sum(dZ)
     scale = max(max(float(np.abs(d).max()) for d in dZ), np.finfo(np.float64).tiny)
     return float(np.abs(total).max() / scale)
 
 
 def rotation_asymmetry(Z, dZ) -> float:
-    """|M - M^T| / |M| with M = sum_i z_i (dL/dz_i)^T (symmetric by rotation invariance)."""
-    M = sum(np.asarray(z).T @ np.asarray(d) for z, d in zip(Z, dZ))
+    """|M - M^T| / |M| with M = rotation_moment(Z, dZ) (symmetric by rotation invariance)."""
+    M = rotation_moment(Z, dZ)
     scale = max(float(np.abs(M).max()), float(max(np.abs(np.asarray(z)).max() * np.abs(np.asarray(d)).max()
                                                   for z, d in zip(Z, dZ))), np.finfo(np.float64).tiny)
     return float(np.abs(M - M.T).max() / scale)

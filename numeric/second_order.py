@@ -1,5 +1,5 @@
 """torch second order: H v by double backward or by torch.func (jvp of grad), full Hessians by
-torch.func.hessian; CPU or CUDA. The model is `numeric.autograd.loss_fn` (differentiable to second
+torch.func.hessian; CPU or CUDA. The model is `numeric.torch_model.loss_fn` (differentiable to second
 order at coincident nodes), written as a function of one flat parameter vector in numeric.flat's layout
 (coordinates or weights, then biases).
 
@@ -19,9 +19,9 @@ import torch
 from derive import MLP, Net, Params, SpecError
 from derive.layout import check_wrt, n_main, split
 
-from .autograd import _DTYPES, device_for, loss_fn
 from .flat import flatten
 from .flat import shapes as flat_shapes
+from .torch_model import TORCH_DTYPES, device_for, loss_fn
 from .validate import check_inputs
 
 __all__ = ["hvp", "hessian", "flat_loss", "function_hvp", "METHODS"]
@@ -33,7 +33,7 @@ def flat_loss(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     """(f, x0): f maps a flat torch parameter vector (numeric.flat layout) to the loss; x0 = params."""
     dtype = np.dtype(dtype).type
     _, _, _, Xa, Ya = check_inputs(net, params, X, Y, dtype)
-    dev, tdt = device_for(device), _DTYPES[dtype]
+    dev, tdt = device_for(device), TORCH_DTYPES[dtype]
     Xt = torch.tensor(Xa, dtype=tdt, device=dev)
     Yt = torch.tensor(Ya, dtype=tdt, device=dev)
     blocks = flat_shapes(net)

@@ -3,19 +3,16 @@ passing (float64, float32, torch tensors, an MLP, a family of sizes), shrinking,
 
 import re
 import shlex
-import sys
 from dataclasses import replace
 from pathlib import Path
 
+import catalog_grads as C  # tests/ is on sys.path (pytest rootdir-relative import)
 import numpy as np
 import pytest
 
 import derivcheck
 from derivcheck import cli
 from derive import MLP, SpecError, VerificationError
-
-sys.path.insert(0, str(Path(__file__).parent))
-import catalog_grads as C  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = 4  # drawn cases per check (plus 5 adversarial ones): small nets, fast

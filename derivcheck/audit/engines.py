@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from random import Random
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -90,20 +89,16 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
 
-    from numeric import autograd, manual
+    from numeric.engines import ENGINES
 
-    symbolic: ModuleType | None
-    try:
-        from derive import symbolic
-    except ImportError:
-        symbolic = None
+    manual, torch_, symbolic = ENGINES["manual"], ENGINES["torch-cpu"], ENGINES.get("symbolic")
     result = {
         "examples": examples,
         "seed": seed,
         "max_error_over_tol": 0.0,
         "worst": "",
         "counterexample": None,
-        "symbolic": "not available (derive.symbolic missing)" if symbolic is None else "used",
+        "symbolic": "not available (no symbolic engine in numeric.engines.ENGINES)" if symbolic is None else "used",
         "second_order": "not available",
     }
     record: dict[str, Any] = {"max": 0.0, "worst": ""}
@@ -129,7 +124,7 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
         suppress_health_check=list(HealthCheck),
         phases=[Phase.generate, Phase.shrink],
     )
-    runs = [(False, examples, [("torch", autograd.gradients), ("manual", manual.gradients)])]
+    runs = [(False, examples, [("torch", torch_.gradients), ("manual", manual.gradients)])]
     if symbolic is not None:
         runs.append(
             (
@@ -138,7 +133,7 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
                 [
                     ("symbolic", symbolic.gradients),
                     ("manual", manual.gradients),
-                    ("torch", autograd.gradients),
+                    ("torch", torch_.gradients),
                 ],
             )
         )
@@ -167,21 +162,21 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
 
 
 def _second_order(k: Kernel, seed: int, symbolic) -> dict | str:
-    from numeric import autograd, manual
     from numeric.compare import check_close
+    from numeric.engines import ENGINES
 
-    # Any: looked up by name; the `missing` check below returns before a None is called
-    engines: list[tuple[str, Any]] = [(n, getattr(m, "hvp", None)) for n, m in (("manual", manual), ("torch", autograd))]
+    # Any: an Engine's hvp is None without second order; the `missing` check below returns before a None is called
+    engines: list[tuple[str, Any]] = [(n, ENGINES[e].hvp) for n, e in (("manual", "manual"), ("torch", "torch-cpu"))]
     missing = [n for n, fn in engines if fn is None]
     if missing:
-        return f"not available (numeric.{'/'.join(missing)}.hvp missing)"
+        return f"not available (no hvp for {'/'.join(missing)} in numeric.engines.ENGINES)"
     rng = np.random.default_rng(seed)
     net = audit_net(k, (2, 3, 1), 2)
     # Keep every edge inside the kernel's scale (a compact support would otherwise make H v = 0 = H v).
     spread = 0.3 * min([1.5] + [to_float(p) for p in am.breakpoints(k, orders=(0,))[0]])
     errors: dict[str, float] = {}
     found = []
-    ref_name = "symbolic" if symbolic is not None and hasattr(symbolic, "hvp") else "torch"
+    ref_name = "symbolic" if symbolic is not None and symbolic.hvp is not None else "torch"
     size = 0.0
     hess_at_0 = attempt(lambda: k.hessian_at_0)[0] is True
     kinds = ("plain", "plain", "coincident" if hess_at_0 else "plain")
@@ -194,7 +189,7 @@ def _second_order(k: Kernel, seed: int, symbolic) -> dict | str:
         P = Params(Z=Z)
         try:
             outs = {n: fn(net, P, X, Y, V) for n, fn in engines}
-            ref = symbolic.hvp(net, P, X, Y, V) if ref_name == "symbolic" else outs.pop("torch")
+            ref = symbolic.hvp(net, P, X, Y, V) if symbolic is not None and symbolic.hvp is not None else outs.pop("torch")
         except (TypeError, AttributeError) as exc:
             return f"not available (hvp signature: {exc})"
         except SpecError as exc:

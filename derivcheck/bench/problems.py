@@ -32,19 +32,23 @@ def engine_fn(engine, net, p, X, Y, V=None, *, device="cpu"):
     """A zero-argument callable running one engine (gradient or HVP) on one problem.
 
     Engines: "manual", "manual_hvp", "torch_<formulation>" (gradient), "torch_hvp_<method>" (HVP);
-    `device` applies to the torch ones."""
-    import numeric.manual as manual
+    `device` applies to the torch ones. Every call goes through `numeric.engines.ENGINES` (float64),
+    the torch tuning (formulation, method) as the contract's keyword arguments."""
+    from numeric.engines import ENGINES
 
-    if engine == "manual":
-        return lambda: manual.gradients(net, p, X, Y)
-    if engine == "manual_hvp":
-        return lambda: manual.hvp(net, p, X, Y, V)
-    import numeric.autograd as ag
-
+    if engine in ("manual", "manual_hvp"):
+        man = ENGINES["manual"]
+        if engine == "manual":
+            return lambda: man.gradients(net, p, X, Y)
+        assert man.hvp is not None  # the manual engine has second order (R-operator)
+        return lambda: man.hvp(net, p, X, Y, V)
+    torch_ = ENGINES["torch-cuda" if device == "cuda" else "torch-cpu"]
     if engine.startswith("torch_hvp_"):
-        return lambda: ag.hvp(net, p, X, Y, V, device=device, method=engine[len("torch_hvp_") :])
-    formulation = engine[len("torch_") :]
-    return lambda: ag.gradients(net, p, X, Y, device=device, formulation=formulation)
+        assert torch_.contract_hvp is not None  # the torch engine has second order
+        hvp, method = torch_.contract_hvp, engine[len("torch_hvp_") :]
+        return lambda: hvp(net, p, X, Y, V, dtype=torch_.dtype, device=device, method=method)
+    grad, formulation = torch_.contract_gradients, engine[len("torch_") :]
+    return lambda: grad(net, p, X, Y, dtype=torch_.dtype, device=device, formulation=formulation)
 
 
 # Peak RSS of this process's own address space: VmHWM (ru_maxrss would not do: on Linux it carries

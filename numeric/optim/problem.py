@@ -1,0 +1,157 @@
+"""The objective every optimiser sees (`Problem`, counting calls), its records and results, and the
+bookkeeping shared by every method (the first record, one record per iteration).
+
+Everything works on flat parameter vectors in numeric.flat's layout (coordinates layer by layer,
+node by node, dimension last, then biases). A `Problem` wraps two callables,
+``value_and_grad(x) -> (L, dL/dx)`` and ``hvp(x, v) -> H v``, and counts how often each is called,
+so methods are compared by cost, not by iterations.
+
+Cost unit ("HVP-equivalent evaluation"): one gradient evaluation or one Hessian-vector product
+counts 1. A manual R-operator HVP costs about two gradients (forward-over-reverse), so this unit
+is generous to first-order methods: a first-order method given the same count gets at least the
+compute a second-order one used.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from derive import MLP, Net, Params
+
+from ..flat import flatten, unflatten
+from ..manual import gradients
+from ..manual import hvp as manual_hvp
+
+__all__ = ["Problem", "Record", "Result", "net_problem", "make_record", "is_finite", "start_run"]
+
+
+class Problem:
+    """A smooth objective seen through value+gradient and Hessian-vector products, with counters.
+
+    Args:
+        value_and_grad: flat x (n,) -> (loss float, gradient (n,)).
+        hvp: (x (n,), v (n,)) -> H(x) v (n,).
+        n: dimension.
+
+    Attributes:
+        n_grad, n_hvp: calls so far. `cost` = n_grad + n_hvp (HVP-equivalent evaluations).
+    """
+
+    def __init__(self, value_and_grad: Callable, hvp: Callable, n: int):
+        self._vg, self._hvp, self.n = value_and_grad, hvp, int(n)
+        self.n_grad = 0
+        self.n_hvp = 0
+
+    @property
+    def cost(self) -> int:
+        return self.n_grad + self.n_hvp
+
+    def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        self.n_grad += 1
+        f, g = self._vg(x)
+        return float(f), np.asarray(g, dtype=np.float64)
+
+    def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        self.n_hvp += 1
+        return np.asarray(self._hvp(x, v), dtype=np.float64)
+
+
+def net_problem(net: Net | MLP, params: Params, X: np.ndarray, Y: np.ndarray) -> tuple[Problem, np.ndarray]:
+    """The training objective of a network as a `Problem` over its flat parameters.
+
+    Spatial Net: x = (Z_1..Z_L, then b_2..b_L if net.bias); gradients from `numeric.manual.gradients`
+    (eq. (8), efficient form), H v from `numeric.manual.hvp` (R-operator), both in numeric.flat's layout.
+
+    Returns:
+        (problem, x0) with x0 = flatten(params).
+    """
+    x0 = flatten(net, params)
+
+    def vg(x):
+        grads = gradients(net, unflatten(net, x), X, Y)
+        return grads.loss, grads.flat()
+
+    def hv(x, v):
+        return manual_hvp(net, unflatten(net, x), X, Y, np.asarray(v, dtype=np.float64))
+
+    return Problem(vg, hv, x0.size), x0
+
+
+@dataclass
+class Record:
+    """One iteration of an optimiser (iteration 0 is the starting point, before any step).
+
+    Attributes:
+        iteration, loss (at the iterate), grad_norm (||dL/dx||), step_norm (||x_k - x_(k-1)||),
+        rate (learning rate, or the trust radius for Newton-CG), n_grad, n_hvp, cost (cumulative),
+        accepted (Newton-CG: whether the trial step was taken), cg_iters, seconds (wall time so far).
+    """
+
+    iteration: int
+    loss: float
+    grad_norm: float
+    step_norm: float
+    rate: float
+    n_grad: int
+    n_hvp: int
+    cost: int
+    accepted: bool = True
+    cg_iters: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Result:
+    """What every optimiser returns: final flat parameters, per-iteration history, why it stopped."""
+
+    method: str
+    x: np.ndarray
+    history: list[Record]
+    stop: str
+    trajectory: list[np.ndarray] | None = None
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def loss(self) -> float:
+        return self.history[-1].loss
+
+def make_record(problem, it, f, g, step, rate, t0, **kw) -> Record:
+    """Record of iteration `it` at loss f and gradient g, with the problem's counters and time since t0."""
+    return Record(
+        it,
+        float(f),
+        float(np.linalg.norm(g)),
+        float(step),
+        float(rate),
+        problem.n_grad,
+        problem.n_hvp,
+        problem.cost,
+        seconds=time.perf_counter() - t0,
+        **kw,
+    )
+
+
+def is_finite(f, g) -> bool:
+    """Whether the loss f and every entry of the gradient g are finite (else the method stops: diverged)."""
+    return math.isfinite(f) and bool(np.all(np.isfinite(g)))
+
+
+def start_run(problem, x0, rate, keep_trajectory, callback):
+    """Every method's first step: the clock, x_0, f and g at x_0, record 0 (reported to `callback`)
+    and the trajectory list (None unless kept). Returns (t0, x, f, g, hist, traj)."""
+    t0 = time.perf_counter()
+    x = np.array(x0, dtype=np.float64)
+    f, g = problem.value_and_grad(x)
+    hist = [make_record(problem, 0, f, g, 0.0, rate, t0)]
+    traj = [x.copy()] if keep_trajectory else None
+    if callback:
+        callback(hist[-1])
+    return t0, x, f, g, hist, traj
