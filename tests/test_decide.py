@@ -50,9 +50,9 @@ def test_sympy_steps_respect_the_time_budget():
         while True:
             time.sleep(0.01)
 
-    t0 = time.perf_counter()
+    # slow() never returns: getting an answer at all means the limit stopped it (no clock is read here)
     value, why = attempt(slow, seconds=0.2)
-    assert value is None and "0.2" in why and time.perf_counter() - t0 < 1.0
+    assert value is None and why == "SymPy did not decide it within 0.2 s"
     with dd.budget(0.0):
         assert attempt(lambda: 1)[1] == "the audit's SymPy time budget is spent"
 
