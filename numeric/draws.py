@@ -8,6 +8,7 @@ A `Case` is (net, params, X, Y) plus what makes it special: `kind` ("drawn", "ne
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from derive import MLP, Net, Params, compile_net
 
-__all__ = ["Case", "draw_case", "adversarial_cases", "place_pair", "drop_rows", "drop_node", "drop_layer",
+__all__ = ["Case", "draw_case", "suited_targets", "adversarial_cases", "place_pair", "drop_rows", "drop_node", "drop_layer",
            "rounded", "with_dtype", "ADVERSARIAL_KINDS", "NEAR_SEPARATIONS"]
 
 ADVERSARIAL_KINDS = ("near", "coincident", "saturated", "relu_kink")
@@ -47,14 +48,27 @@ class Case:
         return what
 
 
-def _targets(net: Net | MLP, rng: np.random.Generator, B: int) -> np.ndarray:
-    K = net.widths[-1]
-    if net.loss == "bce":
-        return np.round(rng.uniform(0.05, 0.95, (B, K)), 3)
-    if net.loss == "softmax_ce":
-        Y = np.round(rng.uniform(0.0, 1.0, (B, K)), 3) + 0.01
+def suited_targets(loss: str, shape: tuple[int, int],
+                   uniform: Callable[[float, float, tuple[int, int]], np.ndarray]) -> np.ndarray:
+    """Targets Y (B x K) that suit the loss, the one place their ranges are written: bce probabilities in
+    [0.05, 0.95] (log stays finite), softmax_ce rows summing to 1 (uniform + 0.01, normalised), any
+    other loss entries in [-1.5, 1.5].
+
+    Args:
+        loss: the net's loss name. shape: (B, K).
+        uniform: uniform(lo, hi, shape) -> array, the source of the entries (a seeded generator,
+            rounded or not, or a hypothesis draw).
+    """
+    if loss == "bce":
+        return uniform(0.05, 0.95, shape)
+    if loss == "softmax_ce":
+        Y = uniform(0.0, 1.0, shape) + 0.01
         return Y / Y.sum(axis=1, keepdims=True)
-    return np.round(rng.uniform(-1.5, 1.5, (B, K)), 3)
+    return uniform(-1.5, 1.5, shape)
+
+
+def _targets(net: Net | MLP, rng: np.random.Generator, B: int) -> np.ndarray:
+    return suited_targets(net.loss, (B, net.widths[-1]), lambda lo, hi, shape: np.round(rng.uniform(lo, hi, shape), 3))
 
 
 def draw_case(net: Net | MLP, rng: np.random.Generator, *, batch: int = 3,

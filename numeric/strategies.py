@@ -24,6 +24,8 @@ from hypothesis.strategies import SearchStrategy
 
 from derive import ACTIVATIONS, KERNELS, LOSSES, MLP, Net, Params
 
+from .draws import suited_targets
+
 __all__ = ["nets", "mlps", "params_for", "data_for", "cases", "adversarial_cases", "KERNEL_NAMES",
            "ACTIVATION_SPECS", "LOSS_SPECS"]
 
@@ -104,14 +106,7 @@ def data_for(draw, net: Net | MLP, *, batch=st.integers(1, 3)) -> tuple[np.ndarr
     (probabilities in (0, 1) for bce, one-hot-like rows summing to 1 for softmax_ce)."""
     B = draw(_st(batch))
     X = _array(draw, (B, net.widths[0]), -2, 2)
-    K = net.widths[-1]
-    if net.loss == "bce":
-        Y = _array(draw, (B, K), 0.05, 0.95)
-    elif net.loss == "softmax_ce":
-        Y = _array(draw, (B, K), 0.0, 1.0) + 0.01
-        Y = Y / Y.sum(axis=1, keepdims=True)
-    else:
-        Y = _array(draw, (B, K), -1.5, 1.5)
+    Y = suited_targets(net.loss, (B, net.widths[-1]), lambda lo, hi, shape: _array(draw, shape, lo, hi))
     return X, Y
 
 

@@ -1,11 +1,32 @@
-"""Shared test helpers."""
+"""Shared test helpers: seeded parameters and data for a net, the zoo of nets the exact-engine tests
+run on, and a flat view of a `Gradients`."""
 
 import numpy as np
 
-from derive import Params
+from derive import MLP, Net, Params
+from numeric.draws import suited_targets
+
+#: nets covering every kernel family, activation and loss shape the exact engine handles (spatial and MLP)
+NETS = [
+    Net((2, 3, 2), dim=2, kernel="gaussian", hidden="tanh", loss="mse", bias=True),
+    Net((3, 2, 2), dim=3, kernel="exponential", hidden="sigmoid", loss="sse_half"),
+    Net((2, 2, 3), dim=2, kernel="inverse_quadratic", hidden="relu", output="tanh", loss="huber(delta=0.5)", bias=True),
+    Net((2, 3, 1), dim=1, kernel="inverse_multiquadric", hidden="softplus", loss="mae"),
+    Net((3, 2, 2), dim=2, kernel="wendland_c2", hidden="leaky_relu(alpha=0.1)", output="sigmoid", loss="bce"),
+    Net((2, 2, 2, 3), dim=2, kernel="cosine_cutoff", hidden="gelu", loss="softmax_ce", bias=True),
+    Net((2, 2), dim=3, kernel="exp(-r**2/c)", kernel_params={"c": 0.7}, output="tanh", loss="mse"),
+    MLP((2, 3, 2), activations="tanh", loss="sse_half", bias=True),
+    MLP((3, 2, 2, 1), activations=("relu", "sigmoid", "identity"), loss="mse", bias=False),
+]
+
+
+def net_id(net) -> str:
+    """pytest id of a net: its one-line description."""
+    return net.describe()
 
 
 def random_params(net, seed=0, scale=1.5):
+    """Coordinates (or weights) uniform in [-scale, scale] and biases in [-1, 1], seeded."""
     rng = np.random.default_rng(seed)
     if net.spatial:
         Z = [rng.uniform(-scale, scale, size=(n, net.dim)) for n in net.widths]
@@ -17,16 +38,17 @@ def random_params(net, seed=0, scale=1.5):
 
 
 def random_data(net, batch=3, seed=1):
+    """Inputs X (batch x N_1) in [-2, 2] and targets that suit the loss (numeric.draws.suited_targets)."""
     rng = np.random.default_rng(seed)
     X = rng.uniform(-2, 2, size=(batch, net.widths[0]))
-    K = net.widths[-1]
-    if net.loss == "bce":
-        Y = rng.uniform(0.05, 0.95, size=(batch, K))
-    elif net.loss == "softmax_ce":
-        Y = rng.dirichlet(np.ones(K), size=batch)
-    else:
-        Y = rng.uniform(-1.5, 1.5, size=(batch, K))
-    return X, Y
+    return X, suited_targets(net.loss, (batch, net.widths[-1]), rng.uniform)
+
+
+def random_case(net, seed=0, batch=3):
+    """(params, X, Y): parameters in [-1, 1] (seed) and data (seed + 1)."""
+    p = random_params(net, seed, scale=1.0)
+    X, Y = random_data(net, batch, seed + 1)
+    return p, X, Y
 
 
 def all_grads(g):

@@ -1,15 +1,13 @@
 """Cross-engine properties over hypothesis-drawn nets (MATH.md "First order" and "Exact identities")."""
 
 import numpy as np
-from hypothesis import given, note, settings
+from hypothesis import given, note
 from hypothesis import strategies as st
 
-from derive import Net, symbolic
+from derive import symbolic
 from numeric import autograd, manual, strategies
 from numeric.compare import check_gradients, rotation_asymmetry, translation_residual
 from numeric.engines import ENGINES
-from numeric.fd import fd_gradient, taylor_slope
-from numeric.flat import flatten
 
 # the float64 host engines other than the ground truth (manual, torch-cpu), from the one table
 HOST64 = [e for e in ENGINES.values() if e.name != "symbolic" and e.dtype == np.float64 and e.device == "cpu"]
@@ -45,42 +43,6 @@ def test_adversarial_draws_agree_and_stay_finite(case):
     m, t = manual.gradients(net, params, X, Y), autograd.gradients(net, params, X, Y)
     assert all(np.all(np.isfinite(d)) for d in m.dZ + m.dW)
     _assert_agree(net, params, X, Y, t, m)
-
-
-SMOOTH = dict(kernel=st.sampled_from(["gaussian", "inverse_quadratic", "inverse_multiquadric"]),
-              hidden=st.sampled_from(["tanh", "sigmoid", "softplus", "gelu"]),
-              loss=st.sampled_from(["mse", "sse_half", "softmax_ce", "bce"]))
-
-
-@settings(max_examples=10)
-@given(strategies.cases(width=st.integers(1, 3), **SMOOTH))
-def test_finite_differences_agree(case):
-    net, params, X, Y = case
-    g = manual.gradients(net, params, X, Y)
-    flat = g.flat()
-    fd = fd_gradient(net, params, X, Y)
-    assert np.max(np.abs(fd - flat)) <= 1e-6 * max(1.0, np.max(np.abs(flat)))
-
-
-@given(strategies.cases(**SMOOTH), st.integers(0, 2**31 - 1))
-def test_taylor_remainder_shrinks_as_e_squared(case, seed):
-    net, params, X, Y = case
-    g = manual.gradients(net, params, X, Y)
-    flat = g.flat()
-    v = np.random.default_rng(seed).normal(size=flatten(net, params).size)
-    res = taylor_slope(net, params, X, Y, flat, v)
-    assert res.ok, f"slope {res.slope} (expected 2), remainders {res.remainders}"
-
-
-def test_taylor_test_catches_a_wrong_gradient():
-    net = Net((2, 3, 1), hidden="tanh")
-    from tests.helpers import random_data, random_params
-    p, (X, Y) = random_params(net), random_data(net)
-    g = manual.gradients(net, p, X, Y)
-    flat = g.flat()
-    v = np.random.default_rng(0).normal(size=flat.size)
-    assert taylor_slope(net, p, X, Y, flat, v).ok
-    assert not taylor_slope(net, p, X, Y, flat * 1.01, v).ok
 
 
 @given(strategies.cases())

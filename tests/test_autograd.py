@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 import torch
+from helpers import all_grads, random_data, random_params
 
 from derive import Net, Params, SpecError
 from numeric import autograd, manual
-from tests.helpers import all_grads, random_data, random_params
 
 
 def test_coincident_nodes_give_the_limit_not_nan():

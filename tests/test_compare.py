@@ -18,7 +18,6 @@ from numeric.compare import (
     report,
     tolerance,
 )
-from numeric.fd import TaylorResult
 
 # Every row the checks read: verify (entries, fd, identities), numeric.fd (Taylor), numeric.spectrum,
 # derivcheck.formula and derivcheck.claimsfile.
@@ -100,18 +99,6 @@ def test_identity_findings_use_the_table():
     assert bad.describe().startswith("rotation (manual vs the rotation identity): 1e-09 vs 0.0, relative error 1e-09 > ")
     with pytest.raises(SpecError, match="no tolerance for quantity 'reflection'"):
         check_identity("reflection", "manual", 0.0)
-
-
-def test_taylor_slope_is_a_finding_with_the_table_minimum():
-    eps = np.geomspace(1e-2, 1e-5, 10)
-    low, fine, flat = (TaylorResult(s, eps, eps, 2) for s in (1.5, 2.01, None))
-    assert low.minimum == tolerance(np.float64, "taylor_grad") == 1.9
-    assert TaylorResult(2.95, eps, eps, 3).minimum == tolerance(np.float64, "taylor_hvp") == 2.9
-    assert (low.ok, fine.ok, flat.ok) == (False, True, True)
-    assert [r.finding().ok for r in (low, fine, flat)] == [False, True, True]
-    msg = low.finding().describe()
-    assert msg.startswith("grad (taylor vs Taylor remainder of order 2): 1.5 vs 2, fitted slope 1.500 not above")
-    assert "the minimum 1.9" in msg
 
 
 def test_shape_mismatch_goes_through_the_same_path():

@@ -6,13 +6,13 @@ import inspect
 
 import numpy as np
 import pytest
+from helpers import random_case
 
 from derive import MLP, Gradients, Net, SpecError, layout, symbolic
 from numeric import autograd, manual
 from numeric.compare import rel_error, tolerance
 from numeric.engines import ENGINES
 from numeric.flat import flatten
-from tests.helpers import random_data, random_params
 
 NETS = [Net((2, 2, 2), dim=2, kernel="gaussian", hidden="tanh", loss="mse", bias=True),
         MLP((2, 3, 2), activations="tanh", loss="sse_half", bias=True)]
@@ -20,7 +20,7 @@ NAMES = list(ENGINES)
 
 
 def _case(net):
-    return net, random_params(net, seed=3, scale=1.0), *random_data(net, batch=2, seed=4)
+    return net, *random_case(net, seed=3, batch=2)  # parameters in [-1, 1] (seed 3), data (seed 4)
 
 
 def _engine(name):

@@ -3,6 +3,7 @@ numeric.manual.gradients is) computes the same thing, including on adversarial i
 
 import numpy as np
 import pytest
+from helpers import random_data, random_params
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -10,7 +11,6 @@ from derive import MLP, Net, Params, SpecError
 from numeric import manual, strategies
 from numeric.compare import rel_error, tolerance
 from numeric.manual import reference
-from tests.helpers import random_data, random_params
 
 DTYPES = st.sampled_from([np.float64, np.float32])
 # delta and dL/da have no rows of their own in the tolerance table: colsum(delta_l) is db_l and dA[0] is

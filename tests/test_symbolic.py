@@ -1,49 +1,25 @@
-"""The exact engine: flat route == program route (symbolically and at 50 digits), SymEngine == SymPy,
+"""The exact engine (derive/symbolic.py; its program in tests/test_program.py):
 ground truth == the numeric engines, Hessians == torch, eq. (8) proved (and its h-variant refuted)."""
 
 import mpmath
 import numpy as np
 import pytest
-import sympy as sp
 import torch
-from helpers import random_data, random_params
+from helpers import NETS, random_case
+from helpers import net_id as _ids
 from hypothesis import given
 from hypothesis import strategies as st
 
 import numeric.autograd as ag
 import numeric.manual as manual
-from derive import MLP, Net, Params, SpecError
+from derive import Net, Params, SpecError
 from derive import symbolic as sym
 from derive.decide import is_zero
-from derive.lambdify import lambdify
-from derive.program import lambdify_program
 from derive.typeset import cse_latex
 from numeric import strategies as dcst
 from numeric.compare import rel_error
 
 TOL = 1e-10  # normwise relative error of a float64 engine against the 50-digit truth
-
-NETS = [
-    Net((2, 3, 2), dim=2, kernel="gaussian", hidden="tanh", loss="mse", bias=True),
-    Net((3, 2, 2), dim=3, kernel="exponential", hidden="sigmoid", loss="sse_half"),
-    Net((2, 2, 3), dim=2, kernel="inverse_quadratic", hidden="relu", output="tanh", loss="huber(delta=0.5)", bias=True),
-    Net((2, 3, 1), dim=1, kernel="inverse_multiquadric", hidden="softplus", loss="mae"),
-    Net((3, 2, 2), dim=2, kernel="wendland_c2", hidden="leaky_relu(alpha=0.1)", output="sigmoid", loss="bce"),
-    Net((2, 2, 2, 3), dim=2, kernel="cosine_cutoff", hidden="gelu", loss="softmax_ce", bias=True),
-    Net((2, 2), dim=3, kernel="exp(-r**2/c)", kernel_params={"c": 0.7}, output="tanh", loss="mse"),
-    MLP((2, 3, 2), activations="tanh", loss="sse_half", bias=True),
-    MLP((3, 2, 2, 1), activations=("relu", "sigmoid", "identity"), loss="mse", bias=False),
-]
-
-
-def _ids(n):
-    return n.describe()
-
-
-def _case(net, seed=0, batch=3):
-    p = random_params(net, seed, scale=1.0)
-    X, Y = random_data(net, batch, seed + 1)
-    return p, X, Y
 
 
 def _fields(g):
@@ -52,7 +28,7 @@ def _fields(g):
 
 @pytest.mark.parametrize("net", NETS, ids=_ids)
 def test_gradients_agree_with_manual_and_torch(net):
-    p, X, Y = _case(net)
+    p, X, Y = random_case(net)
     truth = sym.gradients(net, p, X, Y)
     assert truth.engine == "symbolic"
     assert isinstance(truth.extra["mp"]["loss"], mpmath.mpf)
@@ -93,7 +69,7 @@ def test_adversarial_inputs_match_manual(case):
 
 def test_coincident_nodes_limit_and_error():
     net = Net((1, 2, 1), dim=2, kernel="gaussian")
-    p, X, Y = _case(net)
+    p, X, Y = random_case(net)
     p.Z[1][0] = p.Z[0][0]
     g = sym.gradients(net, p, X, Y)
     assert rel_error(manual.gradients(net, p, X, Y).dZ, g.dZ) < TOL
@@ -104,106 +80,12 @@ def test_coincident_nodes_limit_and_error():
 
 def test_relu_derivative_at_zero_is_zero():
     net = Net((2, 2, 1), dim=2, hidden="relu", bias=True)
-    p, X, Y = _case(net)
+    p, X, Y = random_case(net)
     X = np.zeros_like(X)
     p.b = [np.zeros_like(b) for b in p.b]
     g = sym.gradients(net, p, X, Y)
     assert np.all(g.db[0] == 0) and np.all(g.dZ[0] == 0)  # every hidden pre-activation is exactly 0
     assert rel_error(manual.gradients(net, p, X, Y).dZ, g.dZ) < TOL
-
-
-# -- flat route == program route --------------------------------------------------------------------
-# tanh and sigmoid are left to the 50-digit test below: the program uses their simplified derivatives
-# (cosh^-2, stable when saturated) and sp.diff gives 1 - tanh^2; equal, but simplify() needs minutes to see it.
-@pytest.mark.parametrize("net", [Net((1, 2, 1), dim=2, kernel="gaussian", hidden="softplus", loss="mse", bias=True),
-                                 Net((1, 2, 1), dim=1, kernel="inverse_quadratic", hidden="softplus", output="softplus",
-                                     bias=True)],
-                         ids=_ids)
-def test_flat_equals_program_symbolically(net):
-    built = sym.build_program(net, batch=1)
-    leaves = sym._flat(built.params) + sym._flat(built.biases)
-    fl, grads = sym.flat_gradient(net, batch=1)
-    symbols = {s.name: s for s in fl.leaves + list(fl.x) + list(fl.y)}
-    program = built.prog.to_sympy([built.loss] + [built.bar[n] for n in leaves], symbols, expand=True)
-    assert is_zero(program[0] - fl.expr)
-    for n, exact, ours in zip(leaves, grads, program[1:]):
-        assert is_zero(exact - ours), n  # expand (then simplify) to exactly 0
-
-
-@pytest.mark.parametrize("net", [NETS[0], NETS[7],
-                                 Net((2, 2, 1), dim=2, kernel="wendland_c2", hidden="leaky_relu(alpha=0.1)",
-                                     output="sigmoid", loss="bce"),
-                                 Net((1, 2, 2), dim=1, kernel="cosine_cutoff", hidden="gelu", loss="softmax_ce")],
-                         ids=_ids)
-def test_flat_equals_program_at_50_digits(net):
-    p, X, Y = _case(net, batch=2)
-    fl, grads = sym.flat_gradient(net, batch=2)
-    syms = fl.leaves + list(fl.x) + list(fl.y)
-    arrays = (p.Z if net.spatial else p.W) + (p.b or []) + [X, Y]
-    vals = [mpmath.mpf(float(v)) for A in arrays for v in np.ravel(A)]
-    with mpmath.workdps(50):
-        flat = lambdify(syms, [fl.expr] + grads, "mpmath")(*vals)
-    truth = sym.gradients(net, p, X, Y).extra["mp"]
-    ours = [truth["loss"]] + [v for A in (truth["dZ"] if net.spatial else truth["dW"]) for v in np.ravel(A)]
-    ours += [v for A in (truth["db"] or []) for v in np.ravel(A)]
-    assert len(flat) == len(ours)
-    for a, b in zip(flat, ours):
-        assert abs(a - b) <= mpmath.mpf(10) ** -45 * max(1, abs(a))
-
-
-# -- backends ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("net", [NETS[0], NETS[2], NETS[5]], ids=_ids)
-def test_symengine_equals_sympy(net):
-    p, X, Y = _case(net, batch=2)
-    _, _, vals = sym._values(net, p, X, Y)
-    out = {}
-    for backend in ("sympy", "symengine"):
-        cp = sym.compile_program(net, 2, hessian=True, backend=backend, targets=("mpmath",))
-        with mpmath.workdps(50):
-            out[backend] = cp.gradient["mpmath"](*vals) + cp.hessian["mpmath"](*vals)
-    # Same exact program; the CASes write the primitives' derivatives in different (equal) forms, so
-    # the 50-digit values may differ in the last digit or two, no more.
-    for a, b in zip(out["sympy"], out["symengine"]):
-        assert abs(a - b) <= mpmath.mpf(10) ** -46 * max(1, abs(a))
-    # ... and those derivatives are equal symbolically, first and second order.
-    K = net.widths[-1]
-    pairs = [(sym._act_template(net.hidden, "sympy"), sym._act_template(net.hidden, "symengine")),
-             (sym._loss_template(net.loss, K, "sympy"), sym._loss_template(net.loss, K, "symengine"))]
-    for t0, t1 in pairs:
-        if t0 is None:
-            continue
-        for k in t0.diff_args:
-            p0, p1 = t0.part(k), t1.part(k)
-            for q0, q1 in [(p0, p1)] + ([(p0.part(j), p1.part(j)) for j in p0.diff_args] if hasattr(p0, "part") else []):
-                e0, e1 = (q.expr if hasattr(q, "expr") else sp.sympify(q) for q in (q0, q1))
-                assert is_zero(e0 - e1), (t0.name, k)
-
-
-def test_numpy_target_matches_mpmath_target():
-    net = NETS[5]
-    p, X, Y = _case(net, batch=2)
-    cp = sym.compile_program(net, 2, hessian=True, targets=("numpy", "mpmath"))
-    _, _, vals = sym._values(net, p, X, Y)
-    with mpmath.workdps(50):
-        exact = [float(v) for v in cp.hessian["mpmath"](*vals)]
-    fast = cp.hessian["numpy"](*[float(v) for v in vals])
-    assert rel_error(fast, exact) < 1e-12
-    assert set(cp.timings) == {"derive", "codegen"}
-
-
-def test_program_keeps_numbers_exact():
-    net = Net((2, 2), dim=1, kernel="exp(-r**2/c)", kernel_params={"c": 0.3}, loss="mse")
-    built = sym.build_program(net, batch=3)
-    repl, outs = built.prog.to_sympy([built.loss], {}, expand=False)
-    for _, e in repl:
-        assert not e.has(sp.Float), e
-    assert any(e.has(sp.Rational(1, 6)) for _, e in repl)  # the mse divisor B*K = 6, exactly
-
-
-def test_lambdify_program_rejects_unknown_target():
-    built = sym.build_program(Net((1, 1), dim=1))
-    with pytest.raises(SpecError, match="unknown target"):
-        lambdify_program(built.prog, built.inputs, [built.loss], "fortran")
 
 
 # -- second order -----------------------------------------------------------------------------------
@@ -238,7 +120,7 @@ def _torch_hessian(net, p, X, Y):
 
 @pytest.mark.parametrize("net", [NETS[0], NETS[2], NETS[4], NETS[5], NETS[7], NETS[8]], ids=_ids)
 def test_hessian_agrees_with_torch(net):
-    p, X, Y = _case(net, batch=2)
+    p, X, Y = random_case(net, batch=2)
     # wrt="Z": the coordinates only (the torch reference below holds a spatial net's biases fixed)
     H = sym.hessian(net, p, X, Y, wrt="Z" if net.spatial else None)
     n = (net.n_coords if net.spatial else
@@ -250,7 +132,7 @@ def test_hessian_agrees_with_torch(net):
 
 def test_hessian_at_coincident_nodes():
     net = Net((2, 2, 1), dim=2, kernel="wendland_c2")  # lim G''(s) is infinite, but lim r phi'(r) = 0
-    p, X, Y = _case(net, batch=2)
+    p, X, Y = random_case(net, batch=2)
     p.Z[1][1] = p.Z[0][0]
     H = sym.hessian(net, p, X, Y)
     assert np.all(np.isfinite(H))
@@ -259,7 +141,7 @@ def test_hessian_at_coincident_nodes():
 
 def test_hessian_translation_mode_and_hvp():
     net = NETS[0]
-    p, X, Y = _case(net)
+    p, X, Y = random_case(net)
     H = sym.hessian(net, p, X, Y, wrt="Z", mp=True)  # the coordinates (this net also has biases)
     D = net.dim
     t = mpmath.matrix([1 if k % D == 0 else 0 for k in range(H.rows)])
@@ -274,14 +156,14 @@ def test_hessian_translation_mode_and_hvp():
 
 def test_hessian_wrt_must_fit_net():
     net = NETS[0]
-    p, X, Y = _case(net)
+    p, X, Y = random_case(net)
     with pytest.raises(SpecError, match="wrt"):
         sym.hessian(net, p, X, Y, wrt="W")
 
 
 def test_bad_inputs_are_spec_errors():
     net = NETS[0]
-    p, X, Y = _case(net)
+    p, X, Y = random_case(net)
     with pytest.raises(SpecError, match="Y has shape"):
         sym.gradients(net, p, X, Y[:, :1])
     with pytest.raises(SpecError, match="NaN"):
