@@ -368,19 +368,25 @@ def rotation_moment(Z, dZ) -> np.ndarray:
     return np.asarray(sum(np.asarray(z).T @ np.asarray(d) for z, d in zip(Z, dZ)), dtype=np.float64)
 
 
-def translation_residual(dZ) -> float:
-    """|translation_sum(dZ)| / scale: exactly 0 in exact arithmetic (translation invariance)."""
+def translation_residual(dZ, *, scale: float = 0.0) -> float:
+    """|translation_sum(dZ)| / max(max|dZ|, scale): exactly 0 in exact arithmetic (translation invariance).
+
+    `scale` floors the denominator with the problem's size (callers pass |loss|): at a stationary point
+    every dL/dz is rounding noise and noise divided by noise says nothing about the engine.
+    """
     total = translation_sum(dZ)
-    scale = max(max(float(np.abs(d).max()) for d in dZ), np.finfo(np.float64).tiny)
-    return float(np.abs(total).max() / scale)
+    own = max(float(np.abs(d).max()) for d in dZ)
+    return float(np.abs(total).max() / max(own, scale, np.finfo(np.float64).tiny))
 
 
-def rotation_asymmetry(Z, dZ) -> float:
-    """|M - M^T| / |M| with M = rotation_moment(Z, dZ) (symmetric by rotation invariance)."""
+def rotation_asymmetry(Z, dZ, *, scale: float = 0.0) -> float:
+    """|M - M^T| / max(|M|, max|z| max|dL/dz|, scale) with M = rotation_moment(Z, dZ) (symmetric by
+    rotation invariance); M has the units of the loss, so callers pass |loss| as `scale` (see
+    `translation_residual`)."""
     M = rotation_moment(Z, dZ)
-    scale = max(float(np.abs(M).max()), float(max(np.abs(np.asarray(z)).max() * np.abs(np.asarray(d)).max()
-                                                  for z, d in zip(Z, dZ))), np.finfo(np.float64).tiny)
-    return float(np.abs(M - M.T).max() / scale)
+    own = max(float(np.abs(M).max()), float(max(np.abs(np.asarray(z)).max() * np.abs(np.asarray(d)).max()
+                                                for z, d in zip(Z, dZ))))
+    return float(np.abs(M - M.T).max() / max(own, scale, np.finfo(np.float64).tiny))
 
 
 def permutation_residual(dZ_permuted, dZ, perm) -> float:

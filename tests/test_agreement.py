@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from derive import symbolic
 from numeric import autograd, manual, strategies
-from numeric.compare import check_gradients, rotation_asymmetry, translation_residual
+from numeric.compare import check_gradients, rotation_asymmetry, tolerance, translation_residual
 from numeric.engines import ENGINES
 
 # the float64 host engines other than the ground truth (manual, torch-cpu), from the one table
@@ -50,8 +50,9 @@ def test_rigid_motion_identities(case):
     net, params, X, Y = case
     assert {e.name for e in HOST64} >= {"manual", "torch-cpu"}
     for g in (e.gradients(net, params, X, Y) for e in HOST64):
-        assert translation_residual(g.dZ) < 1e-12
-        assert rotation_asymmetry(params.Z, g.dZ) < 1e-12
+        # floored by |loss|: where every dL/dz is rounding noise (a stationary point) the ratio is noise
+        assert translation_residual(g.dZ, scale=abs(g.loss)) < tolerance(np.float64, "translation")
+        assert rotation_asymmetry(params.Z, g.dZ, scale=abs(g.loss)) < tolerance(np.float64, "rotation")
 
 
 @given(strategies.cases(layers=st.integers(3, 4), width=st.integers(2, 4)), st.randoms(use_true_random=False))
