@@ -96,7 +96,12 @@ def _dispatch(argv: list[str]) -> int:
         verb = _verb_of(argv)
         if verb is not None and "-h" not in argv and "--help" not in argv:
             _hypothesis_home()
-        parser, subs = build_parser(_verb_of(argv))
+        parser, subs = build_parser(verb)
+        if verb is not None:  # a formula such as '-2*tanh(r)' is a value, not an unknown option
+            from derivcheck.netspec import formula_argv
+
+            i = argv.index(verb) + 1
+            argv = argv[:i] + formula_argv(argv[i:], subs[verb])
         args, extra = parser.parse_known_args(argv)
         if extra:  # argparse would print the top-level usage; the verb's own usage says more
             subs[args.verb].error(f"unrecognized arguments: {' '.join(extra)}")

@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import re
 import shlex
 import tomllib
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ from derive import KERNELS, MLP, Net, SpecError
 from derive.parse import FUNCTIONS
 
 __all__ = ["NetSpec", "DataOptions", "NETWORK_KEYS", "DATA_KEYS", "load_net", "read_toml", "net_from_table",
-           "data_from_table", "add_net_arguments", "net_from_args", "net_flags"]
+           "data_from_table", "add_net_arguments", "net_from_args", "net_flags", "net_given", "formula_argv"]
 
 # key -> (type, description); kind-specific keys are checked against KIND_KEYS.
 NETWORK_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
@@ -158,7 +159,7 @@ def _check_params_given(formula: str, params: dict, where: str) -> None:
         return  # derive.parse reports it
     called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called - set(FUNCTIONS) - {"r", "pi", "E"}
-    missing = sorted(n for n in names - set(params) if "_" not in n)  # derive.parse refuses underscores itself
+    missing = sorted(names - set(params))
     if missing:
         m = missing[0]
         raise SpecError(f"{where}: kernel {formula!r} needs a value for {m}",
@@ -242,7 +243,7 @@ def add_net_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--kind", choices=("spatial", "mlp"), help="spatial (default) or mlp")
     g.add_argument("--widths", type=_widths, metavar="N1,N2,...", help="layer widths, e.g. 3,5,2")
     g.add_argument("--dim", type=int, metavar="D", help="spatial dimension")
-    g.add_argument("--kernel", metavar="G", help="library kernel or formula in r (a leading minus: --kernel=-2*r)")
+    g.add_argument("--kernel", metavar="G", help="library kernel or formula in r, e.g. 'exp(-r**2/s**2)'")
     g.add_argument("--param", type=_param, action="append", metavar="NAME=VALUE", help="kernel parameter (repeatable)")
     g.add_argument("--hidden", help="activation of layers 2..L-1 (spatial)")
     g.add_argument("--output", help="activation of layer L (spatial)")
@@ -251,7 +252,35 @@ def add_net_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--bias", action=argparse.BooleanOptionalAction, default=None, help="free biases b_l")
 
 
+def formula_argv(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """`argv` with formulas that start with a minus sign kept as values: argparse would take
+    ``--kernel '-2*tanh(3*(r-0.4))'`` or ``audit-kernel '-exp(-r)'`` for an unknown option. A word that
+    starts with "-", is no option of `parser` and reads as a formula (it has a digit, an operator or a
+    bracket, or is -r) joins the option before it (``--kernel=-2*...``) when that option takes a value,
+    else it is marked as a positional by a leading space (argparse's own rule; the verb strips it)."""
+    actions = parser._option_string_actions  # noqa: SLF001 - argparse has no public lookup
+    out: list[str] = []
+    for word in argv:
+        name = word.split("=", 1)[0]
+        formula = (word.startswith("-") and name not in actions and word != "--"
+                   and (word == "-r" or re.search(r"[0-9()*/+.]", word) is not None)
+                   and not re.fullmatch(r"--[A-Za-z][\w-]*(=.*)?", word))
+        if not formula:
+            out.append(word)
+        elif out and out[-1] in actions and actions[out[-1]].nargs != 0 and "=" not in out[-1]:
+            out[-1] = f"{out[-1]}={word}"
+        else:
+            out.append(" " + word)
+    return out
+
+
 _FLAG_KEYS = ("kind", "widths", "dim", "kernel", "hidden", "output", "activations", "loss", "bias")
+
+
+def net_given(args: argparse.Namespace, ignore: tuple[str, ...] = ()) -> bool:
+    """Whether any network flag (or ``--net``) was given, not counting the flags in `ignore`."""
+    keys = ("net", "param", *_FLAG_KEYS)
+    return any(getattr(args, k, None) not in (None, []) for k in keys if k not in ignore)
 
 
 def net_from_args(args: argparse.Namespace, default: NetSpec | None = None) -> NetSpec:
