@@ -43,7 +43,7 @@ from derive import KERNELS, MLP, Net, SpecError
 from derive.parse import FUNCTIONS
 
 __all__ = ["NetSpec", "DataOptions", "NETWORK_KEYS", "DATA_KEYS", "load_net", "read_toml", "net_from_table",
-           "data_from_table", "add_net_arguments", "net_from_args", "net_flags", "net_given", "formula_argv"]
+           "data_from_table", "add_net_arguments", "net_from_args", "net_flags", "net_given", "formula_argv", "net_table"]
 
 # key -> (type, description); kind-specific keys are checked against KIND_KEYS.
 NETWORK_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
@@ -286,7 +286,7 @@ def net_given(args: argparse.Namespace, ignore: tuple[str, ...] = ()) -> bool:
 def net_from_args(args: argparse.Namespace, default: NetSpec | None = None) -> NetSpec:
     """The network of parsed flags: the ``--net`` file's fields, overridden by any flag given."""
     spec = load_net(args.net) if getattr(args, "net", None) else None
-    table = {k: v for k, v in (_table(spec.net) if spec else {}).items()}
+    table = {k: v for k, v in (net_table(spec.net) if spec else {}).items()}
     given: dict[str, Any] = {k: getattr(args, k) for k in _FLAG_KEYS if getattr(args, k, None) is not None}
     if isinstance(given.get("activations"), str):
         given["activations"] = str(given["activations"]).split(",")
@@ -305,7 +305,7 @@ def net_from_args(args: argparse.Namespace, default: NetSpec | None = None) -> N
     return NetSpec(net, spec.data if spec else DataOptions(), flags)
 
 
-def _table(net: Net | MLP) -> dict:
+def net_table(net: Net | MLP) -> dict:
     """The ``[network]`` table of a net (what `net_from_table` reads back)."""
     if not net.spatial:
         return {"kind": "mlp", "widths": list(net.widths), "activations": list(net.activations), "loss": net.loss,
@@ -319,7 +319,7 @@ def net_flags(net: Net | MLP, file_flags: str | None = None) -> str:
     """Command-line flags that rebuild `net` (``--net FILE`` when it came unchanged from a file)."""
     if file_flags:
         return file_flags
-    t = _table(net)
+    t = net_table(net)
     out = [f"--kind {t['kind']}"] if t["kind"] == "mlp" else []
     out.append("--widths " + ",".join(map(str, t["widths"])))
     if net.spatial:

@@ -1,0 +1,95 @@
+"""Every verb takes the user's network (issue 13): verify/train/report/audit-kernel with --net or the
+network flags, and the flags as users type them (underscored parameter names, formulas that start with
+a minus sign, unused or missing parameters). CLI behaviour is tested through `derivcheck.cli.main`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from derive import SpecError
+from derive.parse import parse_expr
+from derivcheck.cli import build_parser, main
+from derivcheck.netspec import formula_argv
+
+ROOT = Path(__file__).resolve().parents[1]
+NET = str(ROOT / "examples" / "my_net.toml")
+
+
+def test_parameter_names_may_hold_inner_underscores():
+    expr = parse_expr("w_max*exp(-r**2)", params=("w_max",))
+    assert {s.name for s in expr.free_symbols} == {"w_max", "r"}
+    for bad in ("_w*r", "w__x*r", "w_*r", "1_000*r", "__import__('os')"):
+        with pytest.raises(SpecError, match="underscore"):
+            parse_expr(bad, params=("w",))
+
+
+def test_formula_with_a_leading_minus_is_a_value_not_an_option():
+    _, subs = build_parser("verify")
+    argv = formula_argv(["--kernel", "-2*tanh(3*(r-0.4))", "--param", "s=1", "--bias"], subs["verify"])
+    assert argv == ["--kernel=-2*tanh(3*(r-0.4))", "--param", "s=1", "--bias"]
+    _, subs = build_parser("audit-kernel")
+    assert formula_argv(["-exp(-r)", "--seed", "1"], subs["audit-kernel"]) == [" -exp(-r)", "--seed", "1"]
+    assert formula_argv(["--widhts", "2,1"], subs["audit-kernel"]) == ["--widhts", "2,1"]  # a typo stays an error
+
+
+def test_audit_kernel_positional_formula_with_minus_names_the_missing_param(capsys):
+    assert main(["audit-kernel", "-exp(-r**2/s**2)"]) == 2
+    err = capsys.readouterr().err
+    assert "needs a value for s" in err and "--param s=VALUE" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["audit-kernel", "gaussian", "--param", "w_max=2"], "has no parameter 'w_max'"),
+    (["audit-kernel", "exp(-r/s)", "--param", "s=1", "--param", "w_max=2"], "parameter w_max is not used"),
+    (["verify", "--widths", "2,1", "--kernel", "exp(-r/s)", "--param", "s=1", "--param", "t_0=2"],
+     "parameter t_0 is not used"),
+    (["audit-kernel", "gaussian", "--kernel", "gaussian"], "two kernels given"),
+])
+def test_unused_or_doubled_parameters_are_errors(capsys, argv, message):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_underscored_parameter_reaches_the_kernel(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    argv = ["verify", "--widths", "2,2,1", "--dim", "1", "--kernel", "-w_max*tanh(3*(r-0.4))", "--param", "w_max=2",
+            "--cases", "2", "--engines", "manual", "--out", str(out)]
+    assert main(argv) in (0, 1)
+    assert json.loads(out.read_text())["cases"][0]["spec"]["kernel_params"] == {"w_max": 2.0}
+
+
+def test_verify_runs_the_users_network_with_adversarial_cases(tmp_path, capsys):
+    out = tmp_path / "results.json"
+    assert main(["verify", "--net", NET, "--cases", "3", "--engines", "manual,torch-cpu,fd", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["schema"] == "derivcheck.results/1" and res["summary"]["verdict"] == "pass"
+    ids = [c["id"] for c in res["cases"]]
+    assert ids[:3] == ["n000", "n001", "n002"]
+    assert {"a00-near-1e-3", "a01-near-1e-5", "a02-near-1e-7", "a03-coincident"} <= set(ids)
+    assert all(c["spec"]["widths"] == [3, 4, 2] and c["spec"]["kernel"] == "exp(-r**2/s**2)" for c in res["cases"])
+    assert res["table"]["manual"]["dZ"]["n"] == len(ids)  # every case judged against the ground truth
+    assert "--net" in res["provenance"]["command"] and "--cases 3" in res["provenance"]["command"]
+    near = next(c for c in res["cases"] if c["id"] == "a02-near-1e-7")
+    assert near["spec"]["separation"] == 1e-7 and any(s.startswith("fd:") for s in near["skipped"])
+    # --only rebuilds the same case from the seed
+    one = tmp_path / "one.json"
+    assert main(["verify", "--net", NET, "--cases", "3", "--engines", "manual", "--only", "a02-near-1e-7",
+                 "--out", str(one)]) == 0
+    again = json.loads(one.read_text())["cases"]
+    assert [c["id"] for c in again] == ["a02-near-1e-7"]
+    assert again[0]["errors"]["manual"]["dZ"]["rel"] == near["errors"]["manual"]["dZ"]["rel"]
+
+
+def test_verify_runs_an_mlp_and_a_formula_with_a_leading_minus(tmp_path, capsys):
+    out = tmp_path / "mlp.json"
+    assert main(["verify", "--kind", "mlp", "--widths", "3,2,2", "--activations", "relu,sigmoid", "--loss", "bce",
+                 "--bias", "--cases", "2", "--engines", "manual,torch-cpu", "--out", str(out)]) == 0
+    kinds = {c["spec"].get("draw", "drawn") for c in json.loads(out.read_text())["cases"]}
+    assert kinds == {"drawn", "relu_kink"}  # no coordinates: no node pairs; bce: no saturation case
+    out = tmp_path / "minus.json"
+    assert main(["verify", "--widths", "2,2,1", "--dim", "2", "--kernel", "-2*exp(-r**2)", "--cases", "2",
+                 "--engines", "manual,torch-cpu", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["cases"][0]["spec"]["kernel"] == "-2*exp(-r**2)"
