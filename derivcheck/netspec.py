@@ -283,16 +283,18 @@ def net_given(args: argparse.Namespace, ignore: tuple[str, ...] = ()) -> bool:
     return any(getattr(args, k, None) not in (None, []) for k in keys if k not in ignore)
 
 
-def net_from_args(args: argparse.Namespace, default: NetSpec | None = None) -> NetSpec:
-    """The network of parsed flags: the ``--net`` file's fields, overridden by any flag given."""
+def net_from_args(args: argparse.Namespace, default: NetSpec | None = None, *,
+                  defaults: dict | None = None) -> NetSpec:
+    """The network of parsed flags: the ``--net`` file's fields, overridden by any flag given.
+    `defaults` (a ``[network]`` table) fills what neither gives (train: widths 4,8,8,2, D = 3)."""
     spec = load_net(args.net) if getattr(args, "net", None) else None
-    table = {k: v for k, v in (net_table(spec.net) if spec else {}).items()}
+    table = {**(defaults or {}), **(net_table(spec.net) if spec else {})}
     given: dict[str, Any] = {k: getattr(args, k) for k in _FLAG_KEYS if getattr(args, k, None) is not None}
     if isinstance(given.get("activations"), str):
         given["activations"] = str(given["activations"]).split(",")
     if getattr(args, "param", None):
         given["kernel_params"] = {**table.get("kernel_params", {}), **dict(args.param)}
-    if spec is None and not given:
+    if spec is None and not given and not defaults:
         if default is not None:
             return default
         raise SpecError("no network given", "pass --net FILE or flags such as --widths 3,5,2 --dim 2 --kernel gaussian")
