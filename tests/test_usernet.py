@@ -93,3 +93,59 @@ def test_verify_runs_an_mlp_and_a_formula_with_a_leading_minus(tmp_path, capsys)
     assert main(["verify", "--widths", "2,2,1", "--dim", "2", "--kernel", "-2*exp(-r**2)", "--cases", "2",
                  "--engines", "manual,torch-cpu", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["cases"][0]["spec"]["kernel"] == "-2*exp(-r**2)"
+
+
+# -- train and report -----------------------------------------------------------------------------
+def test_gd_backtracks_instead_of_climbing():
+    import numpy as np
+
+    from numeric import optim
+
+    H, b = np.diag([1.0, 10.0]), np.ones(2)
+
+    def problem():
+        return optim.Problem(lambda x: (0.5 * x @ H @ x - b @ x, H @ x - b), lambda x, v: H @ v, 2)
+
+    x0 = np.array([3.0, -2.0])
+    plain = optim.gd(problem(), x0, 0.25, iters=20)  # 0.25 > 2 / lambda_max = 0.2: the plain rule climbs
+    assert plain.loss > plain.history[0].loss and plain.settings["loss_increases"] == 20
+    safe = optim.gd(problem(), x0, 0.25, iters=20, backtrack=True)
+    losses = [h.loss for h in safe.history]
+    assert all(b < a for a, b in zip(losses, losses[1:], strict=False)) and safe.settings["backtracks"] >= 1
+    assert safe.settings["loss_increases"] == 0 and safe.history[-1].rate < 0.2
+
+
+def test_train_takes_the_users_network(tmp_path, capsys):
+    rc = main(["train", "--net", NET, "--hidden", "softplus", "--loss", "sse_half", "--method", "gd", "--iters", "5",
+               "--quiet", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0 and "widths=(3, 4, 2), D=2, g=exp(-r**2/s**2)(s=0.7), hidden=softplus" in out
+    assert "loss=sse_half" in out
+    log = json.loads((tmp_path / "synthetic_gd.json").read_text())
+    assert log["summary"]["settings"]["backtrack"] is True
+
+
+def test_train_kernel_with_a_leading_minus_and_diabetes_widths(tmp_path, capsys):
+    assert main(["train", "--kernel", "-2*exp(-r**2)", "--widths", "2,3,1", "--method", "adam", "--iters", "3",
+                 "--quiet", "--out", str(tmp_path)]) == 0
+    assert "g=-2*exp(-r**2)" in capsys.readouterr().out
+    assert main(["train", "--task", "diabetes", "--widths", "3,4,1", "--quiet"]) == 2
+    assert "--widths does not apply to --task diabetes" in capsys.readouterr().err
+
+
+def test_train_that_ends_above_its_start_says_so(tmp_path, capsys):
+    rc = main(["train", "--widths", "2,3,1", "--dim", "2", "--kernel", "1+r**2", "--method", "gd", "--lr", "0.02",
+               "--no-backtrack", "--iters", "10", "--quiet", "--out", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert rc == 1 and "diverged" in captured.out and "loss increased" in captured.err
+    rc = main(["train", "--widths", "2,3,1", "--dim", "2", "--kernel", "1+r**2", "--method", "gd", "--lr", "0.02",
+               "--iters", "10", "--quiet", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0 and "backtracked" in out
+
+
+def test_report_derivation_of_the_users_network(tmp_path, capsys):
+    assert main(["report", "--which", "derivation", "--widths", "2,2,1", "--dim", "2", "--kernel", "exp(-r**2/s**2)",
+                 "--param", "s=0.7", "--no-pdf", "--out", str(tmp_path)]) == 0
+    tex = (tmp_path / "derivation.tex").read_text()
+    assert "widths=(2, 2, 1), D=2" in tex and "s=0.7" in tex
