@@ -144,7 +144,12 @@ class Family:
         hidden: activations allowed for hidden layers; output: for the output layer.
         activations: a fixed per-layer tuple (layers 2..L) instead of hidden/output (fixes L).
         loss: allowed losses. bias: allowed bias settings. kernels: allowed kernels (spatial).
+        kernel_params: kernel parameter values, name -> a value or a tuple of values to draw from
+            (e.g. {"s": (0.5, 1.0)} with kernels=("exp(-r**2/s**2)",)); library defaults fill the rest.
         scalar_output: output width fixed to 1.
+        near: also draw nearly coincident node pairs (spatial): one node of layer 2 placed at
+            10^-k (k in 3..7) from a node of layer 1, where formulas with a division by the distance
+            or an epsilon in it break.
     """
 
     kind: str = "mlp"
@@ -160,12 +165,16 @@ class Family:
     bias: tuple[bool, ...] = (True,)
     kernels: tuple[str, ...] = ("gaussian", "inverse_quadratic", "exponential")
     scalar_output: bool = False
+    kernel_params: Any = ()  # a mapping (or (name, value) pairs); a frozen dataclass keeps it as given
+    near: bool = False
 
     def describe(self) -> str:
         acts = f"activations={self.activations}" if self.activations else f"hidden={self.hidden}, output={self.output}"
         return (f"{self.kind}: L in {self.layers}, widths in {self.width}{' (uniform)' if self.uniform_width else ''}"
                 f"{', D in ' + str(self.dim) if self.kind == 'spatial' else ''}, batch in {self.batch}, {acts}, "
-                f"loss in {self.loss}, bias in {self.bias}")
+                f"loss in {self.loss}, bias in {self.bias}"
+                + (f", kernel_params {dict(self.kernel_params)}" if self.kernel_params else "")
+                + (", nearly coincident nodes" if self.near else ""))
 
     def net_strategy(self) -> st.SearchStrategy:
         @st.composite
@@ -190,8 +199,11 @@ class Family:
             if self.kind == "mlp":
                 return MLP(widths, activations=acts, loss=loss, bias=bias)
             # spatial nets have one hidden activation for all hidden layers
+            choices = dict(self.kernel_params)
+            kp = {k: float(draw(st.sampled_from(v)) if isinstance(v, (tuple, list)) else v) for k, v in choices.items()}
             return Net(widths, dim=draw(st.integers(*self.dim)), kernel=draw(st.sampled_from(self.kernels)),
-                       hidden=acts[0] if L > 2 else self.hidden[0], output=acts[-1], loss=loss, bias=bias)
+                       kernel_params=kp, hidden=acts[0] if L > 2 else self.hidden[0], output=acts[-1], loss=loss,
+                       bias=bias)
         return build()
 
     def cases(self) -> st.SearchStrategy:
@@ -212,6 +224,9 @@ class Family:
                             for j in range(N[l - 1]):
                                 if np.array_equal(Z[l][i], Z[l - 1][j]):
                                     Z[l][i, 0] += 0.5
+                if self.near and draw(st.booleans()):  # node i of layer 2 next to node j of layer 1
+                    i, j = draw(st.integers(0, N[1] - 1)), draw(st.integers(0, N[0] - 1))
+                    Z[1][i] = Z[0][j] + 10.0 ** -draw(st.integers(3, 7)) * np.eye(net.dim)[0]
                 params = Params(Z=Z, b=b)
             else:
                 params = Params(W=[arr((N[l + 1], N[l])) for l in range(net.L - 1)], b=b)
@@ -236,6 +251,8 @@ class FormulaClaim:
         correct: the correct formula (LaTeX), shown in the errata when the claim fails.
         note: reading chosen and the alternative, for ambiguous formulas.
         proof_size: (widths, dim, batch) for the symbolic proof; None picks the smallest in the family.
+        rtol, atol: this claim's tolerance, |claimed - true| <= atol + rtol |true| entrywise (default:
+            numeric.compare.TOLERANCES' formula rows; a claim about a lossy approximation states its own).
     """
 
     id: str
@@ -248,8 +265,14 @@ class FormulaClaim:
     correct: str = ""
     note: str = ""
     proof_size: tuple | None = None
+    rtol: float | None = None
+    atol: float | None = None
 
     def __post_init__(self):
+        for name in ("rtol", "atol"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and v >= 0 and np.isfinite(v)):
+                raise SpecError(f"claim {self.id!r}: {name} = {v!r}", f"give {name} as a number >= 0")
         if self.quantity not in QUANTITIES:
             raise SpecError(f"claim {self.id!r}: unknown quantity {self.quantity!r}",
                             f"use one of {', '.join(QUANTITIES)}")
@@ -306,10 +329,12 @@ class FormulaVerdict:
 
 def _compare(claim: FormulaClaim, l: int, claimed, true) -> tuple[tuple, Any, Any, Finding]:
     """(index, claimed entry, true entry, finding) for one layer: the worst entry of
-    |claimed - true| - (atol + rtol |true|) against the manual engine."""
-    def finding(error, tol, where="", value=float("nan"), truth=float("nan"), note=""):
+    |claimed - true| - (atol + rtol |true|) against the manual engine. The finding states it as a
+    relative error |claimed - true| / |true| against (atol + rtol |true|) / |true| (the same test),
+    or as an absolute error where the true entry is 0."""
+    def finding(error, tol, where="", value=float("nan"), truth=float("nan"), note="", measure="abs"):
         return Finding(claim.quantity, f"claim {claim.id!r}", error, tol, where=f" of layer {l + 1}{where}",
-                       value=value, truth=truth, measure="abs", reference="manual engine", note=note)
+                       value=value, truth=truth, measure=measure, reference="manual engine", note=note)
 
     try:
         c = np.asarray(claimed, dtype=float)
@@ -324,14 +349,21 @@ def _compare(claim: FormulaClaim, l: int, claimed, true) -> tuple[tuple, Any, An
             return (), c.tolist(), t.tolist(), finding(float("inf"), 0.0, value=c.shape, truth=t.shape,
                                                        note=f"shape {c.shape} where the true value has shape {t.shape}")
     # float64 engine against a formula evaluated in float64 (numeric.compare.TOLERANCES says why these values)
-    band = tolerance(np.float64, "formula_atol") + tolerance(np.float64, "formula_rtol") * np.abs(t)
+    atol = tolerance(np.float64, "formula_atol") if claim.atol is None else claim.atol
+    rtol = tolerance(np.float64, "formula_rtol") if claim.rtol is None else claim.rtol
+    band = atol + rtol * np.abs(t)
     err = np.abs(c - t) - band
     if np.all(err <= 0):
         return (), None, None, finding(0.0, 0.0)
     idx = tuple(int(i) for i in np.unravel_index(int(np.nanargmax(np.where(np.isnan(err), np.inf, err))), t.shape))
     diff = abs(float(c[idx]) - float(t[idx]))
-    return idx, float(c[idx]), float(t[idx]), finding(float("inf") if np.isnan(diff) else diff, float(band[idx]),
-                                                      f", entry {list(idx)}", float(c[idx]), float(t[idx]))
+    diff = float("inf") if np.isnan(diff) else diff
+    size = abs(float(t[idx]))
+    if size > 0:
+        return idx, float(c[idx]), float(t[idx]), finding(diff / size, float(band[idx]) / size, f", entry {list(idx)}",
+                                                          float(c[idx]), float(t[idx]), measure="rel")
+    return idx, float(c[idx]), float(t[idx]), finding(diff, float(band[idx]), f", entry {list(idx)}",
+                                                      float(c[idx]), float(t[idx]))
 
 
 def layers_of(claim: FormulaClaim, L: int) -> list[int]:

@@ -149,3 +149,64 @@ def test_report_derivation_of_the_users_network(tmp_path, capsys):
                  "--param", "s=0.7", "--no-pdf", "--out", str(tmp_path)]) == 0
     tex = (tmp_path / "derivation.tex").read_text()
     assert "widths=(2, 2, 1), D=2" in tex and "s=0.7" in tex
+
+
+# -- formula claims report like check-grad (issue 13 item 3) --------------------------------------
+CLAIMS_FILE = '''
+from dataclasses import replace
+
+import numpy as np
+from derivcheck.formula import Family, FormulaClaim
+
+DOCUMENT = {"id": "t", "title": "test claims"}
+FAM = Family(kind="spatial", layers=(2, 3), width=(1, 2), dim=(1, 2), batch=(1, 2), hidden=("tanh",),
+             output=("identity",), loss=("mse",), bias=(False,), kernels=("exp(-r**2/s**2)",),
+             kernel_params={"s": (0.5, 0.9)})
+NEAR = Family(kind="spatial", layers=(2, 2), width=(1, 2), dim=(1, 2), batch=(1, 1), hidden=("tanh",),
+              output=("identity",), loss=("mse",), bias=(False,), kernels=("exp(-r/s)",),
+              kernel_params={"s": 0.7}, near=True)
+
+def close(c, l):  # the true dW times (1 + 3e-7): wrong in the 7th digit
+    return c.dW[l] * (1 + 3e-7)
+
+def eps_dz(c, l):  # eq. (5) with (z_i - z_j) / (r + eps): a backward pass that adds eps to the distance
+    out = np.zeros_like(c.Z[l])
+    if l >= 1:
+        G = c.dW[l] * c.dg[l] / (c.R[l] + 1e-6)
+        out = out + c.Z[l] * G.sum(axis=1)[:, None] - G @ c.Z[l - 1]
+    if l + 1 < c.L:
+        G = c.dW[l + 1] * c.dg[l + 1] / (c.R[l + 1] + 1e-6)
+        out = out + c.Z[l] * G.sum(axis=0)[:, None] - G.T @ c.Z[l + 1]
+    return out
+
+CLAIMS = [
+    FormulaClaim("close", "dW", close, family=FAM),
+    FormulaClaim("close-loose", "dW", close, family=FAM, rtol=1e-6),
+    FormulaClaim("eps", "dZ", eps_dz, layers="all", family=NEAR, rtol=1e-4),
+    FormulaClaim("eps-far", "dZ", eps_dz, layers="all", family=replace(NEAR, near=False), rtol=1e-4),
+]
+'''
+
+
+def test_formula_claims_report_relative_error_digits_and_numbers(tmp_path, capsys):
+    path = tmp_path / "t_claims.py"
+    path.write_text(CLAIMS_FILE)
+    out = tmp_path / "claims.json"
+    assert main(["claims", str(path), "--cases", "40", "--no-prove", "--json", str(out)]) == 1
+    results = {r["id"]: r for r in json.loads(out.read_text())["documents"][0]["results"]}
+    close = results["close"]
+    assert close["verdict"] == "false" and close["measure"] == "rel"
+    assert isinstance(close["claimed"], float) and isinstance(close["true"], float)
+    assert close["error"] == pytest.approx(3e-7, rel=1e-3) and close["tolerance"] > 1e-7
+    a, b = close["printed"]["claimed"], close["printed"]["true"]
+    assert a != b and len(a) >= 7  # enough digits to see the difference
+    assert "relative error 3e-07 > tolerance" in close["evidence"]
+    assert results["close-loose"]["verdict"] == "holds"  # its own tolerance, 1e-6
+    # the eps is invisible at ordinary distances (rtol 1e-4) and shows at a nearly coincident pair
+    eps = results["eps"]
+    assert eps["verdict"] == "false" and results["eps-far"]["verdict"] == "holds"
+    Z = eps["counterexample"]["params"]["Z"]
+    import numpy as np
+
+    r = min(float(np.linalg.norm(np.subtract(z2, z1))) for z2 in Z[1] for z1 in Z[0])
+    assert r < 1e-2
