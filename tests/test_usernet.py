@@ -182,8 +182,8 @@ def eps_dz(c, l):  # eq. (5) with (z_i - z_j) / (r + eps): a backward pass that 
 CLAIMS = [
     FormulaClaim("close", "dW", close, family=FAM),
     FormulaClaim("close-loose", "dW", close, family=FAM, rtol=1e-6),
-    FormulaClaim("eps", "dZ", eps_dz, layers="all", family=NEAR, rtol=1e-4),
-    FormulaClaim("eps-far", "dZ", eps_dz, layers="all", family=replace(NEAR, near=False), rtol=1e-4),
+    FormulaClaim("eps", "dZ", eps_dz, layers="all", family=NEAR, rtol=1e-3),
+    FormulaClaim("eps-far", "dZ", eps_dz, layers="all", family=replace(NEAR, near=False), rtol=1e-3),
 ]
 '''
 
@@ -202,7 +202,7 @@ def test_formula_claims_report_relative_error_digits_and_numbers(tmp_path, capsy
     assert a != b and len(a) >= 7  # enough digits to see the difference
     assert "relative error 3e-07 > tolerance" in close["evidence"]
     assert results["close-loose"]["verdict"] == "holds"  # its own tolerance, 1e-6
-    # the eps is invisible at ordinary distances (rtol 1e-4) and shows at a nearly coincident pair
+    # the eps is invisible at distances >= 0.01 (rtol 1e-3) and shows at a nearly coincident pair
     eps = results["eps"]
     assert eps["verdict"] == "false" and results["eps-far"]["verdict"] == "holds"
     Z = eps["counterexample"]["params"]["Z"]
