@@ -210,3 +210,26 @@ def test_formula_claims_report_relative_error_digits_and_numbers(tmp_path, capsy
 
     r = min(float(np.linalg.norm(np.subtract(z2, z1))) for z2 in Z[1] for z1 in Z[0])
     assert r < 1e-2
+
+
+def test_readme_check_your_own_network_runs_as_written(tmp_path, monkeypatch, capsys):
+    """Each command of the README section exits as its comment says (run where examples/ is, writing
+    into a temporary folder)."""
+    import re
+    import shlex
+    import shutil
+
+    text = (ROOT / "README.md").read_text()
+    start = text.index("## Check your own network")
+    section = text[start:text.index("\n## ", start + 1)]
+    shell = section.split("```sh\n")[1].split("```")[0]
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    commands = [line for line in shell.splitlines() if line.strip()]
+    assert len(commands) >= 4
+    for line in commands:
+        command, _, comment = line.partition("#")
+        argv = shlex.split(command)
+        assert argv[0] == "derivcheck"
+        assert main(argv[1:]) == int(re.search(r"exit (\d)", comment).group(1)), line
+    assert (tmp_path / "my" / "results.json").exists() and (tmp_path / "my" / "derivation.tex").exists()
