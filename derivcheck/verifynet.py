@@ -10,6 +10,8 @@ from one generator seeded with ``--seed`` in a fixed order, so ``--only ID`` reb
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from numeric.draws import adversarial_cases, draw_case
@@ -27,7 +29,7 @@ def net_cases(spec: NetSpec, seed: int, count: int) -> list[Case]:
     if count < 0:
         raise SpecError(f"--cases {count} is negative", "use a count >= 0 (default 20)")
     d = spec.data
-    draw = dict(batch=d.batch, coordinate_range=d.coordinate_range, input_range=d.input_range,
+    draw: dict[str, Any] = dict(batch=d.batch, coordinate_range=d.coordinate_range, input_range=d.input_range,
                 weight_range=d.weight_range)
     rng = np.random.default_rng(seed)
     out = []

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from derive import SpecError
-from derive.parse import parse_expr
 from derivcheck.cli import build_parser, main
 from derivcheck.netspec import formula_argv
+from derive import SpecError
+from derive.parse import parse_expr
 
 ROOT = Path(__file__).resolve().parents[1]
 NET = str(ROOT / "examples" / "my_net.toml")

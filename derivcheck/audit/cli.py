@@ -14,7 +14,6 @@ from pathlib import Path
 from derive import KERNELS, Net, SpecError
 
 from ..netspec import add_net_arguments, net_from_args, net_from_table, net_given
-
 from ..provenance import atomic_write_json, provenance
 from .core import audit
 from .report import print_table, to_json, write_report

@@ -13,10 +13,10 @@ import numpy as np
 
 from derive import SpecError
 
+from ..netspec import add_net_arguments, net_from_args
 from .logs import write_log
 from .methods import DEFAULT_ITERS, METHODS, TrainRun, check_kernel, train
 from .report import training_report
-from ..netspec import add_net_arguments, net_from_args
 from .tasks import TASKS, make_task
 
 __all__ = ["add_arguments", "run"]

@@ -79,7 +79,8 @@ def training_report(
     prov = provenance(seed, argv)
     record: dict[str, Any]
     sections, figures, record = [], [], {"provenance": prov, "tasks": {}}
-    for name, task in ([(task.name, task)] if task is not None else [(n, make_task(n, seed)) for n in tasks]):
+    todo = [(task.name, task)] if task is not None else [(n, make_task(n, seed)) for n in tasks]
+    for name, task in todo:  # noqa: B020 - `task` is read once above, before the loop rebinds it
         runs = compare(task, newton_iters=newton_iters, keep_trajectory=True)
         curves = curves_figure(runs, out_dir / f"training_{name}_curves.png", task.description)
         figures.append(curves)
