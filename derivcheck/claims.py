@@ -229,10 +229,13 @@ def _formula_result(v: FormulaVerdict) -> Result:
             claimed = "undefined" if c is None else str(c)
             true = str(t)
         f = v.finding
-        if f is not None and not f.note:
-            name = "relative error" if f.measure == "rel" else "absolute error"
-            evidence += f": {name} {f.error:.3g} > tolerance {f.tol:.3g}"
-            values = {"claimed": c, "true": t, "error": f.error, "measure": f.measure, "tolerance": f.tol}
+        if f is not None and not f.note and isinstance(t, float):
+            # the finding judges |claimed - true| against atol + rtol |true|; say it relative to |true|
+            rel = f.error / abs(t) if t else float("inf")
+            evidence += (f": relative error {rel:.3g} > tolerance {f.tol / abs(t):.3g}" if t else
+                         f": absolute error {f.error:.3g} > tolerance {f.tol:.3g} (the true value is 0)")
+            values = {"claimed": c, "true": t, "error": rel if t else f.error, "measure": "rel" if t else "abs",
+                      "tolerance": f.tol / abs(t) if t else f.tol, "absolute_error": f.error, "absolute_tolerance": f.tol}
         else:
             values = {"claimed": c, "true": t}
     return Result(cl.id, "formula", cl.where, cl.quantity, HOLDS if v.holds else FALSE, claimed or "formula",

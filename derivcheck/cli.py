@@ -51,13 +51,15 @@ def build_parser(verb: str | None = None) -> tuple[argparse.ArgumentParser, dict
     """The top-level parser and one subparser per verb; only `verb`'s module is imported and given options."""
     from derivcheck import __version__
 
+    # exit_on_error=False: a malformed value of a network flag comes back to _dispatch as an
+    # ArgumentError, printed as the project's one-line error (every other usage error exits as usual)
     parser = argparse.ArgumentParser(prog="derivcheck", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, exit_on_error=False)
     parser.add_argument("--version", action="version", version=f"derivcheck {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     subs = {}
     for name, (module, helptext) in VERBS.items():
-        p = subs[name] = sub.add_parser(name, help=helptext, description=helptext)
+        p = subs[name] = sub.add_parser(name, help=helptext, description=helptext, exit_on_error=False)
         if name != verb:
             continue
         try:
@@ -102,7 +104,15 @@ def _dispatch(argv: list[str]) -> int:
 
             i = argv.index(verb) + 1
             argv = argv[:i] + formula_argv(argv[i:], subs[verb])
-        args, extra = parser.parse_known_args(argv)
+        try:
+            args, extra = parser.parse_known_args(argv)
+        except argparse.ArgumentError as err:
+            from derivcheck.netspec import NET_FLAGS
+
+            if err.argument_name is not None and set(err.argument_name.split("/")) & set(NET_FLAGS):
+                print(f"derivcheck {verb}: error: {err}", file=sys.stderr)
+                return 2
+            (subs[verb] if verb else parser).error(str(err))
         if extra:  # argparse would print the top-level usage; the verb's own usage says more
             subs[args.verb].error(f"unrecognized arguments: {' '.join(extra)}")
         if getattr(args, "_missing", None):

@@ -43,7 +43,7 @@ from derive import KERNELS, MLP, Net, SpecError
 from derive.parse import FUNCTIONS
 
 __all__ = ["NetSpec", "DataOptions", "NETWORK_KEYS", "DATA_KEYS", "load_net", "read_toml", "net_from_table",
-           "data_from_table", "add_net_arguments", "net_from_args", "net_flags", "net_given", "formula_argv", "net_table"]
+           "data_from_table", "add_net_arguments", "net_from_args", "net_flags", "net_given", "formula_argv", "net_table", "NET_FLAGS"]
 
 # key -> (type, description); kind-specific keys are checked against KIND_KEYS.
 NETWORK_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
@@ -228,7 +228,8 @@ def _widths(text: str) -> list[int]:
 
 def _param(text: str) -> tuple[str, float]:
     name, sep, value = text.partition("=")
-    if not sep or not name.replace("_", "a").isidentifier():
+    name = name.strip()
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*", name):  # as derive.parse: w_max
         raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE, e.g. s=0.7")
     try:
         return name, float(value)
@@ -274,6 +275,9 @@ def formula_argv(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
     return out
 
 
+#: the option strings add_net_arguments defines
+NET_FLAGS = ("--net", "--kind", "--widths", "--dim", "--kernel", "--param", "--hidden", "--output", "--activations",
+             "--loss", "--bias", "--no-bias")
 _FLAG_KEYS = ("kind", "widths", "dim", "kernel", "hidden", "output", "activations", "loss", "bias")
 
 
