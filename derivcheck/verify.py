@@ -310,6 +310,10 @@ def run(args) -> int:
     if user is not None:
         from .verifynet import net_cases
 
+        if args.quick or args.drawn is not None:
+            raise SpecError("--quick and --drawn choose the library matrix, not a network's cases",
+                            "with --net or network flags give --cases N")
+
         cases = net_cases(user, args.seed, args.cases)
     else:
         cases = matrix_cases(args.seed, args.quick) + drawn_cases(args.seed, drawn)

@@ -233,3 +233,17 @@ def test_readme_check_your_own_network_runs_as_written(tmp_path, monkeypatch, ca
         assert argv[0] == "derivcheck"
         assert main(argv[1:]) == int(re.search(r"exit (\d)", comment).group(1)), line
     assert (tmp_path / "my" / "results.json").exists() and (tmp_path / "my" / "derivation.tex").exists()
+
+
+def test_audit_kernel_runs_engines_agree_on_the_users_network(capsys):
+    assert main(["audit-kernel", "--net", NET, "--examples", "2", "--json"]) == 0
+    audit = json.loads(capsys.readouterr().out)
+    check = next(c for c in audit["checks"] if c["name"] == "engines_agree")
+    assert check["verdict"] == "pass" and "Net(widths=(3, 4, 2), D=2" in check["detail"]
+    assert check["evidence"]["architecture"].startswith("Net(widths=(3, 4, 2)")
+    assert audit["params"] == {"s": 0.7}
+
+
+def test_verify_matrix_flags_do_not_mix_with_a_network(capsys):
+    assert main(["verify", "--net", NET, "--drawn", "3"]) == 2
+    assert "give --cases N" in capsys.readouterr().err
