@@ -43,7 +43,8 @@ from derive import KERNELS, MLP, Net, SpecError
 from derive.parse import FUNCTIONS
 
 __all__ = ["NetSpec", "DataOptions", "NETWORK_KEYS", "DATA_KEYS", "load_net", "read_toml", "net_from_table",
-           "data_from_table", "add_net_arguments", "net_from_args", "net_flags", "net_given", "formula_argv", "net_table", "NET_FLAGS"]
+           "data_from_table", "add_net_arguments", "net_from_args", "net_flags", "net_given", "formula_argv",
+           "net_table", "NET_FLAGS"]
 
 # key -> (type, description); kind-specific keys are checked against KIND_KEYS.
 NETWORK_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
