@@ -4,6 +4,9 @@ Every library kernel x activation x loss on small nets, plus seeded hypothesis-d
 every engine: symbolic ground truth (50 digits), manual (float64 and float32), torch CPU, torch CUDA
 when present, central finite differences and the Taylor test; first order and H v. Writes
 `results.json` atomically (schema in README).
+
+With a network (``--net FILE`` or the network flags of `derivcheck.netspec`) the cases are that network's
+instead: ``--cases`` drawn parameter sets and the adversarial ones (`derivcheck.verifynet`), judged the same way.
 """
 
 from __future__ import annotations
