@@ -247,3 +247,10 @@ def test_audit_kernel_runs_engines_agree_on_the_users_network(capsys):
 def test_verify_matrix_flags_do_not_mix_with_a_network(capsys):
     assert main(["verify", "--net", NET, "--drawn", "3"]) == 2
     assert "give --cases N" in capsys.readouterr().err
+
+
+def test_check_grad_takes_a_kernel_with_a_leading_minus(capsys):
+    # catalog_grads.correct hard-codes the gaussian kernel: parsed as typed, the other kernel is judged (exit 1)
+    assert main(["check-grad", "catalog_grads:correct", "--widths", "2,2,1", "--dim", "2", "--kernel",
+                 "-2*exp(-r**2/w_s**2)", "--param", "w_s=0.8", "--bias", "--cases", "1", "--no-shrink"]) == 1
+    assert "g=-2*exp(-r**2/w_s**2)(w_s=0.8)" in capsys.readouterr().out
