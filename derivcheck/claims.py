@@ -53,7 +53,7 @@ def run(args) -> int:
     argv = sys.argv[1:]
     if args.json:
         provenance.atomic_write_json(args.json, {"provenance": provenance.provenance(args.seed, argv),
-                                                 "documents": [{**d.__dict__, "results": [r.__dict__ for r in d.results]}
+                                                 "documents": [{**d.__dict__, "results": [r.to_json() for r in d.results]}
                                                                for d in docs]})
     if args.errata:
         tex, pdf = build_errata(docs, args.errata, seed=args.seed, argv=argv)

@@ -42,6 +42,13 @@ class Result:
     command: str = ""
     claim_correct: str = ""
     finding: str = ""  # the failed check's `numeric.compare.Finding` line (false claims only)
+    # numbers behind the texts above: claimed, true (entries or lists), error, measure ("rel"/"abs"), tolerance
+    values: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """The result for JSON: `claimed` and `true` as numbers (the printed texts stay under "printed")."""
+        out = {k: v for k, v in self.__dict__.items() if k not in ("claimed", "true", "values")}
+        return {**out, "printed": {"claimed": self.claimed, "true": self.true}, **self.values}
 
 
 @dataclass
@@ -168,10 +175,13 @@ def check_worked(wf: WorkedFile, *, raise_: bool = False) -> list[Result]:
                            engine=f"claim {cl.id!r}", where=where)
         f.command = f"derivcheck claims {_display_path(wf.path)} --only {cl.id}"
         found.report(f)
+        nums = lambda xs: xs[0] if len(xs) == 1 else list(xs)  # noqa: E731
+        values = {"claimed": nums([printed(v)[0] for v in flat_c]), "true": nums([float(t) for t in flat_t]),
+                  "error": f.error, "measure": f.measure, "tolerance": f.tol}
         out.append(Result(cl.id, "number", cl.where, cl.quantity + (f" (layer {cl.layer})" if cl.layer is not None else ""),
                           verdict, show([str(v) for v in flat_c]), show(trues), cl.text, cl.note,
                           evidence=f"off by {worst:.2g} units of the last printed digit" if verdict != HOLDS else "",
-                          finding="" if f.ok else f.describe()))
+                          finding="" if f.ok else f.describe(), values=values))
     return out
 
 
@@ -200,13 +210,36 @@ def _formula_result(v: FormulaVerdict) -> Result:
         ce = dict(v.counterexample.__dict__)
         ce.pop("finding")  # its line is ce["message"]; the dict goes to JSON and the errata
     claimed = true = ""
+    evidence, values = v.evidence, {}
     if ce:
-        claimed = "undefined" if ce["claimed"] is None else f"{ce['claimed']:.6g}" if isinstance(ce["claimed"], float) \
-            else str(ce["claimed"])
-        true = f"{ce['true']:.6g}" if isinstance(ce["true"], float) else str(ce["true"])
+        c, t = ce["claimed"], ce["true"]
+        if isinstance(c, float) and isinstance(t, float):
+            claimed, true = _distinct(c, t)
+        else:
+            claimed = "undefined" if c is None else str(c)
+            true = str(t)
+        f = v.finding
+        if f is not None and not f.note and isinstance(t, float):
+            # the finding judges |claimed - true| against atol + rtol |true|; say it relative to |true|
+            rel = f.error / abs(t) if t else float("inf")
+            evidence += (f": relative error {rel:.3g} > tolerance {f.tol / abs(t):.3g}" if t else
+                         f": absolute error {f.error:.3g} > tolerance {f.tol:.3g} (the true value is 0)")
+            values = {"claimed": c, "true": t, "error": rel if t else f.error, "measure": "rel" if t else "abs",
+                      "tolerance": f.tol / abs(t) if t else f.tol, "absolute_error": f.error, "absolute_tolerance": f.tol}
+        else:
+            values = {"claimed": c, "true": t}
     return Result(cl.id, "formula", cl.where, cl.quantity, HOLDS if v.holds else FALSE, claimed or "formula",
-                  true or "same as claimed", cl.text, cl.note, v.evidence, ce, v.command, cl.correct,
-                  v.finding.describe() if v.finding is not None else "")
+                  true or "same as claimed", cl.text, cl.note, evidence, ce, v.command, cl.correct,
+                  v.finding.describe() if v.finding is not None else "", values)
+
+
+def _distinct(a: float, b: float) -> tuple[str, str]:
+    """Both numbers with the fewest significant digits (6 at least) that tell them apart."""
+    for p in range(6, 18):
+        ta, tb = f"{a:.{p}g}", f"{b:.{p}g}"
+        if ta != tb:
+            return ta, tb
+    return repr(a), repr(b)
 
 
 # ------------------------------------------------------------------------------------------------ files

@@ -51,13 +51,15 @@ def build_parser(verb: str | None = None) -> tuple[argparse.ArgumentParser, dict
     """The top-level parser and one subparser per verb; only `verb`'s module is imported and given options."""
     from derivcheck import __version__
 
+    # exit_on_error=False: a malformed value of a network flag comes back to _dispatch as an
+    # ArgumentError, printed as the project's one-line error (every other usage error exits as usual)
     parser = argparse.ArgumentParser(prog="derivcheck", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, exit_on_error=False)
     parser.add_argument("--version", action="version", version=f"derivcheck {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     subs = {}
     for name, (module, helptext) in VERBS.items():
-        p = subs[name] = sub.add_parser(name, help=helptext, description=helptext)
+        p = subs[name] = sub.add_parser(name, help=helptext, description=helptext, exit_on_error=False)
         if name != verb:
             continue
         try:
@@ -96,8 +98,21 @@ def _dispatch(argv: list[str]) -> int:
         verb = _verb_of(argv)
         if verb is not None and "-h" not in argv and "--help" not in argv:
             _hypothesis_home()
-        parser, subs = build_parser(_verb_of(argv))
-        args, extra = parser.parse_known_args(argv)
+        parser, subs = build_parser(verb)
+        if verb is not None:  # a formula such as '-2*tanh(r)' is a value, not an unknown option
+            from derivcheck.netspec import formula_argv
+
+            i = argv.index(verb) + 1
+            argv = argv[:i] + formula_argv(argv[i:], subs[verb])
+        try:
+            args, extra = parser.parse_known_args(argv)
+        except argparse.ArgumentError as err:
+            from derivcheck.netspec import NET_FLAGS
+
+            if err.argument_name is not None and set(err.argument_name.split("/")) & set(NET_FLAGS):
+                print(f"derivcheck {verb}: error: {err}", file=sys.stderr)
+                return 2
+            (subs[verb] if verb else parser).error(str(err))
         if extra:  # argparse would print the top-level usage; the verb's own usage says more
             subs[args.verb].error(f"unrecognized arguments: {' '.join(extra)}")
         if getattr(args, "_missing", None):

@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import re
 import shlex
 import tomllib
 from dataclasses import dataclass, field
@@ -42,7 +43,8 @@ from derive import KERNELS, MLP, Net, SpecError
 from derive.parse import FUNCTIONS
 
 __all__ = ["NetSpec", "DataOptions", "NETWORK_KEYS", "DATA_KEYS", "load_net", "read_toml", "net_from_table",
-           "data_from_table", "add_net_arguments", "net_from_args", "net_flags"]
+           "data_from_table", "add_net_arguments", "net_from_args", "net_flags", "net_given", "formula_argv",
+           "net_table", "NET_FLAGS"]
 
 # key -> (type, description); kind-specific keys are checked against KIND_KEYS.
 NETWORK_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
@@ -158,7 +160,7 @@ def _check_params_given(formula: str, params: dict, where: str) -> None:
         return  # derive.parse reports it
     called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called - set(FUNCTIONS) - {"r", "pi", "E"}
-    missing = sorted(n for n in names - set(params) if "_" not in n)  # derive.parse refuses underscores itself
+    missing = sorted(names - set(params))
     if missing:
         m = missing[0]
         raise SpecError(f"{where}: kernel {formula!r} needs a value for {m}",
@@ -227,7 +229,8 @@ def _widths(text: str) -> list[int]:
 
 def _param(text: str) -> tuple[str, float]:
     name, sep, value = text.partition("=")
-    if not sep or not name.replace("_", "a").isidentifier():
+    name = name.strip()
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*", name):  # as derive.parse: w_max
         raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE, e.g. s=0.7")
     try:
         return name, float(value)
@@ -242,7 +245,7 @@ def add_net_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--kind", choices=("spatial", "mlp"), help="spatial (default) or mlp")
     g.add_argument("--widths", type=_widths, metavar="N1,N2,...", help="layer widths, e.g. 3,5,2")
     g.add_argument("--dim", type=int, metavar="D", help="spatial dimension")
-    g.add_argument("--kernel", metavar="G", help="library kernel or formula in r (a leading minus: --kernel=-2*r)")
+    g.add_argument("--kernel", metavar="G", help="library kernel or formula in r, e.g. 'exp(-r**2/s**2)'")
     g.add_argument("--param", type=_param, action="append", metavar="NAME=VALUE", help="kernel parameter (repeatable)")
     g.add_argument("--hidden", help="activation of layers 2..L-1 (spatial)")
     g.add_argument("--output", help="activation of layer L (spatial)")
@@ -251,19 +254,52 @@ def add_net_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--bias", action=argparse.BooleanOptionalAction, default=None, help="free biases b_l")
 
 
+def formula_argv(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """`argv` with formulas that start with a minus sign kept as values: argparse would take
+    ``--kernel '-2*tanh(3*(r-0.4))'`` or ``audit-kernel '-exp(-r)'`` for an unknown option. A word that
+    starts with "-", is no option of `parser` and reads as a formula (it has a digit, an operator or a
+    bracket, or is -r) joins the option before it (``--kernel=-2*...``) when that option takes a value,
+    else it is marked as a positional by a leading space (argparse's own rule; the verb strips it)."""
+    actions = parser._option_string_actions  # noqa: SLF001 - argparse has no public lookup
+    out: list[str] = []
+    for word in argv:
+        name = word.split("=", 1)[0]
+        formula = (word.startswith("-") and name not in actions and word != "--"
+                   and (word == "-r" or re.search(r"[0-9()*/+.]", word) is not None)
+                   and not re.fullmatch(r"--[A-Za-z][\w-]*(=.*)?", word))
+        if not formula:
+            out.append(word)
+        elif out and out[-1] in actions and actions[out[-1]].nargs != 0 and "=" not in out[-1]:
+            out[-1] = f"{out[-1]}={word}"
+        else:
+            out.append(" " + word)
+    return out
+
+
+#: the option strings add_net_arguments defines
+NET_FLAGS = ("--net", "--kind", "--widths", "--dim", "--kernel", "--param", "--hidden", "--output", "--activations",
+             "--loss", "--bias", "--no-bias")
 _FLAG_KEYS = ("kind", "widths", "dim", "kernel", "hidden", "output", "activations", "loss", "bias")
 
 
-def net_from_args(args: argparse.Namespace, default: NetSpec | None = None) -> NetSpec:
-    """The network of parsed flags: the ``--net`` file's fields, overridden by any flag given."""
+def net_given(args: argparse.Namespace, ignore: tuple[str, ...] = ()) -> bool:
+    """Whether any network flag (or ``--net``) was given, not counting the flags in `ignore`."""
+    keys = ("net", "param", *_FLAG_KEYS)
+    return any(getattr(args, k, None) not in (None, []) for k in keys if k not in ignore)
+
+
+def net_from_args(args: argparse.Namespace, default: NetSpec | None = None, *,
+                  defaults: dict | None = None) -> NetSpec:
+    """The network of parsed flags: the ``--net`` file's fields, overridden by any flag given.
+    `defaults` (a ``[network]`` table) fills what neither gives (train: widths 4,8,8,2, D = 3)."""
     spec = load_net(args.net) if getattr(args, "net", None) else None
-    table = {k: v for k, v in (_table(spec.net) if spec else {}).items()}
+    table = {**(defaults or {}), **(net_table(spec.net) if spec else {})}
     given: dict[str, Any] = {k: getattr(args, k) for k in _FLAG_KEYS if getattr(args, k, None) is not None}
     if isinstance(given.get("activations"), str):
         given["activations"] = str(given["activations"]).split(",")
     if getattr(args, "param", None):
         given["kernel_params"] = {**table.get("kernel_params", {}), **dict(args.param)}
-    if spec is None and not given:
+    if spec is None and not given and not defaults:
         if default is not None:
             return default
         raise SpecError("no network given", "pass --net FILE or flags such as --widths 3,5,2 --dim 2 --kernel gaussian")
@@ -276,7 +312,7 @@ def net_from_args(args: argparse.Namespace, default: NetSpec | None = None) -> N
     return NetSpec(net, spec.data if spec else DataOptions(), flags)
 
 
-def _table(net: Net | MLP) -> dict:
+def net_table(net: Net | MLP) -> dict:
     """The ``[network]`` table of a net (what `net_from_table` reads back)."""
     if not net.spatial:
         return {"kind": "mlp", "widths": list(net.widths), "activations": list(net.activations), "loss": net.loss,
@@ -290,7 +326,7 @@ def net_flags(net: Net | MLP, file_flags: str | None = None) -> str:
     """Command-line flags that rebuild `net` (``--net FILE`` when it came unchanged from a file)."""
     if file_flags:
         return file_flags
-    t = _table(net)
+    t = net_table(net)
     out = [f"--kind {t['kind']}"] if t["kind"] == "mlp" else []
     out.append("--widths " + ",".join(map(str, t["widths"])))
     if net.spatial:

@@ -10,6 +10,7 @@ from derive import Net, SpecError, symbolic
 from derive.typeset import cse_latex, latex, net_latex
 
 from .latex import escape, render
+from .netspec import add_net_arguments, net_from_args, net_given
 from .provenance import Provenance, atomic_write_bytes, provenance
 
 __all__ = ["derivation_report", "verification_report", "add_arguments", "run"]
@@ -190,6 +191,7 @@ def add_arguments(p) -> None:
     p.add_argument("--which", default="derivation,verification",
                    help=f"comma-separated subset of {','.join(REPORTS)}")
     p.add_argument("--no-pdf", action="store_true", help="write the .tex only")
+    add_net_arguments(p)  # derivation and training reports of the user's network
 
 
 def _errata(out_dir, compile):
@@ -198,10 +200,11 @@ def _errata(out_dir, compile):
     return build_errata(check_files(default_files()), out_dir, compile=compile)
 
 
-def _training(out_dir, compile):
-    from .train import training_report
+def _training(out_dir, compile, net=None):
+    from .train import make_task, training_report
 
-    return training_report(out_dir, compile=compile)
+    task = None if net is None else make_task("synthetic", 0, net=net)
+    return training_report(out_dir, compile=compile, task=task)
 
 
 REPORTS = ("derivation", "verification", "errata", "training")
@@ -213,10 +216,13 @@ def run(args) -> int:
     if bad:
         raise SpecError(f"unknown report {bad[0]!r}", f"use a comma-separated subset of {','.join(REPORTS)}")
     compile = not args.no_pdf
+    net = net_from_args(args).net if net_given(args) else None
+    if net is not None and not net.spatial:
+        raise SpecError("the derivation and training reports are for spatial networks", 'use kind = "spatial"')
     build = {"verification": lambda: verification_report(args.results, args.out, compile=compile,
                                                          bench_path=args.bench),
-             "derivation": lambda: derivation_report(args.out, compile=compile),
-             "errata": lambda: _errata(args.out, compile), "training": lambda: _training(args.out, compile)}
+             "derivation": lambda: derivation_report(args.out, net=net, compile=compile),
+             "errata": lambda: _errata(args.out, compile), "training": lambda: _training(args.out, compile, net)}
     for name in which:
         tex, pdf = build[name]()
         print(f"{name}: {Path(pdf or tex).resolve()}")

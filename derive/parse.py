@@ -12,6 +12,7 @@ exp(-r**2/s**2)
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 
@@ -25,6 +26,10 @@ MAX_LENGTH = 400
 MAX_DEPTH = 24
 MAX_EXPONENT = 64
 MAX_NUMBER = 10**12
+# A parameter name: letters and digits, single underscores inside (w_max); a leading or double
+# underscore (dunder names) is refused before anything else looks at the text.
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*")
+_NAMES_WITH_UNDERSCORE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)+\b")
 
 
 def _where(cond, a, b):
@@ -97,8 +102,8 @@ class _Builder:
         if isinstance(node, ast.Constant):
             return _number(node.value, self.text)
         if isinstance(node, ast.Name):
-            if "_" in node.id:
-                raise self.fail(f"name {node.id!r} (underscores)")
+            if not _NAME.fullmatch(node.id):
+                raise self.fail(f"name {node.id!r} (underscores only inside names, as in w_max)")
             if node.id in self.names:
                 return self.names[node.id]
             if node.id in CONSTANTS:
@@ -170,8 +175,9 @@ def parse_expr(text: str, variables: Iterable[str] = ("r",), params: Iterable[st
         raise SpecError(f"expression must be a string, got {type(text).__name__}", "pass the formula as text")
     if len(text) > MAX_LENGTH:
         raise SpecError(f"expression is {len(text)} characters long", f"keep it under {MAX_LENGTH} characters")
-    if "_" in text:
-        raise SpecError(f"underscores are not allowed in {text!r}", "name parameters with letters and digits only")
+    if "_" in _NAMES_WITH_UNDERSCORE.sub("", text):
+        raise SpecError(f"underscores are not allowed in {text!r} except inside a name",
+                        "name parameters with letters, digits and inner underscores (w_max)")
     if text.count("(") > MAX_DEPTH:
         raise SpecError(f"expression {text[:40]!r}... is nested too deeply", f"use at most {MAX_DEPTH} parentheses")
     names = {n: symbol(n) for n in (*variables, *params)}

@@ -11,8 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-from derive import KERNELS, SpecError
+from derive import KERNELS, Net, SpecError
 
+from ..netspec import add_net_arguments, net_from_args, net_from_table, net_given
 from ..provenance import atomic_write_json, provenance
 from .core import audit
 from .report import print_table, to_json, write_report
@@ -21,33 +22,26 @@ __all__ = ["parse_params", "add_arguments", "run"]
 
 
 def parse_params(items) -> dict[str, float]:
-    """["s=0.5", ...] -> {"s": 0.5}; a malformed item is a SpecError."""
+    """["s=0.5", ...] -> {"s": 0.5}; a malformed item is a SpecError (names may hold underscores: w_max)."""
+    from ..netspec import _param
+
     out: dict[str, float] = {}
     for item in items or ():
-        name, eq, value = str(item).partition("=")
-        name = name.strip()
-        if not eq or not name.isidentifier() or "_" in name:
-            raise SpecError(f"bad --param {item!r}", "write --param NAME=VALUE, e.g. --param s=0.5")
         try:
-            out[name] = float(value)
-        except ValueError:
-            raise SpecError(
-                f"--param {name} has value {value.strip()!r}, not a number", "write e.g. --param s=0.5"
-            ) from None
+            name, value = _param(str(item).strip())
+        except argparse.ArgumentTypeError as exc:
+            raise SpecError(f"bad --param: {exc}", "write --param NAME=VALUE, e.g. --param s=0.5") from None
+        out[name] = value
     return out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "kernel", help=f"library name ({', '.join(KERNELS)}) or a formula in r, e.g. 'exp(-r**2/s**2)'"
+        "expr", nargs="?", metavar="kernel",
+        help=f"library name ({', '.join(KERNELS)}) or a formula in r, e.g. 'exp(-r**2/s**2)' "
+        "(or --kernel, or the kernel of --net)",
     )
-    parser.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a kernel parameter value (repeatable), e.g. --param s=0.5",
-    )
+    add_net_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the audit as JSON instead of a table")
     parser.add_argument("--strict", action="store_true", help="a warning fails too (exit 1)")
     parser.add_argument(
@@ -57,8 +51,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--examples", type=int, default=25, help="hypothesis examples for engines_agree")
 
 
+def _kernel_and_net(args: argparse.Namespace) -> tuple[str, dict[str, float], Net | None]:
+    """The audited kernel (EXPR, --kernel or the --net file's) with its parameters, and the user's
+    network when one is given (engines_agree then runs on that architecture)."""
+    expr = args.expr.strip() if args.expr else None
+    if expr and args.kernel:
+        raise SpecError(f"two kernels given ({expr!r} and --kernel {args.kernel!r})", "give the kernel once")
+    args.kernel = expr or args.kernel
+    if net_given(args, ignore=("kernel", "param")):
+        net = net_from_args(args).net
+        if not isinstance(net, Net):
+            raise SpecError("audit-kernel audits the kernel of a spatial network", 'use kind = "spatial"')
+        return net.kernel, dict(net.kernel_params), net
+    if not args.kernel:
+        raise SpecError("no kernel given", "pass a kernel, e.g. derivcheck audit-kernel gaussian")
+    # the spec checks of every verb: a parameter without a value, or one the formula does not use
+    net = net_from_table({"widths": [1, 1], "kernel": args.kernel, "kernel_params": dict(args.param or ())},
+                         "audit-kernel")
+    assert isinstance(net, Net)  # a spatial table
+    return args.kernel, dict(args.param or ()), None
+
+
 def run(args: argparse.Namespace) -> int:
-    a = audit(args.kernel, parse_params(args.param), seed=args.seed, examples=args.examples)
+    kernel, params, net = _kernel_and_net(args)
+    a = audit(kernel, params, seed=args.seed, examples=args.examples, net=net)
     if args.json:
         print(json.dumps(to_json(a), indent=2))
     else:

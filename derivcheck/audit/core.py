@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from derive import KERNELS, SpecError, kernel
+from derive import KERNELS, Net, SpecError, kernel
 from derive.decide import budget as sympy_budget
 
 from . import coincidence, shape  # noqa: F401  (each registers its checks)
@@ -31,6 +31,7 @@ def audit(
     examples: int = 25,
     engines: bool = True,
     budget: float = 20.0,
+    net: Net | None = None,
 ) -> Audit:
     """Audit kernel `spec` (a library name or a formula in r) with parameter values `params`.
 
@@ -42,6 +43,8 @@ def audit(
         engines: run the numeric checks float32 and engines_agree (False: exact checks only).
         budget: seconds of SymPy time shared by the exact checks (steps beyond it are reported as
             undecided and the numeric evidence decides).
+        net: the user's spatial network (its kernel should be `spec`): engines_agree draws its cases
+            on that architecture (widths, D, activations, loss, bias) instead of the audit's small nets.
 
     Raises:
         SpecError: unknown kernel, disallowed syntax, missing or bad parameter values; a negative
@@ -57,7 +60,7 @@ def audit(
     k = kernel(spec, tuple(sorted((params or {}).items())))
     data: dict[str, Any] = {}
     with sympy_budget(budget):
-        ctx = Context(k, facts(k), seed, np.random.default_rng(seed), examples, data)
+        ctx = Context(k, facts(k), seed, np.random.default_rng(seed), examples, data, net)
         checks = [REGISTRY[name](ctx) for name in CHECKS if name not in NUMERIC]
     data["facts"] = ctx.facts
     if engines:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from derive import Params, SpecError
+from derive import Net, Params, SpecError
 from derive import audit_math as am
 from derive.decide import attempt, to_float
 from derive.primitives import Kernel
@@ -28,7 +28,7 @@ def _outcome(fn: Callable, *args, **kw):
         return None, str(exc).split(";")[0]
 
 
-def _case_strategy(k: Kernel, fixed: bool):
+def _case_strategy(k: Kernel, fixed: bool, user: Net | None = None):
     from hypothesis import strategies as st
 
     from numeric import strategies as nst
@@ -38,7 +38,10 @@ def _case_strategy(k: Kernel, fixed: bool):
 
     @st.composite
     def case(draw):
-        if fixed:  # one shape, so the exact program is compiled once
+        if user is not None:  # the user's architecture (audit-kernel --net)
+            net = user
+            X, Y = draw(nst.data_for(net, batch=st.integers(1, 3) if not fixed else st.just(2)))
+        elif fixed:  # one shape, so the exact program is compiled once
             net = audit_net(k, (2, 3, 1), 2)
             X, Y = draw(nst.data_for(net, batch=2))
         else:
@@ -82,10 +85,12 @@ def _disagreement(ref, other, ref_name: str, name: str) -> tuple[float, str]:
     return worst_ratio, text
 
 
-def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: int = 4) -> dict:
+def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: int = 4,
+                      net: Net | None = None) -> dict:
     """Hypothesis-drawn nets with this kernel (plain, nearly coincident and, when phi(0) is finite,
     coincident node pairs): manual vs torch on varied nets, and both against the 50-digit symbolic
-    ground truth (derive.symbolic) on one fixed shape; second order where the HVP engines exist."""
+    ground truth (derive.symbolic) on one fixed shape; second order where the HVP engines exist.
+    With `net` (the user's network) every first-order case has that architecture."""
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
 
@@ -100,6 +105,7 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
         "counterexample": None,
         "symbolic": "not available (no symbolic engine in numeric.engines.ENGINES)" if symbolic is None else "used",
         "second_order": "not available",
+        "architecture": "drawn nets" if net is None else net.describe(),
     }
     record: dict[str, Any] = {"max": 0.0, "worst": ""}
 
@@ -140,7 +146,7 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
     for fixed, n, pairs in runs:
         try:
             found = find(
-                _case_strategy(k, fixed),
+                _case_strategy(k, fixed, net),
                 lambda c: compare(c, pairs),  # called within this iteration (no late binding)
                 settings=settings(max_examples=n, **cfg),
                 random=Random(seed),
@@ -215,7 +221,7 @@ def engines_agree(ctx: Context) -> Check:
     coincident and, where phi(0) is finite, coincident node pairs), and with the 50-digit symbolic
     ground truth on one fixed shape; HVPs too. A disagreement is shrunk to a counterexample."""
     k, seed, examples = ctx.kernel, ctx.seed, ctx.examples
-    res = engines_agreement(k, seed, examples)
+    res = engines_agreement(k, seed, examples, net=ctx.net)
     ev = {"decided": "numeric", "how": "hypothesis-drawn nets, shrunk on disagreement", **res}
     so = res["second_order"]
     so_text = "second order: " + (
@@ -232,7 +238,8 @@ def engines_agree(ctx: Context) -> Check:
     return Check(
         "engines_agree",
         "pass",
-        f"manual and torch agree with {ref} on {examples} drawn nets; largest "
+        f"manual and torch agree with {ref} on {examples} drawn "
+        f"{'nets' if ctx.net is None else 'cases of ' + ctx.net.describe()}; largest "
         f"error {res['max_error_over_tol']:.2g} x tolerance ({res['worst']}); {so_text}",
         ev,
     )

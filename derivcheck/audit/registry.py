@@ -79,7 +79,8 @@ class Audit:
 @dataclass
 class Context:
     """What a check reads: the kernel, its shared facts, the seed (and a generator drawn from it, shared
-    by the exact checks in order), hypothesis examples, and `data` where checks leave plot data."""
+    by the exact checks in order), hypothesis examples, `data` where checks leave plot data, and the
+    user's network if one was given."""
 
     kernel: Kernel
     facts: Facts
@@ -87,6 +88,7 @@ class Context:
     rng: np.random.Generator
     examples: int
     data: dict = field(default_factory=dict)
+    net: Any = None  # the user's derive.Net (audit-kernel --net): engines_agree runs on its architecture
 
 
 CheckFn = Callable[[Context], Check]

@@ -41,7 +41,12 @@ class Family:
         hidden: activations allowed for hidden layers; output: for the output layer.
         activations: a fixed per-layer tuple (layers 2..L) instead of hidden/output (fixes L).
         loss: allowed losses. bias: allowed bias settings. kernels: allowed kernels (spatial).
+        kernel_params: kernel parameter values, name -> a value or a tuple of values to draw from
+            (e.g. {"s": (0.5, 1.0)} with kernels=("exp(-r**2/s**2)",)); library defaults fill the rest.
         scalar_output: output width fixed to 1.
+        near: also draw nearly coincident node pairs (spatial): one node of layer 2 placed at
+            10^-k (k in 3..7) from a node of layer 1, where formulas with a division by the distance
+            or an epsilon in it break.
     """
 
     kind: str = "mlp"
@@ -57,12 +62,16 @@ class Family:
     bias: tuple[bool, ...] = (True,)
     kernels: tuple[str, ...] = ("gaussian", "inverse_quadratic", "exponential")
     scalar_output: bool = False
+    kernel_params: Any = ()  # a mapping (or (name, value) pairs); a frozen dataclass keeps it as given
+    near: bool = False
 
     def describe(self) -> str:
         acts = f"activations={self.activations}" if self.activations else f"hidden={self.hidden}, output={self.output}"
         return (f"{self.kind}: L in {self.layers}, widths in {self.width}{' (uniform)' if self.uniform_width else ''}"
                 f"{', D in ' + str(self.dim) if self.kind == 'spatial' else ''}, batch in {self.batch}, {acts}, "
-                f"loss in {self.loss}, bias in {self.bias}")
+                f"loss in {self.loss}, bias in {self.bias}"
+                + (f", kernel_params {dict(self.kernel_params)}" if self.kernel_params else "")
+                + (", nearly coincident nodes" if self.near else ""))
 
     def net_strategy(self) -> st.SearchStrategy:
         @st.composite
@@ -87,8 +96,11 @@ class Family:
             if self.kind == "mlp":
                 return MLP(widths, activations=acts, loss=loss, bias=bias)
             # spatial nets have one hidden activation for all hidden layers
+            choices = dict(self.kernel_params)
+            kp = {k: float(draw(st.sampled_from(v)) if isinstance(v, (tuple, list)) else v) for k, v in choices.items()}
             return Net(widths, dim=draw(st.integers(*self.dim)), kernel=draw(st.sampled_from(self.kernels)),
-                       hidden=acts[0] if L > 2 else self.hidden[0], output=acts[-1], loss=loss, bias=bias)
+                       kernel_params=kp, hidden=acts[0] if L > 2 else self.hidden[0], output=acts[-1], loss=loss,
+                       bias=bias)
         return build()
 
     def cases(self) -> st.SearchStrategy:
@@ -109,6 +121,9 @@ class Family:
                             for j in range(N[l - 1]):
                                 if np.array_equal(Z[l][i], Z[l - 1][j]):
                                     Z[l][i, 0] += 0.5
+                if self.near and draw(st.booleans()):  # node i of layer 2 next to node j of layer 1
+                    i, j = draw(st.integers(0, N[1] - 1)), draw(st.integers(0, N[0] - 1))
+                    Z[1][i] = Z[0][j] + 10.0 ** -draw(st.integers(3, 7)) * np.eye(net.dim)[0]
                 params = Params(Z=Z, b=b)
             else:
                 params = Params(W=[arr((N[l + 1], N[l])) for l in range(net.L - 1)], b=b)
@@ -133,6 +148,8 @@ class FormulaClaim:
         correct: the correct formula (LaTeX), shown in the errata when the claim fails.
         note: reading chosen and the alternative, for ambiguous formulas.
         proof_size: (widths, dim, batch) for the symbolic proof; None picks the smallest in the family.
+        rtol, atol: this claim's tolerance, |claimed - true| <= atol + rtol |true| entrywise (default:
+            numeric.compare.TOLERANCES' formula rows; a claim about a lossy approximation states its own).
     """
 
     id: str
@@ -145,8 +162,14 @@ class FormulaClaim:
     correct: str = ""
     note: str = ""
     proof_size: tuple | None = None
+    rtol: float | None = None
+    atol: float | None = None
 
     def __post_init__(self):
+        for name in ("rtol", "atol"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and v >= 0 and np.isfinite(v)):
+                raise SpecError(f"claim {self.id!r}: {name} = {v!r}", f"give {name} as a number >= 0")
         if self.quantity not in QUANTITIES:
             raise SpecError(f"claim {self.id!r}: unknown quantity {self.quantity!r}",
                             f"use one of {', '.join(QUANTITIES)}")

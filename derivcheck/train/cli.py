@@ -13,6 +13,7 @@ import numpy as np
 
 from derive import SpecError
 
+from ..netspec import add_net_arguments, net_from_args
 from .logs import write_log
 from .methods import DEFAULT_ITERS, METHODS, TrainRun, check_kernel, train
 from .report import training_report
@@ -21,11 +22,21 @@ from .tasks import TASKS, make_task
 __all__ = ["add_arguments", "run"]
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(t) for t in text.split(","))
-    except ValueError:
-        raise SpecError(f"--widths {text!r} is not a comma-separated list of integers", "write e.g. --widths 4,8,8,2") from None
+# the network train uses where neither --net nor a flag says otherwise (the synthetic task's student)
+DEFAULTS = {"kind": "spatial", "widths": [4, 8, 8, 2], "dim": 3, "kernel": "gaussian", "hidden": "tanh",
+            "loss": "mse", "bias": False}
+
+
+def task_from_args(args: argparse.Namespace):
+    """The task the flags ask for: --task with the user's network (--net and the network flags)."""
+    if args.task == "diabetes" and args.widths is not None:
+        raise SpecError("--widths does not apply to --task diabetes (its net is 10 inputs, N hidden, 1 output)",
+                        "drop --widths, or set widths = [10, N, 1] in a --net file")
+    defaults = dict(DEFAULTS, widths=[10, 8, 1]) if args.task == "diabetes" else DEFAULTS
+    spec = net_from_args(args, defaults=defaults)
+    if not spec.net.spatial:
+        raise SpecError("train moves node coordinates: the network must be spatial", 'use kind = "spatial"')
+    return make_task(args.task, args.seed, net=spec.net), spec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,18 +55,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--damping", type=float, default=0.0, help="Newton-CG damping added to H (>= 0)")
     parser.add_argument("--cg-maxiter", type=int, default=30, help="HVPs per inner CG solve (default 30)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and the start (default 0)")
-    parser.add_argument("--kernel", default="gaussian", help="kernel name or formula in r (default gaussian)")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="kernel parameter")
-    parser.add_argument("--dim", type=int, default=3, help="spatial dimension D (default 3)")
-    parser.add_argument("--widths", default="4,8,8,2", help="synthetic task widths (default 4,8,8,2)")
-    parser.add_argument("--bias", action="store_true", help="train biases too")
+    add_net_arguments(parser)  # default network: widths 4,8,8,2 (diabetes 10,8,1), D 3, gaussian, tanh, mse
+    parser.add_argument("--no-backtrack", action="store_true",
+                        help="gd: plain steps of size --lr (default: Armijo backtracking halves a step that "
+                        "does not lower the loss)")
     parser.add_argument(
         "--allow-nonsmooth-kernel",
         action="store_true",
         help="train with a kernel whose g'(0) != 0 (no gradient where nodes coincide)",
     )
     parser.add_argument("--out", default="reports/build/train", help="folder of the CSV/JSON logs")
-    parser.add_argument("--report", metavar="OUTDIR", help="also build the training report (all tasks, all methods)")
+    parser.add_argument("--report", metavar="OUTDIR",
+                        help="also build the training report of this task and network (the three methods)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -77,17 +88,7 @@ def _progress(quiet: bool):
 
 def run(args: argparse.Namespace) -> int:
     """Train with the chosen method(s), print one line per method, write the logs (and the report)."""
-    from ..audit import parse_params
-
-    kw = dict(
-        kernel=args.kernel,
-        kernel_params=tuple(parse_params(args.param).items()),
-        dim=args.dim,
-        bias=args.bias,
-    )
-    if args.task == "synthetic":
-        kw["widths"] = _ints(args.widths)
-    task = make_task(args.task, args.seed, **kw)
+    task, _ = task_from_args(args)
     print(f"derivcheck train: task {task.name} ({task.description}); {task.net.describe()}; seed {args.seed}")
     why = check_kernel(task.net, args.allow_nonsmooth_kernel)
     if why:
@@ -122,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
                 cg_maxiter=args.cg_maxiter,
                 allow_nonsmooth_kernel=args.allow_nonsmooth_kernel,
                 callback=cb,
+                backtrack=not args.no_backtrack,
             )
             if args.method == "all" and m == "newton-cg" and budget is None:
                 budget = runs[m].result.history[-1].cost
@@ -138,14 +140,24 @@ def run(args: argparse.Namespace) -> int:
             if s["lr"]
             else ""
         )
+        if s["settings"].get("backtracks"):
+            lr += f", backtracked {s['settings']['backtracks']} times to {r.result.history[-1].rate:.3g}"
         print(
             f"{m:>9}: loss {s['initial_loss']:.4g} -> {s['final_loss']:.4g}, |g| {s['final_grad_norm']:.2g}, "
             f"{s['iterations']} iterations, {s['n_grad']} gradients + {s['n_hvp']} HVPs = {s['cost']} "
             f"evaluations, {s['seconds']:.2f} s{lr}; stop: {s['stop']}; log {out / stem}.csv"
         )
+        ups = r.result.settings.get("loss_increases", 0)
+        if ups:
+            print(f"{m:>9}: warning: the loss increased at {ups} of {s['iterations']} steps"
+                  + (" (pass a smaller --lr)" if m != "newton-cg" else ""), file=sys.stderr)
         if r.result.stop.startswith("diverged") or not np.isfinite(s["final_loss"]):
             status = 1
+        elif s["final_loss"] > s["initial_loss"]:
+            print(f"{m:>9}: error: ended above its start ({s['initial_loss']:.4g} -> {s['final_loss']:.4g}); "
+                  "pass a smaller --lr", file=sys.stderr)
+            status = 1
     if args.report:
-        tex, pdf = training_report(args.report, seed=args.seed, argv=getattr(args, "argv", None))
+        tex, pdf = training_report(args.report, seed=args.seed, argv=getattr(args, "argv", None), task=task)
         print(f"report: {pdf or tex}", file=sys.stderr)
     return status

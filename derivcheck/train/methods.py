@@ -126,6 +126,7 @@ def train(
     allow_nonsmooth_kernel: bool = False,
     keep_trajectory: bool = False,
     callback=None,
+    backtrack: bool = False,
 ) -> TrainRun:
     """Train `task`'s coordinates (and biases) with `method` in METHODS.
 
@@ -135,6 +136,8 @@ def train(
             adam default ADAM_LR). max_cost: budget in HVP-equivalent evaluations (numeric.optim).
         radius, damping, cg_maxiter: Newton-CG's initial trust radius, LM damping, HVPs per CG solve.
         callback: called with every `numeric.optim.Record`.
+        backtrack: gd only: Armijo backtracking (`numeric.optim.gd`); a step that would not lower the
+            loss is halved instead of taken (the command line's default; the report studies plain GD).
     """
     if method not in METHODS:
         raise SpecError(f"unknown method {method!r}", f"use one of {', '.join(METHODS)}")
@@ -153,7 +156,7 @@ def train(
     kw = dict(max_cost=max_cost, callback=callback, keep_trajectory=keep_trajectory)
     t0 = time.perf_counter()
     if method == "gd":
-        res = optim.gd(problem, x0, cast(float, lr), iters, **kw)
+        res = optim.gd(problem, x0, cast(float, lr), iters, backtrack=backtrack, **kw)
     elif method == "adam":
         res = optim.adam(problem, x0, cast(float, lr), iters, **kw)
     else:

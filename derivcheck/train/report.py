@@ -15,7 +15,7 @@ from numeric import optim
 from ..provenance import atomic_write_json, provenance, versions
 from .figures import curves_figure, layout_figure, spectrum_figure
 from .methods import TrainRun, compare
-from .tasks import TASKS, make_task
+from .tasks import TASKS, Task, make_task
 
 __all__ = ["trajectory_checks", "sharpness_path", "training_report"]
 
@@ -63,6 +63,7 @@ def training_report(
     tasks=TASKS,
     compile: bool = True,
     argv: list[str] | None = None,
+    task: Task | None = None,
 ) -> tuple[Path, Path | None]:
     """Build the training report: for each task, Newton-CG for `newton_iters` iterations and GD and
     Adam on the same budget; loss curves, the synthetic net's layout before/after (3-D), the Hessian
@@ -70,6 +71,7 @@ def training_report(
 
     Writes ``out_dir/training.tex`` (and .pdf when TeX is present), the figures, and
     ``out_dir/training.json`` (every number in the report). Returns (tex, pdf or None).
+    With `task` (what ``train --report`` or ``report --net`` asked for) the report covers that task alone.
     """
     from ..latex import render
 
@@ -77,8 +79,8 @@ def training_report(
     prov = provenance(seed, argv)
     record: dict[str, Any]
     sections, figures, record = [], [], {"provenance": prov, "tasks": {}}
-    for name in tasks:
-        task = make_task(name, seed)
+    todo = [(task.name, task)] if task is not None else [(n, make_task(n, seed)) for n in tasks]
+    for name, task in todo:  # noqa: B020 - `task` is read once above, before the loop rebinds it
         runs = compare(task, newton_iters=newton_iters, keep_trajectory=True)
         curves = curves_figure(runs, out_dir / f"training_{name}_curves.png", task.description)
         figures.append(curves)

@@ -59,21 +59,25 @@ def synthetic_task(
     batch: int = 128,
     scale: float = 1.0,
     noise: float = 0.0,
+    net: Net | None = None,
 ) -> Task:
     """A teacher spatial net with hidden coordinates (standard normal times `scale`, and biases
     uniform in [-0.5, 0.5] if `bias`) labels B standard normal inputs; the student has the same
-    architecture and starts from independent coordinates (biases 0). All draws come from `seed`."""
+    architecture and starts from independent coordinates (biases 0). All draws come from `seed`.
+    `net` (the user's network: its widths, D, kernel, activations, loss, bias) replaces the keywords."""
     from numeric.manual import forward
 
-    net = Net(
-        widths=tuple(widths),
-        dim=dim,
-        kernel=kernel,
-        kernel_params=kernel_params,
-        hidden=hidden,
-        loss="mse",
-        bias=bias,
-    )
+    if net is None:
+        net = Net(
+            widths=tuple(widths),
+            dim=dim,
+            kernel=kernel,
+            kernel_params=kernel_params,
+            hidden=hidden,
+            loss="mse",
+            bias=bias,
+        )
+    dim, bias = net.dim, net.bias
     rng = np.random.default_rng(seed)
     teacher = Params(Z=_coords(net, rng, scale), b=[rng.uniform(-0.5, 0.5, n) for n in net.widths[1:]] if bias else None)
     X = rng.standard_normal((batch, net.widths[0]))
@@ -102,9 +106,10 @@ def diabetes_task(
     hidden: str = "tanh",
     bias: bool = False,
     scale: float = 0.7,
+    net: Net | None = None,
 ) -> Task:
     """scikit-learn's bundled diabetes data (442 patients, 10 features, disease progression after a
-    year), features and target standardised; net (10, hidden_width, 1)."""
+    year), features and target standardised; net (10, hidden_width, 1), or the user's `net` of that shape."""
     try:
         from sklearn.datasets import load_diabetes
     except ImportError:  # pragma: no cover - a dependency in pyproject
@@ -112,15 +117,21 @@ def diabetes_task(
     data = load_diabetes()
     X = (data.data - data.data.mean(axis=0)) / data.data.std(axis=0)
     y = (data.target - data.target.mean()) / data.target.std()
-    net = Net(
-        widths=(X.shape[1], hidden_width, 1),
-        dim=dim,
-        kernel=kernel,
-        kernel_params=kernel_params,
-        hidden=hidden,
-        loss="mse",
-        bias=bias,
-    )
+    if net is None:
+        net = Net(
+            widths=(X.shape[1], hidden_width, 1),
+            dim=dim,
+            kernel=kernel,
+            kernel_params=kernel_params,
+            hidden=hidden,
+            loss="mse",
+            bias=bias,
+        )
+    elif net.L != 3 or net.widths[0] != X.shape[1] or net.widths[-1] != 1:
+        raise SpecError(
+            f"the diabetes task needs widths (10, N, 1), not {net.widths}",
+            "drop --widths (or set widths = [10, N, 1] in the spec file) for --task diabetes",
+        )
     rng = np.random.default_rng(seed)
     return Task(
         "diabetes",

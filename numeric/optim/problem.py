@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from derive import MLP, Net, Params
+from derive import MLP, Net, Params, SpecError
 
 from ..flat import flatten, unflatten
 from ..manual import gradients
@@ -125,10 +125,12 @@ class Result:
 
 def make_record(problem, it, f, g, step, rate, t0, **kw) -> Record:
     """Record of iteration `it` at loss f and gradient g, with the problem's counters and time since t0."""
+    with np.errstate(over="ignore"):  # a diverging run's last gradient may overflow its norm: inf
+        norm = float(np.linalg.norm(g))
     return Record(
         it,
         float(f),
-        float(np.linalg.norm(g)),
+        norm,
         float(step),
         float(rate),
         problem.n_grad,
@@ -137,6 +139,16 @@ def make_record(problem, it, f, g, step, rate, t0, **kw) -> Record:
         seconds=time.perf_counter() - t0,
         **kw,
     )
+
+
+def evaluate(problem, x) -> tuple[float, np.ndarray]:
+    """problem.value_and_grad at an iterate; a loss the engine refuses as non-finite (overflow after
+    a step too long) reads as NaN, so the method reports divergence or backtracks instead of raising."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return problem.value_and_grad(x)
+    except SpecError:
+        return float("nan"), np.full(np.size(x), np.nan)
 
 
 def is_finite(f, g) -> bool:
