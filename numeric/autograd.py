@@ -14,8 +14,9 @@ import numpy as np
 import torch
 
 from derive import MLP, Gradients, Net, Params, SpecError, compile_net
+from derive.penalty import coincidence_error as penalty_coincidence
 
-from .validate import check_inputs, coincidence_error
+from .validate import check_inputs, check_theta, coincidence_error
 
 __all__ = ["device_for", "gradients", "loss_fn", "to_torch", "FORMULATIONS"]
 
@@ -62,9 +63,36 @@ def kernel_weights(net: Net, Zl: torch.Tensor, Zp: torch.Tensor, layer: int, for
     return c.g(torch.sqrt(r2))
 
 
+def penalty_value(net: Net, Zl: torch.Tensor, Zp: torch.Tensor, Wl: torch.Tensor, layer: int):
+    """sum_t c_t sum_edges rho_t(r, w) of the penalty terms covering `layer` (a tensor, or None).
+
+    Coincident nodes: where the penalty has a gradient there (derive.penalty), rho is taken in the
+    Taylor form rho(0, w) + phi(0, w) r^2 / 2 (right value, gradient and Hessian), as for kernels."""
+    terms = net.layer_penalties(layer)
+    if not terms:
+        return None
+    r2 = cast(torch.Tensor, sum((Zl[:, d, None] - Zp[None, :, d]) ** 2 for d in range(Zl.shape[1])))
+    zero = r2 == 0
+    some = bool(zero.any())
+    r = torch.sqrt(torch.where(zero, torch.ones_like(r2), r2)) if some else torch.sqrt(r2)
+    total = None
+    for p, coef in terms:
+        fns = p.callables("torch")
+        v = fns["rho"](r, Wl)
+        if some:
+            if not p.gradient_at_0:
+                i, j = (int(t) for t in torch.nonzero(zero)[0])
+                raise penalty_coincidence(p, f"node {i} of layer {layer} and node {j} of layer {layer - 1}")
+            v = torch.where(zero, fns["rho0"](Wl) + 0.5 * fns["phi0"](Wl) * r2, v)
+        term = coef * v.sum()
+        total = term if total is None else total + term
+    return total
+
+
 def loss_fn(net: Net | MLP, Z=None, W=None, b=None, X=None, Y=None, formulation: str = "dims",
-            trace: dict | None = None):
-    """The loss as a torch function of (Z or W, b, X, Y); returns (loss, list of weight tensors).
+            trace: dict | None = None, theta=None):
+    """The objective J = L + penalties as a torch function of (Z or W, b, X, Y, theta); returns
+    (J, list of weight tensors W_l = theta_l * g(R_l)).
 
     With `trace` (a dict), ``trace["h"]`` and ``trace["a"]`` receive h_l and a_l (B x N_l) for layers
     2..L, in order: the tensors whose adjoints are delta_l and dL/da_l.
@@ -72,8 +100,15 @@ def loss_fn(net: Net | MLP, Z=None, W=None, b=None, X=None, Y=None, formulation:
     c = compile_net(net, "torch")
     a = X
     weights = []
+    penalty = None
     for l in range(1, net.L):
         Wl = kernel_weights(net, Z[l], Z[l - 1], l + 1, formulation) if net.spatial else W[l - 1]
+        if net.spatial and theta is not None:
+            Wl = theta[l - 1] * Wl
+        if net.spatial and net.penalties:
+            pv = penalty_value(net, Z[l], Z[l - 1], Wl, l + 1)
+            if pv is not None:
+                penalty = pv if penalty is None else penalty + pv
         weights.append(Wl)
         h = a @ Wl.T
         if b is not None:
@@ -89,6 +124,8 @@ def loss_fn(net: Net | MLP, Z=None, W=None, b=None, X=None, Y=None, formulation:
         # comes back as a constant; keep it on the graph so every derivative is an exact 0.
         rows = rows + 0 * a.sum(dim=1)
     value = rows.sum() / c.divisor(B, K)
+    if penalty is not None:
+        value = value + penalty
     return value, weights
 
 
@@ -107,16 +144,18 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     """
     dtype = np.dtype(dtype).type
     Z, W, b, Xa, Ya = check_inputs(net, params, X, Y, dtype)
+    th = check_theta(net, params, dtype)
     dev, tdt = device_for(device), _DTYPES[dtype]
     Zt, Wt, bt = to_torch(Z, tdt, dev, True), to_torch(W, tdt, dev, True), to_torch(b, tdt, dev, True)
+    tht = to_torch(th, tdt, dev, True)
     Xt = torch.tensor(Xa, dtype=tdt, device=dev, requires_grad=True)
     Yt = torch.tensor(Ya, dtype=tdt, device=dev)
     trace: dict[str, list] = {"h": [], "a": []}
-    value, weights = loss_fn(net, Zt, Wt, bt, Xt, Yt, formulation, trace)
+    value, weights = loss_fn(net, Zt, Wt, bt, Xt, Yt, formulation, trace, theta=tht)
     if not torch.isfinite(value):
         raise SpecError(f"loss {net.loss!r} is not finite at these predictions (e.g. log(0) or overflow)",
                         "check the targets' range against the output activation (bce needs outputs in (0, 1))")
-    leaves = (Zt or []) + (bt or [])
+    leaves = (Zt or []) + (tht or []) + (bt or [])
     inner = trace["h"] + trace["a"]
     grads = torch.autograd.grad(value, weights + leaves + [Xt] + inner, allow_unused=True)
     n, m = len(weights), len(inner)
@@ -125,11 +164,13 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     hid = [np.zeros(tuple(t.shape), dtype=dtype) if g is None else g for g, t in zip(np_[-m:], inner, strict=True)]
     top = np_[:-m]
     dW = top[:n]
-    dZ = top[n:n + len(Zt)] if Zt else None
-    db = top[n + (len(Zt) if Zt else 0):-1] if bt else None
+    nz, nt = len(Zt or []), len(tht or [])
+    dZ = top[n:n + nz] if Zt else None
+    dtheta = top[n + nz:n + nz + nt] if tht else None
+    db = top[n + nz + nt:-1] if bt else None
     dX = top[-1]
     k = len(trace["h"])
     return Gradients(loss=float(value.detach()), dW=dW, dZ=dZ, db=db, dX=dX, engine=f"torch-{dev.type}",
-                     delta=[None, *hid[:k]], dA=[dX, *hid[k:]])
+                     delta=[None, *hid[:k]], dA=[dX, *hid[k:]], dtheta=dtheta)
 
 from .second_order import hessian, hvp  # noqa: E402,F401  (second order lives in numeric/second_order.py)

@@ -6,7 +6,6 @@ import pytest
 
 from derive import Net, Params, symbolic
 from numeric.engines import ENGINES
-
 from tests.helpers import random_data, random_params
 
 
@@ -26,3 +25,135 @@ def test_mse_half_is_half_mse_in_every_engine():
         g = e.gradients(half, P, X, Y)
         assert g.loss == pytest.approx(t_half.loss, rel=1e-13), e.name
         np.testing.assert_allclose(g.flat(), t_half.flat(), rtol=1e-9, atol=1e-12)
+
+
+# -- free amplitudes and penalties -----------------------------------------------------------------
+FAMILY = {
+    "free_mlp_wiring": Net((2, 3, 2), dim=2, kernel="1", amplitudes="free",
+                           penalties=({"rho": "abs(w)*r", "reduce": "mean", "scale": 0.1},)),
+    "distance_penalty": Net((2, 3, 1), dim=3, kernel="tanh(r)", loss="mse_half",
+                            penalties=({"rho": "(s*(r-q0))**2", "params": {"s": 6.1, "q0": 0.433}},)),
+    "bimt_one_layer": Net((2, 2, 2, 1), dim=2, kernel="gaussian", amplitudes="free", bias=True,
+                          penalties=({"rho": "abs(w)*(lam*r + l0)", "params": {"lam": 1.0, "l0": 0.5}, "layers": [3]},)),
+    "two_terms": Net((3, 2, 2), dim=2, kernel="gaussian", hidden="sigmoid",
+                     penalties=("w**2*r**2", {"rho": "r**3", "scale": 0.5, "reduce": "mean"})),
+}
+
+
+def family_params(net, seed=0):
+    rng = np.random.default_rng(seed)
+    P = random_params(net, seed)
+    if net.free:
+        P.theta = [rng.uniform(-1.5, 1.5, (net.widths[l + 1], net.widths[l])) for l in range(net.L - 1)]
+    return P
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY))
+def test_every_engine_matches_the_symbolic_truth(name):
+    from numeric.compare import check_gradients
+
+    net = FAMILY[name]
+    P, (X, Y) = family_params(net), random_data(net)
+    truth = symbolic.gradients(net, P, X, Y)
+    assert (truth.dtheta is not None) == net.free
+    for e in ENGINES.values():
+        if e.name == "symbolic" or not e.available()[0]:
+            continue
+        g = e.gradients(net, P, X, Y)
+        findings = check_gradients(g, truth, dtype=e.dtype, engine=e.name)
+        assert {f.quantity for f in findings} >= {"loss", "dW", "dZ", "dX"} | ({"dtheta"} if net.free else set())
+        assert all(f.ok for f in findings), [f.describe() for f in findings if not f.ok]
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY))
+def test_hvp_matches_the_exact_hessian(name):
+    from numeric import autograd, manual
+
+    net = FAMILY[name]
+    P, (X, Y) = family_params(net), random_data(net)
+    H = symbolic.hessian(net, P, X, Y)
+    assert np.allclose(H, H.T, rtol=0, atol=1e-12 * np.abs(H).max())
+    v = np.random.default_rng(3).normal(size=H.shape[0])
+    exact = H @ v
+    for hv in (manual.hvp(net, P, X, Y, v), autograd.hvp(net, P, X, Y, v), symbolic.hvp(net, P, X, Y, v)):
+        np.testing.assert_allclose(hv, exact, rtol=0, atol=1e-10 * np.abs(exact).max())
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY))
+def test_penalties_keep_the_rigid_motion_identities(name):
+    from numeric import manual
+    from numeric.compare import rotation_asymmetry, translation_residual
+
+    net = FAMILY[name]
+    P, (X, Y) = family_params(net), random_data(net)
+    g = manual.gradients(net, P, X, Y)
+    assert translation_residual(g.dZ) < 1e-12
+    assert rotation_asymmetry(P.Z, g.dZ) < 1e-12
+    # and the objective itself is unchanged by a rotation and a shift of every node
+    c, s = np.cos(0.7), np.sin(0.7)
+    A = np.array([[c, -s], [s, c]]) if net.dim == 2 else np.eye(net.dim)[[1, 2, 0]]
+    moved = Params(Z=[z @ A.T + 0.3 for z in P.Z], b=P.b, theta=P.theta)
+    assert manual.gradients(net, moved, X, Y).loss == pytest.approx(g.loss, rel=1e-13)
+
+
+def test_penalty_changes_the_objective_by_its_value():
+    from numeric import manual
+
+    plain = Net((2, 3, 1), dim=2, kernel="gaussian")
+    pen = Net((2, 3, 1), dim=2, kernel="gaussian", penalties=({"rho": "r", "reduce": "mean", "scale": 2.0},))
+    P, (X, Y) = random_params(plain), random_data(plain)
+    R = [np.linalg.norm(P.Z[l + 1][:, None] - P.Z[l][None], axis=-1) for l in range(2)]
+    expected = 2.0 * sum(r.sum() for r in R) / sum(r.size for r in R)
+    assert manual.gradients(pen, P, X, Y).loss - manual.gradients(plain, P, X, Y).loss == pytest.approx(expected)
+
+
+def test_coincident_nodes_under_a_penalty_without_gradient_are_refused_by_every_engine():
+    from derive import SpecError
+
+    net = FAMILY["free_mlp_wiring"]
+    P, (X, Y) = family_params(net), random_data(net)
+    P.Z[1][0] = P.Z[0][1]
+    for e in ENGINES.values():
+        if not e.available()[0]:
+            continue
+        with pytest.raises(SpecError, match="coincide.*abs\\(w\\)\\*r"):
+            e.gradients(net, P, X, Y)
+
+
+def test_coincident_nodes_under_a_smooth_penalty_agree_with_the_truth():
+    from numeric import autograd, manual
+    from numeric.compare import check_gradients
+
+    net = Net((2, 3, 1), dim=2, kernel="gaussian", amplitudes="free", penalties=("w**2*r**2 + r**4",))
+    from derive.penalty import Penalty
+
+    assert Penalty("w**2*r**2 + r**4").gradient_at_0 and not Penalty("abs(w)*r").gradient_at_0
+    P, (X, Y) = family_params(net), random_data(net)
+    P.Z[1][0] = P.Z[0][1]
+    truth = symbolic.gradients(net, P, X, Y)
+    for g in (manual.gradients(net, P, X, Y), autograd.gradients(net, P, X, Y)):
+        assert all(f.ok for f in check_gradients(g, truth))
+    H = symbolic.hessian(net, P, X, Y)
+    np.testing.assert_allclose(autograd.hessian(net, P, X, Y), H, rtol=0, atol=1e-10 * np.abs(H).max())
+
+
+def test_bad_family_specs_are_one_line_errors():
+    from derive import SpecError
+
+    with pytest.raises(SpecError, match="amplitudes"):
+        Net((2, 1), kernel="1")
+    with pytest.raises(SpecError, match="amplitudes 'fre'"):
+        Net((2, 1), amplitudes="fre")
+    with pytest.raises(SpecError, match="reduce"):
+        Net((2, 1), penalties=({"rho": "r", "reduce": "max"},))
+    with pytest.raises(SpecError, match="layer 4"):
+        Net((2, 2, 1), penalties=({"rho": "r", "layers": [4]},))
+    with pytest.raises(SpecError, match="'q'"):
+        Net((2, 1), penalties=("(r - q)**2",))
+    with pytest.raises(SpecError, match="theta"):
+        from numeric import manual
+
+        net = Net((2, 1), dim=2, amplitudes="free")
+        manual.gradients(net, random_params(net), *random_data(net))
+    assert hash(FAMILY["two_terms"]) == hash(Net((3, 2, 2), dim=2, kernel="gaussian", hidden="sigmoid",
+                                                 penalties=("w**2*r**2", {"rho": "r**3", "scale": 0.5, "reduce": "mean"})))

@@ -23,6 +23,7 @@ import numpy as np
 from derive import MLP, Gradients, Net, Params, compile_net
 
 from ..validate import check_inputs, coincidence_error
+from . import reference
 from .common import Cache, Singular, check_device, engine_dtype, loss_and_dA, with_ones
 
 __all__ = ["gradients", "forward", "backward", "distances", "Cache", "Singular"]
@@ -152,6 +153,12 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device=
     """
     check_device(device)
     dtype = engine_dtype(dtype)
+    if net.spatial and (net.free or net.penalties):
+        # The wider model family (free amplitudes, penalties) takes the careful route, the reference's
+        # layer-by-layer pass (R kept for the penalties); theta = 1 nets without penalties stay fused.
+        g = reference.gradients(net, params, X, Y, dtype=dtype, device=device)
+        g.engine = "manual"
+        return g
     try:
         # fast route: fused kernel layers; anything singular sends the whole call the careful way
         return backward(net, forward(net, params, X, Y, dtype=dtype, lean=True))

@@ -1,0 +1,80 @@
+"""The penalty terms of one kernel layer in the manual engine (MATH.md "The wider model family").
+
+For layer l with distances R and weights W (N_l x N_(l-1)) and the terms t covering it (derive's
+`Net.layer_penalties`: rho_t and c_t = scale, or scale / edges for a mean), one elementwise pass gives
+
+    value  = sum_t c_t sum_ij rho_t(R, W)
+    P_w    = sum_t c_t rho_t,w(R, W)          added to dL/dW: dJ/dW = dL/dW + P_w
+    P_phi  = sum_t c_t rho_t,r(R, W) / R      added to G_l of eq. (8)'s efficient form
+
+and for the R-operator (`second_order`) the derivatives of P_w and P_phi along R{r} = S / r, R{W}:
+
+    R{P_w}   = P_phiw * S + P_ww * R{W},    R{P_phi} = P_psi * S + P_phiw * R{W}
+    with P_phiw = sum c rho_rw / r, P_ww = sum c rho_ww, P_psi = sum c (d(rho_r / r)/dr) / r.
+
+Coincident nodes (r = 0): the limits in w that derive computed are used where the penalty has a
+gradient there (`Penalty.gradient_at_0`), else the penalty's one-line `SpecError`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from derive import Net, SpecError
+from derive.penalty import coincidence_error
+
+__all__ = ["first_order", "second_order"]
+
+
+def _where(layer: int, zero: np.ndarray) -> str:
+    i, j = np.argwhere(zero)[0]
+    return f"node {int(i)} of layer {layer} and node {int(j)} of layer {layer - 1}"
+
+
+def first_order(net: Net, layer: int, R: np.ndarray, W: np.ndarray):
+    """(value, P_w, P_phi) of the terms covering `layer` (2..L), or (0.0, None, None) without any."""
+    terms = net.layer_penalties(layer)
+    if not terms:
+        return 0.0, None, None
+    zero = R == 0
+    some = bool(zero.any())
+    safe = np.where(zero, 1, R) if some else R
+    value, Pw, Pphi = 0.0, np.zeros_like(W), np.zeros_like(W)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for p, c in terms:
+            f = p.callables("numpy")
+            rho, rw, phi = f["rho"](safe, W), f["rho_w"](safe, W), f["phi"](safe, W)
+            if some:
+                if not p.gradient_at_0:
+                    raise coincidence_error(p, _where(layer, zero))
+                rho = np.where(zero, f["rho0"](W), rho)
+                rw = np.where(zero, f["rho_w0"](W), rw)
+                phi = np.where(zero, f["phi0"](W), phi)
+            value += c * float(np.sum(rho))
+            Pw += c * rw
+            Pphi += c * phi
+    return value, Pw.astype(W.dtype, copy=False), Pphi.astype(W.dtype, copy=False)
+
+
+def second_order(net: Net, layer: int, R: np.ndarray, W: np.ndarray):
+    """(P_phiw, P_ww, P_psi) of the terms covering `layer`, or None without any.
+
+    Raises:
+        SpecError: nodes of `layer` and `layer`-1 coincide (the penalties' Hessian there is not
+            taken by the manual engine; the symbolic and torch engines take it).
+    """
+    terms = net.layer_penalties(layer)
+    if not terms:
+        return None
+    zero = R == 0
+    if zero.any():
+        raise SpecError(f"{_where(layer, zero)} coincide (r = 0) in a penalised layer: the manual H v "
+                        "does not take the penalty's Hessian there", "use the torch engine, or move the nodes apart")
+    Pphiw, Pww, Ppsi = np.zeros_like(W), np.zeros_like(W), np.zeros_like(W)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for p, c in terms:
+            f = p.callables("numpy")
+            Pphiw += c * f["phi_w"](R, W)
+            Pww += c * f["rho_ww"](R, W)
+            Ppsi += c * f["psi"](R, W)
+    return Pphiw, Pww, Ppsi
