@@ -1,6 +1,8 @@
 """The wider model family (MATH.md "The wider model family", issue 16): mse_half, free amplitudes,
 penalties on distances; every engine against the symbolic truth."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -157,3 +159,90 @@ def test_bad_family_specs_are_one_line_errors():
         manual.gradients(net, random_params(net), *random_data(net))
     assert hash(FAMILY["two_terms"]) == hash(Net((3, 2, 2), dim=2, kernel="gaussian", hidden="sigmoid",
                                                  penalties=("w**2*r**2", {"rho": "r**3", "scale": 0.5, "reduce": "mean"})))
+
+
+# -- presets and the spec -------------------------------------------------------------------------
+PRESETS = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "presets").glob("*.toml"))
+
+
+def _preset(name):
+    from derivcheck.netspec import load_net
+    from numeric.draws import draw_case
+
+    spec = load_net(Path(__file__).resolve().parent.parent / "presets" / f"{name}.toml")
+    return draw_case(spec.net, np.random.default_rng(spec.data.seed), batch=spec.data.batch)
+
+
+def test_the_four_presets_ship():
+    assert PRESETS == ["bimt", "note", "notebook_tanh_penalty", "serrn_wiring"]
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_through_every_engine_identities_and_hvp(name):
+    from numeric.compare import check_gradients, rotation_asymmetry, translation_residual
+
+    case = _preset(name)
+    net, P, X, Y = case.net, case.params, case.X, case.Y
+    truth = symbolic.gradients(net, P, X, Y)
+    for e in ENGINES.values():
+        if e.name == "symbolic" or not e.available()[0]:
+            continue
+        g = e.gradients(net, P, X, Y)
+        findings = check_gradients(g, truth, dtype=e.dtype, engine=e.name)
+        assert all(f.ok for f in findings), [f.describe() for f in findings if not f.ok]
+        if e.dtype == np.float64:
+            assert translation_residual(g.dZ) < 1e-12 and rotation_asymmetry(P.Z, g.dZ) < 1e-12
+        if e.hvp is not None and e.dtype == np.float64:
+            v = np.random.default_rng(5).normal(size=truth.flat().size)
+            exact = symbolic.hvp(net, P, X, Y, v)
+            np.testing.assert_allclose(e.hvp(net, P, X, Y, v), exact, rtol=0, atol=1e-9 * np.abs(exact).max())
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_passes_verify_case(name):
+    from derivcheck import verify
+
+    case = _preset(name)
+    rec = verify.run_case(verify.Case("p", case.net, case.params, case.X, case.Y, 0), verify.ENGINES)
+    assert rec["pass"], rec["failures"]
+
+
+def test_flags_build_the_same_net_as_the_spec_file():
+    import argparse
+
+    from derivcheck.netspec import add_net_arguments, load_net, net_flags, net_from_args
+
+    parser = argparse.ArgumentParser()
+    add_net_arguments(parser)
+    path = Path(__file__).resolve().parent.parent / "presets" / "notebook_tanh_penalty.toml"
+    from_file = load_net(path).net
+    args = parser.parse_args(["--widths", "3,4,2", "--dim", "3", "--kernel", "tanh(r)", "--loss", "mse_half",
+                              "--penalty", "(s*(r-q0))**2", "--penalty-param", "s=6.1", "--penalty-param", "q0=0.433"])
+    assert net_from_args(args).net == from_file
+    again = parser.parse_args(__import__("shlex").split(net_flags(from_file)))
+    assert net_from_args(again).net == from_file
+    two = parser.parse_args(["--widths", "2,3,1", "--amplitudes", "free", "--kernel", "1", "--penalty", "abs(w)*r",
+                             "--penalty", "r**2", "--penalty-scale", "0.01", "--penalty-reduce", "mean"])
+    net = net_from_args(two).net
+    assert net.free and [(p.rho, p.scale, p.reduce) for p in net.penalties] == [("abs(w)*r", 0.01, "mean"),
+                                                                               ("r**2", 0.01, "mean")]
+    assert net_from_args(parser.parse_args(__import__("shlex").split(net_flags(net)))).net == net
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[[network.penalty]]\nrho = "r"\nscal = 1.0', "unknown key 'scal'.*did you mean 'scale'"),
+    ('[[network.penalty]]\nscale = 1.0', "has no rho"),
+    ('[[network.penalty]]\nrho = "(r - q)**2"\nparams = { q = 1.0, t = 2.0 }', "parameter t is not used"),
+    ('[[network.penalty]]\nrho = "r"\nreduce = "max"', "reduce"),
+    ('amplitudes = "fre"', "amplitudes 'fre'"),
+])
+def test_bad_penalty_tables_are_one_line_errors(tmp_path, text, message):
+    from derivcheck.netspec import load_net
+    from derive import SpecError
+
+    f = tmp_path / "net.toml"
+    head, _, rest = text.partition("[[network.penalty]]")
+    f.write_text(f"[network]\nwidths = [2, 2]\n{head}\n" + (f"[[network.penalty]]{rest}\n" if rest or _ else ""))
+    with pytest.raises(SpecError, match=message) as exc:
+        load_net(f)
+    assert "\n" not in str(exc.value)

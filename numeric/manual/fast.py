@@ -100,6 +100,8 @@ def forward(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, lean: boo
         `Cache` (shapes there).
     """
     dtype = engine_dtype(dtype)
+    if net.spatial and (net.free or net.penalties):  # W = theta g(R), R kept for the penalties
+        return reference.forward(net, params, X, Y, dtype=dtype)
     Z, Wexp, b, X, Y = check_inputs(net, params, X, Y, dtype)
     c = compile_net(net, "numpy")
     lean = lean and net.spatial and dtype is np.float64 and c.fused is not None

@@ -23,7 +23,7 @@ import numpy as np
 from derive import Net, SpecError
 from derive.penalty import coincidence_error
 
-__all__ = ["first_order", "second_order"]
+__all__ = ["first_order", "second_order", "total"]
 
 
 def _where(layer: int, zero: np.ndarray) -> str:
@@ -78,3 +78,10 @@ def second_order(net: Net, layer: int, R: np.ndarray, W: np.ndarray):
             Pww += c * f["rho_ww"](R, W)
             Ppsi += c * f["psi"](R, W)
     return Pphiw, Pww, Ppsi
+
+
+def total(net, cache) -> float:
+    """sum of every penalty term over a forward cache (careful route: R and W kept); 0.0 without any."""
+    if not (net.spatial and net.penalties):
+        return 0.0
+    return sum(first_order(net, l + 1, cache.R[l], cache.W[l])[0] for l in range(1, net.L))
