@@ -246,3 +246,21 @@ def test_bad_penalty_tables_are_one_line_errors(tmp_path, text, message):
     with pytest.raises(SpecError, match=message) as exc:
         load_net(f)
     assert "\n" not in str(exc.value)
+
+
+def test_readme_model_section_states_the_equations_and_its_spec_loads(tmp_path):
+    import re
+
+    from derivcheck.netspec import load_net
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    model = text.split("## Model", 1)[1].split("\n## ", 1)[0]
+    for eq in ("W^l_ij = theta^l_ij g(r^l_ij)", "dJ/dtheta_l = dJ/dW_l * g(R_l)", "1/(2 B K)",
+               "G_l         = (dJ/dr)_l / R_l"):
+        assert eq in model
+    spec = re.search(r"```\n(\[network\].*?)```", model, re.S)
+    assert spec is not None
+    f = tmp_path / "net.toml"
+    f.write_text(spec.group(1))
+    net = load_net(f).net
+    assert net.loss == "mse_half" and net.penalties[0].rho == "(s*(r-q0))**2"
