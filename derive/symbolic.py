@@ -575,7 +575,8 @@ class FlatLoss:
     """The loss as one SymPy expression.
 
     Attributes:
-        expr: L. params: symbols of Z (N_l x D per layer) or W (MLP); biases; x, y: data symbols.
+        expr: J (the loss plus penalties). params: symbols of Z (N_l x D per layer), then theta (free
+            amplitudes, N_l x N_(l-1) per layer 2..L), or W (MLP); biases; x, y: data symbols.
         W: the weights as expressions of the coordinates (sympy Matrices, layers 2..L).
         h, a: per layer 2..L, B x N_l Matrices of expressions (a[0] = X).
     """
@@ -598,12 +599,24 @@ def flat_loss(net: Net | MLP, batch: int = 1) -> FlatLoss:
     """The exact loss of `net` on `batch` symbolic rows as one expression (MATH.md forward rule)."""
     N, L, B = net.widths, net.L, batch
     sym = lambda n: sp.Symbol(n, real=True)  # noqa: E731
+    penalty = sp.S.Zero
     if net.spatial:
         params = [sp.Matrix(N[l], net.dim, lambda i, d: sym(f"z{l + 1}_{i}_{d}")) for l in range(L)]
         g = net.g.bound
-        W = [sp.Matrix(N[l], N[l - 1], lambda i, j: g.subs(R, sp.sqrt(sum((params[l][i, d] - params[l - 1][j, d]) ** 2
-                                                                         for d in range(net.dim)))))
-             for l in range(1, L)]
+        dist = [sp.Matrix(N[l], N[l - 1], lambda i, j: sp.sqrt(sum((params[l][i, d] - params[l - 1][j, d]) ** 2
+                                                                  for d in range(net.dim))))
+                for l in range(1, L)]
+        W = [D.applyfunc(lambda r: g.subs(R, r)) for D in dist]
+        if net.free:  # W = theta * g(r); the amplitudes are leaves after the coordinates
+            thetas = [sp.Matrix(N[l + 1], N[l], lambda i, j: sym(f"t{l + 2}_{i}_{j}")) for l in range(L - 1)]
+            W = [T.multiply_elementwise(Wl) for T, Wl in zip(thetas, W)]
+            params = params + thetas
+        from .penalty import RW, WW
+
+        for l in range(2, L + 1):
+            for p, c in net.layer_penalties(l):
+                penalty += sp.Rational(repr(c)) * sp.Add(*[p.expr.xreplace({RW: r, WW: w})
+                                                           for r, w in zip(dist[l - 2], W[l - 2])])
     else:
         params = [sp.Matrix(N[l + 1], N[l], lambda i, j: sym(f"w{l + 2}_{i}_{j}")) for l in range(L - 1)]
         W = params
@@ -621,7 +634,7 @@ def flat_loss(net: Net | MLP, batch: int = 1) -> FlatLoss:
         As.append(a)
     obj = net.objective
     K = N[-1]
-    expr = sp.Add(*[obj.row(list(a.row(b)), list(y.row(b))) for b in range(B)]) / obj.divisor(B, K)
+    expr = sp.Add(*[obj.row(list(a.row(b)), list(y.row(b))) for b in range(B)]) / obj.divisor(B, K) + penalty
     return FlatLoss(expr, params, biases, x, y, W, hs, As)
 
 

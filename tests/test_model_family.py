@@ -264,3 +264,20 @@ def test_readme_model_section_states_the_equations_and_its_spec_loads(tmp_path):
     f.write_text(spec.group(1))
     net = load_net(f).net
     assert net.loss == "mse_half" and net.penalties[0].rho == "(s*(r-q0))**2"
+
+
+@pytest.mark.parametrize("net", [
+    Net((2, 2, 1), dim=2, kernel="gaussian", amplitudes="free", penalties=({"rho": "abs(w)*r", "reduce": "mean"},)),
+    Net((1, 2, 1), dim=2, kernel="tanh(r)", loss="mse_half",
+        penalties=({"rho": "(s*(r-q0))**2", "params": {"s": 6.1, "q0": 0.433}},))], ids=["wiring", "distance"])
+def test_flat_route_agrees_with_the_program(net):
+    import sympy as sp
+
+    P, (X, Y) = family_params(net), random_data(net, batch=1)
+    fl, grads = symbolic.flat_gradient(net, batch=1)
+    f = sp.lambdify([*fl.leaves, *fl.x, *fl.y], [fl.expr, *grads], "numpy", cse=True)
+    values = [*(v for z in P.Z for v in z.reshape(-1)), *(v for t in (P.theta or []) for v in t.reshape(-1))]
+    out = f(*values, *X.reshape(-1), *Y.reshape(-1))
+    truth = symbolic.gradients(net, P, X, Y)
+    assert float(out[0]) == pytest.approx(truth.loss, rel=1e-12)
+    np.testing.assert_allclose(np.array(out[1:], dtype=float), truth.flat(), rtol=1e-10, atol=1e-12)
