@@ -167,6 +167,41 @@ class Penalty:
         ((s (r - q0))^2 with q0 != 0 or |w| r: no)."""
         return _finite(self.dr0) and is_zero(self.dr0) and _finite(self.phi0)
 
+    @cached_property
+    def fused(self) -> dict[str, str] | None:
+        """numexpr source of rho, rho_w and phi = rho_r / r in the names dd (= r^2) and W, for the
+        manual engine's fused pass ("" for an identically zero one); None when numexpr cannot express
+        one (sign, erf, ...)."""
+        import numexpr
+        import numpy as np
+        from sympy.printing.lambdarepr import NumExprPrinter
+
+        dd, Wn = sp.Symbol("dd", nonnegative=True), sp.Symbol("W", real=True)
+        out = {}
+        for k in ("rho", "rho_w", "phi"):
+            e = self.d[k].subs(RW, sp.sqrt(dd)).xreplace({WW: Wn})
+            if e == 0:
+                out[k] = ""  # identically zero: the engine skips the term
+                continue
+            # the cheaper of the two forms (phi of (s (r - q0))^2: one division by sqrt(dd), not two powers)
+            e = min((e, sp.expand(e)), key=sp.count_ops)
+            # constants become 17-digit floats (no integer division in numexpr), exponents stay exact
+            # (sqrt(dd) prints as numexpr's sqrt, not a power)
+            exps = {x.exp for x in e.atoms(sp.Pow)}
+            e = e.xreplace({x: sp.Float(sp.N(x, 17), 17) for x in e.atoms(sp.Number)
+                            if not x.is_Integer and not isinstance(x, sp.Float) and x not in exps})
+            if e.is_number:
+                e = e + 0 * dd  # a constant: broadcast over the layer
+            try:
+                text = NumExprPrinter()._print(e)
+                probe = numexpr.evaluate(text, local_dict={"dd": np.full(3, 0.5), "W": np.full(3, 0.5)})
+            except Exception:
+                return None
+            if probe.dtype != np.float64 or probe.shape != (3,):
+                return None
+            out[k] = text
+        return out
+
     def callables(self, backend: str = "numpy") -> dict:
         """{name: f(r, w)} for the names of `d`, plus NAME0: f(w) for the limits of `at0` (None where
         infinite), broadcast to the arguments' shape."""

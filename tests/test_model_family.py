@@ -281,3 +281,22 @@ def test_flat_route_agrees_with_the_program(net):
     truth = symbolic.gradients(net, P, X, Y)
     assert float(out[0]) == pytest.approx(truth.loss, rel=1e-12)
     np.testing.assert_allclose(np.array(out[1:], dtype=float), truth.flat(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("net", [
+    Net((3, 40, 30, 2), dim=2, kernel="gaussian", penalties=("w**2*r**2", {"rho": "r**3", "scale": 0.5, "reduce": "mean"})),
+    Net((3, 40, 30, 2), dim=3, kernel="tanh(r)",
+        penalties=({"rho": "(s*(r-q0))**2", "params": {"s": 6.1, "q0": 0.433}, "layers": [3]},)),
+    Net((3, 40, 30, 2), dim=3, kernel="inverse_quadratic", penalties=({"rho": "(r - q)**2*w**2", "params": {"q": 1.5}},)),
+], ids=["gaussian_two_terms", "tanh_layer3", "inverse_quadratic_w"])
+def test_fast_route_fuses_penalties_and_agrees_with_the_reference(net):
+    from numeric.manual import fast, penalty, reference
+
+    assert penalty.fused_ok(net)
+    P, (X, Y) = random_params(net), random_data(net)
+    assert fast.forward(net, P, X, Y, lean=True).lean
+    g, r = fast.gradients(net, P, X, Y), reference.gradients(net, P, X, Y)
+    assert g.loss == pytest.approx(r.loss, rel=1e-13)
+    np.testing.assert_allclose(g.flat(), r.flat(), rtol=0, atol=1e-12 * np.abs(r.flat()).max())
+    for a, b in zip(g.dW, r.dW, strict=True):  # dJ/dW, the penalties' rho_w included
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())

@@ -23,7 +23,7 @@ import numpy as np
 from derive import Net, SpecError
 from derive.penalty import coincidence_error
 
-__all__ = ["first_order", "second_order", "total"]
+__all__ = ["first_order", "second_order", "total", "fused_ok", "lean_layer"]
 
 
 def _where(layer: int, zero: np.ndarray) -> str:
@@ -85,3 +85,52 @@ def total(net, cache) -> float:
     if not (net.spatial and net.penalties):
         return 0.0
     return sum(first_order(net, l + 1, cache.R[l], cache.W[l])[0] for l in range(1, net.L))
+
+
+def fused_ok(net: Net) -> bool:
+    """Every penalty of the net has a numexpr form (derive.penalty.Penalty.fused)."""
+    return all(p.fused is not None for p in net.penalties)
+
+
+def lean_layer(net: Net, layer: int, Zl: np.ndarray, Zp: np.ndarray, W: np.ndarray, dW: np.ndarray,
+               k: float | None, P: np.ndarray | None):
+    """The fast route's penalty for one layer (W = g(R) in a lean cache, R never stored): r^2 by one
+    exact distance pass (derive.fused.squared_distances), then fused multithreaded numexpr passes:
+
+        dW   <- dW + sum_t c_t rho_t,w           (in place; skipped when every rho_w is 0)
+        G     = dW * phi(R) + sum_t c_t rho_t,r / R,  phi(R) = k W or P, written over W's buffer
+        value = sum_t c_t sum rho_t              (before G when rho depends on w, else in r^2's buffer)
+
+    Returns:
+        (value, G). Non-finite values (coincident nodes) are left for the caller's Singular check.
+    """
+    import numexpr
+
+    from derive.fused import squared_distances
+
+    terms = net.layer_penalties(layer)
+    dd = squared_distances(Zl, Zp, np.empty_like(W))
+    names: dict = {"dd": dd, "W": W, "dW": dW, "k": np.float64(k if k is not None else 1.0),
+                   "P": P if P is not None else W}
+    parts: dict[str, list[str]] = {"rho": [], "rho_w": [], "phi": []}
+    on_w = False
+    for t, (p, c) in enumerate(terms):
+        names[f"c{t}"] = np.float64(c)
+        assert p.fused is not None  # fused_ok(net) was checked
+        on_w = on_w or "W" in p.fused["rho"]
+        for key in parts:
+            if p.fused[key]:
+                parts[key].append(f"c{t}*({p.fused[key]})")
+    rho = " + ".join(parts["rho"])
+    value = 0.0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if rho and on_w:  # W is overwritten by G below: the value first, into a scratch buffer
+            value = float(numexpr.evaluate(rho, local_dict=names, out=np.empty_like(W)).sum())
+        if parts["rho_w"]:
+            numexpr.evaluate("dW + " + " + ".join(parts["rho_w"]), local_dict=names, out=dW)
+        base = "dW*k*W" if P is None else "dW*P"
+        extra = (" + " + " + ".join(parts["phi"])) if parts["phi"] else ""
+        G = numexpr.evaluate(base + extra, local_dict=names, out=W if P is None else P)
+        if rho and not on_w:  # rho of r alone: in place over r^2, which is dead now
+            value = float(numexpr.evaluate(rho, local_dict=names, out=dd).sum())
+    return value, G
