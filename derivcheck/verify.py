@@ -58,7 +58,9 @@ class Case:
     def spec(self) -> dict:
         n = self.net
         return {"widths": list(n.widths), "dim": n.dim, "kernel": n.kernel, "kernel_params": dict(n.kernel_params),
-                "hidden": n.hidden, "output": n.output, "loss": n.loss, "bias": n.bias, "batch": int(self.X.shape[0])}
+                "hidden": n.hidden, "output": n.output, "loss": n.loss, "bias": n.bias, "batch": int(self.X.shape[0])} \
+            | ({"amplitudes": n.amplitudes} if n.free else {}) \
+            | ({"penalties": [p.describe() for p in n.penalties]} if n.penalties else {})
 
 
 def _draw_case(case_id: str, net: Net, seed: int, batch: int = 2) -> Case:

@@ -667,6 +667,9 @@ class Derivation:
     def __init__(self, net: Net, batch: int = 1):
         if not net.spatial:
             raise SpecError("derivation() needs a spatial Net", "pass a derive.Net (coordinates), not an MLP")
+        if net.free or net.penalties:  # delta, dW and eq. (8) below are the note's model's (theta = 1, J = L)
+            raise SpecError("the derivation covers the note's model (no free amplitudes, no penalty)",
+                            "drop amplitudes/penalties for the report; symbolic.gradients takes the whole family")
         self.net, self.batch = net, batch
         self.flat = flat_loss(net, batch)
         self.loss = self.flat.expr

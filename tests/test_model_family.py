@@ -300,3 +300,10 @@ def test_fast_route_fuses_penalties_and_agrees_with_the_reference(net):
     np.testing.assert_allclose(g.flat(), r.flat(), rtol=0, atol=1e-12 * np.abs(r.flat()).max())
     for a, b in zip(g.dW, r.dW, strict=True):  # dJ/dW, the penalties' rho_w included
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())
+
+
+def test_derivation_report_refuses_the_family_instead_of_showing_the_notes_equations():
+    from derive import SpecError
+
+    with pytest.raises(SpecError, match="note's model"):
+        symbolic.derivation(FAMILY["distance_penalty"])
