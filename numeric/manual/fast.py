@@ -12,6 +12,10 @@ arrangements that make the difference at N ~ 1000-2000:
 - buffers reused: layer l's N x N arrays are dead once eq. (8) has used them, so G_l is written over
   one of them and the next dW is written into G's buffer; the backward pass adds one N x N array
   (dW_l) per layer to the forward cache instead of three. No N x N x D array is ever built.
+
+The wider model family (MATH.md): penalties on a theta = 1 net stay on the lean route, one exact r^2
+pass and fused passes per penalised layer (numeric/manual/penalty.py `lean_layer`); free amplitudes,
+penalties numexpr cannot express and float32 take the reference's careful route (`reference.py`).
 """
 
 from __future__ import annotations
