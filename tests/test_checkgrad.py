@@ -233,3 +233,13 @@ def test_family_correct_passes_and_gets_theta(name, net):
 def test_wiring_fn_without_theta_argument_is_a_spec_error():
     with pytest.raises(SpecError, match="theta"):
         derivcheck.check_grad(C.correct, C.WIRING_NET, cases=1, seed=0)
+
+
+def test_cli_penalty_flags_reach_check_grad(capsys):
+    flags = ["--widths", "2,3,2", "--dim", "2", "--kernel=1", "--amplitudes", "free", "--penalty", "abs(w)*r",
+             "--penalty-scale", "0.05", "--penalty-reduce", "mean", "--loss", "mse", "--bias", "--cases", "2"]
+    assert cli.main(["check-grad", f"{ROOT}/tests/catalog_grads.py:wiring_correct", *flags]) == 0
+    assert cli.main(["check-grad", f"{ROOT}/tests/catalog_grads.py:wiring_no_sign", *flags]) == 1
+    out = capsys.readouterr().out
+    assert "forgets sign(w)" in out and "theta = [" in out
+    assert "--amplitudes free --penalty='abs(w)*r' --penalty-scale 0.05 --penalty-reduce mean" in out
