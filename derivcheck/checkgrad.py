@@ -116,6 +116,8 @@ def _numbers(case: Case) -> list[str]:
     p = case.params
     arrays = p.Z if case.net.spatial else p.W
     out = [f"{'Z' if case.net.spatial else 'W'} = [{', '.join(fmt(a) for a in arrays)}]"]  # type: ignore[union-attr]
+    if p.theta is not None:
+        out.append(f"theta = [{', '.join(fmt(t) for t in p.theta)}]")
     if p.b is not None:
         out.append(f"b = [{', '.join(fmt(v) for v in p.b)}]")
     return out + [f"X = {fmt(case.X)}", f"Y = {fmt(case.Y)}"]
@@ -164,8 +166,9 @@ def check_grad(fn: Callable, net: Net | MLP | NetSpec | str | Path, *, cases: in
     """Judge a user's gradient function against the 50-digit ground truth.
 
     Args:
-        fn: ``fn(Z, X, Y)`` (``b=`` with biases; ``fn(W, X, Y, b=...)`` for an MLP) returning a list
-            (dZ per layer; dW for an MLP) or a dict with any of loss, dZ, dW, db, dX (see derivcheck.userfn).
+        fn: ``fn(Z, X, Y)`` (``b=`` with biases, ``theta=`` with free amplitudes; ``fn(W, X, Y, b=...)``
+            for an MLP) returning a list (dZ per layer; dW for an MLP) or a dict with any of loss, dZ,
+            dW, dtheta, db, dX (see derivcheck.userfn).
         net: a `Net`/`MLP`, a loaded `NetSpec`, or the path of a spec file.
         cases: drawn cases (plus the adversarial ones, unless ``adversarial=False``).
         seed: seeds every draw (printed, and in the reproducing command); default: the spec's [data] seed, else 0.

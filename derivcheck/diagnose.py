@@ -10,11 +10,12 @@ further calls of the user's function and lives in derivcheck.shrink.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from derive import Net, SpecError
 from numeric.compare import TOLERANCES, rel_error
 from numeric.draws import Case
 from numeric.variants import eq8_terms, pre_activation
@@ -62,6 +63,8 @@ def truth_of(case: Case) -> dict[str, Any]:
         out["dZ"] = g.dZ
     if g.db is not None:
         out["db"] = g.db
+    if g.dtheta is not None:  # free amplitudes
+        out["dtheta"] = g.dtheta
     return out
 
 
@@ -185,6 +188,57 @@ def _one(case: Case, q: str, u, t, dtol: float, variants) -> str | None:
         pre = variants["pre"]
         if q in pre and _close(u, pre[q], dtol) and not _close(t, pre[q], dtol):
             return "matches with the pre-activation h in place of a (dW_l = delta_l^T a_(l-1), not delta_l^T h_(l-1))"
+    if q in ("dW", "dZ", "dtheta") and case.net.spatial and case.net.penalties:
+        return _penalty_mistake(case, q, u, t, dtol, variants)
+    return None
+
+
+def _truth_with(case: Case, net) -> dict[str, Any] | None:
+    """The truth of the same numbers on a variant of the net (None where that net refuses them)."""
+    try:
+        return truth_of(replace(case, net=net))
+    except SpecError:
+        return None
+
+
+def _penalty_mistake(case: Case, q: str, u, t, dtol: float, variants) -> str | None:
+    """Mistakes in a penalty's gradient (MATH.md "The wider model family"): at half its value, missing,
+    taken at the wrong layer's coordinates, or a wiring cost |w| r whose d|w|/dw forgets sign(w)."""
+    net = case.net
+    assert isinstance(net, Net)  # the caller checked: a spatial net with penalties
+    if "no_penalty" not in variants:
+        variants["no_penalty"] = _truth_with(case, replace(net, penalties=()))
+    base = variants["no_penalty"]
+    if base is not None and q in base:
+        half = [b + (x - b) / 2 for x, b in zip(t, base[q])]
+        if _close(u, half, dtol):
+            return "matches with the penalty's gradient at half its value (d/dr (s (r - q0))^2 = 2 s^2 (r - q0))"
+        if _close(u, base[q], dtol):
+            return "matches the data loss's gradient alone: the penalty's gradient is missing"
+    for k, p in enumerate(net.penalties):
+        covered = p.covers(net.L)
+        for shift in (-1, 1):
+            moved = tuple(l + shift for l in covered)
+            if not all(2 <= l <= net.L for l in moved):
+                continue
+            pens = list(net.penalties)
+            pens[k] = replace(p, layers=moved)
+            key: tuple = ("moved", k, shift)
+            if key not in variants:
+                variants[key] = _truth_with(case, replace(net, penalties=tuple(pens)))
+            alt = variants[key]
+            if alt is not None and q == "dZ" and _close(u, alt[q], dtol) and not _close(t, alt[q], dtol):
+                return (f"matches with the penalty {p.rho!r} of layer(s) {list(covered)} differentiated with "
+                        f"the coordinates of layer(s) {list(moved)}")
+        if "abs(w)" in p.rho.replace(" ", ""):
+            key = ("unsigned", k)
+            if key not in variants:
+                pens = list(net.penalties)
+                pens[k] = replace(p, rho=p.rho.replace(" ", "").replace("abs(w)", "w"))
+                variants[key] = _truth_with(case, replace(net, penalties=tuple(pens)))
+            alt = variants[key]
+            if alt is not None and q in alt and q != "dZ" and _close(u, alt[q], dtol):
+                return f"matches with d|w|/dw = 1: the gradient of {p.rho!r} forgets sign(w)"
     return None
 
 

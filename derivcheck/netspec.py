@@ -14,6 +14,14 @@ A spec file::
     activations = ["tanh", "sigmoid"]   # mlp: one per layer 2..L (instead of hidden/output)
     loss = "mse"
     bias = false
+    amplitudes = "none"           # spatial: or "free" (W = theta * g(r), theta trainable)
+
+    [[network.penalty]]           # spatial, any number: J = L + scale * reduce over edges of rho(r, w)
+    rho = "(s*(r-q0))**2"         # a formula in r and w (derive/parse.py grammar)
+    params = { s = 6.1, q0 = 0.433 }
+    scale = 1.0
+    reduce = "sum"                # or "mean"
+    layers = [2, 3]               # optional: the layers l whose edges (l-1 to l) it covers (default all)
 
     [data]                        # optional: how cases are drawn
     batch = 3
@@ -23,7 +31,9 @@ A spec file::
     seed = 0
 
 The flags (`add_net_arguments`): ``--net FILE`` and/or ``--widths 3,5,2 --dim 2 --kernel F --param s=0.7
---hidden tanh --output identity --loss mse --bias`` (flags override the file's fields).
+--hidden tanh --output identity --loss mse --bias --amplitudes free --penalty 'abs(w)*r' --penalty-scale 0.01``
+(flags override the file's fields; the --penalty* flags are repeatable, a single --penalty-scale,
+--penalty-reduce or --penalty-layers applies to every --penalty, --penalty-param to those that use it).
 Every bad input is a `derive.SpecError` of one line: what, where, and the fix.
 """
 
@@ -53,8 +63,14 @@ NETWORK_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "kernel_params": (dict, "a table of numbers, e.g. { s = 0.7 }"), "hidden": (str, "an activation name"),
     "output": (str, "an activation name"), "activations": ((list, str), "a list of activation names"),
     "loss": (str, "a loss name"), "bias": (bool, "true or false"),
+    "amplitudes": (str, '"none" or "free"'), "penalty": (list, "[[network.penalty]] tables with rho = \"...\""),
 }
-KIND_KEYS = {"spatial": {"dim", "kernel", "kernel_params", "hidden", "output"}, "mlp": {"activations"}}
+KIND_KEYS = {"spatial": {"dim", "kernel", "kernel_params", "hidden", "output", "amplitudes", "penalty"},
+             "mlp": {"activations"}}
+PENALTY_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "rho": (str, "a formula in r and w, e.g. \"abs(w)*r\""), "params": (dict, "a table of numbers, e.g. { s = 6.1 }"),
+    "scale": ((int, float), "a number"), "reduce": (str, '"sum" or "mean"'), "layers": (list, "a list of layers, e.g. [2, 3]"),
+}
 DATA_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "batch": (int, "an integer >= 1"), "coordinate_range": (list, "[low, high]"), "input_range": (list, "[low, high]"),
     "weight_range": (list, "[low, high]"), "seed": (int, "an integer"),
@@ -144,9 +160,50 @@ def net_from_table(table: dict, where: str = "[network]", *, defaults: dict | No
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise SpecError(f"{where} kernel_params.{k} = {v!r} is not a number", f"write {k} = 0.7 (a number)")
     _check_params_given(args.get("kernel", "gaussian"), params, where)
+    if "penalty" in args:
+        args["penalties"] = _penalties(args.pop("penalty"), where)
     net = _build(Net, args, where)
     _check_params_used(net, where)
     return net
+
+
+def _penalties(tables: list, where: str) -> tuple:
+    """The ``[[network.penalty]]`` tables, strictly (keys, types, parameters named and used)."""
+    from derive.penalty import penalty
+
+    out = []
+    for n, t in enumerate(tables, start=1):
+        at = f"{where} penalty {n}"
+        if not isinstance(t, dict):
+            raise SpecError(f"{at} is not a table", 'write [[network.penalty]] with rho = "..." below it')
+        for key, value in t.items():
+            if key not in PENALTY_KEYS:
+                raise _unknown(key, PENALTY_KEYS, at)
+            _typed(value, key, PENALTY_KEYS, at)
+        if "rho" not in t:
+            raise SpecError(f"{at} has no rho", 'add rho = "abs(w)*r" (a formula in r and w)')
+        for k, v in t.get("params", {}).items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise SpecError(f"{at} params.{k} = {v!r} is not a number", f"write {k} = 0.5 (a number)")
+        try:
+            p = penalty(t)
+        except SpecError as exc:
+            raise SpecError(f"{at}: {exc}") from None
+        used = {s.name for s in p.d["rho"].free_symbols} | _names(p.rho)
+        for k in t.get("params", {}):
+            if k not in used:
+                raise SpecError(f"{at}: parameter {k} is not used by rho {p.rho!r}", f"remove {k} or use it in rho")
+        out.append(p)
+    return tuple(out)
+
+
+def _names(formula: str) -> set[str]:
+    """Names in a formula's syntax tree (nothing is evaluated)."""
+    try:
+        tree = ast.parse(formula.strip(), mode="eval")
+    except (SyntaxError, ValueError):
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
 def _check_params_given(formula: str, params: dict, where: str) -> None:
@@ -252,6 +309,12 @@ def add_net_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--activations", help="comma-separated activations of layers 2..L (mlp)")
     g.add_argument("--loss", help="mse, sse_half, mae, huber(delta=..), bce, softmax_ce")
     g.add_argument("--bias", action=argparse.BooleanOptionalAction, default=None, help="free biases b_l")
+    g.add_argument("--amplitudes", choices=("none", "free"), help="free: W = theta * g(r), theta trainable")
+    g.add_argument("--penalty", action="append", metavar="RHO", help="penalty formula in r and w (repeatable)")
+    g.add_argument("--penalty-scale", type=float, action="append", metavar="S", help="its scale (default 1)")
+    g.add_argument("--penalty-reduce", choices=("sum", "mean"), action="append", help="sum (default) or mean")
+    g.add_argument("--penalty-layers", type=_widths, action="append", metavar="L1,L2", help="layers it covers")
+    g.add_argument("--penalty-param", type=_param, action="append", metavar="NAME=VALUE", help="penalty parameter")
 
 
 def formula_argv(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
@@ -278,8 +341,38 @@ def formula_argv(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
 
 #: the option strings add_net_arguments defines
 NET_FLAGS = ("--net", "--kind", "--widths", "--dim", "--kernel", "--param", "--hidden", "--output", "--activations",
-             "--loss", "--bias", "--no-bias")
-_FLAG_KEYS = ("kind", "widths", "dim", "kernel", "hidden", "output", "activations", "loss", "bias")
+             "--loss", "--bias", "--no-bias", "--amplitudes", "--penalty", "--penalty-scale", "--penalty-reduce",
+             "--penalty-param", "--penalty-layers")
+_FLAG_KEYS = ("kind", "widths", "dim", "kernel", "hidden", "output", "activations", "loss", "bias", "amplitudes")
+
+
+def _flag_penalties(args: argparse.Namespace) -> list[dict] | None:
+    """[[network.penalty]] tables from the --penalty* flags, or None without --penalty."""
+    rhos = getattr(args, "penalty", None)
+    if not rhos:
+        for flag in ("penalty_scale", "penalty_reduce", "penalty_layers", "penalty_param"):
+            if getattr(args, flag, None):
+                raise SpecError(f"--{flag.replace('_', '-')} without --penalty", "add --penalty RHO (a formula in r and w)")
+        return None
+    per: dict[str, list] = {}
+    for key in ("scale", "reduce", "layers"):
+        vals = getattr(args, f"penalty_{key}", None) or []
+        if len(vals) not in (0, 1, len(rhos)):
+            raise SpecError(f"{len(vals)} --penalty-{key} flags for {len(rhos)} --penalty flags",
+                            f"give one --penalty-{key} for all, or one per --penalty")
+        per[key] = vals * len(rhos) if len(vals) == 1 else vals
+    params = dict(getattr(args, "penalty_param", None) or [])
+    out = []
+    for n, rho in enumerate(rhos):
+        t: dict[str, Any] = {"rho": rho}
+        used = _names(rho)
+        if params:
+            t["params"] = {k: v for k, v in params.items() if k in used}
+        for key in ("scale", "reduce", "layers"):
+            if per[key]:
+                t[key] = per[key][n]
+        out.append(t)
+    return out
 
 
 def net_given(args: argparse.Namespace, ignore: tuple[str, ...] = ()) -> bool:
@@ -299,6 +392,9 @@ def net_from_args(args: argparse.Namespace, default: NetSpec | None = None, *,
         given["activations"] = str(given["activations"]).split(",")
     if getattr(args, "param", None):
         given["kernel_params"] = {**table.get("kernel_params", {}), **dict(args.param)}
+    pens = _flag_penalties(args)
+    if pens is not None:
+        given["penalty"] = pens
     if spec is None and not given and not defaults:
         if default is not None:
             return default
@@ -317,9 +413,15 @@ def net_table(net: Net | MLP) -> dict:
     if not net.spatial:
         return {"kind": "mlp", "widths": list(net.widths), "activations": list(net.activations), "loss": net.loss,
                 "bias": net.bias}
-    return {"kind": "spatial", "widths": list(net.widths), "dim": net.dim, "kernel": net.kernel,
-            "kernel_params": dict(net.kernel_params), "hidden": net.hidden, "output": net.output, "loss": net.loss,
-            "bias": net.bias}
+    t = {"kind": "spatial", "widths": list(net.widths), "dim": net.dim, "kernel": net.kernel,
+         "kernel_params": dict(net.kernel_params), "hidden": net.hidden, "output": net.output, "loss": net.loss,
+         "bias": net.bias}
+    if net.free:
+        t["amplitudes"] = "free"
+    if net.penalties:
+        t["penalty"] = [{"rho": p.rho, "params": dict(p.pairs), "scale": p.scale, "reduce": p.reduce}
+                        | ({} if p.layers is None else {"layers": list(p.layers)}) for p in net.penalties]
+    return t
 
 
 def net_flags(net: Net | MLP, file_flags: str | None = None) -> str:
@@ -333,6 +435,14 @@ def net_flags(net: Net | MLP, file_flags: str | None = None) -> str:
         out += [f"--dim {t['dim']}", f"--kernel={shlex.quote(t['kernel'])}"]
         out += [f"--param {k}={v:g}" for k, v in t["kernel_params"].items()]
         out += [f"--hidden {shlex.quote(t['hidden'])}", f"--output {shlex.quote(t['output'])}"]
+        if net.free:
+            out.append("--amplitudes free")
+        for p in t.get("penalty", []):
+            out += [f"--penalty={shlex.quote(p['rho'])}", f"--penalty-scale {p['scale']!r}",
+                    f"--penalty-reduce {p['reduce']}"]
+            out += [f"--penalty-param {k}={v!r}" for k, v in p["params"].items()]
+            if any("layers" in q for q in t["penalty"]):  # one --penalty-layers per --penalty, or none
+                out.append("--penalty-layers " + ",".join(map(str, p.get("layers", range(2, net.L + 1)))))
     else:
         out.append("--activations " + shlex.quote(",".join(t["activations"])))
     out += [f"--loss {shlex.quote(t['loss'])}", "--bias" if t["bias"] else "--no-bias"]

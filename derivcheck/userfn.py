@@ -3,8 +3,10 @@ and reading what it returns into the quantities derivcheck compares.
 
 Calling convention (keep it; other checks call it): spatial nets ``fn(Z, X, Y)`` with Z a list of
 N_l x D arrays (layers 1..L), X B x N_1, Y B x N_L, plus ``b=`` (length-N_l arrays, layers 2..L) when the
-net has biases; MLPs ``fn(W, X, Y, b=...)`` with W a list of N_l x N_(l-1) arrays. fn returns a list
-(dZ per layer; dW per layer for an MLP) or a dict with any of loss, dZ, dW, db, dX. With ``torch=True``
+net has biases, and ``theta=`` (N_l x N_(l-1) arrays, layers 2..L) when it has free amplitudes; MLPs
+``fn(W, X, Y, b=...)`` with W a list of N_l x N_(l-1) arrays. fn returns a list (dZ per layer; dW per
+layer for an MLP) or a dict with any of loss, dZ, dW, dtheta, db, dX (with penalties, loss is the
+objective J and dZ, dW, dtheta its derivatives: MATH.md "The wider model family"). With ``torch=True``
 the arrays are torch float tensors and tensors may be returned.
 
 Bad input (a bad path, an import error, fn raising, wrong shapes) is a one-line `derive.SpecError`.
@@ -28,8 +30,8 @@ from numeric.draws import Case
 
 __all__ = ["load_function", "call", "expected_shapes"]
 
-QUANTITY_ORDER = ("loss", "dZ", "dW", "db", "dX")
-_SHAPE_TEXT = {"dZ": "N_l x D", "dW": "N_l x N_(l-1)", "db": "N_l"}
+QUANTITY_ORDER = ("loss", "dZ", "dW", "dtheta", "db", "dX")
+_SHAPE_TEXT = {"dZ": "N_l x D", "dW": "N_l x N_(l-1)", "dtheta": "N_l x N_(l-1)", "db": "N_l"}
 
 
 def _where(exc: BaseException, path: str | None = None) -> str:
@@ -95,6 +97,8 @@ def expected_shapes(case: Case) -> dict[str, Any]:
         out["dZ"] = [(n, net.dim) for n in N]
     if net.bias:
         out["db"] = [(n,) for n in N[1:]]
+    if net.spatial and net.free:
+        out["dtheta"] = [(N[l + 1], N[l]) for l in range(net.L - 1)]
     return out
 
 
@@ -151,14 +155,20 @@ def call(fn: Callable, case: Case, *, torch: bool = False, dtype=np.float64) -> 
     X: Any = case.X.astype(dtype)
     Y: Any = case.Y.astype(dtype)
     b: list[Any] | None = [v.astype(dtype) for v in p.b] if net.bias and p.b is not None else None
+    # free amplitudes: theta= (one N_l x N_(l-1) array per layer 2..L)
+    theta: list[Any] | None = [t.astype(dtype) for t in p.theta] if net.spatial and net.free and p.theta else None
     if torch:
         import torch as th
 
         conv = lambda a: th.from_numpy(np.ascontiguousarray(a))  # noqa: E731
         arrays, X, Y = [conv(a) for a in arrays], conv(X), conv(Y)
         b = None if b is None else [conv(v) for v in b]
+        theta = None if theta is None else [conv(t) for t in theta]
+    kw: dict[str, Any] = {} if b is None else {"b": b}
+    if theta is not None:
+        kw["theta"] = theta
     try:
-        out = fn(arrays, X, Y, b=b) if b is not None else fn(arrays, X, Y)
+        out = fn(arrays, X, Y, **kw)
     except Exception as exc:
         try:
             source = inspect.getsourcefile(fn)

@@ -182,7 +182,10 @@ def run_case(case: Case, engines: tuple[str, ...], *, reproduce: str | None = No
         bp = None if p.b is None else [b.copy() for b in p.b]
         if bp is not None:
             bp[0] = bp[0][perm]
-        gp = ENGINE_TABLE["manual"].gradients(net, Params(Z=Zp, b=bp), X, Y)
+        tp = None if p.theta is None else [t.copy() for t in p.theta]
+        if tp is not None:  # free amplitudes move with their nodes: rows of layer 2, columns of layer 3
+            tp[0], tp[1] = tp[0][perm], tp[1][:, perm]
+        gp = ENGINE_TABLE["manual"].gradients(net, Params(Z=Zp, b=bp, theta=tp), X, Y)
         g = runs["manual"][0]
         assert gp.dZ is not None and g.dZ is not None  # a spatial net's gradients include dZ
         res = permutation_residual(gp.dZ[1], g.dZ[1], perm)
@@ -227,7 +230,7 @@ def _hvp_checks(case: Case, rec: dict, record, rng) -> None:
         rec["skipped"].append("hvp: checked on smooth nets without bias")
         return
     assert p.Z is not None  # verification cases are spatial nets with coordinates
-    V = [rng.normal(size=z.shape) for z in p.Z]
+    V = [rng.normal(size=z.shape) for z in p.Z] + [rng.normal(size=t.shape) for t in (p.theta or [])]
     exact = ENGINE_TABLE["symbolic"].hvp
     assert exact is not None  # the ground truth has second order
     try:

@@ -1,8 +1,10 @@
 """The flat parameter layout of MATH.md "Second order", shared by every engine.
 
-Blocks, in order: spatial Net: Z_1..Z_L (N_l x D), then b_2..b_L (N_l) if the net has biases;
+Blocks, in order: spatial Net: Z_1..Z_L (N_l x D), then theta_2..theta_L (N_l x N_(l-1), row-major) if
+the net has free amplitudes, then b_2..b_L (N_l) if the net has biases;
 MLP: W_2..W_L (N_l x N_(l-1), row-major), then b_2..b_L. The first group (coordinates or weights)
-is the "main" group: it is what ``wrt="Z"`` / ``wrt="W"`` names in every engine's `hessian`.
+is the "main" group: it is what ``wrt="Z"`` / ``wrt="W"`` names in every engine's `hessian`. With free
+amplitudes the main group is the coordinates and the amplitudes together (every block but the biases).
 
 A direction V for an HVP is a list of blocks in this order (the main group alone means a zero bias
 direction, and only the main group comes back) or one flat 1-D vector of the full length (a flat
@@ -24,19 +26,25 @@ __all__ = ["shapes", "n_main", "main_group", "split", "check_wrt"]
 
 
 def shapes(net: Net | MLP) -> list[tuple[str, int, tuple[int, ...]]]:
-    """(kind, list index, shape) for every block of the flat vector, in order; kind is "Z", "W" or "b"."""
+    """(kind, list index, shape) for every block of the flat vector, in order; kind is "Z", "theta",
+    "W" or "b" (the name of the `Params` field)."""
     N = net.widths
     out: list[tuple[str, int, tuple[int, ...]]] = (
         [("Z", l, (N[l], net.dim)) for l in range(net.L)] if net.spatial else
         [("W", l, (N[l + 1], N[l])) for l in range(net.L - 1)])
+    if net.spatial and net.free:
+        out += [("theta", l, (N[l + 1], N[l])) for l in range(net.L - 1)]
     if net.bias:
         out += [("b", l, (N[l + 1],)) for l in range(net.L - 1)]
     return out
 
 
 def n_main(net: Net | MLP) -> int:
-    """Number of blocks in the main group: L coordinate blocks (spatial) or L - 1 weight blocks."""
-    return net.L if net.spatial else net.L - 1
+    """Number of blocks in the main group: L coordinate blocks (spatial; plus L - 1 amplitude blocks
+    with free amplitudes) or L - 1 weight blocks."""
+    if net.spatial:
+        return net.L + (net.L - 1 if net.free else 0)
+    return net.L - 1
 
 
 def main_group(net: Net | MLP) -> str:

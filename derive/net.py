@@ -14,7 +14,8 @@ from typing import Any, Literal, cast
 import numpy as np
 
 from .errors import SpecError
-from .primitives import Activation, Kernel, Loss, activation, kernel, loss
+from .penalty import Penalty, penalty
+from .primitives import Activation, Kernel, Loss, R, activation, kernel, loss
 
 __all__ = ["Net", "MLP", "Params", "Gradients"]
 
@@ -45,6 +46,10 @@ class Net:
         output: activation of layer L.
         loss: ``"mse"``, ``"sse_half"``, ``"mae"``, ``"huber(delta=...)"``, ``"bce"``, ``"softmax_ce"``.
         bias: whether layers 2..L carry free biases b_l.
+        amplitudes: "none" (W = g(r), the note's model) or "free" (W = theta * g(r), theta trainable,
+            N_l x N_(l-1) per layer; with kernel "1" an ordinary MLP whose nodes have coordinates).
+        penalties: penalty terms added to the loss (derive.penalty.Penalty, or their tables / formula
+            texts): J = L + sum_t scale_t reduce_t rho_t(r, w) (MATH.md "The wider model family").
     """
 
     widths: tuple[int, ...]
@@ -55,16 +60,37 @@ class Net:
     output: str = "identity"
     loss: str = "mse"
     bias: bool = False
+    amplitudes: str = "none"
+    penalties: tuple[Penalty, ...] = ()
     # Literal so that `if net.spatial:` narrows `Net | MLP` for the type checker.
     spatial: Literal[True] = field(default=True, init=False)
 
     def __post_init__(self):
         object.__setattr__(self, "widths", _check_widths(self.widths))
+        if self.amplitudes not in ("none", "free"):
+            raise SpecError(f"amplitudes {self.amplitudes!r} is unknown", "use amplitudes = \"none\" or \"free\"")
+        pens = self.penalties
+        pens = (pens,) if isinstance(pens, (str, Penalty, Mapping)) else tuple(pens)
+        object.__setattr__(self, "penalties", tuple(penalty(p) for p in pens))
+        for p in self.penalties:
+            p.covers(len(self.widths))
         if isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim < 1:
             raise SpecError(f"dimension D is {self.dim!r}; it must be an integer >= 1", "use dim=1, 2 or 3")
         kp = self.kernel_params.items() if isinstance(self.kernel_params, Mapping) else self.kernel_params
         object.__setattr__(self, "kernel_params", tuple(sorted((str(k), float(v)) for k, v in kp)))
         self.g, activation(self.hidden), activation(self.output), self.objective  # validate every name now
+        if not self.g.expr.has(R) and not self.free and not self.penalties:
+            raise SpecError(f"kernel {self.kernel!r} does not depend on r and the net has no free amplitudes",
+                            "write g as a function of the distance r, or set amplitudes = \"free\"")
+
+    @property
+    def free(self) -> bool:
+        """theta is trainable (amplitudes "free"): W = theta * g(r)."""
+        return self.amplitudes == "free"
+
+    def layer_penalties(self, layer: int) -> list[tuple[Penalty, float]]:
+        """(penalty, c) for the terms covering `layer` (2..L); c = scale, or scale / edges for a mean."""
+        return [(p, p.coef(self.widths)) for p in self.penalties if layer in p.covers(self.L)]
 
     @property
     def L(self) -> int:
@@ -91,7 +117,9 @@ class Net:
         pairs = cast(tuple[tuple[str, float], ...], self.kernel_params)
         kp = ",".join(f"{k}={v:g}" for k, v in pairs)
         return (f"Net(widths={self.widths}, D={self.dim}, g={self.kernel}{'(' + kp + ')' if kp else ''}, "
-                f"hidden={self.hidden}, output={self.output}, loss={self.loss}, bias={self.bias})")
+                f"hidden={self.hidden}, output={self.output}, loss={self.loss}, bias={self.bias}"
+                + (", amplitudes=free" if self.free else "")
+                + "".join(f", penalty={p.describe()}" for p in self.penalties) + ")")
 
 
 @dataclass(frozen=True)
@@ -144,11 +172,13 @@ class Params:
         Z: coordinates, one N_l x D array per layer 1..L (spatial nets).
         W: weights, one N_l x N_(l-1) array per layer 2..L (ordinary MLPs).
         b: biases, one length-N_l array per layer 2..L, or None.
+        theta: amplitudes, one N_l x N_(l-1) array per layer 2..L (nets with amplitudes "free"), or None.
     """
 
     Z: list[Any] | None = None
     W: list[Any] | None = None
     b: list[Any] | None = None
+    theta: list[Any] | None = None
 
 
 @dataclass
@@ -168,6 +198,11 @@ class Gradients:
         delta: delta_l = dL/dh_l (B x N_l) for layers 1..L, index l-1 = layer l; delta[0] is None
             (the input layer has no pre-activation).
         dA: dL/da_l (B x N_l) for layers 1..L, index l-1 = layer l; dA[0] = dL/dX.
+        dtheta: dJ/dtheta_l = dJ/dW_l * g(R_l), layers 2..L (amplitudes "free"), else None.
+
+    With penalties (MATH.md "The wider model family") `loss` is the objective J = L + penalties and
+    dW, dZ, dtheta are derivatives of J (dW = dL/dW + the penalties' c rho_w); delta, dA, dX, db are
+    the data loss's (penalties do not depend on h, a or b).
     """
 
     loss: Any
@@ -179,6 +214,7 @@ class Gradients:
     extra: dict[str, Any] = field(default_factory=dict)
     delta: list[Any] | None = None
     dA: list[Any] | None = None
+    dtheta: list[Any] | None = None
 
     def __post_init__(self):
         # An engine may give delta/dA either as fields or (older code) in `extra`: keep both views equal.
@@ -189,9 +225,11 @@ class Gradients:
                 self.extra.setdefault(name, getattr(self, name))
 
     def flat(self) -> np.ndarray:
-        """The gradient as one float64 vector in the flat layout (derive.layout): dZ_1..dZ_L then
-        db_2..db_L for a spatial net (dZ present), dW_2..dW_L then db_2..db_L for an MLP."""
-        blocks = list(self.dZ if self.dZ is not None else self.dW) + list(self.db or [])
+        """The gradient as one float64 vector in the flat layout (derive.layout): dZ_1..dZ_L, then
+        dtheta_2..dtheta_L (free amplitudes), then db_2..db_L for a spatial net (dZ present);
+        dW_2..dW_L then db_2..db_L for an MLP."""
+        blocks = (list(self.dZ if self.dZ is not None else self.dW) + list(self.dtheta or [])
+                  + list(self.db or []))
         if not blocks:
             return np.zeros(0)
         return np.concatenate([np.asarray(b, dtype=np.float64).reshape(-1) for b in blocks])

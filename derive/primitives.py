@@ -183,8 +183,9 @@ def kernel(spec: str, params: tuple[tuple[str, float], ...] = ()) -> Kernel:
             raise SpecError(f"kernel parameter {k}={v!r} is not a finite number", f"give {k} a finite value")
         if symbol(k).is_positive and v <= 0:
             raise SpecError(f"kernel parameter {k}={v} must be positive", f"give {k} a value > 0")
-    if R not in expr.free_symbols:
+    if R not in expr.free_symbols and not expr.is_number:
         raise SpecError(f"kernel {text!r} does not depend on r", "write g as a function of the distance r")
+    # a constant kernel such as "1" is the free-weights model (Net refuses it without free amplitudes)
     return Kernel(spec, text, expr, tuple(sorted((k, float(v)) for k, v in values.items())))
 
 
@@ -284,6 +285,8 @@ def _softmax_ce(a, y):
 
 LOSSES: dict[str, tuple[str, Callable[..., RowLoss], dict[str, float]]] = {
     "mse": ("mean", lambda: (lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)])), {}),
+    # mse_half = 1/(2 B K) sum (a - y)^2: half the mean squared error (the notebook-style models' loss)
+    "mse_half": ("mean", lambda: (lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)]) / 2), {}),
     "sse_half": ("sum", lambda: (lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)]) / 2), {}),
     "sse": ("sum", lambda: (lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)])), {}),
     "mae": ("mean", lambda: (lambda a, y: sp.Add(*[sp.Abs(ai - yi) for ai, yi in zip(a, y)])), {}),

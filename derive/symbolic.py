@@ -97,6 +97,48 @@ def _with_limit(f, at0, target, k, order):
     return call
 
 
+@lru_cache(maxsize=64)
+def penalty_template(pen, backend: str = "sympy") -> Template:
+    """P(s, w) = rho(sqrt s, w) (s = r^2) and its partials to second order, as templates:
+    P_s = phi/2, P_w = rho_w, P_ss = psi/4, P_sw = phi_w/2, P_ww = rho_ww (derive.penalty's `d`).
+    At s = 0 their limits (functions of w) are used, or the penalty's coincidence error is raised
+    where dJ/dz does not exist there; P_ss only multiplies the tangent of s, which is 0 there."""
+    from .penalty import WW, coincidence_error
+
+    sq = sp.sqrt(S)
+    d, at0 = pen.d, pen.at0
+    ok = pen.gradient_at_0
+
+    def make(name, expr, zero, parts):
+        if expr == 0 and zero in (0, None):
+            return 0  # an exactly-zero partial: an exact constant for the program, no node
+        def impl(target):
+            f = lambdify([S, WW], expr.subs(R, sq), target)
+            f0 = None if zero is None else lambdify([WW], zero, target)
+
+            def call(s, w):
+                if s == 0:
+                    if f0 is None or not ok and name != "P":
+                        raise coincidence_error(pen, "two nodes of adjacent layers")
+                    v = f0(w)
+                else:
+                    v = f(s, w)
+                return float(v) if target == "numpy" else v
+            return call
+        t = Template(name, [S, WW], expr.subs(R, sq), backend=backend,
+                     impl={tg: impl(tg) for tg in ("numpy", "mpmath")}, fixed_parts=parts)
+        t.name = name
+        return t
+
+    dphi0 = None if at0["phi"] is None else sp.diff(at0["phi"], WW)
+    pss = make("P_ss", d["psi"] / 4, sp.S.Zero, [None, None])
+    psw = make("P_sw", d["phi_w"] / 2, None if dphi0 is None else dphi0 / 2, [None, None])
+    pww = make("P_ww", d["rho_ww"], at0["rho_ww"], [None, None])
+    ps = make("P_s", d["phi"] / 2, None if at0["phi"] is None else at0["phi"] / 2, [pss, psw])
+    pw = make("P_w", d["rho_w"], at0["rho_w"], [psw, pww])
+    return make("P", d["rho"], at0["rho"], [ps, pw])
+
+
 def _coincident(k, order: int, where: str = "two nodes of adjacent layers") -> SpecError:
     """The coincidence error of `k`, a Net or Kernel (derive.errors.coincidence_error)."""
     return coincidence_error(k.g if isinstance(k, Net) else k, where, order)
@@ -171,17 +213,22 @@ def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Bui
         raise SpecError(f"batch size {batch!r} must be an integer >= 1", "pass batch=B with B >= 1")
     p = Program()
     N, L, B = net.widths, net.L, batch
+    thetas: list = []
     if net.spatial:
         params = [[[p.leaf(f"z{l + 1}_{i}_{d}") for d in range(net.dim)] for i in range(N[l])] for l in range(L)]
         G0 = kernel_templates(net, backend)[0]
+        if net.free:  # amplitudes theta_ij: leaves after the coordinates (derive.layout)
+            thetas = [[[p.leaf(f"t{l + 2}_{i}_{j}") for j in range(N[l])] for i in range(N[l + 1])] for l in range(L - 1)]
     else:
         params = [[[p.leaf(f"w{l + 2}_{i}_{j}") for j in range(N[l])] for i in range(N[l + 1])] for l in range(L - 1)]
     biases = [[p.leaf(f"b{l + 2}_{i}") for i in range(N[l + 1])] for l in range(L - 1)] if net.bias else []
     x = [[p.leaf(f"x{b}_{j}") for j in range(N[0])] for b in range(B)]
     y = [[p.leaf(f"y{b}_{k}") for k in range(N[-1])] for b in range(B)]
+    params = params + thetas
     for n in _flat(params) + _flat(biases) + _flat(x) + _flat(y):
         p.labels[n] = n
     Ws, hs, As = [], [], [x]
+    pen_nodes: list[tuple] = []  # (coefficient, node) of every penalty term on every edge
     a = x
     for l in range(1, L):
         if net.spatial:
@@ -192,7 +239,15 @@ def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Bui
                     dz = [p.lin([(1, (params[l][i][d],)), (-1, (params[l - 1][j][d],))], f"dz[{l + 1}]({i},{j},{d})", inline=False)
                           for d in range(net.dim)]
                     r2 = p.lin([(1, (v, v)) for v in dz], f"r2[{l + 1}]({i},{j})", inline=False)
-                    row.append(p.tmpl(G0, (r2,), f"W[{l + 1}]({i},{j})"))
+                    if net.free:
+                        k = p.tmpl(G0, (r2,), f"g[{l + 1}]({i},{j})")
+                        w = p.lin([(1, (thetas[l - 1][i][j], k))], f"W[{l + 1}]({i},{j})", inline=False)
+                    else:
+                        w = p.tmpl(G0, (r2,), f"W[{l + 1}]({i},{j})")
+                    for t, (pen, coef) in enumerate(net.layer_penalties(l + 1)):
+                        node = p.tmpl(penalty_template(pen, backend), (r2, w), f"rho{t}[{l + 1}]({i},{j})")
+                        pen_nodes.append((Fraction(repr(float(coef))), node))
+                    row.append(w)
                 Wl.append(row)
         else:
             Wl = params[l - 1]
@@ -209,7 +264,8 @@ def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Bui
     T = _loss_template(net.loss, K, backend)
     rows = [p.tmpl(T, tuple(a[b]) + tuple(y[b]), f"row({b})") for b in range(B)]
     div = net.objective.divisor(B, K)
-    loss = p.lin([(Fraction(1, div), (r,)) for r in rows], "L", inline=False)
+    # J = L + sum of penalty terms (coefficients exact: the float's decimal repr as a fraction)
+    loss = p.lin([(Fraction(1, div), (r,)) for r in rows] + [(c, (n,)) for c, n in pen_nodes], "L", inline=False)
     built = Built(net, B, p, params, biases, x, y, Ws, hs, As, loss)
     wrt = _flat(params) + _flat(biases) + _flat(x)
     built.bar = p.reverse(loss, wrt)
@@ -341,10 +397,16 @@ def _values(net, params: Params, X, Y):
     B = X.shape[0]
     X = _arr(X, "X", (B, N[0]))
     Y = _arr(Y, "Y", (B, N[-1]))
+    T: list = []
     if net.spatial:
         if params.Z is None or len(params.Z) != L:
             raise SpecError(f"params.Z must hold {L} coordinate arrays", "pass one N_l x D array per layer")
         P = [_arr(z, f"Z[layer {l + 1}]", (N[l], net.dim)) for l, z in enumerate(params.Z)]
+        if net.free:
+            if params.theta is None or len(params.theta) != L - 1:
+                raise SpecError(f"amplitudes are free: params.theta must hold {L - 1} arrays",
+                                "pass one N_l x N_(l-1) array per layer")
+            T = [_arr(t, f"theta[layer {l + 2}]", (N[l + 1], N[l])) for l, t in enumerate(params.theta)]
     else:
         if params.W is None or len(params.W) != L - 1:
             raise SpecError(f"params.W must hold {L - 1} weight matrices", "pass one N_l x N_(l-1) array per layer")
@@ -356,7 +418,7 @@ def _values(net, params: Params, X, Y):
         Bs = [_arr(np.reshape(v, -1), f"b[layer {l + 2}]", (N[l + 1],)) for l, v in enumerate(params.b)]
     if net.spatial:
         _check_coincident(net, P)
-    flat = [v for a in P + Bs + [X, Y] for v in a.reshape(-1)]
+    flat = [v for a in P + T + Bs + [X, Y] for v in a.reshape(-1)]
     return B, P, [mpmath.mpf(float(v)) for v in flat]
 
 
@@ -424,6 +486,10 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     pshapes = [(n, net.dim) for n in N] if net.spatial else [(N[l + 1], N[l]) for l in range(L - 1)]
     dP, k = _unflat(out[pos:], pshapes)
     pos += k
+    dtheta = None
+    if net.spatial and net.free:
+        dtheta, k = _unflat(out[pos:], [(N[l + 1], N[l]) for l in range(L - 1)])
+        pos += k
     db = None
     if net.bias:
         db, k = _unflat(out[pos:], [(n,) for n in N[1:]])
@@ -440,13 +506,13 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     delta, k = _unflat(out[pos:], per_layer)
     pos += k
     dA = _unflat(out[pos:], per_layer)[0]
-    mp = dict(loss=loss, dW=dW, dZ=dZ, db=db, dX=dX, delta=[None, *delta], dA=[dX, *dA])
+    mp = dict(loss=loss, dW=dW, dZ=dZ, db=db, dX=dX, delta=[None, *delta], dA=[dX, *dA], dtheta=dtheta)
     f64 = lambda q: None if q is None else [a.astype(np.float64) for a in q]  # noqa: E731
     dX64 = dX.astype(np.float64)
     return Gradients(loss=float(loss), dW=[a.astype(np.float64) for a in dW], dZ=f64(dZ), db=f64(db),
                      dX=dX64, engine="symbolic", extra={"mp": mp, "dps": dps},
                      delta=[None, *(a.astype(np.float64) for a in delta)],
-                     dA=[dX64, *(a.astype(np.float64) for a in dA)])
+                     dA=[dX64, *(a.astype(np.float64) for a in dA)], dtheta=f64(dtheta))
 
 
 def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dtype=np.float64,
@@ -509,7 +575,8 @@ class FlatLoss:
     """The loss as one SymPy expression.
 
     Attributes:
-        expr: L. params: symbols of Z (N_l x D per layer) or W (MLP); biases; x, y: data symbols.
+        expr: J (the loss plus penalties). params: symbols of Z (N_l x D per layer), then theta (free
+            amplitudes, N_l x N_(l-1) per layer 2..L), or W (MLP); biases; x, y: data symbols.
         W: the weights as expressions of the coordinates (sympy Matrices, layers 2..L).
         h, a: per layer 2..L, B x N_l Matrices of expressions (a[0] = X).
     """
@@ -532,12 +599,24 @@ def flat_loss(net: Net | MLP, batch: int = 1) -> FlatLoss:
     """The exact loss of `net` on `batch` symbolic rows as one expression (MATH.md forward rule)."""
     N, L, B = net.widths, net.L, batch
     sym = lambda n: sp.Symbol(n, real=True)  # noqa: E731
+    penalty = sp.S.Zero
     if net.spatial:
         params = [sp.Matrix(N[l], net.dim, lambda i, d: sym(f"z{l + 1}_{i}_{d}")) for l in range(L)]
         g = net.g.bound
-        W = [sp.Matrix(N[l], N[l - 1], lambda i, j: g.subs(R, sp.sqrt(sum((params[l][i, d] - params[l - 1][j, d]) ** 2
-                                                                         for d in range(net.dim)))))
-             for l in range(1, L)]
+        dist = [sp.Matrix(N[l], N[l - 1], lambda i, j: sp.sqrt(sum((params[l][i, d] - params[l - 1][j, d]) ** 2
+                                                                  for d in range(net.dim))))
+                for l in range(1, L)]
+        W = [D.applyfunc(lambda r: g.subs(R, r)) for D in dist]
+        if net.free:  # W = theta * g(r); the amplitudes are leaves after the coordinates
+            thetas = [sp.Matrix(N[l + 1], N[l], lambda i, j: sym(f"t{l + 2}_{i}_{j}")) for l in range(L - 1)]
+            W = [T.multiply_elementwise(Wl) for T, Wl in zip(thetas, W)]
+            params = params + thetas
+        from .penalty import RW, WW
+
+        for l in range(2, L + 1):
+            for p, c in net.layer_penalties(l):
+                penalty += sp.Rational(repr(c)) * sp.Add(*[p.expr.xreplace({RW: r, WW: w})
+                                                           for r, w in zip(dist[l - 2], W[l - 2])])
     else:
         params = [sp.Matrix(N[l + 1], N[l], lambda i, j: sym(f"w{l + 2}_{i}_{j}")) for l in range(L - 1)]
         W = params
@@ -555,7 +634,7 @@ def flat_loss(net: Net | MLP, batch: int = 1) -> FlatLoss:
         As.append(a)
     obj = net.objective
     K = N[-1]
-    expr = sp.Add(*[obj.row(list(a.row(b)), list(y.row(b))) for b in range(B)]) / obj.divisor(B, K)
+    expr = sp.Add(*[obj.row(list(a.row(b)), list(y.row(b))) for b in range(B)]) / obj.divisor(B, K) + penalty
     return FlatLoss(expr, params, biases, x, y, W, hs, As)
 
 
@@ -588,6 +667,9 @@ class Derivation:
     def __init__(self, net: Net, batch: int = 1):
         if not net.spatial:
             raise SpecError("derivation() needs a spatial Net", "pass a derive.Net (coordinates), not an MLP")
+        if net.free or net.penalties:  # delta, dW and eq. (8) below are the note's model's (theta = 1, J = L)
+            raise SpecError("the derivation covers the note's model (no free amplitudes, no penalty)",
+                            "drop amplitudes/penalties for the report; symbolic.gradients takes the whole family")
         self.net, self.batch = net, batch
         self.flat = flat_loss(net, batch)
         self.loss = self.flat.expr

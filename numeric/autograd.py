@@ -13,10 +13,11 @@ import torch
 from derive import MLP, Gradients, Net, Params, SpecError
 
 from .second_order import hessian, hvp
-from .torch_model import FORMULATIONS, TORCH_DTYPES, device_for, kernel_weights, loss_fn, to_torch
-from .validate import check_inputs
+from .torch_model import FORMULATIONS, TORCH_DTYPES, device_for, kernel_weights, loss_fn, penalty_value, to_torch
+from .validate import check_inputs, check_theta
 
-__all__ = ["device_for", "gradients", "hessian", "hvp", "kernel_weights", "loss_fn", "to_torch", "FORMULATIONS"]
+__all__ = ["device_for", "gradients", "hessian", "hvp", "kernel_weights", "loss_fn", "penalty_value", "to_torch",
+           "FORMULATIONS"]
 
 
 def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device: str | None = "cpu",
@@ -34,16 +35,18 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     """
     dtype = np.dtype(dtype).type
     Z, W, b, Xa, Ya = check_inputs(net, params, X, Y, dtype)
+    th = check_theta(net, params, dtype)
     dev, tdt = device_for(device), TORCH_DTYPES[dtype]
     Zt, Wt, bt = to_torch(Z, tdt, dev, True), to_torch(W, tdt, dev, True), to_torch(b, tdt, dev, True)
+    tht = to_torch(th, tdt, dev, True)
     Xt = torch.tensor(Xa, dtype=tdt, device=dev, requires_grad=True)
     Yt = torch.tensor(Ya, dtype=tdt, device=dev)
     trace: dict[str, list] = {"h": [], "a": []}
-    value, weights = loss_fn(net, Zt, Wt, bt, Xt, Yt, formulation, trace)
+    value, weights = loss_fn(net, Zt, Wt, bt, Xt, Yt, formulation, trace, theta=tht)
     if not torch.isfinite(value):
         raise SpecError(f"loss {net.loss!r} is not finite at these predictions (e.g. log(0) or overflow)",
                         "check the targets' range against the output activation (bce needs outputs in (0, 1))")
-    leaves = (Zt or []) + (bt or [])
+    leaves = (Zt or []) + (tht or []) + (bt or [])
     inner = trace["h"] + trace["a"]
     grads = torch.autograd.grad(value, weights + leaves + [Xt] + inner, allow_unused=True)
     n, m = len(weights), len(inner)
@@ -52,9 +55,11 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     hid = [np.zeros(tuple(t.shape), dtype=dtype) if g is None else g for g, t in zip(np_[-m:], inner, strict=True)]
     top = np_[:-m]
     dW = top[:n]
-    dZ = top[n:n + len(Zt)] if Zt else None
-    db = top[n + (len(Zt) if Zt else 0):-1] if bt else None
+    nz, nt = len(Zt or []), len(tht or [])
+    dZ = top[n:n + nz] if Zt else None
+    dtheta = top[n + nz:n + nz + nt] if tht else None
+    db = top[n + nz + nt:-1] if bt else None
     dX = top[-1]
     k = len(trace["h"])
     return Gradients(loss=float(value.detach()), dW=dW, dZ=dZ, db=db, dX=dX, engine=f"torch-{dev.type}",
-                     delta=[None, *hid[:k]], dA=[dX, *hid[k:]])
+                     delta=[None, *hid[:k]], dA=[dX, *hid[k:]], dtheta=dtheta)

@@ -24,7 +24,7 @@ __all__ = ["TOLERANCES", "tolerance", "rel_error", "ulp_error", "Finding", "MEAS
            "translation_sum", "rotation_moment",
            "permutation_residual", "quantities", "QUANTITIES"]
 
-QUANTITIES = ("loss", "dW", "dZ", "db", "dX", "hvp")
+QUANTITIES = ("loss", "dW", "dtheta", "dZ", "db", "dX", "hvp")
 
 _EPS64, _EPS32 = float(np.finfo(np.float64).eps), float(np.finfo(np.float32).eps)
 
@@ -66,7 +66,7 @@ _EPS64, _EPS32 = float(np.finfo(np.float64).eps), float(np.finfo(np.float32).eps
 # the float64 row; the float32 row scales by eps32 for a caller judging a float32 Hessian.
 TOLERANCES: dict[str, dict[str, float]] = {
     "float64": {
-        "loss": 1e-12, "dW": 1e-10, "dZ": 1e-9, "db": 1e-10, "dX": 1e-10, "hvp": 1e-8, "fd": 1e-5,
+        "loss": 1e-12, "dW": 1e-10, "dtheta": 1e-10, "dZ": 1e-9, "db": 1e-10, "dX": 1e-10, "hvp": 1e-8, "fd": 1e-5,
         "translation": 1e-12, "rotation": 1e-12, "permutation": 1e-12,
         "hessian_symmetry": 1e-12, "hessian_translation": 1e-12, "hessian_rotation": 1e-12,
         "taylor_grad": 1.9, "taylor_hvp": 2.9, "taylor_floor": 1e3 * _EPS64,
@@ -75,7 +75,7 @@ TOLERANCES: dict[str, dict[str, float]] = {
         "eigen_zero": 1e3 * _EPS64, "rank": 1e-10,
     },
     "float32": {
-        "loss": 1e-5, "dW": 1e-4, "dZ": 1e-3, "db": 1e-4, "dX": 1e-4, "hvp": 1e-3, "fd": 5e-2,
+        "loss": 1e-5, "dW": 1e-4, "dtheta": 1e-4, "dZ": 1e-3, "db": 1e-4, "dX": 1e-4, "hvp": 1e-3, "fd": 5e-2,
         "translation": 5e-4, "rotation": 5e-4, "permutation": 5e-4,
         "hessian_symmetry": 5e-4, "hessian_translation": 5e-4, "hessian_rotation": 5e-4,
         "taylor_grad": 1.9, "taylor_hvp": 2.9, "taylor_floor": 1e3 * _EPS64,
@@ -264,14 +264,16 @@ def ulp_error(x, truth, dtype=np.float64) -> float:
 
 def quantities(grads) -> dict[str, object]:
     """The quantities of a `Gradients` that are present, by name."""
-    out = {"loss": grads.loss, "dW": grads.dW, "dZ": grads.dZ, "db": grads.db, "dX": grads.dX}
+    out = {"loss": grads.loss, "dW": grads.dW, "dZ": grads.dZ, "db": grads.db, "dX": grads.dX,
+           "dtheta": getattr(grads, "dtheta", None)}
     return {k: v for k, v in out.items() if v is not None}
 
 
 #: How a failure names an entry: quantity -> (layer of the first block, index names). Block b of a
 #: per-layer list is layer b + first (1-based, as in MATH.md); None: one array, no layer.
 _ENTRIES: dict[str, tuple[int | None, tuple[str, ...]]] = {
-    "dZ": (1, ("node", "dim")), "dW": (2, ("row", "col")), "db": (2, ("node",)), "dX": (None, ("example", "input")),
+    "dZ": (1, ("node", "dim")), "dW": (2, ("row", "col")), "dtheta": (2, ("row", "col")),
+    "db": (2, ("node",)), "dX": (None, ("example", "input")),
 }
 
 

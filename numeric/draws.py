@@ -81,12 +81,15 @@ def draw_case(net: Net | MLP, rng: np.random.Generator, *, batch: int = 3,
     b = [np.round(rng.uniform(-1, 1, n), 3) for n in N[1:]] if net.bias else None
     if net.spatial:
         Z = [np.round(rng.uniform(coordinate_range[0], coordinate_range[1], (n, net.dim)), 3) for n in N]
-        if not np.isfinite(compile_net(net).phi0):
+        if not _coincidence_ok(net):
             for l in range(1, net.L):
                 for i in range(N[l]):
                     while any(np.array_equal(Z[l][i], z) for z in Z[l - 1]):
                         Z[l][i, 0] += 0.5
         params = Params(Z=Z, b=b)
+        if net.free:  # amplitudes theta drawn like MLP weights
+            lo, hi = weight_range
+            params.theta = [np.round(rng.uniform(lo, hi, (N[l + 1], N[l])), 3) for l in range(net.L - 1)]
     else:
         lo, hi = weight_range
         params = Params(W=[np.round(rng.uniform(lo, hi, (N[l + 1], N[l])), 3) for l in range(net.L - 1)], b=b)
@@ -94,10 +97,17 @@ def draw_case(net: Net | MLP, rng: np.random.Generator, *, batch: int = 3,
     return Case(net, params, X, _targets(net, rng, batch))
 
 
+def _coincidence_ok(net: Net | MLP) -> bool:
+    """dJ/dz exists where two nodes meet: the kernel's phi(0) is finite and every penalty has a gradient
+    there (derive decides both)."""
+    return bool(np.isfinite(compile_net(net).phi0)) and all(p.gradient_at_0 for p in getattr(net, "penalties", ()))
+
+
 def _copy(case: Case, **changes) -> Case:
     p = case.params
     params = Params(Z=None if p.Z is None else [z.copy() for z in p.Z], W=None if p.W is None else [w.copy() for w in p.W],
-                    b=None if p.b is None else [v.copy() for v in p.b])
+                    b=None if p.b is None else [v.copy() for v in p.b],
+                    theta=None if p.theta is None else [t.copy() for t in p.theta])
     return replace(case, params=params, X=case.X.copy(), Y=case.Y.copy(), **changes)
 
 
@@ -121,7 +131,7 @@ def adversarial_cases(net: Net | MLP, rng: np.random.Generator, **draw: Any) -> 
             l = int(rng.integers(1, net.L))
             out.append(place_pair(base, l, int(rng.integers(net.widths[l])), int(rng.integers(net.widths[l - 1])),
                                   sep, "near"))
-        if np.isfinite(compile_net(net).phi0):
+        if _coincidence_ok(net):
             base = draw_case(net, rng, **draw)
             l = int(rng.integers(1, net.L))
             out.append(place_pair(base, l, int(rng.integers(net.widths[l])), int(rng.integers(net.widths[l - 1])),
@@ -163,11 +173,12 @@ def drop_node(case: Case, layer: int, k: int) -> Case | None:
                 out.pair, out.sep = None, None
             else:
                 out.pair = (pl, pi - (pl == layer and pi > k), pj - (pl - 1 == layer and pj > k))
-    if p.W is not None:
-        if layer > 0:
-            p.W[layer - 1] = np.delete(p.W[layer - 1], k, axis=0)
-        if layer < net.L - 1:
-            p.W[layer] = np.delete(p.W[layer], k, axis=1)
+    for mats in (p.W, p.theta):  # weights, or amplitudes: row k of layer `layer`, column k of the next
+        if mats is not None:
+            if layer > 0:
+                mats[layer - 1] = np.delete(mats[layer - 1], k, axis=0)
+            if layer < net.L - 1:
+                mats[layer] = np.delete(mats[layer], k, axis=1)
     if p.b is not None and layer > 0:
         p.b[layer - 1] = np.delete(p.b[layer - 1], k)
     if layer == 0:
@@ -185,6 +196,8 @@ def drop_layer(case: Case, layer: int) -> Case | None:
     net = case.net
     if not 0 < layer < net.L - 1:
         return None
+    if net.spatial and any(p.layers is not None for p in net.penalties):
+        return None  # a penalty on listed layers names them by number: dropping one changes its meaning
     widths = tuple(n for i, n in enumerate(net.widths) if i != layer)
     new_net = replace(net, widths=widths) if net.spatial else \
         replace(net, widths=widths, activations=tuple(a for i, a in enumerate(net.activations) if i != layer - 1))
@@ -196,8 +209,9 @@ def drop_layer(case: Case, layer: int) -> Case | None:
             out.pair, out.sep = None, None
         elif out.pair is not None and out.pair[0] > layer:
             out.pair = (out.pair[0] - 1, out.pair[1], out.pair[2])
-    if p.W is not None:
-        p.W[layer - 1:layer + 1] = [p.W[layer] @ p.W[layer - 1]]
+    for mats in (p.W, p.theta):  # (amplitudes: any matrix of the joined shape keeps the case valid)
+        if mats is not None:
+            mats[layer - 1:layer + 1] = [mats[layer] @ mats[layer - 1]]
     if p.b is not None:
         del p.b[layer - 1]
     return out
@@ -207,7 +221,7 @@ def rounded(case: Case, decimals: int) -> Case:
     """All numbers rounded to `decimals` (the placed pair, if any, is placed again at its separation)."""
     out = _copy(case)
     p = out.params
-    for arrays in (p.Z, p.W, p.b):
+    for arrays in (p.Z, p.W, p.b, p.theta):
         if arrays is not None:
             arrays[:] = [np.round(a, decimals) + 0.0 for a in arrays]  # + 0.0: no -0. in a printed case
     out.X = np.round(out.X, decimals) + 0.0
@@ -222,7 +236,7 @@ def with_dtype(case: Case, dtype) -> Case:
     """The case with every number rounded to `dtype` (the ground truth is then taken at those values)."""
     out = _copy(case)
     p = out.params
-    for arrays in (p.Z, p.W, p.b):
+    for arrays in (p.Z, p.W, p.b, p.theta):
         if arrays is not None:
             arrays[:] = [np.asarray(a, dtype=dtype).astype(np.float64) for a in arrays]
     out.X, out.Y = (np.asarray(a, dtype=dtype).astype(np.float64) for a in (out.X, out.Y))

@@ -13,14 +13,15 @@ from derive import MLP, Net, Params
 
 from .compare import Finding, tolerance
 from .flat import flatten, unflatten
-from .manual import forward, loss_and_dA
+from .manual import forward, loss_and_dA, penalty
 
 __all__ = ["loss_value", "fd_step", "fd_gradient", "TaylorResult", "taylor_slope"]
 
 
 def loss_value(net: Net | MLP, params: Params, X, Y, dtype=np.float64) -> float:
+    """The objective J = L + penalties (MATH.md "The wider model family") from a forward pass."""
     cache = forward(net, params, X, Y, dtype=dtype)
-    return float(loss_and_dA(net, cache.a[-1], cache.Y)[0])
+    return float(loss_and_dA(net, cache.a[-1], cache.Y)[0]) + penalty.total(net, cache)
 
 
 def fd_step(dtype=np.float64) -> float:

@@ -21,10 +21,10 @@ def flatten(net: Net | MLP, params: Params) -> np.ndarray:
 
 
 def unflatten(net: Net | MLP, vec: np.ndarray) -> Params:
-    out: dict[str, list] = {"Z": [], "W": [], "b": []}
+    out: dict[str, list] = {"Z": [], "W": [], "b": [], "theta": []}
     k = 0
     for kind, _, shape in shapes(net):
         size = int(np.prod(shape))
         out[kind].append(np.asarray(vec[k:k + size]).reshape(shape))
         k += size
-    return Params(Z=out["Z"] or None, W=out["W"] or None, b=out["b"] or None)
+    return Params(Z=out["Z"] or None, W=out["W"] or None, b=out["b"] or None, theta=out["theta"] or None)

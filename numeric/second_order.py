@@ -22,7 +22,7 @@ from derive.layout import check_wrt, n_main, split
 from .flat import flatten
 from .flat import shapes as flat_shapes
 from .torch_model import TORCH_DTYPES, device_for, loss_fn
-from .validate import check_inputs
+from .validate import check_inputs, check_theta
 
 __all__ = ["hvp", "hessian", "flat_loss", "function_hvp", "METHODS"]
 
@@ -33,6 +33,7 @@ def flat_loss(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     """(f, x0): f maps a flat torch parameter vector (numeric.flat layout) to the loss; x0 = params."""
     dtype = np.dtype(dtype).type
     _, _, _, Xa, Ya = check_inputs(net, params, X, Y, dtype)
+    check_theta(net, params, dtype)
     dev, tdt = device_for(device), TORCH_DTYPES[dtype]
     Xt = torch.tensor(Xa, dtype=tdt, device=dev)
     Yt = torch.tensor(Ya, dtype=tdt, device=dev)
@@ -40,13 +41,14 @@ def flat_loss(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     x0 = torch.tensor(flatten(net, params), dtype=tdt, device=dev)
 
     def f(x):
-        parts: dict[str, list] = {"Z": [], "W": [], "b": []}
+        parts: dict[str, list] = {"Z": [], "W": [], "b": [], "theta": []}
         k = 0
         for kind, _, shape in blocks:
             size = int(np.prod(shape))
             parts[kind].append(x[k:k + size].reshape(shape))
             k += size
-        value = loss_fn(net, parts["Z"] or None, parts["W"] or None, parts["b"] or None, Xt, Yt)[0]
+        value = loss_fn(net, parts["Z"] or None, parts["W"] or None, parts["b"] or None, Xt, Yt,
+                        theta=parts["theta"] or None)[0]
         # A loss constant in a_L (softmax_ce with K = 1) comes back as a Python float: keep it in the graph.
         return value if torch.is_tensor(value) else x.sum() * 0 + value
 

@@ -17,10 +17,11 @@ import numpy as np
 import torch
 
 from derive import MLP, Net, SpecError, compile_net
+from derive.penalty import coincidence_error as penalty_coincidence
 
 from .validate import coincidence_error
 
-__all__ = ["device_for", "kernel_weights", "loss_fn", "to_torch", "FORMULATIONS", "TORCH_DTYPES"]
+__all__ = ["device_for", "kernel_weights", "loss_fn", "penalty_value", "to_torch", "FORMULATIONS", "TORCH_DTYPES"]
 
 FORMULATIONS = ("dims", "pairwise", "cdist")
 TORCH_DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
@@ -65,9 +66,36 @@ def kernel_weights(net: Net, Zl: torch.Tensor, Zp: torch.Tensor, layer: int, for
     return c.g(torch.sqrt(r2))
 
 
+def penalty_value(net: Net, Zl: torch.Tensor, Zp: torch.Tensor, Wl: torch.Tensor, layer: int):
+    """sum_t c_t sum_edges rho_t(r, w) of the penalty terms covering `layer` (a tensor, or None).
+
+    Coincident nodes: where the penalty has a gradient there (derive.penalty), rho is taken in the
+    Taylor form rho(0, w) + phi(0, w) r^2 / 2 (right value, gradient and Hessian), as for kernels."""
+    terms = net.layer_penalties(layer)
+    if not terms:
+        return None
+    r2 = cast(torch.Tensor, sum((Zl[:, d, None] - Zp[None, :, d]) ** 2 for d in range(Zl.shape[1])))
+    zero = r2 == 0
+    some = bool(zero.any())
+    r = torch.sqrt(torch.where(zero, torch.ones_like(r2), r2)) if some else torch.sqrt(r2)
+    total = None
+    for p, coef in terms:
+        fns = p.callables("torch")
+        v = fns["rho"](r, Wl)
+        if some:
+            if not p.gradient_at_0:
+                i, j = (int(t) for t in torch.nonzero(zero)[0])
+                raise penalty_coincidence(p, f"node {i} of layer {layer} and node {j} of layer {layer - 1}")
+            v = torch.where(zero, fns["rho0"](Wl) + 0.5 * fns["phi0"](Wl) * r2, v)
+        term = coef * v.sum()
+        total = term if total is None else total + term
+    return total
+
+
 def loss_fn(net: Net | MLP, Z=None, W=None, b=None, X=None, Y=None, formulation: str = "dims",
-            trace: dict | None = None):
-    """The loss as a torch function of (Z or W, b, X, Y); returns (loss, list of weight tensors).
+            trace: dict | None = None, theta=None):
+    """The objective J = L + penalties as a torch function of (Z or W, b, X, Y, theta); returns
+    (J, list of weight tensors W_l = theta_l * g(R_l)).
 
     With `trace` (a dict), ``trace["h"]`` and ``trace["a"]`` receive h_l and a_l (B x N_l) for layers
     2..L, in order: the tensors whose adjoints are delta_l and dL/da_l.
@@ -75,8 +103,15 @@ def loss_fn(net: Net | MLP, Z=None, W=None, b=None, X=None, Y=None, formulation:
     c = compile_net(net, "torch")
     a = X
     weights = []
+    penalty = None
     for l in range(1, net.L):
         Wl = kernel_weights(net, Z[l], Z[l - 1], l + 1, formulation) if net.spatial else W[l - 1]
+        if net.spatial and theta is not None:
+            Wl = theta[l - 1] * Wl
+        if net.spatial and net.penalties:
+            pv = penalty_value(net, Z[l], Z[l - 1], Wl, l + 1)
+            if pv is not None:
+                penalty = pv if penalty is None else penalty + pv
         weights.append(Wl)
         h = a @ Wl.T
         if b is not None:
@@ -92,4 +127,6 @@ def loss_fn(net: Net | MLP, Z=None, W=None, b=None, X=None, Y=None, formulation:
         # comes back as a constant; keep it on the graph so every derivative is an exact 0.
         rows = rows + 0 * a.sum(dim=1)
     value = rows.sum() / c.divisor(B, K)
+    if penalty is not None:
+        value = value + penalty
     return value, weights

@@ -9,7 +9,7 @@ import numpy as np
 
 from derive import MLP, Net, Params, SpecError, errors
 
-__all__ = ["check_inputs", "as_array", "coincidence_error"]
+__all__ = ["check_inputs", "check_theta", "as_array", "coincidence_error"]
 
 
 def as_array(x, name: str, dtype) -> np.ndarray:
@@ -69,3 +69,20 @@ def coincidence_error(net: Net, layer: int, i: int, j: int, order: int = 1) -> S
     """The error for r = 0 between node i of `layer` and node j of `layer`-1 where the derivative of
     this `order` is undefined (derive.errors.coincidence_error)."""
     return errors.coincidence_error(net.g, f"node {i} of layer {layer} and node {j} of layer {layer - 1}", order)
+
+
+def check_theta(net: Net | MLP, params: Params, dtype=np.float64) -> list[np.ndarray] | None:
+    """The amplitudes theta_l (N_l x N_(l-1), layers 2..L) of a net with free amplitudes, as `dtype`
+    arrays; None for every other net (theta = 1)."""
+    if not (net.spatial and net.free):
+        return None
+    L, N = net.L, net.widths
+    if params.theta is None or len(params.theta) != L - 1:
+        raise SpecError(f"amplitudes are free: params.theta must hold {L - 1} arrays (layers 2..L)",
+                        "pass one N_l x N_(l-1) array per layer, or set amplitudes='none'")
+    out = [as_array(t, f"theta[layer {l + 2}]", dtype) for l, t in enumerate(params.theta)]
+    for l, t in enumerate(out):
+        if t.shape != (N[l + 1], N[l]):
+            raise SpecError(f"theta of layer {l + 2} has shape {t.shape}, expected ({N[l + 1]}, {N[l]})",
+                            "rows index layer l, columns layer l-1")
+    return out

@@ -97,3 +97,90 @@ def mlp_correct(W, X, Y, b=None):
         dW[l - 1], db[l - 1] = delta.T @ a[l - 1], delta.sum(0)
         dA = delta @ W[l - 1]
     return {"loss": 0.5 * ((a[-1] - Y) ** 2).sum(), "dW": dW, "db": db, "dX": dA}
+
+
+# -- the wider model family (MATH.md): penalties on distances, free amplitudes --------------------
+Q0, SP = 0.433, 6.1  # the notebook's distance penalty (s (r - q0))^2
+PEN_NET = Net((2, 3, 2), dim=2, kernel="exp(-r**2/s**2)", kernel_params={"s": S}, hidden="tanh", output="identity",
+              loss="mse_half", bias=True, penalties=({"rho": "(s*(r-q0))**2", "params": {"s": SP, "q0": Q0}},))
+LAYER3_NET = Net((2, 3, 2), dim=2, kernel="exp(-r**2/s**2)", kernel_params={"s": S}, hidden="tanh",
+                 output="identity", loss="mse_half", bias=True,
+                 penalties=({"rho": "(s*(r-q0))**2", "params": {"s": SP, "q0": Q0}, "layers": [3]},))
+WIRE_C = 0.05
+WIRING_NET = Net((2, 3, 2), dim=2, kernel="1", amplitudes="free", hidden="tanh", output="identity", loss="mse",
+                 bias=True, penalties=({"rho": "abs(w)*r", "scale": WIRE_C, "reduce": "mean"},))
+
+
+def make_family(wiring=False, layers=None, half_penalty=False, wrong_layer=False, no_sign=False):
+    """Backprop of J = L + penalty for PEN_NET / LAYER3_NET (gaussian kernel, distance penalty (s (r - q0))^2
+    on `layers`, mse_half) or, with wiring=True, WIRING_NET (W = theta, mean of |w| r); with one mistake:
+    half_penalty (the notebook's hand-written d/dr: s^2 (r - q0)), wrong_layer (the penalty of layer 3
+    differentiated with layer 2's coordinates), no_sign (d|w|/dw taken as 1)."""
+
+    def fn(Z, X, Y, b=None, theta=None):
+        L = len(Z)
+        a, h, W, K, dz, R = [X], [X], [None], [None], [None], [None]
+        for l in range(1, L):
+            d = Z[l][:, None, :] - Z[l - 1][None, :, :]
+            r = np.sqrt((d**2).sum(-1))
+            K.append(np.ones_like(r) if wiring else np.exp(-(r**2) / S**2))
+            W.append(theta[l - 1] * K[l] if wiring else K[l])
+            dz.append(d)
+            R.append(r)
+            h.append(a[-1] @ W[l].T + b[l - 1])
+            a.append(np.tanh(h[l]) if l < L - 1 else h[l])
+        covered = [l for l in range(1, L) if layers is None or l + 1 in layers]
+        edges = sum(R[l].size for l in covered)
+        if wiring:
+            pen = WIRE_C / edges * sum((np.abs(W[l]) * R[l]).sum() for l in covered)
+        else:
+            pen = sum(((SP * (R[l] - Q0)) ** 2).sum() for l in covered)
+        n = Y.size if not wiring else Y.size
+        half = 2 if not wiring else 1  # mse_half vs mse
+        loss = ((a[-1] - Y) ** 2).sum() / (half * n) + pen
+        dA = 2 * (a[-1] - Y) / (half * n)
+        dZ = [np.zeros_like(z) for z in Z]
+        dW, db, dth = [None] * (L - 1), [None] * (L - 1), [None] * (L - 1)
+        for l in range(L - 1, 0, -1):
+            delta = dA if l == L - 1 else dA / np.cosh(h[l]) ** 2
+            dW[l - 1] = delta.T @ a[l - 1]
+            db[l - 1] = delta.sum(axis=0)
+            dA = delta @ W[l]
+            on = l in covered
+            if wiring:
+                sign = 1.0 if no_sign else np.sign(W[l])
+                if on:
+                    dW[l - 1] = dW[l - 1] + WIRE_C / edges * sign * R[l]
+                dth[l - 1] = dW[l - 1] * K[l]
+                G = (WIRE_C / edges * np.abs(W[l]) / R[l]) if on else np.zeros_like(R[l])  # kernel 1: g' = 0
+                m = l
+            else:
+                G = dW[l - 1] * (-2 / S**2) * W[l]
+                m = l
+                if on:
+                    dpen = (1 if half_penalty else 2) * SP**2 * (R[l] - Q0)
+                    if wrong_layer:  # layer 3's penalty gradient, taken with layer 2's distances
+                        m = 1
+                        dpen = 2 * SP**2 * (R[1] - Q0)
+                        dZ[1] += ((dpen / R[1])[:, :, None] * dz[1]).sum(axis=1)
+                        dZ[0] -= ((dpen / R[1])[:, :, None] * dz[1]).sum(axis=0)
+                    else:
+                        G = G + dpen / R[l]
+            GZ = G[:, :, None] * dz[l]
+            dZ[l] += GZ.sum(axis=1)
+            dZ[l - 1] -= GZ.sum(axis=0)
+            del m
+        out = {"loss": loss, "dZ": dZ, "dW": dW, "db": db, "dX": dA}
+        if wiring:
+            out["dtheta"] = dth
+        return out
+
+    return fn
+
+
+family_correct = make_family()
+layer3_correct = make_family(layers=[3])
+wiring_correct = make_family(wiring=True)
+half_penalty = make_family(half_penalty=True)
+penalty_wrong_layer = make_family(layers=[3], wrong_layer=True)
+wiring_no_sign = make_family(wiring=True, no_sign=True)

@@ -5,6 +5,8 @@
     fast.py       the same maths arranged for speed: fused kernel layers, OpenBLAS-friendly order,
                   reused buffers (what `gradients` below is)
     hvp.py        H v by the R-operator over the fast forward cache; `hessian` stacks H e_k
+    penalty.py    the model family's penalty terms per layer (value, dJ/dW, G_l and their R{} twins;
+                  fused for the fast route); free amplitudes W = theta g(R) live in reference.py
     common.py     the forward `Cache`, the loss and dL/da_L, dtype/device rules
 
 `gradients`, `hvp` and `hessian` follow the engine contract: everything after Y (or V) is

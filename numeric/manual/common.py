@@ -26,6 +26,8 @@ class Cache:
         Z, b, X, Y: the validated inputs.
         lean: a fused first-order cache of `fast.forward(lean=True)`: R is None, and phi(R) is None
             when phi = c g (the backward pass forms G from W).
+        K, theta: free amplitudes (`reference.forward`): K_l = g(R_l) and theta_l, W_l = theta_l * K_l
+            (K[0], theta[0] are None); None for every other net.
     """
 
     a: list
@@ -38,6 +40,8 @@ class Cache:
     X: np.ndarray
     Y: np.ndarray
     lean: bool = False
+    K: list | None = None
+    theta: list | None = None
 
 
 class Singular(Exception):

@@ -12,6 +12,10 @@ arrangements that make the difference at N ~ 1000-2000:
 - buffers reused: layer l's N x N arrays are dead once eq. (8) has used them, so G_l is written over
   one of them and the next dW is written into G's buffer; the backward pass adds one N x N array
   (dW_l) per layer to the forward cache instead of three. No N x N x D array is ever built.
+
+The wider model family (MATH.md): penalties on a theta = 1 net stay on the lean route, one exact r^2
+pass and fused passes per penalised layer (numeric/manual/penalty.py `lean_layer`); free amplitudes,
+penalties numexpr cannot express and float32 take the reference's careful route (`reference.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 from derive import MLP, Gradients, Net, Params, compile_net
 
 from ..validate import check_inputs, coincidence_error
+from . import penalty, reference
 from .common import Cache, Singular, check_device, engine_dtype, loss_and_dA, with_ones
 
 __all__ = ["gradients", "forward", "backward", "distances", "Cache", "Singular"]
@@ -99,6 +104,8 @@ def forward(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, lean: boo
         `Cache` (shapes there).
     """
     dtype = engine_dtype(dtype)
+    if net.spatial and (net.free or (net.penalties and not lean)):  # W = theta g(R), R kept for penalties
+        return reference.forward(net, params, X, Y, dtype=dtype)
     Z, Wexp, b, X, Y = check_inputs(net, params, X, Y, dtype)
     c = compile_net(net, "numpy")
     lean = lean and net.spatial and dtype is np.float64 and c.fused is not None
@@ -152,11 +159,28 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device=
     """
     check_device(device)
     dtype = engine_dtype(dtype)
+    family = isinstance(net, Net) and (net.free or bool(net.penalties))
+    if isinstance(net, Net) and family and (net.free or not penalty.fused_ok(net) or dtype is not np.float64):
+        # Free amplitudes, and penalties numexpr cannot express, take the careful route: the reference's
+        # layer-by-layer pass (R kept for the penalties); theta = 1 nets without penalties stay fused.
+        return _careful_family(net, params, X, Y, dtype)
     try:
-        # fast route: fused kernel layers; anything singular sends the whole call the careful way
-        return backward(net, forward(net, params, X, Y, dtype=dtype, lean=True))
+        # fast route: fused kernel layers (penalties: one fused pass more per layer); anything singular
+        # sends the whole call the careful way
+        cache = forward(net, params, X, Y, dtype=dtype, lean=True)
+        if family and not cache.lean:
+            return _careful_family(net, params, X, Y, dtype)
+        return backward(net, cache)
     except Singular:
+        if family:
+            return _careful_family(net, params, X, Y, dtype)
         return backward(net, forward(net, params, X, Y, dtype=dtype))
+
+
+def _careful_family(net, params, X, Y, dtype) -> Gradients:
+    g = reference.gradients(net, params, X, Y, dtype=dtype)
+    g.engine = "manual"
+    return g
 
 
 def backward(net: Net | MLP, cache: Cache) -> Gradients:
@@ -176,6 +200,8 @@ def backward(net: Net | MLP, cache: Cache) -> Gradients:
     dAs[L - 1] = dA
     dZ = [np.zeros_like(z) for z in cache.Z] if cache.Z is not None else None  # Z: spatial nets only
     spare = None  # lean route: the dead N x N buffer of layer l + 1's G, reused for dW_l
+    # penalties reach the backward pass only on the lean route (else `gradients` takes the reference's)
+    pens = cache.lean and isinstance(net, Net) and bool(net.penalties)
     with np.errstate(over="ignore", invalid="ignore"):
         for l in range(L - 1, 0, -1):  # index l is MATH.md's layer l + 1 (the comments say "layer l")
             # delta recursion: delta_l = dL/da_l * f_l'(h_l)
@@ -190,7 +216,13 @@ def backward(net: Net | MLP, cache: Cache) -> Gradients:
             dAs[l - 1] = dA
             if net.spatial:
                 assert cache.Z is not None and dZ is not None  # check_inputs gives every spatial net its Z
-                spare = _coordinate_gradient(c, cache, l, dW[l - 1], dZ)
+                G = None
+                if pens and isinstance(net, Net) and net.layer_penalties(l + 1):  # J = L + penalties: dW <- dJ/dW
+                    k = None if cache.phiR[l] is not None else float(c.phi_over_g or 0.0)  # phi = k W when P is None
+                    pv, G = penalty.lean_layer(net, l + 1, cache.Z[l], cache.Z[l - 1], cache.W[l], dW[l - 1], k,
+                                               cache.phiR[l])
+                    value = value + pv
+                spare = _coordinate_gradient(c, cache, l, dW[l - 1], dZ, G)
     if cache.lean and dZ is not None and not all(np.all(np.isfinite(z)) for z in dZ):
         raise Singular  # phi was singular somewhere (g'(0) != 0 at coincident nodes, 0/0 forms)
     return Gradients(loss=float(value), dW=dW, dZ=dZ, db=db if net.bias else None, dX=dA, engine="manual",
@@ -207,7 +239,8 @@ def _dW_into(delta: np.ndarray, a_prev: np.ndarray, spare: np.ndarray | None) ->
     return np.matmul(delta.T, a_prev, out=out)
 
 
-def _coordinate_gradient(c, cache: Cache, l: int, dWl: np.ndarray, dZ: list) -> np.ndarray | None:
+def _coordinate_gradient(c, cache: Cache, l: int, dWl: np.ndarray, dZ: list, G: np.ndarray | None = None
+                         ) -> np.ndarray | None:
     """Eq. (8), efficient form, for layer l: adds its backward term to dZ_l and its forward term to dZ_(l-1).
 
     With G_l = dW_l * phi(R_l) (N_l x N_(l-1), `_G_over_k`):
@@ -219,7 +252,8 @@ def _coordinate_gradient(c, cache: Cache, l: int, dWl: np.ndarray, dZ: list) -> 
         G's buffer when the cache is lean (it lives in a forward buffer this call owns and is dead
         now: the next dW is written into it), else None. Layer l's cache entries are released.
     """
-    G, k = _G_over_k(c, cache, l, dWl)
+    # G given: the penalised layer's G_l (numeric/manual/penalty.py), already whole (k = 1)
+    G, k = (G, 1.0) if G is not None else _G_over_k(c, cache, l, dWl)
     cache.W[l] = cache.R[l] = cache.phiR[l] = None
     assert cache.Z is not None  # spatial nets only
     Zl, Zp = cache.Z[l], cache.Z[l - 1]

@@ -36,10 +36,12 @@ from typing import Any
 import numpy as np
 
 from derive import MLP, Net, Params, SpecError, compile_net
+from derive.layout import n_main
 from derive.layout import split as split_direction
 
 from ..flat import shapes as flat_shapes
 from ..validate import coincidence_error
+from . import penalty, reference
 from .common import Cache, Singular, check_device, engine_dtype, loss_and_dA, with_ones
 from .fast import forward
 
@@ -145,6 +147,8 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device="cp
     """
     check_device(device)
     dtype = engine_dtype(dtype)
+    if net.spatial and (net.free or net.penalties):  # the wider model family: the careful route only
+        return r_operator(net, reference.forward(net, params, X, Y, dtype=dtype), V)
     try:
         # fast route: fused kernel layers (derive.fused); anything singular goes the careful way
         return r_operator(net, forward(net, params, X, Y, dtype=dtype, lean=True), V)
@@ -179,6 +183,9 @@ def r_operator(net: Net | MLP, cache: Cache, V):
     c = compile_net(net, "numpy")
     Vm, Vb, repack = split_direction(net, V, dtype)
     L, spatial = net.L, net.spatial
+    # free amplitudes: the main group is Z_1..Z_L then theta_2..theta_L (derive.layout)
+    Vth: list[Any] = [None, *Vm[L:]] if cache.theta is not None else []
+    RK: list[Any] = [None] * L  # R{g(R)} = phi(R) S (free amplitudes)
     Z: list[Any] = cache.Z or []
     lean = cache.lean
     fk = c.fused if lean else None
@@ -200,6 +207,9 @@ def r_operator(net: Net | MLP, cache: Cache, V):
             elif spatial:
                 S[l] = _S(Z[l], Z[l - 1], Vm[l], Vm[l - 1], dtype)
                 RW[l] = cache.phiR[l] * S[l]
+                if cache.theta is not None and cache.K is not None:  # W = theta K: R{W} = theta R{K} + R{theta} K
+                    RK[l] = RW[l]
+                    RW[l] = cache.theta[l] * RK[l] + Vth[l] * cache.K[l]
             else:
                 RW[l] = Vm[l - 1]
             Rhl = a[l - 1] @ RW[l].T
@@ -216,6 +226,7 @@ def r_operator(net: Net | MLP, cache: Cache, V):
         _, gA = loss_and_dA(net, a[-1], cache.Y)
         RgA = loss_hessian_times(net, a[-1], cache.Y, Ra[-1])
         HZ: list[Any] = [np.zeros_like(z) for z in Z]
+        Hth: list[Any] = [None] * (L - 1)
         HW: list[Any] = [None] * (L - 1)
         Hb: list[Any] = [None] * (L - 1)
         for l in range(L - 1, 0, -1):
@@ -249,6 +260,27 @@ def r_operator(net: Net | MLP, cache: Cache, V):
                 rZ, rtZ = RG @ with_ones(Zp), RG.T @ with_ones(Zl)
                 HZ[l] += Vl * gV[:, D:] + Zl * rZ[:, D:] - rZ[:, :D] - gV[:, :D]
                 HZ[l - 1] += Vp * gtV[:, D:] + Zp * rtZ[:, D:] - rtZ[:, :D] - gtV[:, :D]
+            elif isinstance(net, Net) and (net.free or net.penalties):
+                # J = L + penalties, W = theta K (numeric/manual/penalty.py states the R{} of P_w, P_phi)
+                dW = delta.T @ a[l - 1]
+                phi = cache.phiR[l]
+                _, Pw, Pphi = penalty.first_order(net, l + 1, cache.R[l], W[l])
+                pen2 = penalty.second_order(net, l + 1, cache.R[l], W[l])
+                if Pw is not None and pen2 is not None:
+                    dW = dW + Pw
+                    RdW = RdW + pen2[0] * S[l] + pen2[1] * RW[l]
+                amp, Ramp = dW, RdW
+                if cache.theta is not None and cache.K is not None:
+                    Hth[l - 1] = RdW * cache.K[l] + dW * RK[l]  # R{dtheta}, dtheta = dJ/dW * K
+                    amp, Ramp = dW * cache.theta[l], RdW * cache.theta[l] + dW * Vth[l]
+                G = amp * phi
+                RG = _psi(c, cache.R[l], zeros[l], dtype) * amp * S[l] + Ramp * phi
+                if Pphi is not None and pen2 is not None:
+                    G = G + Pphi
+                    RG = RG + pen2[2] * S[l] + pen2[0] * RW[l]
+                Zl, Zp, Vl, Vp = Z[l], Z[l - 1], Vm[l], Vm[l - 1]
+                HZ[l] += Vl * G.sum(axis=1)[:, None] + Zl * RG.sum(axis=1)[:, None] - RG @ Zp - G @ Vp
+                HZ[l - 1] += Vp * G.sum(axis=0)[:, None] + Zp * RG.sum(axis=0)[:, None] - RG.T @ Zl - G.T @ Vl
             elif spatial:
                 dW = delta.T @ a[l - 1]
                 phi = cache.phiR[l]
@@ -261,7 +293,7 @@ def r_operator(net: Net | MLP, cache: Cache, V):
                 Zl, Zp, Vl, Vp = Z[l], Z[l - 1], Vm[l], Vm[l - 1]
                 HZ[l] += Vl * G.sum(axis=1)[:, None] + Zl * RG.sum(axis=1)[:, None] - RG @ Zp - G @ Vp
                 HZ[l - 1] += Vp * G.sum(axis=0)[:, None] + Zp * RG.sum(axis=0)[:, None] - RG.T @ Zl - G.T @ Vl
-    out = repack(HZ if spatial else HW, Hb)
+    out = repack((HZ + (Hth if cache.theta is not None else [])) if spatial else HW, Hb)
     flat = np.concatenate([np.asarray(o).reshape(-1) for o in out]) if isinstance(out, list) else out
     if not np.all(np.isfinite(flat)):
         if lean:
@@ -286,7 +318,7 @@ def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dty
     check_device(device)
     dtype = engine_dtype(dtype)
     blocks = flat_shapes(net)
-    main = net.L if net.spatial else net.L - 1
+    main = n_main(net)
     if wrt is None:
         use = blocks
     elif wrt == ("Z" if net.spatial else "W"):

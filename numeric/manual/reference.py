@@ -23,7 +23,8 @@ import numpy as np
 
 from derive import MLP, Gradients, Net, Params, compile_net
 
-from ..validate import check_inputs, coincidence_error
+from ..validate import check_inputs, check_theta, coincidence_error
+from . import penalty
 from .common import Cache, check_device, engine_dtype, loss_and_dA
 
 __all__ = ["gradients", "forward", "distances", "kernel_forward", "coordinate_gradient", "dense_forward",
@@ -58,7 +59,7 @@ def kernel_forward(net: Net, c, Zl: np.ndarray, Zp: np.ndarray, layer: int, dtyp
     return R, W, phiR
 
 
-def coordinate_gradient(dW: np.ndarray, phiR: np.ndarray, Zl: np.ndarray, Zp: np.ndarray):
+def coordinate_gradient(dW: np.ndarray, phiR: np.ndarray, Zl: np.ndarray, Zp: np.ndarray, extra=None):
     """Backward step of the kernel layer: eq. (8) (MATH.md "First order", a in place of h), efficient form.
 
     Eq. (8):
@@ -71,10 +72,15 @@ def coordinate_gradient(dW: np.ndarray, phiR: np.ndarray, Zl: np.ndarray, Zp: np
         forward  term for Z_(l-1) = Z_(l-1) * colsum(G_l)[:, None] - G_l^T @ Z_l      (N_(l-1) x D)
     (sum_j G_ij (z_i - z'_j) without an N x N x D array of differences.)
 
+    The wider model family (MATH.md): with W = theta * g(R) and penalties, G_l = (dJ/dr)_l / R_l =
+    dJ/dW_l * theta_l * phi(R_l) + P_phi: the caller passes dJ/dW * theta as `dW` and P_phi as `extra`.
+
     Returns:
         (backward term for Z_l, forward term for Z_(l-1)).
     """
     G = dW * phiR
+    if extra is not None:
+        G = G + extra
     backward_term = Zl * G.sum(axis=1)[:, None] - G @ Zp
     forward_term = Zp * G.sum(axis=0)[:, None] - G.T @ Zl
     return backward_term, forward_term
@@ -120,13 +126,19 @@ def forward(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64) -> Cache:
     """
     dtype = engine_dtype(dtype)
     Z, W_mlp, b, X, Y = check_inputs(net, params, X, Y, dtype)
+    theta = check_theta(net, params, dtype)
     c = compile_net(net, "numpy")
     cache = Cache(a=[X], h=[None], W=[None], R=[None], phiR=[None], Z=Z, b=b, X=X, Y=Y)
+    if theta is not None:
+        cache.K, cache.theta = [None], [None, *theta]
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         for l in range(1, net.L):  # index l is layer l + 1
             if net.spatial:
                 assert Z is not None  # check_inputs gives every spatial net its Z
                 R, W, phiR = kernel_forward(net, c, Z[l], Z[l - 1], l + 1, dtype)
+                if theta is not None and cache.K is not None:  # free amplitudes: W = theta * g(R)
+                    cache.K.append(W)
+                    W = theta[l - 1] * W
             else:
                 R, W, phiR = None, W_mlp[l - 1], None
             h, a = dense_forward(cache.a[-1], W, None if b is None else b[l - 1], c.f[l - 1], dtype)
@@ -164,14 +176,25 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device=
     dW: list[Any] = [None] * (L - 1)
     db: list[Any] = [None] * (L - 1)
     dZ = [np.zeros_like(z) for z in cache.Z] if cache.Z is not None else None
+    dtheta: list[Any] | None = [None] * (L - 1) if cache.theta is not None else None
     dAs[L - 1] = dA
     with np.errstate(over="ignore", invalid="ignore"):
         for l in range(L - 1, 0, -1):  # index l is layer l + 1
             delta[l], dW[l - 1], db[l - 1], dA = dense_backward(dA, cache.h[l], cache.a[l - 1], cache.W[l], c.df[l - 1])
             dAs[l - 1] = dA
             if cache.Z is not None and dZ is not None:
-                backward_term, forward_term = coordinate_gradient(dW[l - 1], cache.phiR[l], cache.Z[l], cache.Z[l - 1])
+                assert isinstance(net, Net)
+                # penalties: J = L + value; dJ/dW = dL/dW + P_w; G gains P_phi (numeric/manual/penalty.py)
+                value, Pw, Pphi = penalty.first_order(net, l + 1, cache.R[l], cache.W[l])
+                loss += value
+                if Pw is not None:
+                    dW[l - 1] = dW[l - 1] + Pw
+                amp = dW[l - 1]
+                if dtheta is not None and cache.K is not None and cache.theta is not None:
+                    dtheta[l - 1] = dW[l - 1] * cache.K[l]  # dJ/dtheta = dJ/dW * g(R)
+                    amp = dW[l - 1] * cache.theta[l]  # dJ/dr = dJ/dW theta g'(r) + P_r
+                backward_term, forward_term = coordinate_gradient(amp, cache.phiR[l], cache.Z[l], cache.Z[l - 1], Pphi)
                 dZ[l] += backward_term
                 dZ[l - 1] += forward_term
     return Gradients(loss=float(loss), dW=dW, dZ=dZ, db=db if net.bias else None, dX=dA, engine="reference",
-                     delta=delta, dA=dAs)
+                     delta=delta, dA=dAs, dtheta=dtheta)

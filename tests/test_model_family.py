@@ -1,0 +1,309 @@
+"""The wider model family (MATH.md "The wider model family", issue 16): mse_half, free amplitudes,
+penalties on distances; every engine against the symbolic truth."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from derive import Net, Params, symbolic
+from numeric.engines import ENGINES
+from tests.helpers import random_data, random_params
+
+
+def _engines():
+    return [e for e in ENGINES.values() if e.name != "symbolic" and e.available()[0] and e.dtype == np.float64]
+
+
+def test_mse_half_is_half_mse_in_every_engine():
+    base = Net((2, 3, 2), dim=2, kernel="gaussian", loss="mse")
+    half = Net((2, 3, 2), dim=2, kernel="gaussian", loss="mse_half")
+    P, (X, Y) = random_params(base), random_data(base)
+    t_full, t_half = symbolic.gradients(base, P, X, Y), symbolic.gradients(half, P, X, Y)
+    assert t_half.loss == pytest.approx(t_full.loss / 2, rel=1e-15)
+    for a, b in zip(t_half.dZ, t_full.dZ, strict=True):
+        np.testing.assert_allclose(a, b / 2, rtol=1e-14, atol=1e-300)
+    for e in _engines():
+        g = e.gradients(half, P, X, Y)
+        assert g.loss == pytest.approx(t_half.loss, rel=1e-13), e.name
+        np.testing.assert_allclose(g.flat(), t_half.flat(), rtol=1e-9, atol=1e-12)
+
+
+# -- free amplitudes and penalties -----------------------------------------------------------------
+FAMILY = {
+    "free_mlp_wiring": Net((2, 3, 2), dim=2, kernel="1", amplitudes="free",
+                           penalties=({"rho": "abs(w)*r", "reduce": "mean", "scale": 0.1},)),
+    "distance_penalty": Net((2, 3, 1), dim=3, kernel="tanh(r)", loss="mse_half",
+                            penalties=({"rho": "(s*(r-q0))**2", "params": {"s": 6.1, "q0": 0.433}},)),
+    "bimt_one_layer": Net((2, 2, 2, 1), dim=2, kernel="gaussian", amplitudes="free", bias=True,
+                          penalties=({"rho": "abs(w)*(lam*r + l0)", "params": {"lam": 1.0, "l0": 0.5}, "layers": [3]},)),
+    "two_terms": Net((3, 2, 2), dim=2, kernel="gaussian", hidden="sigmoid",
+                     penalties=("w**2*r**2", {"rho": "r**3", "scale": 0.5, "reduce": "mean"})),
+}
+
+
+def family_params(net, seed=0):
+    rng = np.random.default_rng(seed)
+    P = random_params(net, seed)
+    if net.free:
+        P.theta = [rng.uniform(-1.5, 1.5, (net.widths[l + 1], net.widths[l])) for l in range(net.L - 1)]
+    return P
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY))
+def test_every_engine_matches_the_symbolic_truth(name):
+    from numeric.compare import check_gradients
+
+    net = FAMILY[name]
+    P, (X, Y) = family_params(net), random_data(net)
+    truth = symbolic.gradients(net, P, X, Y)
+    assert (truth.dtheta is not None) == net.free
+    for e in ENGINES.values():
+        if e.name == "symbolic" or not e.available()[0]:
+            continue
+        g = e.gradients(net, P, X, Y)
+        findings = check_gradients(g, truth, dtype=e.dtype, engine=e.name)
+        assert {f.quantity for f in findings} >= {"loss", "dW", "dZ", "dX"} | ({"dtheta"} if net.free else set())
+        assert all(f.ok for f in findings), [f.describe() for f in findings if not f.ok]
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY))
+def test_hvp_matches_the_exact_hessian(name):
+    from numeric import autograd, manual
+
+    net = FAMILY[name]
+    P, (X, Y) = family_params(net), random_data(net)
+    H = symbolic.hessian(net, P, X, Y)
+    assert np.allclose(H, H.T, rtol=0, atol=1e-12 * np.abs(H).max())
+    v = np.random.default_rng(3).normal(size=H.shape[0])
+    exact = H @ v
+    for hv in (manual.hvp(net, P, X, Y, v), autograd.hvp(net, P, X, Y, v), symbolic.hvp(net, P, X, Y, v)):
+        np.testing.assert_allclose(hv, exact, rtol=0, atol=1e-10 * np.abs(exact).max())
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY))
+def test_penalties_keep_the_rigid_motion_identities(name):
+    from numeric import manual
+    from numeric.compare import rotation_asymmetry, translation_residual
+
+    net = FAMILY[name]
+    P, (X, Y) = family_params(net), random_data(net)
+    g = manual.gradients(net, P, X, Y)
+    assert translation_residual(g.dZ) < 1e-12
+    assert rotation_asymmetry(P.Z, g.dZ) < 1e-12
+    # and the objective itself is unchanged by a rotation and a shift of every node
+    c, s = np.cos(0.7), np.sin(0.7)
+    A = np.array([[c, -s], [s, c]]) if net.dim == 2 else np.eye(net.dim)[[1, 2, 0]]
+    moved = Params(Z=[z @ A.T + 0.3 for z in P.Z], b=P.b, theta=P.theta)
+    assert manual.gradients(net, moved, X, Y).loss == pytest.approx(g.loss, rel=1e-13)
+
+
+def test_penalty_changes_the_objective_by_its_value():
+    from numeric import manual
+
+    plain = Net((2, 3, 1), dim=2, kernel="gaussian")
+    pen = Net((2, 3, 1), dim=2, kernel="gaussian", penalties=({"rho": "r", "reduce": "mean", "scale": 2.0},))
+    P, (X, Y) = random_params(plain), random_data(plain)
+    R = [np.linalg.norm(P.Z[l + 1][:, None] - P.Z[l][None], axis=-1) for l in range(2)]
+    expected = 2.0 * sum(r.sum() for r in R) / sum(r.size for r in R)
+    assert manual.gradients(pen, P, X, Y).loss - manual.gradients(plain, P, X, Y).loss == pytest.approx(expected)
+
+
+def test_coincident_nodes_under_a_penalty_without_gradient_are_refused_by_every_engine():
+    from derive import SpecError
+
+    net = FAMILY["free_mlp_wiring"]
+    P, (X, Y) = family_params(net), random_data(net)
+    P.Z[1][0] = P.Z[0][1]
+    for e in ENGINES.values():
+        if not e.available()[0]:
+            continue
+        with pytest.raises(SpecError, match="coincide.*abs\\(w\\)\\*r"):
+            e.gradients(net, P, X, Y)
+
+
+def test_coincident_nodes_under_a_smooth_penalty_agree_with_the_truth():
+    from numeric import autograd, manual
+    from numeric.compare import check_gradients
+
+    net = Net((2, 3, 1), dim=2, kernel="gaussian", amplitudes="free", penalties=("w**2*r**2 + r**4",))
+    from derive.penalty import Penalty
+
+    assert Penalty("w**2*r**2 + r**4").gradient_at_0 and not Penalty("abs(w)*r").gradient_at_0
+    P, (X, Y) = family_params(net), random_data(net)
+    P.Z[1][0] = P.Z[0][1]
+    truth = symbolic.gradients(net, P, X, Y)
+    for g in (manual.gradients(net, P, X, Y), autograd.gradients(net, P, X, Y)):
+        assert all(f.ok for f in check_gradients(g, truth))
+    H = symbolic.hessian(net, P, X, Y)
+    np.testing.assert_allclose(autograd.hessian(net, P, X, Y), H, rtol=0, atol=1e-10 * np.abs(H).max())
+
+
+def test_bad_family_specs_are_one_line_errors():
+    from derive import SpecError
+
+    with pytest.raises(SpecError, match="amplitudes"):
+        Net((2, 1), kernel="1")
+    with pytest.raises(SpecError, match="amplitudes 'fre'"):
+        Net((2, 1), amplitudes="fre")
+    with pytest.raises(SpecError, match="reduce"):
+        Net((2, 1), penalties=({"rho": "r", "reduce": "max"},))
+    with pytest.raises(SpecError, match="layer 4"):
+        Net((2, 2, 1), penalties=({"rho": "r", "layers": [4]},))
+    with pytest.raises(SpecError, match="'q'"):
+        Net((2, 1), penalties=("(r - q)**2",))
+    with pytest.raises(SpecError, match="theta"):
+        from numeric import manual
+
+        net = Net((2, 1), dim=2, amplitudes="free")
+        manual.gradients(net, random_params(net), *random_data(net))
+    assert hash(FAMILY["two_terms"]) == hash(Net((3, 2, 2), dim=2, kernel="gaussian", hidden="sigmoid",
+                                                 penalties=("w**2*r**2", {"rho": "r**3", "scale": 0.5, "reduce": "mean"})))
+
+
+# -- presets and the spec -------------------------------------------------------------------------
+PRESETS = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "presets").glob("*.toml"))
+
+
+def _preset(name):
+    from derivcheck.netspec import load_net
+    from numeric.draws import draw_case
+
+    spec = load_net(Path(__file__).resolve().parent.parent / "presets" / f"{name}.toml")
+    return draw_case(spec.net, np.random.default_rng(spec.data.seed), batch=spec.data.batch)
+
+
+def test_the_four_presets_ship():
+    assert PRESETS == ["bimt", "note", "notebook_tanh_penalty", "serrn_wiring"]
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_through_every_engine_identities_and_hvp(name):
+    from numeric.compare import check_gradients, rotation_asymmetry, translation_residual
+
+    case = _preset(name)
+    net, P, X, Y = case.net, case.params, case.X, case.Y
+    truth = symbolic.gradients(net, P, X, Y)
+    for e in ENGINES.values():
+        if e.name == "symbolic" or not e.available()[0]:
+            continue
+        g = e.gradients(net, P, X, Y)
+        findings = check_gradients(g, truth, dtype=e.dtype, engine=e.name)
+        assert all(f.ok for f in findings), [f.describe() for f in findings if not f.ok]
+        if e.dtype == np.float64:
+            assert translation_residual(g.dZ) < 1e-12 and rotation_asymmetry(P.Z, g.dZ) < 1e-12
+        if e.hvp is not None and e.dtype == np.float64:
+            v = np.random.default_rng(5).normal(size=truth.flat().size)
+            exact = symbolic.hvp(net, P, X, Y, v)
+            np.testing.assert_allclose(e.hvp(net, P, X, Y, v), exact, rtol=0, atol=1e-9 * np.abs(exact).max())
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_passes_verify_case(name):
+    from derivcheck import verify
+
+    case = _preset(name)
+    rec = verify.run_case(verify.Case("p", case.net, case.params, case.X, case.Y, 0), verify.ENGINES)
+    assert rec["pass"], rec["failures"]
+
+
+def test_flags_build_the_same_net_as_the_spec_file():
+    import argparse
+
+    from derivcheck.netspec import add_net_arguments, load_net, net_flags, net_from_args
+
+    parser = argparse.ArgumentParser()
+    add_net_arguments(parser)
+    path = Path(__file__).resolve().parent.parent / "presets" / "notebook_tanh_penalty.toml"
+    from_file = load_net(path).net
+    args = parser.parse_args(["--widths", "3,4,2", "--dim", "3", "--kernel", "tanh(r)", "--loss", "mse_half",
+                              "--penalty", "(s*(r-q0))**2", "--penalty-param", "s=6.1", "--penalty-param", "q0=0.433"])
+    assert net_from_args(args).net == from_file
+    again = parser.parse_args(__import__("shlex").split(net_flags(from_file)))
+    assert net_from_args(again).net == from_file
+    two = parser.parse_args(["--widths", "2,3,1", "--amplitudes", "free", "--kernel", "1", "--penalty", "abs(w)*r",
+                             "--penalty", "r**2", "--penalty-scale", "0.01", "--penalty-reduce", "mean"])
+    net = net_from_args(two).net
+    assert net.free and [(p.rho, p.scale, p.reduce) for p in net.penalties] == [("abs(w)*r", 0.01, "mean"),
+                                                                               ("r**2", 0.01, "mean")]
+    assert net_from_args(parser.parse_args(__import__("shlex").split(net_flags(net)))).net == net
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[[network.penalty]]\nrho = "r"\nscal = 1.0', "unknown key 'scal'.*did you mean 'scale'"),
+    ('[[network.penalty]]\nscale = 1.0', "has no rho"),
+    ('[[network.penalty]]\nrho = "(r - q)**2"\nparams = { q = 1.0, t = 2.0 }', "parameter t is not used"),
+    ('[[network.penalty]]\nrho = "r"\nreduce = "max"', "reduce"),
+    ('amplitudes = "fre"', "amplitudes 'fre'"),
+])
+def test_bad_penalty_tables_are_one_line_errors(tmp_path, text, message):
+    from derivcheck.netspec import load_net
+    from derive import SpecError
+
+    f = tmp_path / "net.toml"
+    head, _, rest = text.partition("[[network.penalty]]")
+    f.write_text(f"[network]\nwidths = [2, 2]\n{head}\n" + (f"[[network.penalty]]{rest}\n" if rest or _ else ""))
+    with pytest.raises(SpecError, match=message) as exc:
+        load_net(f)
+    assert "\n" not in str(exc.value)
+
+
+def test_readme_model_section_states_the_equations_and_its_spec_loads(tmp_path):
+    import re
+
+    from derivcheck.netspec import load_net
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    model = text.split("## Model", 1)[1].split("\n## ", 1)[0]
+    for eq in ("W^l_ij = theta^l_ij g(r^l_ij)", "dJ/dtheta_l = dJ/dW_l * g(R_l)", "1/(2 B K)",
+               "G_l         = (dJ/dr)_l / R_l"):
+        assert eq in model
+    spec = re.search(r"```\n(\[network\].*?)```", model, re.S)
+    assert spec is not None
+    f = tmp_path / "net.toml"
+    f.write_text(spec.group(1))
+    net = load_net(f).net
+    assert net.loss == "mse_half" and net.penalties[0].rho == "(s*(r-q0))**2"
+
+
+@pytest.mark.parametrize("net", [
+    Net((2, 2, 1), dim=2, kernel="gaussian", amplitudes="free", penalties=({"rho": "abs(w)*r", "reduce": "mean"},)),
+    Net((1, 2, 1), dim=2, kernel="tanh(r)", loss="mse_half",
+        penalties=({"rho": "(s*(r-q0))**2", "params": {"s": 6.1, "q0": 0.433}},))], ids=["wiring", "distance"])
+def test_flat_route_agrees_with_the_program(net):
+    import sympy as sp
+
+    P, (X, Y) = family_params(net), random_data(net, batch=1)
+    fl, grads = symbolic.flat_gradient(net, batch=1)
+    f = sp.lambdify([*fl.leaves, *fl.x, *fl.y], [fl.expr, *grads], "numpy", cse=True)
+    values = [*(v for z in P.Z for v in z.reshape(-1)), *(v for t in (P.theta or []) for v in t.reshape(-1))]
+    out = f(*values, *X.reshape(-1), *Y.reshape(-1))
+    truth = symbolic.gradients(net, P, X, Y)
+    assert float(out[0]) == pytest.approx(truth.loss, rel=1e-12)
+    np.testing.assert_allclose(np.array(out[1:], dtype=float), truth.flat(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("net", [
+    Net((3, 40, 30, 2), dim=2, kernel="gaussian", penalties=("w**2*r**2", {"rho": "r**3", "scale": 0.5, "reduce": "mean"})),
+    Net((3, 40, 30, 2), dim=3, kernel="tanh(r)",
+        penalties=({"rho": "(s*(r-q0))**2", "params": {"s": 6.1, "q0": 0.433}, "layers": [3]},)),
+    Net((3, 40, 30, 2), dim=3, kernel="inverse_quadratic", penalties=({"rho": "(r - q)**2*w**2", "params": {"q": 1.5}},)),
+], ids=["gaussian_two_terms", "tanh_layer3", "inverse_quadratic_w"])
+def test_fast_route_fuses_penalties_and_agrees_with_the_reference(net):
+    from numeric.manual import fast, penalty, reference
+
+    assert penalty.fused_ok(net)
+    P, (X, Y) = random_params(net), random_data(net)
+    assert fast.forward(net, P, X, Y, lean=True).lean
+    g, r = fast.gradients(net, P, X, Y), reference.gradients(net, P, X, Y)
+    assert g.loss == pytest.approx(r.loss, rel=1e-13)
+    np.testing.assert_allclose(g.flat(), r.flat(), rtol=0, atol=1e-12 * np.abs(r.flat()).max())
+    for a, b in zip(g.dW, r.dW, strict=True):  # dJ/dW, the penalties' rho_w included
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())
+
+
+def test_derivation_report_refuses_the_family_instead_of_showing_the_notes_equations():
+    from derive import SpecError
+
+    with pytest.raises(SpecError, match="note's model"):
+        symbolic.derivation(FAMILY["distance_penalty"])
