@@ -126,7 +126,8 @@ def _smooth(net: Net | MLP) -> bool:
     rough = {"relu", "leaky_relu"}
     acts = {net.f(l).name for l in range(2, net.L + 1)}
     return (not acts & rough and net.objective.name not in ("mae", "huber")
-            and not (net.spatial and net.kernel in ("wendland_c2", "cosine_cutoff")))
+            and not (net.spatial and net.kernel in ("wendland_c2", "cosine_cutoff"))
+            and all(p.smooth for p in getattr(net, "penalties", ())))  # derive decides each penalty
 
 
 def _failure(f: Finding) -> dict:

@@ -162,6 +162,13 @@ class Penalty:
         return out
 
     @cached_property
+    def smooth(self) -> bool:
+        """Whether rho is C2 in (r, w) away from r = 0: no |.|, sign, step, max/min or pieces (|w| has a
+        kink at w = 0 that a Taylor or finite-difference step may cross)."""
+        rough = (sp.Abs, sp.sign, sp.Heaviside, sp.Piecewise, sp.Max, sp.Min)
+        return not any(self.expr.has(t) for t in rough)
+
+    @cached_property
     def gradient_at_0(self) -> bool:
         """rho_r -> 0 as r -> 0 for every w and rho_r / r stays finite: dJ/dz exists where nodes coincide
         ((s (r - q0))^2 with q0 != 0 or |w| r: no)."""

@@ -25,7 +25,7 @@ from derive import MLP, Gradients, Net, Params, compile_net
 
 from ..validate import check_inputs, check_theta, coincidence_error
 from . import penalty
-from .common import Cache, check_device, engine_dtype, loss_and_dA
+from .common import Cache, check_device, engine_dtype, loss_and_dA, pair_terms
 
 __all__ = ["gradients", "forward", "distances", "kernel_forward", "coordinate_gradient", "dense_forward",
            "dense_backward"]
@@ -81,9 +81,8 @@ def coordinate_gradient(dW: np.ndarray, phiR: np.ndarray, Zl: np.ndarray, Zp: np
     G = dW * phiR
     if extra is not None:
         G = G + extra
-    backward_term = Zl * G.sum(axis=1)[:, None] - G @ Zp
-    forward_term = Zp * G.sum(axis=0)[:, None] - G.T @ Zl
-    return backward_term, forward_term
+    # the two lines above, with nearly coincident pairs taken from their own difference (`pair_terms`)
+    return pair_terms(G, Zl, Zp)
 
 
 # --- dense layer ---------------------------------------------------------------------------------
