@@ -13,6 +13,7 @@ from typing import Any
 
 import sympy as sp
 
+from .decide import attempt, too_big
 from .fused import fused_kernel
 from .lambdify import lambdify, primitive_callables
 from .net import MLP, Net
@@ -67,7 +68,9 @@ class Compiled:
     fused: Any = None
 
 
-def _float(v: sp.Expr) -> float:
+def _float(v: sp.Expr | None) -> float:
+    if v is None:  # a limit SymPy did not decide within its budget: NaN, so coincident nodes are refused
+        return float("nan")
     v = sp.sympify(v)
     if v in (sp.oo, -sp.oo, sp.zoo) or v.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
         return float("inf") if v != -sp.oo else float("-inf")
@@ -80,7 +83,8 @@ def _kernel_part(spec: str, params: tuple, backend: str) -> dict:
 
     k = kernel(spec, params)
     g, dg, phi = (primitive_callables(e, R, backend) for e in (k.bound, k.dg, k.phi))
-    ratio = sp.simplify(k.phi / k.bound) if not isinstance(k.bound, sp.Piecewise) else None
+    # phi = c g exactly (gaussian)? Undecided within the step budget: no shortcut, phi is evaluated.
+    ratio = None if isinstance(k.bound, sp.Piecewise) or too_big(k.phi) else attempt(sp.simplify, k.phi / k.bound)[0]
     fused = fused_kernel(k.bound, k.phi, R) if backend == "numpy" else None
     return dict(g=g, dg=dg, phi=phi, dphi=primitive_callables(sp.diff(k.phi, R), R, backend), fused=fused,
                 phi_over_g=float(ratio) if ratio is not None and ratio.is_number and ratio.is_finite else None,

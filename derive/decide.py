@@ -26,18 +26,51 @@ import sympy as sp
 
 from .lambdify import lambdify
 
-__all__ = ["BUDGET", "Timeout", "time_limit", "budget", "attempt", "is_zero", "all_zero", "finite", "to_float"]
+__all__ = ["BUDGET", "MAX_OPS", "Timeout", "time_limit", "budget", "attempt", "set_step_budget", "step_budget",
+           "too_big", "is_zero", "all_zero", "finite", "to_float"]
 
-BUDGET = 4.0  # seconds allowed for one SymPy step by default (`attempt`)
+BUDGET = 4.0  # seconds allowed for one SymPy step by default (`attempt`); `set_step_budget` changes it
+# Largest expression (sympy.count_ops) an expensive step (simplify, factor, limit, series) is given:
+# SIGALRM interrupts Python bytecode but not a C-level blow-up (a huge gmpy power, a dense polynomial
+# of degree 10^10), so sizes are capped before the step, not only timed.
+MAX_OPS = 400
+_STEP = [BUDGET]
 
 
-class Timeout(Exception):
-    """A SymPy step exceeded its time limit."""
+def set_step_budget(seconds: float) -> None:
+    """Set the seconds one SymPy step may take (the CLI's ``--budget SECONDS``); must be > 0."""
+    from .errors import SpecError
+
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < math.inf:
+        raise SpecError(f"budget {seconds!r} must be a positive number of seconds", "pass --budget SECONDS > 0")
+    _STEP[0] = float(seconds)
+
+
+def step_budget() -> float:
+    """Seconds one SymPy step may take now (default `BUDGET`)."""
+    return _STEP[0]
+
+
+def too_big(*exprs) -> bool:
+    """True when an expression is too large to hand to simplify/factor/limit (count_ops > MAX_OPS)."""
+    return any(sp.count_ops(sp.sympify(e)) > MAX_OPS for e in exprs)
+
+
+class Timeout(BaseException):
+    """A SymPy step exceeded its time limit (a BaseException: SymPy's own ``except Exception`` blocks
+    must not swallow it)."""
+
+
+_ALARMS: list[float] = []  # deadlines (time.monotonic) of the enclosing time_limit blocks, outermost first
 
 
 @contextmanager
 def time_limit(seconds: float):
     """Raise `Timeout` in the block after `seconds` (SIGALRM; no limit outside the main thread).
+
+    Blocks nest: an inner block never outlives an outer one, and the outer limit is re-armed when the
+    inner block ends. The alarm repeats every 0.1 s until the block ends, so code that swallows one
+    `Timeout` still stops.
 
     >>> with time_limit(5.0):
     ...     sp.simplify(sp.sin(sp.Symbol("x")) ** 2 + sp.cos(sp.Symbol("x")) ** 2)
@@ -50,13 +83,26 @@ def time_limit(seconds: float):
     def _raise(signum, frame):
         raise Timeout
 
+    now = time.monotonic()
+    deadline = now + max(seconds, 1e-3)
+    if _ALARMS:
+        deadline = min(deadline, _ALARMS[-1])
+    _ALARMS.append(deadline)
     old = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, max(deadline - now, 1e-4), 0.1)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        while True:  # an alarm may fire inside this cleanup: disarm until it holds
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                break
+            except Timeout:
+                continue
+        _ALARMS.pop()
         signal.signal(signal.SIGALRM, old)
+        if _ALARMS:  # re-arm the enclosing block's limit
+            signal.setitimer(signal.ITIMER_REAL, max(_ALARMS[-1] - time.monotonic(), 1e-4), 0.1)
 
 
 _DEADLINE: list[float | None] = [None]
@@ -78,8 +124,8 @@ _UNDECIDED = (NotImplementedError, ValueError, TypeError, ZeroDivisionError, Rec
               IndexError, KeyError)
 
 
-def attempt(fn: Callable[..., Any], *args, seconds: float = BUDGET) -> tuple[Any, str | None]:
-    """Run a SymPy step under a time limit (and within the enclosing `budget`).
+def attempt(fn: Callable[..., Any], *args, seconds: float | None = None) -> tuple[Any, str | None]:
+    """Run a SymPy step under a time limit (default `step_budget()`, within the enclosing `budget`).
 
     Returns:
         (value, None), or (None, why it was not decided) when the step timed out, the budget is spent,
@@ -88,6 +134,7 @@ def attempt(fn: Callable[..., Any], *args, seconds: float = BUDGET) -> tuple[Any
     >>> attempt(lambda: 1 + 1)
     (2, None)
     """
+    seconds = _STEP[0] if seconds is None else seconds
     if _DEADLINE[0] is not None:
         left = _DEADLINE[0] - time.monotonic()
         if left <= 0.05:

@@ -20,7 +20,7 @@ from functools import cached_property, lru_cache
 
 import sympy as sp
 
-from .decide import finite, is_zero
+from .decide import attempt, finite, is_zero, too_big
 from .errors import SpecError
 from .parse import parse_expr, parse_spec, symbol
 
@@ -74,8 +74,22 @@ class Kernel:
 
     @cached_property
     def phi(self) -> sp.Expr:
-        """phi(r) = g'(r)/r, simplified piece by piece (MATH.md, efficient form)."""
-        return _simplify(self.dg / R)
+        """phi(r) = g'(r)/r, simplified piece by piece (MATH.md, efficient form); unsimplified when
+        simplifying would exceed the SymPy step budget (`phi_note` says so)."""
+        return self._phi[0]
+
+    @cached_property
+    def phi_note(self) -> str | None:
+        """Why phi is g'(r)/r unsimplified (None when it is simplified)."""
+        return self._phi[1]
+
+    @cached_property
+    def _phi(self) -> tuple[sp.Expr, str | None]:
+        raw = sp.piecewise_fold(self.dg / R)
+        if too_big(raw):
+            return raw, "g'(r)/r is too large to simplify"
+        value, why = attempt(_simplify, raw)
+        return (raw, f"g'(r)/r left unsimplified: {why}") if value is None else (value, None)
 
     @cached_property
     def psi(self) -> sp.Expr:
@@ -126,27 +140,41 @@ class Kernel:
     def hessian_at_0(self) -> bool:
         """The Hessian exists (is continuous) at coincident nodes: phi(0+) finite and lim r phi'(r) = 0,
         i.e. g''(0+) = phi(0+), so both eigenvalues of Hess w tend to one value: Hess w -> phi(0) I."""
-        return self.phi0_finite and is_zero(_limit0(R * sp.diff(self.phi, R)))
+        lim = _limit0(R * sp.diff(self.phi, R))
+        return self.phi0_finite and lim is not None and is_zero(lim)
 
 
 def _simplify(expr: sp.Expr) -> sp.Expr:
     expr = sp.piecewise_fold(expr)
     if isinstance(expr, sp.Piecewise):
         return sp.Piecewise(*[(_simplify(e), c) for e, c in expr.args])
+    expr = sp.simplify(sp.cancel(expr))
+    if not expr.is_rational_function(R):
+        # factor() would treat exp(-10^10 r^2) as a power of exp(r^2) and expand it (4 GB, minutes)
+        return expr
     # factor() keeps polynomial pieces in product form: Wendland's phi as -5(r - 2)^3/8, not the
     # expanded 5r^3/8 - 15r^2/4 + 15r/2 - 5, which cancels catastrophically near the support edge
     # (found by derivcheck verify: float32 dZ 3% off, float64 2e6 ulp, for edges near r = 2).
-    return sp.factor(sp.simplify(sp.cancel(expr)))
+    return sp.factor(expr)
 
 
-def _limit0(expr: sp.Expr) -> sp.Expr:
+def _limit0(expr: sp.Expr) -> sp.Expr | None:
+    """lim_{r -> 0+} expr, or None when SymPy cannot decide it within the step budget (callers read
+    None as "undecided": coincident nodes are then refused, never given a guessed value)."""
+    if too_big(expr):
+        return None
+    value, _ = attempt(_limit0_exact, expr)
+    return value
+
+
+def _limit0_exact(expr: sp.Expr) -> sp.Expr:
     expr = sp.piecewise_fold(expr)
     if isinstance(expr, sp.Piecewise):
         # Small positive r selects the piece whose condition holds just right of 0.
         eps = sp.Rational(1, 10**9)
         for e, c in expr.args:
             if c is sp.true or bool(c.subs(R, eps)):
-                return _limit0(e)
+                return _limit0_exact(e)
     return sp.limit(expr, R, 0, "+")
 
 
