@@ -135,6 +135,8 @@ def attempt(fn: Callable[..., Any], *args, seconds: float | None = None) -> tupl
     (2, None)
     """
     seconds = _STEP[0] if seconds is None else seconds
+    if any(isinstance(a, sp.Basic) and sp.count_ops(a) > MAX_OPS for a in args):
+        return None, f"the expression is too large for SymPy (over {MAX_OPS} operations)"
     if _DEADLINE[0] is not None:
         left = _DEADLINE[0] - time.monotonic()
         if left <= 0.05:

@@ -5,7 +5,12 @@ line that names the problem and the fix. `VerificationError` is a failed check: 
 disagree, an identity that does not hold, a claim that is false.
 """
 
-__all__ = ["SpecError", "VerificationError", "coincidence_error"]
+__all__ = ["SpecError", "VerificationError", "PrecisionWarning", "coincidence_error"]
+
+
+class PrecisionWarning(UserWarning):
+    """An input so extreme that an engine loses digits (nodes closer than float64 can square: r^2
+    underflows below 2.2e-308). The result is returned; the warning says how much to distrust it."""
 
 
 class SpecError(ValueError):

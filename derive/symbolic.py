@@ -320,7 +320,22 @@ def _cached(net, batch, hessian, wrt):
 
 
 # -- evaluation (ground truth) ----------------------------------------------------------------------
+def _finite64(what: str, values) -> None:
+    """The ground truth returns float64: an exact value beyond its range (|v| > 1.8e308) or not a number
+    is a one-line error, never a silent inf/NaN (Y = 1e300 makes the loss 1e600)."""
+    arr = np.asarray(values, dtype=np.float64) if not isinstance(values, np.ndarray) else values
+    if arr.size and not np.all(np.isfinite(arr.astype(np.float64))):
+        raise SpecError(f"the exact {what} overflows float64 (beyond 1.8e308) at these inputs",
+                        "rescale X, Y or the parameters")
+
+
 def _arr(x, name, shape):
+    try:
+        complex_values = np.iscomplexobj(np.asarray(x))
+    except (TypeError, ValueError):
+        complex_values = False  # ragged: refused below
+    if complex_values:
+        raise SpecError(f"{name} has complex values", f"pass the real part explicitly (np.real({name})) if it is meant")
     try:
         a = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
@@ -335,7 +350,7 @@ def _arr(x, name, shape):
 def _values(net, params: Params, X, Y):
     """Exact mpf inputs in `Built.inputs` order (float64 values converted exactly)."""
     N, L = net.widths, net.L
-    X = np.asarray(X, dtype=np.float64)
+    X = _arr(X, "X", np.shape(X))
     if X.ndim != 2:
         raise SpecError(f"X has shape {X.shape}, expected (B, {N[0]})", "give one row per example")
     B = X.shape[0]
@@ -443,6 +458,11 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     mp = dict(loss=loss, dW=dW, dZ=dZ, db=db, dX=dX, delta=[None, *delta], dA=[dX, *dA])
     f64 = lambda q: None if q is None else [a.astype(np.float64) for a in q]  # noqa: E731
     dX64 = dX.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        _finite64("loss", [float(loss)])
+        for what, arrs in (("dW", dW), ("dZ", dZ or []), ("db", db or []), ("dX", [dX])):
+            for a in arrs:
+                _finite64(what, a.astype(np.float64))
     return Gradients(loss=float(loss), dW=[a.astype(np.float64) for a in dW], dZ=f64(dZ), db=f64(db),
                      dX=dX64, engine="symbolic", extra={"mp": mp, "dps": dps},
                      delta=[None, *(a.astype(np.float64) for a in delta)],
@@ -471,7 +491,9 @@ def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dty
         H = cp.hessian_matrix(vals, "mpmath")
         if mp:
             return mpmath.matrix(H)
-    return np.array([[float(v) for v in row] for row in H], dtype=np.float64)
+    out = np.array([[float(v) for v in row] for row in H], dtype=np.float64)
+    _finite64("Hessian", out)
+    return out
 
 
 def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: str | None = "cpu",
@@ -496,6 +518,7 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: st
     with mpmath.workdps(dps):
         Hv = H * mpmath.matrix(v)
         flat = [float(Hv[i]) for i in range(H.rows)]
+    _finite64("H v", flat)
     out, pos = [], 0
     for a in blocks:
         out.append(np.array(flat[pos:pos + a.size], dtype=np.float64).reshape(a.shape))

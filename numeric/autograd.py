@@ -129,6 +129,12 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     db = top[n + (len(Zt) if Zt else 0):-1] if bt else None
     dX = top[-1]
     k = len(trace["h"])
+    # No silent non-finite values: r^2 = |z_i - z_j|^2 overflows for coordinates near 1e154 and the
+    # backward pass then forms 0 * inf = NaN (the manual engine stays finite there).
+    for what, arrs in (("dW", dW), ("dZ", dZ or []), ("db", db or []), ("dX", [dX])):
+        if not all(np.all(np.isfinite(a)) for a in arrs):
+            raise SpecError(f"torch's {what} is not finite at these parameters (r^2 or an activation overflows "
+                            f"{np.dtype(dtype).name})", "rescale the inputs or coordinates, or use the manual engine")
     return Gradients(loss=float(value.detach()), dW=dW, dZ=dZ, db=db, dX=dX, engine=f"torch-{dev.type}",
                      delta=[None, *hid[:k]], dA=[dX, *hid[k:]])
 

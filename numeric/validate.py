@@ -5,18 +5,44 @@ Each failure is a `SpecError` whose one-line message names the array, the proble
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from derive import MLP, Net, Params, SpecError, errors
+from derive.errors import PrecisionWarning
 
-__all__ = ["check_inputs", "as_array", "coincidence_error"]
+__all__ = ["check_inputs", "as_array", "check_dtype", "coincidence_error", "near_coincidence"]
+
+
+def check_dtype(dtype) -> type[np.floating]:
+    """The engine dtype: float64 or float32 (an integer or complex dtype is a SpecError)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise SpecError(f"dtype {dtype!r} is not a NumPy dtype", "pass dtype=np.float64 or np.float32") from None
+    if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise SpecError(f"dtype {dt.name} is not supported by the engines", "pass dtype=np.float64 or np.float32")
+    return dt.type
 
 
 def as_array(x, name: str, dtype) -> np.ndarray:
+    """`x` as a finite real array of `dtype`. Integer and boolean inputs are converted (exactly, for
+    integers below 2^53); complex values, strings and objects are refused, never silently cut."""
+    check_dtype(dtype)
     try:
-        arr = np.asarray(x, dtype=dtype)
+        raw = np.asarray(x)
     except (TypeError, ValueError):
-        raise SpecError(f"{name} is not a numeric array", f"pass {name} as a float array") from None
+        raise SpecError(f"{name} is not a numeric array (ragged or mixed)", f"pass {name} as a float array") from None
+    if np.iscomplexobj(raw):
+        raise SpecError(f"{name} has complex values", f"pass the real part explicitly (np.real({name})) if it is meant")
+    if raw.dtype.kind not in "biuf":
+        raise SpecError(f"{name} has dtype {raw.dtype}, not a number type", f"pass {name} as a float array")
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            arr = np.asarray(raw, dtype=dtype)
+    except FloatingPointError:
+        raise SpecError(f"{name} has values outside the {np.dtype(dtype).name} range", f"rescale {name}") from None
     if not np.all(np.isfinite(arr)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
         raise SpecError(f"{name} contains NaN or Inf at index {bad}", f"clean {name} before verifying")
@@ -54,6 +80,8 @@ def check_inputs(net: Net | MLP, params: Params, X, Y, dtype=np.float64):
             if w.shape != (N[l + 1], N[l]):
                 raise SpecError(f"W of layer {l + 2} has shape {w.shape}, expected ({N[l + 1]}, {N[l]})",
                                 "rows index layer l, columns layer l-1")
+    if Z is not None:
+        near_coincidence(net, Z, dtype)
     b = None
     if net.bias:
         if params.b is None or len(params.b) != L - 1:
@@ -69,3 +97,39 @@ def coincidence_error(net: Net, layer: int, i: int, j: int, order: int = 1) -> S
     """The error for r = 0 between node i of `layer` and node j of `layer`-1 where the derivative of
     this `order` is undefined (derive.errors.coincidence_error)."""
     return errors.coincidence_error(net.g, f"node {i} of layer {layer} and node {j} of layer {layer - 1}", order)
+
+
+def near_coincidence(net: Net, Z: list[np.ndarray], dtype=np.float64) -> None:
+    """Warn (`PrecisionWarning`) when two nodes of adjacent layers are so close that r^2 underflows
+    (r < 1.5e-154 in float64: the engines form r^2 and lose digits, and below 1e-162 they would read
+    r = 0), and refuse the pair with its true distance when the kernel has no value at r = 0 (phi(0+)
+    infinite): such nodes are apart, not coincident, but the engines cannot resolve them.
+
+    A cheap screen first (|z_i|^2 + |z_j|^2 - 2 z_i.z_j, one matrix product): only pairs it finds
+    near 0 are measured exactly, by scaling (r = m |d / m|, m = max |d|), which never underflows.
+    """
+    tiny = np.finfo(dtype).tiny  # the smallest normal r^2
+    for l in range(1, len(Z)):
+        a, b = Z[l].astype(np.float64), Z[l - 1].astype(np.float64)
+        if a.size == 0 or b.size == 0:
+            continue
+        scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), 1e-300)
+        with np.errstate(all="ignore"):
+            an, bn = a / scale, b / scale
+            r2 = (an * an).sum(1)[:, None] + (bn * bn).sum(1)[None, :] - 2 * an @ bn.T
+        cand = np.argwhere(r2 <= 1e-6)  # cancellation error is ~1e-16 of the scale: candidates only
+        for i, j in cand:
+            d = a[i] - b[j]
+            m = float(np.max(np.abs(d)))
+            if m == 0.0:
+                continue  # exactly coincident: the engines' own r = 0 rule applies
+            r = m * float(np.sqrt(np.sum((d / m) ** 2)))
+            if r * r >= tiny:
+                continue
+            where = f"node {i} of layer {l + 1} and node {j} of layer {l}"
+            if not net.g.phi0_finite:
+                raise SpecError(f"{where} are {r:.3g} apart (not coincident), too close for {np.dtype(dtype).name}: "
+                                f"r^2 underflows", "move them apart (r > 1.5e-154) or make them equal")
+            warnings.warn(f"{where} are {r:.3g} apart: r^2 underflows {np.dtype(dtype).name}, so the engines lose "
+                          f"digits there", PrecisionWarning, stacklevel=3)
+            return
