@@ -42,8 +42,9 @@ VERBS = {
 }
 
 
-# verbs whose SymPy work user input can make expensive: each takes --budget SECONDS (derive.decide)
-SYMPY_VERBS = ("verify", "report", "audit-kernel", "claims", "train", "check-grad")
+# verbs whose SymPy work user input can make expensive: each takes --budget SECONDS (derive.decide).
+# train's --budget counts HVP evaluations; its SymPy steps (compiling the kernel) keep the default.
+SYMPY_VERBS = ("verify", "report", "audit-kernel", "claims", "check-grad")
 
 
 def _verb_of(argv: list[str]) -> str | None:
@@ -111,7 +112,7 @@ def _dispatch(argv: list[str]) -> int:
         if getattr(args, "_missing", None):
             print(f"derivcheck: '{args.verb}' is not available in this build ({args._missing} missing)", file=sys.stderr)
             return 2
-        if getattr(args, "budget", None) is not None:
+        if verb in SYMPY_VERBS and getattr(args, "budget", None) is not None:
             from derive.decide import set_step_budget
 
             set_step_budget(args.budget)  # a SpecError (one line, exit 2) unless 0 < SECONDS < inf

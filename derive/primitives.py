@@ -190,6 +190,9 @@ def kernel(spec: str, params: tuple[tuple[str, float], ...] = ()) -> Kernel:
         SpecError: unknown name, malformed formula, missing or non-positive parameter values.
     """
     given = dict(params)
+    if "r" in given:
+        raise SpecError("'r' is the distance variable of every kernel, not a parameter",
+                        "remove --param r=...; name parameters s, rc, a ...")
     if spec in KERNELS:
         text, defaults = KERNELS[spec]
         values = {**defaults, **given}
@@ -213,7 +216,21 @@ def kernel(spec: str, params: tuple[tuple[str, float], ...] = ()) -> Kernel:
             raise SpecError(f"kernel parameter {k}={v} must be positive", f"give {k} a value > 0")
     if R not in expr.free_symbols:
         raise SpecError(f"kernel {text!r} does not depend on r", "write g as a function of the distance r")
-    return Kernel(spec, text, expr, tuple(sorted((k, float(v)) for k, v in values.items())))
+    k = Kernel(spec, text, expr, tuple(sorted((k, float(v)) for k, v in values.items())))
+    _check_real(k)
+    return k
+
+
+def _check_real(k: Kernel) -> None:
+    """Refuse a complex-valued kernel (sqrt(-1)*r, (-r)**(1/3)): g must be real for r > 0. Checked
+    exactly where SymPy sees it (I in the formula), else numerically at a few distances."""
+    fix = "write a real function of r >= 0 (a real cube root of r is r**(1/3))"
+    if k.bound.has(sp.I):
+        raise SpecError(f"kernel {k.text!r} is complex-valued (it contains I = sqrt(-1))", fix)
+    for at in (sp.Rational(1, 3), sp.Rational(3, 2), sp.Integer(7)):
+        value, _ = attempt(lambda at=at: complex(sp.N(k.bound.subs(R, at), 15)), seconds=1.0)
+        if value is not None and value.imag != 0 and abs(value.imag) > 1e-12 * max(1.0, abs(value.real)):
+            raise SpecError(f"kernel {k.text!r} is complex-valued (g({at}) = {value:.3g})", fix)
 
 
 @dataclass(frozen=True)

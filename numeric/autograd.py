@@ -118,11 +118,17 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
                         "check the targets' range against the output activation (bce needs outputs in (0, 1))")
     leaves = (Zt or []) + (bt or [])
     inner = trace["h"] + trace["a"]
-    grads = torch.autograd.grad(value, weights + leaves + [Xt] + inner, allow_unused=True)
+    targets = weights + leaves + [Xt] + inner
+    # a piecewise-constant kernel (where(r < 1, 1, 0)) gives weights outside the graph: their
+    # gradient is 0, and autograd refuses to differentiate tensors that do not require grad
+    need = [t for t in targets if t.requires_grad] if value.requires_grad else []
+    got = iter(torch.autograd.grad(value, need, allow_unused=True) if need else ())
+    grads = [next(got) if value.requires_grad and t.requires_grad else None for t in targets]
     n, m = len(weights), len(inner)
-    np_ = [None if g is None else g.detach().cpu().numpy() for g in grads]
-    # an h or a the loss does not depend on (a loss constant in a_L) has a zero adjoint
-    hid = [np.zeros(tuple(t.shape), dtype=dtype) if g is None else g for g, t in zip(np_[-m:], inner, strict=True)]
+    # a tensor the loss does not depend on (a loss constant in a_L, a constant kernel) has a zero adjoint
+    np_ = [np.zeros(tuple(t.shape), dtype=dtype) if g is None else g.detach().cpu().numpy()
+           for g, t in zip(grads, targets, strict=True)]
+    hid = np_[-m:]
     top = np_[:-m]
     dW = top[:n]
     dZ = top[n:n + len(Zt)] if Zt else None

@@ -12,7 +12,12 @@ import numpy as np
 from derive import MLP, Net, Params, SpecError, errors
 from derive.errors import PrecisionWarning
 
-__all__ = ["check_inputs", "as_array", "check_dtype", "coincidence_error", "near_coincidence"]
+__all__ = ["check_inputs", "as_array", "check_dtype", "coincidence_error", "near_coincidence", "check_memory",
+           "MEMORY_BUDGET"]
+
+#: bytes the engines may allocate for one network's matrices (W, R, phi(R), their gradients): a size
+#: beyond it is refused before anything is allocated (DERIVCHECK_MEMORY_GB overrides it)
+MEMORY_BUDGET = 8 * 2**30
 
 
 def check_dtype(dtype) -> type[np.floating]:
@@ -57,6 +62,7 @@ def check_inputs(net: Net | MLP, params: Params, X, Y, dtype=np.float64):
         N_l x N_(l-1), b_l has length N_l, X is B x N_1, Y is B x N_L.
     """
     L, N = net.L, net.widths
+    check_memory(N, getattr(net, "dim", 0), int(np.shape(X)[0]) if np.ndim(X) >= 1 else 1, dtype)
     X = as_array(X, "X", dtype)
     Y = as_array(Y, "Y", dtype)
     if X.ndim != 2 or X.shape[1] != N[0]:
@@ -133,3 +139,20 @@ def near_coincidence(net: Net, Z: list[np.ndarray], dtype=np.float64) -> None:
             warnings.warn(f"{where} are {r:.3g} apart: r^2 underflows {np.dtype(dtype).name}, so the engines lose "
                           f"digits there", PrecisionWarning, stacklevel=3)
             return
+
+
+def check_memory(widths, dim: int = 3, batch: int = 1, dtype=np.float64) -> None:
+    """Refuse a network whose engine matrices would exceed `MEMORY_BUDGET` (before allocating).
+
+    The engines hold about six N_l x N_(l-1) matrices per layer (W, R or r^2, phi(R), dW and
+    temporaries) and a few B x N_l activations; 100000 x 100000 is 75 GiB per matrix.
+    """
+    import os
+
+    limit = float(os.environ.get("DERIVCHECK_MEMORY_GB", MEMORY_BUDGET / 2**30)) * 2**30
+    item = np.dtype(dtype).itemsize
+    n = [int(w) for w in widths]
+    need = item * (6 * sum(a * b for a, b in zip(n[1:], n[:-1])) + 4 * batch * sum(n) + 2 * dim * sum(n))
+    if need > limit:
+        raise SpecError(f"widths {','.join(map(str, n))} need about {need / 2**30:.1f} GiB, over the "
+                        f"{limit / 2**30:.0f} GiB memory budget", "use smaller widths (or set DERIVCHECK_MEMORY_GB)")
