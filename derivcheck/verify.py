@@ -30,7 +30,7 @@ from numeric.compare import (
 from numeric.engines import ENGINES as ENGINE_TABLE
 from numeric.fd import fd_gradient, taylor_slope
 
-from .provenance import atomic_write_json, provenance
+from .provenance import atomic_write_json, check_out_path, provenance
 
 __all__ = ["Case", "matrix_cases", "drawn_cases", "run_case", "run", "add_arguments", "ENGINES", "SCHEMA"]
 
@@ -272,6 +272,7 @@ def run(args) -> int:
     unknown = [e for e in engines if e not in ENGINES]
     if unknown:
         raise SpecError(f"unknown engine {unknown[0]!r}", f"use a comma-separated subset of {','.join(ENGINES)}")
+    check_out_path(args.out, "--out")
     if not engines:
         raise SpecError("no engine selected (--engines is empty)", f"use a comma-separated subset of {','.join(ENGINES)}")
     # No verdict without evidence: an engine that cannot run here is "not run" in every summary, and a

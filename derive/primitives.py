@@ -286,6 +286,9 @@ def _values(name: str, spec: str, defaults: dict[str, float], given: dict[str, f
         if key not in defaults:
             raise SpecError(f"{name} has no parameter {key!r} (in {spec!r})",
                             f"its parameters are: {', '.join(keys) or 'none'}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or abs(v) == float("inf"):
+            raise SpecError(f"{name} parameter {key} = {v!r} is not a finite number (in {spec!r})",
+                            f"give {key} a finite value")
         values[key] = v
     return values
 
