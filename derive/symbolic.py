@@ -371,8 +371,33 @@ def _values(net, params: Params, X, Y):
         Bs = [_arr(np.reshape(v, -1), f"b[layer {l + 2}]", (N[l + 1],)) for l, v in enumerate(params.b)]
     if net.spatial:
         _check_coincident(net, P)
+        _check_weights(net, P)
     flat = [v for a in P + Bs + [X, Y] for v in a.reshape(-1)]
     return B, P, [mpmath.mpf(float(v)) for v in flat]
+
+
+@lru_cache(maxsize=64)
+def _g_numpy(name, params):
+    from .primitives import kernel
+
+    return lambdify([R], kernel(name, params).bound, "numpy")
+
+
+def _check_weights(net: Net, Z) -> None:
+    """Refuse coordinates whose kernel weights g(r) overflow float64 (exp(r**64) at r = 3 is
+    exp(3.4e30)): the exact result could not be returned as float64, and mpmath would spend minutes
+    (and gigabytes, beyond any time limit: one huge integer operation) on tanh of such a weight."""
+    g = _g_numpy(net.kernel, net.kernel_params)
+    with np.errstate(all="ignore"):
+        for l in range(1, net.L):
+            d = Z[l][:, None, :] - Z[l - 1][None, :, :]
+            r = np.sqrt(np.sum(d * d, axis=-1))
+            w = np.asarray(g(r), dtype=np.float64) * np.ones_like(r)
+            bad = (r > 0) & ~np.isfinite(w)
+            if bad.any():
+                i, j = (int(v) for v in np.argwhere(bad)[0])
+                raise SpecError(f"kernel weight g(r) overflows float64 between node {i} of layer {l + 1} and node {j} "
+                                f"of layer {l} (r = {r[i, j]:.4g})", "place the nodes where g is finite in float64")
 
 
 def _check_coincident(net: Net, Z, order: int = 1):

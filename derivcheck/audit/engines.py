@@ -13,7 +13,7 @@ import numpy as np
 
 from derive import Params, SpecError
 from derive import audit_math as am
-from derive.decide import attempt, to_float
+from derive.decide import Timeout, attempt, step_budget, time_limit, to_float
 from derive.primitives import Kernel
 
 from .float32 import audit_net
@@ -22,11 +22,20 @@ from .registry import Check, Context, check
 __all__ = ["engines_agreement"]
 
 
+_UNDECIDED = "undecided"
+
+
 def _outcome(fn: Callable, *args, **kw):
+    """(result, None), (None, why the engine refused), or (None, "undecided ...") when it did not
+    finish within one SymPy step budget (the 50-digit ground truth of exp(r**64) at r = 3 is
+    tanh(exp(3^64)): mpmath can spend minutes on it; no verdict is drawn from such a case)."""
     try:
-        return fn(*args, **kw), None
+        with time_limit(step_budget()):
+            return fn(*args, **kw), None
     except SpecError as exc:
         return None, str(exc).split(";")[0]
+    except Timeout:
+        return None, f"{_UNDECIDED}: did not finish within {step_budget():g} s"
 
 
 def _case_strategy(k: Kernel, fixed: bool):
@@ -69,6 +78,8 @@ def _disagreement(ref, other, ref_name: str, name: str) -> tuple[float, str]:
 
     worst_ratio, text = 0.0, ""
     (a, why_a), (b, why_b) = ref, other
+    if any(w and w.startswith(_UNDECIDED) for w in (why_a, why_b)):
+        return 0.0, f"{ref_name}: {why_a or 'computed'}; {name}: {why_b or 'computed'} (no evidence)"
     if (a is None) != (b is None):
         return float("inf"), f"{ref_name}: {why_a or 'computed'}; {name}: {why_b or 'computed'}"
     if a is None:
@@ -144,13 +155,18 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
         )
     for fixed, n, pairs in runs:
         try:
-            found = find(
-                _case_strategy(k, fixed),
-                lambda c: compare(c, pairs),  # called within this iteration (no late binding)
-                settings=settings(max_examples=n, **cfg),
-                random=Random(seed),
-            )
+            # the search and its shrinking share a few step budgets: beyond them, no more evidence
+            with time_limit(6 * step_budget()):
+                found = find(
+                    _case_strategy(k, fixed),
+                    lambda c: compare(c, pairs),  # called within this iteration (no late binding)
+                    settings=settings(max_examples=n, **cfg),
+                    random=Random(seed),
+                )
         except NoSuchExample:
+            continue
+        except Timeout:
+            result["undecided"] = f"the {'exact' if fixed else 'drawn'} comparison stopped after {6 * step_budget():g} s"
             continue
         kind, net, params, X, Y = found
         result["counterexample"] = {
