@@ -151,6 +151,23 @@ def attempt(fn: Callable[..., Any], *args, seconds: float | None = None) -> tupl
         return None, f"SymPy could not decide it ({type(exc).__name__})"
 
 
+def _beyond_float(v) -> float | None:
+    """v evaluated in float64 first: inf/-inf/nan when it overflows there (exp(exp(exp(exp(e))))),
+    else None. mpmath (sp.N) would try to build such a number to full precision, in one C-level
+    big-integer operation no time limit can stop (minutes, gigabytes)."""
+    try:
+        with np.errstate(all="ignore"):
+            x = lambdify([], v, "numpy")()
+        x = complex(x)
+    except Exception:  # noqa: BLE001  not evaluable in float64 (Piecewise, symbols ...): no opinion
+        return None
+    if math.isinf(x.real) or math.isinf(x.imag):
+        return x.real if x.imag == 0 else float("nan")
+    if math.isnan(x.real) and not v.has(sp.nan):
+        return float("nan")
+    return None
+
+
 def finite(v) -> bool:
     """True for a finite real SymPy number (False for oo, zoo, nan, AccumBounds, complex, a symbolic
     expression or None).
@@ -162,6 +179,8 @@ def finite(v) -> bool:
         return False
     v = sp.sympify(v)
     if not v.is_number or v.has(sp.nan, sp.zoo, sp.oo, -sp.oo, sp.AccumBounds):
+        return False
+    if _beyond_float(v) is not None:
         return False
     try:
         c = complex(sp.N(v))
@@ -184,6 +203,9 @@ def to_float(v) -> float:
         return float("inf")
     if v == -sp.oo:
         return float("-inf")
+    beyond = _beyond_float(v)
+    if beyond is not None:
+        return beyond
     try:
         c = complex(sp.N(v))
     except (TypeError, ValueError):
@@ -208,6 +230,8 @@ def is_zero(expr) -> bool:
     if e.is_number:
         if e.is_zero is not None:
             return bool(e.is_zero)
+        if _beyond_float(e) is not None:
+            return False
         try:
             return abs(complex(sp.N(e, 40))) < 1e-30
         except (TypeError, ValueError):
@@ -230,6 +254,13 @@ def _disproved(exprs: list) -> bool:
     # A point of order-1 values (k/23, k in -9..9), so kernel values such as exp(-r^2) are not
     # astronomically small.
     point = [mpmath.mpf(int(rng.integers(-9, 10))) / 23 for _ in syms]
+    try:  # float64 first: a value beyond it would make mpmath build astronomically large numbers
+        with np.errstate(all="ignore"):
+            rough = lambdify(syms, list(exprs), "numpy")(*[float(p) for p in point])
+        if not all(np.all(np.isfinite(np.asarray(v, dtype=complex))) for v in rough):
+            return False
+    except Exception:  # noqa: BLE001  not evaluable in float64: the exact evaluation decides
+        pass
     try:
         with mpmath.workdps(40):
             values = lambdify(syms, list(exprs), "mpmath")(*point)
@@ -239,7 +270,13 @@ def _disproved(exprs: list) -> bool:
 
 
 def _zero_form(e: sp.Expr) -> bool:
-    e = sp.expand(e)
-    if e == 0:
+    """e == 0 by expansion, then simplification, each within five step budgets (20 s by default; a
+    proof may be long, but never unbounded); an undecided step is "not proved zero"."""
+    seconds = 5 * _STEP[0]
+    expanded, _ = attempt(lambda: sp.expand(e), seconds=seconds)
+    if expanded is None:
+        return False
+    if expanded == 0:
         return True
-    return sp.simplify(e) == 0
+    simple, _ = attempt(lambda: sp.simplify(expanded), seconds=seconds)
+    return simple is not None and simple == 0
