@@ -13,7 +13,6 @@ from typing import Any
 
 import sympy as sp
 
-from .decide import attempt, too_big
 from .fused import fused_kernel
 from .lambdify import lambdify, primitive_callables
 from .net import MLP, Net
@@ -83,11 +82,10 @@ def _kernel_part(spec: str, params: tuple, backend: str) -> dict:
 
     k = kernel(spec, params)
     g, dg, phi = (primitive_callables(e, R, backend) for e in (k.bound, k.dg, k.phi))
-    # phi = c g exactly (gaussian)? Undecided within the step budget: no shortcut, phi is evaluated.
-    ratio = None if isinstance(k.bound, sp.Piecewise) or too_big(k.phi) else attempt(sp.simplify, k.phi / k.bound)[0]
+    ratio = k.phi_over_g  # phi = c g exactly (gaussian)? Undecided within the step budget: None, phi is evaluated
     fused = fused_kernel(k.bound, k.phi, R) if backend == "numpy" else None
     return dict(g=g, dg=dg, phi=phi, dphi=primitive_callables(sp.diff(k.phi, R), R, backend), fused=fused,
-                phi_over_g=float(ratio) if ratio is not None and ratio.is_number and ratio.is_finite else None,
+                phi_over_g=None if ratio is None else float(ratio),
                 # g(0) as a limit: a formula such as sin(r)/r is 0/0 at r = 0 but has a value there
                 g0=_float(k.g0), dg0=_float(k.dg0), phi0=_float(k.phi0), d2g0=_float(k.d2g0))
 

@@ -86,6 +86,15 @@ class Kernel:
         return self._phi[1]
 
     @cached_property
+    def phi_over_g(self) -> sp.Expr | None:
+        """c when phi = c g exactly (gaussian: -2/s^2), else None; None too when simplifying the
+        ratio exceeds the step budget (the answer is cached either way: engines compile it once)."""
+        if isinstance(self.bound, sp.Piecewise) or too_big(self.phi):
+            return None
+        ratio, _ = attempt(sp.simplify, self.phi / self.bound)
+        return ratio if ratio is not None and ratio.is_number and finite(ratio) else None
+
+    @cached_property
     def _phi(self) -> tuple[sp.Expr, str | None]:
         raw = sp.piecewise_fold(self.dg / R)
         if too_big(raw):

@@ -19,6 +19,7 @@ from tests.hostile import BASE_CLAIMS, assert_verdict_or_one_line
 SECONDS = 40.0  # a run taking longer is a hang (the audit's own SymPy budget is set to 1 s below)
 FUZZ = settings(max_examples=8, deadline=None, database=None, derandomize=True,
                 suppress_health_check=list(HealthCheck))
+FUZZ_FAST = settings(FUZZ, max_examples=40)  # claims files answer in milliseconds
 
 
 def _run(argv, allowed=frozenset()):
@@ -82,7 +83,7 @@ def _toml(v) -> str:
     return str(v).replace("'", '"') if isinstance(v, list) else str(v)
 
 
-@FUZZ
+@FUZZ_FAST
 @given(st.lists(st.tuples(st.sampled_from(["[document]", "[network]", "[data]", "[[claim]]"]), KEYS, VALUES),
                 min_size=1, max_size=3))
 def test_fuzz_claims_toml(edits):
@@ -111,7 +112,7 @@ NUMBERS = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64),
                     st.sampled_from([1e154, 1e-160, 1e-170, 1e300, -1e308, 5e-324, 0.0]))
 
 
-@FUZZ
+@FUZZ_FAST
 @given(st.lists(NUMBERS, min_size=1, max_size=3), st.lists(NUMBERS, min_size=1, max_size=3),
        st.lists(NUMBERS, min_size=1, max_size=2))
 def test_fuzz_arrays_through_claims(x, w, y):

@@ -153,6 +153,13 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
                 ],
             )
         )
+    # compile the kernel once, outside the per-case time limits (its SymPy steps have their own
+    # budget, and a compile cut short by a case's limit would be repeated for every drawn case)
+    from derive import compile_net
+
+    warm = audit_net(k, (2, 2, 1), 2)
+    for backend in ("numpy", "torch"):
+        compile_net(warm, backend)
     for fixed, n, pairs in runs:
         try:
             # the search and its shrinking share a few step budgets: beyond them, no more evidence
