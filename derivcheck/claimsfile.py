@@ -93,6 +93,7 @@ def judge_number(claimed: Any, true: float, allowance: float, tolerance: float |
     With `tolerance` set, holds iff |error| <= tolerance.
     """
     value, unit = printed(claimed)
+    true = float(true)  # Python floats: an error beyond float64 in last-digit units is inf, not a warning
     err = abs(value - true)
     hold, rounding = _bands(unit, true, allowance, tolerance)
     if err <= hold:
@@ -230,6 +231,10 @@ def load_worked(path: str | Path) -> WorkedFile:
     kind = netd.get("kind", "mlp")
     biases = netd.get("biases")
     bias = biases is not None
+    for key in ("weights", "biases", "coordinates"):
+        if key in netd and not isinstance(netd[key], list):
+            raise SpecError(f"{path.name}: [network] {key} = {netd[key]!r} is not a list of arrays",
+                            f"write {key} as one nested list per layer, e.g. {key} = [[[0.5]]]")
     b = [_floats(x, "biases", path) for x in biases] if bias else None
     # the [network] fields are read by the one spec loader (netspec); this file adds its numbers
     if kind == "mlp":
