@@ -235,7 +235,7 @@ def load_worked(path: str | Path) -> WorkedFile:
         if key in netd and not isinstance(netd[key], list):
             raise SpecError(f"{path.name}: [network] {key} = {netd[key]!r} is not a list of arrays",
                             f"write {key} as one nested list per layer, e.g. {key} = [[[0.5]]]")
-    b = [_floats(x, "biases", path) for x in biases] if bias else None
+    b = [_floats(x, "biases", path) for x in biases] if biases is not None else None
     # the [network] fields are read by the one spec loader (netspec); this file adds its numbers
     if kind == "mlp":
         _need(netd, "activations", "network", path)

@@ -22,8 +22,8 @@ import numpy as np
 import sympy as sp
 
 from .decide import attempt, finite, is_zero, too_big
-from .lambdify import lambdify
 from .errors import SpecError
+from .lambdify import lambdify
 from .parse import parse_expr, parse_spec, symbol
 
 __all__ = [
@@ -227,9 +227,9 @@ def kernel(spec: str, params: tuple[tuple[str, float], ...] = ()) -> Kernel:
             raise SpecError(f"kernel parameter {k}={v} must be positive", f"give {k} a value > 0")
     if R not in expr.free_symbols:
         raise SpecError(f"kernel {text!r} does not depend on r", "write g as a function of the distance r")
-    k = Kernel(spec, text, expr, tuple(sorted((k, float(v)) for k, v in values.items())))
-    _check_real(k)
-    return k
+    built = Kernel(spec, text, expr, tuple(sorted((k, float(v)) for k, v in values.items())))
+    _check_real(built)
+    return built
 
 
 def _check_real(k: Kernel) -> None:

@@ -86,7 +86,7 @@ def check_inputs(net: Net | MLP, params: Params, X, Y, dtype=np.float64):
             if w.shape != (N[l + 1], N[l]):
                 raise SpecError(f"W of layer {l + 2} has shape {w.shape}, expected ({N[l + 1]}, {N[l]})",
                                 "rows index layer l, columns layer l-1")
-    if Z is not None:
+    if Z is not None and isinstance(net, Net):
         near_coincidence(net, Z, dtype)
     b = None
     if net.bias:
