@@ -177,7 +177,10 @@ def verification_report(results_path: str | Path, out_dir: str | Path, compile: 
         results = json.loads(results_path.read_text())
     except json.JSONDecodeError as exc:
         raise SpecError(f"{results_path} is not valid JSON ({exc.msg})", "regenerate it with derivcheck verify") from None
-    if results.get("schema") != "derivcheck.results/1":
+    if not isinstance(results, dict) or results.get("schema") != "derivcheck.results/1":
+        if not isinstance(results, dict):
+            raise SpecError(f"{results_path} holds a JSON {type(results).__name__}, not a results object",
+                            "regenerate it with derivcheck verify")
         raise SpecError(f"{results_path} has schema {results.get('schema')!r}", "expected derivcheck.results/1")
     _require_keys(results, results_path)
     out_dir = Path(out_dir)

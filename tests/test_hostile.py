@@ -52,11 +52,12 @@ def test_verify_torch_cuda_without_cuda_is_refused(tmp_path, monkeypatch):
     assert assert_verdict_or_one_line(argv, tmp_path) == 2
 
 
-def test_report_with_missing_keys(tmp_path):
-    (tmp_path / "r.json").write_text('{"schema": "derivcheck.results/1", "summary": {}}')
+@pytest.mark.parametrize("text", ['{"schema": "derivcheck.results/1", "summary": {}}', "[1]"])
+def test_report_with_missing_keys(text, tmp_path):
+    (tmp_path / "r.json").write_text(text)
     argv = ["report", "--results", "r.json", "--out", "rep"]
     assert assert_verdict_or_one_line(argv, tmp_path, allowed={"rep"}) == 2
-    assert "lacks the key" in run_cli(argv, tmp_path)[2]
+    assert "lacks the key" in run_cli(argv, tmp_path)[2] or "not a results object" in run_cli(argv, tmp_path)[2]
 
 
 # ------------------------------------------------------------------------------------------------ claims files
