@@ -278,6 +278,7 @@ def engines_agree(ctx: Context) -> Check:
         "engines_agree",
         "pass",
         f"manual and torch agree with {ref} on {examples} drawn nets; largest "
-        f"error {res['max_error_over_tol']:.2g} x tolerance ({res['worst']}); {so_text}",
+        f"error {res['max_error_over_tol']:.2g} x tolerance ({res['worst']}); {so_text}"
+        + (f"; search cut short: {res['undecided']} (--budget)" if res.get("undecided") else ""),
         ev,
     )
