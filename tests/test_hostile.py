@@ -29,6 +29,8 @@ CLI_CASES = [
     (["train", "--seed", "-1", "--quiet"], 2, "--seed"),
     (["train", "--damping", "inf", "--quiet"], 2, "--damping"),
     (["train", "--widths", "100000,100000,2", "--quiet"], 2, "memory budget"),
+    (["train", "--kernel", "gaussian", "--param", "s=1e-5", "--iters", "2", "--method", "gd", "--quiet"], 2,
+     "no positive eigenvalue"),
     (["verify", "--engines", "", "--quick", "--drawn", "0", "--out", "r.json"], 2, "no engine"),
     (["verify", "--engines", "taylor", "--quick", "--drawn", "0", "--out", "r.json"], 2, "compares nothing"),
     (["verify", "--out", "", "--quick", "--drawn", "0"], 2, "--out is empty"),
