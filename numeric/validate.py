@@ -111,34 +111,36 @@ def near_coincidence(net: Net, Z: list[np.ndarray], dtype=np.float64) -> None:
     r = 0), and refuse the pair with its true distance when the kernel has no value at r = 0 (phi(0+)
     infinite): such nodes are apart, not coincident, but the engines cannot resolve them.
 
-    A cheap screen first (|z_i|^2 + |z_j|^2 - 2 z_i.z_j, one matrix product): only pairs it finds
-    near 0 are measured exactly, by scaling (r = m |d / m|, m = max |d|), which never underflows.
+    Cheap: candidates are pairs whose first coordinates differ by less than sqrt(tiny) (a sorted
+    search, O((N + M) log M)); only those are measured, by scaling (r = m |d / m|, m = max |d|),
+    which never underflows.
     """
-    tiny = np.finfo(dtype).tiny  # the smallest normal r^2
+    tiny = float(np.finfo(dtype).tiny)  # the smallest normal r^2
+    reach = float(np.sqrt(tiny)) * 1.01
     for l in range(1, len(Z)):
         a, b = Z[l].astype(np.float64), Z[l - 1].astype(np.float64)
         if a.size == 0 or b.size == 0:
             continue
-        scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), 1e-300)
-        with np.errstate(all="ignore"):
-            an, bn = a / scale, b / scale
-            r2 = (an * an).sum(1)[:, None] + (bn * bn).sum(1)[None, :] - 2 * an @ bn.T
-        cand = np.argwhere(r2 <= 1e-6)  # cancellation error is ~1e-16 of the scale: candidates only
-        for i, j in cand:
-            d = a[i] - b[j]
-            m = float(np.max(np.abs(d)))
-            if m == 0.0:
-                continue  # exactly coincident: the engines' own r = 0 rule applies
-            r = m * float(np.sqrt(np.sum((d / m) ** 2)))
-            if r * r >= tiny:
-                continue
-            where = f"node {i} of layer {l + 1} and node {j} of layer {l}"
-            if not net.g.phi0_finite:
-                raise SpecError(f"{where} are {r:.3g} apart (not coincident), too close for {np.dtype(dtype).name}: "
-                                f"r^2 underflows", "move them apart (r > 1.5e-154) or make them equal")
-            warnings.warn(f"{where} are {r:.3g} apart: r^2 underflows {np.dtype(dtype).name}, so the engines lose "
-                          f"digits there", PrecisionWarning, stacklevel=3)
-            return
+        order = np.argsort(b[:, 0], kind="stable")
+        first = b[order, 0]
+        lo = np.searchsorted(first, a[:, 0] - reach, "left")
+        hi = np.searchsorted(first, a[:, 0] + reach, "right")
+        for i in np.flatnonzero(hi > lo):
+            js = order[lo[i]:hi[i]]
+            d = a[i][None, :] - b[js]
+            m = np.max(np.abs(d), axis=1)
+            close = (m > 0) & (m < reach)
+            for j, dj, mj in zip(js[close], d[close], m[close]):
+                r = float(mj) * float(np.sqrt(np.sum((dj / mj) ** 2)))
+                if r * r >= tiny:
+                    continue
+                where = f"node {i} of layer {l + 1} and node {j} of layer {l}"
+                if not net.g.phi0_finite:
+                    raise SpecError(f"{where} are {r:.3g} apart (not coincident), too close for "
+                                    f"{np.dtype(dtype).name}: r^2 underflows", "move them apart (r > 1.5e-154) or make them equal")
+                warnings.warn(f"{where} are {r:.3g} apart: r^2 underflows {np.dtype(dtype).name}, so the engines "
+                              f"lose digits there", PrecisionWarning, stacklevel=3)
+                return
 
 
 def check_memory(widths, dim: int = 3, batch: int = 1, dtype=np.float64) -> None:
