@@ -61,8 +61,9 @@ def run_cli(argv: list[str], cwd: Path) -> tuple[int, str, str, set[str]]:
     return code, out.getvalue(), err.getvalue(), set(os.listdir(cwd)) - before
 
 
-def assert_verdict_or_one_line(argv: list[str], cwd: Path, *, allowed: set[str] = frozenset()) -> int:
-    """Run `argv`; assert exit 0/1/2, no traceback, one error line on exit 2, no stray files."""
+def assert_verdict_or_one_line(argv: list[str], cwd: Path, *, allowed: set[str] = frozenset()) -> tuple[int, str]:
+    """Run `argv`; assert exit 0/1/2, no traceback, one error line on exit 2, no stray files.
+    Returns (exit code, stderr)."""
     code, out, err, new = run_cli(argv, cwd)
     assert code in (0, 1, 2), (argv, code, err[-500:])
     assert "Traceback" not in out + err, (argv, err[-2000:])
@@ -73,4 +74,4 @@ def assert_verdict_or_one_line(argv: list[str], cwd: Path, *, allowed: set[str] 
         assert len(errs) == 1, (argv, err[-1000:])
         assert lines[-1] == errs[0], (argv, err[-1000:])
     assert new <= set(allowed), (argv, new)
-    return code
+    return code, err
