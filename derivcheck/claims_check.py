@@ -196,11 +196,31 @@ def load_formulas(path: str | Path):
     mod = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(mod)
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise SpecError(f"cannot read {path}", "check the path") from None
-    if not hasattr(mod, "CLAIMS"):
+    except SyntaxError as exc:
+        raise SpecError(f"{path.name}, line {exc.lineno}: syntax error ({exc.msg})", "fix the Python syntax there") from None
+    except SpecError:
+        raise
+    except Exception as exc:  # noqa: BLE001  the user's module failed while importing: name the file and line
+        import traceback
+
+        line = next((f.lineno for f in reversed(traceback.extract_tb(exc.__traceback__))
+                     if f.filename == str(path)), "?")
+        raise SpecError(f"{path.name}, line {line}: importing it raised {type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "), "fix the module") from None
+    claims = getattr(mod, "CLAIMS", None)
+    if claims is None:
         raise SpecError(f"{path.name} defines no CLAIMS list", "define CLAIMS = [FormulaClaim(...), ...]")
-    return getattr(mod, "DOCUMENT", {"id": path.stem, "title": path.stem}), list(mod.CLAIMS)
+    from .formula import FormulaClaim
+
+    if not isinstance(claims, (list, tuple)) or not all(isinstance(c, FormulaClaim) for c in claims):
+        raise SpecError(f"{path.name}: CLAIMS is {type(claims).__name__}, not a list of FormulaClaim",
+                        "define CLAIMS = [FormulaClaim(...), ...]")
+    doc = getattr(mod, "DOCUMENT", {"id": path.stem, "title": path.stem})
+    if not isinstance(doc, dict):
+        raise SpecError(f"{path.name}: DOCUMENT is {type(doc).__name__}, not a dict", 'define DOCUMENT = {"id": ...}')
+    return doc, list(claims)
 
 
 def _formula_result(v: FormulaVerdict) -> Result:

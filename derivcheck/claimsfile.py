@@ -93,6 +93,7 @@ def judge_number(claimed: Any, true: float, allowance: float, tolerance: float |
     With `tolerance` set, holds iff |error| <= tolerance.
     """
     value, unit = printed(claimed)
+    true = float(true)  # Python floats: an error beyond float64 in last-digit units is inf, not a warning
     err = abs(value - true)
     hold, rounding = _bands(unit, true, allowance, tolerance)
     if err <= hold:
@@ -168,6 +169,41 @@ def _floats(x, name: str, path: Path) -> Any:
         raise SpecError(f"{path.name}: {name} is not a numeric array", f"write {name} as nested lists of numbers") from None
 
 
+# the keys each table of a claims file may hold (anything else is a typo: refused, not ignored)
+_TOP_KEYS = ("document", "network", "data", "claim")
+_DOCUMENT_KEYS = ("id", "title", "source", "rounding_allowance", "tolerance", "note")
+_DATA_KEYS = ("x", "y", "learning_rate")
+_CLAIM_KEYS = ("id", "where", "quantity", "layer", "index", "value", "text", "note", "tolerance")
+
+
+def _table(value, where: str, path: Path, keys: tuple[str, ...]) -> dict:
+    """A TOML table with only the documented `keys`."""
+    if not isinstance(value, dict):
+        raise SpecError(f"{path.name}: {where} is {type(value).__name__}, not a table", f"write {where} as a TOML table")
+    for key in value:
+        if key not in keys:
+            raise SpecError(f"{path.name}: {where} has unknown key {key!r}", f"use only {', '.join(keys)}")
+    return value
+
+
+def _number(value, name: str, path: Path, *, minimum: float | None = None, positive: bool = False) -> float:
+    """A finite real TOML number (not a string, not a boolean), optionally >= minimum or > 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or (minimum is not None and value < minimum) or (positive and value <= 0):
+        rule = "> 0" if positive else f">= {minimum:g}" if minimum is not None else "finite"
+        raise SpecError(f"{path.name}: {name} = {value!r} is not a finite number {rule}".replace(" finite finite", " finite"),
+                        f"write {name} as a number {rule}, e.g. {name} = 0.5")
+    return float(value)
+
+
+def _integer(value, name: str, path: Path, minimum: int) -> int:
+    """A TOML integer >= minimum (1.9, "2" and true are refused, not truncated)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise SpecError(f"{path.name}: {name} = {value!r} is not an integer >= {minimum}",
+                        f"write {name} as a whole number >= {minimum}")
+    return value
+
+
 def load_worked(path: str | Path) -> WorkedFile:
     """Read and validate a worked-number claims file.
 
@@ -175,14 +211,31 @@ def load_worked(path: str | Path) -> WorkedFile:
         SpecError: unreadable TOML, a missing key, an unknown quantity or a shape that does not fit.
     """
     path = Path(path)
-    data = read_toml(path)
-    doc = data.get("document", {})
+    data = _table(read_toml(path), "the file", path, _TOP_KEYS)
+    doc = _table(data.get("document", {}), "[document]", path, _DOCUMENT_KEYS)
     netd = _need(data, "network", "top level", path)
-    datad = _need(data, "data", "top level", path)
+    if not isinstance(netd, dict):
+        raise SpecError(f"{path.name}: network is not a table", "write [network] as a TOML table")
+    datad = _table(_need(data, "data", "top level", path), "[data]", path, _DATA_KEYS)
+    input_layer = _integer(netd.get("input_layer", 1), "input_layer", path, 0)
+    allowance = _number(doc.get("rounding_allowance", 1.0), "rounding_allowance", path, minimum=0)
+    doc_tol = doc.get("tolerance")
+    if doc_tol is not None:
+        doc_tol = _number(doc_tol, "tolerance", path, minimum=0)
+    lr = datad.get("learning_rate")
+    if lr is not None:
+        lr = _number(lr, "learning_rate", path, positive=True)
+    raw_claims = data.get("claim", [])
+    if not isinstance(raw_claims, list):
+        raise SpecError(f"{path.name}: claim is not an array of tables", "write each claim as [[claim]]")
     kind = netd.get("kind", "mlp")
     biases = netd.get("biases")
     bias = biases is not None
-    b = [_floats(x, "biases", path) for x in biases] if bias else None
+    for key in ("weights", "biases", "coordinates"):
+        if key in netd and not isinstance(netd[key], list):
+            raise SpecError(f"{path.name}: [network] {key} = {netd[key]!r} is not a list of arrays",
+                            f"write {key} as one nested list per layer, e.g. {key} = [[[0.5]]]")
+    b = [_floats(x, "biases", path) for x in biases] if biases is not None else None
     # the [network] fields are read by the one spec loader (netspec); this file adds its numbers
     if kind == "mlp":
         _need(netd, "activations", "network", path)
@@ -197,7 +250,8 @@ def load_worked(path: str | Path) -> WorkedFile:
     Y = np.atleast_2d(_floats(_need(datad, "y", "data", path), "y", path))
     claims = []
     seen = set()
-    for i, c in enumerate(data.get("claim", [])):
+    for i, c in enumerate(raw_claims):
+        c = _table(c, f"claim {i + 1}", path, _CLAIM_KEYS)
         cid = str(c.get("id", f"claim-{i + 1}"))
         if cid in seen:
             raise SpecError(f"{path.name}: claim id {cid!r} appears twice", "give every claim its own id")
@@ -208,14 +262,22 @@ def load_worked(path: str | Path) -> WorkedFile:
                             f"use one of {', '.join(WORKED_QUANTITIES)}")
         if q not in _NO_LAYER and "layer" not in c:
             raise SpecError(f"{path.name}: claim {cid!r} ({q}) needs a layer", "add layer = <the document's layer number>")
-        claims.append(WorkedClaim(cid, q, _need(c, "value", f"claim {cid}", path), c.get("layer"),
-                                  tuple(c["index"]) if "index" in c else None, c.get("where", ""),
-                                  c.get("text", ""), c.get("note", ""), c.get("tolerance")))
-    lr = datad.get("learning_rate")
+        layer = _integer(c["layer"], f"claim {cid!r} layer", path, 0) if "layer" in c else None
+        index = None
+        if "index" in c:
+            if not isinstance(c["index"], list):
+                raise SpecError(f"{path.name}: claim {cid!r} index = {c['index']!r} is not a list",
+                                "write index = [i] or [i, j], counted from 0")
+            index = tuple(_integer(v, f"claim {cid!r} index", path, 0) for v in c["index"])
+        tol = c.get("tolerance")
+        if tol is not None:
+            tol = _number(tol, f"claim {cid!r} tolerance", path, minimum=0)
+        claims.append(WorkedClaim(cid, q, _need(c, "value", f"claim {cid}", path), layer, index,
+                                  str(c.get("where", "")), str(c.get("text", "")), str(c.get("note", "")), tol))
     if any(c.quantity.endswith("+") for c in claims) and lr is None:
         raise SpecError(f"{path.name}: update claims need a learning rate", "add learning_rate = ... to [data]")
     return WorkedFile(path=path, doc_id=str(doc.get("id", path.stem)), title=str(doc.get("title", path.stem)),
                       source=str(doc.get("source", "")), net=net, params=params, X=X, Y=Y,
-                      input_layer=int(netd.get("input_layer", 1)), learning_rate=lr,
-                      rounding_allowance=float(doc.get("rounding_allowance", 1.0)), tolerance=doc.get("tolerance"),
+                      input_layer=input_layer, learning_rate=lr,
+                      rounding_allowance=allowance, tolerance=doc_tol,
                       claims=claims, note=str(doc.get("note", "")), meta=doc)

@@ -42,6 +42,11 @@ VERBS = {
 }
 
 
+# verbs whose SymPy work user input can make expensive: each takes --budget SECONDS (derive.decide).
+# train's --budget counts HVP evaluations; its SymPy steps (compiling the kernel) keep the default.
+SYMPY_VERBS = ("verify", "report", "audit-kernel", "claims", "check-grad")
+
+
 def _verb_of(argv: list[str]) -> str | None:
     """The verb on the command line (the first word that names one), or None."""
     return next((a for a in argv if a in VERBS), None)
@@ -70,6 +75,10 @@ def build_parser(verb: str | None = None) -> tuple[argparse.ArgumentParser, dict
             p.set_defaults(_missing=module)
             continue
         mod.add_arguments(p)
+        if name in SYMPY_VERBS:
+            p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                           help="seconds one SymPy step (simplify, limit, series ...) may take before it "
+                                "is reported undecided or a slower labelled path is used (default 4)")
         p.set_defaults(_run=mod.run)
     return parser, subs
 
@@ -118,6 +127,10 @@ def _dispatch(argv: list[str]) -> int:
         if getattr(args, "_missing", None):
             print(f"derivcheck: '{args.verb}' is not available in this build ({args._missing} missing)", file=sys.stderr)
             return 2
+        if verb in SYMPY_VERBS and getattr(args, "budget", None) is not None:
+            from derive.decide import set_step_budget
+
+            set_step_budget(args.budget)  # a SpecError (one line, exit 2) unless 0 < SECONDS < inf
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
         print(f"derivcheck {_verb_of(argv) or ''}: interrupted; nothing half-written was left behind".replace(" :", ":"),

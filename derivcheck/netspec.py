@@ -115,9 +115,13 @@ def read_toml(path: str | Path) -> dict:
     """Parse a TOML file; unreadable files and syntax errors are one-line `SpecError`s."""
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise SpecError(f"cannot read {path}: {exc.strerror}", "check the path") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path.name} is not UTF-8 text (byte {exc.start})", "save it as UTF-8") from None
+    except RecursionError:
+        raise SpecError(f"{path.name} nests arrays or tables too deeply", "flatten the nesting") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path.name} is not valid TOML ({exc})", "fix the syntax at that line") from None
 

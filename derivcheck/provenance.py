@@ -16,7 +16,7 @@ from typing import TypedDict
 
 from derive import SpecError
 
-__all__ = ["versions", "machine", "command_line", "provenance", "Provenance", "atomic_write_bytes",
+__all__ = ["check_out_path", "versions", "machine", "command_line", "provenance", "Provenance", "atomic_write_bytes",
            "atomic_write_text", "atomic_write_json"]
 
 PACKAGES = ("derivcheck", "sympy", "mpmath", "numpy", "scipy", "torch", "hypothesis", "jinja2", "matplotlib")
@@ -69,6 +69,18 @@ def _umask() -> int:
     mask = os.umask(0o022)  # the only portable way to read it is to set it; put it straight back
     os.umask(mask)
     return mask
+
+
+def check_out_path(path, flag: str = "--out") -> Path:
+    """An output file named on the command line, checked before any work: not empty, and either a
+    new path or a regular file (a folder, a device or a FIFO is refused, never replaced)."""
+    text = str(path) if path is not None else ""
+    if not text.strip():
+        raise SpecError(f"{flag} is empty", f"name the output file, e.g. {flag} results.json")
+    p = Path(text)
+    if p.exists() and not p.is_file():
+        raise SpecError(f"{flag} {text!r} exists and is not a regular file", "name a new file or a regular file")
+    return p
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

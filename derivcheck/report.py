@@ -132,6 +132,41 @@ def _performance(bench_path: Path | None, out_dir: Path) -> dict | None:
             "path": escape(str(bench_path))}
 
 
+# keys a results.json must have for the report (derivcheck.results/1); summary's keys are checked too
+_RESULT_KEYS = ("provenance", "summary", "table", "identities", "failures", "cases")
+_SUMMARY_KEYS = ("verdict", "cases", "checks", "failures", "wall_time_s")
+
+
+def _require_keys(results, path: Path) -> None:
+    """One line naming the first missing key of a results file (a hand-edited or truncated one)."""
+    if not isinstance(results, dict):
+        raise SpecError(f"{path} is not a results object", "regenerate it with derivcheck verify")
+    for key in _RESULT_KEYS:
+        if key not in results:
+            raise SpecError(f"{path} lacks the key {key!r}", "regenerate it with derivcheck verify")
+    if not isinstance(results["summary"], dict) or not isinstance(results["cases"], list):
+        raise SpecError(f"{path} has a malformed summary or cases list", "regenerate it with derivcheck verify")
+    for key in _SUMMARY_KEYS:
+        if key not in results["summary"]:
+            raise SpecError(f"{path} lacks the key 'summary.{key}'", "regenerate it with derivcheck verify")
+
+
+def _not_run_text(summary: dict) -> str:
+    """'torch-cuda (torch.cuda is not available)', or '' when every requested engine ran."""
+    return "; ".join(f"{e} ({why})" for e, why in (summary.get("not_run") or {}).items())
+
+
+def _verdict_line(summary: dict) -> str:
+    """The report's verdict: never ALL CHECKS PASS without checks or with an engine not run."""
+    if summary["verdict"] != "pass":
+        return "FAILURES FOUND"
+    if not summary["checks"]:
+        return "NO CHECKS RAN"
+    if summary.get("not_run"):
+        return "PASS FOR THE ENGINES RUN (NOT RUN: " + ", ".join(summary["not_run"]) + ")"
+    return "ALL CHECKS PASS"
+
+
 def verification_report(results_path: str | Path, out_dir: str | Path, compile: bool = True,
                         bench_path: str | Path | None = "bench/results.json"):
     """Render a `derivcheck verify` results.json as a report, with the performance targets and
@@ -143,8 +178,12 @@ def verification_report(results_path: str | Path, out_dir: str | Path, compile: 
         results = json.loads(results_path.read_text())
     except json.JSONDecodeError as exc:
         raise SpecError(f"{results_path} is not valid JSON ({exc.msg})", "regenerate it with derivcheck verify") from None
-    if results.get("schema") != "derivcheck.results/1":
+    if not isinstance(results, dict) or results.get("schema") != "derivcheck.results/1":
+        if not isinstance(results, dict):
+            raise SpecError(f"{results_path} holds a JSON {type(results).__name__}, not a results object",
+                            "regenerate it with derivcheck verify")
         raise SpecError(f"{results_path} has schema {results.get('schema')!r}", "expected derivcheck.results/1")
+    _require_keys(results, results_path)
     out_dir = Path(out_dir)
     figs = _histograms(results, out_dir)
     qs = ["loss", "dW", "dZ", "db", "dX", "grad", "hvp"]
@@ -168,7 +207,7 @@ def verification_report(results_path: str | Path, out_dir: str | Path, compile: 
     s = results["summary"]
     taylor = [c["taylor"]["slope"] for c in results["cases"] if c.get("taylor") and c["taylor"]["slope"] is not None]
     ctx = {
-        "summary": s, "verdict": "ALL CHECKS PASS" if s["verdict"] == "pass" else "FAILURES FOUND",
+        "summary": s, "verdict": _verdict_line(s), "not_run": escape(_not_run_text(s)),
         "rows": rows, "tol_rows": tol_rows, "id_rows": id_rows, "figures": [f.name for f in figs],
         "failures": [{k: escape(v) for k, v in f.items()} for f in results["failures"]],
         "taylor": (f"{min(taylor):.3f}", f"{max(taylor):.3f}", len(taylor)) if taylor else None,

@@ -35,7 +35,7 @@ from numeric.engines import ENGINES as ENGINE_TABLE
 from numeric.fd import fd_gradient, taylor_slope
 
 from .netspec import add_net_arguments, net_from_args, net_given, net_table
-from .provenance import atomic_write_json, provenance
+from .provenance import atomic_write_json, check_out_path, provenance
 
 __all__ = ["Case", "matrix_cases", "drawn_cases", "run_case", "run", "add_arguments", "ENGINES", "SCHEMA"]
 
@@ -308,6 +308,21 @@ def run(args) -> int:
     unknown = [e for e in engines if e not in ENGINES]
     if unknown:
         raise SpecError(f"unknown engine {unknown[0]!r}", f"use a comma-separated subset of {','.join(ENGINES)}")
+    check_out_path(args.out, "--out")
+    if not engines:
+        raise SpecError("no engine selected (--engines is empty)", f"use a comma-separated subset of {','.join(ENGINES)}")
+    # No verdict without evidence: an engine that cannot run here is "not run" in every summary, and a
+    # run in which nothing is compared with the ground truth is refused before it starts.
+    not_run = {}
+    for name in (n for n in ENGINE_TABLE if n in engines):
+        ok, why = ENGINE_TABLE[name].available()
+        if not ok:
+            not_run[name] = why
+    compared = [e for e in engines if e not in not_run and e != "taylor"]
+    if not compared:
+        what = ", ".join(f"{e} ({not_run[e]})" if e in not_run else e for e in engines)
+        raise SpecError(f"--engines {args.engines!r} compares nothing with the ground truth here: {what}",
+                        "add an engine that runs on this machine, e.g. --engines manual,torch-cpu")
     if args.seed < 0:
         raise SpecError(f"seed {args.seed} is negative", "use a seed >= 0")
     drawn = args.drawn if args.drawn is not None else (6 if args.quick else 24)
@@ -358,12 +373,16 @@ def run(args) -> int:
             failures.append({**f, "case": r["id"], "net": r["net"], "reproduce": reproduce(r["id"])})
     n_checks = sum(len(q) for r in records for q in r["errors"].values()) + \
         sum(len(i) for r in records for i in r["identities"].values())
+    if n_checks == 0 and not failures:
+        raise SpecError(f"no check ran ({len(records)} cases, engines {','.join(engines)}): no verdict without evidence",
+                        "choose engines and cases that apply, e.g. --engines manual")
     result = {
         "schema": SCHEMA,
         "provenance": provenance(args.seed, _argv(args)),
         "summary": {"verdict": "pass" if not failures else "fail", "cases": len(records), "checks": n_checks,
                     "failures": len(failures), "wall_time_s": round(wall, 2), "quick": bool(args.quick),
-                    "engines": list(engines)},
+                    "engines": [e for e in engines if e not in not_run],
+                    "not_run": {e: why for e, why in not_run.items()}},
         **summary,
         "failures": failures,
         "cases": records,
@@ -382,4 +401,6 @@ def run(args) -> int:
         console.print(f"[red]FAIL[/red] {f['case']} {f['net']}: {f['message']}\n  reproduce: {f['reproduce']}")
     console.print(f"{len(records)} cases, {n_checks} checks, {len(failures)} failures in {wall:.1f} s; "
                   f"seed {args.seed}; results in {out}")
+    for e, why in not_run.items():
+        console.print(f"not run: {e} ({why})")
     return 0 if not failures else 1

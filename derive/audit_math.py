@@ -260,17 +260,26 @@ class KernelFacts:
         return all(order >= 1 for order, _ in self.smooth.values())
 
 
+def _fact(fn) -> tuple[Any, str | None]:
+    """A kernel limit under the step budget: (value, None) or (None, why it is undecided)."""
+    value, why = attempt(fn)
+    if value is None and why is None:  # the kernel's own budgeted limit gave up
+        why = "SymPy did not decide it within the step budget"
+    return value, why
+
+
 def kernel_facts(k: Kernel) -> KernelFacts:
     """Compute the shared exact facts of kernel `k` (within the caller's `derive.decide.budget`)."""
     dg, d2g = derivative(k, 1), derivative(k, 2)
     points, notes = breakpoints(k)
-    dg0, dg0_why = attempt(lambda: k.dg0)
-    d2g0, d2g0_why = attempt(lambda: k.d2g0)
+    dg0, dg0_why = _fact(lambda: k.dg0)
+    d2g0, d2g0_why = _fact(lambda: k.d2g0)
     phi, phi_why = attempt(lambda: k.phi)
-    phi0, phi0_why = attempt(lambda: k.phi0)
+    phi_why = phi_why or (k.phi_note if phi is not None else None)
+    phi0, phi0_why = _fact(lambda: k.phi0)
     return KernelFacts(
         k=k, g=k.bound, dg=dg, d2g=d2g, phi=dg / R if phi is None else phi, phi_why=phi_why,
-        points=points, notes=notes, g0=attempt(lambda: k.g0)[0], dg0=dg0, dg0_why=dg0_why,
+        points=points, notes=notes, g0=_fact(lambda: k.g0)[0], dg0=dg0, dg0_why=dg0_why,
         d2g0=d2g0, d2g0_why=d2g0_why, phi0=phi0, phi0_why=phi0_why,
         ginf=attempt(limit_inf, k.bound)[0], dginf=attempt(limit_inf, dg)[0],
         smooth={p: smoothness(k, p) for p in points},

@@ -67,7 +67,9 @@ class Compiled:
     fused: Any = None
 
 
-def _float(v: sp.Expr) -> float:
+def _float(v: sp.Expr | None) -> float:
+    if v is None:  # a limit SymPy did not decide within its budget: NaN, so coincident nodes are refused
+        return float("nan")
     v = sp.sympify(v)
     if v in (sp.oo, -sp.oo, sp.zoo) or v.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
         return float("inf") if v != -sp.oo else float("-inf")
@@ -80,10 +82,10 @@ def _kernel_part(spec: str, params: tuple, backend: str) -> dict:
 
     k = kernel(spec, params)
     g, dg, phi = (primitive_callables(e, R, backend) for e in (k.bound, k.dg, k.phi))
-    ratio = sp.simplify(k.phi / k.bound) if not isinstance(k.bound, sp.Piecewise) else None
+    ratio = k.phi_over_g  # phi = c g exactly (gaussian)? Undecided within the step budget: None, phi is evaluated
     fused = fused_kernel(k.bound, k.phi, R) if backend == "numpy" else None
     return dict(g=g, dg=dg, phi=phi, dphi=primitive_callables(sp.diff(k.phi, R), R, backend), fused=fused,
-                phi_over_g=float(ratio) if ratio is not None and ratio.is_number and ratio.is_finite else None,
+                phi_over_g=None if ratio is None else float(ratio),
                 # g(0) as a limit: a formula such as sin(r)/r is 0/0 at r = 0 but has a value there
                 g0=_float(k.g0), dg0=_float(k.dg0), phi0=_float(k.phi0), d2g0=_float(k.d2g0))
 

@@ -5,7 +5,12 @@ line that names the problem and the fix. `VerificationError` is a failed check: 
 disagree, an identity that does not hold, a claim that is false.
 """
 
-__all__ = ["SpecError", "VerificationError", "coincidence_error"]
+__all__ = ["SpecError", "VerificationError", "PrecisionWarning", "coincidence_error"]
+
+
+class PrecisionWarning(UserWarning):
+    """An input so extreme that an engine loses digits (nodes closer than float64 can square: r^2
+    underflows below 2.2e-308). The result is returned; the warning says how much to distrust it."""
 
 
 class SpecError(ValueError):
@@ -36,7 +41,9 @@ def coincidence_error(kernel, where: str, order: int = 1) -> SpecError:
         where: which nodes, e.g. "node 0 of layer 2 and node 1 of layer 1".
         order: 1 (dL/dz: needs phi(0+) finite) or 2 (the Hessian: also lim r phi'(r) = 0).
     """
-    if kernel.gradient_at_0 and order == 1:  # g'(0) = 0, but phi = g'/r still blows up (r^2 log r)
+    if kernel.dg0 is None or (order == 1 and kernel.gradient_at_0 and kernel.phi0 is None):
+        why = "a limit at r = 0+ that SymPy did not decide within its time budget (--budget)"
+    elif kernel.gradient_at_0 and order == 1:  # g'(0) = 0, but phi = g'/r still blows up (r^2 log r)
         why = f"g'(0) = 0 but phi(0+) = {kernel.phi0}"
     else:
         why = f"g'(0) = {kernel.dg0}" + ("" if order == 1 else ", lim r phi'(r) != 0")

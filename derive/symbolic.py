@@ -376,7 +376,22 @@ def _cached(net, batch, hessian, wrt):
 
 
 # -- evaluation (ground truth) ----------------------------------------------------------------------
+def _finite64(what: str, values) -> None:
+    """The ground truth returns float64: an exact value beyond its range (|v| > 1.8e308) or not a number
+    is a one-line error, never a silent inf/NaN (Y = 1e300 makes the loss 1e600)."""
+    arr = np.asarray(values, dtype=np.float64) if not isinstance(values, np.ndarray) else values
+    if arr.size and not np.all(np.isfinite(arr.astype(np.float64))):
+        raise SpecError(f"the exact {what} overflows float64 (beyond 1.8e308) at these inputs",
+                        "rescale X, Y or the parameters")
+
+
 def _arr(x, name, shape):
+    try:
+        complex_values = np.iscomplexobj(np.asarray(x))
+    except (TypeError, ValueError):
+        complex_values = False  # ragged: refused below
+    if complex_values:
+        raise SpecError(f"{name} has complex values", f"pass the real part explicitly (np.real({name})) if it is meant")
     try:
         a = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
@@ -391,7 +406,7 @@ def _arr(x, name, shape):
 def _values(net, params: Params, X, Y):
     """Exact mpf inputs in `Built.inputs` order (float64 values converted exactly)."""
     N, L = net.widths, net.L
-    X = np.asarray(X, dtype=np.float64)
+    X = _arr(X, "X", np.shape(X))
     if X.ndim != 2:
         raise SpecError(f"X has shape {X.shape}, expected (B, {N[0]})", "give one row per example")
     B = X.shape[0]
@@ -418,8 +433,33 @@ def _values(net, params: Params, X, Y):
         Bs = [_arr(np.reshape(v, -1), f"b[layer {l + 2}]", (N[l + 1],)) for l, v in enumerate(params.b)]
     if net.spatial:
         _check_coincident(net, P)
+        _check_weights(net, P)
     flat = [v for a in P + T + Bs + [X, Y] for v in a.reshape(-1)]
     return B, P, [mpmath.mpf(float(v)) for v in flat]
+
+
+@lru_cache(maxsize=64)
+def _g_numpy(name, params):
+    from .primitives import kernel
+
+    return lambdify([R], kernel(name, params).bound, "numpy")
+
+
+def _check_weights(net: Net, Z) -> None:
+    """Refuse coordinates whose kernel weights g(r) overflow float64 (exp(r**64) at r = 3 is
+    exp(3.4e30)): the exact result could not be returned as float64, and mpmath would spend minutes
+    (and gigabytes, beyond any time limit: one huge integer operation) on tanh of such a weight."""
+    g = _g_numpy(net.kernel, net.kernel_params)
+    with np.errstate(all="ignore"):
+        for l in range(1, net.L):
+            d = Z[l][:, None, :] - Z[l - 1][None, :, :]
+            r = np.sqrt(np.sum(d * d, axis=-1))
+            w = np.asarray(g(r), dtype=np.float64) * np.ones_like(r)
+            bad = (r > 0) & ~np.isfinite(w)
+            if bad.any():
+                i, j = (int(v) for v in np.argwhere(bad)[0])
+                raise SpecError(f"kernel weight g(r) overflows float64 between node {i} of layer {l + 1} and node {j} "
+                                f"of layer {l} (r = {r[i, j]:.4g})", "place the nodes where g is finite in float64")
 
 
 def _check_coincident(net: Net, Z, order: int = 1):
@@ -509,6 +549,11 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     mp = dict(loss=loss, dW=dW, dZ=dZ, db=db, dX=dX, delta=[None, *delta], dA=[dX, *dA], dtheta=dtheta)
     f64 = lambda q: None if q is None else [a.astype(np.float64) for a in q]  # noqa: E731
     dX64 = dX.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        _finite64("loss", [float(loss)])
+        for what, arrs in (("dW", dW), ("dZ", dZ or []), ("db", db or []), ("dX", [dX])):
+            for a in arrs:
+                _finite64(what, a.astype(np.float64))
     return Gradients(loss=float(loss), dW=[a.astype(np.float64) for a in dW], dZ=f64(dZ), db=f64(db),
                      dX=dX64, engine="symbolic", extra={"mp": mp, "dps": dps},
                      delta=[None, *(a.astype(np.float64) for a in delta)],
@@ -537,7 +582,9 @@ def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dty
         H = cp.hessian_matrix(vals, "mpmath")
         if mp:
             return mpmath.matrix(H)
-    return np.array([[float(v) for v in row] for row in H], dtype=np.float64)
+    out = np.array([[float(v) for v in row] for row in H], dtype=np.float64)
+    _finite64("Hessian", out)
+    return out
 
 
 def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: str | None = "cpu",
@@ -562,6 +609,7 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: st
     with mpmath.workdps(dps):
         Hv = H * mpmath.matrix(v)
         flat = [float(Hv[i]) for i in range(H.rows)]
+    _finite64("H v", flat)
     out, pos = [], 0
     for a in blocks:
         out.append(np.array(flat[pos:pos + a.size], dtype=np.float64).reshape(a.shape))

@@ -48,11 +48,17 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
                         "check the targets' range against the output activation (bce needs outputs in (0, 1))")
     leaves = (Zt or []) + (tht or []) + (bt or [])
     inner = trace["h"] + trace["a"]
-    grads = torch.autograd.grad(value, weights + leaves + [Xt] + inner, allow_unused=True)
+    targets = weights + leaves + [Xt] + inner
+    # a piecewise-constant kernel (where(r < 1, 1, 0)) gives weights outside the graph: their
+    # gradient is 0, and autograd refuses to differentiate tensors that do not require grad
+    need = [t for t in targets if t.requires_grad] if value.requires_grad else []
+    got = iter(torch.autograd.grad(value, need, allow_unused=True) if need else ())
+    grads = [next(got) if value.requires_grad and t.requires_grad else None for t in targets]
     n, m = len(weights), len(inner)
-    np_ = [None if g is None else g.detach().cpu().numpy() for g in grads]
-    # an h or a the loss does not depend on (a loss constant in a_L) has a zero adjoint
-    hid = [np.zeros(tuple(t.shape), dtype=dtype) if g is None else g for g, t in zip(np_[-m:], inner, strict=True)]
+    # a tensor the loss does not depend on (a loss constant in a_L, a constant kernel) has a zero adjoint
+    np_ = [np.zeros(tuple(t.shape), dtype=dtype) if g is None else g.detach().cpu().numpy()
+           for g, t in zip(grads, targets, strict=True)]
+    hid = np_[-m:]
     top = np_[:-m]
     dW = top[:n]
     nz, nt = len(Zt or []), len(tht or [])
@@ -61,5 +67,11 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     db = top[n + nz + nt:-1] if bt else None
     dX = top[-1]
     k = len(trace["h"])
+    # No silent non-finite values: r^2 = |z_i - z_j|^2 overflows for coordinates near 1e154 and the
+    # backward pass then forms 0 * inf = NaN (the manual engine stays finite there).
+    for what, arrs in (("dW", dW), ("dZ", dZ or []), ("db", db or []), ("dX", [dX])):
+        if not all(np.all(np.isfinite(a)) for a in arrs):
+            raise SpecError(f"torch's {what} is not finite at these parameters (r^2 or an activation overflows "
+                            f"{np.dtype(dtype).name})", "rescale the inputs or coordinates, or use the manual engine")
     return Gradients(loss=float(value.detach()), dW=dW, dZ=dZ, db=db, dX=dX, engine=f"torch-{dev.type}",
                      delta=[None, *hid[:k]], dA=[dX, *hid[k:]], dtheta=dtheta)

@@ -65,6 +65,11 @@ def sup_abs(fn: Fn, r: np.ndarray, limits: Sequence[tuple[str, float, float, str
     infinite, an undecided one (nan) is skipped."""
     vals = evaluate(fn, r)
     inner = r > 0
+    # NaN where r^2 itself overflows float64 (r > 1e150: 0 * inf in the formula, a kernel with an
+    # astronomically large scale) is a failed evaluation, not an infinite kernel: skipped, and said
+    lost = inner & np.isnan(vals) & (r > 1e150)
+    note = f"; float64 cannot evaluate it beyond r = {float(r[lost][0]):.3g} (skipped)" if lost.any() else ""
+    inner = inner & ~lost
     bad = inner & ~np.isfinite(vals)
     if bad.any():
         return Sup(float("inf"), float(r[bad][0]), "numeric scan: not finite at this r")
@@ -72,12 +77,13 @@ def sup_abs(fn: Fn, r: np.ndarray, limits: Sequence[tuple[str, float, float, str
         if np.isinf(value):
             return Sup(float("inf"), at, f"exact limit at r -> {label} is {text}")
     a = np.abs(np.where(inner, vals, 0.0))
+    a[lost] = 0.0
     at0 = next((value for label, _, value, _ in limits if label == "0+"), float("nan"))
     if np.isfinite(at0):
-        a[~inner] = abs(at0)
+        a[r <= 0] = abs(at0)
     i = int(np.argmax(a))
     labels = ", ".join(label for label, _, _, _ in limits) or "no point"
-    return Sup(float(a[i]), float(r[i]), f"max over {r.size} grid points and the exact limits at {labels}")
+    return Sup(float(a[i]), float(r[i]), f"max over {r.size} grid points and the exact limits at {labels}{note}")
 
 
 def value_range(fn: Fn, r: np.ndarray, at0: float = float("nan"), at_inf: float = float("nan")) -> tuple[float, float]:

@@ -106,7 +106,12 @@ def function_hvp(f, x0: torch.Tensor, v: torch.Tensor, method: str = "double_bac
         with _quiet_forward_ad():
             return torch.func.jvp(torch.func.grad(f), (x0,), (v,))[1]
     x = x0.detach().clone().requires_grad_(True)
-    (g,) = torch.autograd.grad(f(x), x, create_graph=True)
+    value = f(x)
+    if not value.requires_grad:  # a loss constant in x (a piecewise-constant kernel): H = 0
+        return torch.zeros_like(x0)
+    (g,) = torch.autograd.grad(value, x, create_graph=True, allow_unused=True)
+    if g is None:
+        return torch.zeros_like(x0)
     s = g @ v
     # A gradient constant in x (a loss at most linear in the parameters) has no graph: H = 0.
     hv = torch.autograd.grad(s, x, allow_unused=True)[0] if s.requires_grad else None

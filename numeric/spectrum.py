@@ -195,6 +195,8 @@ def top_eigenpair(hvp_fn: Callable[[np.ndarray], np.ndarray], n: int, *, which: 
         one = np.ones(1)
         return PowerResult(float(matvec(one)[0]), one, calls[0], True)
     v0 = np.random.default_rng(seed).standard_normal(n)
+    if not np.any(matvec(v0)):  # H v0 = 0 exactly (a kernel flat at every edge): ARPACK would fail
+        return PowerResult(0.0, v0 / np.linalg.norm(v0), calls[0], True)
     op = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
     try:
         w, V = eigsh(op, k=1, which=which, v0=v0, tol=rtol, maxiter=max(1, iters))

@@ -5,18 +5,49 @@ Each failure is a `SpecError` whose one-line message names the array, the proble
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from derive import MLP, Net, Params, SpecError, errors
+from derive.errors import PrecisionWarning
 
-__all__ = ["check_inputs", "check_theta", "as_array", "coincidence_error"]
+__all__ = ["check_inputs", "check_theta", "as_array", "check_dtype", "coincidence_error", "near_coincidence", "check_memory",
+           "MEMORY_BUDGET"]
+
+#: bytes the engines may allocate for one network's matrices (W, R, phi(R), their gradients): a size
+#: beyond it is refused before anything is allocated (DERIVCHECK_MEMORY_GB overrides it)
+MEMORY_BUDGET = 8 * 2**30
+
+
+def check_dtype(dtype) -> type[np.floating]:
+    """The engine dtype: float64 or float32 (an integer or complex dtype is a SpecError)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise SpecError(f"dtype {dtype!r} is not a NumPy dtype", "pass dtype=np.float64 or np.float32") from None
+    if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise SpecError(f"dtype {dt.name} is not supported by the engines", "pass dtype=np.float64 or np.float32")
+    return dt.type
 
 
 def as_array(x, name: str, dtype) -> np.ndarray:
+    """`x` as a finite real array of `dtype`. Integer and boolean inputs are converted (exactly, for
+    integers below 2^53); complex values, strings and objects are refused, never silently cut."""
+    check_dtype(dtype)
     try:
-        arr = np.asarray(x, dtype=dtype)
+        raw = np.asarray(x)
     except (TypeError, ValueError):
-        raise SpecError(f"{name} is not a numeric array", f"pass {name} as a float array") from None
+        raise SpecError(f"{name} is not a numeric array (ragged or mixed)", f"pass {name} as a float array") from None
+    if np.iscomplexobj(raw):
+        raise SpecError(f"{name} has complex values", f"pass the real part explicitly (np.real({name})) if it is meant")
+    if raw.dtype.kind not in "biuf":
+        raise SpecError(f"{name} has dtype {raw.dtype}, not a number type", f"pass {name} as a float array")
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            arr = np.asarray(raw, dtype=dtype)
+    except FloatingPointError:
+        raise SpecError(f"{name} has values outside the {np.dtype(dtype).name} range", f"rescale {name}") from None
     if not np.all(np.isfinite(arr)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
         raise SpecError(f"{name} contains NaN or Inf at index {bad}", f"clean {name} before verifying")
@@ -31,6 +62,7 @@ def check_inputs(net: Net | MLP, params: Params, X, Y, dtype=np.float64):
         N_l x N_(l-1), b_l has length N_l, X is B x N_1, Y is B x N_L.
     """
     L, N = net.L, net.widths
+    check_memory(N, getattr(net, "dim", 0), int(np.shape(X)[0]) if np.ndim(X) >= 1 else 1, dtype)
     X = as_array(X, "X", dtype)
     Y = as_array(Y, "Y", dtype)
     if X.ndim != 2 or X.shape[1] != N[0]:
@@ -54,6 +86,8 @@ def check_inputs(net: Net | MLP, params: Params, X, Y, dtype=np.float64):
             if w.shape != (N[l + 1], N[l]):
                 raise SpecError(f"W of layer {l + 2} has shape {w.shape}, expected ({N[l + 1]}, {N[l]})",
                                 "rows index layer l, columns layer l-1")
+    if Z is not None and isinstance(net, Net):
+        near_coincidence(net, Z, dtype)
     b = None
     if net.bias:
         if params.b is None or len(params.b) != L - 1:
@@ -86,3 +120,58 @@ def check_theta(net: Net | MLP, params: Params, dtype=np.float64) -> list[np.nda
             raise SpecError(f"theta of layer {l + 2} has shape {t.shape}, expected ({N[l + 1]}, {N[l]})",
                             "rows index layer l, columns layer l-1")
     return out
+
+
+def near_coincidence(net: Net, Z: list[np.ndarray], dtype=np.float64) -> None:
+    """Warn (`PrecisionWarning`) when two nodes of adjacent layers are so close that r^2 underflows
+    (r < 1.5e-154 in float64: the engines form r^2 and lose digits, and below 1e-162 they would read
+    r = 0), and refuse the pair with its true distance when the kernel has no value at r = 0 (phi(0+)
+    infinite): such nodes are apart, not coincident, but the engines cannot resolve them.
+
+    Cheap: candidates are pairs whose first coordinates differ by less than sqrt(tiny) (a sorted
+    search, O((N + M) log M)); only those are measured, by scaling (r = m |d / m|, m = max |d|),
+    which never underflows.
+    """
+    tiny = float(np.finfo(dtype).tiny)  # the smallest normal r^2
+    reach = float(np.sqrt(tiny)) * 1.01
+    for l in range(1, len(Z)):
+        a, b = Z[l].astype(np.float64), Z[l - 1].astype(np.float64)
+        if a.size == 0 or b.size == 0:
+            continue
+        order = np.argsort(b[:, 0], kind="stable")
+        first = b[order, 0]
+        lo = np.searchsorted(first, a[:, 0] - reach, "left")
+        hi = np.searchsorted(first, a[:, 0] + reach, "right")
+        for i in np.flatnonzero(hi > lo):
+            js = order[lo[i]:hi[i]]
+            d = a[i][None, :] - b[js]
+            m = np.max(np.abs(d), axis=1)
+            close = (m > 0) & (m < reach)
+            for j, dj, mj in zip(js[close], d[close], m[close]):
+                r = float(mj) * float(np.sqrt(np.sum((dj / mj) ** 2)))
+                if r * r >= tiny:
+                    continue
+                where = f"node {i} of layer {l + 1} and node {j} of layer {l}"
+                if not net.g.phi0_finite:
+                    raise SpecError(f"{where} are {r:.3g} apart (not coincident), too close for "
+                                    f"{np.dtype(dtype).name}: r^2 underflows", "move them apart (r > 1.5e-154) or make them equal")
+                warnings.warn(f"{where} are {r:.3g} apart: r^2 underflows {np.dtype(dtype).name}, so the engines "
+                              f"lose digits there", PrecisionWarning, stacklevel=3)
+                return
+
+
+def check_memory(widths, dim: int = 3, batch: int = 1, dtype=np.float64) -> None:
+    """Refuse a network whose engine matrices would exceed `MEMORY_BUDGET` (before allocating).
+
+    The engines hold about six N_l x N_(l-1) matrices per layer (W, R or r^2, phi(R), dW and
+    temporaries) and a few B x N_l activations; 100000 x 100000 is 75 GiB per matrix.
+    """
+    import os
+
+    limit = float(os.environ.get("DERIVCHECK_MEMORY_GB", MEMORY_BUDGET / 2**30)) * 2**30
+    item = np.dtype(dtype).itemsize
+    n = [int(w) for w in widths]
+    need = item * (6 * sum(a * b for a, b in zip(n[1:], n[:-1])) + 4 * batch * sum(n) + 2 * dim * sum(n))
+    if need > limit:
+        raise SpecError(f"widths {','.join(map(str, n))} need about {need / 2**30:.1f} GiB, over the "
+                        f"{limit / 2**30:.0f} GiB memory budget", "use smaller widths (or set DERIVCHECK_MEMORY_GB)")

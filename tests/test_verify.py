@@ -27,7 +27,41 @@ def test_quick_run_passes_and_documents_itself(tmp_path):
     for eng in ("manual", "torch-cpu"):
         assert res["table"][eng]["dZ"]["max_rel"] < 1e-12
         assert res["identities"][eng]["translation"]["pass"]
-    assert all("torch-cuda" in " ".join(c["skipped"]) for c in res["cases"]) or res["machine"]
+    if res["provenance"]["machine"]["cuda"] is None:  # no CUDA here: torch-cuda is "not run", never passing
+        assert all("torch-cuda" in " ".join(c["skipped"]) for c in res["cases"])
+        assert "torch-cuda" in res["summary"]["not_run"] and "torch-cuda" not in res["summary"]["engines"]
+        assert "torch-cuda" not in res["table"]
+    else:
+        assert "torch-cuda" in res["table"] and not res["summary"]["not_run"]
+
+
+def _no_cuda(monkeypatch):
+    """Make torch-cuda unavailable, as on a machine without CUDA."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+@pytest.mark.parametrize("engines", ["torch-cuda", "", " , ", "taylor"])
+def test_no_verdict_without_evidence(engines, tmp_path, capsys, monkeypatch):
+    _no_cuda(monkeypatch)
+    out = tmp_path / "r.json"
+    assert cli.main(["verify", "--quick", "--drawn", "0", "--engines", engines, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("derivcheck verify: error:") and "engine" in err[0]
+    assert not out.exists()
+
+
+def test_an_engine_that_cannot_run_is_not_run_not_passing(tmp_path, monkeypatch, capsys):
+    _no_cuda(monkeypatch)
+    code, res = _run(tmp_path, engines="manual,torch-cuda", only="m001", drawn=0)
+    assert code == 0 and res["summary"]["checks"] > 0
+    assert res["summary"]["engines"] == ["manual"] and "torch-cuda" in res["summary"]["not_run"]
+    assert "not run: torch-cuda" in capsys.readouterr().err
+    from derivcheck.report import _verdict_line
+
+    assert "NOT RUN: torch-cuda" in _verdict_line(res["summary"])
+    assert _verdict_line({**res["summary"], "not_run": {}}) == "ALL CHECKS PASS"
 
 
 def test_a_wrong_engine_fails_with_a_reproducing_command(tmp_path, monkeypatch):

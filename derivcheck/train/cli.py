@@ -86,8 +86,31 @@ def _progress(quiet: bool):
     )
 
 
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Every number on the command line in range, one line each (exit 2), before any work."""
+    import math
+
+    from numeric.validate import check_memory
+
+    def need(ok: bool, flag: str, value, rule: str) -> None:
+        if not ok:
+            raise SpecError(f"{flag} {value!r} is out of range", f"pass {flag} {rule}")
+
+    need(args.seed >= 0, "--seed", args.seed, "with an integer >= 0")
+    need(math.isfinite(args.radius) and args.radius > 0, "--radius", args.radius, "with a finite number > 0")
+    need(math.isfinite(args.damping) and args.damping >= 0, "--damping", args.damping, "with a finite number >= 0")
+    need(args.cg_maxiter >= 1, "--cg-maxiter", args.cg_maxiter, "with an integer >= 1")
+    need(args.dim is None or args.dim >= 1, "--dim", args.dim, "with an integer >= 1")
+    need(args.iters is None or args.iters >= 1, "--iters", args.iters, "with an integer >= 1")
+    need(args.budget is None or args.budget >= 1, "--budget", args.budget, "with an integer >= 1 (HVP evaluations)")
+    need(args.lr is None or (math.isfinite(args.lr) and args.lr > 0), "--lr", args.lr, "with a finite number > 0")
+    if args.widths:  # the network flags parsed them (netspec); refuse what would not fit before allocating
+        check_memory(args.widths, args.dim or 3)
+
+
 def run(args: argparse.Namespace) -> int:
     """Train with the chosen method(s), print one line per method, write the logs (and the report)."""
+    _check_numbers(args)
     task, _ = task_from_args(args)
     print(f"derivcheck train: task {task.name} ({task.description}); {task.net.describe()}; seed {args.seed}")
     why = check_kernel(task.net, args.allow_nonsmooth_kernel)
