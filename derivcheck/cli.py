@@ -105,9 +105,10 @@ def _hypothesis_home() -> None:
 def _dispatch(argv: list[str]) -> int:
     try:
         verb = _verb_of(argv)
-        if verb is not None and "-h" not in argv and "--help" not in argv:
-            _hypothesis_home()
-        parser, subs = build_parser(verb)
+        with interrupts.deferred():  # the heavy imports (torch's C++ extension) finish before a Ctrl-C lands
+            if verb is not None and "-h" not in argv and "--help" not in argv:
+                _hypothesis_home()
+            parser, subs = build_parser(verb)
         if verb is not None:  # a formula such as '-2*tanh(r)' is a value, not an unknown option
             from derivcheck.netspec import formula_argv
 

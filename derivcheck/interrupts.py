@@ -14,13 +14,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["handled", "RETRY_S"]
+__all__ = ["handled", "deferred", "RETRY_S"]
 
 RETRY_S = 0.2
 
 
 class _State:
-    pending = False
+    pending = False  # an interrupt arrived and the command line has not seen it yet
+    defer = 0  # inside `deferred()` blocks: hold the interrupt instead of raising it
+    held = False
 
 
 def _again() -> None:
@@ -30,10 +32,30 @@ def _again() -> None:
 
 def _handler(signum, frame):
     _State.pending = True
+    if _State.defer:  # raised inside a compiled extension's import (torch), it would abort the process
+        _State.held = True
+        return
     timer = threading.Timer(RETRY_S, _again)
     timer.daemon = True
     timer.start()
     raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, then raise KeyboardInterrupt.
+
+    Why: the verbs import torch, and a KeyboardInterrupt raised while torch's C++ extension initialises
+    ends in `terminate called ...` and an aborted process instead of exit 130.
+    """
+    _State.defer += 1
+    try:
+        yield
+    finally:
+        _State.defer -= 1
+        if not _State.defer and _State.held:
+            _State.held = False
+            raise KeyboardInterrupt
 
 
 @contextmanager

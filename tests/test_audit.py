@@ -23,7 +23,9 @@ P, W, F = "pass", "warn", "fail"
 # lipschitz, sign_range, float32, engines_agree.
 EXPECTED = {
     "gaussian": (P, P, P, P, P, P, P, P, P, P, P),
-    "exponential": (P, P, F, F, W, P, P, F, P, W, P),  # g'(0) = -1/s: kink where nodes meet
+    # g'(0) = -1/s: kink where nodes meet. float32 passes: near pairs take eq. (8)'s term from their own
+    # difference, so float32 dZ no longer degrades as nodes approach (it lost 100x at 1e-7 before)
+    "exponential": (P, P, F, F, W, P, P, F, P, P, P),
     "inverse_quadratic": (P, P, P, P, P, P, P, P, P, P, P),
     "inverse_multiquadric": (P, P, P, P, P, P, P, P, P, P, P),
     "wendland_c2": (P, P, P, P, P, P, W, P, P, P, P),  # compact support: dead edges
@@ -73,7 +75,9 @@ def test_exponential_gives_direction_dependent_limits(library):
     assert c.evidence["g'(0+)"] == "-1"
     assert c.evidence["limit along +e1"] != c.evidence["limit along -e1"]
     f32 = library["exponential"].check("float32").evidence
-    assert f32["errors"]["1e-07"]["max_rel_error"] > 100 * f32["errors"]["none"]["max_rel_error"]
+    # phi = g'/r ~ 1/r, yet float32 dZ keeps its digits down to 1e-7 (near pairs summed from their own
+    # difference; the efficient form alone lost them: 100x the error without a near pair)
+    assert f32["errors"]["1e-07"]["max_rel_error"] < 10 * max(f32["errors"]["none"]["max_rel_error"], 1e-7)
 
 
 def test_cutoff_smoothness_orders(library):

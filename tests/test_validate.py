@@ -48,7 +48,7 @@ def test_mlp_parameters_are_checked(params, fragment):
 
 
 def test_as_array_names_the_array_and_the_index():
-    with pytest.raises(SpecError, match="X is not a numeric array"):
+    with pytest.raises(SpecError, match="X has dtype <U1, not a number type"):
         as_array([["a", "b"]], "X", np.float64)
     with pytest.raises(SpecError, match=r"Y contains NaN or Inf at index \(1, 0\)"):
         as_array([[0.0], [np.inf]], "Y", np.float64)

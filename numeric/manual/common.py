@@ -114,7 +114,8 @@ def near_pairs(Zl: np.ndarray, Zp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scale = max(float(np.max(np.abs(Zl), initial=0.0)), float(np.max(np.abs(Zp), initial=0.0)))
     if scale == 0.0 or not (np.all(np.isfinite(Zl)) and np.all(np.isfinite(Zp))):
         return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
-    found = cKDTree(Zl).query_ball_tree(cKDTree(Zp), r=NEAR * scale)
+    # in units of the scale: coordinates near the float64 limit (1e154) would overflow the tree's r^2
+    found = cKDTree(Zl / scale).query_ball_tree(cKDTree(Zp / scale), r=NEAR)
     i = np.repeat(np.arange(len(found)), [len(js) for js in found])
     j = np.fromiter((jj for js in found for jj in js), dtype=int, count=len(i))
     return i, j
