@@ -17,6 +17,12 @@ Methods:
       m(p) = L + <g, p> + 1/2 <p, (H + damping I) p> inside a trust region ||p|| <= radius; negative
       curvature sends p to the boundary, so the step is safe on non-convex losses; the radius follows
       the ratio of actual to predicted decrease.
+
+Device: the iterate, the gradient, H v and the optimiser state (Adam's moments, CG's vectors) are
+whatever array type the `Problem` returns: NumPy on the host (`net_problem`, the manual engine) or
+torch tensors on their device (`torch_problem`, the torch engine, e.g. on CUDA); the methods use only
+arithmetic, inner products and the helpers below, so one code path serves both, and only scalars
+(loss, norms, inner products) come back to the host for the records.
 """
 
 from __future__ import annotations
@@ -47,10 +53,51 @@ __all__ = [
     "steihaug_cg",
     "CGResult",
     "top_eigenvalue",
+    "torch_problem",
+    "to_host",
     "node_centroid",
     "rigid_residuals",
     "rigid_overlap",
 ]
+
+
+def _is_torch(a) -> bool:
+    return type(a).__module__.startswith("torch")
+
+
+def _norm(a) -> float:
+    """||a|| as a host float (NumPy array or torch tensor)."""
+    if _is_torch(a):
+        import torch
+
+        return float(torch.linalg.vector_norm(a))
+    return float(np.linalg.norm(a))
+
+
+def _copy(a):
+    """A float copy of a (float64 NumPy on the host; a torch tensor stays a tensor on its device)."""
+    return a.detach().clone() if _is_torch(a) else np.array(a, dtype=np.float64)
+
+
+def _zeros_like(a):
+    if _is_torch(a):
+        import torch
+
+        return torch.zeros_like(a)
+    return np.zeros(np.shape(a))
+
+
+def _all_finite(a) -> bool:
+    if _is_torch(a):
+        import torch
+
+        return bool(torch.isfinite(a).all())
+    return bool(np.all(np.isfinite(a)))
+
+
+def to_host(a) -> np.ndarray:
+    """float64 NumPy copy of an iterate (a torch tensor is copied back from its device)."""
+    return a.detach().cpu().double().numpy() if _is_torch(a) else np.asarray(a, dtype=np.float64)
 
 
 class Problem:
@@ -77,11 +124,12 @@ class Problem:
     def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         self.n_grad += 1
         f, g = self._vg(x)
-        return float(f), np.asarray(g, dtype=np.float64)
+        return float(f), (g if _is_torch(g) else np.asarray(g, dtype=np.float64))
 
     def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
         self.n_hvp += 1
-        return np.asarray(self._hvp(x, v), dtype=np.float64)
+        hv = self._hvp(x, v)
+        return hv if _is_torch(hv) else np.asarray(hv, dtype=np.float64)
 
 
 def net_problem(net: Net | MLP, params: Params, X: np.ndarray, Y: np.ndarray) -> tuple[Problem, np.ndarray]:
@@ -103,6 +151,38 @@ def net_problem(net: Net | MLP, params: Params, X: np.ndarray, Y: np.ndarray) ->
         return manual_hvp(net, unflatten(net, x), X, Y, np.asarray(v, dtype=np.float64))
 
     return Problem(vg, hv, x0.size), x0
+
+
+def torch_problem(net: Net | MLP, params: Params, X: np.ndarray, Y: np.ndarray, *, device: str = "cpu",
+                  dtype=np.float64) -> tuple[Problem, object]:
+    """The same objective as `net_problem` on the torch engine, kept on `device` ("cpu" or "cuda").
+
+    The flat parameters x, the gradient and H v are torch tensors on the device (numeric.flat's layout,
+    through `numeric.second_order.flat_loss`); the gradient by autograd w.r.t. x (the coordinates
+    directly: no dL/dW is formed or copied), H v by double backward. Only the loss leaves the device.
+
+    Returns:
+        (problem, x0) with x0 = flatten(params) as a tensor on the device.
+
+    Raises:
+        SpecError: device "cuda" where torch.cuda is not available.
+    """
+    import torch
+
+    from .second_order import flat_loss, function_hvp
+
+    f, x0 = flat_loss(net, params, X, Y, dtype=dtype, device=device)
+
+    def vg(x):
+        x = x.detach().requires_grad_(True)
+        value = f(x)
+        (g,) = torch.autograd.grad(value, x)
+        return value.detach(), g.detach()
+
+    def hv(x, v):
+        return function_hvp(f, x, torch.as_tensor(v, dtype=x0.dtype, device=x0.device))
+
+    return Problem(vg, hv, x0.numel()), x0
 
 
 @dataclass
@@ -151,7 +231,7 @@ def _record(problem, it, f, g, step, rate, t0, **kw) -> Record:
     return Record(
         it,
         float(f),
-        float(np.linalg.norm(g)),
+        _norm(g),
         float(step),
         float(rate),
         problem.n_grad,
@@ -163,17 +243,17 @@ def _record(problem, it, f, g, step, rate, t0, **kw) -> Record:
 
 
 def _finite(f, g) -> bool:
-    return math.isfinite(f) and bool(np.all(np.isfinite(g)))
+    return math.isfinite(f) and _all_finite(g)
 
 
 def _start(problem, x0, rate, keep_trajectory, callback):
     """Every method's first step: the clock, x_0, f and g at x_0, record 0 (reported to `callback`)
     and the trajectory list (None unless kept). Returns (t0, x, f, g, hist, traj)."""
     t0 = time.perf_counter()
-    x = np.array(x0, dtype=np.float64)
+    x = _copy(x0)
     f, g = problem.value_and_grad(x)
     hist = [_record(problem, 0, f, g, 0.0, rate, t0)]
-    traj = [x.copy()] if keep_trajectory else None
+    traj = [_copy(x)] if keep_trajectory else None
     if callback:
         callback(hist[-1])
     return t0, x, f, g, hist, traj
@@ -195,11 +275,11 @@ def _loop(method, problem, x0, step_fn, iters, max_cost, callback, keep_trajecto
         if not _finite(f_new, g_new):
             stop = "diverged (non-finite loss or gradient)"
             break
-        step = float(np.linalg.norm(x_new - x))
+        step = _norm(x_new - x)
         x, f, g = x_new, f_new, g_new
         hist.append(_record(problem, k, f, g, step, rate, t0))
         if traj is not None:
-            traj.append(x.copy())
+            traj.append(_copy(x))
         if callback:
             callback(hist[-1])
     return Result(method, x, hist, stop, traj, settings)
@@ -270,15 +350,15 @@ def adam(
     """
     if not (lr > 0 and math.isfinite(lr)):
         raise SpecError(f"learning rate must be a positive finite number, got {lr!r}", "pass e.g. lr=0.05")
-    m = np.zeros(np.size(x0))
-    v = np.zeros(np.size(x0))
+    m = _zeros_like(x0)  # the moments live where the iterate does (host or device)
+    v = _zeros_like(x0)
 
     def step(k, x, g):
         m[:] = beta1 * m + (1 - beta1) * g
         v[:] = beta2 * v + (1 - beta2) * g * g
         mhat = m / (1 - beta1**k)
         vhat = v / (1 - beta2**k)
-        return x - lr * mhat / (np.sqrt(vhat) + eps)
+        return x - lr * mhat / (vhat**0.5 + eps)
 
     return _loop(
         "adam",
@@ -308,7 +388,7 @@ class CGResult:
 
 def _to_boundary(p, d, radius):
     """tau >= 0 with ||p + tau d|| = radius."""
-    a, b, c = d @ d, 2 * (p @ d), p @ p - radius**2
+    a, b, c = float(d @ d), 2 * float(p @ d), float(p @ p) - radius**2
     return (-b + math.sqrt(max(b * b - 4 * a * c, 0.0))) / (2 * a)
 
 
@@ -329,11 +409,10 @@ def steihaug_cg(
     Each iteration costs one HVP. The iterates lie in the Krylov space of H and g, so a step never
     has a component along an exact null vector of H to which g is orthogonal (e.g. translations).
     """
-    n = g.size
-    p, Hp = np.zeros(n), np.zeros(n)
-    r = g.copy()  # residual of (H + damping I) p = -g, with the sign convention r = Hp + g
+    p, Hp = _zeros_like(g), _zeros_like(g)  # on g's device (host or GPU)
+    r = _copy(g)  # residual of (H + damping I) p = -g, with the sign convention r = Hp + g
     d = -r
-    gnorm = float(np.linalg.norm(g))
+    gnorm = _norm(g)
     if gnorm == 0:
         return CGResult(p, Hp, 0, "converged")
     for it in range(1, maxiter + 1):
@@ -344,13 +423,13 @@ def steihaug_cg(
             return CGResult(p + tau * d, Hp + tau * Hd, it, "negative curvature")
         alpha = float(r @ r) / curv
         p_new = p + alpha * d
-        if np.linalg.norm(p_new) >= radius:
+        if _norm(p_new) >= radius:
             tau = _to_boundary(p, d, radius)
             return CGResult(p + tau * d, Hp + tau * Hd, it, "boundary")
         Hp = Hp + alpha * Hd
         r_new = r + alpha * Hd
         p = p_new
-        if np.linalg.norm(r_new) <= rtol * gnorm:
+        if _norm(r_new) <= rtol * gnorm:
             return CGResult(p, Hp, it, "converged")
         beta = float(r_new @ r_new) / float(r @ r)
         d = -r_new + beta * d
@@ -405,7 +484,7 @@ def newton_cg(
     t0, x, f, g, hist, traj = _start(problem, x0, radius, keep_trajectory, callback)
     stop = "iterations"
     for k in range(1, iters + 1):
-        gnorm = float(np.linalg.norm(g))
+        gnorm = _norm(g)
         if gnorm <= gtol:
             stop = "gradient tolerance"
             break
@@ -421,7 +500,7 @@ def newton_cg(
         f_new, g_new = problem.value_and_grad(x + cg.p)
         ok = _finite(f_new, g_new) and predicted > 0
         rho = (f - f_new) / predicted if ok else -math.inf
-        step_norm = float(np.linalg.norm(cg.p))
+        step_norm = _norm(cg.p)
         used = radius
         if rho < 0.25:
             radius = 0.25 * (step_norm if ok and step_norm > 0 else radius)
@@ -444,7 +523,7 @@ def newton_cg(
             )
         )
         if traj is not None:
-            traj.append(x.copy())
+            traj.append(_copy(x))
         if callback:
             callback(hist[-1])
         if radius < 1e-14:

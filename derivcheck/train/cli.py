@@ -57,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="reports/build/train", help="folder of the CSV/JSON logs")
     parser.add_argument("--report", metavar="OUTDIR", help="also build the training report (all tasks, all methods)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default=None,
+        help="train on the torch engine on this device (default: the manual engine on the host)",
+    )
 
 
 def _progress(quiet: bool):
@@ -79,6 +85,13 @@ def run(args: argparse.Namespace) -> int:
     """Train with the chosen method(s), print one line per method, write the logs (and the report)."""
     from ..audit import parse_params
 
+    device = getattr(args, "device", None)
+    if device == "cuda":  # before any output: a missing GPU is one line and exit 2
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SpecError("--device cuda: torch.cuda is not available on this machine",
+                            "train with --device cpu (torch) or without --device (the manual engine)")
     kw = dict(
         kernel=args.kernel,
         kernel_params=tuple(parse_params(args.param).items()),
@@ -122,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
                 cg_maxiter=args.cg_maxiter,
                 allow_nonsmooth_kernel=args.allow_nonsmooth_kernel,
                 callback=cb,
+                device=device,
             )
             if args.method == "all" and m == "newton-cg" and budget is None:
                 budget = runs[m].result.history[-1].cost
