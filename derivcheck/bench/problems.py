@@ -28,11 +28,11 @@ def problem(widths, batch, dim, seed):
     return net, Params(Z=Z), X, Y
 
 
-def engine_fn(engine, net, p, X, Y, V=None, *, device="cpu"):
+def engine_fn(engine, net, p, X, Y, V=None, *, device="cpu", **torch_kw):
     """A zero-argument callable running one engine (gradient or HVP) on one problem.
 
     Engines: "manual", "manual_hvp", "torch_<formulation>" (gradient), "torch_hvp_<method>" (HVP);
-    `device` applies to the torch ones."""
+    `device` and `torch_kw` (dtype, as_numpy; quantities for the gradient) apply to the torch ones."""
     import numeric.manual as manual
 
     if engine == "manual":
@@ -42,9 +42,9 @@ def engine_fn(engine, net, p, X, Y, V=None, *, device="cpu"):
     import numeric.autograd as ag
 
     if engine.startswith("torch_hvp_"):
-        return lambda: ag.hvp(net, p, X, Y, V, device=device, method=engine[len("torch_hvp_") :])
+        return lambda: ag.hvp(net, p, X, Y, V, device=device, method=engine[len("torch_hvp_") :], **torch_kw)
     formulation = engine[len("torch_") :]
-    return lambda: ag.gradients(net, p, X, Y, device=device, formulation=formulation)
+    return lambda: ag.gradients(net, p, X, Y, device=device, formulation=formulation, **torch_kw)
 
 
 # Peak RSS of this process's own address space: VmHWM (ru_maxrss would not do: on Linux it carries
