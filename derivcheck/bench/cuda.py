@@ -97,7 +97,7 @@ def bench_cuda(cfg: BenchConfig, log, requested: bool, seed=0, device: str = "cu
     if not requested:
         return _skipped(cfg, "not requested (run with --device cuda)")
     if device == "cuda" and not torch.cuda.is_available():
-        msg = "CUDA requested but torch.cuda is not available here: CUDA section skipped"
+        msg = "skipped: torch.cuda is not available here"
         log(msg)
         return _skipped(cfg, msg)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
