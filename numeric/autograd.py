@@ -19,7 +19,7 @@ from .validate import check_inputs, coincidence_error
 
 __all__ = ["device_for", "gradients", "loss_fn", "to_torch", "FORMULATIONS", "QUANTITIES"]
 
-FORMULATIONS = ("dims", "pairwise", "cdist")
+FORMULATIONS = ("dims", "pairwise", "cdist", "eq8")
 _DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
 
 
@@ -50,6 +50,9 @@ def kernel_weights(net: Net, Zl: torch.Tensor, Zp: torch.Tensor, layer: int, for
         r2 = ((Zl[:, None, :] - Zp[None, :, :]) ** 2).sum(-1)
     elif formulation == "cdist":  # first order only (no forward-mode AD, NaN gradient at r = 0)
         return c.g(torch.cdist(Zl, Zp))
+    elif formulation == "eq8":  # first order only: W is a leaf; `gradients` forms dL/dZ by eq. (8)
+        with torch.no_grad():
+            return kernel_weights(net, Zl.detach(), Zp.detach(), layer, "dims").requires_grad_(True)
     else:
         raise SpecError(f"unknown formulation {formulation!r}", f"use one of {', '.join(FORMULATIONS)}")
     zero = r2 == 0
@@ -132,8 +135,10 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     Z, W, b, Xa, Ya = check_inputs(net, params, X, Y, dtype)
     dev, tdt = device_for(device), _DTYPES[dtype]
     inner_q = bool(want & {"delta", "dA"})
-    # A spatial net's W is a function of Z: its adjoint exists only on a graph that starts at Z.
-    Zt = to_torch(Z, tdt, dev, bool(want & {"dZ", "dW"}))
+    eq8 = formulation == "eq8" and net.spatial
+    # A spatial net's W is a function of Z: its adjoint exists only on a graph that starts at Z
+    # (eq8: W is a leaf and dL/dZ comes from dL/dW, so Z itself is never differentiated).
+    Zt = to_torch(Z, tdt, dev, bool(want & {"dZ", "dW"}) and not eq8)
     Wt = to_torch(W, tdt, dev, "dW" in want)
     bt = to_torch(b, tdt, dev, "db" in want)
     Xt = torch.tensor(Xa, dtype=tdt, device=dev, requires_grad=bool(want & {"dX", "dA"}) or inner_q)
@@ -143,9 +148,8 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     if not torch.isfinite(value):
         raise SpecError(f"loss {net.loss!r} is not finite at these predictions (e.g. log(0) or overflow)",
                         "check the targets' range against the output activation (bce needs outputs in (0, 1))")
-    k = len(trace["h"])
-    groups = {"dW": weights if "dW" in want else [],
-              "dZ": (Zt or []) if "dZ" in want else [],
+    groups = {"dW": weights if want & ({"dW", "dZ"} if eq8 else {"dW"}) else [],
+              "dZ": (Zt or []) if "dZ" in want and not eq8 else [],
               "db": (bt or []) if "db" in want else [],
               "dX": [Xt] if want & {"dX", "dA"} else [],
               "h": trace["h"] if "delta" in want else [],
@@ -159,11 +163,15 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
         t = torch.zeros_like(like) if g is None else g.detach()
         return t.cpu().numpy() if as_numpy else t
 
-    res: dict[str, list | None] = {}
+    res: dict[str, list] = {}
     i = 0
     for name, ts in groups.items():
-        res[name] = [out(g, t) for g, t in zip(grads[i:i + len(ts)], ts)]
+        skip = name == "dW" and "dW" not in want  # eq8's dL/dW, used for dZ below, never copied out
+        res[name] = [] if skip else [out(g, t) for g, t in zip(grads[i:i + len(ts)], ts)]
         i += len(ts)
+    if eq8 and "dZ" in want:
+        dW = [torch.zeros_like(w) if g is None else g.detach() for g, w in zip(grads[:len(weights)], weights)]
+        res["dZ"] = _eq8_dZ(net, Zt, dW, as_numpy)
     dX = res["dX"][0] if res["dX"] else None
     loss = float(value.detach()) if as_numpy else value.detach()
     return Gradients(loss=loss, dW=res["dW"] if "dW" in want else None,  # type: ignore[arg-type]
@@ -172,5 +180,24 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
                      dX=dX if "dX" in want else None, engine=f"torch-{dev.type}",
                      delta=[None, *res["h"]] if "delta" in want else None,
                      dA=[dX, *res["a"]] if "dA" in want else None)
+
+
+def _eq8_dZ(net: Net | MLP, Zt: list, dW: list, as_numpy: bool) -> list:
+    """dL/dZ from dL/dW by the efficient form of eq. (8) (MATH.md): with G_l = dL/dW_l * phi(R_l),
+    phi(r) = g'(r)/r (phi(0) = g''(0) where nodes coincide), Z_l gets Z_l rowsum(G_l) - G_l Z_(l-1) and
+    Z_(l-1) gets Z_(l-1) colsum(G_l) - G_l^T Z_l: two N x D products per layer, no N x N x D array."""
+    c = compile_net(net, "torch")
+    assert c.phi is not None  # compile_net gives every spatial net its kernel
+    dZ = [torch.zeros_like(z) for z in Zt]
+    for l in range(1, net.L):
+        Zl, Zp = Zt[l], Zt[l - 1]
+        r2 = cast(torch.Tensor, sum((Zl[:, d, None] - Zp[None, :, d]) ** 2 for d in range(Zl.shape[1])))
+        zero = r2 == 0
+        R = torch.sqrt(torch.where(zero, torch.ones_like(r2), r2))
+        G = dW[l - 1] * torch.where(zero, torch.full_like(r2, c.phi0), c.phi(R))
+        dZ[l] += Zl * G.sum(1)[:, None] - G @ Zp
+        dZ[l - 1] += Zp * G.sum(0)[:, None] - G.T @ Zl
+    return [z.cpu().numpy() for z in dZ] if as_numpy else dZ
+
 
 from .second_order import hessian, hvp  # noqa: E402,F401  (second order lives in numeric/second_order.py)

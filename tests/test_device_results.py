@@ -144,3 +144,31 @@ def test_params_unchanged_by_the_tensor_path():
     autograd.gradients(net, p, X, Y, as_numpy=False, quantities=("loss", "dZ"))
     assert all(np.array_equal(a, b) for a, b in zip(before, p.Z))
     assert isinstance(p, Params)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_eq8_formulation_gives_dz_from_dw_without_differentiating_z(device, monkeypatch):
+    net, p, X, Y = _case()
+    ref = autograd.gradients(net, p, X, Y)
+    asked = []
+    real_grad = torch.autograd.grad
+    monkeypatch.setattr(torch.autograd, "grad", lambda o, i, *a, **k: asked.append(len(i)) or real_grad(o, i, *a, **k))
+    g = autograd.gradients(net, p, X, Y, device=device, formulation="eq8", as_numpy=False, quantities=("loss", "dZ"))
+    assert asked == [net.L - 1] and g.dW is None  # the weights are the only targets, and dW stays inside
+    for a, r in zip(g.dZ, ref.dZ):
+        assert a.device.type == device
+        np.testing.assert_allclose(_np(a), r, rtol=1e-12, atol=1e-14)
+
+
+def test_eq8_at_coincident_nodes_uses_the_limit():
+    Z = [np.zeros((2, 3)), np.zeros((2, 3)), np.ones((1, 3))]
+    X, Y = np.ones((1, 2)), np.zeros((1, 1))
+    for kernel in ("gaussian", "wendland_c2", "inverse_multiquadric"):
+        net = Net((2, 2, 1), kernel=kernel)
+        ref = autograd.gradients(net, Params(Z=Z), X, Y)
+        got = autograd.gradients(net, Params(Z=Z), X, Y, formulation="eq8")
+        for a, r in zip(got.dZ + got.dW, ref.dZ + ref.dW):
+            assert np.all(np.isfinite(a))
+            np.testing.assert_allclose(a, r, rtol=1e-13, atol=1e-15)
+    with pytest.raises(SpecError, match="coincide"):
+        autograd.gradients(Net((2, 2, 1), kernel="exponential"), Params(Z=Z), X, Y, formulation="eq8")
