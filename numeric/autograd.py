@@ -44,17 +44,30 @@ def kernel_weights(net: Net, Zl: torch.Tensor, Zp: torch.Tensor, layer: int, for
     c = compile_net(net, "torch")
     assert c.g is not None  # compile_net gives every spatial net its kernel
     if formulation == "dims":
-        # D >= 1 terms, so the sum is a tensor (never the start value 0)
-        r2 = cast(torch.Tensor, sum((Zl[:, d, None] - Zp[None, :, d]) ** 2 for d in range(Zl.shape[1])))
+        r2 = _r2(Zl, Zp)
     elif formulation == "pairwise":  # materialises N x N x D (the naive form, for benchmarks)
         r2 = ((Zl[:, None, :] - Zp[None, :, :]) ** 2).sum(-1)
     elif formulation == "cdist":  # first order only (no forward-mode AD, NaN gradient at r = 0)
         return c.g(torch.cdist(Zl, Zp))
     elif formulation == "eq8":  # first order only: W is a leaf; `gradients` forms dL/dZ by eq. (8)
         with torch.no_grad():
-            return kernel_weights(net, Zl.detach(), Zp.detach(), layer, "dims").requires_grad_(True)
+            r2 = _r2(Zl.detach(), Zp.detach())
+            W = _from_r2(net, c, r2, layer).requires_grad_(True)
+            W.eq8_r2 = r2  # type: ignore[attr-defined]  # eq. (8)'s phi(R), same distances: kept with W
+            return W
     else:
         raise SpecError(f"unknown formulation {formulation!r}", f"use one of {', '.join(FORMULATIONS)}")
+    return _from_r2(net, c, r2, layer)
+
+
+def _r2(Zl: torch.Tensor, Zp: torch.Tensor) -> torch.Tensor:
+    """Squared distances (N_l x N_(l-1)) summed over the D coordinates (exact; no N x N x D array)."""
+    # D >= 1 terms, so the sum is a tensor (never the start value 0)
+    return cast(torch.Tensor, sum((Zl[:, d, None] - Zp[None, :, d]) ** 2 for d in range(Zl.shape[1])))
+
+
+def _from_r2(net: Net, c, r2: torch.Tensor, layer: int) -> torch.Tensor:
+    """g(sqrt(r2)), with the Taylor form at r = 0 (module docstring) or the coincidence error."""
     zero = r2 == 0
     if bool(zero.any()):
         if not np.isfinite(c.phi0):
@@ -171,7 +184,7 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
         i += len(ts)
     if eq8 and "dZ" in want:
         dW = [torch.zeros_like(w) if g is None else g.detach() for g, w in zip(grads[:len(weights)], weights)]
-        res["dZ"] = _eq8_dZ(net, Zt, dW, as_numpy)
+        res["dZ"] = _eq8_dZ(net, Zt, dW, [w.eq8_r2 for w in weights], as_numpy)
     dX = res["dX"][0] if res["dX"] else None
     loss = float(value.detach()) if as_numpy else value.detach()
     return Gradients(loss=loss, dW=res["dW"] if "dW" in want else None,  # type: ignore[arg-type]
@@ -182,7 +195,7 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
                      dA=[dX, *res["a"]] if "dA" in want else None)
 
 
-def _eq8_dZ(net: Net | MLP, Zt: list, dW: list, as_numpy: bool) -> list:
+def _eq8_dZ(net: Net | MLP, Zt: list, dW: list, R2: list, as_numpy: bool) -> list:
     """dL/dZ from dL/dW by the efficient form of eq. (8) (MATH.md): with G_l = dL/dW_l * phi(R_l),
     phi(r) = g'(r)/r (phi(0) = g''(0) where nodes coincide), Z_l gets Z_l rowsum(G_l) - G_l Z_(l-1) and
     Z_(l-1) gets Z_(l-1) colsum(G_l) - G_l^T Z_l: two N x D products per layer, no N x N x D array."""
@@ -190,8 +203,7 @@ def _eq8_dZ(net: Net | MLP, Zt: list, dW: list, as_numpy: bool) -> list:
     assert c.phi is not None  # compile_net gives every spatial net its kernel
     dZ = [torch.zeros_like(z) for z in Zt]
     for l in range(1, net.L):
-        Zl, Zp = Zt[l], Zt[l - 1]
-        r2 = cast(torch.Tensor, sum((Zl[:, d, None] - Zp[None, :, d]) ** 2 for d in range(Zl.shape[1])))
+        Zl, Zp, r2 = Zt[l], Zt[l - 1], R2[l - 1]
         zero = r2 == 0
         R = torch.sqrt(torch.where(zero, torch.ones_like(r2), r2))
         G = dW[l - 1] * torch.where(zero, torch.full_like(r2, c.phi0), c.phi(R))
