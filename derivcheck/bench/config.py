@@ -24,6 +24,7 @@ class BenchConfig:
     cuda_widths: tuple = (8192, 8192, 8192, 8192)  # the CUDA section (issue 17): gradient and H v
     cuda_batch: int = 1024
     cuda_dtypes: tuple = ("float64", "float32")
+    cuda_formulations: tuple = ("dims", "cdist", "eq8")  # numeric.autograd.FORMULATIONS timed on the GPU
     dim: int = 3
     repeats: int = 7
     rss: bool = True  # subprocess peak-RSS measurements (seconds each: a fresh interpreter)

@@ -6,8 +6,10 @@ Per dtype (sizes from `BenchConfig`: cuda_widths, cuda_batch, cuda_dtypes; L=4, 
 batch 1024 in FULL):
 
 * gradient: ``numeric.autograd.gradients(..., quantities=("loss", "dZ"), as_numpy=False)``: loss and
-  dL/dZ left on the device (no N x N dL/dW is requested or copied), inputs sent from the host as a
-  caller's NumPy parameters are.
+  dL/dZ left on the device (no N x N dL/dW is copied out), inputs sent from the host as a caller's
+  NumPy parameters are; each formulation of `BenchConfig.cuda_formulations` (autograd through r^2
+  "dims", through torch.cdist, and "eq8": dL/dW by autograd, dL/dZ by the efficient form of eq. (8))
+  is timed and the fastest one is the gradient of the targets (all are recorded).
 * H v: ``numeric.autograd.hvp(..., as_numpy=False)`` (double backward), V over the coordinates.
 * floor: on tensors of the same shapes already on the device, just the matrix products the gradient
   needs (per layer a W^T, delta^T a, delta W, G [Z_(l-1), 1], G^T [Z_l, 1]) and the kernel evaluations
@@ -109,9 +111,10 @@ def bench_cuda(cfg: BenchConfig, log, requested: bool, seed=0, device: str = "cu
     for dt in cfg.cuda_dtypes:
         dtype = np.dtype(dt).type
         kw = dict(device=device, dtype=dtype, as_numpy=False)
-        fns = {"gradient": problems.engine_fn("torch_dims", net, p, X, Y, **kw, quantities=("loss", "dZ")),
-               "hvp": problems.engine_fn("torch_hvp_double_backward", net, p, X, Y, V, **kw),
-               "floor": gpu_floor(net, p, X, device, dtype)}
+        fns = {f"gradient_{f}": problems.engine_fn(f"torch_{f}", net, p, X, Y, **kw, quantities=("loss", "dZ"))
+               for f in cfg.cuda_formulations}
+        fns["hvp"] = problems.engine_fn("torch_hvp_double_backward", net, p, X, Y, V, **kw)
+        fns["floor"] = gpu_floor(net, p, X, device, dtype)
 
         def synced(fn):
             def call():
@@ -120,13 +123,14 @@ def bench_cuda(cfg: BenchConfig, log, requested: bool, seed=0, device: str = "cu
             return call
 
         best, times = interleaved_times({k: synced(f) for k, f in fns.items()}, cfg.repeats)
-        g, h, fl = best["gradient"], best["hvp"], best["floor"]
-        raw[dt] = {"seconds": best, "times": times, "grad_vs_floor": g / fl, "hvp_in_grads": h / g}
-        log(f"{device} {dt}: grad {g:.3g} s = {g / fl:.2f} x floor, H v {h:.3g} s = {h / g:.2f} grads")
+        fastest = min(cfg.cuda_formulations, key=lambda f: best[f"gradient_{f}"])
+        g, h, fl = best[f"gradient_{fastest}"], best["hvp"], best["floor"]
+        raw[dt] = {"seconds": best, "times": times, "fastest": fastest, "grad_vs_floor": g / fl, "hvp_in_grads": h / g}
+        log(f"{device} {dt}: grad ({fastest}) {g:.3g} s = {g / fl:.2f} x floor, H v = {h / g:.2f} grads")
         if not recs:
             recs.append(_record("cuda.throughput", cfg.cuda_batch / g, True, dtype=dt, device=name,
                                 hvp_samples_per_s=cfg.cuda_batch / h))
         for kind, value, limit in (("grad_vs_floor", g / fl, GRAD_VS_FLOOR), ("hvp_in_grads", h / g, HVP_IN_GRADS)):
-            recs.append(_record(f"cuda.{kind}.{dt}", value, value <= limit, device=name, gradient_s=g, hvp_s=h,
-                                floor_s=fl))
+            recs.append(_record(f"cuda.{kind}.{dt}", value, value <= limit, device=name, formulation=fastest,
+                                gradient_s=g, hvp_s=h, floor_s=fl))
     return recs, raw
