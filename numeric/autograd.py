@@ -4,6 +4,24 @@ Coincident nodes: torch's norm has a NaN gradient at 0, so distances are taken t
 double `where`: for r^2 > 0 the kernel sees sqrt(r^2) (plain autograd), and at r^2 = 0 it sees the
 Taylor form g(0) + g''(0) r^2 / 2, which has the right value, gradient (0) and Hessian (g''(0) I)
 when g'(0) = 0. When g'(0) != 0 the loss is not differentiable there and the engine says so.
+
+Results stay where they are computed (issue 17): ``gradients(..., as_numpy=False)`` returns detached
+tensors on the device and ``quantities=("loss", "dZ")`` differentiates only what is asked (no N x N
+dL/dW copied to the host, which was 0.92 s of a 1.10 s CUDA call at L=4, widths 8192, batch 1024).
+The default (NumPy, every quantity, formulation "dims") is what verification compares.
+
+Formulations of the gradient (FORMULATIONS), measured by scripts/bench_formulations.py: loss + dL/dZ,
+L=4, widths 1024, D=3, batch 256, float64, as_numpy=False, best of 7 interleaved rounds, torch CPU with
+2 threads on the shared 2-core VM (load average 6-9 while measured, so single figures vary by 2x):
+    dims 1.97-2.09 s, pairwise 1.63-2.03 s, cdist 1.02-1.67 s, eq8 1.33-1.71 s (three runs; eq8 there
+    with R formed once), dims with every quantity as NumPy 2.1-3.1 s.
+Elementwise N x N passes dominate on this CPU, and cdist (matrix-product distances) and eq8 (autograd
+for dL/dW only, then two N x D products per layer) make the fewest. Choice: "dims" stays the default
+(exact distances, second order, coincident nodes: every verification and H v path); first-order
+callers that want speed ask for "eq8" (exact distances, coincident nodes handled by the limit phi(0));
+"cdist" is first order only, NaN at r = 0 and loses digits for close nodes (distances by matrix
+products). GPU numbers are still to be measured: `derivcheck bench --device cuda` times dims, cdist
+and eq8 on the device and reports the fastest against the GPU floor (scripts/gpu_check.sh).
 """
 
 from __future__ import annotations
