@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from derivcheck import cli, verify
 from numeric import manual
@@ -27,7 +28,23 @@ def test_quick_run_passes_and_documents_itself(tmp_path):
     for eng in ("manual", "torch-cpu"):
         assert res["table"][eng]["dZ"]["max_rel"] < 1e-12
         assert res["identities"][eng]["translation"]["pass"]
-    assert all("torch-cuda" in " ".join(c["skipped"]) for c in res["cases"]) or res["machine"]
+    if torch.cuda.is_available():  # the GPU engine ran, first order and H v, and agrees
+        assert res["table"]["torch-cuda"]["dZ"]["max_rel"] < 1e-12
+        assert res["table"]["torch-cuda"]["hvp"]["pass"]
+    else:  # reported as not run in every case, never as a pass
+        assert "torch-cuda" not in res["table"]
+        assert all("torch-cuda" in " ".join(c["skipped"]) for c in res["cases"])
+        hvp_cases = [c for c in res["cases"] if "hvp" in c["errors"].get("manual", {})]
+        assert hvp_cases and all("hvp torch-cuda: not run" in " ".join(c["skipped"]) for c in hvp_cases)
+
+
+def test_hvp_runs_on_every_float64_engine_cuda_included(tmp_path, monkeypatch):
+    """H v on CUDA takes the same path as on the CPU: bind the torch-cuda entry to the CPU to run it here."""
+    assert "torch-cuda" in verify.HVP_ENGINES and "torch-cpu" in verify.HVP_ENGINES
+    monkeypatch.setitem(ENGINES, "torch-cuda", dataclasses.replace(ENGINES["torch-cuda"], device="cpu"))
+    code, res = _run(tmp_path, engines="torch-cuda,hvp", drawn=0)
+    assert code == 0
+    assert res["table"]["torch-cuda"]["hvp"]["pass"] and res["table"]["torch-cuda"]["hvp"]["n"] > 0
 
 
 def test_a_wrong_engine_fails_with_a_reproducing_command(tmp_path, monkeypatch):
