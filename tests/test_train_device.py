@@ -69,6 +69,21 @@ def test_torch_training_gives_the_manual_losses(small, method):
             assert got.lr == pytest.approx(ref.lr, rel=1e-6)
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_armijo_backtracking_on_the_device_halves_like_the_host(small, device):
+    # a step far too long: gd's Armijo backtracking (main's) must halve it on tensors as on NumPy
+    manual, x0 = optim.net_problem(small.net, small.params0, small.X, small.Y)
+    tp, t0 = optim.torch_problem(small.net, small.params0, small.X, small.Y, device=device)
+    ref = optim.gd(manual, x0, 1e3, 4, backtrack=True)
+    got = optim.gd(tp, t0, 1e3, 4, backtrack=True)
+    assert ref.settings["backtracks"] > 0 and got.settings["backtracks"] == ref.settings["backtracks"]
+    assert [h.rate for h in got.history] == [h.rate for h in ref.history]
+    assert [h.cost for h in got.history] == [h.cost for h in ref.history]
+    assert all(b.loss < a.loss for a, b in zip(got.history, got.history[1:]))  # every step descends
+    assert torch.is_tensor(got.x) and got.x.device.type == device
+    np.testing.assert_allclose(optim.to_host(got.x), ref.x, rtol=1e-8, atol=1e-10)
+
+
 def test_cli_device_cpu_trains_and_logs_like_the_manual_path(tmp_path, capsys):
     args = ["train", "--widths", "3,4,2", "--dim", "2", "--method", "adam", "--iters", "5", "--quiet"]
     assert cli.main([*args, "--out", str(tmp_path / "m")]) == 0
