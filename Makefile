@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: setup tex test verify reports errata bench lint clean
+.PHONY: setup tex test verify reports errata bench lint clean gpu-check
 
 setup: $(STAMP)
 
@@ -42,6 +42,12 @@ errata: setup
 
 bench: setup
 	$(VENV)/bin/derivcheck bench --out bench/results.json
+
+# On a machine with CUDA (issue 17): the whole suite, verify with torch-cuda and H v, the CUDA bench
+# section, in one go, outputs under $(OUT); no install (PYTHONPATH=.). See scripts/gpu_check.sh.
+OUT ?= build/gpu-check
+gpu-check:
+	OUT=$(OUT) bash scripts/gpu_check.sh
 
 lint: setup
 	$(VENV)/bin/ruff check derive numeric derivcheck tests

@@ -42,9 +42,10 @@ __all__ = ["Case", "matrix_cases", "drawn_cases", "run_case", "run", "add_argume
 SCHEMA = "derivcheck.results/1"
 # The engines checked against the symbolic ground truth (numeric.engines), then the independent checks.
 ENGINES = tuple(name for name in ENGINE_TABLE if name != "symbolic") + ("fd", "taylor", "hvp")
-# H v is checked in the float64 host engines (the R-operator and torch), against the exact H v.
+# H v is checked in the float64 engines (the R-operator, torch on the CPU and, when present, on CUDA),
+# against the exact H v; an engine that cannot run here is recorded as skipped ("not run"), never as a pass.
 HVP_ENGINES = tuple(e.name for e in ENGINE_TABLE.values()
-                    if e.name != "symbolic" and e.hvp is not None and e.dtype == np.float64 and e.device == "cpu")
+                    if e.name != "symbolic" and e.hvp is not None and e.dtype == np.float64)
 ACTS = tuple(a if a != "leaky_relu" else "leaky_relu(alpha=0.1)" for a in ACTIVATIONS)
 LOSS_SPECS = tuple(x if x != "huber" else "huber(delta=0.5)" for x in LOSSES)
 
@@ -240,6 +241,10 @@ def _hvp_checks(case: Case, rec: dict, record, rng) -> None:
         rec["skipped"].append(f"hvp: {exc}")
         return
     for name in HVP_ENGINES:
+        ok, why = ENGINE_TABLE[name].available()
+        if not ok:
+            rec["skipped"].append(f"hvp {name}: not run ({why})")
+            continue
         hvp = ENGINE_TABLE[name].hvp
         assert hvp is not None  # HVP_ENGINES lists engines with second order
         record(check_close("hvp", name, hvp(net, p, X, Y, V), truth, entries_as="dZ"))  # V: Z blocks

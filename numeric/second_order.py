@@ -64,16 +64,18 @@ def _flat_v(net, V, dtype):
 
 
 def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: str | None = "cpu",
-        method: str = "double_backward"):
+        method: str = "double_backward", as_numpy: bool = True):
     """H v by torch: ``double_backward`` (grad of <grad L, v>, the guide's section 3.7) or ``func``
     (torch.func.jvp of torch.func.grad: forward-over-reverse, as the manual R-operator).
 
     Args:
         V: direction (derive.layout: list of blocks or flat vector). device: "cpu", "cuda" or None
             (best available). dtype: np.float64 or np.float32.
+        as_numpy: True (default): float NumPy on the host. False: detached torch tensors on `device`
+            (no copy back; the finiteness check then runs on the device).
 
     Returns:
-        H v shaped like V, float NumPy on the host.
+        H v shaped like V (a list of blocks or one flat vector).
     """
     if method not in METHODS:
         raise SpecError(f"unknown HVP method {method!r}", f"use one of {', '.join(METHODS)}")
@@ -81,8 +83,10 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: st
     f, x0 = flat_loss(net, params, X, Y, dtype=dtype, device=device)
     v, main, bias, repack, sizes = _flat_v(net, V, dtype)
     vt = torch.tensor(v, dtype=x0.dtype, device=x0.device)
-    hv = function_hvp(f, x0, vt, method)
-    return _unpack(hv.detach().cpu().numpy(), main, bias, repack, sizes)
+    hv = function_hvp(f, x0, vt, method).detach()
+    if as_numpy:
+        return _unpack(hv.cpu().numpy(), main, bias, repack, sizes)
+    return _unpack_torch(hv, main, bias, sizes, flat=isinstance(V, np.ndarray) and V.ndim == 1)
 
 
 @contextmanager
@@ -132,6 +136,18 @@ def _unpack(flat, main, bias, repack, sizes):
     if not np.all(np.isfinite(flat)):
         raise SpecError("H v is not finite at these parameters", "rescale the inputs or coordinates")
     return repack(out, outb)
+
+
+def _unpack_torch(hv: torch.Tensor, main, bias, sizes, *, flat: bool):
+    """`_unpack` for torch tensors left on their device: blocks (or the flat vector) shaped like V."""
+    if not bool(torch.isfinite(hv).all()):
+        raise SpecError("H v is not finite at these parameters", "rescale the inputs or coordinates")
+    if flat:  # a flat V holds every block (derive.layout), so H v is the whole vector
+        return hv
+    ends = np.cumsum(sizes + ([b.size for b in bias] if bias is not None else [])).tolist()
+    starts = [0, *ends[:-1]]
+    shapes = [m.shape for m in main] + ([b.shape for b in bias] if bias is not None else [])
+    return [hv[s0:s1].reshape(sh) for s0, s1, sh in zip(starts, ends, shapes, strict=True)]
 
 
 def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dtype=np.float64,

@@ -7,6 +7,20 @@ Coincident nodes: torch's norm has a NaN gradient at 0, so distances are taken t
 double `where`: for r^2 > 0 the kernel sees sqrt(r^2) (plain autograd), and at r^2 = 0 it sees the
 Taylor form g(0) + g''(0) r^2 / 2, which has the right value, gradient (0) and Hessian (g''(0) I)
 when g'(0) = 0. When g'(0) != 0 the loss is not differentiable there and the engine says so.
+
+Formulations of the gradient (FORMULATIONS, numeric.autograd.gradients), measured by
+scripts/bench_formulations.py: loss + dL/dZ, L=4, widths 1024, D=3, batch 256, float64,
+as_numpy=False, best of 7 interleaved rounds, torch CPU with 2 threads on the shared 2-core VM (load
+average 6-9 while measured, so single figures vary by 2x):
+    dims 1.97-2.09 s, pairwise 1.63-2.03 s, cdist 1.02-1.67 s, eq8 1.33-1.71 s (three runs; eq8 there
+    with R formed once), dims with every quantity as NumPy 2.1-3.1 s.
+Elementwise N x N passes dominate on this CPU, and cdist (matrix-product distances) and eq8 (autograd
+for dL/dW only, then two N x D products per layer) make the fewest. Choice: "dims" stays the default
+(exact distances, second order, coincident nodes: every verification and H v path); first-order
+callers that want speed ask for "eq8" (exact distances, coincident nodes handled by the limit phi(0));
+"cdist" is first order only, NaN at r = 0 and loses digits for close nodes (distances by matrix
+products). GPU numbers are still to be measured: `derivcheck bench --device cuda` times dims, cdist
+and eq8 on the device and reports the fastest against the GPU floor (scripts/gpu_check.sh).
 """
 
 from __future__ import annotations
@@ -23,7 +37,7 @@ from .validate import coincidence_error
 
 __all__ = ["device_for", "kernel_weights", "loss_fn", "penalty_value", "to_torch", "FORMULATIONS", "TORCH_DTYPES"]
 
-FORMULATIONS = ("dims", "pairwise", "cdist")
+FORMULATIONS = ("dims", "pairwise", "cdist", "eq8")
 TORCH_DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
 
 
@@ -48,14 +62,30 @@ def kernel_weights(net: Net, Zl: torch.Tensor, Zp: torch.Tensor, layer: int, for
     c = compile_net(net, "torch")
     assert c.g is not None  # compile_net gives every spatial net its kernel
     if formulation == "dims":
-        # D >= 1 terms, so the sum is a tensor (never the start value 0)
-        r2 = cast(torch.Tensor, sum((Zl[:, d, None] - Zp[None, :, d]) ** 2 for d in range(Zl.shape[1])))
+        r2 = _r2(Zl, Zp)
     elif formulation == "pairwise":  # materialises N x N x D (the naive form, for benchmarks)
         r2 = ((Zl[:, None, :] - Zp[None, :, :]) ** 2).sum(-1)
     elif formulation == "cdist":  # first order only (no forward-mode AD, NaN gradient at r = 0)
         return c.g(torch.cdist(Zl, Zp))
+    elif formulation == "eq8":  # first order only: W is a leaf; `gradients` forms dL/dZ by eq. (8)
+        with torch.no_grad():
+            r2 = _r2(Zl.detach(), Zp.detach())
+            W = _from_r2(net, c, r2, layer).requires_grad_(True)
+            W.eq8_r2 = r2  # type: ignore[attr-defined]  # eq. (8)'s phi(R), same distances: kept with W
+            return W
     else:
         raise SpecError(f"unknown formulation {formulation!r}", f"use one of {', '.join(FORMULATIONS)}")
+    return _from_r2(net, c, r2, layer)
+
+
+def _r2(Zl: torch.Tensor, Zp: torch.Tensor) -> torch.Tensor:
+    """Squared distances (N_l x N_(l-1)) summed over the D coordinates (exact; no N x N x D array)."""
+    # D >= 1 terms, so the sum is a tensor (never the start value 0)
+    return cast(torch.Tensor, sum((Zl[:, d, None] - Zp[None, :, d]) ** 2 for d in range(Zl.shape[1])))
+
+
+def _from_r2(net: Net, c, r2: torch.Tensor, layer: int) -> torch.Tensor:
+    """g(sqrt(r2)), with the Taylor form at r = 0 (module docstring) or the coincidence error."""
     zero = r2 == 0
     if bool(zero.any()):
         if not np.isfinite(c.phi0):

@@ -14,13 +14,14 @@ from derive import SpecError
 
 TINY = bench.BenchConfig(symbolic=(((2, 2), 1.0), ((2, 2, 2), 8.0), ((2, 3, 2), 45.0)),
                          grad_widths=(8, 8, 8, 8), grad_batch=4, hvp_widths=(6, 6, 6), hvp_batch=3,
-                         scaling_widths=(8, 16, 32),
+                         scaling_widths=(8, 16, 32), cuda_widths=(8, 8, 8, 8), cuda_batch=4,
                          scaling_batch=4, repeats=1, rss=False, quick=True)
+CUDA_IDS = ["cuda.throughput", "cuda.grad_vs_floor.float64", "cuda.hvp_in_grads.float64",
+            "cuda.grad_vs_floor.float32", "cuda.hvp_in_grads.float32"]
 
 TARGET_IDS = {"gradient.vs_cdist", "gradient.vs_pairwise", "gradient.vs_floor", "gradient.memory",
               "hvp.cost_in_gradients", "hvp.vs_torch_best", "scaling.grad_s", "scaling.hvp_s",
-              "scaling.grad_bytes", "scaling.hvp_bytes", "cuda.throughput", "suite.make_test",
-              "suite.verify_quick"}
+              "scaling.grad_bytes", "scaling.hvp_bytes", "suite.make_test", "suite.verify_quick", *CUDA_IDS}
 
 
 @pytest.fixture(scope="module")
@@ -62,19 +63,59 @@ def test_ratios_are_ratios_of_the_recorded_times(results):
 
 def test_cpu_run_records_cuda_as_not_requested(results):
     res, _ = results
-    (cuda,) = [r for r in res["targets"] if r["id"] == "cuda.throughput"]
-    assert cuda["pass"] is None and "not requested" in cuda["details"]["skipped"]
+    cuda = [r for r in res["targets"] if r["id"].startswith("cuda.")]
+    assert [r["id"] for r in cuda] == CUDA_IDS
+    assert all(r["pass"] is None and "not requested" in r["details"]["skipped"] for r in cuda)
 
 
-def test_cuda_mode_is_skipped_cleanly_without_cuda(tmp_path):
+def test_cuda_mode_without_cuda_is_skipped(tmp_path, monkeypatch):
     torch = pytest.importorskip("torch")
-    if torch.cuda.is_available():
-        pytest.skip("CUDA is present: the skip path is not reachable here")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a CPU-only machine, also on a GPU one
     res = bench.run(tmp_path / "r.json", config=TINY, device="cuda", sections=("cuda",))
-    (cuda,) = res["targets"]
-    assert cuda["pass"] is None and cuda["measured"] is None
-    assert "not available" in cuda["details"]["skipped"]
+    assert [r["id"] for r in res["targets"]] == CUDA_IDS
+    for r in res["targets"]:
+        assert r["pass"] is None and r["measured"] is None and "not available" in r["details"]["skipped"]
     assert json.loads((tmp_path / "r.json").read_text())["targets"][0]["id"] == "cuda.throughput"
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="torch.cuda is not available")
+def test_cuda_mode_with_cuda_measures(tmp_path):
+    res = bench.run(tmp_path / "r.json", config=TINY, device="cuda", sections=("cuda",))
+    assert [r["id"] for r in res["targets"]] == CUDA_IDS
+    assert all(r["measured"] > 0 and r["pass"] is not None for r in res["targets"])
+
+
+def test_cuda_section_code_runs_on_the_cpu_at_tiny_sizes():
+    """The section's code with device="cpu": its records and raw timings (the speed is not asserted)."""
+    log = []
+    recs, raw = bench.bench_cuda(TINY, log.append, requested=True, device="cpu")
+    assert [r["id"] for r in recs] == CUDA_IDS and raw["device"] == "cpu" and raw["widths"] == [8, 8, 8, 8]
+    for dt in ("float64", "float32"):
+        sec = raw[dt]["seconds"]
+        assert set(sec) == {"gradient_dims", "gradient_cdist", "gradient_eq8", "hvp", "floor"}
+        assert all(v > 0 for v in sec.values())
+        fastest = raw[dt]["fastest"]
+        grad = sec[f"gradient_{fastest}"]
+        assert grad == min(sec[k] for k in sec if k.startswith("gradient_"))
+        g = next(r for r in recs if r["id"] == f"cuda.grad_vs_floor.{dt}")
+        h = next(r for r in recs if r["id"] == f"cuda.hvp_in_grads.{dt}")
+        assert g["measured"] == pytest.approx(grad / sec["floor"]) and g["target"] == "<= 2"
+        assert g["pass"] == (g["measured"] <= 2) and g["details"]["formulation"] == fastest
+        assert h["measured"] == pytest.approx(sec["hvp"] / grad) and h["pass"] == (h["measured"] <= 3)
+    assert recs[0]["measured"] == pytest.approx(4 / raw["float64"]["seconds"][f"gradient_{raw['float64']['fastest']}"])
+    assert len(log) == 2 and all(len(line) <= 80 for line in log)
+
+
+def test_gpu_floor_does_the_gradients_products_on_the_device(monkeypatch):
+    torch = pytest.importorskip("torch")
+    net, p, X, _ = bench.problems.problem((6, 5, 4), 3, 3, 0)
+    shapes = []
+    real = torch.Tensor.__matmul__
+    monkeypatch.setattr(torch.Tensor, "__matmul__", lambda a, b: shapes.append((a.shape, b.shape)) or real(a, b))
+    bench.gpu_floor(net, p, X, "cpu", np.float32)()
+    # per layer pair: a W^T, delta^T a, delta W, G [Z_(l-1), 1], G^T [Z_l, 1]
+    assert len(shapes) == 5 * (net.L - 1)
+    assert ((3, 5), (5, 6)) in shapes and ((5, 3), (3, 6)) in shapes and ((5, 6), (6, 4)) in shapes
 
 
 def test_fit_exponent_recovers_a_power_law():
@@ -93,7 +134,14 @@ def test_main_quick_cli_prints_a_table(tmp_path, capsys):
     rc = bench.main(["--quick", "--out", out, "--only", "hvp", "cuda", "--device", "cuda"])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "derivcheck bench (quick" in text and "skipped" in text and "pass" in text.lower()
+    assert "derivcheck bench (quick" in text and "pass" in text.lower()
+    cuda = [r for r in json.loads((tmp_path / "r.json").read_text())["targets"] if r["id"].startswith("cuda.")]
+    import torch
+
+    if torch.cuda.is_available():  # measured on the GPU (a quick run's pass/fail is not asserted)
+        assert all(r["measured"] is not None for r in cuda)
+    else:
+        assert "skipped" in text and all(r["pass"] is None for r in cuda)
     assert json.loads((tmp_path / "r.json").read_text())["config"]["quick"] is True
 
 
@@ -165,6 +213,9 @@ def test_cuda_section_runs_the_torch_engines_on_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: "fake")
     monkeypatch.setattr(bench.problems, "engine_fn", fake_engine)
-    (rec,), raw = bench.bench_cuda(TINY, lambda *a, **k: None, requested=True)
-    assert seen == [("torch_dims", "cuda"), ("torch_hvp_double_backward", "cuda")]
-    assert rec["pass"] is True and rec["details"]["device"] == "fake" and set(raw) == {"gradient", "hvp"}
+    monkeypatch.setattr(bench.cuda, "gpu_floor", lambda *a, **k: lambda: sum(range(10)))
+    recs, raw = bench.bench_cuda(TINY, lambda *a, **k: None, requested=True)
+    per_dtype = [("torch_dims", "cuda"), ("torch_cdist", "cuda"), ("torch_eq8", "cuda"), ("torch_hvp_double_backward", "cuda")]
+    assert seen == per_dtype * 2  # float64, float32
+    assert [r["id"] for r in recs] == CUDA_IDS and recs[0]["pass"] is True
+    assert all(r["details"]["device"] == "fake" for r in recs) and raw["device"] == "fake"

@@ -58,6 +58,7 @@ def test_flat_equals_program_at_50_digits(net):
 # -- backends ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("net", [NETS[0], NETS[2], NETS[5]], ids=_ids)
 def test_symengine_equals_sympy(net):
+    pytest.importorskip("symengine")  # an optional extra (derivcheck[fast])
     p, X, Y = random_case(net, batch=2)
     _, _, vals = sym._values(net, p, X, Y)
     out = {}

@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from derivcheck import cli, verify
 from numeric import manual
@@ -31,13 +32,16 @@ def test_quick_run_passes_and_documents_itself(tmp_path):
         assert all("torch-cuda" in " ".join(c["skipped"]) for c in res["cases"])
         assert "torch-cuda" in res["summary"]["not_run"] and "torch-cuda" not in res["summary"]["engines"]
         assert "torch-cuda" not in res["table"]
-    else:
+        hvp_cases = [c for c in res["cases"] if "hvp" in c["errors"].get("manual", {})]
+        assert hvp_cases and all("hvp torch-cuda: not run" in " ".join(c["skipped"]) for c in hvp_cases)
+    else:  # the GPU engine ran, first order and H v, and agrees
         assert "torch-cuda" in res["table"] and not res["summary"]["not_run"]
+        assert res["table"]["torch-cuda"]["dZ"]["max_rel"] < 1e-12
+        assert res["table"]["torch-cuda"]["hvp"]["pass"]
 
 
 def _no_cuda(monkeypatch):
     """Make torch-cuda unavailable, as on a machine without CUDA."""
-    import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
@@ -62,6 +66,15 @@ def test_an_engine_that_cannot_run_is_not_run_not_passing(tmp_path, monkeypatch,
 
     assert "NOT RUN: torch-cuda" in _verdict_line(res["summary"])
     assert _verdict_line({**res["summary"], "not_run": {}}) == "ALL CHECKS PASS"
+
+
+def test_hvp_runs_on_every_float64_engine_cuda_included(tmp_path, monkeypatch):
+    """H v on CUDA takes the same path as on the CPU: bind the torch-cuda entry to the CPU to run it here."""
+    assert "torch-cuda" in verify.HVP_ENGINES and "torch-cpu" in verify.HVP_ENGINES
+    monkeypatch.setitem(ENGINES, "torch-cuda", dataclasses.replace(ENGINES["torch-cuda"], device="cpu"))
+    code, res = _run(tmp_path, engines="torch-cuda,hvp", drawn=0)
+    assert code == 0
+    assert res["table"]["torch-cuda"]["hvp"]["pass"] and res["table"]["torch-cuda"]["hvp"]["n"] > 0
 
 
 def test_a_wrong_engine_fails_with_a_reproducing_command(tmp_path, monkeypatch):

@@ -44,7 +44,7 @@ from __future__ import annotations
 from . import problems
 from .cli import add_arguments, main
 from .config import FULL, QUICK, SECTIONS, BenchConfig
-from .cuda import bench_cuda
+from .cuda import bench_cuda, gpu_floor
 from .driver import run
 from .gradient import bench_gradient, kernel_evaluations, matmul_products
 from .hvp import bench_hvp
@@ -74,6 +74,7 @@ __all__ = [
     "bench_hvp",
     "bench_scaling",
     "bench_cuda",
+    "gpu_floor",
     "bench_suite",
     "problems",
 ]

@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--device",
         default="cpu",
         choices=("cpu", "cuda"),
-        help="cuda: also record torch gradient/HVP throughput on CUDA (skipped without CUDA)",
+        help="cuda: also time the torch gradient and H v on the GPU against its floor (skipped without CUDA)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")

@@ -44,8 +44,8 @@ def run(
     Args:
         out: results path (its folder also receives scaling.png); None writes nothing.
         quick: use `QUICK` sizes (a smoke run; its pass/fail says nothing about the targets).
-        device: "cpu", or "cuda" to also record torch throughput on CUDA (skipped with a message
-            when CUDA is absent). seed: seed of every random problem.
+        device: "cpu", or "cuda" to also run the CUDA section (gradient and H v against the GPU floor;
+            skipped with a message when CUDA is absent). seed: seed of every random problem.
         config: explicit sizes (overrides `quick`). sections: which parts to run.
         argv: the bench's own arguments, recorded as the command ``derivcheck bench ARGV`` (default:
             this process's arguments, a leading ``bench`` verb dropped).

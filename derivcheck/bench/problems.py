@@ -28,12 +28,13 @@ def problem(widths, batch, dim, seed):
     return net, Params(Z=Z), X, Y
 
 
-def engine_fn(engine, net, p, X, Y, V=None, *, device="cpu"):
+def engine_fn(engine, net, p, X, Y, V=None, *, device="cpu", **torch_kw):
     """A zero-argument callable running one engine (gradient or HVP) on one problem.
 
     Engines: "manual", "manual_hvp", "torch_<formulation>" (gradient), "torch_hvp_<method>" (HVP);
-    `device` applies to the torch ones. Every call goes through `numeric.engines.ENGINES` (float64),
-    the torch tuning (formulation, method) as the contract's keyword arguments."""
+    `device` and `torch_kw` (dtype, as_numpy; quantities for the gradient) apply to the torch ones.
+    Every call goes through `numeric.engines.ENGINES` (float64 unless `torch_kw` gives a dtype), the
+    torch tuning (formulation, method) as the contract's keyword arguments."""
     from numeric.engines import ENGINES
 
     if engine in ("manual", "manual_hvp"):
@@ -43,12 +44,13 @@ def engine_fn(engine, net, p, X, Y, V=None, *, device="cpu"):
         assert man.hvp is not None  # the manual engine has second order (R-operator)
         return lambda: man.hvp(net, p, X, Y, V)
     torch_ = ENGINES["torch-cuda" if device == "cuda" else "torch-cpu"]
+    kw = {"dtype": torch_.dtype, **torch_kw}
     if engine.startswith("torch_hvp_"):
         assert torch_.contract_hvp is not None  # the torch engine has second order
         hvp, method = torch_.contract_hvp, engine[len("torch_hvp_") :]
-        return lambda: hvp(net, p, X, Y, V, dtype=torch_.dtype, device=device, method=method)
+        return lambda: hvp(net, p, X, Y, V, device=device, method=method, **kw)
     grad, formulation = torch_.contract_gradients, engine[len("torch_") :]
-    return lambda: grad(net, p, X, Y, dtype=torch_.dtype, device=device, formulation=formulation)
+    return lambda: grad(net, p, X, Y, device=device, formulation=formulation, **kw)
 
 
 # Peak RSS of this process's own address space: VmHWM (ru_maxrss would not do: on Linux it carries

@@ -68,6 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", metavar="OUTDIR",
                         help="also build the training report of this task and network (the three methods)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default=None,
+        help="train on the torch engine on this device (default: the manual engine on the host)",
+    )
 
 
 def _progress(quiet: bool):
@@ -111,6 +117,13 @@ def _check_numbers(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train with the chosen method(s), print one line per method, write the logs (and the report)."""
     _check_numbers(args)
+    device = getattr(args, "device", None)
+    if device == "cuda":  # before any output: a missing GPU is one line and exit 2
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SpecError("--device cuda: torch.cuda is not available on this machine",
+                            "train with --device cpu (torch) or without --device (the manual engine)")
     task, _ = task_from_args(args)
     print(f"derivcheck train: task {task.name} ({task.description}); {task.net.describe()}; seed {args.seed}")
     why = check_kernel(task.net, args.allow_nonsmooth_kernel)
@@ -147,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
                 allow_nonsmooth_kernel=args.allow_nonsmooth_kernel,
                 callback=cb,
                 backtrack=not args.no_backtrack,
+                device=device,
             )
             if args.method == "all" and m == "newton-cg" and budget is None:
                 budget = runs[m].result.history[-1].cost

@@ -8,13 +8,17 @@ products by the manual R-operator):
     adam        Adam on the same flat parameters
     newton-cg   trust-region Newton with Steihaug truncated CG (safe on non-convex losses)
 
+With ``device`` ("cpu" or "cuda") the same methods run on the torch engine (`numeric.optim.torch_problem`):
+parameters, gradients, H v and the optimiser state stay on that device; the final parameters and the
+trajectory are copied back to the host once, so the logs and the report are the same.
+
 Kernels whose g'(0+) != 0 fail the audit's ``gradient_at_coincidence`` check (`check_kernel`).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 import numpy as np
@@ -61,11 +65,18 @@ def check_kernel(net: Net, allow_nonsmooth: bool = False) -> str | None:
     return reason
 
 
-def auto_lr(task: Task, seed: int = 0, factor: float = 1.0) -> tuple[float, float]:
+def _problem(task: Task, device: str | None):
+    if device is None:
+        return optim.net_problem(task.net, task.params0, task.X, task.Y)
+    return optim.torch_problem(task.net, task.params0, task.X, task.Y, device=device)
+
+
+def auto_lr(task: Task, seed: int = 0, factor: float = 1.0, device: str | None = None) -> tuple[float, float]:
     """(eta, lambda_max): eta = factor / lambda_max(H(x_0)), lambda_max by Lanczos (scipy eigsh) on the
-    manual HVP (numeric.optim.top_eigenvalue). factor < 2 keeps eta below the descent-lemma limit."""
-    problem, x0 = optim.net_problem(task.net, task.params0, task.X, task.Y)
-    lam = optim.top_eigenvalue(lambda v: problem.hvp(x0, v), problem.n, seed=seed)
+    manual HVP, or on the torch engine's on `device` (numeric.optim.top_eigenvalue). factor < 2 keeps eta
+    below the descent-lemma limit."""
+    problem, x0 = _problem(task, device)
+    lam = optim.top_eigenvalue(lambda v: optim.to_host(problem.hvp(x0, v)), problem.n, seed=seed)
     if not lam > 0:
         raise SpecError(
             f"the Hessian at the start has no positive eigenvalue (lambda_max = {lam:.3g})",
@@ -127,6 +138,7 @@ def train(
     keep_trajectory: bool = False,
     callback=None,
     backtrack: bool = False,
+    device: str | None = None,
 ) -> TrainRun:
     """Train `task`'s coordinates (and biases) with `method` in METHODS.
 
@@ -138,6 +150,8 @@ def train(
         callback: called with every `numeric.optim.Record`.
         backtrack: gd only: Armijo backtracking (`numeric.optim.gd`); a step that would not lower the
             loss is halved instead of taken (the command line's default; the report studies plain GD).
+        device: None (the manual engine on the host, the default) or "cpu"/"cuda" (the torch engine,
+            everything kept on that device until the run ends).
     """
     if method not in METHODS:
         raise SpecError(f"unknown method {method!r}", f"use one of {', '.join(METHODS)}")
@@ -149,10 +163,10 @@ def train(
         raise SpecError(f"learning rate {lr!r} is not a positive number", "pass e.g. --lr 0.05")
     lam = None
     if method == "gd" and lr is None:
-        lr, lam = auto_lr(task, task.seed)
+        lr, lam = auto_lr(task, task.seed, device=device)
     if method == "adam" and lr is None:
         lr = ADAM_LR
-    problem, x0 = optim.net_problem(task.net, task.params0, task.X, task.Y)
+    problem, x0 = _problem(task, device)
     kw = dict(max_cost=max_cost, callback=callback, keep_trajectory=keep_trajectory)
     t0 = time.perf_counter()
     if method == "gd":
@@ -161,6 +175,9 @@ def train(
         res = optim.adam(problem, x0, cast(float, lr), iters, **kw)
     else:
         res = optim.newton_cg(problem, x0, iters, radius=radius, damping=damping, cg_maxiter=cg_maxiter, **kw)
+    if device is not None:  # back to the host once, at the end: the logs and report read NumPy
+        traj = None if res.trajectory is None else [optim.to_host(x) for x in res.trajectory]
+        res = replace(res, x=optim.to_host(res.x), trajectory=traj, settings={**res.settings, "device": device})
     run_ = TrainRun(task, method, res, lr, lam, time.perf_counter() - t0)
     if why:
         run_.warnings.append(why)

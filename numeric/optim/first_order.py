@@ -10,6 +10,7 @@ import numpy as np
 
 from derive import SpecError
 
+from .device import copy, norm, zeros_like
 from .problem import Problem, Record, Result, evaluate, is_finite, make_record, start_run
 
 __all__ = ["gd", "adam"]
@@ -39,12 +40,12 @@ def _loop(method, problem, x0, step_fn, iters, max_cost, callback, keep_trajecto
         if not is_finite(f_new, g_new):
             stop = "diverged (non-finite loss or gradient)"
             break
-        step = float(np.linalg.norm(x_new - x))
+        step = norm(x_new - x)
         settings["loss_increases"] += int(f_new > f)
         x, f, g = x_new, f_new, g_new
         hist.append(make_record(problem, k, f, g, step, rate, t0))
         if traj is not None:
-            traj.append(x.copy())
+            traj.append(copy(x))
         if callback:
             callback(hist[-1])
     return Result(method, x, hist, stop, traj, settings)
@@ -124,15 +125,15 @@ def adam(
     """
     if not (lr > 0 and math.isfinite(lr)):
         raise SpecError(f"learning rate must be a positive finite number, got {lr!r}", "pass e.g. lr=0.05")
-    m = np.zeros(np.size(x0))
-    v = np.zeros(np.size(x0))
+    m = zeros_like(x0)  # the moments live where the iterate does (host or device)
+    v = zeros_like(x0)
 
     def step(k, x, g):
         m[:] = beta1 * m + (1 - beta1) * g
         v[:] = beta2 * v + (1 - beta2) * g * g
         mhat = m / (1 - beta1**k)
         vhat = v / (1 - beta2**k)
-        return x - lr * mhat / (np.sqrt(vhat) + eps)
+        return x - lr * mhat / (vhat**0.5 + eps)
 
     return _loop(
         "adam",

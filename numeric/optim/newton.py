@@ -14,6 +14,7 @@ import numpy as np
 
 from derive import SpecError
 
+from .device import copy, norm, zeros_like
 from .problem import Problem, Record, Result, is_finite, make_record, start_run
 
 __all__ = ["CGResult", "steihaug_cg", "newton_cg", "top_eigenvalue"]
@@ -32,7 +33,7 @@ class CGResult:
 
 def _to_boundary(p, d, radius):
     """tau >= 0 with ||p + tau d|| = radius."""
-    a, b, c = d @ d, 2 * (p @ d), p @ p - radius**2
+    a, b, c = float(d @ d), 2 * float(p @ d), float(p @ p) - radius**2
     return (-b + math.sqrt(max(b * b - 4 * a * c, 0.0))) / (2 * a)
 
 
@@ -53,11 +54,10 @@ def steihaug_cg(
     Each iteration costs one HVP. The iterates lie in the Krylov space of H and g, so a step never
     has a component along an exact null vector of H to which g is orthogonal (e.g. translations).
     """
-    n = g.size
-    p, Hp = np.zeros(n), np.zeros(n)
-    r = g.copy()  # residual of (H + damping I) p = -g, with the sign convention r = Hp + g
+    p, Hp = zeros_like(g), zeros_like(g)  # on g's device (host or GPU)
+    r = copy(g)  # residual of (H + damping I) p = -g, with the sign convention r = Hp + g
     d = -r
-    gnorm = float(np.linalg.norm(g))
+    gnorm = norm(g)
     if gnorm == 0:
         return CGResult(p, Hp, 0, "converged")
     for it in range(1, maxiter + 1):
@@ -68,13 +68,13 @@ def steihaug_cg(
             return CGResult(p + tau * d, Hp + tau * Hd, it, "negative curvature")
         alpha = float(r @ r) / curv
         p_new = p + alpha * d
-        if np.linalg.norm(p_new) >= radius:
+        if norm(p_new) >= radius:
             tau = _to_boundary(p, d, radius)
             return CGResult(p + tau * d, Hp + tau * Hd, it, "boundary")
         Hp = Hp + alpha * Hd
         r_new = r + alpha * Hd
         p = p_new
-        if np.linalg.norm(r_new) <= rtol * gnorm:
+        if norm(r_new) <= rtol * gnorm:
             return CGResult(p, Hp, it, "converged")
         beta = float(r_new @ r_new) / float(r @ r)
         d = -r_new + beta * d
@@ -129,7 +129,7 @@ def newton_cg(
     t0, x, f, g, hist, traj = start_run(problem, x0, radius, keep_trajectory, callback)
     stop = "iterations"
     for k in range(1, iters + 1):
-        gnorm = float(np.linalg.norm(g))
+        gnorm = norm(g)
         if gnorm <= gtol:
             stop = "gradient tolerance"
             break
@@ -145,7 +145,7 @@ def newton_cg(
         f_new, g_new = problem.value_and_grad(x + cg.p)
         ok = is_finite(f_new, g_new) and predicted > 0
         rho = (f - f_new) / predicted if ok else -math.inf
-        step_norm = float(np.linalg.norm(cg.p))
+        step_norm = norm(cg.p)
         used = radius
         if rho < 0.25:
             radius = 0.25 * (step_norm if ok and step_norm > 0 else radius)
@@ -168,7 +168,7 @@ def newton_cg(
             )
         )
         if traj is not None:
-            traj.append(x.copy())
+            traj.append(copy(x))
         if callback:
             callback(hist[-1])
         if radius < 1e-14:

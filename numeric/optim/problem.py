@@ -4,7 +4,8 @@ bookkeeping shared by every method (the first record, one record per iteration).
 Everything works on flat parameter vectors in numeric.flat's layout (coordinates layer by layer,
 node by node, dimension last, then biases). A `Problem` wraps two callables,
 ``value_and_grad(x) -> (L, dL/dx)`` and ``hvp(x, v) -> H v``, and counts how often each is called,
-so methods are compared by cost, not by iterations.
+so methods are compared by cost, not by iterations. `net_problem` is the manual engine's objective
+on the host (NumPy); `torch_problem` the torch engine's, kept on a device (tensors; see `device`).
 
 Cost unit ("HVP-equivalent evaluation"): one gradient evaluation or one Hessian-vector product
 counts 1. A manual R-operator HVP costs about two gradients (forward-over-reverse), so this unit
@@ -26,8 +27,10 @@ from derive import MLP, Net, Params, SpecError
 from ..flat import flatten, unflatten
 from ..manual import gradients
 from ..manual import hvp as manual_hvp
+from .device import all_finite, copy, is_torch, nan_like, norm
 
-__all__ = ["Problem", "Record", "Result", "net_problem", "make_record", "is_finite", "start_run"]
+__all__ = ["Problem", "Record", "Result", "net_problem", "torch_problem", "make_record", "evaluate", "is_finite",
+           "start_run"]
 
 
 class Problem:
@@ -54,11 +57,12 @@ class Problem:
     def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         self.n_grad += 1
         f, g = self._vg(x)
-        return float(f), np.asarray(g, dtype=np.float64)
+        return float(f), (g if is_torch(g) else np.asarray(g, dtype=np.float64))
 
     def hvp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
         self.n_hvp += 1
-        return np.asarray(self._hvp(x, v), dtype=np.float64)
+        hv = self._hvp(x, v)
+        return hv if is_torch(hv) else np.asarray(hv, dtype=np.float64)
 
 
 def net_problem(net: Net | MLP, params: Params, X: np.ndarray, Y: np.ndarray) -> tuple[Problem, np.ndarray]:
@@ -80,6 +84,38 @@ def net_problem(net: Net | MLP, params: Params, X: np.ndarray, Y: np.ndarray) ->
         return manual_hvp(net, unflatten(net, x), X, Y, np.asarray(v, dtype=np.float64))
 
     return Problem(vg, hv, x0.size), x0
+
+
+def torch_problem(net: Net | MLP, params: Params, X: np.ndarray, Y: np.ndarray, *, device: str = "cpu",
+                  dtype=np.float64) -> tuple[Problem, object]:
+    """The same objective as `net_problem` on the torch engine, kept on `device` ("cpu" or "cuda").
+
+    The flat parameters x, the gradient and H v are torch tensors on the device (numeric.flat's layout,
+    through `numeric.second_order.flat_loss`); the gradient by autograd w.r.t. x (the coordinates
+    directly: no dL/dW is formed or copied), H v by double backward. Only the loss leaves the device.
+
+    Returns:
+        (problem, x0) with x0 = flatten(params) as a tensor on the device.
+
+    Raises:
+        SpecError: device "cuda" where torch.cuda is not available.
+    """
+    import torch
+
+    from ..second_order import flat_loss, function_hvp
+
+    f, x0 = flat_loss(net, params, X, Y, dtype=dtype, device=device)
+
+    def vg(x):
+        x = x.detach().requires_grad_(True)
+        value = f(x)
+        (g,) = torch.autograd.grad(value, x)
+        return value.detach(), g.detach()
+
+    def hv(x, v):
+        return function_hvp(f, x, torch.as_tensor(v, dtype=x0.dtype, device=x0.device))
+
+    return Problem(vg, hv, x0.numel()), x0
 
 
 @dataclass
@@ -126,11 +162,11 @@ class Result:
 def make_record(problem, it, f, g, step, rate, t0, **kw) -> Record:
     """Record of iteration `it` at loss f and gradient g, with the problem's counters and time since t0."""
     with np.errstate(over="ignore"):  # a diverging run's last gradient may overflow its norm: inf
-        norm = float(np.linalg.norm(g))
+        gnorm = norm(g)
     return Record(
         it,
         float(f),
-        norm,
+        gnorm,
         float(step),
         float(rate),
         problem.n_grad,
@@ -148,22 +184,22 @@ def evaluate(problem, x) -> tuple[float, np.ndarray]:
         with np.errstate(over="ignore", invalid="ignore"):
             return problem.value_and_grad(x)
     except SpecError:
-        return float("nan"), np.full(np.size(x), np.nan)
+        return float("nan"), nan_like(x)
 
 
 def is_finite(f, g) -> bool:
     """Whether the loss f and every entry of the gradient g are finite (else the method stops: diverged)."""
-    return math.isfinite(f) and bool(np.all(np.isfinite(g)))
+    return math.isfinite(f) and all_finite(g)
 
 
 def start_run(problem, x0, rate, keep_trajectory, callback):
     """Every method's first step: the clock, x_0, f and g at x_0, record 0 (reported to `callback`)
     and the trajectory list (None unless kept). Returns (t0, x, f, g, hist, traj)."""
     t0 = time.perf_counter()
-    x = np.array(x0, dtype=np.float64)
+    x = copy(x0)
     f, g = problem.value_and_grad(x)
     hist = [make_record(problem, 0, f, g, 0.0, rate, t0)]
-    traj = [x.copy()] if keep_trajectory else None
+    traj = [copy(x)] if keep_trajectory else None
     if callback:
         callback(hist[-1])
     return t0, x, f, g, hist, traj
