@@ -63,7 +63,8 @@ CLAIMS = [
     FormulaClaim("000/eq8", "dZ", eq8, layers="all", family=NOTE, where="eq. (8)",
                  text=r"\partial L/\partial z_{n_l,d} = \sum [\delta^{(l)} h^{(l-1)} g'] (z-z')/\|z-z'\| "
                       r"+ \sum [\delta^{(l+1)} h^{(l)} g'] (z-z')/\|z-z'\|",
-                 correct=r"eq. (8) with the activations a^{(l-1)}, a^{(l)} in place of h^{(l-1)}, h^{(l)}",
+                 correct=r"\partial L/\partial z_{n_l,d} = \sum [\delta^{(l)} a^{(l-1)} g'] (z-z')/\|z-z'\| "
+                         r"+ \sum [\delta^{(l+1)} a^{(l)} g'] (z-z')/\|z-z'\|\quad\text{(activations $a$, not $h$)}",
                  note="reading: h of the input layer is the input x; alternative (h as the pre-activation "
                       "everywhere) fails in the same cases"),
 ]

@@ -3,7 +3,6 @@ g, g', phi and the float32 error against separation."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -119,12 +118,7 @@ def write_report(
     out_dir = Path(out_dir)
     f: Facts = a.data["facts"]
     kfig, ffig = _plots(a, out_dir)
-    hess = a.check("hessian_at_coincidence").evidence
     prov = provenance(a.seed, argv)
-
-    def short(v) -> str:
-        text = v if isinstance(v, str) else json.dumps(jsonable(v))
-        return text if len(text) <= 600 else text[:600] + " ..."
 
     ctx = {
         "kernel": a.kernel,
@@ -133,14 +127,14 @@ def write_report(
         "created": prov["created"],
         "command": prov["command"],
         "versions": ", ".join(f"{k} {v}" for k, v in prov["versions"].items()),
-        "params_text": ", ".join(f"{k} = {v:g}" for k, v in a.params.items()) or "none",
+        "params_text": ", ".join(f"{k} = {v:.6g}" for k, v in a.params.items()) or "none",
         "g_latex": am.latex(f.g),
         "phi_latex": am.latex(f.phi),
         "g0": am.latex(f.g0),
         "dg0": am.latex(f.dg0),
         "d2g0": am.latex(f.d2g0),
         "phi0": am.latex(f.phi0),
-        "d3g0": _latex_text(hess.get("g'''(0+)")),
+        "d3g0": am.latex(a.data.get("d3g0")),
         "grid_points": int(f.grid.size),
         "points_text": ", ".join(str(p) for p in f.points) or "none (no boundary or singularity)",
         "checks": [
@@ -149,7 +143,7 @@ def write_report(
                 "verdict": c.verdict,
                 "detail": c.detail,
                 "decided": str(c.evidence.get("decided", "")),
-                "evidence": [(k, short(v)) for k, v in c.evidence.items() if k != "decided"],
+                "evidence": [(k, readable(v)) for k, v in c.evidence.items() if k != "decided"],
             }
             for c in a.checks
         ],
@@ -160,7 +154,23 @@ def write_report(
     return render("audit.tex.j2", ctx, out_dir, "audit", figures=figures, compile=compile)
 
 
-def _latex_text(v) -> str:
-    if v is None:
-        return r"\text{undecided}"
-    return r"\text{" + str(v).replace("_", r"\_").replace("*", r"\cdot ") + "}"
+def readable(v, digits: int = 6, limit: int = 600) -> str:
+    """An evidence value as text a reader can read: numbers to `digits` significant digits, mappings as
+    "key: value; ...", lists comma-separated (no Python dicts, quotes or 17-digit floats)."""
+
+    def fmt(x) -> str:
+        x = jsonable(x)
+        if x is None:
+            return "none"
+        if isinstance(x, bool):
+            return str(x).lower()
+        if isinstance(x, float):
+            return f"{x:.{digits}g}"
+        if isinstance(x, dict):
+            return "; ".join(f"{k}: {fmt(w)}" for k, w in x.items()) or "none"
+        if isinstance(x, list):
+            return ", ".join(fmt(w) for w in x) or "none"
+        return str(x)
+
+    text = fmt(v)
+    return text if len(text) <= limit else text[:limit] + " ..."
