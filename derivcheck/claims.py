@@ -14,6 +14,7 @@ import importlib.resources
 import importlib.util
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ class Result:
     command: str = ""
     claim_correct: str = ""
     finding: str = ""  # the failed check's `numeric.compare.Finding` line (false claims only)
+    values: dict = field(default_factory=dict)  # {"claimed", "true"} as numbers (floats or lists) for JSON
 
 
 @dataclass
@@ -181,7 +183,8 @@ def check_worked(wf: WorkedFile, *, raise_: bool = False) -> list[Result]:
         out.append(Result(cl.id, "number", cl.where, cl.quantity + (f" (layer {cl.layer})" if cl.layer is not None else ""),
                           verdict, show([str(v) for v in flat_c]), show(trues), cl.text, cl.note,
                           evidence=f"off by {worst:.2g} units of the last printed digit" if verdict != HOLDS else "",
-                          finding="" if f.ok else f.describe()))
+                          finding="" if f.ok else f.describe(),
+                          values={"claimed": _num([float(v) for v in flat_c]), "true": _num(flat_t.tolist())}))
     return out
 
 
@@ -216,7 +219,23 @@ def _formula_result(v: FormulaVerdict) -> Result:
         true = f"{ce['true']:.6g}" if isinstance(ce["true"], float) else str(ce["true"])
     return Result(cl.id, "formula", cl.where, cl.quantity, HOLDS if v.holds else FALSE, claimed or "formula",
                   true or "same as claimed", cl.text, cl.note, v.evidence, ce, v.command, cl.correct,
-                  v.finding.describe() if v.finding is not None else "")
+                  v.finding.describe() if v.finding is not None else "",
+                  {"claimed": ce["claimed"], "true": ce["true"]} if ce else {})
+
+
+def _num(xs: list):
+    return xs[0] if len(xs) == 1 else xs
+
+
+def to_json(docs: list[DocumentResult], prov: Mapping[str, Any]) -> dict:
+    """The verdicts as JSON: per claim its fields, "claimed"/"true" as numbers (null for a formula that
+    holds) and "claimed_text"/"true_text" as printed in the table."""
+    def claim(r: Result) -> dict:
+        d = {k: v for k, v in r.__dict__.items() if k != "values"}
+        return {**d, "claimed": r.values.get("claimed"), "true": r.values.get("true"),
+                "claimed_text": r.claimed, "true_text": r.true}
+    return {"provenance": prov, "documents": [{**d.__dict__, "results": [claim(r) for r in d.results]}
+                                              for d in docs]}
 
 
 # ------------------------------------------------------------------------------------------------ files
@@ -254,10 +273,11 @@ def check_files(paths, **kw) -> list[DocumentResult]:
 
 
 def print_table(docs: list[DocumentResult], file=None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=file or sys.stdout, width=160)
+    from .tables import console as make_console
+
+    console = make_console(file)
     style = {HOLDS: "green", ROUNDING: "yellow", FALSE: "bold red"}
     for d in docs:
         t = Table(title=f"{d.title} [{Path(d.path).name}]", title_justify="left")
@@ -332,7 +352,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--cases", type=int, default=60, help="networks drawn per formula claim (default 60)")
     parser.add_argument("--no-prove", action="store_true", help="skip the symbolic proofs")
     parser.add_argument("--errata", type=Path, metavar="OUTDIR", help="also build errata.tex/.pdf in OUTDIR")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="write the verdicts as JSON")
+    from .tables import add_json_argument
+    add_json_argument(parser, "the verdicts")
 
 
 def default_files() -> list[Path]:
@@ -346,12 +367,12 @@ def run(args) -> int:
     if not files:
         raise SpecError("no claims files given and the installed catalog is empty", "pass FILE... (.toml or .py)")
     docs = check_files(files, seed=args.seed, cases=args.cases, prove=not args.no_prove, only=args.only)
-    print_table(docs)
+    if args.json != "-":
+        print_table(docs)
     argv = sys.argv[1:]
-    if args.json:
-        provenance.atomic_write_json(args.json, {"provenance": provenance.provenance(args.seed, argv),
-                                                 "documents": [{**d.__dict__, "results": [r.__dict__ for r in d.results]}
-                                                               for d in docs]})
+    if args.json is not None:
+        from .tables import write_json
+        write_json(args.json, to_json(docs, provenance.provenance(args.seed, argv)))
     if args.errata:
         tex, pdf = build_errata(docs, args.errata, seed=args.seed, argv=argv)
         print(f"errata: {pdf or tex}")

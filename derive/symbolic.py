@@ -684,11 +684,18 @@ class Derivation:
         return self._memo(("eq8", variant), lambda: [sp.Matrix(net.widths[l - 1], net.dim, lambda i, d: entry(l, i, d))
                                                       for l in range(1, net.L + 1)])
 
-    def proof_eq8(self, variant: str = "a") -> bool:
+    def proof_eq8(self, variant: str = "a", on_step=None) -> bool:
         """True iff simplify(eq8 - exact) == 0 for every coordinate (a symbolic proof). A nonzero
-        value of the difference at an exact rational point (40 digits) is a disproof: False."""
+        value of the difference at an exact rational point (40 digits) is a disproof: False.
+        `on_step(done, total)` is called after each coordinate (a progress display)."""
         diffs = [e8 - ex for E, G in zip(self.eq8(variant), self.dZ) for e8, ex in zip(E, G)]
-        return all_zero(diffs)
+        if on_step is None:
+            return all_zero(diffs)
+        for k, e in enumerate(diffs):
+            if not all_zero([e]):
+                return False
+            on_step(k + 1, len(diffs))
+        return True
 
 
 def derivation(net: Net | None = None, batch: int = 1) -> Derivation:

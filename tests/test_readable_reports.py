@@ -4,6 +4,7 @@ non-ASCII title, and the reports show numbers and equations rather than Python r
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -98,3 +99,73 @@ def test_errata_builds_for_a_non_ascii_title(tmp_path):
     assert "Réseaux" in text and "Übung" in text
     # the correct form of eq. (8) is a formula with its words spaced, not "eq.(8)withtheactivations"
     assert "withtheactivations" not in text.replace("\n", "")
+
+
+# ------------------------------------------------------------------ tables at 80 columns, --json PATH|-
+
+def _lines_fit(text: str, width: int = 80) -> None:
+    assert text.strip()
+    assert max(len(line) for line in text.splitlines()) <= width, text
+    assert "…" not in text  # nothing truncated
+
+
+def test_audit_table_fits_80_columns_and_json_goes_to_stdout(capsys, monkeypatch, tmp_path):
+    from derivcheck import cli
+
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["audit-kernel", "gaussian", "--examples", "1"]) == 0
+    out = capsys.readouterr().out
+    _lines_fit(out)
+    assert "gradient_at_coincidence" in out.replace("\n", "").replace(" ", "").replace("│", "")
+    assert cli.main(["audit-kernel", "gaussian", "--examples", "1", "--json", "-"]) == 0
+    doc = json.loads(capsys.readouterr().out)  # stdout is the JSON alone
+    assert doc["verdict"] == "pass" and len(doc["checks"]) == 11
+    path = tmp_path / "audit.json"
+    assert cli.main(["audit-kernel", "gaussian", "--examples", "1", "--json", str(path)]) == 0
+    _lines_fit(capsys.readouterr().out)  # the table, and the JSON in the file
+    assert json.loads(path.read_text())["kernel"] == "gaussian"
+
+
+def test_claims_table_fits_and_json_numbers_are_numbers(capsys, monkeypatch, tmp_path):
+    from derivcheck import cli
+
+    monkeypatch.setenv("COLUMNS", "80")
+    files = [str(REPO / "claims" / "guide-3.5-jacobians.toml")]
+    cli.main(["claims", *files])
+    _lines_fit(capsys.readouterr().out)
+    cli.main(["claims", *files, "--json", "-"])
+    doc = json.loads(capsys.readouterr().out)
+    results = doc["documents"][0]["results"]
+    assert results and all(isinstance(r["true"], (float, list)) for r in results)
+    assert all(isinstance(r["claimed"], (float, list)) and isinstance(r["claimed_text"], str) for r in results)
+
+
+def test_verify_table_is_complete_when_piped(capsys, monkeypatch, tmp_path):
+    from derivcheck import cli
+
+    monkeypatch.setenv("COLUMNS", "80")
+    out = tmp_path / "results.json"
+    cli.main(["verify", "--quick", "--drawn", "0", "--only", "m000", "--out", str(out), "--json", "-"])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc == json.loads(out.read_text())
+    cli.main(["verify", "--quick", "--drawn", "0", "--only", "m000", "--out", str(out)])
+    text = capsys.readouterr().out
+    _lines_fit(text)
+    assert re.search(r"\d\.\de-\d\d", text)  # whole numbers such as 1.2e-16, not "1.2e-…"
+
+
+# ------------------------------------------------------------------------------- the derivation report
+
+def test_derivation_report_notation_and_no_proof(tmp_path):
+    from derivcheck import report
+    from derive import Net
+
+    net = Net(widths=(2, 2, 1), dim=2, kernel="gaussian", hidden="tanh")
+    tex, pdf = report.derivation_report(tmp_path, net=net, proof=False, compile=tex_available())
+    text = tex.read_text()
+    assert "z^{(2)}_{1,1}" in text and "x_{1,1}" in text and r"\xi_{1}" in text
+    assert not re.search(r"z_\{\d{3}\}|x_\{\d\d\}", text)  # no z_{100}, x_{01}
+    assert "MATH.md" not in text and "coordinate note" not in text and "Eq.~(8)" not in text
+    assert r"\tag{C}" in text and "no-{}proof" in text
+    if tex_available():
+        assert pdf is not None and pdf.read_bytes()[:4] == b"%PDF"

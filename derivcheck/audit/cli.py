@@ -7,13 +7,13 @@ Exit codes: 0 no check fails (warnings allowed; ``--strict`` makes a warning fai
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from derive import KERNELS, SpecError
 
 from ..provenance import atomic_write_json, provenance
+from ..tables import add_json_argument, write_json
 from .core import audit
 from .report import print_table, to_json, write_report
 
@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="a kernel parameter value (repeatable), e.g. --param s=0.5",
     )
-    parser.add_argument("--json", action="store_true", help="print the audit as JSON instead of a table")
+    add_json_argument(parser, "the audit (checks, verdicts, evidence)")
     parser.add_argument("--strict", action="store_true", help="a warning fails too (exit 1)")
     parser.add_argument(
         "--report", metavar="OUTDIR", help="write a LaTeX audit report (PDF when TeX is present)"
@@ -59,9 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     a = audit(args.kernel, parse_params(args.param), seed=args.seed, examples=args.examples)
-    if args.json:
-        print(json.dumps(to_json(a), indent=2))
-    else:
+    if args.json is not None:
+        write_json(args.json, to_json(a))
+    if args.json != "-":
         print_table(a)
     if args.report:
         out = Path(args.report)

@@ -3,7 +3,6 @@ g, g', phi and the float32 error against separation."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,25 +30,28 @@ def to_json(a: Audit) -> dict:
 
 
 def print_table(a: Audit, file=None) -> None:
-    from rich.console import Console
+    """The verdicts as a table at the terminal's width (the "decided" column goes below 100 columns)."""
     from rich.table import Table
+
+    from ..tables import console
 
     colour = {"pass": "green", "warn": "yellow", "fail": "bold red"}
     ps = ", ".join(f"{k}={v:g}" for k, v in a.params.items())
     table = Table(
         title=f"kernel {a.kernel}: g(r) = {a.formula}" + (f"  [{ps}]" if ps else ""), show_lines=False
     )
-    table.add_column("check")
-    table.add_column("verdict")
-    table.add_column("decided")
-    table.add_column("detail", overflow="fold")
+    out = console(file)
+    wide = out.width >= 100
+    table.add_column("check", overflow="fold")
+    table.add_column("verdict", no_wrap=True)
+    if wide:
+        table.add_column("decided", overflow="fold")
+    table.add_column("detail", overflow="fold", ratio=1)
     for c in a.checks:
-        table.add_row(
-            c.name, f"[{colour[c.verdict]}]{c.verdict}[/]", str(c.evidence.get("decided", "")), c.detail
-        )
-    console = Console(file=file or sys.stdout, width=160)
-    console.print(table)
-    console.print(f"overall: [{colour[a.verdict]}]{a.verdict}[/] (seed {a.seed}, {a.seconds:.1f} s)")
+        decided = [str(c.evidence.get("decided", ""))] if wide else []
+        table.add_row(c.name, f"[{colour[c.verdict]}]{c.verdict}[/]", *decided, c.detail)
+    out.print(table)
+    out.print(f"overall: [{colour[a.verdict]}]{a.verdict}[/] (seed {a.seed}, {a.seconds:.1f} s)")
 
 
 def _plots(a: Audit, out_dir: Path) -> tuple[Path, Path | None]:
