@@ -55,7 +55,7 @@ CLAIMS = [
     FormulaClaim("000/eq4", "dW", eq4, layers="weighted", family=NOTE, where="eq. (4)",
                  text=r"\partial L/\partial w_{n_l,n_{l-1}} = \delta^{(l)}_{n_l} h^{(l-1)}_{n_{l-1}}",
                  correct=r"\partial L/\partial w_{n_l,n_{l-1}} = \delta^{(l)}_{n_l} a^{(l-1)}_{n_{l-1}} "
-                         r"(agrees with (4) only when f is the identity)"),
+                         r"\quad\text{(agrees with (4) only when $f$ is the identity)}"),
     FormulaClaim("000/eq5-7", "dZ", eq5, layers="all", family=NOTE, where="eqs. (5)-(7)",
                  text=r"\partial L/\partial z = \sum \partial L/\partial w\, g'(r)(z_{n_l}-z_{n_{l-1}})/r "
                       r"+ \sum \partial L/\partial w\, g'(r)(z_{n_l}-z_{n_{l+1}})/r",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,9 @@ def derivation_report(out_dir: str | Path, net: Net | None = None, batch: int = 
     node_layer = 2 if net.L > 2 else 1
     l0 = node_layer - 1
     n_proof = net.n_coords * (2 if with_printed and net.hidden != "identity" else 1) if proof else 0
+    if n_proof > 20:  # 3-5-2 in D=2 (20 coordinates) takes 10-30 s; it grows faster than the coordinates
+        print(f"derivation: the symbolic proof expands {n_proof} coordinate differences; this can take minutes "
+              "(--no-proof skips it)", file=sys.stderr)
     with _progress() as bar:
         task = bar.add_task("deriving", total=6 + n_proof + (1 if compile else 0))
 

@@ -99,6 +99,19 @@ def test_errata_builds_for_a_non_ascii_title(tmp_path):
     assert "Réseaux" in text and "Übung" in text
     # the correct form of eq. (8) is a formula with its words spaced, not "eq.(8)withtheactivations"
     assert "withtheactivations" not in text.replace("\n", "")
+    assert "onlywhen" not in text.replace("\n", "")
+
+
+def test_catalog_correct_formulas_keep_words_in_text_mode():
+    # the errata typesets `correct` in math mode, where spaces vanish: words belong in \text{...}
+    from derivcheck.claims import default_files, load_formulas
+
+    words = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,} [A-Za-z]{2,} [A-Za-z]{2,}")
+    for path in default_files():
+        if path.suffix == ".py":
+            for claim in load_formulas(path)[1]:
+                math = re.sub(r"\\text\{[^{}]*(\{[^{}]*\}[^{}]*)*\}", "", claim.correct)
+                assert not words.search(math), (claim.id, claim.correct)
 
 
 # ------------------------------------------------------------------ tables at 80 columns, --json PATH|-
