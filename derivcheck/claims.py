@@ -375,5 +375,5 @@ def run(args) -> int:
         write_json(args.json, to_json(docs, provenance.provenance(args.seed, argv)))
     if args.errata:
         tex, pdf = build_errata(docs, args.errata, seed=args.seed, argv=argv)
-        print(f"errata: {pdf or tex}")
+        print(f"errata: {pdf or tex}", file=sys.stderr if args.json == "-" else sys.stdout)  # stdout: JSON only
     return 1 if any(d.failed for d in docs) else 0

@@ -182,3 +182,12 @@ def test_derivation_report_notation_and_no_proof(tmp_path):
     assert r"\tag{C}" in text and "no-{}proof" in text
     if tex_available():
         assert pdf is not None and pdf.read_bytes()[:4] == b"%PDF"
+
+
+def test_report_verb_skips_the_proof_when_asked(capsys, tmp_path):
+    from derivcheck import cli
+
+    assert cli.main(["report", "--which", "derivation", "--no-pdf", "--no-proof", "--out", str(tmp_path)]) == 0
+    assert "derivation:" in capsys.readouterr().out
+    text = (tmp_path / "derivation.tex").read_text()
+    assert "not checked against the exact gradient" in text and "proved equal" not in text
