@@ -206,9 +206,9 @@ def verification_report(results_path: str | Path, out_dir: str | Path, compile: 
     tol_rows = []
     for eng, cells in results["table"].items():
         for q, c in cells.items():
-            tol_rows.append([escape(eng), q, c["dtype"], f"{c['tol']:.0e}", str(c["n"]), "pass" if c["pass"] else
+            tol_rows.append([escape(eng), escape(q), escape(c["dtype"]), f"{c['tol']:.0e}", str(c["n"]), "pass" if c["pass"] else
                              r"\textcolor{red}{FAIL}"])
-    id_rows = [[escape(eng), k, f"{c['max']:.1e}", f"{c['tol']:.0e}", str(c["n"]), "pass" if c["pass"] else
+    id_rows = [[escape(eng), escape(k), f"{c['max']:.1e}", f"{c['tol']:.0e}", str(c["n"]), "pass" if c["pass"] else
                 r"\textcolor{red}{FAIL}"] for eng, ids in results["identities"].items() for k, c in ids.items()]
     prov = results["provenance"]
     s = results["summary"]

@@ -689,13 +689,27 @@ class Derivation:
         value of the difference at an exact rational point (40 digits) is a disproof: False.
         `on_step(done, total)` is called after each coordinate (a progress display)."""
         diffs = [e8 - ex for E, G in zip(self.eq8(variant), self.dZ) for e8, ex in zip(E, G)]
-        if on_step is None:
-            return all_zero(diffs)
-        for k, e in enumerate(diffs):
-            if not all_zero([e]):
-                return False
-            on_step(k + 1, len(diffs))
-        return True
+        rest = []  # SymEngine's expansion proves most differences zero at once; SymPy decides the rest together
+        for k, e in enumerate(diffs):  # (one rational point disproves any of them first: a fast "no")
+            if not _expands_to_zero(e):
+                rest.append(e)
+            if on_step is not None:
+                on_step(k + 1, len(diffs))
+        return all_zero(rest)
+
+
+def _expands_to_zero(e: sp.Expr) -> bool:
+    """True when SymEngine's expansion of `e` is exactly 0: a proof (exact arithmetic, functions kept as
+    they are), about 10x faster than SymPy's expand on eq. (8)'s differences. False proves nothing: the
+    caller falls back to `derive.decide.all_zero` (rational-point disproof, expand, simplify)."""
+    try:
+        import symengine as se
+    except ImportError:  # pragma: no cover  (the optional "fast" extra; SymPy alone still decides)
+        return False
+    try:
+        return bool(se.expand(se.sympify(e)) == 0)
+    except Exception:  # noqa: BLE001  a function SymEngine cannot convert: SymPy decides
+        return False
 
 
 def derivation(net: Net | None = None, batch: int = 1) -> Derivation:
