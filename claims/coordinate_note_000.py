@@ -55,7 +55,7 @@ CLAIMS = [
     FormulaClaim("000/eq4", "dW", eq4, layers="weighted", family=NOTE, where="eq. (4)",
                  text=r"\partial L/\partial w_{n_l,n_{l-1}} = \delta^{(l)}_{n_l} h^{(l-1)}_{n_{l-1}}",
                  correct=r"\partial L/\partial w_{n_l,n_{l-1}} = \delta^{(l)}_{n_l} a^{(l-1)}_{n_{l-1}} "
-                         r"(agrees with (4) only when f is the identity)"),
+                         r"\quad\text{(agrees with (4) only when $f$ is the identity)}"),
     FormulaClaim("000/eq5-7", "dZ", eq5, layers="all", family=NOTE, where="eqs. (5)-(7)",
                  text=r"\partial L/\partial z = \sum \partial L/\partial w\, g'(r)(z_{n_l}-z_{n_{l-1}})/r "
                       r"+ \sum \partial L/\partial w\, g'(r)(z_{n_l}-z_{n_{l+1}})/r",
@@ -63,7 +63,8 @@ CLAIMS = [
     FormulaClaim("000/eq8", "dZ", eq8, layers="all", family=NOTE, where="eq. (8)",
                  text=r"\partial L/\partial z_{n_l,d} = \sum [\delta^{(l)} h^{(l-1)} g'] (z-z')/\|z-z'\| "
                       r"+ \sum [\delta^{(l+1)} h^{(l)} g'] (z-z')/\|z-z'\|",
-                 correct=r"eq. (8) with the activations a^{(l-1)}, a^{(l)} in place of h^{(l-1)}, h^{(l)}",
+                 correct=r"\partial L/\partial z_{n_l,d} = \sum [\delta^{(l)} a^{(l-1)} g'] (z-z')/\|z-z'\| "
+                         r"+ \sum [\delta^{(l+1)} a^{(l)} g'] (z-z')/\|z-z'\|\quad\text{(activations $a$, not $h$)}",
                  note="reading: h of the input layer is the input x; alternative (h as the pre-activation "
                       "everywhere) fails in the same cases"),
 ]

@@ -35,7 +35,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--cases", type=int, default=60, help="networks drawn per formula claim (default 60)")
     parser.add_argument("--no-prove", action="store_true", help="skip the symbolic proofs")
     parser.add_argument("--errata", type=Path, metavar="OUTDIR", help="also build errata.tex/.pdf in OUTDIR")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="write the verdicts as JSON")
+    from .tables import add_json_argument
+
+    add_json_argument(parser, "the verdicts")
 
 
 def default_files() -> list[Path]:
@@ -49,13 +51,16 @@ def run(args) -> int:
     if not files:
         raise SpecError("no claims files given and the installed catalog is empty", "pass FILE... (.toml or .py)")
     docs = check_files(files, seed=args.seed, cases=args.cases, prove=not args.no_prove, only=args.only)
-    print_table(docs)
+    if args.json != "-":
+        print_table(docs)
     argv = sys.argv[1:]
-    if args.json:
-        provenance.atomic_write_json(args.json, {"provenance": provenance.provenance(args.seed, argv),
-                                                 "documents": [{**d.__dict__, "results": [r.to_json() for r in d.results]}
-                                                               for d in docs]})
+    if args.json is not None:
+        from .tables import write_json
+
+        write_json(args.json, {"provenance": provenance.provenance(args.seed, argv),
+                               "documents": [{**d.__dict__, "results": [r.to_json() for r in d.results]}
+                                             for d in docs]})
     if args.errata:
         tex, pdf = build_errata(docs, args.errata, seed=args.seed, argv=argv)
-        print(f"errata: {pdf or tex}")
+        print(f"errata: {pdf or tex}", file=sys.stderr if args.json == "-" else sys.stdout)  # stdout: JSON only
     return 1 if any(d.failed for d in docs) else 0

@@ -48,7 +48,8 @@ class Result:
     def to_json(self) -> dict:
         """The result for JSON: `claimed` and `true` as numbers (the printed texts stay under "printed")."""
         out = {k: v for k, v in self.__dict__.items() if k not in ("claimed", "true", "values")}
-        return {**out, "printed": {"claimed": self.claimed, "true": self.true}, **self.values}
+        return {**out, "printed": {"claimed": self.claimed, "true": self.true}, "claimed_text": self.claimed,
+                "true_text": self.true, "claimed": None, "true": None, **self.values}
 
 
 @dataclass

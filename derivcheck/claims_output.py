@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from . import provenance
@@ -14,10 +13,11 @@ __all__ = ["print_table", "build_errata"]
 
 
 def print_table(docs: list[DocumentResult], file=None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=file or sys.stdout, width=160)
+    from .tables import console as make_console
+
+    console = make_console(file)
     style = {HOLDS: "green", ROUNDING: "yellow", FALSE: "bold red"}
     for d in docs:
         t = Table(title=f"{d.title} [{Path(d.path).name}]", title_justify="left")

@@ -19,7 +19,7 @@ from pylatexenc.latexencode import RULE_DICT, UnicodeToLatexConversionRule, Unic
 
 from .provenance import atomic_write_bytes, atomic_write_text
 
-__all__ = ["LatexError", "TEMPLATES", "environment", "escape", "render", "compile_pdf", "tex_available", "INSTALL_HINT"]
+__all__ = ["LatexError", "TEMPLATES", "environment", "escape", "command", "render", "compile_pdf", "tex_available", "INSTALL_HINT"]
 
 # The jinja2 templates of every report: reports/templates in a source tree, package data when installed
 # (derivcheck/templates links to reports/templates; pyproject ships it).
@@ -49,6 +49,15 @@ def escape(text: object) -> str:
     return _ENCODER.unicode_to_latex(str(text)).replace("-", "-{}")
 
 
+def command(text: object) -> str:
+    """A command line for \\texttt: escaped, with line breaks allowed after / , and = so a long path or
+    option list wraps inside its frame instead of running off it."""
+    out = escape(text)
+    for ch in "/,=":
+        out = out.replace(ch, ch + r"\allowbreak{}")
+    return out
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader(*TEMPLATES),
@@ -59,6 +68,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, autoescape=False, undefined=jinja2.StrictUndefined,
     )
     env.filters["e"] = escape
+    env.filters["cmd"] = command
     return env
 
 

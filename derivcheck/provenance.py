@@ -32,9 +32,14 @@ def versions() -> dict[str, str]:
     return out
 
 
-def machine() -> dict[str, object]:
+def machine(cuda: bool = True) -> dict[str, object]:
+    """Platform, processor, CPUs and the CUDA device (cuda=False: not asked, so torch is not imported,
+    for exact reports that run no engine)."""
     info: dict[str, object] = {"platform": platform.platform(), "processor": platform.machine(),
                                "cpus": os.cpu_count()}
+    if not cuda:
+        info["cuda"] = "not used"
+        return info
     try:
         import torch
 
@@ -59,9 +64,9 @@ class Provenance(TypedDict):
     created: str
 
 
-def provenance(seed: int | None = None, argv: list[str] | None = None) -> Provenance:
+def provenance(seed: int | None = None, argv: list[str] | None = None, cuda: bool = True) -> Provenance:
     """What every report and results file records: seed, versions, machine, command, time."""
-    return {"seed": seed, "command": command_line(argv), "versions": versions(), "machine": machine(),
+    return {"seed": seed, "command": command_line(argv), "versions": versions(), "machine": machine(cuda),
             "created": datetime.now(UTC).isoformat(timespec="seconds")}
 
 

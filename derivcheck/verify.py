@@ -294,6 +294,8 @@ def add_arguments(p) -> None:
     p.add_argument("--quick", action="store_true", help="a covering subset (under 60 s)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random case (printed, recorded)")
     p.add_argument("--out", default="reports/build/results.json", help="results file (written atomically)")
+    from .tables import add_json_argument
+    add_json_argument(p, "the results (the same document as --out)")
     p.add_argument("--engines", default=",".join(ENGINES),
                    help=f"comma-separated subset of {','.join(ENGINES)} (the symbolic ground truth always runs)")
     p.add_argument("--drawn", type=int, default=None, help="number of hypothesis-drawn nets (default 24, quick 6)")
@@ -304,9 +306,12 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from rich import box
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
+
+    from .tables import show
 
     console = Console(stderr=True)
     engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
@@ -393,15 +398,21 @@ def run(args) -> int:
         "cases": records,
     }
     out = atomic_write_json(Path(args.out), result)
-    table = Table(title=f"max relative error vs 50-digit ground truth (seed {args.seed})")
-    table.add_column("engine")
+    json_to = getattr(args, "json", None)  # run() is also called with a plain namespace
+    if json_to is not None:
+        from .tables import write_json
+        write_json(json_to, result)
+    # numbers never wrap or truncate: a compact box leaves 80 columns room for all seven, the engine folds
+    table = Table(title=f"max relative error vs 50-digit ground truth (seed {args.seed})", box=box.SIMPLE_HEAD)
+    table.add_column("engine", overflow="fold")
     qs = ["loss", "dW", "dZ", "db", "dX", "grad", "hvp"]
     for q in qs:
-        table.add_column(q, justify="right")
+        table.add_column(q, justify="right", no_wrap=True, min_width=7)
     for eng, cells in summary["table"].items():
         table.add_row(eng, *[(f"{cells[q]['max_rel']:.1e}" + ("" if cells[q]["pass"] else " FAIL"))
                              if q in cells else "-" for q in qs])
-    Console().print(table)
+    if json_to != "-":
+        show(table)
     for f in failures:
         console.print(f"[red]FAIL[/red] {f['case']} {f['net']}: {f['message']}\n  reproduce: {f['reproduce']}")
     console.print(f"{len(records)} cases, {n_checks} checks, {len(failures)} failures in {wall:.1f} s; "

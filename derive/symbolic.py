@@ -814,11 +814,32 @@ class Derivation:
         return self._memo(("eq8", variant), lambda: [sp.Matrix(net.widths[l - 1], net.dim, lambda i, d: entry(l, i, d))
                                                       for l in range(1, net.L + 1)])
 
-    def proof_eq8(self, variant: str = "a") -> bool:
+    def proof_eq8(self, variant: str = "a", on_step=None) -> bool:
         """True iff simplify(eq8 - exact) == 0 for every coordinate (a symbolic proof). A nonzero
-        value of the difference at an exact rational point (40 digits) is a disproof: False."""
+        value of the difference at an exact rational point (40 digits) is a disproof: False.
+        `on_step(done, total)` is called after each coordinate (a progress display)."""
         diffs = [e8 - ex for E, G in zip(self.eq8(variant), self.dZ) for e8, ex in zip(E, G)]
-        return all_zero(diffs)
+        rest = []  # SymEngine's expansion proves most differences zero at once; SymPy decides the rest together
+        for k, e in enumerate(diffs):  # (one rational point disproves any of them first: a fast "no")
+            if not _expands_to_zero(e):
+                rest.append(e)
+            if on_step is not None:
+                on_step(k + 1, len(diffs))
+        return all_zero(rest)
+
+
+def _expands_to_zero(e: sp.Expr) -> bool:
+    """True when SymEngine's expansion of `e` is exactly 0: a proof (exact arithmetic, functions kept as
+    they are), about 10x faster than SymPy's expand on eq. (8)'s differences. False proves nothing: the
+    caller falls back to `derive.decide.all_zero` (rational-point disproof, expand, simplify)."""
+    try:
+        import symengine as se
+    except ImportError:  # pragma: no cover  (the optional "fast" extra; SymPy alone still decides)
+        return False
+    try:
+        return bool(se.expand(se.sympify(e)) == 0)
+    except Exception:  # noqa: BLE001  a function SymEngine cannot convert: SymPy decides
+        return False
 
 
 def derivation(net: Net | None = None, batch: int = 1) -> Derivation:

@@ -3,22 +3,74 @@ definitions of a net's primitives (kernel g, g', phi, phi(0), activations, loss)
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 import sympy as sp
 
 from .net import Net
 
-__all__ = ["latex", "cse_latex", "net_latex"]
+__all__ = ["latex", "cse_latex", "net_latex", "symbol_names", "NOTATION", "LINE"]
+
+#: the one index convention of every report, explained once in it: layer l in parentheses, then node i and
+#: dimension d (or batch row b and unit j), all 1-based
+NOTATION: dict[re.Pattern[str], Callable[..., str]] = {
+    re.compile(r"z(\d+)_(\d+)_(\d+)"): lambda l, i, d: f"z^{{({l})}}_{{{int(i) + 1},{int(d) + 1}}}",
+    re.compile(r"w(\d+)_(\d+)_(\d+)"): lambda l, i, j: f"w^{{({l})}}_{{{int(i) + 1},{int(j) + 1}}}",
+    re.compile(r"b(\d+)_(\d+)"): lambda l, i: f"b^{{({l})}}_{{{int(i) + 1}}}",
+    re.compile(r"x(\d+)_(\d+)"): lambda b, j: f"x_{{{int(b) + 1},{int(j) + 1}}}",
+    re.compile(r"y(\d+)_(\d+)"): lambda b, k: f"y_{{{int(b) + 1},{int(k) + 1}}}",
+    re.compile(r"xi(\d+)"): lambda k: f"\\xi_{{{k}}}",  # common subexpressions: a letter no input uses
+}
+#: LaTeX characters of one named piece before it is cut further (about one printed line at 10pt on A4)
+LINE = 160
 
 
-def latex(expr) -> str:
-    """LaTeX of one exact expression (a SymPy expression or Matrix)."""
-    return sp.latex(expr)
+def symbol_names(exprs) -> dict[sp.Symbol, str]:
+    """{symbol: LaTeX name} for the symbols of `exprs` named by `derive.symbolic.flat_loss` (z2_0_1 ->
+    z^{(2)}_{1,2}, x0_1 -> x_{1,2}, ...) and by `cse_latex` (xi3 -> \\xi_{3})."""
+    out: dict[sp.Symbol, str] = {}
+    for e in exprs:
+        for s in getattr(sp.sympify(e), "free_symbols", ()):
+            for pattern, name in NOTATION.items():
+                m = pattern.fullmatch(s.name)
+                if m:
+                    out[s] = name(*m.groups())
+                    break
+    return out
 
 
-def cse_latex(exprs) -> tuple[list[tuple[str, str]], list[str]]:
+def latex(expr, names: dict | None = None) -> str:
+    """LaTeX of one exact expression (a SymPy expression or Matrix) in the reports' notation."""
+    return sp.latex(expr, symbol_names=symbol_names([expr]) if names is None else names)
+
+
+def _long(e, limit: int) -> bool:
+    return len(sp.latex(e)) > limit
+
+
+def _cut(e: sp.Expr, fresh, named: list, limit: int, top: bool = True) -> sp.Expr:
+    """`e` with every piece LaTeX cannot break across lines (a factor, a fraction's numerator or
+    denominator, a power's base or exponent, a function's argument) longer than `limit` characters named
+    by a fresh symbol, innermost first; sums stay, since breqn breaks a line at + and -."""
+    if e.is_Atom:
+        return e
+    args = [_cut(a, fresh, named, limit, top=False) for a in e.args]
+    if not isinstance(e, sp.Add):
+        for k, a in enumerate(args):
+            if not a.is_Atom and _long(a, limit):
+                s = next(fresh)
+                named.append((s, a))
+                args[k] = s
+    return e.func(*args)
+
+
+def cse_latex(exprs, limit: int = LINE) -> tuple[list[tuple[str, str]], list[str]]:
     """`sympy.cse` of `exprs` for typesetting: ([(name, definition) ...], [reduced expression ...]) as
-    LaTeX. Replacements that are a single operation (x0 = -z_100) are put back inline, since naming
-    them makes the page longer, not clearer; the rest are renumbered x_{0}, x_{1}, ..."""
+    LaTeX in the reports' notation. Replacements that are a single operation (-z) are put back inline,
+    since naming them makes the page longer, not clearer; the rest are named \\xi_1, \\xi_2, ... (no
+    input is called xi, so names cannot collide), and pieces LaTeX cannot break that are longer than
+    `limit` characters are named too, so every line fits the page."""
     repl, red = sp.cse(list(exprs), symbols=sp.numbered_symbols("t"))
     keep: list[tuple[sp.Symbol, sp.Expr]] = []
     inline: dict[sp.Symbol, sp.Expr] = {}
@@ -28,19 +80,32 @@ def cse_latex(exprs) -> tuple[list[tuple[str, str]], list[str]]:
             inline[s] = e
         else:
             keep.append((s, e))
-    names = {s: sp.Symbol(f"x_{{{k}}}") for k, (s, _) in enumerate(keep)}
-    keep = [(names[s], e.xreplace(names)) for s, e in keep]
-    red = [e.xreplace(inline).xreplace(names) for e in red]
-    return [(sp.latex(s), sp.latex(e)) for s, e in keep], [sp.latex(e) for e in red]
+    red = [e.xreplace(inline) for e in red]
+    tmp = sp.numbered_symbols("cut")
+    out: list[tuple[sp.Symbol, sp.Expr]] = []
+    for s, e in keep:  # a cut piece is defined just before the definition that uses it
+        pieces: list = []
+        e = _cut(e, tmp, pieces, limit)
+        out += [*pieces, (s, e)]
+    cut_red = []
+    for e in red:
+        pieces = []
+        cut_red.append(_cut(e, tmp, pieces, limit))
+        out += pieces
+    names = {s: sp.Symbol(f"xi{k + 1}", real=True) for k, (s, _) in enumerate(out)}
+    out = [(names[s], e.xreplace(names)) for s, e in out]
+    red = [e.xreplace(names) for e in cut_red]
+    sym = symbol_names([e for _, e in out] + red + [s for s, _ in out])
+    return [(latex(s, sym), latex(e, sym)) for s, e in out], [latex(e, sym) for e in red]
 
 
 def net_latex(net: Net, batch: int) -> dict[str, str]:
     """LaTeX of a spatial net's primitives: g_latex, dg_latex, phi_latex, phi0_latex (kernel g, g',
     phi = g'/r, phi(0+)), hidden_latex ("-" without hidden layers), output_latex (activations in x),
-    and loss_def (one row's loss of a^L_{bk} against y_{bk}, with the batch reduction)."""
+    and loss_def (one row's loss of a^{(L)}_{b,k} against y_{b,k}, with the batch reduction)."""
     k = net.g
-    a, y = sp.Symbol("a^{L}_{b k}"), sp.Symbol("y_{b k}")
-    loss_def = sp.latex(net.objective.row([a], [y])).replace("a^{L}_{b k}", "a^{L}_{bk}")
+    a, y = sp.Symbol("a", real=True), sp.Symbol("y", real=True)
+    loss_def = sp.latex(net.objective.row([a], [y]), symbol_names={a: "a^{(L)}_{b,k}", y: "y_{b,k}"})
     return {
         "g_latex": sp.latex(k.bound), "dg_latex": sp.latex(k.dg), "phi_latex": sp.latex(k.phi),
         "phi0_latex": sp.latex(k.phi0),

@@ -7,7 +7,6 @@ Exit codes: 0 no check fails (warnings allowed; ``--strict`` makes a warning fai
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from derive import KERNELS, Net, SpecError
 
 from ..netspec import add_net_arguments, net_from_args, net_from_table, net_given
 from ..provenance import atomic_write_json, provenance
+from ..tables import add_json_argument, write_json
 from .core import audit
 from .report import print_table, to_json, write_report
 
@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(or --kernel, or the kernel of --net)",
     )
     add_net_arguments(parser)
-    parser.add_argument("--json", action="store_true", help="print the audit as JSON instead of a table")
+    add_json_argument(parser, "the audit (checks, verdicts, evidence)")
     parser.add_argument("--strict", action="store_true", help="a warning fails too (exit 1)")
     parser.add_argument(
         "--report", metavar="OUTDIR", help="write a LaTeX audit report (PDF when TeX is present)"
@@ -78,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
     kernel, params, net = _kernel_and_net(args)
     # the exact checks share 2.5 steps' worth of SymPy time (10 s at the default 4 s per step)
     a = audit(kernel, params, seed=args.seed, examples=args.examples, net=net, budget=2.5 * step_budget())
-    if args.json:
-        print(json.dumps(to_json(a), indent=2))
-    else:
+    if args.json is not None:
+        write_json(args.json, to_json(a))
+    if args.json != "-":
         print_table(a)
     if args.report:
         out = Path(args.report)

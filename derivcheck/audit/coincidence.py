@@ -18,7 +18,9 @@ from .shape import short
 
 __all__ = ["PHI_NEAR0"]
 
-PHI_NEAR0 = 1e-6  # policy: relative distance of the compiled phi(1e-8) from phi(0)
+# policy: distance of the compiled phi(1e-8) from phi(0), relative to |phi(0)|; absolute when phi(0) = 0
+# (a relative error against an exact zero is meaningless: phi(1e-8) = -6.4e-15 is right for 1/(1+(r/a)^4))
+PHI_NEAR0 = 1e-6
 
 
 @check("gradient_at_coincidence")
@@ -57,6 +59,7 @@ def hessian_at_coincidence(ctx: Context) -> Check:
     lim r phi'(r) = 0), so Hess w -> g''(0) I. g'''(0+) says whether w is C3 there."""
     f = ctx.facts
     d3g0, why3 = attempt(am.limit_at_0, am.derivative(f.k, 3))
+    ctx.data["d3g0"] = d3g0  # the exact value, for the report's formula
     ev = {
         "decided": "symbolic",
         "g'(0+)": short(f.dg0),
@@ -114,15 +117,16 @@ def phi(ctx: Context) -> Check:
     near = np.array([1e-4, 1e-6, 1e-8])
     vals = scan.evaluate(f.num["phi"], near)
     p0 = to_float(f.phi0)
-    rel = np.abs(vals - p0) / max(abs(p0), np.finfo(float).tiny)
+    scale, kind = (abs(p0), "relative") if p0 != 0 else (1.0, "absolute")
+    rel = np.abs(vals - p0) / scale
     ev["compiled phi(r) near 0"] = {f"{r:g}": float(v) for r, v in zip(near, vals, strict=True)}
-    ev["relative distance at 1e-8"] = float(rel[-1])
+    ev[f"{kind} distance at 1e-8"] = float(rel[-1])
     if not np.isfinite(rel[-1]) or rel[-1] > PHI_NEAR0:
         return Check(
             "phi",
             "warn",
             f"phi(0) = {f.phi0}, but the compiled phi(1e-8) = {vals[-1]:.6g} is "
-            f"{rel[-1]:.2g} away (cancellation near coincidence)",
+            f"{rel[-1]:.2g} away ({kind}; cancellation near coincidence)",
             ev,
         )
     return Check("phi", "pass", f"phi(r) = {f.phi}, phi(0) = {f.phi0} (= g''(0), the value engines use at r = 0)", ev)

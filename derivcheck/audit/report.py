@@ -3,8 +3,6 @@ g, g', phi and the float32 error against separation."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,25 +30,28 @@ def to_json(a: Audit) -> dict:
 
 
 def print_table(a: Audit, file=None) -> None:
-    from rich.console import Console
+    """The verdicts as a table at the terminal's width (the "decided" column goes below 100 columns)."""
     from rich.table import Table
+
+    from ..tables import console
 
     colour = {"pass": "green", "warn": "yellow", "fail": "bold red"}
     ps = ", ".join(f"{k}={v:g}" for k, v in a.params.items())
     table = Table(
         title=f"kernel {a.kernel}: g(r) = {a.formula}" + (f"  [{ps}]" if ps else ""), show_lines=False
     )
-    table.add_column("check")
-    table.add_column("verdict")
-    table.add_column("decided")
-    table.add_column("detail", overflow="fold")
+    out = console(file)
+    wide = out.width >= 100
+    table.add_column("check", overflow="fold")
+    table.add_column("verdict", no_wrap=True)
+    if wide:
+        table.add_column("decided", overflow="fold")
+    table.add_column("detail", overflow="fold", ratio=1)
     for c in a.checks:
-        table.add_row(
-            c.name, f"[{colour[c.verdict]}]{c.verdict}[/]", str(c.evidence.get("decided", "")), c.detail
-        )
-    console = Console(file=file or sys.stdout, width=160)
-    console.print(table)
-    console.print(f"overall: [{colour[a.verdict]}]{a.verdict}[/] (seed {a.seed}, {a.seconds:.1f} s)")
+        decided = [str(c.evidence.get("decided", ""))] if wide else []
+        table.add_row(c.name, f"[{colour[c.verdict]}]{c.verdict}[/]", *decided, c.detail)
+    out.print(table)
+    out.print(f"overall: [{colour[a.verdict]}]{a.verdict}[/] (seed {a.seed}, {a.seconds:.1f} s)")
 
 
 def _plots(a: Audit, out_dir: Path) -> tuple[Path, Path | None]:
@@ -119,12 +120,7 @@ def write_report(
     out_dir = Path(out_dir)
     f: Facts = a.data["facts"]
     kfig, ffig = _plots(a, out_dir)
-    hess = a.check("hessian_at_coincidence").evidence
     prov = provenance(a.seed, argv)
-
-    def short(v) -> str:
-        text = v if isinstance(v, str) else json.dumps(jsonable(v))
-        return text if len(text) <= 600 else text[:600] + " ..."
 
     ctx = {
         "kernel": a.kernel,
@@ -133,14 +129,14 @@ def write_report(
         "created": prov["created"],
         "command": prov["command"],
         "versions": ", ".join(f"{k} {v}" for k, v in prov["versions"].items()),
-        "params_text": ", ".join(f"{k} = {v:g}" for k, v in a.params.items()) or "none",
+        "params_text": ", ".join(f"{k} = {v:.6g}" for k, v in a.params.items()) or "none",
         "g_latex": am.latex(f.g),
         "phi_latex": am.latex(f.phi),
         "g0": am.latex(f.g0),
         "dg0": am.latex(f.dg0),
         "d2g0": am.latex(f.d2g0),
         "phi0": am.latex(f.phi0),
-        "d3g0": _latex_text(hess.get("g'''(0+)")),
+        "d3g0": am.latex(a.data.get("d3g0")),
         "grid_points": int(f.grid.size),
         "points_text": ", ".join(str(p) for p in f.points) or "none (no boundary or singularity)",
         "checks": [
@@ -149,7 +145,7 @@ def write_report(
                 "verdict": c.verdict,
                 "detail": c.detail,
                 "decided": str(c.evidence.get("decided", "")),
-                "evidence": [(k, short(v)) for k, v in c.evidence.items() if k != "decided"],
+                "evidence": [(k, readable(v)) for k, v in c.evidence.items() if k != "decided"],
             }
             for c in a.checks
         ],
@@ -160,7 +156,23 @@ def write_report(
     return render("audit.tex.j2", ctx, out_dir, "audit", figures=figures, compile=compile)
 
 
-def _latex_text(v) -> str:
-    if v is None:
-        return r"\text{undecided}"
-    return r"\text{" + str(v).replace("_", r"\_").replace("*", r"\cdot ") + "}"
+def readable(v, digits: int = 6, limit: int = 600) -> str:
+    """An evidence value as text a reader can read: numbers to `digits` significant digits, mappings as
+    "key: value; ...", lists comma-separated (no Python dicts, quotes or 17-digit floats)."""
+
+    def fmt(x) -> str:
+        x = jsonable(x)
+        if x is None:
+            return "none"
+        if isinstance(x, bool):
+            return str(x).lower()
+        if isinstance(x, float):
+            return f"{x:.{digits}g}"
+        if isinstance(x, dict):
+            return "; ".join(f"{k}: {fmt(w)}" for k, w in x.items()) or "none"
+        if isinstance(x, list):
+            return ", ".join(fmt(w) for w in x) or "none"
+        return str(x)
+
+    text = fmt(v)
+    return text if len(text) <= limit else text[:limit] + " ..."
