@@ -10,13 +10,25 @@ import numpy as np
 
 from derivcheck.formula import Family, FormulaClaim
 
-DOCUMENT = {"id": "000-coordinate-note", "title": "3D Spatially Embedded Networks: Verifying Coordinate "
-            "Backpropagation in a Feed Forward MLP", "source": "seeds/000_c391253d45365c8e.txt"}
+DOCUMENT = {
+    "id": "000-coordinate-note",
+    "title": "3D Spatially Embedded Networks: Verifying Coordinate Backpropagation in a Feed Forward MLP",
+    "source": "seeds/000_c391253d45365c8e.txt",
+}
 
 # The note: spatial MLP, one hidden activation f, MSE loss, no biases.
-NOTE = Family(kind="spatial", layers=(2, 4), width=(1, 3), dim=(1, 3), batch=(1, 2),
-              hidden=("identity", "tanh", "sigmoid", "softplus"), output=("identity",), loss=("mse",),
-              bias=(False,), kernels=("gaussian", "inverse_quadratic"))
+NOTE = Family(
+    kind="spatial",
+    layers=(2, 4),
+    width=(1, 3),
+    dim=(1, 3),
+    batch=(1, 2),
+    hidden=("identity", "tanh", "sigmoid", "softplus"),
+    output=("identity",),
+    loss=("mse",),
+    bias=(False,),
+    kernels=("gaussian", "inverse_quadratic"),
+)
 
 
 def _h(c, l):
@@ -52,19 +64,40 @@ def eq8(c, l):
 
 
 CLAIMS = [
-    FormulaClaim("000/eq4", "dW", eq4, layers="weighted", family=NOTE, where="eq. (4)",
-                 text=r"\partial L/\partial w_{n_l,n_{l-1}} = \delta^{(l)}_{n_l} h^{(l-1)}_{n_{l-1}}",
-                 correct=r"\partial L/\partial w_{n_l,n_{l-1}} = \delta^{(l)}_{n_l} a^{(l-1)}_{n_{l-1}} "
-                         r"\quad\text{(agrees with (4) only when $f$ is the identity)}"),
-    FormulaClaim("000/eq5-7", "dZ", eq5, layers="all", family=NOTE, where="eqs. (5)-(7)",
-                 text=r"\partial L/\partial z = \sum \partial L/\partial w\, g'(r)(z_{n_l}-z_{n_{l-1}})/r "
-                      r"+ \sum \partial L/\partial w\, g'(r)(z_{n_l}-z_{n_{l+1}})/r",
-                 note="checked with the true dL/dW; the partials (6) backward and (7) forward are both right"),
-    FormulaClaim("000/eq8", "dZ", eq8, layers="all", family=NOTE, where="eq. (8)",
-                 text=r"\partial L/\partial z_{n_l,d} = \sum [\delta^{(l)} h^{(l-1)} g'] (z-z')/\|z-z'\| "
-                      r"+ \sum [\delta^{(l+1)} h^{(l)} g'] (z-z')/\|z-z'\|",
-                 correct=r"\partial L/\partial z_{n_l,d} = \sum [\delta^{(l)} a^{(l-1)} g'] (z-z')/\|z-z'\| "
-                         r"+ \sum [\delta^{(l+1)} a^{(l)} g'] (z-z')/\|z-z'\|\quad\text{(activations $a$, not $h$)}",
-                 note="reading: h of the input layer is the input x; alternative (h as the pre-activation "
-                      "everywhere) fails in the same cases"),
+    FormulaClaim(
+        "000/eq4",
+        "dW",
+        eq4,
+        layers="weighted",
+        family=NOTE,
+        where="eq. (4)",
+        text=r"\partial L/\partial w_{n_l,n_{l-1}} = \delta^{(l)}_{n_l} h^{(l-1)}_{n_{l-1}}",
+        correct=r"\partial L/\partial w_{n_l,n_{l-1}} = \delta^{(l)}_{n_l} a^{(l-1)}_{n_{l-1}} "
+        r"\quad\text{(agrees with (4) only when $f$ is the identity)}",
+    ),
+    FormulaClaim(
+        "000/eq5-7",
+        "dZ",
+        eq5,
+        layers="all",
+        family=NOTE,
+        where="eqs. (5)-(7)",
+        text=r"\partial L/\partial z = \sum \partial L/\partial w\, g'(r)(z_{n_l}-z_{n_{l-1}})/r "
+        r"+ \sum \partial L/\partial w\, g'(r)(z_{n_l}-z_{n_{l+1}})/r",
+        note="checked with the true dL/dW; the partials (6) backward and (7) forward are both right",
+    ),
+    FormulaClaim(
+        "000/eq8",
+        "dZ",
+        eq8,
+        layers="all",
+        family=NOTE,
+        where="eq. (8)",
+        text=r"\partial L/\partial z_{n_l,d} = \sum [\delta^{(l)} h^{(l-1)} g'] (z-z')/\|z-z'\| "
+        r"+ \sum [\delta^{(l+1)} h^{(l)} g'] (z-z')/\|z-z'\|",
+        correct=r"\partial L/\partial z_{n_l,d} = \sum [\delta^{(l)} a^{(l-1)} g'] (z-z')/\|z-z'\| "
+        r"+ \sum [\delta^{(l+1)} a^{(l)} g'] (z-z')/\|z-z'\|\quad\text{(activations $a$, not $h$)}",
+        note="reading: h of the input layer is the input x; alternative (h as the pre-activation "
+        "everywhere) fails in the same cases",
+    ),
 ]

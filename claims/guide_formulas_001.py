@@ -10,15 +10,18 @@ import numpy as np
 
 from derivcheck.formula import Family, FormulaClaim
 
-DOCUMENT = {"id": "001-guide", "title": "Understanding Neural Networks: A Structured Guide to Training and "
-            "Optimization (formulas)", "source": "seeds/001_8c9c93ca532f4d29.txt"}
+DOCUMENT = {
+    "id": "001-guide",
+    "title": "Understanding Neural Networks: A Structured Guide to Training and Optimization (formulas)",
+    "source": "seeds/001_8c9c93ca532f4d29.txt",
+}
 
 # Section 2.9: ReLU -> tanh -> sigmoid, loss 1/2 ||y_hat - y||^2, one sample, any widths.
-S29 = Family(kind="mlp", activations=("relu", "tanh", "sigmoid"), width=(1, 3), batch=(1, 1),
-             loss=("sse_half",), bias=(True,))
+S29 = Family(kind="mlp", activations=("relu", "tanh", "sigmoid"), width=(1, 3), batch=(1, 1), loss=("sse_half",), bias=(True,))
 # Section 2.11.2: scalar network with identity activations.
-S2112 = Family(kind="mlp", activations=("identity", "identity", "identity"), width=(1, 1), batch=(1, 1),
-               loss=("sse_half",), bias=(True,))
+S2112 = Family(
+    kind="mlp", activations=("identity", "identity", "identity"), width=(1, 1), batch=(1, 1), loss=("sse_half",), bias=(True,)
+)
 # Chapter 3 general statements: any activations, one sample.
 ANY = Family(kind="mlp", layers=(2, 4), width=(1, 3), batch=(1, 1), loss=("sse_half",), bias=(True,))
 
@@ -89,29 +92,113 @@ def dA(c, l):
 
 
 CLAIMS = [
-    FormulaClaim("001/2.9-delta3", "delta", d3, layers=(3,), family=S29, where="section 2.9",
-                 text=r"\delta_3 = (\hat y - y) \odot (\hat y \odot (1 - \hat y))"),
-    FormulaClaim("001/2.9-delta2", "delta", d2, layers=(2,), family=S29, where="section 2.9",
-                 text=r"\delta_2 = (W_3^\top \delta_3) \odot (1 - a_2^{\odot 2})"),
-    FormulaClaim("001/2.9-delta1", "delta", d1, layers=(1,), family=S29, where="section 2.9",
-                 text=r"\delta_1 = (W_2^\top \delta_2) \odot \mathbb I[z_1 > 0]",
-                 note="ReLU'(0) = 0, as the guide's gate and torch both say"),
-    FormulaClaim("001/2.9-dW", "dW", dW, layers="weighted", family=ANY, where="sections 2.9, 3.10.3, 3.12.2",
-                 text=r"\partial L/\partial W_k = \delta_k a_{k-1}^\top"),
-    FormulaClaim("001/2.9-db", "db", db, layers="weighted", family=ANY, where="sections 2.9, 3.10.3",
-                 text=r"\partial L/\partial b_k = \delta_k"),
-    FormulaClaim("001/2.11.2-dW", "dW", lin_dW, layers="weighted", family=S2112, where="section 2.11.2",
-                 text=r"\nabla f = (\hat y - y)(w_3 w_2 x,\ \cdot,\ w_3 a_1,\ \cdot,\ a_2,\ \cdot)"),
-    FormulaClaim("001/2.11.2-db", "db", lin_db, layers="weighted", family=S2112, where="section 2.11.2",
-                 text=r"\nabla f = (\hat y - y)(\cdot,\ w_3 w_2,\ \cdot,\ w_3,\ \cdot,\ 1)"),
-    FormulaClaim("001/3.2-input", "dX", jac_input, layers="input", family=ANY, where="section 3.2",
-                 text=r"\partial L/\partial a_0 = J_1^\top J_2^\top \cdots J_L^\top \partial L/\partial a_L"),
-    FormulaClaim("001/3.4-vjp", "dA", jac_rows, layers="below_output", family=ANY, where="section 3.4",
-                 text=r"\partial L/\partial a_n = \partial L/\partial \hat y\, J_L J_{L-1} \cdots J_{n+1}"),
-    FormulaClaim("001/3.10-deltaL", "delta", delta_L, layers="output", family=ANY, where="section 3.10.4",
-                 text=r"\delta_L = \partial L/\partial \hat y\ \phi_L'(z_L)"),
-    FormulaClaim("001/3.10-delta", "delta", delta_l, layers="hidden", family=ANY, where="section 3.10.4",
-                 text=r"\delta_\ell = (W_{\ell+1}^\top \delta_{\ell+1}) \odot \phi_\ell'(z_\ell)"),
-    FormulaClaim("001/3.12.4-dA", "dA", dA, layers="below_output", family=ANY, where="section 3.12.4",
-                 text=r"\partial L/\partial a = W^\top \delta"),
+    FormulaClaim(
+        "001/2.9-delta3",
+        "delta",
+        d3,
+        layers=(3,),
+        family=S29,
+        where="section 2.9",
+        text=r"\delta_3 = (\hat y - y) \odot (\hat y \odot (1 - \hat y))",
+    ),
+    FormulaClaim(
+        "001/2.9-delta2",
+        "delta",
+        d2,
+        layers=(2,),
+        family=S29,
+        where="section 2.9",
+        text=r"\delta_2 = (W_3^\top \delta_3) \odot (1 - a_2^{\odot 2})",
+    ),
+    FormulaClaim(
+        "001/2.9-delta1",
+        "delta",
+        d1,
+        layers=(1,),
+        family=S29,
+        where="section 2.9",
+        text=r"\delta_1 = (W_2^\top \delta_2) \odot \mathbb I[z_1 > 0]",
+        note="ReLU'(0) = 0, as the guide's gate and torch both say",
+    ),
+    FormulaClaim(
+        "001/2.9-dW",
+        "dW",
+        dW,
+        layers="weighted",
+        family=ANY,
+        where="sections 2.9, 3.10.3, 3.12.2",
+        text=r"\partial L/\partial W_k = \delta_k a_{k-1}^\top",
+    ),
+    FormulaClaim(
+        "001/2.9-db",
+        "db",
+        db,
+        layers="weighted",
+        family=ANY,
+        where="sections 2.9, 3.10.3",
+        text=r"\partial L/\partial b_k = \delta_k",
+    ),
+    FormulaClaim(
+        "001/2.11.2-dW",
+        "dW",
+        lin_dW,
+        layers="weighted",
+        family=S2112,
+        where="section 2.11.2",
+        text=r"\nabla f = (\hat y - y)(w_3 w_2 x,\ \cdot,\ w_3 a_1,\ \cdot,\ a_2,\ \cdot)",
+    ),
+    FormulaClaim(
+        "001/2.11.2-db",
+        "db",
+        lin_db,
+        layers="weighted",
+        family=S2112,
+        where="section 2.11.2",
+        text=r"\nabla f = (\hat y - y)(\cdot,\ w_3 w_2,\ \cdot,\ w_3,\ \cdot,\ 1)",
+    ),
+    FormulaClaim(
+        "001/3.2-input",
+        "dX",
+        jac_input,
+        layers="input",
+        family=ANY,
+        where="section 3.2",
+        text=r"\partial L/\partial a_0 = J_1^\top J_2^\top \cdots J_L^\top \partial L/\partial a_L",
+    ),
+    FormulaClaim(
+        "001/3.4-vjp",
+        "dA",
+        jac_rows,
+        layers="below_output",
+        family=ANY,
+        where="section 3.4",
+        text=r"\partial L/\partial a_n = \partial L/\partial \hat y\, J_L J_{L-1} \cdots J_{n+1}",
+    ),
+    FormulaClaim(
+        "001/3.10-deltaL",
+        "delta",
+        delta_L,
+        layers="output",
+        family=ANY,
+        where="section 3.10.4",
+        text=r"\delta_L = \partial L/\partial \hat y\ \phi_L'(z_L)",
+    ),
+    FormulaClaim(
+        "001/3.10-delta",
+        "delta",
+        delta_l,
+        layers="hidden",
+        family=ANY,
+        where="section 3.10.4",
+        text=r"\delta_\ell = (W_{\ell+1}^\top \delta_{\ell+1}) \odot \phi_\ell'(z_\ell)",
+    ),
+    FormulaClaim(
+        "001/3.12.4-dA",
+        "dA",
+        dA,
+        layers="below_output",
+        family=ANY,
+        where="section 3.12.4",
+        text=r"\partial L/\partial a = W^\top \delta",
+    ),
 ]

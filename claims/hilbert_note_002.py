@@ -11,13 +11,34 @@ import numpy as np
 
 from derivcheck.formula import Family, FormulaClaim
 
-DOCUMENT = {"id": "002-hilbert-note", "title": "Deep learning, notes (L. Borasi): MLP back-propagation",
-            "source": "seeds/002_80013d541aa0b0f6.txt"}
+DOCUMENT = {
+    "id": "002-hilbert-note",
+    "title": "Deep learning, notes (L. Borasi): MLP back-propagation",
+    "source": "seeds/002_80013d541aa0b0f6.txt",
+}
 
-NOTE = Family(kind="mlp", layers=(2, 4), width=(1, 3), uniform_width=True, batch=(1, 2),
-              hidden=("tanh", "sigmoid", "softplus", "identity"), output=("identity",), loss=("sse",), bias=(True,))
-ONE_INPUT = Family(kind="mlp", layers=(3, 4), width=(1, 3), uniform_width=True, batch=(1, 1),
-                   hidden=("tanh", "sigmoid", "softplus", "identity"), output=("identity",), loss=("sse",), bias=(True,))
+NOTE = Family(
+    kind="mlp",
+    layers=(2, 4),
+    width=(1, 3),
+    uniform_width=True,
+    batch=(1, 2),
+    hidden=("tanh", "sigmoid", "softplus", "identity"),
+    output=("identity",),
+    loss=("sse",),
+    bias=(True,),
+)
+ONE_INPUT = Family(
+    kind="mlp",
+    layers=(3, 4),
+    width=(1, 3),
+    uniform_width=True,
+    batch=(1, 1),
+    hidden=("tanh", "sigmoid", "softplus", "identity"),
+    output=("identity",),
+    loss=("sse",),
+    bias=(True,),
+)
 
 
 def _J(c, r):
@@ -64,26 +85,61 @@ def cor_w(c, l):
 
 
 CLAIMS = [
-    FormulaClaim("002/P1.2-b", "db", prop_b, layers="weighted", family=NOTE, where="Proposition 1.2, (20)",
-                 text=r"\nabla_b^\ell F = \mathbf J^\ell,\ \mathbf J^{\ell-1} = \mathbf J^\ell w^\ell (D\Phi^\ell)(x^{\ell-1}),"
-                      r"\ \nabla S = 2(\nabla F)^t(F - F_\infty)",
-                 note="the recursive form of J; summed over the inputs as S is"),
-    FormulaClaim("002/P1.2-w", "dW", prop_w, layers="weighted", family=NOTE, where="Proposition 1.2, (20)",
-                 text=r"\nabla_w^\ell F = \mathbf J^\ell \Phi^\ell(x^{\ell-1}),\ \nabla S = 2(\nabla F)^t(F - F_\infty)"),
-    FormulaClaim("002/P1.2-prod", "db", prop_product, layers="hidden", family=NOTE, where="Proposition 1.2, (20)",
-                 text=r"\mathbf J^{\ell-1} = \prod_{\ell'=L}^{\ell} ( w^\ell (D\Phi^{\ell'})(x^{\ell'-1}) )",
-                 correct=r"\mathbf J^{\ell-1} = \prod_{\ell'=L}^{\ell} ( w^{\ell'} (D\Phi^{\ell'})(x^{\ell'-1}) )",
-                 note="as printed the product repeats w^l in every factor; reading w^{l'} (surely intended) "
-                      "gives the recursion, which holds (claim 002/P1.2-b)"),
-    FormulaClaim("002/C1.2.1-b", "db", cor_b, layers="hidden", family=ONE_INPUT, where="Corollary 1.2.1",
-                 text=r"\nabla_b^{\ell-1} S = (D\Phi^\ell)(x^{\ell-1})^t (w^\ell)^t \nabla_b^\ell S",
-                 note="reading: one input f (the proof fixes f). Summed over several inputs the recursion does "
-                      "not hold, since DPhi depends on the input"),
-    FormulaClaim("002/C1.2.1-w", "dW", cor_w, layers="hidden", family=ONE_INPUT, where="Corollary 1.2.1",
-                 text=r"\nabla_w^{\ell-1} S = 2 (\Phi^\ell(x^{\ell-1})^{\mathcal H\leftarrow\mathcal W})^t \nabla_b^\ell S",
-                 correct=r"\nabla_w^{\ell-1} S = (\Phi^{\ell-1}(x^{\ell-2})^{\mathcal H\leftarrow\mathcal W})^t "
-                         r"\nabla_b^{\ell-1} S \ \text{(equivalently } \nabla_w^{\ell} S = (\Phi^\ell(x^{\ell-1})^{\mathcal H"
-                         r"\leftarrow\mathcal W})^t \nabla_b^{\ell} S\text{, without the factor 2)}",
-                 note="as printed the right side is 2 x grad_w^l S: the layer index is shifted by one and the "
-                      "factor 2 is counted twice (grad_b S already carries it)"),
+    FormulaClaim(
+        "002/P1.2-b",
+        "db",
+        prop_b,
+        layers="weighted",
+        family=NOTE,
+        where="Proposition 1.2, (20)",
+        text=r"\nabla_b^\ell F = \mathbf J^\ell,\ \mathbf J^{\ell-1} = \mathbf J^\ell w^\ell (D\Phi^\ell)(x^{\ell-1}),"
+        r"\ \nabla S = 2(\nabla F)^t(F - F_\infty)",
+        note="the recursive form of J; summed over the inputs as S is",
+    ),
+    FormulaClaim(
+        "002/P1.2-w",
+        "dW",
+        prop_w,
+        layers="weighted",
+        family=NOTE,
+        where="Proposition 1.2, (20)",
+        text=r"\nabla_w^\ell F = \mathbf J^\ell \Phi^\ell(x^{\ell-1}),\ \nabla S = 2(\nabla F)^t(F - F_\infty)",
+    ),
+    FormulaClaim(
+        "002/P1.2-prod",
+        "db",
+        prop_product,
+        layers="hidden",
+        family=NOTE,
+        where="Proposition 1.2, (20)",
+        text=r"\mathbf J^{\ell-1} = \prod_{\ell'=L}^{\ell} ( w^\ell (D\Phi^{\ell'})(x^{\ell'-1}) )",
+        correct=r"\mathbf J^{\ell-1} = \prod_{\ell'=L}^{\ell} ( w^{\ell'} (D\Phi^{\ell'})(x^{\ell'-1}) )",
+        note="as printed the product repeats w^l in every factor; reading w^{l'} (surely intended) "
+        "gives the recursion, which holds (claim 002/P1.2-b)",
+    ),
+    FormulaClaim(
+        "002/C1.2.1-b",
+        "db",
+        cor_b,
+        layers="hidden",
+        family=ONE_INPUT,
+        where="Corollary 1.2.1",
+        text=r"\nabla_b^{\ell-1} S = (D\Phi^\ell)(x^{\ell-1})^t (w^\ell)^t \nabla_b^\ell S",
+        note="reading: one input f (the proof fixes f). Summed over several inputs the recursion does "
+        "not hold, since DPhi depends on the input",
+    ),
+    FormulaClaim(
+        "002/C1.2.1-w",
+        "dW",
+        cor_w,
+        layers="hidden",
+        family=ONE_INPUT,
+        where="Corollary 1.2.1",
+        text=r"\nabla_w^{\ell-1} S = 2 (\Phi^\ell(x^{\ell-1})^{\mathcal H\leftarrow\mathcal W})^t \nabla_b^\ell S",
+        correct=r"\nabla_w^{\ell-1} S = (\Phi^{\ell-1}(x^{\ell-2})^{\mathcal H\leftarrow\mathcal W})^t "
+        r"\nabla_b^{\ell-1} S \ \text{(equivalently } \nabla_w^{\ell} S = (\Phi^\ell(x^{\ell-1})^{\mathcal H"
+        r"\leftarrow\mathcal W})^t \nabla_b^{\ell} S\text{, without the factor 2)}",
+        note="as printed the right side is 2 x grad_w^l S: the layer index is shifted by one and the "
+        "factor 2 is counted twice (grad_b S already carries it)",
+    ),
 ]

@@ -36,7 +36,6 @@ from .userfn import load_function
 __all__ = ["check_grad", "CheckResult", "add_arguments", "run", "parse_family"]
 
 
-
 @dataclass
 class CheckResult:
     """What check_grad found. True (``assert check_grad(...)``) iff fn agrees on every case.
@@ -74,8 +73,10 @@ class CheckResult:
         if self.agrees:
             return f"<check_grad: {self.target} agrees on {self.checked} cases, seed {self.seed}>"
         first = self.findings[0].line() if self.findings else "?"
-        return (f"<check_grad: {self.target} disagrees on {self.failed}/{self.checked} cases: {first}; "
-                f"diagnosis: {self.diagnosis or 'none'}; reproduce: {self.command}>")
+        return (
+            f"<check_grad: {self.target} disagrees on {self.failed}/{self.checked} cases: {first}; "
+            f"diagnosis: {self.diagnosis or 'none'}; reproduce: {self.command}>"
+        )
 
     def raise_if_failed(self) -> None:
         """Raise `derive.VerificationError` with the report when fn disagrees."""
@@ -84,24 +85,43 @@ class CheckResult:
 
     def report(self) -> str:
         kinds = ", ".join(f"{k} {f}/{n}" for k, (f, n) in self.by_kind.items())
-        head = [f"check-grad {self.target} on {self.net.describe()} ({self.dtype})",
-                f"{self.checked} cases, seed {self.seed}: {self.failed} disagree with the 50-digit ground truth ({kinds})"]
+        head = [
+            f"check-grad {self.target} on {self.net.describe()} ({self.dtype})",
+            f"{self.checked} cases, seed {self.seed}: {self.failed} disagree with the 50-digit ground truth ({kinds})",
+        ]
         if self.agrees:
             return "\n".join(head + ["agrees with the ground truth on every case"])
         out = head + [f"counterexample ({_describe(self.counterexample)}):"] + [f"  {m.line()}" for m in self.findings]
         out += [f"diagnosis: {d}" for d in self.diagnoses] or ["diagnosis: none of the known mistakes fits"]
         if self.shrunk is not None:
-            out += [f"shrunk counterexample ({_describe(self.shrunk)}):", *(f"  {line}" for line in _numbers(self.shrunk)),
-                    *(f"  {m.line()}" for m in self.shrunk_findings)]
+            out += [
+                f"shrunk counterexample ({_describe(self.shrunk)}):",
+                *(f"  {line}" for line in _numbers(self.shrunk)),
+                *(f"  {m.line()}" for m in self.shrunk_findings),
+            ]
         return "\n".join(out + [f"reproduce: {self.command}"])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"agrees": self.agrees, "target": self.target, "net": self.net.describe(), "seed": self.seed,
-                "dtype": self.dtype, "checked": self.checked, "failed": self.failed, "by_kind": self.by_kind,
-                "findings": [m.to_dict() for m in self.findings], "diagnoses": self.diagnoses,
-                "shrunk": None if self.shrunk is None else {"widths": list(self.shrunk.net.widths), "batch": self.shrunk.batch,
-                                                            "findings": [m.to_dict() for m in self.shrunk_findings]},
-                "command": self.command}
+        return {
+            "agrees": self.agrees,
+            "target": self.target,
+            "net": self.net.describe(),
+            "seed": self.seed,
+            "dtype": self.dtype,
+            "checked": self.checked,
+            "failed": self.failed,
+            "by_kind": self.by_kind,
+            "findings": [m.to_dict() for m in self.findings],
+            "diagnoses": self.diagnoses,
+            "shrunk": None
+            if self.shrunk is None
+            else {
+                "widths": list(self.shrunk.net.widths),
+                "batch": self.shrunk.batch,
+                "findings": [m.to_dict() for m in self.shrunk_findings],
+            },
+            "command": self.command,
+        }
 
 
 def _describe(case: Case | None) -> str:
@@ -159,10 +179,21 @@ _KIND_HINTS = {
 }
 
 
-def check_grad(fn: Callable, net: Net | MLP | NetSpec | str | Path, *, cases: int = 20, seed: int | None = None,
-               torch: bool = False, family: Any = None, dtype=np.float64, data: DataOptions | None = None,
-               adversarial: bool = True, shrink: bool = True, target: str | None = None,
-               flags: str | None = None) -> CheckResult:
+def check_grad(
+    fn: Callable,
+    net: Net | MLP | NetSpec | str | Path,
+    *,
+    cases: int = 20,
+    seed: int | None = None,
+    torch: bool = False,
+    family: Any = None,
+    dtype=np.float64,
+    data: DataOptions | None = None,
+    adversarial: bool = True,
+    shrink: bool = True,
+    target: str | None = None,
+    flags: str | None = None,
+) -> CheckResult:
     """Judge a user's gradient function against the 50-digit ground truth.
 
     Args:
@@ -198,8 +229,9 @@ def check_grad(fn: Callable, net: Net | MLP | NetSpec | str | Path, *, cases: in
         raise SpecError(f"dtype {dt} is not supported", "use np.float64 or np.float32")
     command = _command(target, flags or net_flags(net), seed, cases, torch, dt, family if fam else None)
     rng = np.random.default_rng(seed)
-    draw: dict[str, Any] = dict(batch=data.batch, coordinate_range=data.coordinate_range, input_range=data.input_range,
-                weight_range=data.weight_range)
+    draw: dict[str, Any] = dict(
+        batch=data.batch, coordinate_range=data.coordinate_range, input_range=data.input_range, weight_range=data.weight_range
+    )
     todo = [draw_case(net, rng, **draw) for _ in range(cases)]
     if adversarial:
         todo += adversarial_cases(net, rng, **draw)
@@ -240,13 +272,22 @@ def check_grad(fn: Callable, net: Net | MLP | NetSpec | str | Path, *, cases: in
 def _command(target: str, flags: str, seed: int, cases: int, torch: bool, dtype: str, family: Any) -> str:
     """The one line that reproduces the run (a Python call when fn is not importable by name)."""
     if target.startswith("<"):  # a closure or a lambda
-        return (f"derivcheck.check_grad({target[1:-1]}, net, cases={cases}, seed={seed}"
-                f"{', torch=True' if torch else ''}{', dtype=np.float32' if dtype == 'float32' else ''}"
-                f"{f', family={family!r}' if family else ''})")
+        return (
+            f"derivcheck.check_grad({target[1:-1]}, net, cases={cases}, seed={seed}"
+            f"{', torch=True' if torch else ''}{', dtype=np.float32' if dtype == 'float32' else ''}"
+            f"{f', family={family!r}' if family else ''})"
+        )
     fam = parse_family(family)
-    parts = ["derivcheck check-grad", target, flags, f"--seed {seed}", f"--cases {cases}" if cases != 20 else "",
-             "--torch" if torch else "", "--float32" if dtype == "float32" else "",
-             f"--family L={fam[0][0]}..{fam[0][1]},N={fam[1][0]}..{fam[1][1]}" if fam else ""]
+    parts = [
+        "derivcheck check-grad",
+        target,
+        flags,
+        f"--seed {seed}",
+        f"--cases {cases}" if cases != 20 else "",
+        "--torch" if torch else "",
+        "--float32" if dtype == "float32" else "",
+        f"--family L={fam[0][0]}..{fam[0][1]},N={fam[1][0]}..{fam[1][1]}" if fam else "",
+    ]
     return " ".join(x for x in parts if x)
 
 
@@ -276,7 +317,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     spec = net_from_args(args)
     fn, _ = load_function(args.target)
-    result = check_grad(fn, spec, cases=args.cases, seed=args.seed, torch=args.torch, family=args.family,
-                        dtype=np.float32 if args.float32 else np.float64, shrink=not args.no_shrink, target=args.target)
+    result = check_grad(
+        fn,
+        spec,
+        cases=args.cases,
+        seed=args.seed,
+        torch=args.torch,
+        family=args.family,
+        dtype=np.float32 if args.float32 else np.float64,
+        shrink=not args.no_shrink,
+        target=args.target,
+    )
     print(result.report())
     return 0 if result.agrees else 1

@@ -23,13 +23,26 @@ from . import provenance
 from .claims_check import REPO, DocumentResult, Result, check_file, check_files, check_worked, load_formulas
 from .claims_output import build_errata, print_table
 
-__all__ = ["Result", "DocumentResult", "check_worked", "load_formulas", "check_file", "check_files",
-           "build_errata", "print_table", "add_arguments", "default_files", "run", "REPO"]
+__all__ = [
+    "Result",
+    "DocumentResult",
+    "check_worked",
+    "load_formulas",
+    "check_file",
+    "check_files",
+    "build_errata",
+    "print_table",
+    "add_arguments",
+    "default_files",
+    "run",
+    "REPO",
+]
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("files", nargs="*", type=Path,
-                        help="claims files: .toml (worked numbers) or .py (formulas); default claims/*")
+    parser.add_argument(
+        "files", nargs="*", type=Path, help="claims files: .toml (worked numbers) or .py (formulas); default claims/*"
+    )
     parser.add_argument("--only", help="check only the claim with this id")
     parser.add_argument("--seed", type=int, default=0, help="hypothesis seed for formula searches (default 0)")
     parser.add_argument("--cases", type=int, default=60, help="networks drawn per formula claim (default 60)")
@@ -57,9 +70,13 @@ def run(args) -> int:
     if args.json is not None:
         from .tables import write_json
 
-        write_json(args.json, {"provenance": provenance.provenance(args.seed, argv),
-                               "documents": [{**d.__dict__, "results": [r.to_json() for r in d.results]}
-                                             for d in docs]})
+        write_json(
+            args.json,
+            {
+                "provenance": provenance.provenance(args.seed, argv),
+                "documents": [{**d.__dict__, "results": [r.to_json() for r in d.results]} for d in docs],
+            },
+        )
     if args.errata:
         tex, pdf = build_errata(docs, args.errata, seed=args.seed, argv=argv)
         print(f"errata: {pdf or tex}", file=sys.stderr if args.json == "-" else sys.stdout)  # stdout: JSON only

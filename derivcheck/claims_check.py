@@ -48,8 +48,15 @@ class Result:
     def to_json(self) -> dict:
         """The result for JSON: `claimed` and `true` as numbers (the printed texts stay under "printed")."""
         out = {k: v for k, v in self.__dict__.items() if k not in ("claimed", "true", "values")}
-        return {**out, "printed": {"claimed": self.claimed, "true": self.true}, "claimed_text": self.claimed,
-                "true_text": self.true, "claimed": None, "true": None, **self.values}
+        return {
+            **out,
+            "printed": {"claimed": self.claimed, "true": self.true},
+            "claimed_text": self.claimed,
+            "true_text": self.true,
+            "claimed": None,
+            "true": None,
+            **self.values,
+        }
 
 
 @dataclass
@@ -67,6 +74,7 @@ class DocumentResult:
 
 
 # ---------------------------------------------------------------------------------------------- numbers
+
 
 def _fmt(x: float, unit: float) -> str:
     """A true value printed with two more digits than the claim has."""
@@ -92,13 +100,14 @@ def _quantity(wf: WorkedFile, tv: dict, quantity: str, layer: int | None):
         return one(g.dX)
     assert layer is not None  # load_worked requires a layer for every other quantity
     if quantity in ("R", "dZ", "Z+") and not wf.net.spatial:
-        raise SpecError(f"{wf.path.name}: {quantity} claimed but the network is not spatial",
-                        "use kind = \"spatial\" with coordinates in [network]")
+        raise SpecError(
+            f"{wf.path.name}: {quantity} claimed but the network is not spatial",
+            'use kind = "spatial" with coordinates in [network]',
+        )
     i = wf.index(layer)
     need_weighted = {"z", "delta", "dW", "db", "dact", "jacobian", "W+", "b+", "W", "R"}
     if quantity in need_weighted and i == 0:
-        raise SpecError(f"{wf.path.name}: {quantity} does not exist at the input layer {layer}",
-                        "use a layer after the input")
+        raise SpecError(f"{wf.path.name}: {quantity} does not exist at the input layer {layer}", "use a layer after the input")
     lr = wf.learning_rate
     if quantity == "z":
         return one(cache.h[i])
@@ -153,13 +162,17 @@ def check_worked(wf: WorkedFile, *, raise_: bool = False) -> list[Result]:
             try:
                 true = true[tuple(cl.index)]
             except IndexError:
-                raise SpecError(f"{wf.path.name}: claim {cl.id!r} index {list(cl.index)} is outside shape "
-                                f"{true.shape}", "count indices from 0 within the layer's array") from None
+                raise SpecError(
+                    f"{wf.path.name}: claim {cl.id!r} index {list(cl.index)} is outside shape {true.shape}",
+                    "count indices from 0 within the layer's array",
+                ) from None
         claimed = np.asarray(cl.value, dtype=object)
         flat_c, flat_t = claimed.ravel(), np.atleast_1d(true).ravel()
         if flat_c.size != flat_t.size:
-            raise SpecError(f"{wf.path.name}: claim {cl.id!r} gives {flat_c.size} numbers; {cl.quantity} of layer "
-                            f"{cl.layer} has {flat_t.size}", "give every entry, or pick one with index = [...]")
+            raise SpecError(
+                f"{wf.path.name}: claim {cl.id!r} gives {flat_c.size} numbers; {cl.quantity} of layer {cl.layer} has {flat_t.size}",
+                "give every entry, or pick one with index = [...]",
+            )
         tol = cl.tolerance if cl.tolerance is not None else wf.tolerance
         verdicts = [judge_number(v, t, wf.rounding_allowance, tol) for v, t in zip(flat_c, flat_t)]
         rank = {HOLDS: 0, ROUNDING: 1, FALSE: 2}
@@ -169,24 +182,45 @@ def check_worked(wf: WorkedFile, *, raise_: bool = False) -> list[Result]:
         worst = max(u for _, u in verdicts)
         keys = [(rank[v], u) for v, u in verdicts]
         k = keys.index(max(keys))  # the worst entry: false before rounding before holds, then the largest error
-        where = (f" of layer {cl.layer}" if cl.layer is not None else "") + \
-            (f", entry {list(cl.index)}" if cl.index is not None else "") + \
-            (f", entry {[int(i) for i in np.unravel_index(k, np.shape(true))]}" if flat_t.size > 1 else "")
-        f = number_finding(flat_c[k], flat_t[k], wf.rounding_allowance, tol, quantity=cl.quantity,
-                           engine=f"claim {cl.id!r}", where=where)
+        where = (
+            (f" of layer {cl.layer}" if cl.layer is not None else "")
+            + (f", entry {list(cl.index)}" if cl.index is not None else "")
+            + (f", entry {[int(i) for i in np.unravel_index(k, np.shape(true))]}" if flat_t.size > 1 else "")
+        )
+        f = number_finding(
+            flat_c[k], flat_t[k], wf.rounding_allowance, tol, quantity=cl.quantity, engine=f"claim {cl.id!r}", where=where
+        )
         f.command = f"derivcheck claims {_display_path(wf.path)} --only {cl.id}"
         found.report(f)
         nums = lambda xs: xs[0] if len(xs) == 1 else list(xs)  # noqa: E731
-        values = {"claimed": nums([printed(v)[0] for v in flat_c]), "true": nums([float(t) for t in flat_t]),
-                  "error": f.error, "measure": f.measure, "tolerance": f.tol}
-        out.append(Result(cl.id, "number", cl.where, cl.quantity + (f" (layer {cl.layer})" if cl.layer is not None else ""),
-                          verdict, show([str(v) for v in flat_c]), show(trues), cl.text, cl.note,
-                          evidence=f"off by {worst:.2g} units of the last printed digit" if verdict != HOLDS else "",
-                          finding="" if f.ok else f.describe(), values=values))
+        values = {
+            "claimed": nums([printed(v)[0] for v in flat_c]),
+            "true": nums([float(t) for t in flat_t]),
+            "error": f.error,
+            "measure": f.measure,
+            "tolerance": f.tol,
+        }
+        out.append(
+            Result(
+                cl.id,
+                "number",
+                cl.where,
+                cl.quantity + (f" (layer {cl.layer})" if cl.layer is not None else ""),
+                verdict,
+                show([str(v) for v in flat_c]),
+                show(trues),
+                cl.text,
+                cl.note,
+                evidence=f"off by {worst:.2g} units of the last printed digit" if verdict != HOLDS else "",
+                finding="" if f.ok else f.describe(),
+                values=values,
+            )
+        )
     return out
 
 
 # --------------------------------------------------------------------------------------------- formulas
+
 
 def load_formulas(path: str | Path):
     """Import a formula claims module; returns (DOCUMENT dict, list of FormulaClaim)."""
@@ -206,18 +240,22 @@ def load_formulas(path: str | Path):
     except Exception as exc:  # noqa: BLE001  the user's module failed while importing: name the file and line
         import traceback
 
-        line = next((f.lineno for f in reversed(traceback.extract_tb(exc.__traceback__))
-                     if f.filename == str(path)), "?")
-        raise SpecError(f"{path.name}, line {line}: importing it raised {type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "), "fix the module") from None
+        line = next((f.lineno for f in reversed(traceback.extract_tb(exc.__traceback__)) if f.filename == str(path)), "?")
+        raise SpecError(
+            f"{path.name}, line {line}: importing it raised {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": "),
+            "fix the module",
+        ) from None
     claims = getattr(mod, "CLAIMS", None)
     if claims is None:
         raise SpecError(f"{path.name} defines no CLAIMS list", "define CLAIMS = [FormulaClaim(...), ...]")
     from .formula import FormulaClaim
 
     if not isinstance(claims, (list, tuple)) or not all(isinstance(c, FormulaClaim) for c in claims):
-        raise SpecError(f"{path.name}: CLAIMS is {type(claims).__name__}, not a list of FormulaClaim",
-                        "define CLAIMS = [FormulaClaim(...), ...]")
+        raise SpecError(
+            f"{path.name}: CLAIMS is {type(claims).__name__}, not a list of FormulaClaim",
+            "define CLAIMS = [FormulaClaim(...), ...]",
+        )
     doc = getattr(mod, "DOCUMENT", {"id": path.stem, "title": path.stem})
     if not isinstance(doc, dict):
         raise SpecError(f"{path.name}: DOCUMENT is {type(doc).__name__}, not a dict", 'define DOCUMENT = {"id": ...}')
@@ -243,15 +281,39 @@ def _formula_result(v: FormulaVerdict) -> Result:
         if f is not None and not f.note and isinstance(t, float):
             # the finding judges |claimed - true| against atol + rtol |true|; say it relative to |true|
             rel = f.error / abs(t) if t else float("inf")
-            evidence += (f": relative error {rel:.3g} > tolerance {f.tol / abs(t):.3g}" if t else
-                         f": absolute error {f.error:.3g} > tolerance {f.tol:.3g} (the true value is 0)")
-            values = {"claimed": c, "true": t, "error": rel if t else f.error, "measure": "rel" if t else "abs",
-                      "tolerance": f.tol / abs(t) if t else f.tol, "absolute_error": f.error, "absolute_tolerance": f.tol}
+            evidence += (
+                f": relative error {rel:.3g} > tolerance {f.tol / abs(t):.3g}"
+                if t
+                else f": absolute error {f.error:.3g} > tolerance {f.tol:.3g} (the true value is 0)"
+            )
+            values = {
+                "claimed": c,
+                "true": t,
+                "error": rel if t else f.error,
+                "measure": "rel" if t else "abs",
+                "tolerance": f.tol / abs(t) if t else f.tol,
+                "absolute_error": f.error,
+                "absolute_tolerance": f.tol,
+            }
         else:
             values = {"claimed": c, "true": t}
-    return Result(cl.id, "formula", cl.where, cl.quantity, HOLDS if v.holds else FALSE, claimed or "formula",
-                  true or "same as claimed", cl.text, cl.note, evidence, ce, v.command, cl.correct,
-                  v.finding.describe() if v.finding is not None else "", values)
+    return Result(
+        cl.id,
+        "formula",
+        cl.where,
+        cl.quantity,
+        HOLDS if v.holds else FALSE,
+        claimed or "formula",
+        true or "same as claimed",
+        cl.text,
+        cl.note,
+        evidence,
+        ce,
+        v.command,
+        cl.correct,
+        v.finding.describe() if v.finding is not None else "",
+        values,
+    )
 
 
 def _distinct(a: float, b: float) -> tuple[str, str]:
@@ -265,8 +327,8 @@ def _distinct(a: float, b: float) -> tuple[str, str]:
 
 # ------------------------------------------------------------------------------------------------ files
 
-def check_file(path: str | Path, *, seed: int = 0, cases: int = 60, prove: bool = True,
-               only: str | None = None) -> DocumentResult:
+
+def check_file(path: str | Path, *, seed: int = 0, cases: int = 60, prove: bool = True, only: str | None = None) -> DocumentResult:
     """Check one claims file (.toml worked numbers or .py formulas)."""
     path = Path(path)
     if path.suffix == ".toml":
@@ -279,10 +341,15 @@ def check_file(path: str | Path, *, seed: int = 0, cases: int = 60, prove: bool 
         if only:
             claims = [c for c in claims if c.id == only]
         shown = _display_path(path)
-        results = [_formula_result(check_formula(c, seed=seed, cases=cases, prove=prove, source=shown))
-                   for c in claims]
-        return DocumentResult(str(path), str(doc.get("id", path.stem)), str(doc.get("title", path.stem)),
-                              str(doc.get("source", "")), results, str(doc.get("note", "")))
+        results = [_formula_result(check_formula(c, seed=seed, cases=cases, prove=prove, source=shown)) for c in claims]
+        return DocumentResult(
+            str(path),
+            str(doc.get("id", path.stem)),
+            str(doc.get("title", path.stem)),
+            str(doc.get("source", "")),
+            results,
+            str(doc.get("note", "")),
+        )
     raise SpecError(f"{path.name}: unknown claims file type", "use .toml (worked numbers) or .py (formulas)")
 
 

@@ -37,19 +37,26 @@ def print_table(docs: list[DocumentResult], file=None) -> None:
                 console.print(f"  {r.id}: {r.finding}", highlight=False, markup=False)
     n = sum(len(d.results) for d in docs)
     bad = sum(len(d.failed) for d in docs)
-    console.print(f"{n} claims, {bad} false, {sum(r.verdict == ROUNDING for d in docs for r in d.results)} "
-                  f"hold only to rounding")
+    console.print(f"{n} claims, {bad} false, {sum(r.verdict == ROUNDING for d in docs for r in d.results)} hold only to rounding")
 
 
 # ---------------------------------------------------------------------------------------------- errata
 
+
 def _tex_num(s: str) -> str:
     from .latex import escape
+
     return escape(s)
 
 
-def build_errata(docs: list[DocumentResult], out_dir: str | Path = REPO / "reports" / "build", *,
-                 seed: int = 0, argv: list[str] | None = None, compile: bool = True):
+def build_errata(
+    docs: list[DocumentResult],
+    out_dir: str | Path = REPO / "reports" / "build",
+    *,
+    seed: int = 0,
+    argv: list[str] | None = None,
+    compile: bool = True,
+):
     """Render the errata report (reports/templates/errata.tex.j2) to ``out_dir/errata.tex`` and PDF.
 
     Returns:
@@ -71,12 +78,19 @@ def build_errata(docs: list[DocumentResult], out_dir: str | Path = REPO / "repor
         grouped.setdefault(d.doc_id, []).append(d)
     context = {
         "provenance": provenance.provenance(seed=seed, argv=argv),
-        "documents": [{
-            "title": ds[0].title.replace(" (formulas)", ""), "source": ds[0].source,
-            "file": ", ".join(Path(d.path).name for d in ds), "note": " ".join(d.note for d in ds if d.note),
-            "n": sum(len(d.results) for d in ds), "n_false": sum(len(d.failed) for d in ds),
-            "claims": [{**r.__dict__, "ce_text": ce_text(r.counterexample)} for d in ds for r in d.results],
-        } for ds in grouped.values()],
-        "total": sum(len(d.results) for d in docs), "total_false": sum(len(d.failed) for d in docs),
+        "documents": [
+            {
+                "title": ds[0].title.replace(" (formulas)", ""),
+                "source": ds[0].source,
+                "file": ", ".join(Path(d.path).name for d in ds),
+                "note": " ".join(d.note for d in ds if d.note),
+                "n": sum(len(d.results) for d in ds),
+                "n_false": sum(len(d.failed) for d in ds),
+                "claims": [{**r.__dict__, "ce_text": ce_text(r.counterexample)} for d in ds for r in d.results],
+            }
+            for ds in grouped.values()
+        ],
+        "total": sum(len(d.results) for d in docs),
+        "total_false": sum(len(d.failed) for d in docs),
     }
     return render("errata.tex.j2", context, out_dir, "errata", compile=compile)

@@ -28,19 +28,38 @@ from numeric import compare
 
 from .netspec import net_from_table, read_toml
 
-__all__ = ["WorkedFile", "WorkedClaim", "load_worked", "printed", "judge_number", "number_finding", "WORKED_QUANTITIES",
-           "HOLDS", "ROUNDING", "FALSE"]
+__all__ = [
+    "WorkedFile",
+    "WorkedClaim",
+    "load_worked",
+    "printed",
+    "judge_number",
+    "number_finding",
+    "WORKED_QUANTITIES",
+    "HOLDS",
+    "ROUNDING",
+    "FALSE",
+]
 
 HOLDS, ROUNDING, FALSE = "holds", "holds to rounding", "false"
 
 #: quantity -> meaning (document layer numbering; "layer" is required unless noted).
 WORKED_QUANTITIES = {
-    "z": "pre-activation z_l (= h_l)", "a": "activation a_l (a at the input layer is x)",
-    "loss": "loss value (no layer)", "delta": "dL/dz_l", "dA": "dL/da_l (at the output layer: dL/dy_hat)",
-    "dX": "dL/dx (no layer)", "dW": "dL/dW_l", "db": "dL/db_l", "dact": "f_l'(z_l)",
+    "z": "pre-activation z_l (= h_l)",
+    "a": "activation a_l (a at the input layer is x)",
+    "loss": "loss value (no layer)",
+    "delta": "dL/dz_l",
+    "dA": "dL/da_l (at the output layer: dL/dy_hat)",
+    "dX": "dL/dx (no layer)",
+    "dW": "dL/dW_l",
+    "db": "dL/db_l",
+    "dact": "f_l'(z_l)",
     "jacobian": "J_l = da_l/da_(l-1) = diag(f_l'(z_l)) W_l (one example)",
-    "W+": "W_l - eta dL/dW_l", "b+": "b_l - eta dL/db_l",
-    "W": "weights W_l (spatial: g(R_l))", "R": "distances R_l (spatial)", "dZ": "dL/dZ_l (spatial)",
+    "W+": "W_l - eta dL/dW_l",
+    "b+": "b_l - eta dL/db_l",
+    "W": "weights W_l (spatial: g(R_l))",
+    "R": "distances R_l (spatial)",
+    "dZ": "dL/dZ_l (spatial)",
     "Z+": "Z_l - eta dL/dZ_l (spatial)",
 }
 _NO_LAYER = {"loss", "dX"}
@@ -61,18 +80,19 @@ def printed(value: Any) -> tuple[float, float]:
     plain = text.strip().replace("\u2212", "-")
     # ASCII decimal only: Decimal alone would also read "7_0" as 70 and full-width digits as digits
     if plain.lstrip("+-").lower() in ("nan", "snan", "inf", "infinity"):
-        raise SpecError(f"{text!r} is not a finite number", "write claimed values as finite decimal strings, e.g. \"-0.035995\"")
+        raise SpecError(f"{text!r} is not a finite number", 'write claimed values as finite decimal strings, e.g. "-0.035995"')
     if not _DECIMAL.fullmatch(plain):
-        raise SpecError(f"{text!r} is not a number (a plain decimal of ASCII digits)",
-                        "write claimed values as decimal strings of ASCII digits, e.g. \"-0.035995\" or \"4.16e-7\"")
+        raise SpecError(
+            f"{text!r} is not a number (a plain decimal of ASCII digits)",
+            'write claimed values as decimal strings of ASCII digits, e.g. "-0.035995" or "4.16e-7"',
+        )
     d = Decimal(plain)
     exponent = d.as_tuple().exponent
     assert isinstance(exponent, int)  # the pattern admits no NaN or infinity
     number, unit = float(d), float(Decimal(1).scaleb(exponent))
     # out of float range: "1e400" becomes inf (and inf <= inf/2 would make any claim hold), "7e-400" 0
     if not math.isfinite(number) or unit == 0.0 or (number == 0.0 and d != 0):
-        raise SpecError(f"{text!r} is outside the float64 range (about 2.2e-308 .. 1.8e308)",
-                        "claim a value a float64 can hold")
+        raise SpecError(f"{text!r} is outside the float64 range (about 2.2e-308 .. 1.8e308)", "claim a value a float64 can hold")
     return number, unit
 
 
@@ -103,14 +123,23 @@ def judge_number(claimed: Any, true: float, allowance: float, tolerance: float |
     return FALSE, err / unit
 
 
-def number_finding(claimed: Any, true: float, allowance: float, tolerance: float | None, *, quantity: str,
-                   engine: str, where: str = "") -> compare.Finding:
+def number_finding(
+    claimed: Any, true: float, allowance: float, tolerance: float | None, *, quantity: str, engine: str, where: str = ""
+) -> compare.Finding:
     """`judge_number` as a `numeric.compare.Finding` (measure "abs"; it fails exactly when the verdict is
     false: the tolerance is the rounding band, or `tolerance`, plus the decimal's slack)."""
     value, unit = printed(claimed)
-    return compare.Finding(quantity, engine, abs(value - true), _bands(unit, true, allowance, tolerance)[1],
-                           where=where, value=claimed if isinstance(claimed, str) else value, truth=float(true),
-                           measure="abs", reference="manual engine")  # the claim as printed, trailing zeros kept
+    return compare.Finding(
+        quantity,
+        engine,
+        abs(value - true),
+        _bands(unit, true, allowance, tolerance)[1],
+        where=where,
+        value=claimed if isinstance(claimed, str) else value,
+        truth=float(true),
+        measure="abs",
+        reference="manual engine",
+    )  # the claim as printed, trailing zeros kept
 
 
 @dataclass
@@ -150,8 +179,11 @@ class WorkedFile:
         """0-based engine index of a document layer number."""
         i = layer - self.input_layer
         if not 0 <= i < self.net.L:
-            raise SpecError(f"{self.path.name}: layer {layer} does not exist (the input layer is {self.input_layer}, "
-                            f"the network has {self.net.L} layers)", "use the document's layer numbers")
+            raise SpecError(
+                f"{self.path.name}: layer {layer} does not exist (the input layer is {self.input_layer}, "
+                f"the network has {self.net.L} layers)",
+                "use the document's layer numbers",
+            )
         return i
 
 
@@ -163,8 +195,11 @@ def _need(table: dict, key: str, where: str, path: Path):
 
 def _floats(x, name: str, path: Path) -> Any:
     try:
-        return np.asarray(x, dtype=float) if not isinstance(x, list) or not x or not isinstance(x[0], str) \
+        return (
+            np.asarray(x, dtype=float)
+            if not isinstance(x, list) or not x or not isinstance(x[0], str)
             else np.asarray([printed(v)[0] for v in x])
+        )
     except (TypeError, ValueError):
         raise SpecError(f"{path.name}: {name} is not a numeric array", f"write {name} as nested lists of numbers") from None
 
@@ -188,19 +223,27 @@ def _table(value, where: str, path: Path, keys: tuple[str, ...]) -> dict:
 
 def _number(value, name: str, path: Path, *, minimum: float | None = None, positive: bool = False) -> float:
     """A finite real TOML number (not a string, not a boolean), optionally >= minimum or > 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or (minimum is not None and value < minimum) or (positive and value <= 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or (minimum is not None and value < minimum)
+        or (positive and value <= 0)
+    ):
         rule = "> 0" if positive else f">= {minimum:g}" if minimum is not None else "finite"
-        raise SpecError(f"{path.name}: {name} = {value!r} is not a finite number {rule}".replace(" finite finite", " finite"),
-                        f"write {name} as a number {rule}, e.g. {name} = 0.5")
+        raise SpecError(
+            f"{path.name}: {name} = {value!r} is not a finite number {rule}".replace(" finite finite", " finite"),
+            f"write {name} as a number {rule}, e.g. {name} = 0.5",
+        )
     return float(value)
 
 
 def _integer(value, name: str, path: Path, minimum: int) -> int:
     """A TOML integer >= minimum (1.9, "2" and true are refused, not truncated)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise SpecError(f"{path.name}: {name} = {value!r} is not an integer >= {minimum}",
-                        f"write {name} as a whole number >= {minimum}")
+        raise SpecError(
+            f"{path.name}: {name} = {value!r} is not an integer >= {minimum}", f"write {name} as a whole number >= {minimum}"
+        )
     return value
 
 
@@ -233,19 +276,24 @@ def load_worked(path: str | Path) -> WorkedFile:
     bias = biases is not None
     for key in ("weights", "biases", "coordinates"):
         if key in netd and not isinstance(netd[key], list):
-            raise SpecError(f"{path.name}: [network] {key} = {netd[key]!r} is not a list of arrays",
-                            f"write {key} as one nested list per layer, e.g. {key} = [[[0.5]]]")
+            raise SpecError(
+                f"{path.name}: [network] {key} = {netd[key]!r} is not a list of arrays",
+                f"write {key} as one nested list per layer, e.g. {key} = [[[0.5]]]",
+            )
     b = [_floats(x, "biases", path) for x in biases] if biases is not None else None
     # the [network] fields are read by the one spec loader (netspec); this file adds its numbers
     if kind == "mlp":
         _need(netd, "activations", "network", path)
     elif kind == "spatial":
         _need(netd, "dim", "network", path)
-    net = net_from_table({**netd, "bias": bias}, f"{path.name}: [network]", defaults={"kind": "mlp", "loss": "sse_half"},
-                         extra=_CLAIMS_NETWORK_KEYS)
-    params = (Params(W=[_floats(w, "weights", path) for w in _need(netd, "weights", "network", path)], b=b)
-              if not net.spatial else
-              Params(Z=[_floats(z, "coordinates", path) for z in _need(netd, "coordinates", "network", path)], b=b))
+    net = net_from_table(
+        {**netd, "bias": bias}, f"{path.name}: [network]", defaults={"kind": "mlp", "loss": "sse_half"}, extra=_CLAIMS_NETWORK_KEYS
+    )
+    params = (
+        Params(W=[_floats(w, "weights", path) for w in _need(netd, "weights", "network", path)], b=b)
+        if not net.spatial
+        else Params(Z=[_floats(z, "coordinates", path) for z in _need(netd, "coordinates", "network", path)], b=b)
+    )
     X = np.atleast_2d(_floats(_need(datad, "x", "data", path), "x", path))
     Y = np.atleast_2d(_floats(_need(datad, "y", "data", path), "y", path))
     claims = []
@@ -258,26 +306,50 @@ def load_worked(path: str | Path) -> WorkedFile:
         seen.add(cid)
         q = _need(c, "quantity", f"claim {cid}", path)
         if q not in WORKED_QUANTITIES:
-            raise SpecError(f"{path.name}: claim {cid!r} has unknown quantity {q!r}",
-                            f"use one of {', '.join(WORKED_QUANTITIES)}")
+            raise SpecError(f"{path.name}: claim {cid!r} has unknown quantity {q!r}", f"use one of {', '.join(WORKED_QUANTITIES)}")
         if q not in _NO_LAYER and "layer" not in c:
             raise SpecError(f"{path.name}: claim {cid!r} ({q}) needs a layer", "add layer = <the document's layer number>")
         layer = _integer(c["layer"], f"claim {cid!r} layer", path, 0) if "layer" in c else None
         index = None
         if "index" in c:
             if not isinstance(c["index"], list):
-                raise SpecError(f"{path.name}: claim {cid!r} index = {c['index']!r} is not a list",
-                                "write index = [i] or [i, j], counted from 0")
+                raise SpecError(
+                    f"{path.name}: claim {cid!r} index = {c['index']!r} is not a list",
+                    "write index = [i] or [i, j], counted from 0",
+                )
             index = tuple(_integer(v, f"claim {cid!r} index", path, 0) for v in c["index"])
         tol = c.get("tolerance")
         if tol is not None:
             tol = _number(tol, f"claim {cid!r} tolerance", path, minimum=0)
-        claims.append(WorkedClaim(cid, q, _need(c, "value", f"claim {cid}", path), layer, index,
-                                  str(c.get("where", "")), str(c.get("text", "")), str(c.get("note", "")), tol))
+        claims.append(
+            WorkedClaim(
+                cid,
+                q,
+                _need(c, "value", f"claim {cid}", path),
+                layer,
+                index,
+                str(c.get("where", "")),
+                str(c.get("text", "")),
+                str(c.get("note", "")),
+                tol,
+            )
+        )
     if any(c.quantity.endswith("+") for c in claims) and lr is None:
         raise SpecError(f"{path.name}: update claims need a learning rate", "add learning_rate = ... to [data]")
-    return WorkedFile(path=path, doc_id=str(doc.get("id", path.stem)), title=str(doc.get("title", path.stem)),
-                      source=str(doc.get("source", "")), net=net, params=params, X=X, Y=Y,
-                      input_layer=input_layer, learning_rate=lr,
-                      rounding_allowance=allowance, tolerance=doc_tol,
-                      claims=claims, note=str(doc.get("note", "")), meta=doc)
+    return WorkedFile(
+        path=path,
+        doc_id=str(doc.get("id", path.stem)),
+        title=str(doc.get("title", path.stem)),
+        source=str(doc.get("source", "")),
+        net=net,
+        params=params,
+        X=X,
+        Y=Y,
+        input_layer=input_layer,
+        learning_rate=lr,
+        rounding_allowance=allowance,
+        tolerance=doc_tol,
+        claims=claims,
+        note=str(doc.get("note", "")),
+        meta=doc,
+    )

@@ -58,8 +58,13 @@ def build_parser(verb: str | None = None) -> tuple[argparse.ArgumentParser, dict
 
     # exit_on_error=False: a malformed value of a network flag comes back to _dispatch as an
     # ArgumentError, printed as the project's one-line error (every other usage error exits as usual)
-    parser = argparse.ArgumentParser(prog="derivcheck", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, exit_on_error=False)
+    parser = argparse.ArgumentParser(
+        prog="derivcheck",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        exit_on_error=False,
+    )
     parser.add_argument("--version", action="version", version=f"derivcheck {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     subs = {}
@@ -76,9 +81,14 @@ def build_parser(verb: str | None = None) -> tuple[argparse.ArgumentParser, dict
             continue
         mod.add_arguments(p)
         if name in SYMPY_VERBS:
-            p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
-                           help="seconds one SymPy step (simplify, limit, series ...) may take before it "
-                                "is reported undecided or a slower labelled path is used (default 4)")
+            p.add_argument(
+                "--budget",
+                type=float,
+                default=None,
+                metavar="SECONDS",
+                help="seconds one SymPy step (simplify, limit, series ...) may take before it "
+                "is reported undecided or a slower labelled path is used (default 4)",
+            )
         p.set_defaults(_run=mod.run)
     return parser, subs
 
@@ -134,8 +144,10 @@ def _dispatch(argv: list[str]) -> int:
             set_step_budget(args.budget)  # a SpecError (one line, exit 2) unless 0 < SECONDS < inf
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
-        print(f"derivcheck {_verb_of(argv) or ''}: interrupted; nothing half-written was left behind".replace(" :", ":"),
-              file=sys.stderr)
+        print(
+            f"derivcheck {_verb_of(argv) or ''}: interrupted; nothing half-written was left behind".replace(" :", ":"),
+            file=sys.stderr,
+        )
         return 130
     except Exception as exc:
         # the project's one-line errors; anything else is a bug and keeps its traceback

@@ -45,8 +45,15 @@ class Mismatch:
         return f"{self.quantity}{self.where}: {self.value!r} vs true {self.truth!r}, {err}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"quantity": self.quantity, "where": self.where.strip(), "value": self.value, "truth": self.truth,
-                "rel": self.rel, "tol": self.tol, "scale": self.scale}
+        return {
+            "quantity": self.quantity,
+            "where": self.where.strip(),
+            "value": self.value,
+            "truth": self.truth,
+            "rel": self.rel,
+            "tol": self.tol,
+            "scale": self.scale,
+        }
 
 
 def tolerance(dtype, quantity: str) -> float:
@@ -140,9 +147,12 @@ def _factor_name(case: Case, c: float) -> str:
         if n == 1:
             continue
         if np.isclose(c, n, rtol=1e-6):
-            return (f" = {name}: loss mean vs sum (derivcheck's {loss!r} is a {red}: it divides by "
-                    f"{'B*K' if red == 'mean' else 'B'}; yours sums)" if red != "sum" else
-                    f" = {name}: loss mean vs sum (derivcheck's {loss!r} is a sum)")
+            return (
+                f" = {name}: loss mean vs sum (derivcheck's {loss!r} is a {red}: it divides by "
+                f"{'B*K' if red == 'mean' else 'B'}; yours sums)"
+                if red != "sum"
+                else f" = {name}: loss mean vs sum (derivcheck's {loss!r} is a sum)"
+            )
         if np.isclose(c, 1 / n, rtol=1e-6):
             return f" = 1/{name}: loss mean vs sum (derivcheck's {loss!r} is a {red}; yours divides by {name})"
     return ""
@@ -151,8 +161,11 @@ def _factor_name(case: Case, c: float) -> str:
 def _one(case: Case, q: str, u, t, dtol: float, variants) -> str | None:
     a, b = _flat(u) if _layout_ok(u, t) else None, _flat(t)
     if a is not None and not np.all(np.isfinite(a)):
-        at = " at coincident nodes (r = 0): use phi(0) = lim g'(r)/r (= g''(0)) there, not g'(r)/r" \
-            if case.kind == "coincident" else ""
+        at = (
+            " at coincident nodes (r = 0): use phi(0) = lim g'(r)/r (= g''(0)) there, not g'(r)/r"
+            if case.kind == "coincident"
+            else ""
+        )
         return f"returns NaN or inf{at}"
     if q == "db" and a is not None and not np.any(a) and np.any(b):
         return "is zero on every entry: the bias gradient is missing (db_l = sum over the batch of delta_l)"
@@ -228,8 +241,10 @@ def _penalty_mistake(case: Case, q: str, u, t, dtol: float, variants) -> str | N
                 variants[key] = _truth_with(case, replace(net, penalties=tuple(pens)))
             alt = variants[key]
             if alt is not None and q == "dZ" and _close(u, alt[q], dtol) and not _close(t, alt[q], dtol):
-                return (f"matches with the penalty {p.rho!r} of layer(s) {list(covered)} differentiated with "
-                        f"the coordinates of layer(s) {list(moved)}")
+                return (
+                    f"matches with the penalty {p.rho!r} of layer(s) {list(covered)} differentiated with "
+                    f"the coordinates of layer(s) {list(moved)}"
+                )
         if "abs(w)" in p.rho.replace(" ", ""):
             key = ("unsigned", k)
             if key not in variants:

@@ -24,17 +24,25 @@ __all__ = ["LatexError", "TEMPLATES", "environment", "escape", "command", "rende
 # The jinja2 templates of every report: reports/templates in a source tree, package data when installed
 # (derivcheck/templates links to reports/templates; pyproject ships it).
 TEMPLATES = ("derivcheck", "templates")
-INSTALL_HINT = ("TeX not found: wrote the .tex only; install TeX Live with `apt-get install -y texlive-latex-base "
-                "texlive-latex-recommended texlive-latex-extra latexmk` to get the PDF")
+INSTALL_HINT = (
+    "TeX not found: wrote the .tex only; install TeX Live with `apt-get install -y texlive-latex-base "
+    "texlive-latex-recommended texlive-latex-extra latexmk` to get the PDF"
+)
 
 # pylatexenc maps every character LaTeX treats specially, and non-ASCII text (Ü, σ, —), to LaTeX; characters
 # with no LaTeX form (emoji) become "?" rather than breaking the build.
 # Quotes, backquote and bar get their text-mode glyphs: typeset as they are, LaTeX would print curly quotes
 # and (in OT1) a dash, and a command line copied from a report would not run.
-_LITERAL = UnicodeToLatexConversionRule(rule_type=RULE_DICT, rule={
-    ord('"'): r"\textquotedbl", ord("'"): r"\textquotesingle", ord("`"): r"\textasciigrave", ord("|"): r"\textbar"})
-_ENCODER = UnicodeToLatexEncoder(conversion_rules=[_LITERAL, "defaults"], unknown_char_policy="replace",
-                                 unknown_char_warning=False, replacement_latex_protection="braces-all")
+_LITERAL = UnicodeToLatexConversionRule(
+    rule_type=RULE_DICT,
+    rule={ord('"'): r"\textquotedbl", ord("'"): r"\textquotesingle", ord("`"): r"\textasciigrave", ord("|"): r"\textbar"},
+)
+_ENCODER = UnicodeToLatexEncoder(
+    conversion_rules=[_LITERAL, "defaults"],
+    unknown_char_policy="replace",
+    unknown_char_warning=False,
+    replacement_latex_protection="braces-all",
+)
 
 
 def escape(text: object) -> str:
@@ -61,11 +69,17 @@ def command(text: object) -> str:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader(*TEMPLATES),
-        block_start_string=r"\BLOCK{", block_end_string="}",
-        variable_start_string=r"\VAR{", variable_end_string="}",
-        comment_start_string=r"\#{", comment_end_string="}",
+        block_start_string=r"\BLOCK{",
+        block_end_string="}",
+        variable_start_string=r"\VAR{",
+        variable_end_string="}",
+        comment_start_string=r"\#{",
+        comment_end_string="}",
         line_comment_prefix="%#",
-        trim_blocks=True, lstrip_blocks=True, autoescape=False, undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
     )
     env.filters["e"] = escape
     env.filters["cmd"] = command
@@ -97,20 +111,24 @@ def compile_pdf(tex_path: Path, extra_files: Sequence[Path] = (), timeout: float
             shutil.copy(f, tmpd / Path(f).name)
         proc = subprocess.run(
             ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", tex_path.name],
-            cwd=tmpd, capture_output=True, text=True, timeout=timeout)
+            cwd=tmpd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         pdf = tmpd / tex_path.with_suffix(".pdf").name
         if proc.returncode != 0 or not pdf.exists():
             log = tmpd / tex_path.with_suffix(".log").name
             text = log.read_text(errors="replace") if log.exists() else proc.stdout + proc.stderr
             kept = atomic_write_text(tex_path.with_suffix(".log"), text)  # the temp folder goes; the log stays
             first = next((ln for ln in text.splitlines() if ln.startswith("!") or ".tex:" in ln), None)
-            raise LatexError(f"LaTeX failed on {tex_path.name}: {(first or 'no error line in the log').strip()} "
-                             f"(full log: {kept})")
+            raise LatexError(f"LaTeX failed on {tex_path.name}: {(first or 'no error line in the log').strip()} (full log: {kept})")
         return atomic_write_bytes(tex_path.with_suffix(".pdf"), pdf.read_bytes())
 
 
-def render(template: str, context: dict, out_dir: str | Path, stem: str, figures: Sequence[Path] = (),
-           compile: bool = True) -> tuple[Path, Path | None]:
+def render(
+    template: str, context: dict, out_dir: str | Path, stem: str, figures: Sequence[Path] = (), compile: bool = True
+) -> tuple[Path, Path | None]:
     """Render `template` with `context` to ``out_dir/stem.tex`` (atomically) and compile it.
 
     Args:

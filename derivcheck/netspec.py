@@ -52,28 +52,53 @@ from typing import Any, cast
 from derive import KERNELS, MLP, Net, SpecError
 from derive.parse import FUNCTIONS
 
-__all__ = ["NetSpec", "DataOptions", "NETWORK_KEYS", "DATA_KEYS", "load_net", "read_toml", "net_from_table",
-           "data_from_table", "add_net_arguments", "net_from_args", "net_flags", "net_given", "formula_argv",
-           "net_table", "NET_FLAGS"]
+__all__ = [
+    "NetSpec",
+    "DataOptions",
+    "NETWORK_KEYS",
+    "DATA_KEYS",
+    "load_net",
+    "read_toml",
+    "net_from_table",
+    "data_from_table",
+    "add_net_arguments",
+    "net_from_args",
+    "net_flags",
+    "net_given",
+    "formula_argv",
+    "net_table",
+    "NET_FLAGS",
+]
 
 # key -> (type, description); kind-specific keys are checked against KIND_KEYS.
 NETWORK_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
-    "kind": (str, '"spatial" or "mlp"'), "widths": (list, "a list of integers, e.g. [3, 4, 2]"),
-    "dim": (int, "an integer >= 1"), "kernel": (str, "a library kernel name or a formula in r"),
-    "kernel_params": (dict, "a table of numbers, e.g. { s = 0.7 }"), "hidden": (str, "an activation name"),
-    "output": (str, "an activation name"), "activations": ((list, str), "a list of activation names"),
-    "loss": (str, "a loss name"), "bias": (bool, "true or false"),
-    "amplitudes": (str, '"none" or "free"'), "penalty": (list, "[[network.penalty]] tables with rho = \"...\""),
+    "kind": (str, '"spatial" or "mlp"'),
+    "widths": (list, "a list of integers, e.g. [3, 4, 2]"),
+    "dim": (int, "an integer >= 1"),
+    "kernel": (str, "a library kernel name or a formula in r"),
+    "kernel_params": (dict, "a table of numbers, e.g. { s = 0.7 }"),
+    "hidden": (str, "an activation name"),
+    "output": (str, "an activation name"),
+    "activations": ((list, str), "a list of activation names"),
+    "loss": (str, "a loss name"),
+    "bias": (bool, "true or false"),
+    "amplitudes": (str, '"none" or "free"'),
+    "penalty": (list, '[[network.penalty]] tables with rho = "..."'),
 }
-KIND_KEYS = {"spatial": {"dim", "kernel", "kernel_params", "hidden", "output", "amplitudes", "penalty"},
-             "mlp": {"activations"}}
+KIND_KEYS = {"spatial": {"dim", "kernel", "kernel_params", "hidden", "output", "amplitudes", "penalty"}, "mlp": {"activations"}}
 PENALTY_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
-    "rho": (str, "a formula in r and w, e.g. \"abs(w)*r\""), "params": (dict, "a table of numbers, e.g. { s = 6.1 }"),
-    "scale": ((int, float), "a number"), "reduce": (str, '"sum" or "mean"'), "layers": (list, "a list of layers, e.g. [2, 3]"),
+    "rho": (str, 'a formula in r and w, e.g. "abs(w)*r"'),
+    "params": (dict, "a table of numbers, e.g. { s = 6.1 }"),
+    "scale": ((int, float), "a number"),
+    "reduce": (str, '"sum" or "mean"'),
+    "layers": (list, "a list of layers, e.g. [2, 3]"),
 }
 DATA_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
-    "batch": (int, "an integer >= 1"), "coordinate_range": (list, "[low, high]"), "input_range": (list, "[low, high]"),
-    "weight_range": (list, "[low, high]"), "seed": (int, "an integer"),
+    "batch": (int, "an integer >= 1"),
+    "coordinate_range": (list, "[low, high]"),
+    "input_range": (list, "[low, high]"),
+    "weight_range": (list, "[low, high]"),
+    "seed": (int, "an integer"),
 }
 
 
@@ -126,8 +151,9 @@ def read_toml(path: str | Path) -> dict:
         raise SpecError(f"{path.name} is not valid TOML ({exc})", "fix the syntax at that line") from None
 
 
-def net_from_table(table: dict, where: str = "[network]", *, defaults: dict | None = None,
-                   extra: tuple[str, ...] = ()) -> Net | MLP:
+def net_from_table(
+    table: dict, where: str = "[network]", *, defaults: dict | None = None, extra: tuple[str, ...] = ()
+) -> Net | MLP:
     """Build a `Net` or `MLP` from a ``[network]`` table, strictly.
 
     Args:
@@ -149,8 +175,10 @@ def net_from_table(table: dict, where: str = "[network]", *, defaults: dict | No
     other = KIND_KEYS["mlp" if kind == "spatial" else "spatial"]
     for key in t:
         if key in other and key not in (defaults or {}):
-            raise SpecError(f"{where} key '{key}' does not apply to kind = \"{kind}\"",
-                            f"remove it or set kind = \"{'mlp' if kind == 'spatial' else 'spatial'}\"")
+            raise SpecError(
+                f"{where} key '{key}' does not apply to kind = \"{kind}\"",
+                f'remove it or set kind = "{"mlp" if kind == "spatial" else "spatial"}"',
+            )
     if "widths" not in t:
         raise SpecError(f"{where} has no 'widths'", "add widths = [N_1, ..., N_L], e.g. widths = [3, 4, 2]")
     args = {k: v for k, v in t.items() if k in NETWORK_KEYS and k not in other}
@@ -224,8 +252,10 @@ def _check_params_given(formula: str, params: dict, where: str) -> None:
     missing = sorted(names - set(params))
     if missing:
         m = missing[0]
-        raise SpecError(f"{where}: kernel {formula!r} needs a value for {m}",
-                        f"pass --param {m}=VALUE (in a spec file: kernel_params = {{ {m} = ... }})")
+        raise SpecError(
+            f"{where}: kernel {formula!r} needs a value for {m}",
+            f"pass --param {m}=VALUE (in a spec file: kernel_params = {{ {m} = ... }})",
+        )
 
 
 def _build(cls, args: dict, where: str):
@@ -242,13 +272,18 @@ def _check_params_used(net: Net, where: str) -> None:
     pairs = cast(tuple[tuple[str, float], ...], net.kernel_params)  # Net normalises them to sorted pairs
     for name, _ in pairs:
         if name not in used:
-            raise SpecError(f"{where}: parameter {name} is not used by kernel {net.kernel!r}",
-                            f"remove {name} or use it in the formula (its parameters: {', '.join(sorted(used)) or 'none'})")
+            raise SpecError(
+                f"{where}: parameter {name} is not used by kernel {net.kernel!r}",
+                f"remove {name} or use it in the formula (its parameters: {', '.join(sorted(used)) or 'none'})",
+            )
 
 
 def _range(value: list, key: str, where: str) -> tuple[float, float]:
-    if len(value) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value) \
-            or not value[0] < value[1]:
+    if (
+        len(value) != 2
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        or not value[0] < value[1]
+    ):
         raise SpecError(f"{where} {key} = {value!r} is not a range", f"write {key} = [low, high] with low < high")
     return float(value[0]), float(value[1])
 
@@ -331,9 +366,13 @@ def formula_argv(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
     out: list[str] = []
     for word in argv:
         name = word.split("=", 1)[0]
-        formula = (word.startswith("-") and name not in actions and word != "--"
-                   and (word == "-r" or re.search(r"[0-9()*/+.]", word) is not None)
-                   and not re.fullmatch(r"--[A-Za-z][\w-]*(=.*)?", word))
+        formula = (
+            word.startswith("-")
+            and name not in actions
+            and word != "--"
+            and (word == "-r" or re.search(r"[0-9()*/+.]", word) is not None)
+            and not re.fullmatch(r"--[A-Za-z][\w-]*(=.*)?", word)
+        )
         if not formula:
             out.append(word)
         elif out and out[-1] in actions and actions[out[-1]].nargs != 0 and "=" not in out[-1]:
@@ -344,9 +383,26 @@ def formula_argv(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
 
 
 #: the option strings add_net_arguments defines
-NET_FLAGS = ("--net", "--kind", "--widths", "--dim", "--kernel", "--param", "--hidden", "--output", "--activations",
-             "--loss", "--bias", "--no-bias", "--amplitudes", "--penalty", "--penalty-scale", "--penalty-reduce",
-             "--penalty-param", "--penalty-layers")
+NET_FLAGS = (
+    "--net",
+    "--kind",
+    "--widths",
+    "--dim",
+    "--kernel",
+    "--param",
+    "--hidden",
+    "--output",
+    "--activations",
+    "--loss",
+    "--bias",
+    "--no-bias",
+    "--amplitudes",
+    "--penalty",
+    "--penalty-scale",
+    "--penalty-reduce",
+    "--penalty-param",
+    "--penalty-layers",
+)
 _FLAG_KEYS = ("kind", "widths", "dim", "kernel", "hidden", "output", "activations", "loss", "bias", "amplitudes")
 
 
@@ -362,8 +418,10 @@ def _flag_penalties(args: argparse.Namespace) -> list[dict] | None:
     for key in ("scale", "reduce", "layers"):
         vals = getattr(args, f"penalty_{key}", None) or []
         if len(vals) not in (0, 1, len(rhos)):
-            raise SpecError(f"{len(vals)} --penalty-{key} flags for {len(rhos)} --penalty flags",
-                            f"give one --penalty-{key} for all, or one per --penalty")
+            raise SpecError(
+                f"{len(vals)} --penalty-{key} flags for {len(rhos)} --penalty flags",
+                f"give one --penalty-{key} for all, or one per --penalty",
+            )
         per[key] = vals * len(rhos) if len(vals) == 1 else vals
     params = dict(getattr(args, "penalty_param", None) or [])
     out = []
@@ -385,8 +443,7 @@ def net_given(args: argparse.Namespace, ignore: tuple[str, ...] = ()) -> bool:
     return any(getattr(args, k, None) not in (None, []) for k in keys if k not in ignore)
 
 
-def net_from_args(args: argparse.Namespace, default: NetSpec | None = None, *,
-                  defaults: dict | None = None) -> NetSpec:
+def net_from_args(args: argparse.Namespace, default: NetSpec | None = None, *, defaults: dict | None = None) -> NetSpec:
     """The network of parsed flags: the ``--net`` file's fields, overridden by any flag given.
     `defaults` (a ``[network]`` table) fills what neither gives (train: widths 4,8,8,2, D = 3)."""
     spec = load_net(args.net) if getattr(args, "net", None) else None
@@ -415,16 +472,26 @@ def net_from_args(args: argparse.Namespace, default: NetSpec | None = None, *,
 def net_table(net: Net | MLP) -> dict:
     """The ``[network]`` table of a net (what `net_from_table` reads back)."""
     if not net.spatial:
-        return {"kind": "mlp", "widths": list(net.widths), "activations": list(net.activations), "loss": net.loss,
-                "bias": net.bias}
-    t = {"kind": "spatial", "widths": list(net.widths), "dim": net.dim, "kernel": net.kernel,
-         "kernel_params": dict(net.kernel_params), "hidden": net.hidden, "output": net.output, "loss": net.loss,
-         "bias": net.bias}
+        return {"kind": "mlp", "widths": list(net.widths), "activations": list(net.activations), "loss": net.loss, "bias": net.bias}
+    t = {
+        "kind": "spatial",
+        "widths": list(net.widths),
+        "dim": net.dim,
+        "kernel": net.kernel,
+        "kernel_params": dict(net.kernel_params),
+        "hidden": net.hidden,
+        "output": net.output,
+        "loss": net.loss,
+        "bias": net.bias,
+    }
     if net.free:
         t["amplitudes"] = "free"
     if net.penalties:
-        t["penalty"] = [{"rho": p.rho, "params": dict(p.pairs), "scale": p.scale, "reduce": p.reduce}
-                        | ({} if p.layers is None else {"layers": list(p.layers)}) for p in net.penalties]
+        t["penalty"] = [
+            {"rho": p.rho, "params": dict(p.pairs), "scale": p.scale, "reduce": p.reduce}
+            | ({} if p.layers is None else {"layers": list(p.layers)})
+            for p in net.penalties
+        ]
     return t
 
 
@@ -442,8 +509,7 @@ def net_flags(net: Net | MLP, file_flags: str | None = None) -> str:
         if net.free:
             out.append("--amplitudes free")
         for p in t.get("penalty", []):
-            out += [f"--penalty={shlex.quote(p['rho'])}", f"--penalty-scale {p['scale']!r}",
-                    f"--penalty-reduce {p['reduce']}"]
+            out += [f"--penalty={shlex.quote(p['rho'])}", f"--penalty-scale {p['scale']!r}", f"--penalty-reduce {p['reduce']}"]
             out += [f"--penalty-param {k}={v!r}" for k, v in p["params"].items()]
             if any("layers" in q for q in t["penalty"]):  # one --penalty-layers per --penalty, or none
                 out.append("--penalty-layers " + ",".join(map(str, p.get("layers", range(2, net.L + 1)))))
@@ -451,4 +517,3 @@ def net_flags(net: Net | MLP, file_flags: str | None = None) -> str:
         out.append("--activations " + shlex.quote(",".join(t["activations"])))
     out += [f"--loss {shlex.quote(t['loss'])}", "--bias" if t["bias"] else "--no-bias"]
     return " ".join(out)
-

@@ -16,8 +16,17 @@ from typing import TypedDict
 
 from derive import SpecError
 
-__all__ = ["check_out_path", "versions", "machine", "command_line", "provenance", "Provenance", "atomic_write_bytes",
-           "atomic_write_text", "atomic_write_json"]
+__all__ = [
+    "check_out_path",
+    "versions",
+    "machine",
+    "command_line",
+    "provenance",
+    "Provenance",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_json",
+]
 
 PACKAGES = ("derivcheck", "sympy", "mpmath", "numpy", "scipy", "torch", "hypothesis", "jinja2", "matplotlib")
 
@@ -35,8 +44,7 @@ def versions() -> dict[str, str]:
 def machine(cuda: bool = True) -> dict[str, object]:
     """Platform, processor, CPUs and the CUDA device (cuda=False: not asked, so torch is not imported,
     for exact reports that run no engine)."""
-    info: dict[str, object] = {"platform": platform.platform(), "processor": platform.machine(),
-                               "cpus": os.cpu_count()}
+    info: dict[str, object] = {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()}
     if not cuda:
         info["cuda"] = "not used"
         return info
@@ -66,8 +74,13 @@ class Provenance(TypedDict):
 
 def provenance(seed: int | None = None, argv: list[str] | None = None, cuda: bool = True) -> Provenance:
     """What every report and results file records: seed, versions, machine, command, time."""
-    return {"seed": seed, "command": command_line(argv), "versions": versions(), "machine": machine(cuda),
-            "created": datetime.now(UTC).isoformat(timespec="seconds")}
+    return {
+        "seed": seed,
+        "command": command_line(argv),
+        "versions": versions(),
+        "machine": machine(cuda),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 def _umask() -> int:
@@ -104,8 +117,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise SpecError(f"cannot create the folder {str(path.parent)!r}: a file is in the way",
-                        "choose an output path in a folder") from None
+        raise SpecError(
+            f"cannot create the folder {str(path.parent)!r}: a file is in the way", "choose an output path in a folder"
+        ) from None
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

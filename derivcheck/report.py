@@ -31,12 +31,25 @@ def _progress():
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
 
 
-def derivation_report(out_dir: str | Path, net: Net | None = None, batch: int = 1, compile: bool = True,
-                      argv: list[str] | None = None, with_printed: bool = False, proof: bool = True):
+def derivation_report(
+    out_dir: str | Path,
+    net: Net | None = None,
+    batch: int = 1,
+    compile: bool = True,
+    argv: list[str] | None = None,
+    with_printed: bool = False,
+    proof: bool = True,
+):
     """Typeset the exact derivation for `net` (default L=3, widths (2,2,1), D=3, gaussian, tanh, mse):
     weights, loss, errors, weight and coordinate gradients, a Hessian block, and the coordinate-gradient
     formula checked against the exact gradient (`proof=False` skips the symbolic proof, the slow step:
@@ -47,8 +60,10 @@ def derivation_report(out_dir: str | Path, net: Net | None = None, batch: int = 
     l0 = node_layer - 1
     n_proof = net.n_coords * (2 if with_printed and net.hidden != "identity" else 1) if proof else 0
     if n_proof > 20:  # 3-5-2 in D=2 (20 coordinates) takes 10-30 s; it grows faster than the coordinates
-        print(f"derivation: the symbolic proof expands {n_proof} coordinate differences; this can take minutes "
-              "(--no-proof skips it)", file=sys.stderr)
+        print(
+            f"derivation: the symbolic proof expands {n_proof} coordinate differences; this can take minutes (--no-proof skips it)",
+            file=sys.stderr,
+        )
     with _progress() as bar:
         task = bar.add_task("deriving", total=6 + n_proof + (1 if compile else 0))
 
@@ -77,18 +92,23 @@ def derivation_report(out_dir: str | Path, net: Net | None = None, batch: int = 
 
 
 def _verdict(proved: bool | None, false_text: str) -> str:
-    return r"not run (\texttt{-{}-{}no-{}proof})" if proved is None else (
-        r"\textbf{proved equal}" if proved else false_text)
+    return r"not run (\texttt{-{}-{}no-{}proof})" if proved is None else (r"\textbf{proved equal}" if proved else false_text)
 
 
 def _derivation_context(d, batch: int, l0: int, node_layer: int, proof_a, proof_h, argv) -> dict[str, Any]:
     net = d.net
     W_entries = [(l + 2, latex(Wm)) for l, Wm in enumerate(d.W)]
     # delta and dW share one CSE (the forward quantities are the common pieces); the first 4 entries of each
-    delta_cse = [(f"\\delta^{{({l + 2})}}_{{{b + 1},{i + 1}}}", e) for l, M in enumerate(d.delta)
-                 for (b, i), e in ((divmod(k, M.shape[1]), M[k]) for k in range(len(M)))][:4]
-    dW_cse = [(f"\\frac{{\\partial\\mathcal L}}{{\\partial W^{{({l + 2})}}_{{{i + 1},{j + 1}}}}}", e)
-              for l, M in enumerate(d.dW) for (i, j), e in ((divmod(k, M.shape[1]), M[k]) for k in range(len(M)))][:4]
+    delta_cse = [
+        (f"\\delta^{{({l + 2})}}_{{{b + 1},{i + 1}}}", e)
+        for l, M in enumerate(d.delta)
+        for (b, i), e in ((divmod(k, M.shape[1]), M[k]) for k in range(len(M)))
+    ][:4]
+    dW_cse = [
+        (f"\\frac{{\\partial\\mathcal L}}{{\\partial W^{{({l + 2})}}_{{{i + 1},{j + 1}}}}}", e)
+        for l, M in enumerate(d.dW)
+        for (i, j), e in ((divmod(k, M.shape[1]), M[k]) for k in range(len(M)))
+    ][:4]
     s1, red1 = cse_latex([e for _, e in delta_cse + dW_cse])
     eq8 = d.eq8("a")[l0][0, 0]
     dz_cse = cse_latex([d.dZ[l0][0, k] for k in range(net.dim)] + [eq8])
@@ -101,23 +121,34 @@ def _derivation_context(d, batch: int, l0: int, node_layer: int, proof_a, proof_
     else:
         verdict = f"The coordinate-gradient formula (C) and the exact gradient are {'proved equal' if proof_a else 'NOT equal'}."
     return {
-        "net_desc": net.describe(), "created": prov["created"], "verdict": verdict,
+        "net_desc": net.describe(),
+        "created": prov["created"],
+        "verdict": verdict,
         "proof_a": _verdict(proof_a, r"\textbf{disproved}"),
         "proof_h": None if proof_h is None else _verdict(proof_h, r"\textbf{not equal} (a counterexample exists)"),
-        "n_coords": net.n_coords, "widths": ",".join(map(str, net.widths)), "dim": net.dim, "batch": batch,
+        "n_coords": net.n_coords,
+        "widths": ",".join(map(str, net.widths)),
+        "dim": net.dim,
+        "batch": batch,
         "bias_term": "+b^{(l)}" if net.bias else "",
         "loss_name": net.loss,
         **net_latex(net, batch),
         "W_entries": W_entries,
         "loss_cse": cse_latex([d.loss]),
-        "delta_entries": [*s1, *((n, e) for (n, _), e in zip(delta_cse, red1[:len(delta_cse)]))],
-        "dW_entries": [(n, e) for (n, _), e in zip(dW_cse, red1[len(delta_cse):])],
+        "delta_entries": [*s1, *((n, e) for (n, _), e in zip(delta_cse, red1[: len(delta_cse)]))],
+        "dW_entries": [(n, e) for (n, _), e in zip(dW_cse, red1[len(delta_cse) :])],
         "dz_cse": dz_cse,
-        "dz_entries": [(f"\\frac{{\\partial\\mathcal L}}{{\\partial z^{{({node_layer})}}_{{1,{k_ + 1}}}}}", e)
-                       for k_, e in enumerate(dz_cse[1][:-1])],
-        "hess_cse": hess_cse, "hess_entries": list(zip(hess_names, hess_cse[1])),
-        "eq8_entry": dz_cse[1][-1], "node_layer": node_layer,
-        "command": prov["command"], "versions": _versions_line(prov), "machine": _machine_line(prov),
+        "dz_entries": [
+            (f"\\frac{{\\partial\\mathcal L}}{{\\partial z^{{({node_layer})}}_{{1,{k_ + 1}}}}}", e)
+            for k_, e in enumerate(dz_cse[1][:-1])
+        ],
+        "hess_cse": hess_cse,
+        "hess_entries": list(zip(hess_names, hess_cse[1])),
+        "eq8_entry": dz_cse[1][-1],
+        "node_layer": node_layer,
+        "command": prov["command"],
+        "versions": _versions_line(prov),
+        "machine": _machine_line(prov),
     }
 
 
@@ -166,17 +197,29 @@ def _performance(bench_path: Path | None, out_dir: Path) -> dict | None:
     def fmt(v):
         return "--" if v is None else (f"{v:.3g}" if isinstance(v, float) else escape(str(v)))
 
-    rows = [[escape(t["id"]), f"{fmt(t['measured'])} {escape(t['unit'])}", escape(str(t["target"])),
-             {True: "pass", False: r"\textcolor{red}{FAIL}", None: "skipped"}[t["pass"]]] for t in targets]
+    rows = [
+        [
+            escape(t["id"]),
+            f"{fmt(t['measured'])} {escape(t['unit'])}",
+            escape(str(t["target"])),
+            {True: "pass", False: r"\textcolor{red}{FAIL}", None: "skipped"}[t["pass"]],
+        ]
+        for t in targets
+    ]
     scaling = bench.get("sections", {}).get("scaling")
     figure = None
     if scaling and scaling.get("rows"):
         plot_scaling(scaling["rows"], scaling["exponents"], out_dir / "scaling.pdf")
         figure = "scaling.pdf"
     prov = bench.get("provenance", {})
-    return {"rows": rows, "figure": figure, "command": escape(prov.get("command", "?")),
-            "created": escape(prov.get("created", "?")), "quick": bool(bench.get("config", {}).get("quick")),
-            "path": escape(str(bench_path))}
+    return {
+        "rows": rows,
+        "figure": figure,
+        "command": escape(prov.get("command", "?")),
+        "created": escape(prov.get("created", "?")),
+        "quick": bool(bench.get("config", {}).get("quick")),
+        "path": escape(str(bench_path)),
+    }
 
 
 # keys a results.json must have for the report (derivcheck.results/1); summary's keys are checked too
@@ -214,8 +257,9 @@ def _verdict_line(summary: dict) -> str:
     return "ALL CHECKS PASS"
 
 
-def verification_report(results_path: str | Path, out_dir: str | Path, compile: bool = True,
-                        bench_path: str | Path | None = "bench/results.json"):
+def verification_report(
+    results_path: str | Path, out_dir: str | Path, compile: bool = True, bench_path: str | Path | None = "bench/results.json"
+):
     """Render a `derivcheck verify` results.json as a report, with the performance targets and
     scaling curves of `make bench` when `bench_path` exists. Returns (tex, pdf or None)."""
     results_path = Path(results_path)
@@ -227,8 +271,10 @@ def verification_report(results_path: str | Path, out_dir: str | Path, compile: 
         raise SpecError(f"{results_path} is not valid JSON ({exc.msg})", "regenerate it with derivcheck verify") from None
     if not isinstance(results, dict) or results.get("schema") != "derivcheck.results/1":
         if not isinstance(results, dict):
-            raise SpecError(f"{results_path} holds a JSON {type(results).__name__}, not a results object",
-                            "regenerate it with derivcheck verify")
+            raise SpecError(
+                f"{results_path} holds a JSON {type(results).__name__}, not a results object",
+                "regenerate it with derivcheck verify",
+            )
         raise SpecError(f"{results_path} has schema {results.get('schema')!r}", "expected derivcheck.results/1")
     _require_keys(results, results_path)
     out_dir = Path(out_dir)
@@ -239,29 +285,57 @@ def verification_report(results_path: str | Path, out_dir: str | Path, compile: 
         row = [escape(eng)]
         for q in qs:
             c = cells.get(q)
-            row.append("--" if c is None else
-                       (f"{c['max_rel']:.1e}" if c["pass"] else f"\\textcolor{{red}}{{{c['max_rel']:.1e}}}")
-                       + (f" / {c['max_ulp']:.0f}" if c else ""))
+            row.append(
+                "--"
+                if c is None
+                else (f"{c['max_rel']:.1e}" if c["pass"] else f"\\textcolor{{red}}{{{c['max_rel']:.1e}}}")
+                + (f" / {c['max_ulp']:.0f}" if c else "")
+            )
         rows.append(row)
     tol_rows = []
     for eng, cells in results["table"].items():
         for q, c in cells.items():
-            tol_rows.append([escape(eng), escape(q), escape(c["dtype"]), f"{c['tol']:.0e}", str(c["n"]), "pass" if c["pass"] else
-                             r"\textcolor{red}{FAIL}"])
-    id_rows = [[escape(eng), escape(k), f"{c['max']:.1e}", f"{c['tol']:.0e}", str(c["n"]), "pass" if c["pass"] else
-                r"\textcolor{red}{FAIL}"] for eng, ids in results["identities"].items() for k, c in ids.items()]
+            tol_rows.append(
+                [
+                    escape(eng),
+                    escape(q),
+                    escape(c["dtype"]),
+                    f"{c['tol']:.0e}",
+                    str(c["n"]),
+                    "pass" if c["pass"] else r"\textcolor{red}{FAIL}",
+                ]
+            )
+    id_rows = [
+        [
+            escape(eng),
+            escape(k),
+            f"{c['max']:.1e}",
+            f"{c['tol']:.0e}",
+            str(c["n"]),
+            "pass" if c["pass"] else r"\textcolor{red}{FAIL}",
+        ]
+        for eng, ids in results["identities"].items()
+        for k, c in ids.items()
+    ]
     prov = results["provenance"]
     s = results["summary"]
     taylor = [c["taylor"]["slope"] for c in results["cases"] if c.get("taylor") and c["taylor"]["slope"] is not None]
     ctx = {
-        "summary": s, "verdict": _verdict_line(s), "not_run": escape(_not_run_text(s)),
-        "rows": rows, "tol_rows": tol_rows, "id_rows": id_rows, "figures": [f.name for f in figs],
+        "summary": s,
+        "verdict": _verdict_line(s),
+        "not_run": escape(_not_run_text(s)),
+        "rows": rows,
+        "tol_rows": tol_rows,
+        "id_rows": id_rows,
+        "figures": [f.name for f in figs],
         "failures": [{k: escape(v) for k, v in f.items()} for f in results["failures"]],
         "taylor": (f"{min(taylor):.3f}", f"{max(taylor):.3f}", len(taylor)) if taylor else None,
-        "cases": [(escape(c["id"]), escape(c["net"]), "pass" if c["pass"] else r"\textcolor{red}{fail}")
-                  for c in results["cases"]],
-        "seed": prov["seed"], "command": prov["command"], "versions": escape(_versions_line(prov)),
-        "machine": escape(_machine_line(prov)), "created": escape(prov["created"]),
+        "cases": [(escape(c["id"]), escape(c["net"]), "pass" if c["pass"] else r"\textcolor{red}{fail}") for c in results["cases"]],
+        "seed": prov["seed"],
+        "command": prov["command"],
+        "versions": escape(_versions_line(prov)),
+        "machine": escape(_machine_line(prov)),
+        "created": escape(prov["created"]),
         "perf": _performance(None if bench_path is None else Path(bench_path), out_dir),
     }
     if ctx["perf"] and ctx["perf"]["figure"]:
@@ -272,15 +346,18 @@ def verification_report(results_path: str | Path, out_dir: str | Path, compile: 
 def add_arguments(p) -> None:
     p.add_argument("--results", default="reports/build/results.json", help="results.json from derivcheck verify")
     p.add_argument("--out", default="reports/build", help="output folder for .tex and .pdf")
-    p.add_argument("--bench", default="bench/results.json",
-                   help="bench results (make bench) for the verification report's performance section")
-    p.add_argument("--which", default="derivation,verification",
-                   help=f"comma-separated subset of {','.join(REPORTS)}")
+    p.add_argument(
+        "--bench", default="bench/results.json", help="bench results (make bench) for the verification report's performance section"
+    )
+    p.add_argument("--which", default="derivation,verification", help=f"comma-separated subset of {','.join(REPORTS)}")
     p.add_argument("--no-pdf", action="store_true", help="write the .tex only")
     add_net_arguments(p)  # derivation and training reports of the user's network
-    p.add_argument("--no-proof", action="store_true",
-                   help="derivation: skip the symbolic proof of the coordinate-gradient formula (its slowest "
-                        "step: seconds for widths 2-2-1, about a minute for 3-5-2)")
+    p.add_argument(
+        "--no-proof",
+        action="store_true",
+        help="derivation: skip the symbolic proof of the coordinate-gradient formula (its slowest "
+        "step: seconds for widths 2-2-1, about a minute for 3-5-2)",
+    )
 
 
 def _errata(out_dir, compile):
@@ -308,10 +385,12 @@ def run(args) -> int:
     net = net_from_args(args).net if net_given(args) else None
     if net is not None and not net.spatial:
         raise SpecError("the derivation and training reports are for spatial networks", 'use kind = "spatial"')
-    build = {"verification": lambda: verification_report(args.results, args.out, compile=compile,
-                                                         bench_path=args.bench),
-             "derivation": lambda: derivation_report(args.out, net=net, compile=compile, proof=not args.no_proof),
-             "errata": lambda: _errata(args.out, compile), "training": lambda: _training(args.out, compile, net)}
+    build = {
+        "verification": lambda: verification_report(args.results, args.out, compile=compile, bench_path=args.bench),
+        "derivation": lambda: derivation_report(args.out, net=net, compile=compile, proof=not args.no_proof),
+        "errata": lambda: _errata(args.out, compile),
+        "training": lambda: _training(args.out, compile, net),
+    }
     for name in which:
         tex, pdf = build[name]()
         print(f"{name}: {Path(pdf or tex).resolve()}")

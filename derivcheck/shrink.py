@@ -50,6 +50,7 @@ class Judge:
 def shrink_case(judge: Judge, case: Case, found: list[Mismatch]) -> tuple[Case, list[Mismatch]]:
     """Greedy: one row, then drop layers and nodes while it still fails, then the widest separation of a
     placed node pair, then the roundest numbers. Each accepted step keeps the case failing."""
+
     def accept(candidate: Case | None) -> bool:
         nonlocal case, found
         if candidate is None or judge.calls > start + SHRINK_BUDGET:
@@ -101,5 +102,7 @@ def separation_sweep(judge: Judge, case: Case) -> str | None:
         return None
     seps = [f"{s:g}" if s >= 1 else f"1e{round(np.log10(s))}" for s in SWEEP]
     steps = ", ".join(f"{e:.2g} at {'separation ' if k == 0 else ''}{s}" for k, (e, s) in enumerate(zip(errs, seps)))
-    return (f"error grows as nodes approach: {steps} (node {i + 1} of layer {l + 1} moved towards node {j + 1} of "
-            f"layer {l}; error of its dZ relative to that edge's term of eq. (8))")
+    return (
+        f"error grows as nodes approach: {steps} (node {i + 1} of layer {l + 1} moved towards node {j + 1} of "
+        f"layer {l}; error of its dZ relative to that edge's term of eq. (8))"
+    )

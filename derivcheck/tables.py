@@ -33,8 +33,13 @@ def show(table, file=None) -> None:
 def add_json_argument(parser, what: str = "the results") -> None:
     """``--json PATH``: also write `what` as JSON to PATH; ``--json -`` (or a bare ``--json``) prints it on
     stdout instead of the table. The same option in every verb that writes JSON."""
-    parser.add_argument("--json", nargs="?", const="-", metavar="PATH",
-                        help=f"write {what} as JSON to PATH ('-' or no PATH: to stdout, instead of the table)")
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="PATH",
+        help=f"write {what} as JSON to PATH ('-' or no PATH: to stdout, instead of the table)",
+    )
 
 
 def write_json(target: str | Path, doc: Any) -> Path | None:

@@ -70,8 +70,9 @@ def load_function(target: str) -> tuple[Callable, str]:
         try:
             spec.loader.exec_module(module)
         except Exception as exc:
-            raise SpecError(f"importing {mod_name} raised {type(exc).__name__}: {exc} (at {_where(exc, str(path))})",
-                            "fix the error there") from None
+            raise SpecError(
+                f"importing {mod_name} raised {type(exc).__name__}: {exc} (at {_where(exc, str(path))})", "fix the error there"
+            ) from None
         finally:
             sys.path.remove(str(path.resolve().parent))
         source = str(path)
@@ -79,8 +80,10 @@ def load_function(target: str) -> tuple[Callable, str]:
         try:
             module = importlib.import_module(mod_name)
         except Exception as exc:
-            raise SpecError(f"cannot import {mod_name}: {type(exc).__name__}: {exc} (at {_where(exc)})",
-                            "check the module name and that it is on PYTHONPATH") from None
+            raise SpecError(
+                f"cannot import {mod_name}: {type(exc).__name__}: {exc} (at {_where(exc)})",
+                "check the module name and that it is on PYTHONPATH",
+            ) from None
         source = mod_name
     fn = getattr(module, func, None)
     if not callable(fn):
@@ -130,16 +133,20 @@ def _read(value: Any, q: str, shapes: Any) -> Any:
     first = 1 if q == "dZ" else 2
     if len(value) != len(shapes):
         layers = f"layers {first}..{first + len(shapes) - 1}"
-        raise SpecError(f"fn returned {len(value)} arrays for {q}, expected {len(shapes)} ({layers})",
-                        f"return one {q} array per layer ({layers})")
+        raise SpecError(
+            f"fn returned {len(value)} arrays for {q}, expected {len(shapes)} ({layers})",
+            f"return one {q} array per layer ({layers})",
+        )
     out = []
     for k, (v, shp) in enumerate(zip(value, shapes)):
         a = _numpy(v, f"{q} of layer {k + first}")
         if q == "db" and a.shape != shp and a.size == shp[0]:
             a = a.reshape(shp)  # a 1 x N row is a bias gradient too
         if a.shape != shp and not (len(shp) == 2 and a.shape == shp[::-1]):
-            raise SpecError(f"fn returned {q} of layer {k + first} with shape {a.shape}, expected {shp}",
-                            f"return {q} of layer l as an array of shape {_SHAPE_TEXT[q]}")
+            raise SpecError(
+                f"fn returned {q} of layer {k + first} with shape {a.shape}, expected {shp}",
+                f"return {q} of layer l as an array of shape {_SHAPE_TEXT[q]}",
+            )
         out.append(a)
     return out
 
@@ -175,8 +182,10 @@ def call(fn: Callable, case: Case, *, torch: bool = False, dtype=np.float64) -> 
         except TypeError:
             source = None
         where = f"at {_where(exc, source)}) on widths {net.widths}, batch {case.batch}"
-        raise SpecError(f"fn raised {type(exc).__name__}: {exc} ({where}",
-                        "fix fn, or check that it takes (Z, X, Y) (b= with biases; W for an MLP)") from None
+        raise SpecError(
+            f"fn raised {type(exc).__name__}: {exc} ({where}",
+            "fix fn, or check that it takes (Z, X, Y) (b= with biases; W for an MLP)",
+        ) from None
     shapes = expected_shapes(case)
     if isinstance(out, (list, tuple)):
         out = {"dZ" if net.spatial else "dW": list(out)}

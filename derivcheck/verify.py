@@ -44,8 +44,7 @@ SCHEMA = "derivcheck.results/1"
 ENGINES = tuple(name for name in ENGINE_TABLE if name != "symbolic") + ("fd", "taylor", "hvp")
 # H v is checked in the float64 engines (the R-operator, torch on the CPU and, when present, on CUDA),
 # against the exact H v; an engine that cannot run here is recorded as skipped ("not run"), never as a pass.
-HVP_ENGINES = tuple(e.name for e in ENGINE_TABLE.values()
-                    if e.name != "symbolic" and e.hvp is not None and e.dtype == np.float64)
+HVP_ENGINES = tuple(e.name for e in ENGINE_TABLE.values() if e.name != "symbolic" and e.hvp is not None and e.dtype == np.float64)
 ACTS = tuple(a if a != "leaky_relu" else "leaky_relu(alpha=0.1)" for a in ACTIVATIONS)
 LOSS_SPECS = tuple(x if x != "huber" else "huber(delta=0.5)" for x in LOSSES)
 
@@ -110,8 +109,7 @@ def drawn_cases(seed: int, count: int) -> list[Case]:
         return out
 
     @hseed(seed)
-    @settings(max_examples=4 * count, database=None, deadline=None, derandomize=False,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=4 * count, database=None, deadline=None, derandomize=False, suppress_health_check=list(HealthCheck))
     @given(strategies.cases())
     def collect(case):
         if len(out) < count:
@@ -126,9 +124,12 @@ def _smooth(net: Net | MLP) -> bool:
     """Finite differences and Taylor slopes assume the loss is C2 near the point."""
     rough = {"relu", "leaky_relu"}
     acts = {net.f(l).name for l in range(2, net.L + 1)}
-    return (not acts & rough and net.objective.name not in ("mae", "huber")
-            and not (net.spatial and net.kernel in ("wendland_c2", "cosine_cutoff"))
-            and all(p.smooth for p in getattr(net, "penalties", ())))  # derive decides each penalty
+    return (
+        not acts & rough
+        and net.objective.name not in ("mae", "huber")
+        and not (net.spatial and net.kernel in ("wendland_c2", "cosine_cutoff"))
+        and all(p.smooth for p in getattr(net, "penalties", ()))
+    )  # derive decides each penalty
 
 
 def _failure(f: Finding) -> dict:
@@ -140,14 +141,27 @@ def run_case(case: Case, engines: tuple[str, ...], *, reproduce: str | None = No
     """All checks of one case; returns its JSON record (errors by engine and quantity, failures).
     Every check is a `numeric.compare.Finding` reported to one `Findings` (seed, `reproduce` command)."""
     net, p, X, Y = case.net, case.params, case.X, case.Y
-    rec: dict = {"id": case.id, "net": net.describe(), "spec": case.spec(), "seed": case.seed,
-                 "errors": {}, "identities": {}, "failures": [], "skipped": []}
+    rec: dict = {
+        "id": case.id,
+        "net": net.describe(),
+        "spec": case.spec(),
+        "seed": case.seed,
+        "errors": {},
+        "identities": {},
+        "failures": [],
+        "skipped": [],
+    }
     found = Findings(seed=case.seed, command=reproduce)
 
     def record(f: Finding, dtype=np.float64):
         found.report(f)
-        rec["errors"].setdefault(f.engine, {})[f.quantity] = {"rel": f.rel, "ulp": f.ulp, "tol": f.tol,
-                                                             "pass": f.ok, "dtype": np.dtype(dtype).name}
+        rec["errors"].setdefault(f.engine, {})[f.quantity] = {
+            "rel": f.rel,
+            "ulp": f.ulp,
+            "tol": f.tol,
+            "pass": f.ok,
+            "dtype": np.dtype(dtype).name,
+        }
 
     truth = ENGINE_TABLE["symbolic"].gradients(net, p, X, Y, dps=50)
     runs: dict[str, tuple[Gradients, type[np.floating]]] = {}
@@ -256,8 +270,9 @@ def _summarise(records: list[dict], engines) -> dict:
     for r in records:
         for eng, qs in r["errors"].items():
             for q, e in qs.items():
-                cell = table.setdefault(eng, {}).setdefault(q, {"max_rel": 0.0, "max_ulp": 0.0, "tol": e["tol"],
-                                                                "n": 0, "failures": 0, "dtype": e["dtype"]})
+                cell = table.setdefault(eng, {}).setdefault(
+                    q, {"max_rel": 0.0, "max_ulp": 0.0, "tol": e["tol"], "n": 0, "failures": 0, "dtype": e["dtype"]}
+                )
                 cell["max_rel"] = max(cell["max_rel"], e["rel"])
                 cell["max_ulp"] = max(cell["max_ulp"], e["ulp"])
                 cell["n"] += 1
@@ -295,13 +310,18 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of every random case (printed, recorded)")
     p.add_argument("--out", default="reports/build/results.json", help="results file (written atomically)")
     from .tables import add_json_argument
+
     add_json_argument(p, "the results (the same document as --out)")
-    p.add_argument("--engines", default=",".join(ENGINES),
-                   help=f"comma-separated subset of {','.join(ENGINES)} (the symbolic ground truth always runs)")
+    p.add_argument(
+        "--engines",
+        default=",".join(ENGINES),
+        help=f"comma-separated subset of {','.join(ENGINES)} (the symbolic ground truth always runs)",
+    )
     p.add_argument("--drawn", type=int, default=None, help="number of hypothesis-drawn nets (default 24, quick 6)")
     p.add_argument("--only", default=None, help="run only the case with this id (as printed for a failure)")
-    p.add_argument("--cases", type=int, default=20,
-                   help="with a network (--net or flags): drawn parameter sets, plus the adversarial ones")
+    p.add_argument(
+        "--cases", type=int, default=20, help="with a network (--net or flags): drawn parameter sets, plus the adversarial ones"
+    )
     add_net_arguments(p)
 
 
@@ -331,8 +351,10 @@ def run(args) -> int:
     compared = [e for e in engines if e not in not_run and e != "taylor"]
     if not compared:
         what = ", ".join(f"{e} ({not_run[e]})" if e in not_run else e for e in engines)
-        raise SpecError(f"--engines {args.engines!r} compares nothing with the ground truth here: {what}",
-                        "add an engine that runs on this machine, e.g. --engines manual,torch-cpu")
+        raise SpecError(
+            f"--engines {args.engines!r} compares nothing with the ground truth here: {what}",
+            "add an engine that runs on this machine, e.g. --engines manual,torch-cpu",
+        )
     if args.seed < 0:
         raise SpecError(f"seed {args.seed} is negative", "use a seed >= 0")
     drawn = args.drawn if args.drawn is not None else (6 if args.quick else 24)
@@ -344,8 +366,9 @@ def run(args) -> int:
         from .verifynet import net_cases
 
         if args.quick or args.drawn is not None:
-            raise SpecError("--quick and --drawn choose the library matrix, not a network's cases",
-                            "with --net or network flags give --cases N")
+            raise SpecError(
+                "--quick and --drawn choose the library matrix, not a network's cases", "with --net or network flags give --cases N"
+            )
 
         cases = net_cases(user, args.seed, args.cases)
     else:
@@ -363,17 +386,28 @@ def run(args) -> int:
         return f"derivcheck verify --seed {args.seed} --only {case_id}" + (" --quick" if args.quick else "")
 
     records = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True
+    ) as bar:
         task = bar.add_task("verifying", total=len(cases))
         for case in cases:
             bar.update(task, description=f"{case.id} {case.net.describe()[:50]}")
             try:
                 records.append(run_case(case, engines, reproduce=reproduce(case.id)))
             except SpecError as exc:
-                records.append({"id": case.id, "net": case.net.describe(), "spec": case.spec(), "seed": case.seed,
-                                "errors": {}, "identities": {}, "skipped": [], "pass": False,
-                                "failures": [{"engine": "input", "quantity": "-", "message": str(exc)}]})
+                records.append(
+                    {
+                        "id": case.id,
+                        "net": case.net.describe(),
+                        "spec": case.spec(),
+                        "seed": case.seed,
+                        "errors": {},
+                        "identities": {},
+                        "skipped": [],
+                        "pass": False,
+                        "failures": [{"engine": "input", "quantity": "-", "message": str(exc)}],
+                    }
+                )
             bar.advance(task)
     wall = time.perf_counter() - t0
     summary = _summarise(records, engines)
@@ -381,18 +415,27 @@ def run(args) -> int:
     for r in records:
         for f in r["failures"]:
             failures.append({**f, "case": r["id"], "net": r["net"], "reproduce": reproduce(r["id"])})
-    n_checks = sum(len(q) for r in records for q in r["errors"].values()) + \
-        sum(len(i) for r in records for i in r["identities"].values())
+    n_checks = sum(len(q) for r in records for q in r["errors"].values()) + sum(
+        len(i) for r in records for i in r["identities"].values()
+    )
     if n_checks == 0 and not failures:
-        raise SpecError(f"no check ran ({len(records)} cases, engines {','.join(engines)}): no verdict without evidence",
-                        "choose engines and cases that apply, e.g. --engines manual")
+        raise SpecError(
+            f"no check ran ({len(records)} cases, engines {','.join(engines)}): no verdict without evidence",
+            "choose engines and cases that apply, e.g. --engines manual",
+        )
     result = {
         "schema": SCHEMA,
         "provenance": provenance(args.seed, _argv(args)),
-        "summary": {"verdict": "pass" if not failures else "fail", "cases": len(records), "checks": n_checks,
-                    "failures": len(failures), "wall_time_s": round(wall, 2), "quick": bool(args.quick),
-                    "engines": [e for e in engines if e not in not_run],
-                    "not_run": {e: why for e, why in not_run.items()}},
+        "summary": {
+            "verdict": "pass" if not failures else "fail",
+            "cases": len(records),
+            "checks": n_checks,
+            "failures": len(failures),
+            "wall_time_s": round(wall, 2),
+            "quick": bool(args.quick),
+            "engines": [e for e in engines if e not in not_run],
+            "not_run": {e: why for e, why in not_run.items()},
+        },
         **summary,
         "failures": failures,
         "cases": records,
@@ -401,6 +444,7 @@ def run(args) -> int:
     json_to = getattr(args, "json", None)  # run() is also called with a plain namespace
     if json_to is not None:
         from .tables import write_json
+
         write_json(json_to, result)
     # numbers never wrap or truncate: a compact box leaves 80 columns room for all seven, the engine folds
     table = Table(title=f"max relative error vs 50-digit ground truth (seed {args.seed})", box=box.SIMPLE_HEAD)
@@ -409,14 +453,16 @@ def run(args) -> int:
     for q in qs:
         table.add_column(q, justify="right", no_wrap=True, min_width=7)
     for eng, cells in summary["table"].items():
-        table.add_row(eng, *[(f"{cells[q]['max_rel']:.1e}" + ("" if cells[q]["pass"] else " FAIL"))
-                             if q in cells else "-" for q in qs])
+        table.add_row(
+            eng, *[(f"{cells[q]['max_rel']:.1e}" + ("" if cells[q]["pass"] else " FAIL")) if q in cells else "-" for q in qs]
+        )
     if json_to != "-":
         show(table)
     for f in failures:
         console.print(f"[red]FAIL[/red] {f['case']} {f['net']}: {f['message']}\n  reproduce: {f['reproduce']}")
-    console.print(f"{len(records)} cases, {n_checks} checks, {len(failures)} failures in {wall:.1f} s; "
-                  f"seed {args.seed}; results in {out}")
+    console.print(
+        f"{len(records)} cases, {n_checks} checks, {len(failures)} failures in {wall:.1f} s; seed {args.seed}; results in {out}"
+    )
     for e, why in not_run.items():
         console.print(f"not run: {e} ({why})")
     return 0 if not failures else 1

@@ -29,8 +29,9 @@ def net_cases(spec: NetSpec, seed: int, count: int) -> list[Case]:
     if count < 0:
         raise SpecError(f"--cases {count} is negative", "use a count >= 0 (default 20)")
     d = spec.data
-    draw: dict[str, Any] = dict(batch=d.batch, coordinate_range=d.coordinate_range, input_range=d.input_range,
-                weight_range=d.weight_range)
+    draw: dict[str, Any] = dict(
+        batch=d.batch, coordinate_range=d.coordinate_range, input_range=d.input_range, weight_range=d.weight_range
+    )
     rng = np.random.default_rng(seed)
     out = []
     for i in range(count):

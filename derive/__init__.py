@@ -8,7 +8,20 @@ from .parse import parse_expr
 from .primitives import ACTIVATIONS, KERNELS, LOSSES, activation, kernel, loss
 
 __all__ = [
-    "Net", "MLP", "Params", "Gradients", "SpecError", "VerificationError",
-    "KERNELS", "ACTIVATIONS", "LOSSES", "kernel", "activation", "loss",
-    "parse_expr", "lambdify", "compile_net", "Compiled",
+    "Net",
+    "MLP",
+    "Params",
+    "Gradients",
+    "SpecError",
+    "VerificationError",
+    "KERNELS",
+    "ACTIVATIONS",
+    "LOSSES",
+    "kernel",
+    "activation",
+    "loss",
+    "parse_expr",
+    "lambdify",
+    "compile_net",
+    "Compiled",
 ]

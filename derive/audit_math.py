@@ -177,8 +177,6 @@ def continuity_gaps(expr: sp.Expr) -> tuple[sp.Set | None, str | None]:
     return gaps, None
 
 
-
-
 def is_empty(s: sp.Set | None) -> bool:
     """True for the empty set (None, undecided, is not)."""
     return s is not None and s == sp.S.EmptySet
@@ -278,9 +276,22 @@ def kernel_facts(k: Kernel) -> KernelFacts:
     phi_why = phi_why or (k.phi_note if phi is not None else None)
     phi0, phi0_why = _fact(lambda: k.phi0)
     return KernelFacts(
-        k=k, g=k.bound, dg=dg, d2g=d2g, phi=dg / R if phi is None else phi, phi_why=phi_why,
-        points=points, notes=notes, g0=_fact(lambda: k.g0)[0], dg0=dg0, dg0_why=dg0_why,
-        d2g0=d2g0, d2g0_why=d2g0_why, phi0=phi0, phi0_why=phi0_why,
-        ginf=attempt(limit_inf, k.bound)[0], dginf=attempt(limit_inf, dg)[0],
+        k=k,
+        g=k.bound,
+        dg=dg,
+        d2g=d2g,
+        phi=dg / R if phi is None else phi,
+        phi_why=phi_why,
+        points=points,
+        notes=notes,
+        g0=_fact(lambda: k.g0)[0],
+        dg0=dg0,
+        dg0_why=dg0_why,
+        d2g0=d2g0,
+        d2g0_why=d2g0_why,
+        phi0=phi0,
+        phi0_why=phi0_why,
+        ginf=attempt(limit_inf, k.bound)[0],
+        dginf=attempt(limit_inf, dg)[0],
         smooth={p: smoothness(k, p) for p in points},
     )

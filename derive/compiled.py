@@ -23,8 +23,7 @@ __all__ = ["Compiled", "compile_net", "row_symbols"]
 
 def row_symbols(k: int) -> tuple[list[sp.Symbol], list[sp.Symbol]]:
     """Symbols a_1..a_k (predictions) and y_1..y_k (targets) of one batch row."""
-    return ([sp.Symbol(f"a{i + 1}", real=True) for i in range(k)],
-            [sp.Symbol(f"y{i + 1}", real=True) for i in range(k)])
+    return ([sp.Symbol(f"a{i + 1}", real=True) for i in range(k)], [sp.Symbol(f"y{i + 1}", real=True) for i in range(k)])
 
 
 @dataclass(frozen=True)
@@ -84,10 +83,19 @@ def _kernel_part(spec: str, params: tuple, backend: str) -> dict:
     g, dg, phi = (primitive_callables(e, R, backend) for e in (k.bound, k.dg, k.phi))
     ratio = k.phi_over_g  # phi = c g exactly (gaussian)? Undecided within the step budget: None, phi is evaluated
     fused = fused_kernel(k.bound, k.phi, R) if backend == "numpy" else None
-    return dict(g=g, dg=dg, phi=phi, dphi=primitive_callables(sp.diff(k.phi, R), R, backend), fused=fused,
-                phi_over_g=None if ratio is None else float(ratio),
-                # g(0) as a limit: a formula such as sin(r)/r is 0/0 at r = 0 but has a value there
-                g0=_float(k.g0), dg0=_float(k.dg0), phi0=_float(k.phi0), d2g0=_float(k.d2g0))
+    return dict(
+        g=g,
+        dg=dg,
+        phi=phi,
+        dphi=primitive_callables(sp.diff(k.phi, R), R, backend),
+        fused=fused,
+        phi_over_g=None if ratio is None else float(ratio),
+        # g(0) as a limit: a formula such as sin(r)/r is 0/0 at r = 0 but has a value there
+        g0=_float(k.g0),
+        dg0=_float(k.dg0),
+        phi0=_float(k.phi0),
+        d2g0=_float(k.d2g0),
+    )
 
 
 def _separable_term(row: sp.Expr, a: list, y: list) -> sp.Expr | None:
@@ -134,6 +142,7 @@ def _separable_part(row: sp.Expr, a: list, y: list, backend: str) -> dict | None
         def call(A, Y):
             out = fn(A, Y)
             return out if getattr(out, "shape", None) == A.shape else A * 0 + out
+
         return call
 
     tf, tg, th = (terms(fn) for fn in fns)
@@ -153,8 +162,14 @@ def _separable_part(row: sp.Expr, a: list, y: list, backend: str) -> dict | None
                 H[k][k] = Hd[..., k]
         return H
 
-    return dict(loss_rows=loss_rows, loss_grad_rows=loss_grad_rows, loss_hess_rows=loss_hess_rows,
-                loss_terms=tf, loss_terms_grad=tg, loss_terms_hess=th)
+    return dict(
+        loss_rows=loss_rows,
+        loss_grad_rows=loss_grad_rows,
+        loss_hess_rows=loss_hess_rows,
+        loss_terms=tf,
+        loss_terms_grad=tg,
+        loss_terms_hess=th,
+    )
 
 
 @lru_cache(maxsize=64)
@@ -170,8 +185,12 @@ def _loss_part(spec: str, K: int, backend: str) -> dict:
     grad = [sp.diff(row, ai) for ai in a]
     # DiracDelta (from sign/abs in mae, huber) is 0 almost everywhere: the a.e. Hessian, as torch gives.
     hess = [[sp.diff(gi, aj).replace(sp.DiracDelta, lambda *_: sp.S.Zero) for aj in a] for gi in grad]
-    return dict(loss_rows=lambdify([*a, *y], row, backend), loss_grad_rows=lambdify([*a, *y], grad, backend),
-                loss_hess_rows=lambdify([*a, *y], hess, backend), divisor=obj.divisor)
+    return dict(
+        loss_rows=lambdify([*a, *y], row, backend),
+        loss_grad_rows=lambdify([*a, *y], grad, backend),
+        loss_hess_rows=lambdify([*a, *y], hess, backend),
+        divisor=obj.divisor,
+    )
 
 
 @lru_cache(maxsize=256)

@@ -26,8 +26,21 @@ import sympy as sp
 
 from .lambdify import lambdify
 
-__all__ = ["BUDGET", "MAX_OPS", "Timeout", "time_limit", "budget", "attempt", "set_step_budget", "step_budget",
-           "too_big", "is_zero", "all_zero", "finite", "to_float"]
+__all__ = [
+    "BUDGET",
+    "MAX_OPS",
+    "Timeout",
+    "time_limit",
+    "budget",
+    "attempt",
+    "set_step_budget",
+    "step_budget",
+    "too_big",
+    "is_zero",
+    "all_zero",
+    "finite",
+    "to_float",
+]
 
 BUDGET = 4.0  # seconds allowed for one SymPy step by default (`attempt`); `set_step_budget` changes it
 # Largest expression (sympy.count_ops) an expensive step (simplify, factor, limit, series) is given:
@@ -120,8 +133,7 @@ def budget(seconds: float):
 
 
 # What SymPy raises when it cannot decide (unsupported limit, no solution form, deep recursion ...).
-_UNDECIDED = (NotImplementedError, ValueError, TypeError, ZeroDivisionError, RecursionError, AttributeError,
-              IndexError, KeyError)
+_UNDECIDED = (NotImplementedError, ValueError, TypeError, ZeroDivisionError, RecursionError, AttributeError, IndexError, KeyError)
 
 
 def attempt(fn: Callable[..., Any], *args, seconds: float | None = None) -> tuple[Any, str | None]:

@@ -48,5 +48,7 @@ def coincidence_error(kernel, where: str, order: int = 1) -> SpecError:
     else:
         why = f"g'(0) = {kernel.dg0}" + ("" if order == 1 else ", lim r phi'(r) != 0")
     what = "dL/dz" if order == 1 else "the Hessian"
-    return SpecError(f"{where} coincide (r = 0) and kernel {kernel.name!r} has {why}, so {what} is undefined there",
-                     "move the nodes apart or use a kernel with g'(0) = 0 (e.g. gaussian)")
+    return SpecError(
+        f"{where} coincide (r = 0) and kernel {kernel.name!r} has {why}, so {what} is undefined there",
+        "move the nodes apart or use a kernel with g'(0) = 0 (e.g. gaussian)",
+    )

@@ -36,8 +36,10 @@ def symbolic_view(net: Net | MLP, batch: int, generic: bool) -> dict[str, Any]:
         loss and net; arrays are object arrays of SymPy expressions.
     """
     L, N = net.L, net.widths
-    mat = lambda name, r, c: np.array([[sp.Symbol(f"{name}_{i}{j}", real=True) for j in range(c)]  # noqa: E731
-                                       for i in range(r)], dtype=object)
+
+    def mat(name, r, c):
+        return np.array([[sp.Symbol(f"{name}_{i}{j}", real=True) for j in range(c)] for i in range(r)], dtype=object)
+
     X, Y = mat("x", batch, N[0]), mat("y", batch, N[-1])
     # entries are object arrays of SymPy expressions (None where a layer has none)
     W: list[Any]
@@ -50,15 +52,23 @@ def symbolic_view(net: Net | MLP, batch: int, generic: bool) -> dict[str, Any]:
         Z = [mat(f"z{l + 1}", N[l], net.dim) for l in range(L)]
         g, dgx, phix = net.g.bound, net.g.dg, net.g.phi
         for l in range(1, L):
-            R[l] = np.array([[sp.sqrt(sum((Z[l][i, d] - Z[l - 1][j, d]) ** 2 for d in range(net.dim)))
-                              for j in range(N[l - 1])] for i in range(N[l])], dtype=object)
+            R[l] = np.array(
+                [
+                    [sp.sqrt(sum((Z[l][i, d] - Z[l - 1][j, d]) ** 2 for d in range(net.dim))) for j in range(N[l - 1])]
+                    for i in range(N[l])
+                ],
+                dtype=object,
+            )
             W[l] = np.vectorize(lambda r: g.subs(RSYM, r), otypes=[object])(R[l])
             dg[l] = np.vectorize(lambda r: dgx.subs(RSYM, r), otypes=[object])(R[l])
             phi[l] = np.vectorize(lambda r: phix.subs(RSYM, r), otypes=[object])(R[l])
     else:
         W = [None] + [mat(f"w{l + 1}", N[l], N[l - 1]) for l in range(1, L)]
-    b = [None] + [np.array([sp.Symbol(f"b{l + 1}_{i}", real=True) for i in range(N[l])], dtype=object)
-                  for l in range(1, L)] if net.bias else None
+    b = (
+        [None] + [np.array([sp.Symbol(f"b{l + 1}_{i}", real=True) for i in range(N[l])], dtype=object) for l in range(1, L)]
+        if net.bias
+        else None
+    )
     U: list[Any] = [None] + [mat(f"u{l + 1}", batch, N[l]) for l in range(1, L)]  # perturbs h_l
     E = [mat(f"e{l + 1}", batch, N[l]) for l in range(L)]  # perturbs a_l
     funcs = []
@@ -82,8 +92,24 @@ def symbolic_view(net: Net | MLP, batch: int, generic: bool) -> dict[str, Any]:
     grad = lambda arr: np.vectorize(lambda s: at0(sp.diff(total, s)), otypes=[object])(arr)  # noqa: E731
     hs = [None] + [v0(x) for x in h[1:]]
     dact = [None] + [np.vectorize(funcs[l - 1][1], otypes=[object])(hs[l]) for l in range(1, L)]
-    return dict(net=net, X=X, Y=Y, a=[v0(x) for x in a], h=hs, W=W, b=b, dact=dact, Z=Z, R=R, phi=phi, dg=dg,
-                delta=[None] + [grad(u) for u in U[1:]], dA=[grad(e) for e in E],
-                dW=[None] + [grad(w) for w in W[1:]] if not net.spatial else [None] * L,
-                db=[None] + [grad(x) for x in b[1:]] if b is not None else None,
-                dZ=[grad(z) for z in Z] if Z is not None else None, dX=grad(X), loss=at0(total))
+    return dict(
+        net=net,
+        X=X,
+        Y=Y,
+        a=[v0(x) for x in a],
+        h=hs,
+        W=W,
+        b=b,
+        dact=dact,
+        Z=Z,
+        R=R,
+        phi=phi,
+        dg=dg,
+        delta=[None] + [grad(u) for u in U[1:]],
+        dA=[grad(e) for e in E],
+        dW=[None] + [grad(w) for w in W[1:]] if not net.spatial else [None] * L,
+        db=[None] + [grad(x) for x in b[1:]] if b is not None else None,
+        dZ=[grad(z) for z in Z] if Z is not None else None,
+        dX=grad(X),
+        loss=at0(total),
+    )

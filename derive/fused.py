@@ -35,8 +35,9 @@ def _numexpr_text(expr: sp.Expr, name: str) -> str | None:
 
     # numexpr knows no `math.pi` and must not see integer division: every non-integer constant
     # becomes a 17-digit float literal (exact to float64, like the NumPy printer's constants)
-    expr = expr.replace(lambda e: e.is_number and not e.is_Integer and not isinstance(e, sp.Float),
-                        lambda e: sp.Float(sp.N(e, 17), 17))
+    expr = expr.replace(
+        lambda e: e.is_number and not e.is_Integer and not isinstance(e, sp.Float), lambda e: sp.Float(sp.N(e, 17), 17)
+    )
     try:
         text = NumExprPrinter()._print(expr)
         probe = numexpr.evaluate(text, local_dict={name: np.ones(3)})
@@ -65,7 +66,7 @@ def squared_distances(Zl, Zp, out):
     step = -(-n // threads)
 
     def block(i0):
-        cdist(Zl[i0:i0 + step], Zp, "sqeuclidean", out=out[i0:i0 + step])
+        cdist(Zl[i0 : i0 + step], Zp, "sqeuclidean", out=out[i0 : i0 + step])
 
     list(_POOL[0].map(block, range(0, n, step)))
     return out

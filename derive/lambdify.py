@@ -38,8 +38,7 @@ def lambdify(args: Sequence[sp.Symbol], expr, backend: str = "numpy"):
 def _float_constants(expr):
     if isinstance(expr, (list, tuple)):
         return type(expr)(_float_constants(e) for e in expr)
-    return expr.replace(lambda e: e.is_number and not e.is_Atom and not e.is_Rational,
-                        lambda e: sp.Float(sp.N(e, 30), 30))
+    return expr.replace(lambda e: e.is_number and not e.is_Atom and not e.is_Rational, lambda e: sp.Float(sp.N(e, 30), 30))
 
 
 def elementwise(fn):

@@ -30,8 +30,8 @@ def shapes(net: Net | MLP) -> list[tuple[str, int, tuple[int, ...]]]:
     "W" or "b" (the name of the `Params` field)."""
     N = net.widths
     out: list[tuple[str, int, tuple[int, ...]]] = (
-        [("Z", l, (N[l], net.dim)) for l in range(net.L)] if net.spatial else
-        [("W", l, (N[l + 1], N[l])) for l in range(net.L - 1)])
+        [("Z", l, (N[l], net.dim)) for l in range(net.L)] if net.spatial else [("W", l, (N[l + 1], N[l])) for l in range(net.L - 1)]
+    )
     if net.spatial and net.free:
         out += [("theta", l, (N[l + 1], N[l])) for l in range(net.L - 1)]
     if net.bias:
@@ -55,8 +55,10 @@ def main_group(net: Net | MLP) -> str:
 def check_wrt(net: Net | MLP, wrt: str | None) -> None:
     """`wrt` of a Hessian: None (all blocks, biases included) or the main group's name (no biases)."""
     if wrt not in (None, main_group(net)):
-        raise SpecError(f"wrt={wrt!r} does not fit {'a spatial Net' if net.spatial else 'an MLP'}",
-                        f"use wrt=None (all parameters) or wrt={main_group(net)!r} (that group, no biases)")
+        raise SpecError(
+            f"wrt={wrt!r} does not fit {'a spatial Net' if net.spatial else 'an MLP'}",
+            f"use wrt=None (all parameters) or wrt={main_group(net)!r} (that group, no biases)",
+        )
 
 
 Repack = Callable[[list[np.ndarray], list[np.ndarray] | None], "list[np.ndarray] | np.ndarray"]
@@ -76,7 +78,7 @@ def split(net: Net | MLP, V, dtype=np.float64) -> tuple[list[np.ndarray], list[n
         parts, k = [], 0
         for _, _, s in blocks:
             size = int(np.prod(s))
-            parts.append(V[k:k + size].reshape(s))
+            parts.append(V[k : k + size].reshape(s))
             k += size
         V, flat = parts, True
     else:
@@ -84,9 +86,10 @@ def split(net: Net | MLP, V, dtype=np.float64) -> tuple[list[np.ndarray], list[n
     V = list(V)
     if len(V) not in (nm, len(blocks)):
         what = "coordinate arrays Z_1..Z_L" if net.spatial else "weight arrays W_2..W_L"
-        raise SpecError(f"V has {len(V)} arrays, expected {nm} ({what})"
-                        + (f" or {len(blocks)} (then biases)" if net.bias else ""),
-                        "shape V like the parameters (numeric.flat.shapes)")
+        raise SpecError(
+            f"V has {len(V)} arrays, expected {nm} ({what})" + (f" or {len(blocks)} (then biases)" if net.bias else ""),
+            "shape V like the parameters (numeric.flat.shapes)",
+        )
     out = []
     for (kind, l, s), v in zip(blocks, V, strict=False):  # V may stop before the biases
         try:
@@ -95,8 +98,7 @@ def split(net: Net | MLP, V, dtype=np.float64) -> tuple[list[np.ndarray], list[n
             raise SpecError("V contains a block that is not a numeric array", "pass float arrays") from None
         if a.shape != s and not (kind == "b" and a.size == s[0]):
             layer = l + 1 + (kind != "Z")
-            raise SpecError(f"V block {kind} of layer {layer} has shape {a.shape}, expected {s}",
-                            "shape V like the parameters")
+            raise SpecError(f"V block {kind} of layer {layer} has shape {a.shape}, expected {s}", "shape V like the parameters")
         if not np.all(np.isfinite(a)):
             raise SpecError("V contains NaN or Inf", "pass a finite direction")
         out.append(a.reshape(s))

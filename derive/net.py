@@ -68,7 +68,7 @@ class Net:
     def __post_init__(self):
         object.__setattr__(self, "widths", _check_widths(self.widths))
         if self.amplitudes not in ("none", "free"):
-            raise SpecError(f"amplitudes {self.amplitudes!r} is unknown", "use amplitudes = \"none\" or \"free\"")
+            raise SpecError(f"amplitudes {self.amplitudes!r} is unknown", 'use amplitudes = "none" or "free"')
         pens = self.penalties
         pens = (pens,) if isinstance(pens, (str, Penalty, Mapping)) else tuple(pens)
         object.__setattr__(self, "penalties", tuple(penalty(p) for p in pens))
@@ -80,8 +80,10 @@ class Net:
         object.__setattr__(self, "kernel_params", tuple(sorted((str(k), float(v)) for k, v in kp)))
         self.g, activation(self.hidden), activation(self.output), self.objective  # validate every name now
         if not self.g.expr.has(R) and not self.free and not self.penalties:
-            raise SpecError(f"kernel {self.kernel!r} does not depend on r and the net has no free amplitudes",
-                            "write g as a function of the distance r, or set amplitudes = \"free\"")
+            raise SpecError(
+                f"kernel {self.kernel!r} does not depend on r and the net has no free amplitudes",
+                'write g as a function of the distance r, or set amplitudes = "free"',
+            )
 
     @property
     def free(self) -> bool:
@@ -116,10 +118,13 @@ class Net:
         # __post_init__ normalised kernel_params to sorted (name, value) pairs.
         pairs = cast(tuple[tuple[str, float], ...], self.kernel_params)
         kp = ",".join(f"{k}={v:g}" for k, v in pairs)
-        return (f"Net(widths={self.widths}, D={self.dim}, g={self.kernel}{'(' + kp + ')' if kp else ''}, "
-                f"hidden={self.hidden}, output={self.output}, loss={self.loss}, bias={self.bias}"
-                + (", amplitudes=free" if self.free else "")
-                + "".join(f", penalty={p.describe()}" for p in self.penalties) + ")")
+        return (
+            f"Net(widths={self.widths}, D={self.dim}, g={self.kernel}{'(' + kp + ')' if kp else ''}, "
+            f"hidden={self.hidden}, output={self.output}, loss={self.loss}, bias={self.bias}"
+            + (", amplitudes=free" if self.free else "")
+            + "".join(f", penalty={p.describe()}" for p in self.penalties)
+            + ")"
+        )
 
 
 @dataclass(frozen=True)
@@ -144,8 +149,9 @@ class MLP:
         acts = self.activations
         acts = (acts,) * (len(self.widths) - 1) if isinstance(acts, str) else tuple(acts)
         if len(acts) != len(self.widths) - 1:
-            raise SpecError(f"{len(acts)} activations for {len(self.widths) - 1} weighted layers",
-                            "give one activation per layer 2..L")
+            raise SpecError(
+                f"{len(acts)} activations for {len(self.widths) - 1} weighted layers", "give one activation per layer 2..L"
+            )
         object.__setattr__(self, "activations", acts)
         [self.f(l) for l in range(2, self.L + 1)], self.objective
 
@@ -228,8 +234,7 @@ class Gradients:
         """The gradient as one float64 vector in the flat layout (derive.layout): dZ_1..dZ_L, then
         dtheta_2..dtheta_L (free amplitudes), then db_2..db_L for a spatial net (dZ present);
         dW_2..dW_L then db_2..db_L for an MLP."""
-        blocks = (list(self.dZ if self.dZ is not None else self.dW) + list(self.dtheta or [])
-                  + list(self.db or []))
+        blocks = list(self.dZ if self.dZ is not None else self.dW) + list(self.dtheta or []) + list(self.db or [])
         if not blocks:
             return np.zeros(0)
         return np.concatenate([np.asarray(b, dtype=np.float64).reshape(-1) for b in blocks])

@@ -38,27 +38,34 @@ def _where(cond, a, b):
 
 def _piecewise(*args):
     if len(args) < 3 or len(args) % 2 == 0:
-        raise SpecError("Piecewise takes value, condition pairs and a default",
-                        "write Piecewise(expr1, cond1, ..., default)")
+        raise SpecError("Piecewise takes value, condition pairs and a default", "write Piecewise(expr1, cond1, ..., default)")
     pairs = [(args[i], args[i + 1]) for i in range(0, len(args) - 1, 2)]
     return sp.Piecewise(*pairs, (args[-1], True))
 
 
 # name -> (SymPy constructor, allowed argument counts)
 FUNCTIONS: dict[str, tuple[Callable, tuple[int, ...]]] = {
-    "exp": (sp.exp, (1,)), "log": (sp.log, (1,)), "sqrt": (sp.sqrt, (1,)),
-    "sin": (sp.sin, (1,)), "cos": (sp.cos, (1,)), "tan": (sp.tan, (1,)),
-    "tanh": (sp.tanh, (1,)), "sinh": (sp.sinh, (1,)), "cosh": (sp.cosh, (1,)),
-    "atan": (sp.atan, (1,)), "erf": (sp.erf, (1,)), "abs": (sp.Abs, (1,)),
-    "min": (sp.Min, (2, 3, 4)), "max": (sp.Max, (2, 3, 4)),
-    "where": (_where, (3,)), "Piecewise": (_piecewise, (3, 5, 7, 9)),
+    "exp": (sp.exp, (1,)),
+    "log": (sp.log, (1,)),
+    "sqrt": (sp.sqrt, (1,)),
+    "sin": (sp.sin, (1,)),
+    "cos": (sp.cos, (1,)),
+    "tan": (sp.tan, (1,)),
+    "tanh": (sp.tanh, (1,)),
+    "sinh": (sp.sinh, (1,)),
+    "cosh": (sp.cosh, (1,)),
+    "atan": (sp.atan, (1,)),
+    "erf": (sp.erf, (1,)),
+    "abs": (sp.Abs, (1,)),
+    "min": (sp.Min, (2, 3, 4)),
+    "max": (sp.Max, (2, 3, 4)),
+    "where": (_where, (3,)),
+    "Piecewise": (_piecewise, (3, 5, 7, 9)),
 }
 CONSTANTS = {"pi": sp.pi, "E": sp.E}
 
-_BINOPS = {ast.Add: sp.Add, ast.Sub: lambda a, b: a - b, ast.Mult: sp.Mul,
-           ast.Div: lambda a, b: a / b, ast.Pow: None}
-_CMPOPS = {ast.Lt: sp.StrictLessThan, ast.LtE: sp.LessThan, ast.Gt: sp.StrictGreaterThan,
-           ast.GtE: sp.GreaterThan}
+_BINOPS = {ast.Add: sp.Add, ast.Sub: lambda a, b: a - b, ast.Mult: sp.Mul, ast.Div: lambda a, b: a / b, ast.Pow: None}
+_CMPOPS = {ast.Lt: sp.StrictLessThan, ast.LtE: sp.LessThan, ast.Gt: sp.StrictGreaterThan, ast.GtE: sp.GreaterThan}
 
 
 def symbol(name: str) -> sp.Symbol:
@@ -88,14 +95,14 @@ class _Builder:
 
     def fail(self, what: str) -> SpecError:
         allowed = ", ".join(sorted(self.names)) or "none"
-        return SpecError(f"{what} is not allowed in {self.text!r}",
-                         f"use numbers, the names [{allowed}], + - * / ** and the functions "
-                         f"{', '.join(sorted(FUNCTIONS))}")
+        return SpecError(
+            f"{what} is not allowed in {self.text!r}",
+            f"use numbers, the names [{allowed}], + - * / ** and the functions {', '.join(sorted(FUNCTIONS))}",
+        )
 
     def build(self, node: ast.AST, depth: int = 0, cond_ok: bool = False):
         if depth > MAX_DEPTH:
-            raise SpecError(f"expression {self.text[:40]!r}... is nested too deeply",
-                            f"keep nesting below {MAX_DEPTH} levels")
+            raise SpecError(f"expression {self.text[:40]!r}... is nested too deeply", f"keep nesting below {MAX_DEPTH} levels")
         d = depth + 1
         if isinstance(node, ast.Expression):
             return self.build(node.body, d)
@@ -131,13 +138,17 @@ class _Builder:
                 raise self.fail(f"keyword arguments to {name}")
             fn, arities = FUNCTIONS[name]
             if len(node.args) not in arities:
-                raise SpecError(f"{name} takes {' or '.join(map(str, arities))} arguments in {self.text!r}",
-                                f"call {name} with {arities[0]} argument(s)")
+                raise SpecError(
+                    f"{name} takes {' or '.join(map(str, arities))} arguments in {self.text!r}",
+                    f"call {name} with {arities[0]} argument(s)",
+                )
             cond_positions = {"where": {0}, "Piecewise": set(range(1, len(node.args) - 1, 2))}.get(name, set())
             for i in cond_positions:
                 if not isinstance(node.args[i], ast.Compare):
-                    raise SpecError(f"argument {i + 1} of {name} must be a comparison such as r < s in {self.text!r}",
-                                    "write e.g. where(r < s, 1 - r/s, 0)")
+                    raise SpecError(
+                        f"argument {i + 1} of {name} must be a comparison such as r < s in {self.text!r}",
+                        "write e.g. where(r < s, 1 - r/s, 0)",
+                    )
             args = [self.build(a, d, cond_ok=i in cond_positions) for i, a in enumerate(node.args)]
             return fn(*args)
         if isinstance(node, ast.Attribute):
@@ -150,8 +161,9 @@ class _Builder:
         if exponent.free_symbols:
             return sp.Pow(base, exponent)
         if not exponent.is_number or not exponent.is_real or abs(exponent) > MAX_EXPONENT:
-            raise SpecError(f"exponent {exponent} is too large in {self.text!r}",
-                            f"use exponents of magnitude at most {MAX_EXPONENT}")
+            raise SpecError(
+                f"exponent {exponent} is too large in {self.text!r}", f"use exponents of magnitude at most {MAX_EXPONENT}"
+            )
         if base.is_number and abs(base) > 1 and abs(exponent) * sp.log(abs(base), 10) > 12:
             raise SpecError(f"power {base}**{exponent} is too large in {self.text!r}", "use smaller numbers")
         return sp.Pow(base, exponent)
@@ -176,8 +188,10 @@ def parse_expr(text: str, variables: Iterable[str] = ("r",), params: Iterable[st
     if len(text) > MAX_LENGTH:
         raise SpecError(f"expression is {len(text)} characters long", f"keep it under {MAX_LENGTH} characters")
     if "_" in _NAMES_WITH_UNDERSCORE.sub("", text):
-        raise SpecError(f"underscores are not allowed in {text!r} except inside a name",
-                        "name parameters with letters, digits and inner underscores (w_max)")
+        raise SpecError(
+            f"underscores are not allowed in {text!r} except inside a name",
+            "name parameters with letters, digits and inner underscores (w_max)",
+        )
     if text.count("(") > MAX_DEPTH:
         raise SpecError(f"expression {text[:40]!r}... is nested too deeply", f"use at most {MAX_DEPTH} parentheses")
     names = {n: symbol(n) for n in (*variables, *params)}
@@ -188,8 +202,7 @@ def parse_expr(text: str, variables: Iterable[str] = ("r",), params: Iterable[st
             tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         where = f" at column {exc.offset}" if exc.offset else ""
-        raise SpecError(f"cannot parse {text!r}: {exc.msg}{where}",
-                        "write a formula such as exp(-r**2/s**2)") from None
+        raise SpecError(f"cannot parse {text!r}: {exc.msg}{where}", "write a formula such as exp(-r**2/s**2)") from None
     except (ValueError, RecursionError, MemoryError):
         raise SpecError(f"cannot parse {text[:40]!r}", "write a shorter, plainer formula") from None
     try:

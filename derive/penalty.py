@@ -74,7 +74,7 @@ class Penalty:
         except (TypeError, ValueError):
             raise SpecError(f"penalty {self.rho!r}: params must map names to numbers", "e.g. params = { s = 6.1 }") from None
         if self.reduce not in REDUCES:
-            raise SpecError(f"penalty reduce {self.reduce!r} is unknown", "use reduce = \"sum\" or \"mean\"")
+            raise SpecError(f"penalty reduce {self.reduce!r} is unknown", 'use reduce = "sum" or "mean"')
         try:
             scale = float(self.scale)
         except (TypeError, ValueError):
@@ -104,8 +104,9 @@ class Penalty:
         e = parse_expr(self.rho, variables=("r", "w"), params=names)
         missing = {s.name for s in e.free_symbols} - {"r", "w"} - set(names)
         if missing:
-            raise SpecError(f"penalty {self.rho!r} uses {sorted(missing)[0]!r} without a value",
-                            "give it in params, e.g. params = { s = 1.0 }")
+            raise SpecError(
+                f"penalty {self.rho!r} uses {sorted(missing)[0]!r} without a value", "give it in params, e.g. params = { s = 1.0 }"
+            )
         e = e.subs({symbol(k): sp.Rational(repr(v)) for k, v in self.pairs})
         if not e.free_symbols & {RW, WW}:
             raise SpecError(f"penalty {self.rho!r} depends on neither r nor w", "write rho in r and w")
@@ -121,8 +122,7 @@ class Penalty:
         if self.layers is None:
             return tuple(range(2, L + 1))
         if self.layers[-1] > L:
-            raise SpecError(f"penalty {self.rho!r} names layer {self.layers[-1]}, the net has L = {L}",
-                            f"list layers 2..{L}")
+            raise SpecError(f"penalty {self.rho!r} names layer {self.layers[-1]}, the net has L = {L}", f"list layers 2..{L}")
         return self.layers
 
     def coef(self, widths: tuple[int, ...]) -> float:
@@ -139,8 +139,15 @@ class Penalty:
         rr, rw = sp.diff(e, RW), sp.diff(e, WW)
         phi = sp.simplify(rr / RW)
         clean = lambda x: x.replace(sp.DiracDelta, lambda *_: sp.S.Zero)  # noqa: E731  (|w|'' = 0 a.e.)
-        return {"rho": e, "rho_r": rr, "rho_w": rw, "phi": phi, "phi_w": clean(sp.diff(phi, WW)),
-                "psi": clean(sp.diff(phi, RW) / RW), "rho_ww": clean(sp.diff(rw, WW))}
+        return {
+            "rho": e,
+            "rho_r": rr,
+            "rho_w": rw,
+            "phi": phi,
+            "phi_w": clean(sp.diff(phi, WW)),
+            "psi": clean(sp.diff(phi, RW) / RW),
+            "rho_ww": clean(sp.diff(rw, WW)),
+        }
 
     @cached_property
     def dr0(self) -> sp.Expr:
@@ -195,8 +202,13 @@ class Penalty:
             # constants become 17-digit floats (no integer division in numexpr), exponents stay exact
             # (sqrt(dd) prints as numexpr's sqrt, not a power)
             exps = {x.exp for x in e.atoms(sp.Pow)}
-            e = e.xreplace({x: sp.Float(sp.N(x, 17), 17) for x in e.atoms(sp.Number)
-                            if not x.is_Integer and not isinstance(x, sp.Float) and x not in exps})
+            e = e.xreplace(
+                {
+                    x: sp.Float(sp.N(x, 17), 17)
+                    for x in e.atoms(sp.Number)
+                    if not x.is_Integer and not isinstance(x, sp.Float) and x not in exps
+                }
+            )
             if e.is_number:
                 e = e + 0 * dd  # a constant: broadcast over the layer
             try:
@@ -222,6 +234,7 @@ def _broadcast(fn, nargs):
         for a in args[1:]:
             zero = zero + a * 0
         return zero + out
+
     return call
 
 
@@ -242,17 +255,23 @@ def penalty(spec) -> Penalty:
     if isinstance(spec, Mapping):
         unknown = set(spec) - {"rho", "params", "scale", "reduce", "layers"}
         if unknown:
-            raise SpecError(f"penalty has unknown key {sorted(unknown)[0]!r}",
-                            "use rho, params, scale, reduce, layers")
+            raise SpecError(f"penalty has unknown key {sorted(unknown)[0]!r}", "use rho, params, scale, reduce, layers")
         if "rho" not in spec:
-            raise SpecError("a penalty needs rho, a formula in r and w", "e.g. rho = \"abs(w)*r\"")
+            raise SpecError("a penalty needs rho, a formula in r and w", 'e.g. rho = "abs(w)*r"')
         layers = spec.get("layers")
-        return Penalty(str(spec["rho"]), spec.get("params", ()), spec.get("scale", 1.0), spec.get("reduce", "sum"),
-                       None if layers is None else tuple(layers))
+        return Penalty(
+            str(spec["rho"]),
+            spec.get("params", ()),
+            spec.get("scale", 1.0),
+            spec.get("reduce", "sum"),
+            None if layers is None else tuple(layers),
+        )
     raise SpecError(f"cannot read a penalty from {spec!r}", "give a Penalty, a table or a formula text")
 
 
 def coincidence_error(p: Penalty, where: str) -> SpecError:
     """The one error for coincident nodes in a layer that a penalty without a gradient at r = 0 covers."""
-    return SpecError(f"{where} coincide (r = 0) and penalty {p.rho!r} has lim drho/dr = {p.dr0} there, "
-                     "so dJ/dz is undefined", "move the nodes apart or drop the penalty on that layer")
+    return SpecError(
+        f"{where} coincide (r = 0) and penalty {p.rho!r} has lim drho/dr = {p.dr0} there, so dJ/dz is undefined",
+        "move the nodes apart or drop the penalty on that layer",
+    )

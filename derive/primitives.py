@@ -27,8 +27,17 @@ from .lambdify import lambdify
 from .parse import parse_expr, parse_spec, symbol
 
 __all__ = [
-    "KERNELS", "ACTIVATIONS", "LOSSES", "Kernel", "Activation", "Loss",
-    "kernel", "activation", "loss", "R", "X",
+    "KERNELS",
+    "ACTIVATIONS",
+    "LOSSES",
+    "Kernel",
+    "Activation",
+    "Loss",
+    "kernel",
+    "activation",
+    "loss",
+    "R",
+    "X",
 ]
 
 R = symbol("r")
@@ -202,20 +211,23 @@ def kernel(spec: str, params: tuple[tuple[str, float], ...] = ()) -> Kernel:
     """
     given = dict(params)
     if "r" in given:
-        raise SpecError("'r' is the distance variable of every kernel, not a parameter",
-                        "remove --param r=...; name parameters s, rc, a ...")
+        raise SpecError(
+            "'r' is the distance variable of every kernel, not a parameter", "remove --param r=...; name parameters s, rc, a ..."
+        )
     if spec in KERNELS:
         text, defaults = KERNELS[spec]
         values = {**defaults, **given}
     else:
         if spec.isidentifier() and spec not in ("r",) and "(" not in spec:
-            raise SpecError(f"unknown kernel {spec!r}",
-                            f"use one of {', '.join(KERNELS)} or a formula in r such as exp(-r**2/s**2)")
+            raise SpecError(
+                f"unknown kernel {spec!r}", f"use one of {', '.join(KERNELS)} or a formula in r such as exp(-r**2/s**2)"
+            )
         text, values = spec, given
     unknown = set(given) - set(KERNELS[spec][1]) if spec in KERNELS else set()
     if unknown:
-        raise SpecError(f"kernel {spec!r} has no parameter {sorted(unknown)[0]!r}",
-                        f"its parameters are {', '.join(KERNELS[spec][1])}")
+        raise SpecError(
+            f"kernel {spec!r} has no parameter {sorted(unknown)[0]!r}", f"its parameters are {', '.join(KERNELS[spec][1])}"
+        )
     expr = parse_expr(text, variables=("r",), params=tuple(values))
     missing = {s.name for s in expr.free_symbols} - {"r"} - set(values)
     if missing:
@@ -305,11 +317,9 @@ def _values(name: str, spec: str, defaults: dict[str, float], given: dict[str, f
     for k, v in given.items():
         key = keys[int(k)] if k.isdigit() and int(k) < len(keys) else k
         if key not in defaults:
-            raise SpecError(f"{name} has no parameter {key!r} (in {spec!r})",
-                            f"its parameters are: {', '.join(keys) or 'none'}")
+            raise SpecError(f"{name} has no parameter {key!r} (in {spec!r})", f"its parameters are: {', '.join(keys) or 'none'}")
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or abs(v) == float("inf"):
-            raise SpecError(f"{name} parameter {key} = {v!r} is not a finite number (in {spec!r})",
-                            f"give {key} a finite value")
+            raise SpecError(f"{name} parameter {key} = {v!r} is not a finite number (in {spec!r})", f"give {key} a finite value")
         values[key] = v
     return values
 
@@ -341,8 +351,13 @@ class Loss:
 
 def _huber(delta):
     def row(a, y):
-        return sp.Add(*[sp.Piecewise(((ai - yi) ** 2 / 2, sp.Abs(ai - yi) <= delta),
-                                     (delta * (sp.Abs(ai - yi) - delta / 2), True)) for ai, yi in zip(a, y)])
+        return sp.Add(
+            *[
+                sp.Piecewise(((ai - yi) ** 2 / 2, sp.Abs(ai - yi) <= delta), (delta * (sp.Abs(ai - yi) - delta / 2), True))
+                for ai, yi in zip(a, y)
+            ]
+        )
+
     return row
 
 
@@ -352,15 +367,14 @@ def _softmax_ce(a, y):
 
 
 LOSSES: dict[str, tuple[str, Callable[..., RowLoss], dict[str, float]]] = {
-    "mse": ("mean", lambda: (lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)])), {}),
+    "mse": ("mean", lambda: lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)]), {}),
     # mse_half = 1/(2 B K) sum (a - y)^2: half the mean squared error (the notebook-style models' loss)
-    "mse_half": ("mean", lambda: (lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)]) / 2), {}),
-    "sse_half": ("sum", lambda: (lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)]) / 2), {}),
-    "sse": ("sum", lambda: (lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)])), {}),
-    "mae": ("mean", lambda: (lambda a, y: sp.Add(*[sp.Abs(ai - yi) for ai, yi in zip(a, y)])), {}),
+    "mse_half": ("mean", lambda: lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)]) / 2, {}),
+    "sse_half": ("sum", lambda: lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)]) / 2, {}),
+    "sse": ("sum", lambda: lambda a, y: sp.Add(*[(ai - yi) ** 2 for ai, yi in zip(a, y)]), {}),
+    "mae": ("mean", lambda: lambda a, y: sp.Add(*[sp.Abs(ai - yi) for ai, yi in zip(a, y)]), {}),
     "huber": ("mean", _huber, {"delta": 1.0}),
-    "bce": ("mean", lambda: (lambda a, y: sp.Add(*[-(yi * sp.log(ai) + (1 - yi) * sp.log(1 - ai))
-                                                   for ai, yi in zip(a, y)])), {}),
+    "bce": ("mean", lambda: lambda a, y: sp.Add(*[-(yi * sp.log(ai) + (1 - yi) * sp.log(1 - ai)) for ai, yi in zip(a, y)]), {}),
     "softmax_ce": ("batchmean", lambda: _softmax_ce, {}),
 }
 

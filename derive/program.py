@@ -89,8 +89,7 @@ class Template:
                 if d.is_Rational:
                     self._parts[k] = _const(d)
                 else:
-                    self._parts[k] = Template(f"d{self.name}/d{self.args[k]}", self.args, d, self.diff_args,
-                                              self.backend)
+                    self._parts[k] = Template(f"d{self.name}/d{self.args[k]}", self.args, d, self.diff_args, self.backend)
         return self._parts[k]
 
     def _diff(self, x: sp.Symbol) -> sp.Expr:
@@ -194,7 +193,7 @@ class Program:
         if key in self._cache:
             return self._cache[key]
         name = self._new("tmpl", (t, tuple(args)), label)
-        self._cache[key] = (name)
+        self._cache[key] = name
         self._cache.setdefault("_keep", []).append(t)  # keep id(t) alive
         return name
 
@@ -232,7 +231,7 @@ class Program:
             if kind == "lin":
                 for c, fs in data:
                     for i, u in enumerate(fs):
-                        adj[u].append(_times(c, fs[:i] + fs[i + 1:], bv))
+                        adj[u].append(_times(c, fs[:i] + fs[i + 1 :], bv))
             else:
                 for k, u in enumerate(data[1]):
                     p = self.part_node(v, k)
@@ -280,7 +279,7 @@ class Program:
                         for i, f in enumerate(fs):
                             t = tan.get(f)
                             if t is not None:
-                                terms.append(_times(c, fs[:i] + fs[i + 1:], t))
+                                terms.append(_times(c, fs[:i] + fs[i + 1 :], t))
                 else:
                     for j, u in enumerate(data[1]):
                         t = tan.get(u)
@@ -308,13 +307,19 @@ class Program:
         def node_expr(n, inner):
             kind, data = self.nodes[n]
             if kind == "lin":
-                return sp.Add(*[sp.Rational(c.numerator, c.denominator) * sp.Mul(*[inner(f) for f in fs])
-                                if isinstance(c, Fraction) else c * sp.Mul(*[inner(f) for f in fs])
-                                for c, fs in data])
+                return sp.Add(
+                    *[
+                        sp.Rational(c.numerator, c.denominator) * sp.Mul(*[inner(f) for f in fs])
+                        if isinstance(c, Fraction)
+                        else c * sp.Mul(*[inner(f) for f in fs])
+                        for c, fs in data
+                    ]
+                )
             t, args = data
             return t.expr.xreplace(dict(zip(t.args, [inner(a) for a in args])))
 
         if expand:
+
             def inner(n):
                 if not isinstance(n, str):
                     return _sym_const(n)
@@ -323,6 +328,7 @@ class Program:
                 if n not in memo:
                     memo[n] = node_expr(n, inner)
                 return memo[n]
+
             return [inner(n) for n in names]
         need = self.live(names)
         repl = [(sym(n), node_expr(n, lambda a: sym(a) if isinstance(a, str) else _sym_const(a))) for n in need]
@@ -405,7 +411,7 @@ def lambdify_program(prog: Program, inputs: list[str], outputs: list, target: st
             tnames[id(data[0])] = f"_T{len(tnames)}"
             ns[tnames[id(data[0])]] = data[0].fn(target)
     lines = [(n, _line(prog, n, target, tnames)) for n in need]
-    chunks = [lines[i:i + _CHUNK] for i in range(0, len(lines), _CHUNK)] or [[]]
+    chunks = [lines[i : i + _CHUNK] for i in range(0, len(lines), _CHUNK)] or [[]]
     where = {n: ci for ci, ch in enumerate(chunks) for n, _ in ch}
     for n in inputs:
         where[n] = -1
@@ -419,12 +425,13 @@ def lambdify_program(prog: Program, inputs: list[str], outputs: list, target: st
         last_use[o] = len(chunks)
     funcs, sources = [], []
     for ci, ch in enumerate(chunks):
-        used = sorted({a for n, _ in ch for a in prog.args_of(n) if where.get(a, -1) < ci},
-                      key=lambda a: (where.get(a, -1), a))
+        used = sorted({a for n, _ in ch for a in prog.args_of(n) if where.get(a, -1) < ci}, key=lambda a: (where.get(a, -1), a))
         made = [n for n, _ in ch if last_use.get(n, -1) > ci]
-        src = (f"def _chunk{ci}({', '.join(used)}):\n"
-               + "".join(f"    {n} = {rhs}\n" for n, rhs in ch)
-               + f"    return ({', '.join(made)}{',' if made else ''})\n")
+        src = (
+            f"def _chunk{ci}({', '.join(used)}):\n"
+            + "".join(f"    {n} = {rhs}\n" for n, rhs in ch)
+            + f"    return ({', '.join(made)}{',' if made else ''})\n"
+        )
         local: dict[str, Any] = {}
         exec(compile(src, f"<derive.program chunk {ci}>", "exec"), ns, local)
         funcs.append((local[f"_chunk{ci}"], used, made))

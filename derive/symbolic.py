@@ -36,8 +36,17 @@ from .primitives import R, X
 from .program import Program, Template, lambdify_program
 
 __all__ = [
-    "gradients", "hessian", "hvp", "compile_program", "build_program", "CompiledProgram",
-    "flat_loss", "flat_gradient", "derivation", "Derivation", "kernel_templates",
+    "gradients",
+    "hessian",
+    "hvp",
+    "compile_program",
+    "build_program",
+    "CompiledProgram",
+    "flat_loss",
+    "flat_gradient",
+    "derivation",
+    "Derivation",
+    "kernel_templates",
 ]
 
 S = sp.Symbol("s2", nonnegative=True)  # the squared distance r^2
@@ -60,13 +69,10 @@ def _kernel_templates(name, params, backend):
     # Values at s = 0 (None: undefined there, the call raises the coincidence error). G2 only
     # multiplies the tangent of r^2, which is exactly 0 at coincident nodes: where psi(0) is infinite
     # but the Hessian exists (lim r phi'(r) = 0), 0 is its value.
-    at0 = (k.g0,
-           k.phi0 / 2 if k.phi0_finite else None,
-           k.psi0 / 4 if finite(k.psi0) else (sp.S.Zero if k.hessian_at_0 else None))
+    at0 = (k.g0, k.phi0 / 2 if k.phi0_finite else None, k.psi0 / 4 if finite(k.psi0) else (sp.S.Zero if k.hessian_at_0 else None))
 
     def impl(i):
-        return {target: _with_limit(lambdify([S], exprs[i], target), at0[i], target, k, i)
-                for target in ("numpy", "mpmath")}
+        return {target: _with_limit(lambdify([S], exprs[i], target), at0[i], target, k, i) for target in ("numpy", "mpmath")}
 
     t2 = Template("G2", [S], exprs[2], backend=backend, impl=impl(2), fixed_parts=[None])
     t1 = Template("G1", [S], exprs[1], backend=backend, impl=impl(1), fixed_parts=[t2])
@@ -79,6 +85,7 @@ def _kernel_templates(name, params, backend):
 def _with_limit(f, at0, target, k, order):
     """`f` with the value `at0` at s = 0 (or the coincidence error of kernel `k` when it is None)."""
     if target == "mpmath":
+
         def call(s):
             if s == 0:
                 if at0 is None:
@@ -94,6 +101,7 @@ def _with_limit(f, at0, target, k, order):
                     raise _coincident(k, order)
                 return v0
             return float(f(s))
+
     return call
 
 
@@ -112,6 +120,7 @@ def penalty_template(pen, backend: str = "sympy") -> Template:
     def make(name, expr, zero, parts):
         if expr == 0 and zero in (0, None):
             return 0  # an exactly-zero partial: an exact constant for the program, no node
+
         def impl(target):
             f = lambdify([S, WW], expr.subs(R, sq), target)
             f0 = None if zero is None else lambdify([WW], zero, target)
@@ -124,9 +133,12 @@ def penalty_template(pen, backend: str = "sympy") -> Template:
                 else:
                     v = f(s, w)
                 return float(v) if target == "numpy" else v
+
             return call
-        t = Template(name, [S, WW], expr.subs(R, sq), backend=backend,
-                     impl={tg: impl(tg) for tg in ("numpy", "mpmath")}, fixed_parts=parts)
+
+        t = Template(
+            name, [S, WW], expr.subs(R, sq), backend=backend, impl={tg: impl(tg) for tg in ("numpy", "mpmath")}, fixed_parts=parts
+        )
         t.name = name
         return t
 
@@ -147,6 +159,7 @@ def _coincident(k, order: int, where: str = "two nodes of adjacent layers") -> S
 @lru_cache(maxsize=128)
 def _act_template(spec: str, backend: str) -> Template | None:
     from .primitives import activation
+
     a = activation(spec)
     if a.expr == X:
         return None  # identity: a = h, no node
@@ -159,6 +172,7 @@ def _act_template(spec: str, backend: str) -> Template | None:
 @lru_cache(maxsize=64)
 def _loss_template(spec: str, K: int, backend: str) -> Template:
     from .primitives import loss
+
     a, y = row_symbols(K)
     return Template(spec, [*a, *y], loss(spec).row(a, y), diff_args=range(K), backend=backend)
 
@@ -236,8 +250,10 @@ def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Bui
             for i in range(N[l]):
                 row = []
                 for j in range(N[l - 1]):
-                    dz = [p.lin([(1, (params[l][i][d],)), (-1, (params[l - 1][j][d],))], f"dz[{l + 1}]({i},{j},{d})", inline=False)
-                          for d in range(net.dim)]
+                    dz = [
+                        p.lin([(1, (params[l][i][d],)), (-1, (params[l - 1][j][d],))], f"dz[{l + 1}]({i},{j},{d})", inline=False)
+                        for d in range(net.dim)
+                    ]
                     r2 = p.lin([(1, (v, v)) for v in dz], f"r2[{l + 1}]({i},{j})", inline=False)
                     if net.free:
                         k = p.tmpl(G0, (r2,), f"g[{l + 1}]({i},{j})")
@@ -251,11 +267,20 @@ def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Bui
                 Wl.append(row)
         else:
             Wl = params[l - 1]
-        f = _act_template(net.hidden if (net.spatial and l < L - 1) else
-                          (net.output if net.spatial else net.activations[l - 1]), backend)
-        h = [[p.lin([(1, (Wl[i][j], a[b][j])) for j in range(N[l - 1])]
-                    + ([(1, (biases[l - 1][i],))] if net.bias else []), f"h[{l + 1}]({b},{i})", inline=False)
-              for i in range(N[l])] for b in range(B)]
+        f = _act_template(
+            net.hidden if (net.spatial and l < L - 1) else (net.output if net.spatial else net.activations[l - 1]), backend
+        )
+        h = [
+            [
+                p.lin(
+                    [(1, (Wl[i][j], a[b][j])) for j in range(N[l - 1])] + ([(1, (biases[l - 1][i],))] if net.bias else []),
+                    f"h[{l + 1}]({b},{i})",
+                    inline=False,
+                )
+                for i in range(N[l])
+            ]
+            for b in range(B)
+        ]
         a = h if f is None else [[p.tmpl(f, (v,), f"a[{l + 1}]({b},{i})") for i, v in enumerate(hb)] for b, hb in enumerate(h)]
         Ws.append(Wl)
         hs.append(h)
@@ -337,8 +362,9 @@ class CompiledProgram:
         return H
 
 
-def compile_program(net: Net | MLP, batch: int = 1, hessian: bool = True, backend: str = "sympy",
-                    wrt: str | None = None, targets=("numpy",)) -> CompiledProgram:
+def compile_program(
+    net: Net | MLP, batch: int = 1, hessian: bool = True, backend: str = "sympy", wrt: str | None = None, targets=("numpy",)
+) -> CompiledProgram:
     """Derive the exact gradient (and Hessian) program of `net` and lambdify it.
 
     Args:
@@ -381,8 +407,7 @@ def _finite64(what: str, values) -> None:
     is a one-line error, never a silent inf/NaN (Y = 1e300 makes the loss 1e600)."""
     arr = np.asarray(values, dtype=np.float64) if not isinstance(values, np.ndarray) else values
     if arr.size and not np.all(np.isfinite(arr.astype(np.float64))):
-        raise SpecError(f"the exact {what} overflows float64 (beyond 1.8e308) at these inputs",
-                        "rescale X, Y or the parameters")
+        raise SpecError(f"the exact {what} overflows float64 (beyond 1.8e308) at these inputs", "rescale X, Y or the parameters")
 
 
 def _arr(x, name, shape):
@@ -419,8 +444,9 @@ def _values(net, params: Params, X, Y):
         P = [_arr(z, f"Z[layer {l + 1}]", (N[l], net.dim)) for l, z in enumerate(params.Z)]
         if net.free:
             if params.theta is None or len(params.theta) != L - 1:
-                raise SpecError(f"amplitudes are free: params.theta must hold {L - 1} arrays",
-                                "pass one N_l x N_(l-1) array per layer")
+                raise SpecError(
+                    f"amplitudes are free: params.theta must hold {L - 1} arrays", "pass one N_l x N_(l-1) array per layer"
+                )
             T = [_arr(t, f"theta[layer {l + 2}]", (N[l + 1], N[l])) for l, t in enumerate(params.theta)]
     else:
         if params.W is None or len(params.W) != L - 1:
@@ -458,8 +484,11 @@ def _check_weights(net: Net, Z) -> None:
             bad = (r > 0) & ~np.isfinite(w)
             if bad.any():
                 i, j = (int(v) for v in np.argwhere(bad)[0])
-                raise SpecError(f"kernel weight g(r) overflows float64 between node {i} of layer {l + 1} and node {j} "
-                                f"of layer {l} (r = {r[i, j]:.4g})", "place the nodes where g is finite in float64")
+                raise SpecError(
+                    f"kernel weight g(r) overflows float64 between node {i} of layer {l + 1} and node {j} "
+                    f"of layer {l} (r = {r[i, j]:.4g})",
+                    "place the nodes where g is finite in float64",
+                )
 
 
 def _check_coincident(net: Net, Z, order: int = 1):
@@ -480,7 +509,7 @@ def _unflat(vals, shapes):
     out, pos = [], 0
     for shp in shapes:
         n = int(np.prod(shp))
-        out.append(np.array(vals[pos:pos + n], dtype=object).reshape(shp))
+        out.append(np.array(vals[pos : pos + n], dtype=object).reshape(shp))
         pos += n
     return out, pos
 
@@ -497,8 +526,7 @@ def _on_host(dtype, device) -> None:
         raise SpecError(f"the symbolic engine runs on the host, not device={device!r}", "use device='cpu'")
 
 
-def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device: str | None = "cpu",
-              dps: int = 50) -> Gradients:
+def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device: str | None = "cpu", dps: int = 50) -> Gradients:
     """Loss and first derivatives, exactly, evaluated at `dps` digits (the ground truth).
 
     Args:
@@ -554,14 +582,32 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
         for what, arrs in (("dW", dW), ("dZ", dZ or []), ("db", db or []), ("dX", [dX])):
             for a in arrs:
                 _finite64(what, a.astype(np.float64))
-    return Gradients(loss=float(loss), dW=[a.astype(np.float64) for a in dW], dZ=f64(dZ), db=f64(db),
-                     dX=dX64, engine="symbolic", extra={"mp": mp, "dps": dps},
-                     delta=[None, *(a.astype(np.float64) for a in delta)],
-                     dA=[dX64, *(a.astype(np.float64) for a in dA)], dtheta=f64(dtheta))
+    return Gradients(
+        loss=float(loss),
+        dW=[a.astype(np.float64) for a in dW],
+        dZ=f64(dZ),
+        db=f64(db),
+        dX=dX64,
+        engine="symbolic",
+        extra={"mp": mp, "dps": dps},
+        delta=[None, *(a.astype(np.float64) for a in delta)],
+        dA=[dX64, *(a.astype(np.float64) for a in dA)],
+        dtheta=f64(dtheta),
+    )
 
 
-def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dtype=np.float64,
-            device: str | None = "cpu", dps: int = 50, mp: bool = False):
+def hessian(
+    net: Net | MLP,
+    params: Params,
+    X,
+    Y,
+    *,
+    wrt: str | None = None,
+    dtype=np.float64,
+    device: str | None = "cpu",
+    dps: int = 50,
+    mp: bool = False,
+):
     """The exact Hessian of the loss, evaluated at `dps` digits.
 
     Layout (MATH.md "Second order", derive.layout): wrt=None is every parameter, coordinates layer by
@@ -587,8 +633,7 @@ def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dty
     return out
 
 
-def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: str | None = "cpu",
-        dps: int = 50):
+def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: str | None = "cpu", dps: int = 50):
     """H v from the exact Hessian, at `dps` digits.
 
     Args:
@@ -612,9 +657,9 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: st
     _finite64("H v", flat)
     out, pos = [], 0
     for a in blocks:
-        out.append(np.array(flat[pos:pos + a.size], dtype=np.float64).reshape(a.shape))
+        out.append(np.array(flat[pos : pos + a.size], dtype=np.float64).reshape(a.shape))
         pos += a.size
-    return repack(out[:len(main)], out[len(main):] if bias is not None else None)
+    return repack(out[: len(main)], out[len(main) :] if bias is not None else None)
 
 
 # -- the flat route ---------------------------------------------------------------------------------
@@ -651,9 +696,12 @@ def flat_loss(net: Net | MLP, batch: int = 1) -> FlatLoss:
     if net.spatial:
         params = [sp.Matrix(N[l], net.dim, lambda i, d: sym(f"z{l + 1}_{i}_{d}")) for l in range(L)]
         g = net.g.bound
-        dist = [sp.Matrix(N[l], N[l - 1], lambda i, j: sp.sqrt(sum((params[l][i, d] - params[l - 1][j, d]) ** 2
-                                                                  for d in range(net.dim))))
-                for l in range(1, L)]
+        dist = [
+            sp.Matrix(
+                N[l], N[l - 1], lambda i, j: sp.sqrt(sum((params[l][i, d] - params[l - 1][j, d]) ** 2 for d in range(net.dim)))
+            )
+            for l in range(1, L)
+        ]
         W = [D.applyfunc(lambda r: g.subs(R, r)) for D in dist]
         if net.free:  # W = theta * g(r); the amplitudes are leaves after the coordinates
             thetas = [sp.Matrix(N[l + 1], N[l], lambda i, j: sym(f"t{l + 2}_{i}_{j}")) for l in range(L - 1)]
@@ -663,8 +711,7 @@ def flat_loss(net: Net | MLP, batch: int = 1) -> FlatLoss:
 
         for l in range(2, L + 1):
             for p, c in net.layer_penalties(l):
-                penalty += sp.Rational(repr(c)) * sp.Add(*[p.expr.xreplace({RW: r, WW: w})
-                                                           for r, w in zip(dist[l - 2], W[l - 2])])
+                penalty += sp.Rational(repr(c)) * sp.Add(*[p.expr.xreplace({RW: r, WW: w}) for r, w in zip(dist[l - 2], W[l - 2])])
     else:
         params = [sp.Matrix(N[l + 1], N[l], lambda i, j: sym(f"w{l + 2}_{i}_{j}")) for l in range(L - 1)]
         W = params
@@ -696,7 +743,6 @@ def _delta_free(e):
     return e.replace(sp.DiracDelta, lambda *_: sp.S.Zero) if e.has(sp.DiracDelta) else e
 
 
-
 # -- the derivation report object ------------------------------------------------------------------
 class Derivation:
     """Exact SymPy objects that a report typesets, for one net and batch (MATH.md, first and second
@@ -716,8 +762,10 @@ class Derivation:
         if not net.spatial:
             raise SpecError("derivation() needs a spatial Net", "pass a derive.Net (coordinates), not an MLP")
         if net.free or net.penalties:  # delta, dW and eq. (8) below are the note's model's (theta = 1, J = L)
-            raise SpecError("the derivation covers the note's model (no free amplitudes, no penalty)",
-                            "drop amplitudes/penalties for the report; symbolic.gradients takes the whole family")
+            raise SpecError(
+                "the derivation covers the note's model (no free amplitudes, no penalty)",
+                "drop amplitudes/penalties for the report; symbolic.gradients takes the whole family",
+            )
         self.net, self.batch = net, batch
         self.flat = flat_loss(net, batch)
         self.loss = self.flat.expr
@@ -760,6 +808,7 @@ class Derivation:
                 sub = dict(zip(Hs, self.flat.h[l - 2]))
                 out.append(Hs.applyfunc(lambda s: _delta_free(sp.diff(Ll, s)).xreplace(sub)))
             return out
+
         return self._memo("delta", make)
 
     @property
@@ -772,19 +821,18 @@ class Derivation:
                 sub = dict(zip(Ws, self.flat.W[l - 2]))
                 out.append(Ws.applyfunc(lambda s: _delta_free(sp.diff(Ll, s)).xreplace(sub)))
             return out
+
         return self._memo("dW", make)
 
     @property
     def dZ(self) -> list[sp.Matrix]:
-        return self._memo("dZ", lambda: [Z.applyfunc(lambda s: _delta_free(sp.diff(self.loss, s)))
-                                         for Z in self.flat.params])
+        return self._memo("dZ", lambda: [Z.applyfunc(lambda s: _delta_free(sp.diff(self.loss, s))) for Z in self.flat.params])
 
     @property
     def hessian_block(self) -> sp.Matrix:
         l = 1 if self.net.L > 2 else 0
         z = self.flat.params[l]
-        return self._memo("hess", lambda: sp.Matrix(self.net.dim, self.net.dim,
-                                                   lambda d, e: sp.diff(self.dZ[l][0, d], z[0, e])))
+        return self._memo("hess", lambda: sp.Matrix(self.net.dim, self.net.dim, lambda d, e: sp.diff(self.dZ[l][0, d], z[0, e])))
 
     def eq8(self, variant: str = "a") -> list[sp.Matrix]:
         """The note's eq. (8) instantiated for this net, per layer 1..L (N_l x D Matrices):
@@ -811,8 +859,11 @@ class Derivation:
             if l < net.L:
                 s += sum(term(l + 1, k, i, d, -1) for k in range(net.widths[l]))
             return s
-        return self._memo(("eq8", variant), lambda: [sp.Matrix(net.widths[l - 1], net.dim, lambda i, d: entry(l, i, d))
-                                                      for l in range(1, net.L + 1)])
+
+        return self._memo(
+            ("eq8", variant),
+            lambda: [sp.Matrix(net.widths[l - 1], net.dim, lambda i, d: entry(l, i, d)) for l in range(1, net.L + 1)],
+        )
 
     def proof_eq8(self, variant: str = "a", on_step=None) -> bool:
         """True iff simplify(eq8 - exact) == 0 for every coordinate (a symbolic proof). A nonzero

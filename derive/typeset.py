@@ -107,10 +107,12 @@ def net_latex(net: Net, batch: int) -> dict[str, str]:
     a, y = sp.Symbol("a", real=True), sp.Symbol("y", real=True)
     loss_def = sp.latex(net.objective.row([a], [y]), symbol_names={a: "a^{(L)}_{b,k}", y: "y_{b,k}"})
     return {
-        "g_latex": sp.latex(k.bound), "dg_latex": sp.latex(k.dg), "phi_latex": sp.latex(k.phi),
+        "g_latex": sp.latex(k.bound),
+        "dg_latex": sp.latex(k.dg),
+        "phi_latex": sp.latex(k.phi),
         "phi0_latex": sp.latex(k.phi0),
         "hidden_latex": sp.latex(net.f(2).expr) if net.L > 2 else "-",
         "output_latex": sp.latex(net.f(net.L).expr),
-        "loss_def": loss_def + (r"\ \text{summed over } b,k \text{ and divided by } "
-                                + str(net.objective.divisor(batch, net.widths[-1]))),
+        "loss_def": loss_def
+        + (r"\ \text{summed over } b,k \text{ and divided by } " + str(net.objective.divisor(batch, net.widths[-1]))),
     }

@@ -23,10 +23,21 @@ from .second_order import hessian, hvp
 from .torch_model import FORMULATIONS, TORCH_DTYPES, device_for, kernel_weights, loss_fn, penalty_value, to_torch
 from .validate import check_inputs, check_theta
 
-__all__ = ["device_for", "gradients", "hessian", "hvp", "kernel_weights", "loss_fn", "penalty_value", "to_torch",
-           "FORMULATIONS", "QUANTITIES"]
+__all__ = [
+    "device_for",
+    "gradients",
+    "hessian",
+    "hvp",
+    "kernel_weights",
+    "loss_fn",
+    "penalty_value",
+    "to_torch",
+    "FORMULATIONS",
+    "QUANTITIES",
+]
 
 QUANTITIES = ("loss", "dW", "dZ", "dtheta", "db", "dX", "delta", "dA")
+
 
 def _wanted(quantities) -> set[str]:
     """The set of quantities asked for (None: all of QUANTITIES)."""
@@ -40,8 +51,19 @@ def _wanted(quantities) -> set[str]:
         raise SpecError(f"unknown quantity {bad[0]!r}", f"ask for a subset of {', '.join(QUANTITIES)}")
     return q
 
-def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device: str | None = "cpu",
-              formulation: str = "dims", as_numpy: bool = True, quantities=None) -> Gradients:
+
+def gradients(
+    net: Net | MLP,
+    params: Params,
+    X,
+    Y,
+    *,
+    dtype=np.float64,
+    device: str | None = "cpu",
+    formulation: str = "dims",
+    as_numpy: bool = True,
+    quantities=None,
+) -> Gradients:
     """Loss and first derivatives by torch autograd (the engine contract: keyword-only dtype, device,
     formulation).
 
@@ -69,8 +91,9 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     eq8 = formulation == "eq8" and net.spatial
     if eq8 and (tht is not None or (isinstance(net, Net) and net.penalties)):
         # eq8 forms dL/dZ from the kernel path only: theta and penalties add terms it would miss
-        raise SpecError("formulation 'eq8' covers the note's model only (no free amplitudes, no penalties)",
-                        "use formulation='dims'")
+        raise SpecError(
+            "formulation 'eq8' covers the note's model only (no free amplitudes, no penalties)", "use formulation='dims'"
+        )
     # A spatial net's W is a function of Z: its adjoint exists only on a graph that starts at Z
     # (eq8: W is a leaf and dL/dZ comes from dL/dW, so Z itself is never differentiated).
     Zt = to_torch(Z, tdt, dev, bool(want & {"dZ", "dW"}) and not eq8)
@@ -81,15 +104,19 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     trace: dict[str, list] = {"h": [], "a": []}
     value, weights = loss_fn(net, Zt, Wt, bt, Xt, Yt, formulation, trace, theta=tht)
     if not torch.isfinite(value):
-        raise SpecError(f"loss {net.loss!r} is not finite at these predictions (e.g. log(0) or overflow)",
-                        "check the targets' range against the output activation (bce needs outputs in (0, 1))")
-    groups = {"dW": weights if want & ({"dW", "dZ"} if eq8 else {"dW"}) else [],
-              "dZ": (Zt or []) if "dZ" in want and not eq8 else [],
-              "dtheta": (tht or []) if "dtheta" in want else [],
-              "db": (bt or []) if "db" in want else [],
-              "dX": [Xt] if want & {"dX", "dA"} else [],
-              "h": trace["h"] if "delta" in want else [],
-              "a": trace["a"] if "dA" in want else []}
+        raise SpecError(
+            f"loss {net.loss!r} is not finite at these predictions (e.g. log(0) or overflow)",
+            "check the targets' range against the output activation (bce needs outputs in (0, 1))",
+        )
+    groups = {
+        "dW": weights if want & ({"dW", "dZ"} if eq8 else {"dW"}) else [],
+        "dZ": (Zt or []) if "dZ" in want and not eq8 else [],
+        "dtheta": (tht or []) if "dtheta" in want else [],
+        "db": (bt or []) if "db" in want else [],
+        "dX": [Xt] if want & {"dX", "dA"} else [],
+        "h": trace["h"] if "delta" in want else [],
+        "a": trace["a"] if "dA" in want else [],
+    }
     targets = [t for ts in groups.values() for t in ts]
     # a piecewise-constant kernel (where(r < 1, 1, 0)) gives weights outside the graph: their gradient
     # is 0 (below), and autograd refuses to differentiate tensors that do not require grad
@@ -101,30 +128,37 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
         # a quantity the loss does not depend on (a loss constant in a_L, a constant kernel) has a zero adjoint
         t = torch.zeros_like(like) if g is None else g.detach()
         return t.cpu().numpy() if as_numpy else t
+
     res: dict[str, list] = {}
     i = 0
     for name, ts in groups.items():
         skip = name == "dW" and "dW" not in want  # eq8's dL/dW, used for dZ below, never copied out
-        res[name] = [] if skip else [out(g, t) for g, t in zip(grads[i:i + len(ts)], ts)]
+        res[name] = [] if skip else [out(g, t) for g, t in zip(grads[i : i + len(ts)], ts)]
         i += len(ts)
     if eq8 and "dZ" in want:
-        dW = [torch.zeros_like(w) if g is None else g.detach() for g, w in zip(grads[:len(weights)], weights)]
+        dW = [torch.zeros_like(w) if g is None else g.detach() for g, w in zip(grads[: len(weights)], weights)]
         res["dZ"] = _eq8_dZ(net, Zt, dW, [w.eq8_r2 for w in weights], as_numpy)
     # No silent non-finite values: r^2 = |z_i - z_j|^2 overflows for coordinates near 1e154 and the
     # backward pass then forms 0 * inf = NaN (the manual engine stays finite there).
     for what in ("dW", "dZ", "dtheta", "db", "dX"):
         if not all(bool(torch.all(torch.isfinite(torch.as_tensor(a)))) for a in res.get(what, [])):
-            raise SpecError(f"torch's {what} is not finite at these parameters (r^2 or an activation overflows "
-                            f"{np.dtype(dtype).name})", "rescale the inputs or coordinates, or use the manual engine")
+            raise SpecError(
+                f"torch's {what} is not finite at these parameters (r^2 or an activation overflows {np.dtype(dtype).name})",
+                "rescale the inputs or coordinates, or use the manual engine",
+            )
     dX = res["dX"][0] if res["dX"] else None
     loss = float(value.detach()) if as_numpy else value.detach()
-    return Gradients(loss=loss, dW=res["dW"] if "dW" in want else None,  # type: ignore[arg-type]
-                     dZ=res["dZ"] if "dZ" in want and Zt else None,
-                     dtheta=res["dtheta"] if "dtheta" in want and tht else None,
-                     db=res["db"] if "db" in want and bt else None,
-                     dX=dX if "dX" in want else None, engine=f"torch-{dev.type}",
-                     delta=[None, *res["h"]] if "delta" in want else None,
-                     dA=[dX, *res["a"]] if "dA" in want else None)
+    return Gradients(
+        loss=loss,
+        dW=res["dW"] if "dW" in want else None,  # type: ignore[arg-type]
+        dZ=res["dZ"] if "dZ" in want and Zt else None,
+        dtheta=res["dtheta"] if "dtheta" in want and tht else None,
+        db=res["db"] if "db" in want and bt else None,
+        dX=dX if "dX" in want else None,
+        engine=f"torch-{dev.type}",
+        delta=[None, *res["h"]] if "delta" in want else None,
+        dA=[dX, *res["a"]] if "dA" in want else None,
+    )
 
 
 def _eq8_dZ(net: Net | MLP, Zt: list, dW: list, R2: list, as_numpy: bool) -> list:

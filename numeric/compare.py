@@ -19,10 +19,26 @@ import numpy as np
 
 from derive import SpecError, VerificationError
 
-__all__ = ["TOLERANCES", "tolerance", "rel_error", "ulp_error", "Finding", "MEASURES", "report", "Findings",
-           "check_close", "check_gradients", "check_identity", "translation_residual", "rotation_asymmetry",
-           "translation_sum", "rotation_moment",
-           "permutation_residual", "quantities", "QUANTITIES"]
+__all__ = [
+    "TOLERANCES",
+    "tolerance",
+    "rel_error",
+    "ulp_error",
+    "Finding",
+    "MEASURES",
+    "report",
+    "Findings",
+    "check_close",
+    "check_gradients",
+    "check_identity",
+    "translation_residual",
+    "rotation_asymmetry",
+    "translation_sum",
+    "rotation_moment",
+    "permutation_residual",
+    "quantities",
+    "QUANTITIES",
+]
 
 QUANTITIES = ("loss", "dW", "dtheta", "dZ", "db", "dX", "hvp")
 
@@ -66,22 +82,54 @@ _EPS64, _EPS32 = float(np.finfo(np.float64).eps), float(np.finfo(np.float32).eps
 # the float64 row; the float32 row scales by eps32 for a caller judging a float32 Hessian.
 TOLERANCES: dict[str, dict[str, float]] = {
     "float64": {
-        "loss": 1e-12, "dW": 1e-10, "dtheta": 1e-10, "dZ": 1e-9, "db": 1e-10, "dX": 1e-10, "hvp": 1e-8, "fd": 1e-5,
-        "translation": 1e-12, "rotation": 1e-12, "permutation": 1e-12,
-        "hessian_symmetry": 1e-12, "hessian_translation": 1e-12, "hessian_rotation": 1e-12,
-        "taylor_grad": 1.9, "taylor_hvp": 2.9, "taylor_floor": 1e3 * _EPS64,
-        "formula_rtol": 1e-7, "formula_atol": 1e-10,
-        "printed": 1e-12, "noise": 100 * _EPS64,
-        "eigen_zero": 1e3 * _EPS64, "rank": 1e-10,
+        "loss": 1e-12,
+        "dW": 1e-10,
+        "dtheta": 1e-10,
+        "dZ": 1e-9,
+        "db": 1e-10,
+        "dX": 1e-10,
+        "hvp": 1e-8,
+        "fd": 1e-5,
+        "translation": 1e-12,
+        "rotation": 1e-12,
+        "permutation": 1e-12,
+        "hessian_symmetry": 1e-12,
+        "hessian_translation": 1e-12,
+        "hessian_rotation": 1e-12,
+        "taylor_grad": 1.9,
+        "taylor_hvp": 2.9,
+        "taylor_floor": 1e3 * _EPS64,
+        "formula_rtol": 1e-7,
+        "formula_atol": 1e-10,
+        "printed": 1e-12,
+        "noise": 100 * _EPS64,
+        "eigen_zero": 1e3 * _EPS64,
+        "rank": 1e-10,
     },
     "float32": {
-        "loss": 1e-5, "dW": 1e-4, "dtheta": 1e-4, "dZ": 1e-3, "db": 1e-4, "dX": 1e-4, "hvp": 1e-3, "fd": 5e-2,
-        "translation": 5e-4, "rotation": 5e-4, "permutation": 5e-4,
-        "hessian_symmetry": 5e-4, "hessian_translation": 5e-4, "hessian_rotation": 5e-4,
-        "taylor_grad": 1.9, "taylor_hvp": 2.9, "taylor_floor": 1e3 * _EPS64,
-        "formula_rtol": 1e-3, "formula_atol": 1e-5,
-        "printed": 1e-6, "noise": 100 * _EPS32,
-        "eigen_zero": 1e3 * _EPS32, "rank": 1e-4,
+        "loss": 1e-5,
+        "dW": 1e-4,
+        "dtheta": 1e-4,
+        "dZ": 1e-3,
+        "db": 1e-4,
+        "dX": 1e-4,
+        "hvp": 1e-3,
+        "fd": 5e-2,
+        "translation": 5e-4,
+        "rotation": 5e-4,
+        "permutation": 5e-4,
+        "hessian_symmetry": 5e-4,
+        "hessian_translation": 5e-4,
+        "hessian_rotation": 5e-4,
+        "taylor_grad": 1.9,
+        "taylor_hvp": 2.9,
+        "taylor_floor": 1e3 * _EPS64,
+        "formula_rtol": 1e-3,
+        "formula_atol": 1e-5,
+        "printed": 1e-6,
+        "noise": 100 * _EPS32,
+        "eigen_zero": 1e3 * _EPS32,
+        "rank": 1e-4,
     },
 }
 
@@ -100,8 +148,10 @@ def tolerance(dtype, quantity: str) -> float:
     if row is None:
         raise SpecError(f"no tolerances for dtype {name}", f"use one of {', '.join(TOLERANCES)}")
     if quantity not in row:
-        raise SpecError(f"no tolerance for quantity {quantity!r} ({name})",
-                        f"use one of {', '.join(row)} or add a row to numeric.compare.TOLERANCES")
+        raise SpecError(
+            f"no tolerance for quantity {quantity!r} ({name})",
+            f"use one of {', '.join(row)} or add a row to numeric.compare.TOLERANCES",
+        )
     return row[quantity]
 
 
@@ -109,8 +159,13 @@ def tolerance(dtype, quantity: str) -> float:
 
 #: error measure -> (how the message names it, whether the error must stay at or below the tolerance).
 #: "slope" is the other way round: the tolerance is the minimum slope.
-MEASURES = {"rel": ("relative error", True), "ulp": ("error in ulps", True), "abs": ("absolute error", True),
-            "slope": ("fitted slope", False), "shape": ("shape", True)}
+MEASURES = {
+    "rel": ("relative error", True),
+    "ulp": ("error in ulps", True),
+    "abs": ("absolute error", True),
+    "slope": ("fitted slope", False),
+    "shape": ("shape", True),
+}
 
 
 def _num(x: Any) -> str:
@@ -231,6 +286,7 @@ class Findings:
 
 # ----------------------------------------------------------------------------------- error measures
 
+
 def _cat(x) -> np.ndarray:
     if x is None:
         return np.zeros(0)
@@ -241,8 +297,19 @@ def _cat(x) -> np.ndarray:
 
 def _shape_check(x: np.ndarray, t: np.ndarray) -> None:
     if x.shape != t.shape:
-        report(Finding("array", "value", float("inf"), 0.0, value=x.shape, truth=t.shape, measure="shape",
-                       note=f"shape {x.shape} where the reference has shape {t.shape}"), raise_=True)
+        report(
+            Finding(
+                "array",
+                "value",
+                float("inf"),
+                0.0,
+                value=x.shape,
+                truth=t.shape,
+                measure="shape",
+                note=f"shape {x.shape} where the reference has shape {t.shape}",
+            ),
+            raise_=True,
+        )
 
 
 def rel_error(x, truth) -> float:
@@ -264,16 +331,25 @@ def ulp_error(x, truth, dtype=np.float64) -> float:
 
 def quantities(grads) -> dict[str, object]:
     """The quantities of a `Gradients` that are present, by name."""
-    out = {"loss": grads.loss, "dW": grads.dW, "dZ": grads.dZ, "db": grads.db, "dX": grads.dX,
-           "dtheta": getattr(grads, "dtheta", None)}
+    out = {
+        "loss": grads.loss,
+        "dW": grads.dW,
+        "dZ": grads.dZ,
+        "db": grads.db,
+        "dX": grads.dX,
+        "dtheta": getattr(grads, "dtheta", None),
+    }
     return {k: v for k, v in out.items() if v is not None}
 
 
 #: How a failure names an entry: quantity -> (layer of the first block, index names). Block b of a
 #: per-layer list is layer b + first (1-based, as in MATH.md); None: one array, no layer.
 _ENTRIES: dict[str, tuple[int | None, tuple[str, ...]]] = {
-    "dZ": (1, ("node", "dim")), "dW": (2, ("row", "col")), "dtheta": (2, ("row", "col")),
-    "db": (2, ("node",)), "dX": (None, ("example", "input")),
+    "dZ": (1, ("node", "dim")),
+    "dW": (2, ("row", "col")),
+    "dtheta": (2, ("row", "col")),
+    "db": (2, ("node",)),
+    "dX": (None, ("example", "input")),
 }
 
 
@@ -306,8 +382,18 @@ def _locate(quantity: str, x, truth, entries_as: str | None = None) -> tuple[str
     return best[1], best[2], best[3]
 
 
-def check_close(quantity: str, engine: str, x, truth, dtype=np.float64, tol: float | None = None, *,
-                reference: str = "ground truth", entries_as: str | None = None, scale: float | None = None) -> Finding:
+def check_close(
+    quantity: str,
+    engine: str,
+    x,
+    truth,
+    dtype=np.float64,
+    tol: float | None = None,
+    *,
+    reference: str = "ground truth",
+    entries_as: str | None = None,
+    scale: float | None = None,
+) -> Finding:
     """Compare one quantity of one engine against a reference (does not raise; pass the result to
     `report`). `tol` defaults to `tolerance(dtype, quantity)`; `entries_as` see `_locate`.
 
@@ -326,8 +412,7 @@ def check_close(quantity: str, engine: str, x, truth, dtype=np.float64, tol: flo
     return Finding(quantity, engine, err, tol, where=where, value=v, truth=t, ulp=ulp, reference=reference)
 
 
-def check_gradients(grads, truth, dtype=np.float64, *, engine: str | None = None,
-                    reference: str = "ground truth") -> list[Finding]:
+def check_gradients(grads, truth, dtype=np.float64, *, engine: str | None = None, reference: str = "ground truth") -> list[Finding]:
     """`check_close` for every first-order quantity both `Gradients` hold (loss, dW, dZ, db, dX), with
     the problem's scale S = max(|loss|, largest gradient entry of `truth`) for the rounding-noise floor.
 
@@ -337,19 +422,29 @@ def check_gradients(grads, truth, dtype=np.float64, *, engine: str | None = None
     leaves ~eps S there: a relative error against 0 says nothing about the engine.
     """
     tq, gq = quantities(truth), quantities(grads)
-    S = max([abs(float(truth.loss))] + [float(np.max(np.abs(_cat(v)))) for k, v in tq.items()
-                                          if k != "loss" and _cat(v).size])
-    return [check_close(q, engine or grads.engine, gq[q], t, dtype=dtype, reference=reference, scale=S)
-            for q, t in tq.items() if q in gq]
+    S = max([abs(float(truth.loss))] + [float(np.max(np.abs(_cat(v)))) for k, v in tq.items() if k != "loss" and _cat(v).size])
+    return [
+        check_close(q, engine or grads.engine, gq[q], t, dtype=dtype, reference=reference, scale=S)
+        for q, t in tq.items()
+        if q in gq
+    ]
 
 
 def check_identity(identity: str, engine: str, residual: float, dtype=np.float64) -> Finding:
     """An exact identity's relative residual (0 in exact arithmetic) against its tolerance."""
-    return Finding(identity, engine, float(residual), tolerance(dtype, identity), value=float(residual), truth=0.0,
-                   reference=f"the {identity} identity")
+    return Finding(
+        identity,
+        engine,
+        float(residual),
+        tolerance(dtype, identity),
+        value=float(residual),
+        truth=0.0,
+        reference=f"the {identity} identity",
+    )
 
 
 # -------------------------------------------------------------------------------- exact identities
+
 
 def translation_sum(dZ) -> np.ndarray:
     """sum over all nodes of all layers of dL/dz_i (D,): exactly 0 in exact arithmetic (translation invariance).
@@ -386,8 +481,7 @@ def rotation_asymmetry(Z, dZ, *, scale: float = 0.0) -> float:
     rotation invariance); M has the units of the loss, so callers pass |loss| as `scale` (see
     `translation_residual`)."""
     M = rotation_moment(Z, dZ)
-    own = max(float(np.abs(M).max()), float(max(np.abs(np.asarray(z)).max() * np.abs(np.asarray(d)).max()
-                                                for z, d in zip(Z, dZ))))
+    own = max(float(np.abs(M).max()), float(max(np.abs(np.asarray(z)).max() * np.abs(np.asarray(d)).max() for z, d in zip(Z, dZ))))
     return float(np.abs(M - M.T).max() / max(own, scale, np.finfo(np.float64).tiny))
 
 

@@ -16,8 +16,20 @@ import numpy as np
 
 from derive import MLP, Net, Params, compile_net
 
-__all__ = ["Case", "draw_case", "suited_targets", "adversarial_cases", "place_pair", "drop_rows", "drop_node", "drop_layer",
-           "rounded", "with_dtype", "ADVERSARIAL_KINDS", "NEAR_SEPARATIONS"]
+__all__ = [
+    "Case",
+    "draw_case",
+    "suited_targets",
+    "adversarial_cases",
+    "place_pair",
+    "drop_rows",
+    "drop_node",
+    "drop_layer",
+    "rounded",
+    "with_dtype",
+    "ADVERSARIAL_KINDS",
+    "NEAR_SEPARATIONS",
+]
 
 ADVERSARIAL_KINDS = ("near", "coincident", "saturated", "relu_kink")
 NEAR_SEPARATIONS = (1e-3, 1e-5, 1e-7)
@@ -48,8 +60,7 @@ class Case:
         return what
 
 
-def suited_targets(loss: str, shape: tuple[int, int],
-                   uniform: Callable[[float, float, tuple[int, int]], np.ndarray]) -> np.ndarray:
+def suited_targets(loss: str, shape: tuple[int, int], uniform: Callable[[float, float, tuple[int, int]], np.ndarray]) -> np.ndarray:
     """Targets Y (B x K) that suit the loss, the one place their ranges are written: bce probabilities in
     [0.05, 0.95] (log stays finite), softmax_ce rows summing to 1 (uniform + 0.01, normalised), any
     other loss entries in [-1.5, 1.5].
@@ -71,9 +82,15 @@ def _targets(net: Net | MLP, rng: np.random.Generator, B: int) -> np.ndarray:
     return suited_targets(net.loss, (B, net.widths[-1]), lambda lo, hi, shape: np.round(rng.uniform(lo, hi, shape), 3))
 
 
-def draw_case(net: Net | MLP, rng: np.random.Generator, *, batch: int = 3,
-              coordinate_range: tuple[float, float] = (-1.5, 1.5), input_range: tuple[float, float] = (-2.0, 2.0),
-              weight_range: tuple[float, float] = (-1.5, 1.5)) -> Case:
+def draw_case(
+    net: Net | MLP,
+    rng: np.random.Generator,
+    *,
+    batch: int = 3,
+    coordinate_range: tuple[float, float] = (-1.5, 1.5),
+    input_range: tuple[float, float] = (-2.0, 2.0),
+    weight_range: tuple[float, float] = (-1.5, 1.5),
+) -> Case:
     """Uniform coordinates (or weights), biases in [-1, 1], inputs and loss-suited targets, rounded to
     3 decimals (short numbers in a counterexample). Exact coincidences that rounding creates are nudged
     apart for kernels whose gradient is undefined at r = 0."""
@@ -105,9 +122,12 @@ def _coincidence_ok(net: Net | MLP) -> bool:
 
 def _copy(case: Case, **changes) -> Case:
     p = case.params
-    params = Params(Z=None if p.Z is None else [z.copy() for z in p.Z], W=None if p.W is None else [w.copy() for w in p.W],
-                    b=None if p.b is None else [v.copy() for v in p.b],
-                    theta=None if p.theta is None else [t.copy() for t in p.theta])
+    params = Params(
+        Z=None if p.Z is None else [z.copy() for z in p.Z],
+        W=None if p.W is None else [w.copy() for w in p.W],
+        b=None if p.b is None else [v.copy() for v in p.b],
+        theta=None if p.theta is None else [t.copy() for t in p.theta],
+    )
     return replace(case, params=params, X=case.X.copy(), Y=case.Y.copy(), **changes)
 
 
@@ -129,13 +149,13 @@ def adversarial_cases(net: Net | MLP, rng: np.random.Generator, **draw: Any) -> 
         for sep in NEAR_SEPARATIONS:
             base = draw_case(net, rng, **draw)
             l = int(rng.integers(1, net.L))
-            out.append(place_pair(base, l, int(rng.integers(net.widths[l])), int(rng.integers(net.widths[l - 1])),
-                                  sep, "near"))
+            out.append(place_pair(base, l, int(rng.integers(net.widths[l])), int(rng.integers(net.widths[l - 1])), sep, "near"))
         if _coincidence_ok(net):
             base = draw_case(net, rng, **draw)
             l = int(rng.integers(1, net.L))
-            out.append(place_pair(base, l, int(rng.integers(net.widths[l])), int(rng.integers(net.widths[l - 1])),
-                                  0.0, "coincident"))
+            out.append(
+                place_pair(base, l, int(rng.integers(net.widths[l])), int(rng.integers(net.widths[l - 1])), 0.0, "coincident")
+            )
     if net.loss != "bce":  # 1 - sigmoid(h) keeps no float64 digits for h > 37: a limit of the dtype
         c = draw_case(net, rng, **draw)
         c.X = np.where(rng.uniform(size=c.X.shape) < 0.5, -30.0, 30.0)
@@ -199,8 +219,11 @@ def drop_layer(case: Case, layer: int) -> Case | None:
     if net.spatial and any(p.layers is not None for p in net.penalties):
         return None  # a penalty on listed layers names them by number: dropping one changes its meaning
     widths = tuple(n for i, n in enumerate(net.widths) if i != layer)
-    new_net = replace(net, widths=widths) if net.spatial else \
-        replace(net, widths=widths, activations=tuple(a for i, a in enumerate(net.activations) if i != layer - 1))
+    new_net = (
+        replace(net, widths=widths)
+        if net.spatial
+        else replace(net, widths=widths, activations=tuple(a for i, a in enumerate(net.activations) if i != layer - 1))
+    )
     out = _copy(case, net=new_net)
     p = out.params
     if p.Z is not None:
@@ -211,7 +234,7 @@ def drop_layer(case: Case, layer: int) -> Case | None:
             out.pair = (out.pair[0] - 1, out.pair[1], out.pair[2])
     for mats in (p.W, p.theta):  # (amplitudes: any matrix of the joined shape keeps the case valid)
         if mats is not None:
-            mats[layer - 1:layer + 1] = [mats[layer] @ mats[layer - 1]]
+            mats[layer - 1 : layer + 1] = [mats[layer] @ mats[layer - 1]]
     if p.b is not None:
         del p.b[layer - 1]
     return out

@@ -66,8 +66,7 @@ class Engine:
 
     @property
     def capabilities(self) -> dict[str, Any]:
-        return {"first_order": True, "hvp": self.contract_hvp is not None, "dtypes": self.dtypes,
-                "devices": self.devices}
+        return {"first_order": True, "hvp": self.contract_hvp is not None, "dtypes": self.dtypes, "devices": self.devices}
 
     def available(self) -> tuple[bool, str]:
         """(True, "") when this entry can run here, else (False, why)."""
@@ -87,14 +86,16 @@ def _manual(name: str, dtype: type) -> Engine:
 
 
 def _torch(name: str, device: str) -> Engine:
-    return Engine(name, autograd.gradients, autograd.hvp, autograd.hessian, np.float64, device, _BOTH,
-                  ("cpu", "cuda"))
+    return Engine(name, autograd.gradients, autograd.hvp, autograd.hessian, np.float64, device, _BOTH, ("cpu", "cuda"))
 
 
-ENGINES: dict[str, Engine] = {e.name: e for e in (
-    Engine("symbolic", symbolic.gradients, symbolic.hvp, symbolic.hessian, np.float64, "cpu", _F64, ("cpu",)),
-    _manual("manual", np.float64),
-    _manual("manual-f32", np.float32),
-    _torch("torch-cpu", "cpu"),
-    _torch("torch-cuda", "cuda"),
-)}
+ENGINES: dict[str, Engine] = {
+    e.name: e
+    for e in (
+        Engine("symbolic", symbolic.gradients, symbolic.hvp, symbolic.hessian, np.float64, "cpu", _F64, ("cpu",)),
+        _manual("manual", np.float64),
+        _manual("manual-f32", np.float32),
+        _torch("torch-cpu", "cpu"),
+        _torch("torch-cuda", "cuda"),
+    )
+}

@@ -40,8 +40,7 @@ def fd_gradient(net: Net | MLP, params: Params, X, Y, dtype=np.float64, step: fl
         xp, xm = x.copy(), x.copy()
         xp[k] += h
         xm[k] -= h
-        grad[k] = (loss_value(net, unflatten(net, xp), X, Y, dtype)
-                   - loss_value(net, unflatten(net, xm), X, Y, dtype)) / (2 * h)
+        grad[k] = (loss_value(net, unflatten(net, xp), X, Y, dtype) - loss_value(net, unflatten(net, xm), X, Y, dtype)) / (2 * h)
     return grad
 
 
@@ -73,13 +72,21 @@ class TaylorResult:
     def finding(self, engine: str = "taylor") -> Finding:
         """This test as a `numeric.compare.Finding` (measure "slope"; a slope of None passes)."""
         slope = float("inf") if self.slope is None else self.slope
-        return Finding("grad" if self.expected == 2 else "hvp", engine, slope, self.minimum, value=self.slope,
-                       truth=self.expected, measure="slope",
-                       reference=f"Taylor remainder of order {self.expected}")
+        return Finding(
+            "grad" if self.expected == 2 else "hvp",
+            engine,
+            slope,
+            self.minimum,
+            value=self.slope,
+            truth=self.expected,
+            measure="slope",
+            reference=f"Taylor remainder of order {self.expected}",
+        )
 
 
-def taylor_slope(net: Net | MLP, params: Params, X, Y, grad_flat: np.ndarray, v: np.ndarray,
-                 hv: np.ndarray | None = None, eps=None) -> TaylorResult:
+def taylor_slope(
+    net: Net | MLP, params: Params, X, Y, grad_flat: np.ndarray, v: np.ndarray, hv: np.ndarray | None = None, eps=None
+) -> TaylorResult:
     """Remainder r(e) = |L(x + e v) - L(x) - e <g, v> [- e^2/2 <v, H v>]| on a geometric grid of e,
     fitted on the points above the rounding floor; it shrinks as e^2 (or e^3 with `hv`).
 
@@ -94,8 +101,7 @@ def taylor_slope(net: Net | MLP, params: Params, X, Y, grad_flat: np.ndarray, v:
     L0 = loss_value(net, params, X, Y)
     gv = float(grad_flat @ v)
     vhv = 0.0 if hv is None else float(v @ hv)
-    rem = np.array([abs(loss_value(net, unflatten(net, x + e * v), X, Y) - L0 - e * gv - 0.5 * e * e * vhv)
-                    for e in eps])
+    rem = np.array([abs(loss_value(net, unflatten(net, x + e * v), X, Y) - L0 - e * gv - 0.5 * e * e * vhv) for e in eps])
     floor = tolerance(np.float64, "taylor_floor") * max(1.0, abs(L0))
     # Fit the 5 smallest steps above the floor: at larger e the next Taylor term can cancel the
     # leading one (a coefficient near 0) and bend the curve.

@@ -25,6 +25,6 @@ def unflatten(net: Net | MLP, vec: np.ndarray) -> Params:
     k = 0
     for kind, _, shape in shapes(net):
         size = int(np.prod(shape))
-        out[kind].append(np.asarray(vec[k:k + size]).reshape(shape))
+        out[kind].append(np.asarray(vec[k : k + size]).reshape(shape))
         k += size
     return Params(Z=out["Z"] or None, W=out["W"] or None, b=out["b"] or None, theta=out["theta"] or None)

@@ -45,10 +45,9 @@ def flat_loss(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
         k = 0
         for kind, _, shape in blocks:
             size = int(np.prod(shape))
-            parts[kind].append(x[k:k + size].reshape(shape))
+            parts[kind].append(x[k : k + size].reshape(shape))
             k += size
-        value = loss_fn(net, parts["Z"] or None, parts["W"] or None, parts["b"] or None, Xt, Yt,
-                        theta=parts["theta"] or None)[0]
+        value = loss_fn(net, parts["Z"] or None, parts["W"] or None, parts["b"] or None, Xt, Yt, theta=parts["theta"] or None)[0]
         # A loss constant in a_L (softmax_ce with K = 1) comes back as a Python float: keep it in the graph.
         return value if torch.is_tensor(value) else x.sum() * 0 + value
 
@@ -57,14 +56,23 @@ def flat_loss(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
 
 def _flat_v(net, V, dtype):
     main, bias, repack = split(net, V, dtype)
-    full = main + (bias if bias is not None else
-                   [np.zeros(s, dtype=dtype) for kind, _, s in flat_shapes(net) if kind == "b"])
+    full = main + (bias if bias is not None else [np.zeros(s, dtype=dtype) for kind, _, s in flat_shapes(net) if kind == "b"])
     sizes = [m.size for m in main]
     return np.concatenate([a.reshape(-1) for a in full]), main, bias, repack, sizes
 
 
-def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: str | None = "cpu",
-        method: str = "double_backward", as_numpy: bool = True):
+def hvp(
+    net: Net | MLP,
+    params: Params,
+    X,
+    Y,
+    V,
+    *,
+    dtype=np.float64,
+    device: str | None = "cpu",
+    method: str = "double_backward",
+    as_numpy: bool = True,
+):
     """H v by torch: ``double_backward`` (grad of <grad L, v>, the guide's section 3.7) or ``func``
     (torch.func.jvp of torch.func.grad: forward-over-reverse, as the manual R-operator).
 
@@ -125,13 +133,13 @@ def function_hvp(f, x0: torch.Tensor, v: torch.Tensor, method: str = "double_bac
 def _unpack(flat, main, bias, repack, sizes):
     out, k = [], 0
     for m, size in zip(main, sizes, strict=True):
-        out.append(flat[k:k + size].reshape(m.shape))
+        out.append(flat[k : k + size].reshape(m.shape))
         k += size
     outb = None
     if bias is not None:
         outb = []
         for b in bias:
-            outb.append(flat[k:k + b.size].reshape(b.shape))
+            outb.append(flat[k : k + b.size].reshape(b.shape))
             k += b.size
     if not np.all(np.isfinite(flat)):
         raise SpecError("H v is not finite at these parameters", "rescale the inputs or coordinates")
@@ -150,8 +158,9 @@ def _unpack_torch(hv: torch.Tensor, main, bias, sizes, *, flat: bool):
     return [hv[s0:s1].reshape(sh) for s0, s1, sh in zip(starts, ends, shapes, strict=True)]
 
 
-def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dtype=np.float64,
-            device: str | None = "cpu") -> np.ndarray:
+def hessian(
+    net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dtype=np.float64, device: str | None = "cpu"
+) -> np.ndarray:
     """The full Hessian by torch.func.hessian (jacfwd of jacrev); small nets only.
 
     Args:

@@ -57,12 +57,16 @@ class Spectrum:
     unexplained_zero: int | None = None
 
     def summary(self) -> str:
-        s = (f"n={self.eigenvalues.size} lambda in [{self.eigenvalues[0]:.3g}, {self.eigenvalues[-1]:.3g}], "
-             f"{self.n_negative} negative, {self.n_zero} near-zero (tol {self.tol:.2g}), "
-             f"{self.n_positive} positive")
+        s = (
+            f"n={self.eigenvalues.size} lambda in [{self.eigenvalues[0]:.3g}, {self.eigenvalues[-1]:.3g}], "
+            f"{self.n_negative} negative, {self.n_zero} near-zero (tol {self.tol:.2g}), "
+            f"{self.n_positive} positive"
+        )
         if self.rigid_in_null is not None:
-            s += (f"; rigid motions: {self.n_translations} translations, {self.n_rotations} rotations, "
-                  f"{self.rigid_in_null:.3g} dimensions of them in the null space")
+            s += (
+                f"; rigid motions: {self.n_translations} translations, {self.n_rotations} rotations, "
+                f"{self.rigid_in_null:.3g} dimensions of them in the null space"
+            )
         return s
 
 
@@ -84,14 +88,14 @@ def rigid_motions(Z: Sequence[np.ndarray], n: int | None = None) -> tuple[np.nda
     for d in range(D):
         e = np.zeros((M, D))
         e[:, d] = 1
-        T[:M * D, d] = e.reshape(-1)
+        T[: M * D, d] = e.reshape(-1)
     cols = []
     for p in range(D):
         for q in range(p + 1, D):
             A = np.zeros((D, D))
             A[p, q], A[q, p] = 1, -1
             v = np.zeros(n)
-            v[:M * D] = (Zc @ A.T).reshape(-1)
+            v[: M * D] = (Zc @ A.T).reshape(-1)
             cols.append(v)
     R = np.stack(cols, axis=1) if cols else np.zeros((n, 0))
     return T, R
@@ -169,8 +173,9 @@ class PowerResult:
         return self.value
 
 
-def top_eigenpair(hvp_fn: Callable[[np.ndarray], np.ndarray], n: int, *, which: str = "LM",
-                  iters: int = 100, seed: int = 0, rtol: float = 1e-10) -> PowerResult:
+def top_eigenpair(
+    hvp_fn: Callable[[np.ndarray], np.ndarray], n: int, *, which: str = "LM", iters: int = 100, seed: int = 0, rtol: float = 1e-10
+) -> PowerResult:
     """One extreme eigenpair of a symmetric H touched only through `hvp_fn`: implicitly restarted
     Lanczos (ARPACK, `scipy.sparse.linalg.eigsh`) on a `LinearOperator`, no H formed.
 
@@ -208,8 +213,9 @@ def top_eigenpair(hvp_fn: Callable[[np.ndarray], np.ndarray], n: int, *, which: 
     return PowerResult(float(w[0]), V[:, 0], calls[0], converged)
 
 
-def lambda_max(hvp_fn: Callable[[np.ndarray], np.ndarray], n: int, iters: int = 100, seed: int = 0,
-               rtol: float = 1e-10) -> PowerResult:
+def lambda_max(
+    hvp_fn: Callable[[np.ndarray], np.ndarray], n: int, iters: int = 100, seed: int = 0, rtol: float = 1e-10
+) -> PowerResult:
     """Dominant eigenvalue of H (largest magnitude, signed), H touched only through `hvp_fn`
     (`top_eigenpair` with which="LM": Lanczos via scipy's eigsh).
 

@@ -26,8 +26,7 @@ from derive import ACTIVATIONS, KERNELS, LOSSES, MLP, Net, Params
 
 from .draws import suited_targets
 
-__all__ = ["nets", "mlps", "params_for", "data_for", "cases", "adversarial_cases", "KERNEL_NAMES",
-           "ACTIVATION_SPECS", "LOSS_SPECS"]
+__all__ = ["nets", "mlps", "params_for", "data_for", "cases", "adversarial_cases", "KERNEL_NAMES", "ACTIVATION_SPECS", "LOSS_SPECS"]
 
 KERNEL_NAMES = tuple(KERNELS)
 ACTIVATION_SPECS = tuple(n for n in ACTIVATIONS if n != "leaky_relu") + ("leaky_relu(alpha=0.1)",)
@@ -45,10 +44,18 @@ def _floats(lo: float, hi: float) -> SearchStrategy[float]:
 
 
 @st.composite
-def nets(draw, *, layers=st.integers(2, 4), width=st.integers(1, 4), dim=st.integers(1, 3),
-         kernel=st.sampled_from(KERNEL_NAMES), hidden=st.sampled_from(ACTIVATION_SPECS),
-         output=st.sampled_from(("identity", "tanh", "sigmoid")), loss=st.sampled_from(LOSS_SPECS),
-         bias=st.booleans()) -> Net:
+def nets(
+    draw,
+    *,
+    layers=st.integers(2, 4),
+    width=st.integers(1, 4),
+    dim=st.integers(1, 3),
+    kernel=st.sampled_from(KERNEL_NAMES),
+    hidden=st.sampled_from(ACTIVATION_SPECS),
+    output=st.sampled_from(("identity", "tanh", "sigmoid")),
+    loss=st.sampled_from(LOSS_SPECS),
+    bias=st.booleans(),
+) -> Net:
     """Spatial nets: L in 2..4, widths 1..4, D 1..3, every kernel, activation and loss.
 
     Losses are paired with a compatible output: bce gets a sigmoid output (predictions in (0, 1)).
@@ -57,13 +64,27 @@ def nets(draw, *, layers=st.integers(2, 4), width=st.integers(1, 4), dim=st.inte
     widths = tuple(draw(_st(width)) for _ in range(L))
     lossname = draw(_st(loss))
     out = "sigmoid" if lossname == "bce" else draw(_st(output))
-    return Net(widths, dim=draw(_st(dim)), kernel=draw(_st(kernel)), hidden=draw(_st(hidden)), output=out,
-               loss=lossname, bias=draw(_st(bias)))
+    return Net(
+        widths,
+        dim=draw(_st(dim)),
+        kernel=draw(_st(kernel)),
+        hidden=draw(_st(hidden)),
+        output=out,
+        loss=lossname,
+        bias=draw(_st(bias)),
+    )
 
 
 @st.composite
-def mlps(draw, *, layers=st.integers(2, 4), width=st.integers(1, 4),
-         activation=st.sampled_from(ACTIVATION_SPECS), loss=st.sampled_from(LOSS_SPECS), bias=st.booleans()) -> MLP:
+def mlps(
+    draw,
+    *,
+    layers=st.integers(2, 4),
+    width=st.integers(1, 4),
+    activation=st.sampled_from(ACTIVATION_SPECS),
+    loss=st.sampled_from(LOSS_SPECS),
+    bias=st.booleans(),
+) -> MLP:
     """Ordinary MLPs with explicit weights (the worked examples' setting)."""
     L = draw(_st(layers))
     widths = tuple(draw(_st(width)) for _ in range(L))

@@ -122,8 +122,9 @@ def penalty_value(net: Net, Zl: torch.Tensor, Zp: torch.Tensor, Wl: torch.Tensor
     return total
 
 
-def loss_fn(net: Net | MLP, Z=None, W=None, b=None, X=None, Y=None, formulation: str = "dims",
-            trace: dict | None = None, theta=None):
+def loss_fn(
+    net: Net | MLP, Z=None, W=None, b=None, X=None, Y=None, formulation: str = "dims", trace: dict | None = None, theta=None
+):
     """The objective J = L + penalties as a torch function of (Z or W, b, X, Y, theta); returns
     (J, list of weight tensors W_l = theta_l * g(R_l)).
 

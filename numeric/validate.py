@@ -12,8 +12,16 @@ import numpy as np
 from derive import MLP, Net, Params, SpecError, errors
 from derive.errors import PrecisionWarning
 
-__all__ = ["check_inputs", "check_theta", "as_array", "check_dtype", "coincidence_error", "near_coincidence", "check_memory",
-           "MEMORY_BUDGET"]
+__all__ = [
+    "check_inputs",
+    "check_theta",
+    "as_array",
+    "check_dtype",
+    "coincidence_error",
+    "near_coincidence",
+    "check_memory",
+    "MEMORY_BUDGET",
+]
 
 #: bytes the engines may allocate for one network's matrices (W, R, phi(R), their gradients): a size
 #: beyond it is refused before anything is allocated (DERIVCHECK_MEMORY_GB overrides it)
@@ -76,16 +84,19 @@ def check_inputs(net: Net | MLP, params: Params, X, Y, dtype=np.float64):
         Z = [as_array(z, f"Z[layer {l + 1}]", dtype) for l, z in enumerate(params.Z)]
         for l, z in enumerate(Z):
             if z.shape != (N[l], net.dim):
-                raise SpecError(f"Z of layer {l + 1} has shape {z.shape}, expected ({N[l]}, {net.dim})",
-                                "give N_l x D coordinates per layer")
+                raise SpecError(
+                    f"Z of layer {l + 1} has shape {z.shape}, expected ({N[l]}, {net.dim})", "give N_l x D coordinates per layer"
+                )
     else:
         if params.W is None or len(params.W) != L - 1:
             raise SpecError(f"params.W must hold {L - 1} weight matrices (layers 2..L)", "pass one N_l x N_(l-1) array per layer")
         W = [as_array(w, f"W[layer {l + 2}]", dtype) for l, w in enumerate(params.W)]
         for l, w in enumerate(W):
             if w.shape != (N[l + 1], N[l]):
-                raise SpecError(f"W of layer {l + 2} has shape {w.shape}, expected ({N[l + 1]}, {N[l]})",
-                                "rows index layer l, columns layer l-1")
+                raise SpecError(
+                    f"W of layer {l + 2} has shape {w.shape}, expected ({N[l + 1]}, {N[l]})",
+                    "rows index layer l, columns layer l-1",
+                )
     if Z is not None and isinstance(net, Net):
         near_coincidence(net, Z, dtype)
     b = None
@@ -112,13 +123,17 @@ def check_theta(net: Net | MLP, params: Params, dtype=np.float64) -> list[np.nda
         return None
     L, N = net.L, net.widths
     if params.theta is None or len(params.theta) != L - 1:
-        raise SpecError(f"amplitudes are free: params.theta must hold {L - 1} arrays (layers 2..L)",
-                        "pass one N_l x N_(l-1) array per layer, or set amplitudes='none'")
+        raise SpecError(
+            f"amplitudes are free: params.theta must hold {L - 1} arrays (layers 2..L)",
+            "pass one N_l x N_(l-1) array per layer, or set amplitudes='none'",
+        )
     out = [as_array(t, f"theta[layer {l + 2}]", dtype) for l, t in enumerate(params.theta)]
     for l, t in enumerate(out):
         if t.shape != (N[l + 1], N[l]):
-            raise SpecError(f"theta of layer {l + 2} has shape {t.shape}, expected ({N[l + 1]}, {N[l]})",
-                            "rows index layer l, columns layer l-1")
+            raise SpecError(
+                f"theta of layer {l + 2} has shape {t.shape}, expected ({N[l + 1]}, {N[l]})",
+                "rows index layer l, columns layer l-1",
+            )
     return out
 
 
@@ -143,7 +158,7 @@ def near_coincidence(net: Net, Z: list[np.ndarray], dtype=np.float64) -> None:
         lo = np.searchsorted(first, a[:, 0] - reach, "left")
         hi = np.searchsorted(first, a[:, 0] + reach, "right")
         for i in np.flatnonzero(hi > lo):
-            js = order[lo[i]:hi[i]]
+            js = order[lo[i] : hi[i]]
             d = a[i][None, :] - b[js]
             m = np.max(np.abs(d), axis=1)
             close = (m > 0) & (m < reach)
@@ -153,10 +168,15 @@ def near_coincidence(net: Net, Z: list[np.ndarray], dtype=np.float64) -> None:
                     continue
                 where = f"node {i} of layer {l + 1} and node {j} of layer {l}"
                 if not net.g.phi0_finite:
-                    raise SpecError(f"{where} are {r:.3g} apart (not coincident), too close for "
-                                    f"{np.dtype(dtype).name}: r^2 underflows", "move them apart (r > 1.5e-154) or make them equal")
-                warnings.warn(f"{where} are {r:.3g} apart: r^2 underflows {np.dtype(dtype).name}, so the engines "
-                              f"lose digits there", PrecisionWarning, stacklevel=3)
+                    raise SpecError(
+                        f"{where} are {r:.3g} apart (not coincident), too close for {np.dtype(dtype).name}: r^2 underflows",
+                        "move them apart (r > 1.5e-154) or make them equal",
+                    )
+                warnings.warn(
+                    f"{where} are {r:.3g} apart: r^2 underflows {np.dtype(dtype).name}, so the engines lose digits there",
+                    PrecisionWarning,
+                    stacklevel=3,
+                )
                 return
 
 
@@ -173,5 +193,7 @@ def check_memory(widths, dim: int = 3, batch: int = 1, dtype=np.float64) -> None
     n = [int(w) for w in widths]
     need = item * (6 * sum(a * b for a, b in zip(n[1:], n[:-1])) + 4 * batch * sum(n) + 2 * dim * sum(n))
     if need > limit:
-        raise SpecError(f"widths {','.join(map(str, n))} need about {need / 2**30:.1f} GiB, over the "
-                        f"{limit / 2**30:.0f} GiB memory budget", "use smaller widths (or set DERIVCHECK_MEMORY_GB)")
+        raise SpecError(
+            f"widths {','.join(map(str, n))} need about {need / 2**30:.1f} GiB, over the {limit / 2**30:.0f} GiB memory budget",
+            "use smaller widths (or set DERIVCHECK_MEMORY_GB)",
+        )

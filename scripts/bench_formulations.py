@@ -48,19 +48,24 @@ def main():
     q = ("loss", "dZ")
     fns = {
         "dims": lambda: autograd.gradients(net, p, X, Y, device=a.device, dtype=dtype, as_numpy=False, quantities=q),
-        "pairwise": lambda: autograd.gradients(net, p, X, Y, device=a.device, dtype=dtype, formulation="pairwise",
-                                               as_numpy=False, quantities=q),
-        "cdist": lambda: autograd.gradients(net, p, X, Y, device=a.device, dtype=dtype, formulation="cdist",
-                                            as_numpy=False, quantities=q),
-        "eq8": lambda: autograd.gradients(net, p, X, Y, device=a.device, dtype=dtype, formulation="eq8",
-                                          as_numpy=False, quantities=q),
+        "pairwise": lambda: autograd.gradients(
+            net, p, X, Y, device=a.device, dtype=dtype, formulation="pairwise", as_numpy=False, quantities=q
+        ),
+        "cdist": lambda: autograd.gradients(
+            net, p, X, Y, device=a.device, dtype=dtype, formulation="cdist", as_numpy=False, quantities=q
+        ),
+        "eq8": lambda: autograd.gradients(
+            net, p, X, Y, device=a.device, dtype=dtype, formulation="eq8", as_numpy=False, quantities=q
+        ),
         "dims+dW": lambda: autograd.gradients(net, p, X, Y, device=a.device, dtype=dtype),
     }
     ref = fns["dims"]().dZ
     got = fns["eq8"]().dZ
     err = max(float((g - r).abs().max() / r.abs().max()) for g, r in zip(got, ref))
-    print(f"L={a.layers} widths {a.widths} D=3 batch {a.batch} {a.dtype} on {dev}; threads {torch.get_num_threads()};"
-          f" eq8 vs dims max rel diff {err:.1e}")
+    print(
+        f"L={a.layers} widths {a.widths} D=3 batch {a.batch} {a.dtype} on {dev}; threads {torch.get_num_threads()};"
+        f" eq8 vs dims max rel diff {err:.1e}"
+    )
     # Interleaved rounds (one call of each per round): a slow spell of a shared machine hits every
     # formulation alike; the minimum is the least-disturbed run, the median is printed beside it.
     for fn in fns.values():
@@ -75,6 +80,7 @@ def main():
             ts[name].append(time.perf_counter() - t0)
     for name, t in ts.items():
         print(f"{name:9s} min {min(t):.4f} s  median {statistics.median(t):.4f} s")
+
 
 if __name__ == "__main__":
     main()

@@ -11,13 +11,24 @@ import numpy as np
 from derive import Net
 
 S = 0.8
-NET = Net((2, 3, 2), dim=2, kernel="exp(-r**2/s**2)", kernel_params={"s": S}, hidden="tanh", output="identity",
-          loss="mse", bias=True)
+NET = Net(
+    (2, 3, 2), dim=2, kernel="exp(-r**2/s**2)", kernel_params={"s": S}, hidden="tanh", output="identity", loss="mse", bias=True
+)
 EPS = 1e-8
 
 
-def make(sign=1.0, factor=1.0, transpose_dW=False, forward_term=True, pre_activation=False, eps_mismatch=False,
-         bias_grad=True, loss_sum=False, relu=False, naive_phi=False):
+def make(
+    sign=1.0,
+    factor=1.0,
+    transpose_dW=False,
+    forward_term=True,
+    pre_activation=False,
+    eps_mismatch=False,
+    bias_grad=True,
+    loss_sum=False,
+    relu=False,
+    naive_phi=False,
+):
     """A gradient function with the given mistakes (defaults: correct); relu=True: ReLU hidden layers."""
 
     def fn(Z, X, Y, b=None):
@@ -101,14 +112,40 @@ def mlp_correct(W, X, Y, b=None):
 
 # -- the wider model family (MATH.md): penalties on distances, free amplitudes --------------------
 Q0, SP = 0.433, 6.1  # the notebook's distance penalty (s (r - q0))^2
-PEN_NET = Net((2, 3, 2), dim=2, kernel="exp(-r**2/s**2)", kernel_params={"s": S}, hidden="tanh", output="identity",
-              loss="mse_half", bias=True, penalties=({"rho": "(s*(r-q0))**2", "params": {"s": SP, "q0": Q0}},))
-LAYER3_NET = Net((2, 3, 2), dim=2, kernel="exp(-r**2/s**2)", kernel_params={"s": S}, hidden="tanh",
-                 output="identity", loss="mse_half", bias=True,
-                 penalties=({"rho": "(s*(r-q0))**2", "params": {"s": SP, "q0": Q0}, "layers": [3]},))
+PEN_NET = Net(
+    (2, 3, 2),
+    dim=2,
+    kernel="exp(-r**2/s**2)",
+    kernel_params={"s": S},
+    hidden="tanh",
+    output="identity",
+    loss="mse_half",
+    bias=True,
+    penalties=({"rho": "(s*(r-q0))**2", "params": {"s": SP, "q0": Q0}},),
+)
+LAYER3_NET = Net(
+    (2, 3, 2),
+    dim=2,
+    kernel="exp(-r**2/s**2)",
+    kernel_params={"s": S},
+    hidden="tanh",
+    output="identity",
+    loss="mse_half",
+    bias=True,
+    penalties=({"rho": "(s*(r-q0))**2", "params": {"s": SP, "q0": Q0}, "layers": [3]},),
+)
 WIRE_C = 0.05
-WIRING_NET = Net((2, 3, 2), dim=2, kernel="1", amplitudes="free", hidden="tanh", output="identity", loss="mse",
-                 bias=True, penalties=({"rho": "abs(w)*r", "scale": WIRE_C, "reduce": "mean"},))
+WIRING_NET = Net(
+    (2, 3, 2),
+    dim=2,
+    kernel="1",
+    amplitudes="free",
+    hidden="tanh",
+    output="identity",
+    loss="mse",
+    bias=True,
+    penalties=({"rho": "abs(w)*r", "scale": WIRE_C, "reduce": "mean"},),
+)
 
 
 def make_family(wiring=False, layers=None, half_penalty=False, wrong_layer=False, no_sign=False):

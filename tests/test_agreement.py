@@ -66,6 +66,7 @@ def test_hidden_permutation_permutes_the_gradient(case, rnd):
     if bp is not None:
         bp[l - 1] = bp[l - 1][perm]
     from derive import Params
+
     g, gp = manual.gradients(net, params, X, Y), manual.gradients(net, Params(Z=Zp, b=bp), X, Y)
     assert abs(g.loss - gp.loss) <= 1e-13 * max(1, abs(g.loss))
     np.testing.assert_allclose(gp.dZ[l], g.dZ[l][perm], rtol=1e-11, atol=1e-13)

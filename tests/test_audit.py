@@ -180,13 +180,9 @@ def test_cli_bad_input_exits_2_with_one_line(capsys, argv):
 
 def test_console_script_prints_verdicts_for_exp():
     exe = Path(sys.executable).with_name("derivcheck")
-    proc = subprocess.run(
-        [str(exe), "audit-kernel", "exp(-r)", "--examples", "3"], capture_output=True, text=True, timeout=120
-    )
+    proc = subprocess.run([str(exe), "audit-kernel", "exp(-r)", "--examples", "3"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stderr
-    assert (
-        "gradient_at_coincidence" in proc.stdout and "fail" in proc.stdout and "overall: fail" in proc.stdout
-    )
+    assert "gradient_at_coincidence" in proc.stdout and "fail" in proc.stdout and "overall: fail" in proc.stdout
 
 
 def test_report_tex_and_plots(library, tmp_path):

@@ -12,16 +12,43 @@ import pytest
 from derivcheck import bench, cli
 from derive import SpecError
 
-TINY = bench.BenchConfig(symbolic=(((2, 2), 1.0), ((2, 2, 2), 8.0), ((2, 3, 2), 45.0)),
-                         grad_widths=(8, 8, 8, 8), grad_batch=4, hvp_widths=(6, 6, 6), hvp_batch=3,
-                         scaling_widths=(8, 16, 32), cuda_widths=(8, 8, 8, 8), cuda_batch=4,
-                         scaling_batch=4, repeats=1, rss=False, quick=True)
-CUDA_IDS = ["cuda.throughput", "cuda.grad_vs_floor.float64", "cuda.hvp_in_grads.float64",
-            "cuda.grad_vs_floor.float32", "cuda.hvp_in_grads.float32"]
+TINY = bench.BenchConfig(
+    symbolic=(((2, 2), 1.0), ((2, 2, 2), 8.0), ((2, 3, 2), 45.0)),
+    grad_widths=(8, 8, 8, 8),
+    grad_batch=4,
+    hvp_widths=(6, 6, 6),
+    hvp_batch=3,
+    scaling_widths=(8, 16, 32),
+    cuda_widths=(8, 8, 8, 8),
+    cuda_batch=4,
+    scaling_batch=4,
+    repeats=1,
+    rss=False,
+    quick=True,
+)
+CUDA_IDS = [
+    "cuda.throughput",
+    "cuda.grad_vs_floor.float64",
+    "cuda.hvp_in_grads.float64",
+    "cuda.grad_vs_floor.float32",
+    "cuda.hvp_in_grads.float32",
+]
 
-TARGET_IDS = {"gradient.vs_cdist", "gradient.vs_pairwise", "gradient.vs_floor", "gradient.memory",
-              "hvp.cost_in_gradients", "hvp.vs_torch_best", "scaling.grad_s", "scaling.hvp_s",
-              "scaling.grad_bytes", "scaling.hvp_bytes", "suite.make_test", "suite.verify_quick", *CUDA_IDS}
+TARGET_IDS = {
+    "gradient.vs_cdist",
+    "gradient.vs_pairwise",
+    "gradient.vs_floor",
+    "gradient.memory",
+    "hvp.cost_in_gradients",
+    "hvp.vs_torch_best",
+    "scaling.grad_s",
+    "scaling.hvp_s",
+    "scaling.grad_bytes",
+    "scaling.hvp_bytes",
+    "suite.make_test",
+    "suite.verify_quick",
+    *CUDA_IDS,
+}
 
 
 @pytest.fixture(scope="module")
@@ -167,8 +194,10 @@ def test_a_failing_engine_is_recorded_as_not_measured(monkeypatch):
 
     def failing(engine, *args, **kwargs):
         if engine == "manual_hvp":
+
             def fail():
                 raise SpecError("coincident nodes", "move them apart")
+
             return fail
         return real(engine, *args, **kwargs)
 

@@ -48,13 +48,15 @@ def test_catalog_bug_is_caught_and_diagnosed(name, diagnosis, quantities, shrunk
 def test_nan_at_coincident_nodes_is_diagnosed():
     result = derivcheck.check_grad(C.naive_phi, C.NET, cases=CASES)
     assert not result and result.by_kind["coincident"] == [1, 1] and result.failed == 1
-    assert result.diagnosis == ("dZ: returns NaN or inf at coincident nodes (r = 0): "
-                                "use phi(0) = lim g'(r)/r (= g''(0)) there, not g'(r)/r")
+    assert result.diagnosis == (
+        "dZ: returns NaN or inf at coincident nodes (r = 0): use phi(0) = lim g'(r)/r (= g''(0)) there, not g'(r)/r"
+    )
     assert result.shrunk.kind == "coincident" and set(result.shrunk.net.widths) == {1}
 
 
-@pytest.mark.parametrize("family,message", [("L=2..4", "not L=lo..hi,N=lo..hi"), ("L=1..2,N=1..2", "use L >= 2"),
-                                            ("L=2..3,N=2..1", "is empty")])
+@pytest.mark.parametrize(
+    "family,message", [("L=2..4", "not L=lo..hi,N=lo..hi"), ("L=1..2,N=1..2", "use L >= 2"), ("L=2..3,N=2..1", "is empty")]
+)
 def test_bad_family_is_a_spec_error(family, message):
     with pytest.raises(SpecError, match=message):
         derivcheck.check_grad(C.correct, C.NET, family=family)
@@ -99,8 +101,7 @@ def test_torch_tensors_are_passed():
     def fn(Z, X, Y, b=None):
         assert all(isinstance(t, torch.Tensor) for t in [*Z, X, Y, *b])
         out = C.correct([z.numpy() for z in Z], X.numpy(), Y.numpy(), b=[v.numpy() for v in b])
-        return {q: [torch.from_numpy(np.asarray(a)) for a in v] if isinstance(v, list) else torch.tensor(v)
-                for q, v in out.items()}
+        return {q: [torch.from_numpy(np.asarray(a)) for a in v] if isinstance(v, list) else torch.tensor(v) for q, v in out.items()}
 
     result = derivcheck.check_grad(fn, C.NET, cases=2, torch=True)
     assert result and "torch=True" in result.command
@@ -148,18 +149,21 @@ def _write(tmp_path, body, name="user.py"):
     return str(p)
 
 
-@pytest.mark.parametrize("body,message", [
-    (None, "no file"),
-    ("import numpy\n\n\ndef grad(Z, X, Y):\n    return [z for z in Z\n", "SyntaxError"),
-    ("raise RuntimeError('boom')\n", "importing .* raised RuntimeError: boom \\(at .*user.py:1\\)"),
-    ("def other(Z, X, Y):\n    return []\n", "has no function 'grad'"),
-    ("def grad(Z, X, Y):\n    return 1 / 0\n", "fn raised ZeroDivisionError: division by zero \\(at .*user.py:2\\)"),
-    ("def grad(Z, X, Y):\n    return [z[:, :1] for z in Z]\n", "dZ of layer 1 with shape \\(3, 1\\), expected \\(3, 2\\)"),
-    ("def grad(Z, X, Y):\n    return Z[:2]\n", "fn returned 2 arrays for dZ, expected 3"),
-    ("def grad(Z, X, Y):\n    return {'dQ': Z}\n", "unknown quantity 'dQ'"),
-    ("def grad(Z, X, Y):\n    return {'db': Z}\n", "unknown quantity 'db' \\(the net has no biases\\)"),
-    ("def grad(Z, X, Y):\n    return 'dZ'\n", "fn returned str"),
-])
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        (None, "no file"),
+        ("import numpy\n\n\ndef grad(Z, X, Y):\n    return [z for z in Z\n", "SyntaxError"),
+        ("raise RuntimeError('boom')\n", "importing .* raised RuntimeError: boom \\(at .*user.py:1\\)"),
+        ("def other(Z, X, Y):\n    return []\n", "has no function 'grad'"),
+        ("def grad(Z, X, Y):\n    return 1 / 0\n", "fn raised ZeroDivisionError: division by zero \\(at .*user.py:2\\)"),
+        ("def grad(Z, X, Y):\n    return [z[:, :1] for z in Z]\n", "dZ of layer 1 with shape \\(3, 1\\), expected \\(3, 2\\)"),
+        ("def grad(Z, X, Y):\n    return Z[:2]\n", "fn returned 2 arrays for dZ, expected 3"),
+        ("def grad(Z, X, Y):\n    return {'dQ': Z}\n", "unknown quantity 'dQ'"),
+        ("def grad(Z, X, Y):\n    return {'db': Z}\n", "unknown quantity 'db' \\(the net has no biases\\)"),
+        ("def grad(Z, X, Y):\n    return 'dZ'\n", "fn returned str"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, body, message):
     path = _write(tmp_path, body) if body is not None else str(tmp_path / "missing.py")
     code = cli.main(["check-grad", f"{path}:grad", "--net", str(ROOT / "examples/my_net.toml"), "--cases", "1"])
@@ -170,8 +174,26 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, body, message):
 
 
 def test_module_target_and_bad_target(capsys):
-    assert cli.main(["check-grad", "catalog_grads:correct", "--widths", "2,3,2", "--dim", "2",
-                     "--kernel", "exp(-r**2/s**2)", "--param", "s=0.8", "--bias", "--cases", "1"]) == 0
+    assert (
+        cli.main(
+            [
+                "check-grad",
+                "catalog_grads:correct",
+                "--widths",
+                "2,3,2",
+                "--dim",
+                "2",
+                "--kernel",
+                "exp(-r**2/s**2)",
+                "--param",
+                "s=0.8",
+                "--bias",
+                "--cases",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert cli.main(["check-grad", "no_such_module_xyz:f", "--widths", "2,1", "--cases", "1"]) == 2
     assert "cannot import no_such_module_xyz" in capsys.readouterr().err
     assert cli.main(["check-grad", "grad", "--widths", "2,1"]) == 2
@@ -181,7 +203,7 @@ def _readme_section(title):
     text = (ROOT / "README.md").read_text()
     start = text.index(f"## {title}")
     end = text.find("\n## ", start + 1)
-    return text[start:end if end > 0 else None]
+    return text[start : end if end > 0 else None]
 
 
 def test_readme_check_grad_section_runs_as_written(capsys, monkeypatch):
@@ -206,8 +228,11 @@ def test_readme_check_grad_section_runs_as_written(capsys, monkeypatch):
 # The wider model family (issue 16): penalty and wiring-cost mistakes, each caught and diagnosed.
 FAMILY_CATALOG = [
     ("half_penalty", "PEN_NET", "dZ: matches with the penalty's gradient at half its value"),
-    ("penalty_wrong_layer", "LAYER3_NET", "dZ: matches with the penalty '(s*(r-q0))**2' of layer(s) [3] "
-                                          "differentiated with the coordinates of layer(s) [2]"),
+    (
+        "penalty_wrong_layer",
+        "LAYER3_NET",
+        "dZ: matches with the penalty '(s*(r-q0))**2' of layer(s) [3] differentiated with the coordinates of layer(s) [2]",
+    ),
     ("wiring_no_sign", "WIRING_NET", "dW, dtheta: matches with d|w|/dw = 1: the gradient of 'abs(w)*r' forgets sign(w)"),
 ]
 
@@ -219,8 +244,9 @@ def test_family_catalog_bug_is_caught_and_diagnosed(name, net, diagnosis):
     assert result.diagnosis is not None and result.diagnosis.startswith(diagnosis), result.report()
 
 
-@pytest.mark.parametrize("name,net", [("family_correct", "PEN_NET"), ("layer3_correct", "LAYER3_NET"),
-                                      ("wiring_correct", "WIRING_NET")])
+@pytest.mark.parametrize(
+    "name,net", [("family_correct", "PEN_NET"), ("layer3_correct", "LAYER3_NET"), ("wiring_correct", "WIRING_NET")]
+)
 def test_family_correct_passes_and_gets_theta(name, net):
     result = derivcheck.check_grad(getattr(C, name), getattr(C, net), cases=CASES, seed=3)
     assert result, result.report()
@@ -233,8 +259,26 @@ def test_wiring_fn_without_theta_argument_is_a_spec_error():
 
 
 def test_cli_penalty_flags_reach_check_grad(capsys):
-    flags = ["--widths", "2,3,2", "--dim", "2", "--kernel=1", "--amplitudes", "free", "--penalty", "abs(w)*r",
-             "--penalty-scale", "0.05", "--penalty-reduce", "mean", "--loss", "mse", "--bias", "--cases", "2"]
+    flags = [
+        "--widths",
+        "2,3,2",
+        "--dim",
+        "2",
+        "--kernel=1",
+        "--amplitudes",
+        "free",
+        "--penalty",
+        "abs(w)*r",
+        "--penalty-scale",
+        "0.05",
+        "--penalty-reduce",
+        "mean",
+        "--loss",
+        "mse",
+        "--bias",
+        "--cases",
+        "2",
+    ]
     assert cli.main(["check-grad", f"{ROOT}/tests/catalog_grads.py:wiring_correct", *flags]) == 0
     assert cli.main(["check-grad", f"{ROOT}/tests/catalog_grads.py:wiring_no_sign", *flags]) == 1
     out = capsys.readouterr().out

@@ -21,33 +21,137 @@ H, R, F = HOLDS, ROUNDING, FALSE
 PINNED = {
     "coordinate_note_000.py": {"000/eq4": F, "000/eq5-7": H, "000/eq8": F},
     "guide-2.7-single-neuron.toml": {"2.7/T2.1/4": H, "2.7/T2.1/5": R, "2.7/T2.1/7": R},
-    "guide-2.7-two-layer.toml": {"2.7/T2.2/7": R, "2.7/T2.2/8": F, "2.7/T2.2/9": F, "2.7/T2.2/10": R,
-                                 "2.7/T2.2/11": F, "2.7/T2.2/13": F, "2.7/T2.3/15": F, "2.7/T2.3/16": R,
-                                 "2.7/T2.3/17": H, "2.7/T2.3/19": H, "2.7/T2.3/21": H},
-    "guide-2.8-three-layer.toml": {k: H for k in (
-        "2.8/T2.4/4", "2.8/T2.4/5", "2.8/T2.4/8", "2.8/T2.4/9", "2.8/T2.4/12", "2.8/T2.4/13", "2.8/T2.4/15",
-        "2.8/T2.5/16", "2.8/T2.5/17", "2.8/T2.5/18", "2.8/T2.5/20", "2.8/T2.5/22", "2.8/T2.5/24", "2.8/T2.6/25",
-        "2.8/T2.6/26", "2.8/T2.6/28", "2.8/T2.6/30", "2.8/T2.6/32", "2.8/T2.7/33", "2.8/T2.7/34", "2.8/T2.7/36",
-        "2.8/T2.7/38")},
-    "guide-3.5-jacobians.toml": {"3.5.3/z1": H, "3.5.3/a1": H, "3.5.3/z2": H, "3.5.3/a2": H, "3.5.3/z3": H,
-                                 "3.5.3/yhat": H, "3.5.4/dL": H, "3.5.4/sig'": F, "3.5.4/tanh'": R,
-                                 "3.5.4/relu'": H, "3.5.5/J1": H, "3.5.5/J2": H, "3.5.5/J3": H,
-                                 "3.5.6/dL/da2": F, "3.5.6/dL/da1": F, "3.5.6/dL/dx": F},
-    "guide-3.6-chain-rule.toml": {"3.6.2/z1": H, "3.6.2/z2": H, "3.6.2/a2": H, "3.6.2/z3": H, "3.6.2/yhat": H,
-                                  "3.6.2/dL": H, "3.6.2/sig'": H, "3.6.2/tanh'": H, "3.6.3/1": F, "3.6.3/2": F,
-                                  "3.6.3/3": F, "3.6.3/4": H, "3.6.3/5": H, "3.6.3/6": H},
-    "guide-3.9-update.toml": {**{k: H for k in (
-        "3.9/T3.1/2", "3.9/T3.1/3", "3.9/T3.1/4", "3.9/T3.1/5", "3.9/T3.1/6", "3.9/T3.1/7", "3.9/T3.1/9",
-        "3.9.5/A", "3.9.5/B", "3.9.5/C", "3.9.5/w3", "3.9.5/b3", "3.9.5/D", "3.9.5/E", "3.9.5/F", "3.9.5/w2",
-        "3.9.5/b2", "3.9.5/G", "3.9.5/I", "3.9.5/w1", "3.9.5/b1", "3.9.7/w1+", "3.9.7/b1+", "3.9.7/w2+",
-        "3.9.7/b2+", "3.9.7/w3+", "3.9.7/b3+", "T3.2/12", "T3.2/24")}, "T3.2/14": R, "T3.2/19": R},
-    "guide_formulas_001.py": {k: H for k in (
-        "001/2.9-delta3", "001/2.9-delta2", "001/2.9-delta1", "001/2.9-dW", "001/2.9-db", "001/2.11.2-dW",
-        "001/2.11.2-db", "001/3.2-input", "001/3.4-vjp", "001/3.10-deltaL", "001/3.10-delta", "001/3.12.4-dA")},
-    "hilbert_note_002.py": {"002/P1.2-b": H, "002/P1.2-w": H, "002/P1.2-prod": F, "002/C1.2.1-b": H,
-                            "002/C1.2.1-w": F},
-    "sigmoid_mlp_note_003.py": {"003/2.1-sigma'": H, "003/3.2-deltaL": H, "003/3.3-delta": F, "003/3.4-dW": H,
-                                "003/3.4-db": H},
+    "guide-2.7-two-layer.toml": {
+        "2.7/T2.2/7": R,
+        "2.7/T2.2/8": F,
+        "2.7/T2.2/9": F,
+        "2.7/T2.2/10": R,
+        "2.7/T2.2/11": F,
+        "2.7/T2.2/13": F,
+        "2.7/T2.3/15": F,
+        "2.7/T2.3/16": R,
+        "2.7/T2.3/17": H,
+        "2.7/T2.3/19": H,
+        "2.7/T2.3/21": H,
+    },
+    "guide-2.8-three-layer.toml": {
+        k: H
+        for k in (
+            "2.8/T2.4/4",
+            "2.8/T2.4/5",
+            "2.8/T2.4/8",
+            "2.8/T2.4/9",
+            "2.8/T2.4/12",
+            "2.8/T2.4/13",
+            "2.8/T2.4/15",
+            "2.8/T2.5/16",
+            "2.8/T2.5/17",
+            "2.8/T2.5/18",
+            "2.8/T2.5/20",
+            "2.8/T2.5/22",
+            "2.8/T2.5/24",
+            "2.8/T2.6/25",
+            "2.8/T2.6/26",
+            "2.8/T2.6/28",
+            "2.8/T2.6/30",
+            "2.8/T2.6/32",
+            "2.8/T2.7/33",
+            "2.8/T2.7/34",
+            "2.8/T2.7/36",
+            "2.8/T2.7/38",
+        )
+    },
+    "guide-3.5-jacobians.toml": {
+        "3.5.3/z1": H,
+        "3.5.3/a1": H,
+        "3.5.3/z2": H,
+        "3.5.3/a2": H,
+        "3.5.3/z3": H,
+        "3.5.3/yhat": H,
+        "3.5.4/dL": H,
+        "3.5.4/sig'": F,
+        "3.5.4/tanh'": R,
+        "3.5.4/relu'": H,
+        "3.5.5/J1": H,
+        "3.5.5/J2": H,
+        "3.5.5/J3": H,
+        "3.5.6/dL/da2": F,
+        "3.5.6/dL/da1": F,
+        "3.5.6/dL/dx": F,
+    },
+    "guide-3.6-chain-rule.toml": {
+        "3.6.2/z1": H,
+        "3.6.2/z2": H,
+        "3.6.2/a2": H,
+        "3.6.2/z3": H,
+        "3.6.2/yhat": H,
+        "3.6.2/dL": H,
+        "3.6.2/sig'": H,
+        "3.6.2/tanh'": H,
+        "3.6.3/1": F,
+        "3.6.3/2": F,
+        "3.6.3/3": F,
+        "3.6.3/4": H,
+        "3.6.3/5": H,
+        "3.6.3/6": H,
+    },
+    "guide-3.9-update.toml": {
+        **{
+            k: H
+            for k in (
+                "3.9/T3.1/2",
+                "3.9/T3.1/3",
+                "3.9/T3.1/4",
+                "3.9/T3.1/5",
+                "3.9/T3.1/6",
+                "3.9/T3.1/7",
+                "3.9/T3.1/9",
+                "3.9.5/A",
+                "3.9.5/B",
+                "3.9.5/C",
+                "3.9.5/w3",
+                "3.9.5/b3",
+                "3.9.5/D",
+                "3.9.5/E",
+                "3.9.5/F",
+                "3.9.5/w2",
+                "3.9.5/b2",
+                "3.9.5/G",
+                "3.9.5/I",
+                "3.9.5/w1",
+                "3.9.5/b1",
+                "3.9.7/w1+",
+                "3.9.7/b1+",
+                "3.9.7/w2+",
+                "3.9.7/b2+",
+                "3.9.7/w3+",
+                "3.9.7/b3+",
+                "T3.2/12",
+                "T3.2/24",
+            )
+        },
+        "T3.2/14": R,
+        "T3.2/19": R,
+    },
+    "guide_formulas_001.py": {
+        k: H
+        for k in (
+            "001/2.9-delta3",
+            "001/2.9-delta2",
+            "001/2.9-delta1",
+            "001/2.9-dW",
+            "001/2.9-db",
+            "001/2.11.2-dW",
+            "001/2.11.2-db",
+            "001/3.2-input",
+            "001/3.4-vjp",
+            "001/3.10-deltaL",
+            "001/3.10-delta",
+            "001/3.12.4-dA",
+        )
+    },
+    "hilbert_note_002.py": {"002/P1.2-b": H, "002/P1.2-w": H, "002/P1.2-prod": F, "002/C1.2.1-b": H, "002/C1.2.1-w": F},
+    "sigmoid_mlp_note_003.py": {"003/2.1-sigma'": H, "003/3.2-deltaL": H, "003/3.3-delta": F, "003/3.4-dW": H, "003/3.4-db": H},
 }
 
 
@@ -64,8 +168,10 @@ def test_catalog_verdicts_are_pinned(name):
             assert r.counterexample and r.command.endswith(f"--only {r.id} --seed 0")
 
 
-@pytest.mark.parametrize("text,value,unit", [("0.000531", 0.000531, 1e-6), ("4.16e-7", 4.16e-7, 1e-9),
-                                             ("-0.035995", -0.035995, 1e-6), ("2.0", 2.0, 0.1), ("7", 7.0, 1.0)])
+@pytest.mark.parametrize(
+    "text,value,unit",
+    [("0.000531", 0.000531, 1e-6), ("4.16e-7", 4.16e-7, 1e-9), ("-0.035995", -0.035995, 1e-6), ("2.0", 2.0, 0.1), ("7", 7.0, 1.0)],
+)
 def test_printed_precision(text, value, unit):
     v, u = printed(text)
     assert v == value and u == pytest.approx(unit)
@@ -98,27 +204,30 @@ y = [[1.0]]
 """
 
 
-@pytest.mark.parametrize("claim,message", [
-    ('quantity = "dQ"\nlayer = 2\nvalue = "1"', "unknown quantity"),
-    ('quantity = "dW"\nvalue = "1"', "needs a layer"),
-    ('quantity = "W+"\nlayer = 2\nvalue = "1"', "learning rate"),
-    ('quantity = "dW"\nlayer = 7\nvalue = "1"', "layer 7 does not exist"),
-    ('quantity = "dW"\nlayer = 2\nvalue = ["1", "2"]', "gives 2 numbers"),
-    ('quantity = "dW"\nlayer = 2\nvalue = "abc"', "not a number"),
-    ('quantity = "dW"\nlayer = 2\nvalue = "nan"', "not a finite number"),
-    ('quantity = "dW"\nlayer = 2\nvalue = "-inf"', "not a finite number"),
-    # out of float range: "1e400" was judged "holds" against any true value (inf <= inf/2), "7e-400" crashed
-    ('quantity = "dW"\nlayer = 2\nvalue = "1e400"', "outside the float64 range"),
-    ('quantity = "dW"\nlayer = 2\nvalue = "-5e309"', "outside the float64 range"),
-    ('quantity = "dW"\nlayer = 2\nvalue = "7e-400"', "outside the float64 range"),
-    # Decimal alone reads these as 70 and 7
-    ('quantity = "dW"\nlayer = 2\nvalue = "7_0"', "not a number"),
-    ('quantity = "dW"\nlayer = 2\nvalue = "\uff17"', "not a number"),
-    ('quantity = "dZ"\nlayer = 2\nvalue = "1"', "network is not spatial"),
-    ('quantity = "R"\nlayer = 2\nvalue = "1"', "network is not spatial"),
-])
+@pytest.mark.parametrize(
+    "claim,message",
+    [
+        ('quantity = "dQ"\nlayer = 2\nvalue = "1"', "unknown quantity"),
+        ('quantity = "dW"\nvalue = "1"', "needs a layer"),
+        ('quantity = "W+"\nlayer = 2\nvalue = "1"', "learning rate"),
+        ('quantity = "dW"\nlayer = 7\nvalue = "1"', "layer 7 does not exist"),
+        ('quantity = "dW"\nlayer = 2\nvalue = ["1", "2"]', "gives 2 numbers"),
+        ('quantity = "dW"\nlayer = 2\nvalue = "abc"', "not a number"),
+        ('quantity = "dW"\nlayer = 2\nvalue = "nan"', "not a finite number"),
+        ('quantity = "dW"\nlayer = 2\nvalue = "-inf"', "not a finite number"),
+        # out of float range: "1e400" was judged "holds" against any true value (inf <= inf/2), "7e-400" crashed
+        ('quantity = "dW"\nlayer = 2\nvalue = "1e400"', "outside the float64 range"),
+        ('quantity = "dW"\nlayer = 2\nvalue = "-5e309"', "outside the float64 range"),
+        ('quantity = "dW"\nlayer = 2\nvalue = "7e-400"', "outside the float64 range"),
+        # Decimal alone reads these as 70 and 7
+        ('quantity = "dW"\nlayer = 2\nvalue = "7_0"', "not a number"),
+        ('quantity = "dW"\nlayer = 2\nvalue = "\uff17"', "not a number"),
+        ('quantity = "dZ"\nlayer = 2\nvalue = "1"', "network is not spatial"),
+        ('quantity = "R"\nlayer = 2\nvalue = "1"', "network is not spatial"),
+    ],
+)
 def test_bad_claims_file_is_one_line_spec_error(tmp_path, claim, message):
-    p = _write(tmp_path, NET + "[[claim]]\nid = \"c\"\n" + claim + "\n")
+    p = _write(tmp_path, NET + '[[claim]]\nid = "c"\n' + claim + "\n")
     with pytest.raises(SpecError, match=message):
         check_file(p)
 

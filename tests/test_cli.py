@@ -53,11 +53,13 @@ def test_help_and_version_import_no_engine():
     import subprocess
     import sys
 
-    code = ("import sys; from derivcheck import cli\n"
-            "for argv in (['--help'], ['--version']):\n"
-            "    try: cli.main(argv)\n"
-            "    except SystemExit: pass\n"
-            "print(sorted(m for m in ('torch', 'sympy', 'numpy', 'hypothesis') if m in sys.modules))")
+    code = (
+        "import sys; from derivcheck import cli\n"
+        "for argv in (['--help'], ['--version']):\n"
+        "    try: cli.main(argv)\n"
+        "    except SystemExit: pass\n"
+        "print(sorted(m for m in ('torch', 'sympy', 'numpy', 'hypothesis') if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stderr
 

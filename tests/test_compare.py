@@ -21,9 +21,24 @@ from numeric.compare import (
 
 # Every row the checks read: verify (entries, fd, identities), numeric.fd (Taylor), numeric.spectrum,
 # derivcheck.formula and derivcheck.claimsfile.
-USED = (*QUANTITIES, "fd", "translation", "rotation", "permutation", "hessian_symmetry", "hessian_translation",
-        "hessian_rotation", "taylor_grad", "taylor_hvp", "taylor_floor", "formula_rtol", "formula_atol", "printed",
-        "eigen_zero", "rank")
+USED = (
+    *QUANTITIES,
+    "fd",
+    "translation",
+    "rotation",
+    "permutation",
+    "hessian_symmetry",
+    "hessian_translation",
+    "hessian_rotation",
+    "taylor_grad",
+    "taylor_hvp",
+    "taylor_floor",
+    "formula_rtol",
+    "formula_atol",
+    "printed",
+    "eigen_zero",
+    "rank",
+)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -112,27 +127,38 @@ def test_unknown_measure_is_a_spec_error():
         Finding("dZ", "manual", 0.0, 1.0, measure="percent")
 
 
-@pytest.mark.parametrize("claimed,true,tol", [("0.5", 0.5004, None), ("0.5", 0.52, None), ("0.5", 0.56, None),
-                                              ("0.5", 0.52, 0.05), ("0.5", 0.52, 0.01), ("-3.25", -3.2549, None)])
+@pytest.mark.parametrize(
+    "claimed,true,tol",
+    [
+        ("0.5", 0.5004, None),
+        ("0.5", 0.52, None),
+        ("0.5", 0.56, None),
+        ("0.5", 0.52, 0.05),
+        ("0.5", 0.52, 0.01),
+        ("-3.25", -3.2549, None),
+    ],
+)
 def test_worked_number_finding_fails_exactly_when_the_verdict_is_false(claimed, true, tol):
     f = number_finding(claimed, true, 1.0, tol, quantity="dW", engine="claim 'c'", where=" of layer 2")
     assert f.ok == (judge_number(claimed, true, 1.0, tol)[0] != FALSE)
-    assert f.describe().startswith(f"dW of layer 2 (claim 'c' vs manual engine): {claimed} vs {true!r}, "
-                                   "absolute error ")
+    assert f.describe().startswith(f"dW of layer 2 (claim 'c' vs manual engine): {claimed} vs {true!r}, absolute error ")
 
 
 def test_false_formula_claim_is_a_finding_and_raises_on_request():
     family = Family(kind="mlp", layers=(2, 3), width=(1, 2), batch=(1, 1), hidden=("tanh",), output=("identity",))
-    claim = FormulaClaim("h-for-a", "dW", lambda c, l: c.delta[l].T @ (c.h[l - 1] if l > 1 else c.X),
-                         layers="weighted", family=family)
+    claim = FormulaClaim(
+        "h-for-a", "dW", lambda c, l: c.delta[l].T @ (c.h[l - 1] if l > 1 else c.X), layers="weighted", family=family
+    )
     v = check_formula(claim, seed=0, cases=25, prove=False, source="claims/x.py")
     f = v.finding
     assert not v.holds and f is not None and not f.ok and f.measure == "abs"
-    assert f.tol == pytest.approx(tolerance(np.float64, "formula_atol")
-                                  + tolerance(np.float64, "formula_rtol") * abs(v.counterexample.true))
+    assert f.tol == pytest.approx(
+        tolerance(np.float64, "formula_atol") + tolerance(np.float64, "formula_rtol") * abs(v.counterexample.true)
+    )
     msg = f.describe()
-    assert msg.startswith(f"dW of layer {v.counterexample.layer}, entry {list(v.counterexample.index)} "
-                          "(claim 'h-for-a' vs manual engine): ")
+    assert msg.startswith(
+        f"dW of layer {v.counterexample.layer}, entry {list(v.counterexample.index)} (claim 'h-for-a' vs manual engine): "
+    )
     assert "absolute error" in msg and "> tolerance" in msg and "; seed 0" in msg
     assert msg.endswith("reproduce: derivcheck claims claims/x.py --only h-for-a --seed 0")
     assert v.counterexample.message == f.describe(reproduce=False)
@@ -153,14 +179,17 @@ def test_verify_case_records_failures_as_findings():
             assert e["tol"] == tolerance(e["dtype"], q)
 
 
-@pytest.mark.parametrize("quantity,entries_as,x,where", [
-    ("db", None, [np.zeros(2), np.zeros(3)], " of layer 3, node 2"),
-    ("dW", None, [np.zeros((2, 2)), np.zeros((3, 2))], " of layer 3, row 2, col 1"),
-    ("dX", None, np.zeros((2, 3)), " of example 1, input 2"),
-    ("hvp", "dZ", [np.zeros((2, 2)), np.zeros((3, 2))], " of layer 2, node 2, dim 1"),
-    ("hvp", None, [np.zeros((2, 2)), np.zeros((3, 2))], " of block 1, entry [2, 1]"),
-    ("fd", None, np.zeros(5), " entry [4]"),
-])
+@pytest.mark.parametrize(
+    "quantity,entries_as,x,where",
+    [
+        ("db", None, [np.zeros(2), np.zeros(3)], " of layer 3, node 2"),
+        ("dW", None, [np.zeros((2, 2)), np.zeros((3, 2))], " of layer 3, row 2, col 1"),
+        ("dX", None, np.zeros((2, 3)), " of example 1, input 2"),
+        ("hvp", "dZ", [np.zeros((2, 2)), np.zeros((3, 2))], " of layer 2, node 2, dim 1"),
+        ("hvp", None, [np.zeros((2, 2)), np.zeros((3, 2))], " of block 1, entry [2, 1]"),
+        ("fd", None, np.zeros(5), " entry [4]"),
+    ],
+)
 def test_the_worst_entry_is_named_in_the_quantitys_terms(quantity, entries_as, x, where):
     truth = [a.copy() for a in x] if isinstance(x, list) else x.copy()
     last = truth[-1] if isinstance(truth, list) else truth

@@ -36,8 +36,14 @@ def test_all_zero_is_every():
 
 @pytest.mark.parametrize(
     "v, fin, flt",
-    [(sp.Rational(-2), True, -2.0), (-sp.oo, False, float("-inf")), (sp.oo, False, float("inf")),
-     (sp.I, False, float("nan")), (None, False, float("nan")), (sp.pi, True, float(sp.pi))],
+    [
+        (sp.Rational(-2), True, -2.0),
+        (-sp.oo, False, float("-inf")),
+        (sp.oo, False, float("inf")),
+        (sp.I, False, float("nan")),
+        (None, False, float("nan")),
+        (sp.pi, True, float(sp.pi)),
+    ],
 )
 def test_finite_and_to_float(v, fin, flt):
     assert finite(v) is fin

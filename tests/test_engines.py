@@ -14,8 +14,10 @@ from numeric.compare import rel_error, tolerance
 from numeric.engines import ENGINES
 from numeric.flat import flatten
 
-NETS = [Net((2, 2, 2), dim=2, kernel="gaussian", hidden="tanh", loss="mse", bias=True),
-        MLP((2, 3, 2), activations="tanh", loss="sse_half", bias=True)]
+NETS = [
+    Net((2, 2, 2), dim=2, kernel="gaussian", hidden="tanh", loss="mse", bias=True),
+    MLP((2, 3, 2), activations="tanh", loss="sse_half", bias=True),
+]
 NAMES = list(ENGINES)
 
 
@@ -34,11 +36,13 @@ def _engine(name):
 def _contract_ok(fn, positional):
     """True iff fn's parameters are exactly `positional`, then keyword-only ones including dtype, device."""
     ps = list(inspect.signature(fn).parameters.values())
-    head, rest = ps[:len(positional)], ps[len(positional):]
-    return ([p.name for p in head] == positional
-            and all(p.kind is p.POSITIONAL_OR_KEYWORD for p in head)
-            and all(p.kind is p.KEYWORD_ONLY for p in rest)
-            and {"dtype", "device"} <= {p.name for p in rest})
+    head, rest = ps[: len(positional)], ps[len(positional) :]
+    return (
+        [p.name for p in head] == positional
+        and all(p.kind is p.POSITIONAL_OR_KEYWORD for p in head)
+        and all(p.kind is p.KEYWORD_ONLY for p in rest)
+        and {"dtype", "device"} <= {p.name for p in rest}
+    )
 
 
 GRAD, HVP = ["net", "params", "X", "Y"], ["net", "params", "X", "Y", "V"]
@@ -69,10 +73,20 @@ def test_contract_signatures(name):
     assert inspect.signature(e.contract_hessian).parameters["wrt"].kind is inspect.Parameter.KEYWORD_ONLY
 
 
-@pytest.mark.parametrize("fn, positional", [
-    (symbolic.gradients, GRAD), (symbolic.hvp, HVP), (symbolic.hessian, GRAD),
-    (autograd.gradients, GRAD), (autograd.hvp, HVP), (autograd.hessian, GRAD),
-    (manual.gradients, GRAD), (manual.hvp, HVP), (manual.hessian, GRAD)])
+@pytest.mark.parametrize(
+    "fn, positional",
+    [
+        (symbolic.gradients, GRAD),
+        (symbolic.hvp, HVP),
+        (symbolic.hessian, GRAD),
+        (autograd.gradients, GRAD),
+        (autograd.hvp, HVP),
+        (autograd.hessian, GRAD),
+        (manual.gradients, GRAD),
+        (manual.hvp, HVP),
+        (manual.hessian, GRAD),
+    ],
+)
 def test_engine_modules_follow_the_contract(fn, positional):
     assert _contract_ok(fn, positional), inspect.signature(fn)
     for name in ("dps", "method", "formulation"):  # engine-specific tuning: keyword-only where it exists
@@ -142,7 +156,7 @@ def test_hvp_returns_the_form_of_V(name, net):
     rng = np.random.default_rng(7)
     blocks = layout.shapes(net)
     full = [rng.standard_normal(s) for _, _, s in blocks]
-    main = full[:layout.n_main(net)]
+    main = full[: layout.n_main(net)]
     flat = np.concatenate([v.reshape(-1) for v in full])
     exact_full = symbolic.hvp(net, p, X, Y, full)
     exact_main = symbolic.hvp(net, p, X, Y, main)
@@ -168,7 +182,7 @@ def test_hessian_wrt_means_the_same_everywhere(name, net):
     assert hessian is not None
     net, p, X, Y = _case(net)
     n = flatten(net, p).size
-    m = sum(int(np.prod(s)) for _, _, s in layout.shapes(net)[:layout.n_main(net)])
+    m = sum(int(np.prod(s)) for _, _, s in layout.shapes(net)[: layout.n_main(net)])
     group = "Z" if net.spatial else "W"
     H_all, H_main = hessian(net, p, X, Y), hessian(net, p, X, Y, wrt=group)
     assert H_all.shape == (n, n) and H_main.shape == (m, m) and m < n  # biases in None, not in the group

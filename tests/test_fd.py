@@ -12,9 +12,11 @@ from numeric.compare import tolerance
 from numeric.fd import TaylorResult, fd_gradient, fd_step, loss_value, taylor_slope
 from numeric.flat import flatten
 
-SMOOTH = dict(kernel=st.sampled_from(["gaussian", "inverse_quadratic", "inverse_multiquadric"]),
-              hidden=st.sampled_from(["tanh", "sigmoid", "softplus", "gelu"]),
-              loss=st.sampled_from(["mse", "sse_half", "softmax_ce", "bce"]))
+SMOOTH = dict(
+    kernel=st.sampled_from(["gaussian", "inverse_quadratic", "inverse_multiquadric"]),
+    hidden=st.sampled_from(["tanh", "sigmoid", "softplus", "gelu"]),
+    loss=st.sampled_from(["mse", "sse_half", "softmax_ce", "bce"]),
+)
 
 
 @settings(max_examples=10)

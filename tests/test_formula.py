@@ -5,10 +5,21 @@ import pytest
 
 from derivcheck.formula import Family, FormulaClaim, check_formula, prove_formula
 
-SMALL = Family(kind="mlp", layers=(2, 3), width=(1, 2), batch=(1, 2), hidden=("tanh", "sigmoid", "identity"),
-               output=("identity", "sigmoid"))
-SPATIAL = Family(kind="spatial", layers=(2, 3), width=(1, 2), dim=(1, 2), batch=(1, 1), hidden=("tanh", "identity"),
-                 output=("identity",), loss=("mse",), bias=(False,), kernels=("gaussian",))
+SMALL = Family(
+    kind="mlp", layers=(2, 3), width=(1, 2), batch=(1, 2), hidden=("tanh", "sigmoid", "identity"), output=("identity", "sigmoid")
+)
+SPATIAL = Family(
+    kind="spatial",
+    layers=(2, 3),
+    width=(1, 2),
+    dim=(1, 2),
+    batch=(1, 1),
+    hidden=("tanh", "identity"),
+    output=("identity",),
+    loss=("mse",),
+    bias=(False,),
+    kernels=("gaussian",),
+)
 CASES = 25
 
 
@@ -63,10 +74,14 @@ def test_counterexample_is_shrunk_to_the_smallest_network():
     assert "widths=(1, 1, 1)" in v.counterexample.net, v.counterexample.net
 
 
-@pytest.mark.parametrize("claim", [
-    FormulaClaim("dW", "dW", dW_right, layers="weighted", family=SMALL),
-    FormulaClaim("delta", "delta", delta_right, layers="hidden", family=SMALL),
-], ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    "claim",
+    [
+        FormulaClaim("dW", "dW", dW_right, layers="weighted", family=SMALL),
+        FormulaClaim("delta", "delta", delta_right, layers="hidden", family=SMALL),
+    ],
+    ids=lambda c: c.id,
+)
 def test_correct_formula_holds_and_is_proved(claim):
     v = check_formula(claim, seed=1, cases=CASES)
     assert v.holds and v.counterexample is None
@@ -85,6 +100,7 @@ def test_proof_rejects_a_wrong_formula():
 
 def test_bad_claim_spec_is_a_spec_error():
     from derive import SpecError
+
     with pytest.raises(SpecError, match="unknown quantity"):
         FormulaClaim("x", "dQ", dW_right)
     with pytest.raises(SpecError, match="unknown layer set"):
@@ -94,5 +110,6 @@ def test_bad_claim_spec_is_a_spec_error():
 @pytest.mark.parametrize("quantity,family", [("db", Family(bias=(False,))), ("dZ", Family(kind="mlp"))])
 def test_claim_on_a_quantity_the_family_lacks_is_a_spec_error(quantity, family):
     from derive import SpecError
+
     with pytest.raises(SpecError, match=f"{quantity} does not exist"):
         FormulaClaim("x", quantity, dW_right, family=family)

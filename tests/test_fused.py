@@ -78,8 +78,7 @@ def test_fused_route_equals_careful_route(case):
 
 def _coincident(kernel_spec):
     net = Net((2, 3, 1), dim=2, kernel=kernel_spec)
-    Z = [np.array([[0.0, 0.0], [1.0, 0.5]]), np.array([[0.0, 0.0], [0.3, -0.2], [-1.0, 1.0]]),
-         np.array([[0.2, 0.1]])]
+    Z = [np.array([[0.0, 0.0], [1.0, 0.5]]), np.array([[0.0, 0.0], [0.3, -0.2], [-1.0, 1.0]]), np.array([[0.2, 0.1]])]
     X = np.array([[0.5, -0.4], [1.0, 0.2]])
     Y = np.array([[0.1], [0.3]])
     return net, Params(Z=Z), X, Y
@@ -146,7 +145,7 @@ def test_reused_buffers_never_alias_returned_arrays():
     arrays = [*g.dW, *g.dZ, *g.delta[1:], *g.dA]  # dA[0] is dX itself
     assert g.dA[0] is g.dX
     for i, a in enumerate(arrays):
-        for b in arrays[i + 1:]:
+        for b in arrays[i + 1 :]:
             assert not np.shares_memory(a, b)
     slow = _careful(net, p, X, Y)
     for a, b in zip(g.dW, slow.dW):

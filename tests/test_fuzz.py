@@ -17,8 +17,7 @@ from derive.decide import Timeout, time_limit
 from tests.hostile import BASE_CLAIMS, assert_verdict_or_one_line
 
 SECONDS = 40.0  # a run taking longer is a hang (the audit's own SymPy budget is set to 1 s below)
-FUZZ = settings(max_examples=8, deadline=None, database=None, derandomize=True,
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=8, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
 FUZZ_FAST = settings(FUZZ, max_examples=40)  # claims files answer in milliseconds
 
 
@@ -40,6 +39,7 @@ OPS = st.sampled_from(["+", "-", "*", "/", "**", "<", ",", "(", ")"])
 @st.composite
 def kernel_strings(draw):
     """Formulas from a small grammar (mostly valid), with junk and deep nesting mixed in."""
+
     def term(depth):
         if depth == 0 or draw(st.booleans()):
             return draw(ATOMS)
@@ -51,6 +51,7 @@ def kernel_strings(draw):
         if kind == 2:
             return f"where(r < {draw(ATOMS)}, {term(depth - 1)}, {term(depth - 1)})"
         return "exp(" * draw(st.integers(1, 14)) + "-r" + ")" * draw(st.integers(0, 14))
+
     return term(3)
 
 
@@ -62,13 +63,36 @@ def test_fuzz_kernel_strings(formula, param):
 
 # ---------------------------------------------------------------------------------------------- TOML files
 VALUES = st.one_of(
-    st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=8), st.booleans(), st.lists(st.integers(-3, 3), max_size=3),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.booleans(),
+    st.lists(st.integers(-3, 3), max_size=3),
     st.sampled_from(['"1e400"', '"7_0"', '"\uff17"', "[[[]]]", "{a = 1}", '"leaky_relu(alpha=1e999)"']),
 )
-KEYS = st.sampled_from(["widths", "layer", "index", "value", "tolerance", "learning_rate", "input_layer", "dim",
-                        "kernel", "kernel_params", "loss", "activations", "x", "y", "weights", "biases", "quantity",
-                        "rounding_allowance", "bogus"])
+KEYS = st.sampled_from(
+    [
+        "widths",
+        "layer",
+        "index",
+        "value",
+        "tolerance",
+        "learning_rate",
+        "input_layer",
+        "dim",
+        "kernel",
+        "kernel_params",
+        "loss",
+        "activations",
+        "x",
+        "y",
+        "weights",
+        "biases",
+        "quantity",
+        "rounding_allowance",
+        "bogus",
+    ]
+)
 
 
 def _toml(v) -> str:
@@ -84,8 +108,9 @@ def _toml(v) -> str:
 
 
 @FUZZ_FAST
-@given(st.lists(st.tuples(st.sampled_from(["[document]", "[network]", "[data]", "[[claim]]"]), KEYS, VALUES),
-                min_size=1, max_size=3))
+@given(
+    st.lists(st.tuples(st.sampled_from(["[document]", "[network]", "[data]", "[[claim]]"]), KEYS, VALUES), min_size=1, max_size=3)
+)
 def test_fuzz_claims_toml(edits):
     text = BASE_CLAIMS
     for table, key, value in edits:
@@ -97,7 +122,7 @@ def test_fuzz_claims_toml(edits):
             continue
         head = text.find("\n", start) + 1
         nxt = text.find("\n[", head)
-        body = text[head:nxt if nxt >= 0 else len(text)]
+        body = text[head : nxt if nxt >= 0 else len(text)]
         lines = [ln for ln in body.splitlines() if not ln.startswith(f"{key} =")] + [line]
         text = text[:head] + "\n".join(lines) + "\n" + (text[nxt:] if nxt >= 0 else "")
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,13 +133,15 @@ def test_fuzz_claims_toml(edits):
 
 
 # -------------------------------------------------------------------------------------------------- arrays
-NUMBERS = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64),
-                    st.sampled_from([1e154, 1e-160, 1e-170, 1e300, -1e308, 5e-324, 0.0]))
+NUMBERS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64), st.sampled_from([1e154, 1e-160, 1e-170, 1e300, -1e308, 5e-324, 0.0])
+)
 
 
 @FUZZ_FAST
-@given(st.lists(NUMBERS, min_size=1, max_size=3), st.lists(NUMBERS, min_size=1, max_size=3),
-       st.lists(NUMBERS, min_size=1, max_size=2))
+@given(
+    st.lists(NUMBERS, min_size=1, max_size=3), st.lists(NUMBERS, min_size=1, max_size=3), st.lists(NUMBERS, min_size=1, max_size=2)
+)
 def test_fuzz_arrays_through_claims(x, w, y):
     """Arrays reach the engines through a claims file's x, y and weights (widths [len(x), 1])."""
     rows = lambda v: "[[" + ", ".join(_toml(t) for t in v) + "]]"  # noqa: E731

@@ -32,5 +32,5 @@ def test_script_runs_the_suite_verify_and_the_cuda_bench_without_install():
 
 def test_outputs_fit_what_the_device_tool_brings_back():
     """At most 8 files, flat under $OUT."""
-    outs = set(re.findall(r'\$OUT/([\w.-]+)', SCRIPT.read_text()))
+    outs = set(re.findall(r"\$OUT/([\w.-]+)", SCRIPT.read_text()))
     assert len(outs) <= 8 and {"summary.txt", "pytest.txt", "verify.json", "bench.json"} <= outs

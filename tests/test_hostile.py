@@ -29,8 +29,11 @@ CLI_CASES = [
     (["train", "--seed", "-1", "--quiet"], 2, "--seed"),
     (["train", "--damping", "inf", "--quiet"], 2, "--damping"),
     (["train", "--widths", "100000,100000,2", "--quiet"], 2, "memory budget"),
-    (["train", "--kernel", "gaussian", "--param", "s=1e-5", "--iters", "2", "--method", "gd", "--quiet"], 2,
-     "no positive eigenvalue"),
+    (
+        ["train", "--kernel", "gaussian", "--param", "s=1e-5", "--iters", "2", "--method", "gd", "--quiet"],
+        2,
+        "no positive eigenvalue",
+    ),
     (["verify", "--engines", "", "--quick", "--drawn", "0", "--out", "r.json"], 2, "no engine"),
     (["verify", "--engines", "taylor", "--quick", "--drawn", "0", "--out", "r.json"], 2, "compares nothing"),
     (["verify", "--out", "", "--quick", "--drawn", "0"], 2, "--out is empty"),
@@ -73,7 +76,7 @@ CLAIMS_CASES = {
     "widths = 5": (_edit("widths = [1, 1]", "widths = 5"), "widths"),
     'layer = "2"': (_edit("layer = 2", 'layer = "2"'), "layer"),
     'tolerance = "abc"': (_edit('title = "one', 'tolerance = "abc"\ntitle = "one'), "tolerance"),
-    "tolerance = nan": (_edit('title = "one', "tolerance = nan\ntitle = \"one"), "tolerance"),
+    "tolerance = nan": (_edit('title = "one', 'tolerance = nan\ntitle = "one'), "tolerance"),
     'learning_rate = "abc"': (_edit("y = [[1.0]]", 'y = [[1.0]]\nlearning_rate = "abc"'), "learning_rate"),
     "leaky_relu(alpha=1e999)": (_edit('["sigmoid"]', '["leaky_relu(alpha=1e999)"]'), "finite"),
     "index = [-1]": (_edit("layer = 2", "layer = 2\nindex = [-1]"), "index"),
@@ -121,11 +124,14 @@ def test_claims_with_tiny_kernel_scale_finishes(tmp_path):
     assert assert_verdict_or_one_line(["claims", "c.toml"], tmp_path)[0] in (0, 1)
 
 
-@pytest.mark.parametrize(("source", "phrase"), [
-    ("CLAIMS = [\n", "line 1: syntax error"),
-    ("x = 1\nraise RuntimeError('boom')\n", "line 2: importing it raised RuntimeError"),
-    ("CLAIMS = 5\n", "CLAIMS is int"),
-])
+@pytest.mark.parametrize(
+    ("source", "phrase"),
+    [
+        ("CLAIMS = [\n", "line 1: syntax error"),
+        ("x = 1\nraise RuntimeError('boom')\n", "line 2: importing it raised RuntimeError"),
+        ("CLAIMS = 5\n", "CLAIMS is int"),
+    ],
+)
 def test_broken_formula_module_is_one_line_naming_file_and_line(source, phrase, tmp_path):
     (tmp_path / "f.py").write_text(source)
     argv = ["claims", str(tmp_path / "f.py")]
@@ -144,8 +150,10 @@ def _case(seed=0):
 
 
 @pytest.mark.parametrize("engine", [manual.gradients, autograd.gradients, symbolic.gradients])
-@pytest.mark.parametrize(("what", "phrase"), [("complex X", "complex"), ("complex Z", "complex"),
-                                              ("NaN X", "NaN"), ("string Y", "not a numeric array|not a number type")])
+@pytest.mark.parametrize(
+    ("what", "phrase"),
+    [("complex X", "complex"), ("complex Z", "complex"), ("NaN X", "NaN"), ("string Y", "not a numeric array|not a number type")],
+)
 def test_bad_arrays_are_refused(engine, what, phrase):
     Z, X, Y = _case()
     if what == "complex X":
@@ -173,10 +181,13 @@ def test_integer_arrays_are_converted_exactly():
     assert np.isfinite(g.loss)
 
 
-@pytest.mark.parametrize(("net", "scale_x", "scale_y"), [
-    (NET, 1.0, 1e300),
-    (Net((2, 2, 1), kernel="gaussian", hidden="identity"), 1e200, 1.0),
-])
+@pytest.mark.parametrize(
+    ("net", "scale_x", "scale_y"),
+    [
+        (NET, 1.0, 1e300),
+        (Net((2, 2, 1), kernel="gaussian", hidden="identity"), 1e200, 1.0),
+    ],
+)
 def test_symbolic_ground_truth_never_returns_inf(net, scale_x, scale_y):
     Z, X, Y = _case()
     with pytest.raises(SpecError, match="overflows float64"):

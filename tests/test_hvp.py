@@ -16,10 +16,11 @@ from numeric.flat import flatten, shapes
 TOL = tolerance(np.float64, "hvp")
 # Small nets: the symbolic Hessian is compiled per (net, batch), so keep each draw cheap.
 SMALL = dict(layers=st.integers(2, 3), width=st.integers(1, 3), dim=st.integers(1, 3))
-SMOOTH = dict(kernel=st.sampled_from(["gaussian", "inverse_quadratic", "inverse_multiquadric",
-                                      "wendland_c2"]),
-              hidden=st.sampled_from(["tanh", "sigmoid", "softplus", "gelu", "identity"]),
-              loss=st.sampled_from(["mse", "sse_half", "softmax_ce", "bce"]))
+SMOOTH = dict(
+    kernel=st.sampled_from(["gaussian", "inverse_quadratic", "inverse_multiquadric", "wendland_c2"]),
+    hidden=st.sampled_from(["tanh", "sigmoid", "softplus", "gelu", "identity"]),
+    loss=st.sampled_from(["mse", "sse_half", "softmax_ce", "bce"]),
+)
 
 
 @st.composite
@@ -53,8 +54,7 @@ def test_manual_hessian_and_hvp_match_symbolic_ground_truth(case, seed):
 
 
 @settings(max_examples=12)
-@given(small_cases(net=strategies.mlps(layers=st.integers(2, 3), width=st.integers(1, 3))),
-       st.integers(0, 2**31 - 1))
+@given(small_cases(net=strategies.mlps(layers=st.integers(2, 3), width=st.integers(1, 3))), st.integers(0, 2**31 - 1))
 def test_mlp_weight_and_bias_hvp_match_symbolic(case, seed):
     net, params, X, Y = case
     V = _direction(net, seed)  # weights then biases: mixed blocks included
@@ -152,8 +152,7 @@ def test_second_order_taylor_remainder_shrinks_as_e_cubed(case, seed):
 def test_flat_and_block_directions_agree_and_bias_part_is_returned():
     net = Net((2, 3, 2), dim=2, bias=True)
     rng = np.random.default_rng(3)
-    params = Params(Z=[rng.uniform(-1, 1, (n, 2)) for n in net.widths],
-                    b=[rng.uniform(-1, 1, n) for n in (3, 2)])
+    params = Params(Z=[rng.uniform(-1, 1, (n, 2)) for n in net.widths], b=[rng.uniform(-1, 1, n) for n in (3, 2)])
     X, Y = rng.uniform(-1, 1, (3, 2)), rng.uniform(-1, 1, (3, 2))
     V = _direction(net, 4)
     blocks = manual.hvp(net, params, X, Y, V)
@@ -168,8 +167,9 @@ def test_flat_and_block_directions_agree_and_bias_part_is_returned():
     assert rel_error(_cat(coords_only), (H @ _cat(V[:3] + [np.zeros(3), np.zeros(2)]))[:14]) <= TOL
 
 
-@pytest.mark.parametrize("V, msg", [([np.zeros((2, 2))], "arrays"), ([np.zeros((2, 3))] * 3, "shape"),
-                                    ([np.full((2, 2), np.nan)] * 3, "NaN")])
+@pytest.mark.parametrize(
+    "V, msg", [([np.zeros((2, 2))], "arrays"), ([np.zeros((2, 3))] * 3, "shape"), ([np.full((2, 2), np.nan)] * 3, "NaN")]
+)
 def test_bad_directions_are_spec_errors(V, msg):
     net = Net((2, 2, 2), dim=2)
     params = Params(Z=[np.eye(2), -np.eye(2), np.ones((2, 2))])
@@ -193,8 +193,7 @@ def test_guide_2_11_2_three_layer_linear_network():
     rng = np.random.default_rng(11)
     vals = dict(zip(theta + [x, y], rng.uniform(-1.5, 1.5, 8), strict=True))
     uvals = dict(zip(u, rng.standard_normal(6), strict=True))
-    params = Params(W=[np.array([[float(vals[w])]]) for w in (w1, w2, w3)],
-                    b=[np.array([float(vals[b])]) for b in (b1, b2, b3)])
+    params = Params(W=[np.array([[float(vals[w])]]) for w in (w1, w2, w3)], b=[np.array([float(vals[b])]) for b in (b1, b2, b3)])
     X, Y = np.array([[float(vals[x])]]), np.array([[float(vals[y])]])
     order = [0, 2, 4, 1, 3, 5]  # guide order (w1, b1, w2, b2, w3, b3) -> ours (W_2..W_4, b_2..b_4)
     g = manual.gradients(net, params, X, Y)

@@ -19,19 +19,26 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp),
-                    str(REPO)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = tmp.glob("derivcheck-*.whl")
     site = tmp / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
     work = tmp / "work"
     work.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site)}
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "derivcheck", *args], cwd=work, env=env, capture_output=True,
-                              text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "derivcheck", *args], cwd=work, env=env, capture_output=True, text=True, timeout=300
+        )
 
     return run, site, work
 
@@ -40,8 +47,13 @@ def test_imports_come_from_the_wheel(installed):
     run, site, _ = installed
     proc = run("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("derivcheck ")
-    probe = subprocess.run([sys.executable, "-c", "import derivcheck, derive, numeric; print(derivcheck.__file__)"],
-                           env={**os.environ, "PYTHONPATH": str(site)}, cwd=site.parent, capture_output=True, text=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import derivcheck, derive, numeric; print(derivcheck.__file__)"],
+        env={**os.environ, "PYTHONPATH": str(site)},
+        cwd=site.parent,
+        capture_output=True,
+        text=True,
+    )
     assert Path(probe.stdout.strip()).is_relative_to(site)
 
 

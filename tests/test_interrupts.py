@@ -44,8 +44,13 @@ def test_an_interrupt_swallowed_by_a_gc_callback_is_raised_again():
 
 @pytest.mark.parametrize("sig, delay", [(signal.SIGINT, 0.6), (signal.SIGINT, 1.5), (signal.SIGTERM, 1.5)])
 def test_signal_during_a_run_exits_130_with_one_line(tmp_path, sig, delay):
-    proc = subprocess.Popen([sys.executable, "-m", "derivcheck", "verify", "--quick", "--out", str(tmp_path / "r.json")],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "derivcheck", "verify", "--quick", "--out", str(tmp_path / "r.json")],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(delay)  # inside the heavy imports (torch's C++ extension aborted the process there) or the first cases
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)

@@ -11,12 +11,18 @@ from derivcheck import latex
 from derive import KERNELS
 
 # printable ASCII (every LaTeX special included) and letters/symbols users put in titles and kernels
-_TEXT = st.text(st.sampled_from(string.printable.replace("\r", "").replace("\x0b", "").replace("\x0c", "")
-                                + "ÜüéσλΔ—–·²³µ×"), max_size=60)
+_TEXT = st.text(
+    st.sampled_from(string.printable.replace("\r", "").replace("\x0b", "").replace("\x0c", "") + "ÜüéσλΔ—–·²³µ×"), max_size=60
+)
 
 
-_LITERALS = {r"{\textquotedbl}": '"', r"{\textquotesingle}": "'", r"{\textasciigrave}": "`", r"{\textbar}": "|",
-             r"{\textperiodcentered}": "\u00b7"}
+_LITERALS = {
+    r"{\textquotedbl}": '"',
+    r"{\textquotesingle}": "'",
+    r"{\textasciigrave}": "`",
+    r"{\textbar}": "|",
+    r"{\textperiodcentered}": "\u00b7",
+}
 
 
 def _typeset(tex: str) -> str:
@@ -51,8 +57,14 @@ def test_command_lines_stay_copyable():
 
 @pytest.mark.skipif(not latex.tex_available(), reason="needs latexmk and pdflatex")
 def test_kernels_and_unicode_compile(tmp_path):
-    texts = [*KERNELS, "-2*tanh(2.6*(r-0.43))", "tanh(1-r)", "sin(3*r)/(3*r)", "exp(-r**2/s**2)",
-             "Über die Ableitung — σ², µ·×³ 50 % & $5 #1 {x} \\ ^ ~ 😀 \"q\" `b` | <>"]
+    texts = [
+        *KERNELS,
+        "-2*tanh(2.6*(r-0.43))",
+        "tanh(1-r)",
+        "sin(3*r)/(3*r)",
+        "exp(-r**2/s**2)",
+        'Über die Ableitung — σ², µ·×³ 50 % & $5 #1 {x} \\ ^ ~ 😀 "q" `b` | <>',
+    ]
     body = "\n\n".join(latex.escape(t) for t in texts)
     tex = tmp_path / "t.tex"
     tex.write_text("\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\begin{document}\n" + body + "\n\\end{document}\n")

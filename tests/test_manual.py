@@ -21,8 +21,8 @@ def test_forward_cache_holds_every_intermediate():
     c = manual.forward(net, p, X, Y)
     assert [a.shape for a in c.a] == [(3, 2), (3, 3), (3, 1)]
     assert c.W[1].shape == (3, 2) and c.R[2].shape == (1, 3) and c.phiR[1].shape == (3, 2)
-    np.testing.assert_allclose(c.W[1], np.exp(-c.R[1] ** 2))
-    np.testing.assert_allclose(c.phiR[1], -2 * np.exp(-c.R[1] ** 2))  # gaussian: phi = g'/r = -2 e^{-r^2}
+    np.testing.assert_allclose(c.W[1], np.exp(-(c.R[1] ** 2)))
+    np.testing.assert_allclose(c.phiR[1], -2 * np.exp(-(c.R[1] ** 2)))  # gaussian: phi = g'/r = -2 e^{-r^2}
     np.testing.assert_allclose(c.h[1], X @ c.W[1].T + p.b[0])
 
 

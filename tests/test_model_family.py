@@ -31,14 +31,31 @@ def test_mse_half_is_half_mse_in_every_engine():
 
 # -- free amplitudes and penalties -----------------------------------------------------------------
 FAMILY = {
-    "free_mlp_wiring": Net((2, 3, 2), dim=2, kernel="1", amplitudes="free",
-                           penalties=({"rho": "abs(w)*r", "reduce": "mean", "scale": 0.1},)),
-    "distance_penalty": Net((2, 3, 1), dim=3, kernel="tanh(r)", loss="mse_half",
-                            penalties=({"rho": "(s*(r-q0))**2", "params": {"s": 6.1, "q0": 0.433}},)),
-    "bimt_one_layer": Net((2, 2, 2, 1), dim=2, kernel="gaussian", amplitudes="free", bias=True,
-                          penalties=({"rho": "abs(w)*(lam*r + l0)", "params": {"lam": 1.0, "l0": 0.5}, "layers": [3]},)),
-    "two_terms": Net((3, 2, 2), dim=2, kernel="gaussian", hidden="sigmoid",
-                     penalties=("w**2*r**2", {"rho": "r**3", "scale": 0.5, "reduce": "mean"})),
+    "free_mlp_wiring": Net(
+        (2, 3, 2), dim=2, kernel="1", amplitudes="free", penalties=({"rho": "abs(w)*r", "reduce": "mean", "scale": 0.1},)
+    ),
+    "distance_penalty": Net(
+        (2, 3, 1),
+        dim=3,
+        kernel="tanh(r)",
+        loss="mse_half",
+        penalties=({"rho": "(s*(r-q0))**2", "params": {"s": 6.1, "q0": 0.433}},),
+    ),
+    "bimt_one_layer": Net(
+        (2, 2, 2, 1),
+        dim=2,
+        kernel="gaussian",
+        amplitudes="free",
+        bias=True,
+        penalties=({"rho": "abs(w)*(lam*r + l0)", "params": {"lam": 1.0, "l0": 0.5}, "layers": [3]},),
+    ),
+    "two_terms": Net(
+        (3, 2, 2),
+        dim=2,
+        kernel="gaussian",
+        hidden="sigmoid",
+        penalties=("w**2*r**2", {"rho": "r**3", "scale": 0.5, "reduce": "mean"}),
+    ),
 }
 
 
@@ -157,8 +174,15 @@ def test_bad_family_specs_are_one_line_errors():
 
         net = Net((2, 1), dim=2, amplitudes="free")
         manual.gradients(net, random_params(net), *random_data(net))
-    assert hash(FAMILY["two_terms"]) == hash(Net((3, 2, 2), dim=2, kernel="gaussian", hidden="sigmoid",
-                                                 penalties=("w**2*r**2", {"rho": "r**3", "scale": 0.5, "reduce": "mean"})))
+    assert hash(FAMILY["two_terms"]) == hash(
+        Net(
+            (3, 2, 2),
+            dim=2,
+            kernel="gaussian",
+            hidden="sigmoid",
+            penalties=("w**2*r**2", {"rho": "r**3", "scale": 0.5, "reduce": "mean"}),
+        )
+    )
 
 
 # -- presets and the spec -------------------------------------------------------------------------
@@ -216,26 +240,60 @@ def test_flags_build_the_same_net_as_the_spec_file():
     add_net_arguments(parser)
     path = Path(__file__).resolve().parent.parent / "presets" / "notebook_tanh_penalty.toml"
     from_file = load_net(path).net
-    args = parser.parse_args(["--widths", "3,4,2", "--dim", "3", "--kernel", "tanh(r)", "--loss", "mse_half",
-                              "--penalty", "(s*(r-q0))**2", "--penalty-param", "s=6.1", "--penalty-param", "q0=0.433"])
+    args = parser.parse_args(
+        [
+            "--widths",
+            "3,4,2",
+            "--dim",
+            "3",
+            "--kernel",
+            "tanh(r)",
+            "--loss",
+            "mse_half",
+            "--penalty",
+            "(s*(r-q0))**2",
+            "--penalty-param",
+            "s=6.1",
+            "--penalty-param",
+            "q0=0.433",
+        ]
+    )
     assert net_from_args(args).net == from_file
     again = parser.parse_args(__import__("shlex").split(net_flags(from_file)))
     assert net_from_args(again).net == from_file
-    two = parser.parse_args(["--widths", "2,3,1", "--amplitudes", "free", "--kernel", "1", "--penalty", "abs(w)*r",
-                             "--penalty", "r**2", "--penalty-scale", "0.01", "--penalty-reduce", "mean"])
+    two = parser.parse_args(
+        [
+            "--widths",
+            "2,3,1",
+            "--amplitudes",
+            "free",
+            "--kernel",
+            "1",
+            "--penalty",
+            "abs(w)*r",
+            "--penalty",
+            "r**2",
+            "--penalty-scale",
+            "0.01",
+            "--penalty-reduce",
+            "mean",
+        ]
+    )
     net = net_from_args(two).net
-    assert net.free and [(p.rho, p.scale, p.reduce) for p in net.penalties] == [("abs(w)*r", 0.01, "mean"),
-                                                                               ("r**2", 0.01, "mean")]
+    assert net.free and [(p.rho, p.scale, p.reduce) for p in net.penalties] == [("abs(w)*r", 0.01, "mean"), ("r**2", 0.01, "mean")]
     assert net_from_args(parser.parse_args(__import__("shlex").split(net_flags(net)))).net == net
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ('[[network.penalty]]\nrho = "r"\nscal = 1.0', "unknown key 'scal'.*did you mean 'scale'"),
-    ('[[network.penalty]]\nscale = 1.0', "has no rho"),
-    ('[[network.penalty]]\nrho = "(r - q)**2"\nparams = { q = 1.0, t = 2.0 }', "parameter t is not used"),
-    ('[[network.penalty]]\nrho = "r"\nreduce = "max"', "reduce"),
-    ('amplitudes = "fre"', "amplitudes 'fre'"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[network.penalty]]\nrho = "r"\nscal = 1.0', "unknown key 'scal'.*did you mean 'scale'"),
+        ("[[network.penalty]]\nscale = 1.0", "has no rho"),
+        ('[[network.penalty]]\nrho = "(r - q)**2"\nparams = { q = 1.0, t = 2.0 }', "parameter t is not used"),
+        ('[[network.penalty]]\nrho = "r"\nreduce = "max"', "reduce"),
+        ('amplitudes = "fre"', "amplitudes 'fre'"),
+    ],
+)
 def test_bad_penalty_tables_are_one_line_errors(tmp_path, text, message):
     from derivcheck.netspec import load_net
     from derive import SpecError
@@ -255,8 +313,7 @@ def test_readme_model_section_states_the_equations_and_its_spec_loads(tmp_path):
 
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     model = text.split("## Model", 1)[1].split("\n## ", 1)[0]
-    for eq in ("W^l_ij = theta^l_ij g(r^l_ij)", "dJ/dtheta_l = dJ/dW_l * g(R_l)", "1/(2 B K)",
-               "G_l         = (dJ/dr)_l / R_l"):
+    for eq in ("W^l_ij = theta^l_ij g(r^l_ij)", "dJ/dtheta_l = dJ/dW_l * g(R_l)", "1/(2 B K)", "G_l         = (dJ/dr)_l / R_l"):
         assert eq in model
     spec = re.search(r"```\n(\[network\].*?)```", model, re.S)
     assert spec is not None
@@ -266,10 +323,20 @@ def test_readme_model_section_states_the_equations_and_its_spec_loads(tmp_path):
     assert net.loss == "mse_half" and net.penalties[0].rho == "(s*(r-q0))**2"
 
 
-@pytest.mark.parametrize("net", [
-    Net((2, 2, 1), dim=2, kernel="gaussian", amplitudes="free", penalties=({"rho": "abs(w)*r", "reduce": "mean"},)),
-    Net((1, 2, 1), dim=2, kernel="tanh(r)", loss="mse_half",
-        penalties=({"rho": "(s*(r-q0))**2", "params": {"s": 6.1, "q0": 0.433}},))], ids=["wiring", "distance"])
+@pytest.mark.parametrize(
+    "net",
+    [
+        Net((2, 2, 1), dim=2, kernel="gaussian", amplitudes="free", penalties=({"rho": "abs(w)*r", "reduce": "mean"},)),
+        Net(
+            (1, 2, 1),
+            dim=2,
+            kernel="tanh(r)",
+            loss="mse_half",
+            penalties=({"rho": "(s*(r-q0))**2", "params": {"s": 6.1, "q0": 0.433}},),
+        ),
+    ],
+    ids=["wiring", "distance"],
+)
 def test_flat_route_agrees_with_the_program(net):
     import sympy as sp
 
@@ -283,12 +350,20 @@ def test_flat_route_agrees_with_the_program(net):
     np.testing.assert_allclose(np.array(out[1:], dtype=float), truth.flat(), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("net", [
-    Net((3, 40, 30, 2), dim=2, kernel="gaussian", penalties=("w**2*r**2", {"rho": "r**3", "scale": 0.5, "reduce": "mean"})),
-    Net((3, 40, 30, 2), dim=3, kernel="tanh(r)",
-        penalties=({"rho": "(s*(r-q0))**2", "params": {"s": 6.1, "q0": 0.433}, "layers": [3]},)),
-    Net((3, 40, 30, 2), dim=3, kernel="inverse_quadratic", penalties=({"rho": "(r - q)**2*w**2", "params": {"q": 1.5}},)),
-], ids=["gaussian_two_terms", "tanh_layer3", "inverse_quadratic_w"])
+@pytest.mark.parametrize(
+    "net",
+    [
+        Net((3, 40, 30, 2), dim=2, kernel="gaussian", penalties=("w**2*r**2", {"rho": "r**3", "scale": 0.5, "reduce": "mean"})),
+        Net(
+            (3, 40, 30, 2),
+            dim=3,
+            kernel="tanh(r)",
+            penalties=({"rho": "(s*(r-q0))**2", "params": {"s": 6.1, "q0": 0.433}, "layers": [3]},),
+        ),
+        Net((3, 40, 30, 2), dim=3, kernel="inverse_quadratic", penalties=({"rho": "(r - q)**2*w**2", "params": {"q": 1.5}},)),
+    ],
+    ids=["gaussian_two_terms", "tanh_layer3", "inverse_quadratic_w"],
+)
 def test_fast_route_fuses_penalties_and_agrees_with_the_reference(net):
     from numeric.manual import fast, penalty, reference
 

@@ -4,22 +4,25 @@ from derive import MLP, Net, SpecError
 from derive.primitives import R
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    (dict(widths=(3,)), "L >= 2"),
-    (dict(widths=(2, 0, 1)), "width of layer 2"),
-    (dict(widths=(2, -1)), "width of layer 2"),
-    (dict(widths=(2, 1.5)), "width of layer 2"),
-    (dict(widths=(2, 1), dim=0), "dimension D"),
-    (dict(widths=(2, 1), kernel="gausian"), "unknown kernel 'gausian'"),
-    (dict(widths=(2, 1), hidden="tanhh"), "unknown name 'tanhh'"),
-    (dict(widths=(2, 1), loss="mse2"), "unknown name 'mse2'"),
-    (dict(widths=(2, 1), loss="huber(delta=-1)"), "must be positive"),
-    (dict(widths=(2, 1), kernel="gaussian", kernel_params={"s": -1}), "must be positive"),
-    (dict(widths=(2, 1), kernel="gaussian", kernel_params={"q": 1}), "no parameter 'q'"),
-    (dict(widths=(2, 1), kernel="exp(-r/t)"), "unknown name 't'"),
-    (dict(widths=(2, 1), kernel="exp(-r/s)", kernel_params={"s": float("nan")}), "finite"),
-    (dict(widths=(2, 1), hidden="leaky_relu(beta=1)"), "no parameter 'beta'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        (dict(widths=(3,)), "L >= 2"),
+        (dict(widths=(2, 0, 1)), "width of layer 2"),
+        (dict(widths=(2, -1)), "width of layer 2"),
+        (dict(widths=(2, 1.5)), "width of layer 2"),
+        (dict(widths=(2, 1), dim=0), "dimension D"),
+        (dict(widths=(2, 1), kernel="gausian"), "unknown kernel 'gausian'"),
+        (dict(widths=(2, 1), hidden="tanhh"), "unknown name 'tanhh'"),
+        (dict(widths=(2, 1), loss="mse2"), "unknown name 'mse2'"),
+        (dict(widths=(2, 1), loss="huber(delta=-1)"), "must be positive"),
+        (dict(widths=(2, 1), kernel="gaussian", kernel_params={"s": -1}), "must be positive"),
+        (dict(widths=(2, 1), kernel="gaussian", kernel_params={"q": 1}), "no parameter 'q'"),
+        (dict(widths=(2, 1), kernel="exp(-r/t)"), "unknown name 't'"),
+        (dict(widths=(2, 1), kernel="exp(-r/s)", kernel_params={"s": float("nan")}), "finite"),
+        (dict(widths=(2, 1), hidden="leaky_relu(beta=1)"), "no parameter 'beta'"),
+    ],
+)
 def test_invalid_specs_fail_at_construction_with_one_line(kwargs, fragment):
     with pytest.raises(SpecError) as info:
         Net(**kwargs)

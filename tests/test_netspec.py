@@ -35,20 +35,33 @@ def test_example_spec_loads():
     assert spec.flags == f"--net {ROOT / 'examples/my_net.toml'}"
 
 
-@pytest.mark.parametrize("net", [
-    Net((3, 5, 2), dim=2, kernel="exp(-r**2/s**2)", kernel_params={"s": 0.7}, hidden="softplus", output="sigmoid",
-        loss="bce", bias=True),
-    Net((2, 1), dim=3, kernel="wendland_c2", kernel_params={"s": 1.5}, hidden="leaky_relu(alpha=0.1)",
-        loss="huber(delta=0.5)"),
-    MLP((2, 3, 1), activations=("relu", "sigmoid"), loss="sse_half", bias=False),
-])
+@pytest.mark.parametrize(
+    "net",
+    [
+        Net(
+            (3, 5, 2),
+            dim=2,
+            kernel="exp(-r**2/s**2)",
+            kernel_params={"s": 0.7},
+            hidden="softplus",
+            output="sigmoid",
+            loss="bce",
+            bias=True,
+        ),
+        Net((2, 1), dim=3, kernel="wendland_c2", kernel_params={"s": 1.5}, hidden="leaky_relu(alpha=0.1)", loss="huber(delta=0.5)"),
+        MLP((2, 3, 1), activations=("relu", "sigmoid"), loss="sse_half", bias=False),
+    ],
+)
 def test_flags_round_trip(net):
     assert _parse(shlex.split(net_flags(net))).net == net
 
 
 def test_file_and_flags_round_trip(tmp_path):
-    path = _write(tmp_path, '[network]\nkind = "mlp"\nwidths = [2, 2]\nactivations = ["tanh"]\nbias = true\n'
-                            '[data]\nbatch = 5\nweight_range = [-1, 1]\nseed = 7\n')
+    path = _write(
+        tmp_path,
+        '[network]\nkind = "mlp"\nwidths = [2, 2]\nactivations = ["tanh"]\nbias = true\n'
+        "[data]\nbatch = 5\nweight_range = [-1, 1]\nseed = 7\n",
+    )
     spec = load_net(path)
     assert spec.net == MLP((2, 2), activations=("tanh",), bias=True)
     assert spec.data.batch == 5 and spec.data.weight_range == (-1.0, 1.0) and spec.data.seed == 7
@@ -69,44 +82,56 @@ def test_param_names_may_contain_underscores():
         _parse(["--widths", "2,1", "--kernel", "exp(-r**2/s**2)", "--param", "s=1", "--param", "w_max=2"])
 
 
-@pytest.mark.parametrize("text,message", [
-    ('[network]\nwidhts = [2, 1]\n', "unknown key 'widhts'; did you mean 'widths'"),
-    ('[network]\nwidths = "2,1"\n', "widths = '2,1' has the wrong type; write widths as a list"),
-    ('[network]\nwidths = [2, 1]\nbias = "yes"\n', "bias = 'yes' has the wrong type"),
-    ('[network]\nwidths = [2, 1]\ndim = 1.5\n', "dim = 1.5 has the wrong type"),
-    ('[network]\nwidths = [2, 1]\nactivations = ["tanh"]\n', "'activations' does not apply to kind = \"spatial\""),
-    ('[network]\nkind = "mlp"\nwidths = [2, 1]\nkernel = "gaussian"\n', "'kernel' does not apply to kind = \"mlp\""),
-    ('[network]\nkind = "conv"\nwidths = [2, 1]\n', "kind = 'conv' is unknown"),
-    ('[network]\ndim = 2\n', "has no 'widths'"),
-    ('[network]\nwidths = [2, 0]\n', "net.toml: \\[network\\]: width of layer 2 is 0"),
-    ('[network]\nwidths = [2, 1]\nkernel = "exp(-r**2/s**2)"\n', "needs a value for s; pass --param s=VALUE"),
-    ('[network]\nwidths = [2, 1]\nkernel = "exp(-r**2/s**2)"\nkernel_params = { s = 1, t = 2 }\n',
-     "parameter t is not used by kernel"),
-    ('[network]\nwidths = [2, 1]\nkernel = "gaussian"\nkernel_params = { s = "wide" }\n',
-     "kernel_params.s = 'wide' is not a number"),
-    ('[network]\nwidths = [2, 1]\nkernel = "__import__(\'os\')"\n', "underscores are not allowed"),
-    ('[network]\nwidths = [2, 1]\n[data]\nbatch = 0\n', "batch = 0 must be >= 1"),
-    ('[network]\nwidths = [2, 1]\n[data]\ninput_range = [2, 1]\n', "input_range = \\[2, 1\\] is not a range"),
-    ('[network]\nwidths = [2, 1]\n[data]\nrows = 3\n', "\\[data\\] has unknown key 'rows'"),
-    ('[network]\nwidths = [2, 1]\n[claims]\n', "the top level has unknown key 'claims'"),
-    ('[data]\nbatch = 2\n', "has no \\[network\\] table"),
-    ('[network\nwidths = [2, 1]\n', "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("[network]\nwidhts = [2, 1]\n", "unknown key 'widhts'; did you mean 'widths'"),
+        ('[network]\nwidths = "2,1"\n', "widths = '2,1' has the wrong type; write widths as a list"),
+        ('[network]\nwidths = [2, 1]\nbias = "yes"\n', "bias = 'yes' has the wrong type"),
+        ("[network]\nwidths = [2, 1]\ndim = 1.5\n", "dim = 1.5 has the wrong type"),
+        ('[network]\nwidths = [2, 1]\nactivations = ["tanh"]\n', "'activations' does not apply to kind = \"spatial\""),
+        ('[network]\nkind = "mlp"\nwidths = [2, 1]\nkernel = "gaussian"\n', "'kernel' does not apply to kind = \"mlp\""),
+        ('[network]\nkind = "conv"\nwidths = [2, 1]\n', "kind = 'conv' is unknown"),
+        ("[network]\ndim = 2\n", "has no 'widths'"),
+        ("[network]\nwidths = [2, 0]\n", "net.toml: \\[network\\]: width of layer 2 is 0"),
+        ('[network]\nwidths = [2, 1]\nkernel = "exp(-r**2/s**2)"\n', "needs a value for s; pass --param s=VALUE"),
+        (
+            '[network]\nwidths = [2, 1]\nkernel = "exp(-r**2/s**2)"\nkernel_params = { s = 1, t = 2 }\n',
+            "parameter t is not used by kernel",
+        ),
+        (
+            '[network]\nwidths = [2, 1]\nkernel = "gaussian"\nkernel_params = { s = "wide" }\n',
+            "kernel_params.s = 'wide' is not a number",
+        ),
+        ("[network]\nwidths = [2, 1]\nkernel = \"__import__('os')\"\n", "underscores are not allowed"),
+        ("[network]\nwidths = [2, 1]\n[data]\nbatch = 0\n", "batch = 0 must be >= 1"),
+        ("[network]\nwidths = [2, 1]\n[data]\ninput_range = [2, 1]\n", "input_range = \\[2, 1\\] is not a range"),
+        ("[network]\nwidths = [2, 1]\n[data]\nrows = 3\n", "\\[data\\] has unknown key 'rows'"),
+        ("[network]\nwidths = [2, 1]\n[claims]\n", "the top level has unknown key 'claims'"),
+        ("[data]\nbatch = 2\n", "has no \\[network\\] table"),
+        ("[network\nwidths = [2, 1]\n", "not valid TOML"),
+    ],
+)
 def test_bad_spec_is_one_line_spec_error(tmp_path, text, message):
     with pytest.raises(SpecError, match=message) as info:
         load_net(_write(tmp_path, text))
     assert "\n" not in str(info.value) and "; " in str(info.value)  # what, then the fix
 
 
-@pytest.mark.parametrize("argv,message", [
-    ([], "no network given"),
-    (["--widths", "2,1", "--kernel", "exp(-r**2/s**2)"],
-     "kernel 'exp\\(-r\\*\\*2/s\\*\\*2\\)' needs a value for s; pass --param s="),
-    (["--widths", "2,1", "--param", "t=1"], "kernel 'gaussian' has no parameter 't'"),
-    (["--widths", "2,1", "--kernel", "exp(-r/c)", "--param", "c=1", "--param", "s=2"], "parameter s is not used"),
-    (["--net", "/no/such/file.toml"], "cannot read /no/such/file.toml"),
-    (["--widths", "2,1", "--kind", "mlp", "--hidden", "tanh"], "'hidden' does not apply to kind = \"mlp\""),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        ([], "no network given"),
+        (
+            ["--widths", "2,1", "--kernel", "exp(-r**2/s**2)"],
+            "kernel 'exp\\(-r\\*\\*2/s\\*\\*2\\)' needs a value for s; pass --param s=",
+        ),
+        (["--widths", "2,1", "--param", "t=1"], "kernel 'gaussian' has no parameter 't'"),
+        (["--widths", "2,1", "--kernel", "exp(-r/c)", "--param", "c=1", "--param", "s=2"], "parameter s is not used"),
+        (["--net", "/no/such/file.toml"], "cannot read /no/such/file.toml"),
+        (["--widths", "2,1", "--kind", "mlp", "--hidden", "tanh"], "'hidden' does not apply to kind = \"mlp\""),
+    ],
+)
 def test_bad_flags_are_one_line_spec_errors(argv, message):
     with pytest.raises(SpecError, match=message) as info:
         _parse(argv)
@@ -123,8 +148,10 @@ def test_malformed_flag_values_are_usage_errors(argv):
 def test_claims_files_use_the_same_loader(tmp_path):
     from derivcheck.claimsfile import load_worked
 
-    body = ('[network]\nkind = "mlp"\nwidths = [1, 1]\nactivations = ["sigmoid"]\nweights = [[[3.0]]]\nbiases = [[1.0]]\n'
-            'lossy = "mse"\n[data]\nx = [[2.0]]\ny = [[1.0]]\n')
+    body = (
+        '[network]\nkind = "mlp"\nwidths = [1, 1]\nactivations = ["sigmoid"]\nweights = [[[3.0]]]\nbiases = [[1.0]]\n'
+        'lossy = "mse"\n[data]\nx = [[2.0]]\ny = [[1.0]]\n'
+    )
     with pytest.raises(SpecError, match="unknown key 'lossy'; did you mean 'loss'"):
         load_worked(_write(tmp_path, body))
     wf = load_worked(_write(tmp_path, body.replace('lossy = "mse"\n', "")))

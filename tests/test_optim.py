@@ -65,9 +65,7 @@ def test_newton_cg_solves_a_quadratic():
 def rosenbrock():
     def vg(x):
         a, b = x
-        return (1 - a) ** 2 + 100 * (b - a * a) ** 2, np.array(
-            [-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)]
-        )
+        return (1 - a) ** 2 + 100 * (b - a * a) ** 2, np.array([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)])
 
     def hv(x, v):
         a, b = x

@@ -292,12 +292,10 @@ def _grammar():
 
     def extend(inner):
         return st.one_of(
-            st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "**"]), inner).map(
-                lambda t: f"({t[0]}{t[1]}{t[2]})"
+            st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "**"]), inner).map(lambda t: f"({t[0]}{t[1]}{t[2]})"),
+            st.tuples(st.sampled_from(["exp", "log", "sqrt", "sin", "tanh", "abs", "erf", "atan"]), inner).map(
+                lambda t: f"{t[0]}({t[1]})"
             ),
-            st.tuples(
-                st.sampled_from(["exp", "log", "sqrt", "sin", "tanh", "abs", "erf", "atan"]), inner
-            ).map(lambda t: f"{t[0]}({t[1]})"),
             st.tuples(inner, inner).map(lambda t: f"where(r < 1, {t[0]}, {t[1]})"),
             inner.map(lambda e: f"-{e}"),
         )

@@ -17,7 +17,7 @@ def test_phi_is_g_prime_over_r(name):
 def test_phi_limits_at_zero():
     assert kernel("gaussian").phi0 == -2 and kernel("gaussian").dg0 == 0
     assert kernel("exponential").dg0 == -1 and kernel("exponential").phi0 == -sp.oo
-    assert kernel("cosine_cutoff").phi0 == -sp.pi ** 2 / 8
+    assert kernel("cosine_cutoff").phi0 == -(sp.pi**2) / 8
     for name in KERNELS:
         k = kernel(name)
         if k.dg0 == 0:  # phi(0) = g''(0) when g'(0) = 0
@@ -58,8 +58,14 @@ def test_phi_is_stable_near_a_compact_support_edge():
 # -- coincident nodes: the kernel's own properties (every decision about r = 0 reads these) ---------
 @pytest.mark.parametrize(
     "name, grad, hess",
-    [("gaussian", True, True), ("exponential", False, False), ("inverse_quadratic", True, True),
-     ("inverse_multiquadric", True, True), ("wendland_c2", True, True), ("cosine_cutoff", True, True)],
+    [
+        ("gaussian", True, True),
+        ("exponential", False, False),
+        ("inverse_quadratic", True, True),
+        ("inverse_multiquadric", True, True),
+        ("wendland_c2", True, True),
+        ("cosine_cutoff", True, True),
+    ],
 )
 def test_coincidence_properties_of_library_kernels(name, grad, hess):
     k = kernel(name)

@@ -19,10 +19,14 @@ from numeric.compare import rel_error
 # -- flat route == program route --------------------------------------------------------------------
 # tanh and sigmoid are left to the 50-digit test below: the program uses their simplified derivatives
 # (cosh^-2, stable when saturated) and sp.diff gives 1 - tanh^2; equal, but simplify() needs minutes to see it.
-@pytest.mark.parametrize("net", [Net((1, 2, 1), dim=2, kernel="gaussian", hidden="softplus", loss="mse", bias=True),
-                                 Net((1, 2, 1), dim=1, kernel="inverse_quadratic", hidden="softplus", output="softplus",
-                                     bias=True)],
-                         ids=_ids)
+@pytest.mark.parametrize(
+    "net",
+    [
+        Net((1, 2, 1), dim=2, kernel="gaussian", hidden="softplus", loss="mse", bias=True),
+        Net((1, 2, 1), dim=1, kernel="inverse_quadratic", hidden="softplus", output="softplus", bias=True),
+    ],
+    ids=_ids,
+)
 def test_flat_equals_program_symbolically(net):
     built = sym.build_program(net, batch=1)
     leaves = sym._flat(built.params) + sym._flat(built.biases)
@@ -34,11 +38,16 @@ def test_flat_equals_program_symbolically(net):
         assert is_zero(exact - ours), n  # expand (then simplify) to exactly 0
 
 
-@pytest.mark.parametrize("net", [NETS[0], NETS[7],
-                                 Net((2, 2, 1), dim=2, kernel="wendland_c2", hidden="leaky_relu(alpha=0.1)",
-                                     output="sigmoid", loss="bce"),
-                                 Net((1, 2, 2), dim=1, kernel="cosine_cutoff", hidden="gelu", loss="softmax_ce")],
-                         ids=_ids)
+@pytest.mark.parametrize(
+    "net",
+    [
+        NETS[0],
+        NETS[7],
+        Net((2, 2, 1), dim=2, kernel="wendland_c2", hidden="leaky_relu(alpha=0.1)", output="sigmoid", loss="bce"),
+        Net((1, 2, 2), dim=1, kernel="cosine_cutoff", hidden="gelu", loss="softmax_ce"),
+    ],
+    ids=_ids,
+)
 def test_flat_equals_program_at_50_digits(net):
     p, X, Y = random_case(net, batch=2)
     fl, grads = sym.flat_gradient(net, batch=2)
@@ -72,8 +81,10 @@ def test_symengine_equals_sympy(net):
         assert abs(a - b) <= mpmath.mpf(10) ** -46 * max(1, abs(a))
     # ... and those derivatives are equal symbolically, first and second order.
     K = net.widths[-1]
-    pairs = [(sym._act_template(net.hidden, "sympy"), sym._act_template(net.hidden, "symengine")),
-             (sym._loss_template(net.loss, K, "sympy"), sym._loss_template(net.loss, K, "symengine"))]
+    pairs = [
+        (sym._act_template(net.hidden, "sympy"), sym._act_template(net.hidden, "symengine")),
+        (sym._loss_template(net.loss, K, "sympy"), sym._loss_template(net.loss, K, "symengine")),
+    ]
     for t0, t1 in pairs:
         if t0 is None:
             continue

@@ -35,7 +35,7 @@ def test_audit_report_builds_for_every_kernel(spec, tmp_path):
     tex, pdf = write_report(a, tmp_path, compile=tex_available())
     text = tex.read_text()
     assert r"\cdot \cdot" not in text and "MATH.md" not in text
-    evidence = text[text.index(r"\section*{Evidence}"):]
+    evidence = text[text.index(r"\section*{Evidence}") :]
     assert "textquotedbl" not in evidence and "{\\{}{\\textquotesingle}" not in evidence  # no Python dicts
     assert not LONG_FLOAT.search(evidence), LONG_FLOAT.search(evidence)
     if tex_available():
@@ -116,6 +116,7 @@ def test_catalog_correct_formulas_keep_words_in_text_mode():
 
 # ------------------------------------------------------------------ tables at 80 columns, --json PATH|-
 
+
 def _lines_fit(text: str, width: int = 80) -> None:
     assert text.strip()
     assert max(len(line) for line in text.splitlines()) <= width, text
@@ -168,6 +169,7 @@ def test_verify_table_is_complete_when_piped(capsys, monkeypatch, tmp_path):
 
 
 # ------------------------------------------------------------------------------- the derivation report
+
 
 def test_derivation_report_notation_and_no_proof(tmp_path):
     from derivcheck import report

@@ -19,8 +19,15 @@ TABLE_NAME = {"loss": "loss", "dW": "dW", "dZ": "dZ", "db": "db", "dX": "dX", "d
 
 
 def _quantities(g):
-    out = {"loss": g.loss, "dW": g.dW, "dZ": g.dZ, "db": g.db, "dX": g.dX,
-           "delta": g.delta[1:], "dA": g.dA}  # delta[0] is None: layer 1 has no h
+    out = {
+        "loss": g.loss,
+        "dW": g.dW,
+        "dZ": g.dZ,
+        "db": g.db,
+        "dX": g.dX,
+        "delta": g.delta[1:],
+        "dA": g.dA,
+    }  # delta[0] is None: layer 1 has no h
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -72,7 +79,7 @@ def test_coordinate_gradient_is_eq_8_summed_over_pairs():
     """The efficient form against eq. (8) written as the sum over j of G_ij (z_i - z'_j)."""
     rng = np.random.default_rng(0)
     Zl, Zp, dW = rng.normal(size=(4, 3)), rng.normal(size=(5, 3)), rng.normal(size=(4, 5))
-    phiR = -2 * np.exp(-reference.distances(Zl, Zp) ** 2)  # gaussian: phi = g'/r = -2 e^{-r^2}
+    phiR = -2 * np.exp(-(reference.distances(Zl, Zp) ** 2))  # gaussian: phi = g'/r = -2 e^{-r^2}
     G = dW * phiR
     diff = Zl[:, None, :] - Zp[None, :, :]  # N_l x N_(l-1) x D: fine at this size
     backward_term, forward_term = reference.coordinate_gradient(dW, phiR, Zl, Zp)

@@ -9,8 +9,10 @@ from derivcheck import report, verify
 from derivcheck.latex import escape
 from derive import SpecError
 
-needs_tex = pytest.mark.skipif(shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
-                               reason="TeX Live / poppler not installed (CI installs them in .ci/run)")
+needs_tex = pytest.mark.skipif(
+    shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
+    reason="TeX Live / poppler not installed (CI installs them in .ci/run)",
+)
 
 
 def _text(pdf):
@@ -39,9 +41,16 @@ def test_verification_report_pdf_states_the_verdict(results, tmp_path):
 def test_verification_report_shows_failures(results, tmp_path):
     data = json.loads(results.read_text())
     data["summary"]["verdict"] = "fail"
-    data["failures"] = [{"case": "m001", "net": "Net(...)", "engine": "manual", "quantity": "dZ",
-                         "message": "dZ of layer 2, node 0, dim 1 (manual vs ground truth): 1.0 vs 2.0",
-                         "reproduce": "derivcheck verify --seed 0 --only m001"}]
+    data["failures"] = [
+        {
+            "case": "m001",
+            "net": "Net(...)",
+            "engine": "manual",
+            "quantity": "dZ",
+            "message": "dZ of layer 2, node 0, dim 1 (manual vs ground truth): 1.0 vs 2.0",
+            "reproduce": "derivcheck verify --seed 0 --only m001",
+        }
+    ]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(data))
     _, pdf = report.verification_report(bad, tmp_path)
@@ -71,21 +80,35 @@ def test_missing_or_foreign_results_are_bad_input(tmp_path):
 
 
 def _bench_json(path):
-    rows = [{"width": w, "grad_s": 1e-6 * w**2, "hvp_s": 2e-6 * w**2, "grad_bytes": 8 * w**2,
-             "hvp_bytes": 16 * w**2} for w in (128, 256, 512)]
-    targets = [
-        {"id": "gradient.vs_floor", "what": "", "measured": 1.6, "unit": "x", "target": "<= 1.3", "pass": False,
-         "details": {}},
-        {"id": "scaling.grad_s", "what": "", "measured": 2.0, "unit": "exponent", "target": "~2", "pass": True,
-         "details": {}},
-        {"id": "cuda.throughput", "what": "", "measured": None, "unit": "samples/s", "target": "recorded",
-         "pass": None, "details": {"skipped": "no CUDA"}},
+    rows = [
+        {"width": w, "grad_s": 1e-6 * w**2, "hvp_s": 2e-6 * w**2, "grad_bytes": 8 * w**2, "hvp_bytes": 16 * w**2}
+        for w in (128, 256, 512)
     ]
-    path.write_text(json.dumps({
-        "provenance": {"command": "python -m derivcheck.bench --out x.json", "created": "2026-11-23"},
-        "config": {"quick": False}, "targets": targets,
-        "sections": {"scaling": {"rows": rows, "exponents": {k: 2.0 for k in ("grad_s", "hvp_s", "grad_bytes",
-                                                                               "hvp_bytes")}}}}))
+    targets = [
+        {"id": "gradient.vs_floor", "what": "", "measured": 1.6, "unit": "x", "target": "<= 1.3", "pass": False, "details": {}},
+        {"id": "scaling.grad_s", "what": "", "measured": 2.0, "unit": "exponent", "target": "~2", "pass": True, "details": {}},
+        {
+            "id": "cuda.throughput",
+            "what": "",
+            "measured": None,
+            "unit": "samples/s",
+            "target": "recorded",
+            "pass": None,
+            "details": {"skipped": "no CUDA"},
+        },
+    ]
+    path.write_text(
+        json.dumps(
+            {
+                "provenance": {"command": "python -m derivcheck.bench --out x.json", "created": "2026-11-23"},
+                "config": {"quick": False},
+                "targets": targets,
+                "sections": {
+                    "scaling": {"rows": rows, "exponents": {k: 2.0 for k in ("grad_s", "hvp_s", "grad_bytes", "hvp_bytes")}}
+                },
+            }
+        )
+    )
     return path
 
 

@@ -32,8 +32,7 @@ def small_cases(draw, net=None):
 
 
 @settings(max_examples=10)
-@given(st.one_of(small_cases(),
-                 small_cases(strategies.mlps(layers=st.integers(2, 3), width=st.integers(1, 3)))))
+@given(st.one_of(small_cases(), small_cases(strategies.mlps(layers=st.integers(2, 3), width=st.integers(1, 3)))))
 def test_torch_hessian_matches_symbolic(case):
     net, params, X, Y = case
     note(net.describe())
@@ -100,8 +99,7 @@ def test_unknown_method_and_bad_device_are_spec_errors():
 def test_cuda_matches_cpu():
     net = Net((3, 4, 2), dim=3, bias=True)
     rng = np.random.default_rng(0)
-    params = Params(Z=[rng.uniform(-1, 1, (n, 3)) for n in net.widths],
-                    b=[rng.uniform(-1, 1, n) for n in (4, 2)])
+    params = Params(Z=[rng.uniform(-1, 1, (n, 3)) for n in net.widths], b=[rng.uniform(-1, 1, n) for n in (4, 2)])
     X, Y = rng.uniform(-1, 1, (3, 3)), rng.uniform(-1, 1, (3, 2))
     V = _direction(net, 1)
     cpu = _cat(autograd.hvp(net, params, X, Y, V, device="cpu"))

@@ -40,8 +40,7 @@ def test_bce_mlps_end_in_a_sigmoid(net):
 
 @given(strategies.nets(layers=3, width=2, dim=1, kernel="gaussian", hidden="tanh", loss="mse", bias=False))
 def test_values_are_accepted_where_strategies_are(net):
-    assert (net.widths, net.dim, net.kernel, net.hidden, net.loss, net.bias) == ((2, 2, 2), 1, "gaussian", "tanh",
-                                                                                   "mse", False)
+    assert (net.widths, net.dim, net.kernel, net.hidden, net.loss, net.bias) == ((2, 2, 2), 1, "gaussian", "tanh", "mse", False)
 
 
 @given(st.data(), st.sampled_from(["bce", "softmax_ce", "mse"]))
@@ -75,8 +74,9 @@ def test_coincident_draws_put_a_node_on_one_below(case):
 @given(strategies.adversarial_cases(kind="near"))
 def test_near_draws_separate_two_nodes_by_a_tiny_distance(case):
     _, net, params, _, _ = case
-    r = np.concatenate([np.linalg.norm(z[:, None, :] - zp[None, :, :], axis=-1).ravel()
-                        for z, zp in zip(params.Z[1:], params.Z[:-1])])
+    r = np.concatenate(
+        [np.linalg.norm(z[:, None, :] - zp[None, :, :], axis=-1).ravel() for z, zp in zip(params.Z[1:], params.Z[:-1])]
+    )
     assert np.any((r > 0) & (r <= 1.01e-3))  # separations 1e-3..1e-7 (other pairs may coincide by chance)
 
 

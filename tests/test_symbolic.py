@@ -62,8 +62,13 @@ def test_adversarial_inputs_match_manual(case):
     truth = sym.gradients(net, p, X, Y)
     for q, t in _fields(truth).items():
         if t is not None:
-            assert np.all(np.isfinite(np.asarray(t, dtype=float) if q == "loss" else np.concatenate(
-                [np.ravel(a) for a in (t if isinstance(t, list) else [t])]))), (kind, q)
+            assert np.all(
+                np.isfinite(
+                    np.asarray(t, dtype=float)
+                    if q == "loss"
+                    else np.concatenate([np.ravel(a) for a in (t if isinstance(t, list) else [t])])
+                )
+            ), (kind, q)
             assert rel_error(_fields(other)[q], t) < 1e-8, (kind, q)
 
 
@@ -99,22 +104,24 @@ def _torch_hessian(net, p, X, Y):
         def f(v):
             Z, pos = [], 0
             for s in shapes:
-                Z.append(v[pos:pos + s[0] * s[1]].reshape(s))
+                Z.append(v[pos : pos + s[0] * s[1]].reshape(s))
                 pos += s[0] * s[1]
             return ag.loss_fn(net, Z=Z, b=b, X=Xt, Y=Yt)[0]
     else:
         shapes = [w.shape for w in p.W] + ([b.shape for b in p.b] if net.bias else [])
-        flat0 = torch.tensor(np.concatenate([w.ravel() for w in p.W] + ([b.ravel() for b in p.b] if net.bias else [])),
-                             dtype=torch.float64)
+        flat0 = torch.tensor(
+            np.concatenate([w.ravel() for w in p.W] + ([b.ravel() for b in p.b] if net.bias else [])), dtype=torch.float64
+        )
 
         def f(v):
             parts, pos = [], 0
             for s in shapes:
                 n = int(np.prod(s))
-                parts.append(v[pos:pos + n].reshape(s))
+                parts.append(v[pos : pos + n].reshape(s))
                 pos += n
             nW = net.L - 1
             return ag.loss_fn(net, W=parts[:nW], b=parts[nW:] if net.bias else None, X=Xt, Y=Yt)[0]
+
     return torch.autograd.functional.hessian(f, flat0).numpy()
 
 
@@ -123,8 +130,11 @@ def test_hessian_agrees_with_torch(net):
     p, X, Y = random_case(net, batch=2)
     # wrt="Z": the coordinates only (the torch reference below holds a spatial net's biases fixed)
     H = sym.hessian(net, p, X, Y, wrt="Z" if net.spatial else None)
-    n = (net.n_coords if net.spatial else
-         sum(a * b for a, b in zip(net.widths[1:], net.widths[:-1])) + (sum(net.widths[1:]) if net.bias else 0))
+    n = (
+        net.n_coords
+        if net.spatial
+        else sum(a * b for a, b in zip(net.widths[1:], net.widths[:-1])) + (sum(net.widths[1:]) if net.bias else 0)
+    )
     assert H.shape == (n, n)
     assert np.array_equal(H, H.T)
     assert rel_error(_torch_hessian(net, p, X, Y), H) < 1e-10

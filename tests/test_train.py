@@ -48,8 +48,7 @@ def test_descent_lemma_along_the_whole_gd_trajectory(small):
     for _ in range(6):
         run = tr.train(small, "gd", iters=40, lr=lr, keep_trajectory=True)
         lams = [
-            optim.top_eigenvalue(lambda v, x=x: problem.hvp(x, v), problem.n, iters=300, rtol=1e-9)
-            for x in run.result.trajectory
+            optim.top_eigenvalue(lambda v, x=x: problem.hvp(x, v), problem.n, iters=300, rtol=1e-9) for x in run.result.trajectory
         ]
         if run.lr < 2 / max(lams):
             premise = True
@@ -58,9 +57,7 @@ def test_descent_lemma_along_the_whole_gd_trajectory(small):
     assert premise, f"no step size below 2/lambda_max along its own trajectory (seed {SEED})"
     losses = [h.loss for h in run.result.history]
     bad = [k for k in range(1, len(losses)) if not losses[k] < losses[k - 1]]
-    assert not bad, (
-        f"loss did not decrease at steps {bad} with eta {run.lr:.4g} < 2/{max(lams):.4g} (seed {SEED})"
-    )
+    assert not bad, f"loss did not decrease at steps {bad} with eta {run.lr:.4g} < 2/{max(lams):.4g} (seed {SEED})"
     assert losses[-1] < 0.5 * losses[0]
 
 
@@ -174,9 +171,7 @@ def test_cli_all_methods_share_the_budget(tmp_path, capsys):
         ]
     )
     assert rc == 0
-    costs = {
-        m: json.loads((tmp_path / f"synthetic_{m}.json").read_text())["summary"]["cost"] for m in tr.METHODS
-    }
+    costs = {m: json.loads((tmp_path / f"synthetic_{m}.json").read_text())["summary"]["cost"] for m in tr.METHODS}
     # with --iters all three run 5 iterations unless the Newton-CG budget stops them first
     assert costs["gd"] <= costs["newton-cg"] and costs["adam"] <= costs["newton-cg"]
 

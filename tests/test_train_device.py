@@ -43,8 +43,11 @@ def test_torch_problem_is_the_manual_objective_kept_on_the_device(small, device)
 @pytest.mark.parametrize("device", DEVICES)
 def test_optimisers_keep_their_state_on_the_device(small, device):
     tp, t0 = optim.torch_problem(small.net, small.params0, small.X, small.Y, device=device)
-    for res in (optim.gd(tp, t0, 0.5, 3, keep_trajectory=True), optim.adam(tp, t0, 0.01, 3),
-                optim.newton_cg(tp, t0, 2, cg_maxiter=3)):
+    for res in (
+        optim.gd(tp, t0, 0.5, 3, keep_trajectory=True),
+        optim.adam(tp, t0, 0.01, 3),
+        optim.newton_cg(tp, t0, 2, cg_maxiter=3),
+    ):
         assert torch.is_tensor(res.x) and res.x.device.type == device, res.method
         assert all(isinstance(r.loss, float) and isinstance(r.grad_norm, float) for r in res.history)
     assert all(torch.is_tensor(x) for x in res.trajectory or []) or res.trajectory is None

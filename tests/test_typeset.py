@@ -39,7 +39,7 @@ def test_report_notation_is_one_based_and_cse_names_cannot_collide_with_inputs()
 
 def test_cse_latex_cuts_pieces_latex_cannot_break():
     xs = sp.symbols("x0_0:12", real=True)
-    e = sp.exp(-sum((v - k) ** 2 for k, v in enumerate(xs))) / (1 + sum(v ** 3 for v in xs))
+    e = sp.exp(-sum((v - k) ** 2 for k, v in enumerate(xs))) / (1 + sum(v**3 for v in xs))
     repl, reduced = cse_latex([e], limit=80)
     assert len(repl) >= 2
     assert all(len(d) <= 400 for _, d in repl)  # each piece is one breakable sum of short terms

@@ -41,13 +41,15 @@ def test_audit_kernel_positional_formula_with_minus_names_the_missing_param(caps
     assert "needs a value for s" in err and "--param s=VALUE" in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["audit-kernel", "gaussian", "--param", "w_max=2"], "has no parameter 'w_max'"),
-    (["audit-kernel", "exp(-r/s)", "--param", "s=1", "--param", "w_max=2"], "parameter w_max is not used"),
-    (["verify", "--widths", "2,1", "--kernel", "exp(-r/s)", "--param", "s=1", "--param", "t_0=2"],
-     "parameter t_0 is not used"),
-    (["audit-kernel", "gaussian", "--kernel", "gaussian"], "two kernels given"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["audit-kernel", "gaussian", "--param", "w_max=2"], "has no parameter 'w_max'"),
+        (["audit-kernel", "exp(-r/s)", "--param", "s=1", "--param", "w_max=2"], "parameter w_max is not used"),
+        (["verify", "--widths", "2,1", "--kernel", "exp(-r/s)", "--param", "s=1", "--param", "t_0=2"], "parameter t_0 is not used"),
+        (["audit-kernel", "gaussian", "--kernel", "gaussian"], "two kernels given"),
+    ],
+)
 def test_unused_or_doubled_parameters_are_errors(capsys, argv, message):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
@@ -55,8 +57,23 @@ def test_unused_or_doubled_parameters_are_errors(capsys, argv, message):
 
 def test_underscored_parameter_reaches_the_kernel(tmp_path, capsys):
     out = tmp_path / "r.json"
-    argv = ["verify", "--widths", "2,2,1", "--dim", "1", "--kernel", "-w_max*tanh(3*(r-0.4))", "--param", "w_max=2",
-            "--cases", "2", "--engines", "manual", "--out", str(out)]
+    argv = [
+        "verify",
+        "--widths",
+        "2,2,1",
+        "--dim",
+        "1",
+        "--kernel",
+        "-w_max*tanh(3*(r-0.4))",
+        "--param",
+        "w_max=2",
+        "--cases",
+        "2",
+        "--engines",
+        "manual",
+        "--out",
+        str(out),
+    ]
     assert main(argv) in (0, 1)
     assert json.loads(out.read_text())["cases"][0]["spec"]["kernel_params"] == {"w_max": 2.0}
 
@@ -76,8 +93,7 @@ def test_verify_runs_the_users_network_with_adversarial_cases(tmp_path, capsys):
     assert near["spec"]["separation"] == 1e-7 and any(s.startswith("fd:") for s in near["skipped"])
     # --only rebuilds the same case from the seed
     one = tmp_path / "one.json"
-    assert main(["verify", "--net", NET, "--cases", "3", "--engines", "manual", "--only", "a02-near-1e-7",
-                 "--out", str(one)]) == 0
+    assert main(["verify", "--net", NET, "--cases", "3", "--engines", "manual", "--only", "a02-near-1e-7", "--out", str(one)]) == 0
     again = json.loads(one.read_text())["cases"]
     assert [c["id"] for c in again] == ["a02-near-1e-7"]
     assert again[0]["errors"]["manual"]["dZ"]["rel"] == near["errors"]["manual"]["dZ"]["rel"]
@@ -85,13 +101,52 @@ def test_verify_runs_the_users_network_with_adversarial_cases(tmp_path, capsys):
 
 def test_verify_runs_an_mlp_and_a_formula_with_a_leading_minus(tmp_path, capsys):
     out = tmp_path / "mlp.json"
-    assert main(["verify", "--kind", "mlp", "--widths", "3,2,2", "--activations", "relu,sigmoid", "--loss", "bce",
-                 "--bias", "--cases", "2", "--engines", "manual,torch-cpu", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "verify",
+                "--kind",
+                "mlp",
+                "--widths",
+                "3,2,2",
+                "--activations",
+                "relu,sigmoid",
+                "--loss",
+                "bce",
+                "--bias",
+                "--cases",
+                "2",
+                "--engines",
+                "manual,torch-cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     kinds = {c["spec"].get("draw", "drawn") for c in json.loads(out.read_text())["cases"]}
     assert kinds == {"drawn", "relu_kink"}  # no coordinates: no node pairs; bce: no saturation case
     out = tmp_path / "minus.json"
-    assert main(["verify", "--widths", "2,2,1", "--dim", "2", "--kernel", "-2*exp(-r**2)", "--cases", "2",
-                 "--engines", "manual,torch-cpu", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "verify",
+                "--widths",
+                "2,2,1",
+                "--dim",
+                "2",
+                "--kernel",
+                "-2*exp(-r**2)",
+                "--cases",
+                "2",
+                "--engines",
+                "manual,torch-cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert json.loads(out.read_text())["cases"][0]["spec"]["kernel"] == "-2*exp(-r**2)"
 
 
@@ -116,8 +171,24 @@ def test_gd_backtracks_instead_of_climbing():
 
 
 def test_train_takes_the_users_network(tmp_path, capsys):
-    rc = main(["train", "--net", NET, "--hidden", "softplus", "--loss", "sse_half", "--method", "gd", "--iters", "5",
-               "--quiet", "--out", str(tmp_path)])
+    rc = main(
+        [
+            "train",
+            "--net",
+            NET,
+            "--hidden",
+            "softplus",
+            "--loss",
+            "sse_half",
+            "--method",
+            "gd",
+            "--iters",
+            "5",
+            "--quiet",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0 and "widths=(3, 4, 2), D=2, g=exp(-r**2/s**2)(s=0.7), hidden=softplus" in out
     assert "loss=sse_half" in out
@@ -126,33 +197,106 @@ def test_train_takes_the_users_network(tmp_path, capsys):
 
 
 def test_train_kernel_with_a_leading_minus_and_diabetes_widths(tmp_path, capsys):
-    assert main(["train", "--kernel", "-2*exp(-r**2)", "--widths", "2,3,1", "--method", "adam", "--iters", "3",
-                 "--quiet", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--kernel",
+                "-2*exp(-r**2)",
+                "--widths",
+                "2,3,1",
+                "--method",
+                "adam",
+                "--iters",
+                "3",
+                "--quiet",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     assert "g=-2*exp(-r**2)" in capsys.readouterr().out
     assert main(["train", "--task", "diabetes", "--widths", "3,4,1", "--quiet"]) == 2
     assert "--widths does not apply to --task diabetes" in capsys.readouterr().err
 
 
 def test_train_that_ends_above_its_start_says_so(tmp_path, capsys):
-    rc = main(["train", "--widths", "2,3,1", "--dim", "2", "--kernel", "1+r**2", "--method", "gd", "--lr", "0.02",
-               "--no-backtrack", "--iters", "10", "--quiet", "--out", str(tmp_path)])
+    rc = main(
+        [
+            "train",
+            "--widths",
+            "2,3,1",
+            "--dim",
+            "2",
+            "--kernel",
+            "1+r**2",
+            "--method",
+            "gd",
+            "--lr",
+            "0.02",
+            "--no-backtrack",
+            "--iters",
+            "10",
+            "--quiet",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == 1 and "diverged" in captured.out and "loss increased" in captured.err
-    rc = main(["train", "--widths", "2,3,1", "--dim", "2", "--kernel", "1+r**2", "--method", "gd", "--lr", "0.02",
-               "--iters", "10", "--quiet", "--out", str(tmp_path)])
+    rc = main(
+        [
+            "train",
+            "--widths",
+            "2,3,1",
+            "--dim",
+            "2",
+            "--kernel",
+            "1+r**2",
+            "--method",
+            "gd",
+            "--lr",
+            "0.02",
+            "--iters",
+            "10",
+            "--quiet",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0 and "backtracked" in out
 
 
 def test_report_derivation_of_the_users_network(tmp_path, capsys):
-    assert main(["report", "--which", "derivation", "--widths", "2,2,1", "--dim", "2", "--kernel", "exp(-r**2/s**2)",
-                 "--param", "s=0.7", "--no-pdf", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--which",
+                "derivation",
+                "--widths",
+                "2,2,1",
+                "--dim",
+                "2",
+                "--kernel",
+                "exp(-r**2/s**2)",
+                "--param",
+                "s=0.7",
+                "--no-pdf",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     tex = (tmp_path / "derivation.tex").read_text()
     assert "widths=(2, 2, 1), D=2" in tex and "s=0.7" in tex
 
 
 # -- formula claims report like check-grad (issue 13 item 3) --------------------------------------
-CLAIMS_FILE = '''
+CLAIMS_FILE = """
 from dataclasses import replace
 
 import numpy as np
@@ -185,7 +329,7 @@ CLAIMS = [
     FormulaClaim("eps", "dZ", eps_dz, layers="all", family=NEAR, rtol=1e-3),
     FormulaClaim("eps-far", "dZ", eps_dz, layers="all", family=replace(NEAR, near=False), rtol=1e-3),
 ]
-'''
+"""
 
 
 def test_formula_claims_report_relative_error_digits_and_numbers(tmp_path, capsys):
@@ -221,7 +365,7 @@ def test_readme_check_your_own_network_runs_as_written(tmp_path, monkeypatch, ca
 
     text = (ROOT / "README.md").read_text()
     start = text.index("## Check your own network")
-    section = text[start:text.index("\n## ", start + 1)]
+    section = text[start : text.index("\n## ", start + 1)]
     shell = section.split("```sh\n")[1].split("```")[0]
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     monkeypatch.chdir(tmp_path)
@@ -251,6 +395,25 @@ def test_verify_matrix_flags_do_not_mix_with_a_network(capsys):
 
 def test_check_grad_takes_a_kernel_with_a_leading_minus(capsys):
     # catalog_grads.correct hard-codes the gaussian kernel: parsed as typed, the other kernel is judged (exit 1)
-    assert main(["check-grad", "catalog_grads:correct", "--widths", "2,2,1", "--dim", "2", "--kernel",
-                 "-2*exp(-r**2/w_s**2)", "--param", "w_s=0.8", "--bias", "--cases", "1", "--no-shrink"]) == 1
+    assert (
+        main(
+            [
+                "check-grad",
+                "catalog_grads:correct",
+                "--widths",
+                "2,2,1",
+                "--dim",
+                "2",
+                "--kernel",
+                "-2*exp(-r**2/w_s**2)",
+                "--param",
+                "w_s=0.8",
+                "--bias",
+                "--cases",
+                "1",
+                "--no-shrink",
+            ]
+        )
+        == 1
+    )
     assert "g=-2*exp(-r**2/w_s**2)(w_s=0.8)" in capsys.readouterr().out

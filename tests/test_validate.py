@@ -10,13 +10,16 @@ from numeric import manual
 from numeric.validate import as_array, check_inputs, coincidence_error
 
 
-@pytest.mark.parametrize("bad, fragment", [
-    (lambda p, X, Y: (p, X * np.nan, Y), "X contains NaN"),
-    (lambda p, X, Y: (p, X, Y * np.inf), "Y contains NaN or Inf"),
-    (lambda p, X, Y: (Params(Z=p.Z[:2]), X, Y), "3 coordinate arrays"),
-    (lambda p, X, Y: (Params(Z=[p.Z[0], p.Z[1].T, p.Z[2]]), X, Y), "Z of layer 2 has shape"),
-    (lambda p, X, Y: (p, X[:, :1], Y), "X has shape"),
-])
+@pytest.mark.parametrize(
+    "bad, fragment",
+    [
+        (lambda p, X, Y: (p, X * np.nan, Y), "X contains NaN"),
+        (lambda p, X, Y: (p, X, Y * np.inf), "Y contains NaN or Inf"),
+        (lambda p, X, Y: (Params(Z=p.Z[:2]), X, Y), "3 coordinate arrays"),
+        (lambda p, X, Y: (Params(Z=[p.Z[0], p.Z[1].T, p.Z[2]]), X, Y), "Z of layer 2 has shape"),
+        (lambda p, X, Y: (p, X[:, :1], Y), "X has shape"),
+    ],
+)
 def test_bad_data_gets_one_line_error(bad, fragment):
     net = Net((2, 3, 1), dim=2)
     p, (X, Y) = random_params(net), random_data(net)
@@ -33,12 +36,15 @@ def test_check_inputs_converts_to_the_requested_dtype():
     assert all(a.dtype == np.float32 for a in [*Z, *b, Xa, Ya])
 
 
-@pytest.mark.parametrize("params, fragment", [
-    (Params(W=[np.ones((3, 2))]), "params.W must hold 2 weight matrices"),
-    (Params(W=[np.ones((2, 3)), np.ones((1, 3))]), "W of layer 2 has shape"),
-    (Params(W=[np.ones((3, 2)), np.ones((1, 3))]), "net has biases: params.b must hold 2 vectors"),
-    (Params(W=[np.ones((3, 2)), np.ones((1, 3))], b=[np.ones(3), np.ones(2)]), "b of layer 3 has length 2"),
-])
+@pytest.mark.parametrize(
+    "params, fragment",
+    [
+        (Params(W=[np.ones((3, 2))]), "params.W must hold 2 weight matrices"),
+        (Params(W=[np.ones((2, 3)), np.ones((1, 3))]), "W of layer 2 has shape"),
+        (Params(W=[np.ones((3, 2)), np.ones((1, 3))]), "net has biases: params.b must hold 2 vectors"),
+        (Params(W=[np.ones((3, 2)), np.ones((1, 3))], b=[np.ones(3), np.ones(2)]), "b of layer 3 has length 2"),
+    ],
+)
 def test_mlp_parameters_are_checked(params, fragment):
     net = MLP((2, 3, 1), activations="tanh", bias=True)
     X, Y = random_data(net)
@@ -62,5 +68,9 @@ def test_coincidence_error_names_both_nodes():
     assert isinstance(err, SpecError)
     assert "node 1 of layer 2 and node 0 of layer 1" in str(err) and "\n" not in str(err)
     with pytest.raises(SpecError, match="coincide"):
-        manual.gradients(Net((1, 1, 1), dim=2, kernel="exponential"),
-                         Params(Z=[np.zeros((1, 2)), np.zeros((1, 2)), np.ones((1, 2))]), np.ones((1, 1)), np.zeros((1, 1)))
+        manual.gradients(
+            Net((1, 1, 1), dim=2, kernel="exponential"),
+            Params(Z=[np.zeros((1, 2)), np.zeros((1, 2)), np.ones((1, 2))]),
+            np.ones((1, 1)),
+            np.zeros((1, 1)),
+        )

@@ -99,8 +99,10 @@ def test_only_reruns_one_case(tmp_path):
     assert code == 0 and [c["id"] for c in res["cases"]] == ["m002"]
 
 
-@pytest.mark.parametrize("argv", [["verify", "--engines", "manual,abacus"], ["verify", "--seed", "-1"],
-                                  ["verify", "--only", "nope", "--quick", "--drawn", "0"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["verify", "--engines", "manual,abacus"], ["verify", "--seed", "-1"], ["verify", "--only", "nope", "--quick", "--drawn", "0"]],
+)
 def test_bad_input_exits_2_with_one_line(argv, tmp_path, capsys):
     assert cli.main(argv + ["--out", str(tmp_path / "r.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

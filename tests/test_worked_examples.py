@@ -10,11 +10,14 @@ from derive import MLP, Params
 from numeric import autograd, manual
 
 SCALAR = MLP((1, 1, 1, 1), activations=("relu", "tanh", "sigmoid"), loss="sse_half")
-SCALAR_P = Params(W=[np.array([[1.5]]), np.array([[0.5]]), np.array([[2.0]])],
-                  b=[np.array([-1.0]), np.array([0.1]), np.array([-0.3])])
+SCALAR_P = Params(
+    W=[np.array([[1.5]]), np.array([[0.5]]), np.array([[2.0]])], b=[np.array([-1.0]), np.array([0.1]), np.array([-0.3])]
+)
 VECTOR = MLP((2, 2, 2, 1), activations=("relu", "tanh", "sigmoid"), loss="sse_half")
-VECTOR_P = Params(W=[np.array([[1.0, 2.0], [-0.5, 1.5]]), np.array([[0.7, -1.2], [1.1, 0.3]]), np.array([[1.4, -0.8]])],
-                  b=[np.array([0.1, -0.2]), np.array([0.05, -0.1]), np.array([0.2])])
+VECTOR_P = Params(
+    W=[np.array([[1.0, 2.0], [-0.5, 1.5]]), np.array([[0.7, -1.2], [1.1, 0.3]]), np.array([[1.4, -0.8]])],
+    b=[np.array([0.1, -0.2]), np.array([0.05, -0.1]), np.array([0.2])],
+)
 
 
 def printed(value: float, text: str) -> bool:
@@ -31,9 +34,15 @@ def scalar(request):
 
 
 FORWARD = [  # (layer index, pre-activation z, activation a) of Tables 2.4 and 3.1
-    (1, "2.0", "2.0"), (2, "1.1", "0.800499"), (3, "1.300998", "0.786003")]
+    (1, "2.0", "2.0"),
+    (2, "1.1", "0.800499"),
+    (3, "1.300998", "0.786003"),
+]
 GRADS = [  # (layer, dL/dw, dL/db) of Tables 2.5-2.7 and 3.9.6
-    (1, "-0.025859", "-0.012929"), (2, "-0.051718", "-0.025859"), (3, "-0.028814", "-0.035995")]
+    (1, "-0.025859", "-0.012929"),
+    (2, "-0.051718", "-0.025859"),
+    (3, "-0.028814", "-0.035995"),
+]
 UPDATED = [(1, "1.502586", "-0.998707"), (2, "0.505172", "0.102586"), (3, "2.002881", "-0.296401")]  # 3.9.7
 
 

@@ -37,16 +37,15 @@ def parse_params(items) -> dict[str, float]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "expr", nargs="?", metavar="kernel",
-        help=f"library name ({', '.join(KERNELS)}) or a formula in r, e.g. 'exp(-r**2/s**2)' "
-        "(or --kernel, or the kernel of --net)",
+        "expr",
+        nargs="?",
+        metavar="kernel",
+        help=f"library name ({', '.join(KERNELS)}) or a formula in r, e.g. 'exp(-r**2/s**2)' (or --kernel, or the kernel of --net)",
     )
     add_net_arguments(parser)
     add_json_argument(parser, "the audit (checks, verdicts, evidence)")
     parser.add_argument("--strict", action="store_true", help="a warning fails too (exit 1)")
-    parser.add_argument(
-        "--report", metavar="OUTDIR", help="write a LaTeX audit report (PDF when TeX is present)"
-    )
+    parser.add_argument("--report", metavar="OUTDIR", help="write a LaTeX audit report (PDF when TeX is present)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     parser.add_argument("--examples", type=int, default=25, help="hypothesis examples for engines_agree")
 
@@ -66,8 +65,7 @@ def _kernel_and_net(args: argparse.Namespace) -> tuple[str, dict[str, float], Ne
     if not args.kernel:
         raise SpecError("no kernel given", "pass a kernel, e.g. derivcheck audit-kernel gaussian")
     # the spec checks of every verb: a parameter without a value, or one the formula does not use
-    net = net_from_table({"widths": [1, 1], "kernel": args.kernel, "kernel_params": dict(args.param or ())},
-                         "audit-kernel")
+    net = net_from_table({"widths": [1, 1], "kernel": args.kernel, "kernel_params": dict(args.param or ())}, "audit-kernel")
     assert isinstance(net, Net)  # a spatial table
     return args.kernel, dict(args.param or ()), None
 

@@ -37,8 +37,7 @@ def gradient_at_coincidence(ctx: Context) -> Check:
         return Check(
             "gradient_at_coincidence",
             "pass",
-            "g'(0) = 0: the coordinate gradient g'(r) u -> 0 from every "
-            "direction u, so it is continuous where two nodes meet",
+            "g'(0) = 0: the coordinate gradient g'(r) u -> 0 from every direction u, so it is continuous where two nodes meet",
             ev,
         )
     ev["limit along +e1"] = f"[{dg0}, 0, ...]"
@@ -110,8 +109,7 @@ def phi(ctx: Context) -> Check:
         return Check(
             "phi",
             "warn",
-            f"phi(r) = {f.phi}; phi(0+) = {short(f.phi0)}: engines refuse coincident nodes "
-            "(SpecError) instead of returning NaN",
+            f"phi(r) = {f.phi}; phi(0+) = {short(f.phi0)}: engines refuse coincident nodes (SpecError) instead of returning NaN",
             ev,
         )
     near = np.array([1e-4, 1e-6, 1e-8])

@@ -96,8 +96,7 @@ def _disagreement(ref, other, ref_name: str, name: str) -> tuple[float, str]:
     return worst_ratio, text
 
 
-def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: int = 4,
-                      net: Net | None = None) -> dict:
+def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: int = 4, net: Net | None = None) -> dict:
     """Hypothesis-drawn nets with this kernel (plain, nearly coincident and, when phi(0) is finite,
     coincident node pairs): manual vs torch on varied nets, and both against the 50-digit symbolic
     ground truth (derive.symbolic) on one fixed shape; second order where the HVP engines exist.

@@ -19,6 +19,7 @@ def audit_net(k: Kernel, widths=(3, 4, 2), dim: int = 3, **kw) -> Net:
     """A spatial net with kernel `k` (its parameter values) for the numeric checks."""
     return Net(widths, dim=dim, kernel=k.name, kernel_params=dict(k.params), **kw)
 
+
 def float32_errors(k: Kernel, seed: int, trials: int = 4) -> dict:
     """max over `trials` random nets of rel_error(dZ float32, dZ float64) for each separation of one
     node pair (layer 2 node 0 and layer 1 node 0); both engines see the same float32 coordinates."""
@@ -72,8 +73,7 @@ def _float32(k: Kernel, seed: int) -> tuple[Check, dict]:
         "decided": "numeric",
         "seed": seed,
         "tolerance (numeric.compare, float32 dZ)": tol,
-        "net": "Net((3, 4, 2), D=3, tanh, mse), 4 random nets per separation, "
-        "coordinates uniform in [-1.5, 1.5]",
+        "net": "Net((3, 4, 2), D=3, tanh, mse), 4 random nets per separation, coordinates uniform in [-1.5, 1.5]",
         "errors": errs,
     }
     table = ", ".join(f"{key}: {v['max_rel_error']:.2g}" for key, v in errs.items())
@@ -89,10 +89,7 @@ def _float32(k: Kernel, seed: int) -> tuple[Check, dict]:
         return Check(
             "float32",
             "warn",
-            f"float32 breaks down at separation {max(broken):g} and below "
-            f"(rel. error of dZ by separation: {table})",
+            f"float32 breaks down at separation {max(broken):g} and below (rel. error of dZ by separation: {table})",
             ev,
         ), errs
-    return Check(
-        "float32", "pass", f"float32 dZ within {tol:g} of float64 down to separation 1e-7 ({table})", ev
-    ), errs
+    return Check("float32", "pass", f"float32 dZ within {tol:g} of float64 down to separation 1e-7 ({table})", ev), errs

@@ -37,9 +37,7 @@ def print_table(a: Audit, file=None) -> None:
 
     colour = {"pass": "green", "warn": "yellow", "fail": "bold red"}
     ps = ", ".join(f"{k}={v:g}" for k, v in a.params.items())
-    table = Table(
-        title=f"kernel {a.kernel}: g(r) = {a.formula}" + (f"  [{ps}]" if ps else ""), show_lines=False
-    )
+    table = Table(title=f"kernel {a.kernel}: g(r) = {a.formula}" + (f"  [{ps}]" if ps else ""), show_lines=False)
     out = console(file)
     wide = out.width >= 100
     table.add_column("check", overflow="fold")
@@ -109,9 +107,7 @@ def _save(fig, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def write_report(
-    a: Audit, out_dir: str | Path, compile: bool = True, argv: list[str] | None = None
-) -> tuple[Path, Path | None]:
+def write_report(a: Audit, out_dir: str | Path, compile: bool = True, argv: list[str] | None = None) -> tuple[Path, Path | None]:
     """LaTeX audit report (``out_dir/audit.tex``, and the PDF when TeX is present) with the verdicts, the
     mathematics of every check, the evidence, and plots of g, g', phi and the float32 error against
     separation. Returns (tex path, pdf path or None)."""

@@ -42,9 +42,7 @@ def real_finite(ctx: Context) -> Check:
     }
     ev = {
         "decided": "symbolic+numeric" if why is None else "numeric",
-        "how": "continuous_domain piece by piece, exact limits, float64 scan"
-        if why is None
-        else f"float64 scan ({why})",
+        "how": "continuous_domain piece by piece, exact limits, float64 scan" if why is None else f"float64 scan ({why})",
         "g": str(f.g),
         "g(0+)": short(f.g0),
         "g(infinity)": short(f.ginf),
@@ -75,9 +73,7 @@ def real_finite(ctx: Context) -> Check:
             else ""
         )
         return Check("real_finite", "fail", "; ".join(problems) + hint, ev)
-    return Check(
-        "real_finite", "pass", f"g is real and finite on [0, inf): g(0) = {f.g0}, g(inf) = {short(f.ginf)}", ev
-    )
+    return Check("real_finite", "pass", f"g is real and finite on [0, inf): g(0) = {f.g0}, g(inf) = {short(f.ginf)}", ev)
 
 
 @check("differentiable")
@@ -101,19 +97,14 @@ def differentiable(ctx: Context) -> Check:
         return Check(
             "differentiable",
             verdict,
-            "no piecewise boundary or singularity on (0, inf): g is smooth there"
-            + ("; some steps undecided" if f.notes else ""),
+            "no piecewise boundary or singularity on (0, inf): g is smooth there" + ("; some steps undecided" if f.notes else ""),
             ev,
         )
     orders = {p: o for p, (o, _) in f.smooth.items()}
-    text = ", ".join(
-        f"C{o if o < 3 else '3+'} at r = {p}" if o >= 0 else f"not continuous at r = {p}" for p, o in orders.items()
-    )
+    text = ", ".join(f"C{o if o < 3 else '3+'} at r = {p}" if o >= 0 else f"not continuous at r = {p}" for p, o in orders.items())
     low = min(orders.values())
     if low < 1:
-        return Check(
-            "differentiable", "fail", f"g' does not exist at some r > 0 ({text}): the coordinate gradient jumps there", ev
-        )
+        return Check("differentiable", "fail", f"g' does not exist at some r > 0 ({text}): the coordinate gradient jumps there", ev)
     if low < 2 or f.notes:
         return Check(
             "differentiable",
@@ -202,9 +193,7 @@ def lipschitz(ctx: Context) -> Check:
     ev["L"] = L
     if not np.isfinite(L):
         how = s2.how if not np.isfinite(s2.value) else sphi.how
-        return Check(
-            "lipschitz", "fail", f"max(sup|g''|, sup|phi|) is infinite ({how}): no global step size is safe", ev
-        )
+        return Check("lipschitz", "fail", f"max(sup|g''|, sup|phi|) is infinite ({how}): no global step size is safe", ev)
     ev["safe_step"] = 1 / L if L > 0 else float("inf")
     return Check(
         "lipschitz",

@@ -111,8 +111,10 @@ def bench_cuda(cfg: BenchConfig, log, requested: bool, seed=0, device: str = "cu
     for dt in cfg.cuda_dtypes:
         dtype = np.dtype(dt).type
         kw = dict(device=device, dtype=dtype, as_numpy=False)
-        fns = {f"gradient_{f}": problems.engine_fn(f"torch_{f}", net, p, X, Y, **kw, quantities=("loss", "dZ"))
-               for f in cfg.cuda_formulations}
+        fns = {
+            f"gradient_{f}": problems.engine_fn(f"torch_{f}", net, p, X, Y, **kw, quantities=("loss", "dZ"))
+            for f in cfg.cuda_formulations
+        }
         fns["hvp"] = problems.engine_fn("torch_hvp_double_backward", net, p, X, Y, V, **kw)
         fns["floor"] = gpu_floor(net, p, X, device, dtype)
 
@@ -120,6 +122,7 @@ def bench_cuda(cfg: BenchConfig, log, requested: bool, seed=0, device: str = "cu
             def call():
                 fn()
                 sync()
+
             return call
 
         best, times = interleaved_times({k: synced(f) for k, f in fns.items()}, cfg.repeats)
@@ -128,9 +131,13 @@ def bench_cuda(cfg: BenchConfig, log, requested: bool, seed=0, device: str = "cu
         raw[dt] = {"seconds": best, "times": times, "fastest": fastest, "grad_vs_floor": g / fl, "hvp_in_grads": h / g}
         log(f"{device} {dt}: grad ({fastest}) {g:.3g} s = {g / fl:.2f} x floor, H v = {h / g:.2f} grads")
         if not recs:
-            recs.append(_record("cuda.throughput", cfg.cuda_batch / g, True, dtype=dt, device=name,
-                                hvp_samples_per_s=cfg.cuda_batch / h))
+            recs.append(
+                _record("cuda.throughput", cfg.cuda_batch / g, True, dtype=dt, device=name, hvp_samples_per_s=cfg.cuda_batch / h)
+            )
         for kind, value, limit in (("grad_vs_floor", g / fl, GRAD_VS_FLOOR), ("hvp_in_grads", h / g, HVP_IN_GRADS)):
-            recs.append(_record(f"cuda.{kind}.{dt}", value, value <= limit, device=name, formulation=fastest,
-                                gradient_s=g, hvp_s=h, floor_s=fl))
+            recs.append(
+                _record(
+                    f"cuda.{kind}.{dt}", value, value <= limit, device=name, formulation=fastest, gradient_s=g, hvp_s=h, floor_s=fl
+                )
+            )
     return recs, raw

@@ -18,8 +18,19 @@ __all__ = ["SUITE_COMMANDS", "bench_suite"]
 SUITE_COMMANDS = {
     # exactly what `make test` runs (Makefile), with the `ci` hypothesis profile
     "suite.make_test": (
-        [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "-p", "no:benchmark",
-         "--hypothesis-profile=ci"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-n",
+            "2",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:benchmark",
+            "--hypothesis-profile=ci",
+        ],
         600.0,
         "`make test` (pytest -n 2, hypothesis profile ci)",
     ),

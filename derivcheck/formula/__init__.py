@@ -28,5 +28,18 @@ from .proof import PROOF_SECONDS, prove_formula
 from .search import check_formula
 from .view import QUANTITIES, View, true_value, view
 
-__all__ = ["View", "Family", "FormulaClaim", "Counterexample", "FormulaVerdict", "view", "check_formula",
-           "prove_formula", "true_value", "layers_of", "PROOF_SECONDS", "QUANTITIES", "LAYER_SETS"]
+__all__ = [
+    "View",
+    "Family",
+    "FormulaClaim",
+    "Counterexample",
+    "FormulaVerdict",
+    "view",
+    "check_formula",
+    "prove_formula",
+    "true_value",
+    "layers_of",
+    "PROOF_SECONDS",
+    "QUANTITIES",
+    "LAYER_SETS",
+]

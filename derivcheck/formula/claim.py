@@ -20,9 +20,13 @@ __all__ = ["LAYER_SETS", "Family", "FormulaClaim", "Counterexample", "FormulaVer
 
 #: which layers a claim covers (0-based; L layers).
 LAYER_SETS: dict[str, Callable[[int], list[int]]] = {
-    "all": lambda L: list(range(L)), "weighted": lambda L: list(range(1, L)),
-    "hidden": lambda L: list(range(1, L - 1)), "output": lambda L: [L - 1], "input": lambda L: [0],
-    "below_output": lambda L: list(range(0, L - 1)), "above_first_hidden": lambda L: list(range(2, L)),
+    "all": lambda L: list(range(L)),
+    "weighted": lambda L: list(range(1, L)),
+    "hidden": lambda L: list(range(1, L - 1)),
+    "output": lambda L: [L - 1],
+    "input": lambda L: [0],
+    "below_output": lambda L: list(range(0, L - 1)),
+    "above_first_hidden": lambda L: list(range(2, L)),
 }
 # One module-level strategy for every number: values in [-1.5, 1.5] rounded to 2 decimals, so
 # shrinking reaches short, readable counterexamples (0, 1, 0.5 ...). Built once: hypothesis
@@ -67,11 +71,13 @@ class Family:
 
     def describe(self) -> str:
         acts = f"activations={self.activations}" if self.activations else f"hidden={self.hidden}, output={self.output}"
-        return (f"{self.kind}: L in {self.layers}, widths in {self.width}{' (uniform)' if self.uniform_width else ''}"
-                f"{', D in ' + str(self.dim) if self.kind == 'spatial' else ''}, batch in {self.batch}, {acts}, "
-                f"loss in {self.loss}, bias in {self.bias}"
-                + (f", kernel_params {dict(self.kernel_params)}" if self.kernel_params else "")
-                + (", nearly coincident nodes" if self.near else ""))
+        return (
+            f"{self.kind}: L in {self.layers}, widths in {self.width}{' (uniform)' if self.uniform_width else ''}"
+            f"{', D in ' + str(self.dim) if self.kind == 'spatial' else ''}, batch in {self.batch}, {acts}, "
+            f"loss in {self.loss}, bias in {self.bias}"
+            + (f", kernel_params {dict(self.kernel_params)}" if self.kernel_params else "")
+            + (", nearly coincident nodes" if self.near else "")
+        )
 
     def net_strategy(self) -> st.SearchStrategy:
         @st.composite
@@ -98,9 +104,17 @@ class Family:
             # spatial nets have one hidden activation for all hidden layers
             choices = dict(self.kernel_params)
             kp = {k: float(draw(st.sampled_from(v)) if isinstance(v, (tuple, list)) else v) for k, v in choices.items()}
-            return Net(widths, dim=draw(st.integers(*self.dim)), kernel=draw(st.sampled_from(self.kernels)),
-                       kernel_params=kp, hidden=acts[0] if L > 2 else self.hidden[0], output=acts[-1], loss=loss,
-                       bias=bias)
+            return Net(
+                widths,
+                dim=draw(st.integers(*self.dim)),
+                kernel=draw(st.sampled_from(self.kernels)),
+                kernel_params=kp,
+                hidden=acts[0] if L > 2 else self.hidden[0],
+                output=acts[-1],
+                loss=loss,
+                bias=bias,
+            )
+
         return build()
 
     def cases(self) -> st.SearchStrategy:
@@ -110,8 +124,10 @@ class Family:
         def build(draw):
             net = draw(nets)
             N = net.widths
-            arr = lambda shape: np.array([draw(_NUMBER) for _ in range(int(np.prod(shape)))],  # noqa: E731
-                                         dtype=float).reshape(shape)
+
+            def arr(shape):
+                return np.array([draw(_NUMBER) for _ in range(int(np.prod(shape)))], dtype=float).reshape(shape)
+
             b = [arr((n,)) for n in N[1:]] if net.bias else None
             if net.spatial:
                 Z = [arr((n, net.dim)) for n in N]
@@ -129,6 +145,7 @@ class Family:
                 params = Params(W=[arr((N[l + 1], N[l])) for l in range(net.L - 1)], b=b)
             B = draw(st.integers(*self.batch))
             return net, params, arr((B, N[0])), arr((B, N[-1]))
+
         return build()
 
 
@@ -171,15 +188,13 @@ class FormulaClaim:
             if v is not None and not (isinstance(v, (int, float)) and v >= 0 and np.isfinite(v)):
                 raise SpecError(f"claim {self.id!r}: {name} = {v!r}", f"give {name} as a number >= 0")
         if self.quantity not in QUANTITIES:
-            raise SpecError(f"claim {self.id!r}: unknown quantity {self.quantity!r}",
-                            f"use one of {', '.join(QUANTITIES)}")
+            raise SpecError(f"claim {self.id!r}: unknown quantity {self.quantity!r}", f"use one of {', '.join(QUANTITIES)}")
         if not isinstance(self.layers, tuple) and self.layers not in LAYER_SETS:
             raise SpecError(f"claim {self.id!r}: unknown layer set {self.layers!r}", f"use one of {', '.join(LAYER_SETS)}")
         if self.quantity == "db" and True not in self.family.bias:
             raise SpecError(f"claim {self.id!r}: db does not exist for a family without biases", "use Family(bias=(True,))")
         if self.quantity == "dZ" and self.family.kind != "spatial":
-            raise SpecError(f"claim {self.id!r}: dZ does not exist for a {self.family.kind!r} family",
-                            "use Family(kind=\"spatial\")")
+            raise SpecError(f"claim {self.id!r}: dZ does not exist for a {self.family.kind!r} family", 'use Family(kind="spatial")')
 
 
 @dataclass

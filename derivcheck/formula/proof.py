@@ -42,8 +42,9 @@ def _proof_net(claim: FormulaClaim):
     if fam.kind == "mlp":
         net = MLP(tuple(widths), activations=acts, loss=fam.loss[0], bias=fam.bias[0])
     else:
-        net = Net(tuple(widths), dim=dim, kernel=fam.kernels[0], hidden=acts[0], output=acts[-1],
-                  loss=fam.loss[0], bias=fam.bias[0])
+        net = Net(
+            tuple(widths), dim=dim, kernel=fam.kernels[0], hidden=acts[0], output=acts[-1], loss=fam.loss[0], bias=fam.bias[0]
+        )
     return net, batch, generic
 
 
@@ -82,7 +83,9 @@ def _prove(claim: FormulaClaim) -> str:
         return ""
     L = net.L
     dims = f", D = {net.dim}" if net.spatial else ""
-    acts = "any differentiable activations" if generic else "activations " + ", ".join(
-        net.f(l).name if hasattr(net.f(l), "name") else str(l) for l in range(2, L + 1))
-    return (f"proved for (L, N, B) = ({L}, {'x'.join(map(str, net.widths))}, {batch}){dims} "
-            f"with {acts}, loss {net.loss}")
+    acts = (
+        "any differentiable activations"
+        if generic
+        else "activations " + ", ".join(net.f(l).name if hasattr(net.f(l), "name") else str(l) for l in range(2, L + 1))
+    )
+    return f"proved for (L, N, B) = ({L}, {'x'.join(map(str, net.widths))}, {batch}){dims} with {acts}, loss {net.loss}"

@@ -24,22 +24,47 @@ def _compare(claim: FormulaClaim, l: int, claimed, true) -> tuple[tuple, Any, An
     """(index, claimed entry, true entry, finding) for one layer: the worst entry of
     |claimed - true| - (atol + rtol |true|) against the manual engine (the claims report adds the
     relative error |claimed - true| / |true| of that entry)."""
+
     def finding(error, tol, where="", value=float("nan"), truth=float("nan"), note=""):
-        return Finding(claim.quantity, f"claim {claim.id!r}", error, tol, where=f" of layer {l + 1}{where}",
-                       value=value, truth=truth, measure="abs", reference="manual engine", note=note)
+        return Finding(
+            claim.quantity,
+            f"claim {claim.id!r}",
+            error,
+            tol,
+            where=f" of layer {l + 1}{where}",
+            value=value,
+            truth=truth,
+            measure="abs",
+            reference="manual engine",
+            note=note,
+        )
 
     try:
         c = np.asarray(claimed, dtype=float)
     except (TypeError, ValueError):
-        return (), claimed, None, finding(float("inf"), 0.0, value=claimed, truth=None,
-                                          note="the formula did not return a numeric array")
+        return (
+            (),
+            claimed,
+            None,
+            finding(float("inf"), 0.0, value=claimed, truth=None, note="the formula did not return a numeric array"),
+        )
     t = np.asarray(true, dtype=float)
     if c.shape != t.shape:
         if c.size == t.size == 1:
             c = c.reshape(t.shape)
         else:
-            return (), c.tolist(), t.tolist(), finding(float("inf"), 0.0, value=c.shape, truth=t.shape,
-                                                       note=f"shape {c.shape} where the true value has shape {t.shape}")
+            return (
+                (),
+                c.tolist(),
+                t.tolist(),
+                finding(
+                    float("inf"),
+                    0.0,
+                    value=c.shape,
+                    truth=t.shape,
+                    note=f"shape {c.shape} where the true value has shape {t.shape}",
+                ),
+            )
     # float64 engine against a formula evaluated in float64 (numeric.compare.TOLERANCES says why these values)
     atol = tolerance(np.float64, "formula_atol") if claim.atol is None else claim.atol
     rtol = tolerance(np.float64, "formula_rtol") if claim.rtol is None else claim.rtol
@@ -49,8 +74,12 @@ def _compare(claim: FormulaClaim, l: int, claimed, true) -> tuple[tuple, Any, An
         return (), None, None, finding(0.0, 0.0)
     idx = tuple(int(i) for i in np.unravel_index(int(np.nanargmax(np.where(np.isnan(err), np.inf, err))), t.shape))
     diff = abs(float(c[idx]) - float(t[idx]))
-    return idx, float(c[idx]), float(t[idx]), finding(float("inf") if np.isnan(diff) else diff, float(band[idx]),
-                                                      f", entry {list(idx)}", float(c[idx]), float(t[idx]))
+    return (
+        idx,
+        float(c[idx]),
+        float(t[idx]),
+        finding(float("inf") if np.isnan(diff) else diff, float(band[idx]), f", entry {list(idx)}", float(c[idx]), float(t[idx])),
+    )
 
 
 def _evaluate(claim: FormulaClaim, net, params, X, Y):
@@ -64,18 +93,27 @@ def _evaluate(claim: FormulaClaim, net, params, X, Y):
         except (ValueError, IndexError) as exc:  # a product whose shapes do not match
             msg = str(exc).splitlines()[0]
             true = np.asarray(true_value(v, claim.quantity, l)).tolist()
-            f = Finding(claim.quantity, f"claim {claim.id!r}", float("inf"), 0.0, where=f" of layer {l + 1}",
-                        value=None, truth=true, measure="abs", reference="manual engine",
-                        note=f"the formula is undefined here ({msg})")
-            return Counterexample(net.describe(), _params_dict(params), X.tolist(), Y.tolist(), l + 1, (),
-                                  None, true, f.describe(), f)
+            f = Finding(
+                claim.quantity,
+                f"claim {claim.id!r}",
+                float("inf"),
+                0.0,
+                where=f" of layer {l + 1}",
+                value=None,
+                truth=true,
+                measure="abs",
+                reference="manual engine",
+                note=f"the formula is undefined here ({msg})",
+            )
+            return Counterexample(
+                net.describe(), _params_dict(params), X.tolist(), Y.tolist(), l + 1, (), None, true, f.describe(), f
+            )
         if claimed is not None and not np.all(np.isfinite(np.asarray(claimed, dtype=float))):
             if net.spatial and any(np.any(r == 0) for r in v.R[1:]):
                 return None
         idx, c, t, f = _compare(claim, l, claimed, true_value(v, claim.quantity, l))
         if not f.ok:
-            return Counterexample(net.describe(), _params_dict(params), X.tolist(), Y.tolist(), l + 1, idx, c, t,
-                                  f.describe(), f)
+            return Counterexample(net.describe(), _params_dict(params), X.tolist(), Y.tolist(), l + 1, idx, c, t, f.describe(), f)
     return None
 
 
@@ -88,8 +126,9 @@ def _params_dict(p: Params) -> dict:
     return out
 
 
-def check_formula(claim: FormulaClaim, *, seed: int = 0, cases: int = 60, prove: bool = True,
-                  source: str = "", raise_: bool = False) -> FormulaVerdict:
+def check_formula(
+    claim: FormulaClaim, *, seed: int = 0, cases: int = 60, prove: bool = True, source: str = "", raise_: bool = False
+) -> FormulaVerdict:
     """Search for a counterexample to `claim`; prove it for a small size when none is found.
 
     Args:
@@ -116,8 +155,7 @@ def check_formula(claim: FormulaClaim, *, seed: int = 0, cases: int = 60, prove:
             found.append(ce)
         return ce is not None
 
-    cfg = settings(max_examples=cases, database=None, deadline=None,
-                   suppress_health_check=list(HealthCheck))
+    cfg = settings(max_examples=cases, database=None, deadline=None, suppress_health_check=list(HealthCheck))
     command = f"derivcheck claims {source or '<file>'} --only {claim.id} --seed {seed}"
     try:
         net, params, X, Y = find(claim.family.cases(), fails, settings=cfg, random=random.Random(seed))

@@ -16,9 +16,16 @@ __all__ = ["QUANTITIES", "View", "view", "true_value"]
 
 #: quantity name -> what it is (per layer, batch rows first).
 QUANTITIES = {
-    "delta": "dL/dh_l (B x N_l)", "dA": "dL/da_l (B x N_l)", "dW": "dL/dW_l (N_l x N_(l-1))",
-    "db": "dL/db_l (N_l)", "dZ": "dL/dZ_l (N_l x D)", "dX": "dL/dX (B x N_1)", "dact": "f_l'(h_l) (B x N_l)",
-    "W": "W_l = g(R_l) (N_l x N_(l-1))", "h": "h_l (B x N_l)", "a": "a_l (B x N_l)",
+    "delta": "dL/dh_l (B x N_l)",
+    "dA": "dL/da_l (B x N_l)",
+    "dW": "dL/dW_l (N_l x N_(l-1))",
+    "db": "dL/db_l (N_l)",
+    "dZ": "dL/dZ_l (N_l x D)",
+    "dX": "dL/dX (B x N_1)",
+    "dact": "f_l'(h_l) (B x N_l)",
+    "W": "W_l = g(R_l) (N_l x N_(l-1))",
+    "h": "h_l (B x N_l)",
+    "a": "a_l (B x N_l)",
 }
 
 
@@ -72,18 +79,36 @@ def view(net: Net | MLP, params: Params, X, Y) -> View:
     c = compile_net(net, "numpy")
     L = net.L
     with np.errstate(all="ignore"):
-        dact: list[Any] = [None] + [np.broadcast_to(np.asarray(c.df[l - 1](cache.h[l]), dtype=float), cache.h[l].shape)
-                                    for l in range(1, L)]
+        dact: list[Any] = [None] + [
+            np.broadcast_to(np.asarray(c.df[l - 1](cache.h[l]), dtype=float), cache.h[l].shape) for l in range(1, L)
+        ]
         dg: list[Any] = [None] * L
         if net.spatial:
             assert c.dg is not None  # compile_net gives every spatial net g'
             dg = [None] + [np.asarray(c.dg(r), dtype=float) for r in cache.R[1:]]
     pad = lambda xs: None if xs is None else [None, *xs]  # noqa: E731  (layers 2..L -> index 1..L-1)
     assert g.delta is not None and g.dA is not None  # every engine fills delta and dA
-    return View(net=net, X=cache.X, Y=cache.Y, a=cache.a, h=cache.h, W=cache.W,
-                b=pad(cache.b), dact=dact, Z=cache.Z, R=cache.R, phi=cache.phiR, dg=dg,
-                delta=g.delta, dA=g.dA, dW=[None, *g.dW], db=pad(g.db), dZ=g.dZ, dX=g.dX,
-                loss=g.loss)
+    return View(
+        net=net,
+        X=cache.X,
+        Y=cache.Y,
+        a=cache.a,
+        h=cache.h,
+        W=cache.W,
+        b=pad(cache.b),
+        dact=dact,
+        Z=cache.Z,
+        R=cache.R,
+        phi=cache.phiR,
+        dg=dg,
+        delta=g.delta,
+        dA=g.dA,
+        dW=[None, *g.dW],
+        db=pad(g.db),
+        dZ=g.dZ,
+        dX=g.dX,
+        loss=g.loss,
+    )
 
 
 def true_value(v: View, quantity: str, l: int):
@@ -91,6 +116,15 @@ def true_value(v: View, quantity: str, l: int):
     if quantity == "dX":
         return v.dX
     # per-layer lists; db and dZ are None for nets without them (FormulaClaim rejects such families)
-    table: dict[str, Any] = {"delta": v.delta, "dA": v.dA, "dW": v.dW, "db": v.db, "dZ": v.dZ, "dact": v.dact,
-                             "W": v.W, "h": v.h, "a": v.a}
+    table: dict[str, Any] = {
+        "delta": v.delta,
+        "dA": v.dA,
+        "dW": v.dW,
+        "db": v.db,
+        "dZ": v.dZ,
+        "dact": v.dact,
+        "W": v.W,
+        "h": v.h,
+        "a": v.a,
+    }
     return table[quantity][l]

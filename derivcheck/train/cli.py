@@ -23,15 +23,24 @@ __all__ = ["add_arguments", "run"]
 
 
 # the network train uses where neither --net nor a flag says otherwise (the synthetic task's student)
-DEFAULTS = {"kind": "spatial", "widths": [4, 8, 8, 2], "dim": 3, "kernel": "gaussian", "hidden": "tanh",
-            "loss": "mse", "bias": False}
+DEFAULTS = {
+    "kind": "spatial",
+    "widths": [4, 8, 8, 2],
+    "dim": 3,
+    "kernel": "gaussian",
+    "hidden": "tanh",
+    "loss": "mse",
+    "bias": False,
+}
 
 
 def task_from_args(args: argparse.Namespace):
     """The task the flags ask for: --task with the user's network (--net and the network flags)."""
     if args.task == "diabetes" and args.widths is not None:
-        raise SpecError("--widths does not apply to --task diabetes (its net is 10 inputs, N hidden, 1 output)",
-                        "drop --widths, or set widths = [10, N, 1] in a --net file")
+        raise SpecError(
+            "--widths does not apply to --task diabetes (its net is 10 inputs, N hidden, 1 output)",
+            "drop --widths, or set widths = [10, N, 1] in a --net file",
+        )
     defaults = dict(DEFAULTS, widths=[10, 8, 1]) if args.task == "diabetes" else DEFAULTS
     spec = net_from_args(args, defaults=defaults)
     if not spec.net.spatial:
@@ -56,17 +65,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cg-maxiter", type=int, default=30, help="HVPs per inner CG solve (default 30)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and the start (default 0)")
     add_net_arguments(parser)  # default network: widths 4,8,8,2 (diabetes 10,8,1), D 3, gaussian, tanh, mse
-    parser.add_argument("--no-backtrack", action="store_true",
-                        help="gd: plain steps of size --lr (default: Armijo backtracking halves a step that "
-                        "does not lower the loss)")
+    parser.add_argument(
+        "--no-backtrack",
+        action="store_true",
+        help="gd: plain steps of size --lr (default: Armijo backtracking halves a step that does not lower the loss)",
+    )
     parser.add_argument(
         "--allow-nonsmooth-kernel",
         action="store_true",
         help="train with a kernel whose g'(0) != 0 (no gradient where nodes coincide)",
     )
     parser.add_argument("--out", default="reports/build/train", help="folder of the CSV/JSON logs")
-    parser.add_argument("--report", metavar="OUTDIR",
-                        help="also build the training report of this task and network (the three methods)")
+    parser.add_argument(
+        "--report", metavar="OUTDIR", help="also build the training report of this task and network (the three methods)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
         "--device",
@@ -122,8 +134,10 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         if not torch.cuda.is_available():
-            raise SpecError("--device cuda: torch.cuda is not available on this machine",
-                            "train with --device cpu (torch) or without --device (the manual engine)")
+            raise SpecError(
+                "--device cuda: torch.cuda is not available on this machine",
+                "train with --device cpu (torch) or without --device (the manual engine)",
+            )
     task, _ = task_from_args(args)
     print(f"derivcheck train: task {task.name} ({task.description}); {task.net.describe()}; seed {args.seed}")
     why = check_kernel(task.net, args.allow_nonsmooth_kernel)
@@ -186,13 +200,18 @@ def run(args: argparse.Namespace) -> int:
         )
         ups = r.result.settings.get("loss_increases", 0)
         if ups:
-            print(f"{m:>9}: warning: the loss increased at {ups} of {s['iterations']} steps"
-                  + (" (pass a smaller --lr)" if m != "newton-cg" else ""), file=sys.stderr)
+            print(
+                f"{m:>9}: warning: the loss increased at {ups} of {s['iterations']} steps"
+                + (" (pass a smaller --lr)" if m != "newton-cg" else ""),
+                file=sys.stderr,
+            )
         if r.result.stop.startswith("diverged") or not np.isfinite(s["final_loss"]):
             status = 1
         elif s["final_loss"] > s["initial_loss"]:
-            print(f"{m:>9}: error: ended above its start ({s['initial_loss']:.4g} -> {s['final_loss']:.4g}); "
-                  "pass a smaller --lr", file=sys.stderr)
+            print(
+                f"{m:>9}: error: ended above its start ({s['initial_loss']:.4g} -> {s['final_loss']:.4g}); pass a smaller --lr",
+                file=sys.stderr,
+            )
             status = 1
     if args.report:
         tex, pdf = training_report(args.report, seed=args.seed, argv=getattr(args, "argv", None), task=task)

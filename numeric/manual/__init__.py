@@ -18,5 +18,4 @@ from .common import Cache, loss_and_dA
 from .fast import distances, forward, gradients
 from .hvp import hessian, hvp, loss_hessian_times
 
-__all__ = ["gradients", "hvp", "hessian", "forward", "Cache", "distances", "loss_and_dA", "loss_hessian_times",
-           "reference"]
+__all__ = ["gradients", "hvp", "hessian", "forward", "Cache", "distances", "loss_and_dA", "loss_hessian_times", "reference"]

@@ -63,8 +63,10 @@ def engine_dtype(dtype) -> type:
 def check_device(device) -> None:
     """The NumPy engine runs on the host only: device "cpu" or None, else a `SpecError`."""
     if device not in ("cpu", None):
-        raise SpecError(f"the manual engine runs on the CPU, not device={device!r}",
-                        "pass device='cpu', or use the torch engine (numeric.autograd) for a GPU")
+        raise SpecError(
+            f"the manual engine runs on the CPU, not device={device!r}",
+            "pass device='cpu', or use the torch engine (numeric.autograd) for a GPU",
+        )
 
 
 def loss_and_dA(net: Net | MLP, aL: np.ndarray, Y: np.ndarray):
@@ -86,8 +88,10 @@ def loss_and_dA(net: Net | MLP, aL: np.ndarray, Y: np.ndarray):
             cols = c.loss_grad_rows(*aL.T, *Y.T)
             dA = np.stack([np.broadcast_to(np.asarray(col, dtype=aL.dtype), (B,)) for col in cols], 1) / div
     if not np.isfinite(value) or not np.all(np.isfinite(dA)):
-        raise SpecError(f"loss {net.loss!r} is not finite at these predictions (e.g. log(0) or overflow)",
-                        "check the targets' range against the output activation (bce needs outputs in (0, 1))")
+        raise SpecError(
+            f"loss {net.loss!r} is not finite at these predictions (e.g. log(0) or overflow)",
+            "check the targets' range against the output activation (bce needs outputs in (0, 1))",
+        )
     return value, dA.astype(aL.dtype, copy=False)
 
 

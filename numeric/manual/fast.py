@@ -219,14 +219,12 @@ def backward(net: Net | MLP, cache: Cache) -> Gradients:
                 G = None
                 if pens and isinstance(net, Net) and net.layer_penalties(l + 1):  # J = L + penalties: dW <- dJ/dW
                     k = None if cache.phiR[l] is not None else float(c.phi_over_g or 0.0)  # phi = k W when P is None
-                    pv, G = penalty.lean_layer(net, l + 1, cache.Z[l], cache.Z[l - 1], cache.W[l], dW[l - 1], k,
-                                               cache.phiR[l])
+                    pv, G = penalty.lean_layer(net, l + 1, cache.Z[l], cache.Z[l - 1], cache.W[l], dW[l - 1], k, cache.phiR[l])
                     value = value + pv
                 spare = _coordinate_gradient(c, cache, l, dW[l - 1], dZ, G)
     if cache.lean and dZ is not None and not all(np.all(np.isfinite(z)) for z in dZ):
         raise Singular  # phi was singular somewhere (g'(0) != 0 at coincident nodes, 0/0 forms)
-    return Gradients(loss=float(value), dW=dW, dZ=dZ, db=db if net.bias else None, dX=dA, engine="manual",
-                     delta=deltas, dA=dAs)
+    return Gradients(loss=float(value), dW=dW, dZ=dZ, db=db if net.bias else None, dX=dA, engine="manual", delta=deltas, dA=dAs)
 
 
 def _dW_into(delta: np.ndarray, a_prev: np.ndarray, spare: np.ndarray | None) -> np.ndarray:
@@ -239,8 +237,7 @@ def _dW_into(delta: np.ndarray, a_prev: np.ndarray, spare: np.ndarray | None) ->
     return np.matmul(delta.T, a_prev, out=out)
 
 
-def _coordinate_gradient(c, cache: Cache, l: int, dWl: np.ndarray, dZ: list, G: np.ndarray | None = None
-                         ) -> np.ndarray | None:
+def _coordinate_gradient(c, cache: Cache, l: int, dWl: np.ndarray, dZ: list, G: np.ndarray | None = None) -> np.ndarray | None:
     """Eq. (8), efficient form, for layer l: adds its backward term to dZ_l and its forward term to dZ_(l-1).
 
     With G_l = dW_l * phi(R_l) (N_l x N_(l-1), `_G_over_k`):

@@ -64,16 +64,19 @@ def loss_hessian_times(net: Net | MLP, aL: np.ndarray, Y: np.ndarray, U: np.ndar
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             out = np.asarray(terms_hess(aL, Y), dtype=U.dtype) * U
         if not np.all(np.isfinite(out)):
-            raise SpecError(f"the Hessian of loss {net.loss!r} is not finite at these predictions",
-                            "check the targets' range against the output activation")
+            raise SpecError(
+                f"the Hessian of loss {net.loss!r} is not finite at these predictions",
+                "check the targets' range against the output activation",
+            )
         return out / c.divisor(B, K)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         H = c.loss_hess_rows(*aL.T, *Y.T)
     key = id(c.loss_hess_rows)
     cached = _PATTERNS.get(key)
     if cached is None or cached[0] is not c.loss_hess_rows:
-        pattern = [(i, j) for i in range(K) for j in range(K)
-                   if not (np.isscalar(H[i][j]) and H[i][j] == 0 and isinstance(H[i][j], int))]
+        pattern = [
+            (i, j) for i in range(K) for j in range(K) if not (np.isscalar(H[i][j]) and H[i][j] == 0 and isinstance(H[i][j], int))
+        ]
         cached = (c.loss_hess_rows, pattern)
         _PATTERNS[key] = cached
     nz: list[tuple[int, int]] = cached[1]
@@ -89,8 +92,10 @@ def loss_hessian_times(net: Net | MLP, aL: np.ndarray, Y: np.ndarray, U: np.ndar
             out[:, i] += np.asarray(H[i][j], dtype=U.dtype) * U[:, j]
     div = c.divisor(B, K)
     if not np.all(np.isfinite(out)):
-        raise SpecError(f"the Hessian of loss {net.loss!r} is not finite at these predictions",
-                        "check the targets' range against the output activation")
+        raise SpecError(
+            f"the Hessian of loss {net.loss!r} is not finite at these predictions",
+            "check the targets' range against the output activation",
+        )
     return out / div
 
 
@@ -165,8 +170,8 @@ def _lean_S(Zl, Zp, Vl, Vp):
     import numexpr
 
     D = Zl.shape[1]
-    names = {f"a{d}": Zl[:, d:d + 1] for d in range(D)} | {f"b{d}": Zp[None, :, d] for d in range(D)}
-    names |= {f"u{d}": Vl[:, d:d + 1] for d in range(D)} | {f"w{d}": Vp[None, :, d] for d in range(D)}
+    names = {f"a{d}": Zl[:, d : d + 1] for d in range(D)} | {f"b{d}": Zp[None, :, d] for d in range(D)}
+    names |= {f"u{d}": Vl[:, d : d + 1] for d in range(D)} | {f"w{d}": Vp[None, :, d] for d in range(D)}
     return numexpr.evaluate(_S_text(D), local_dict=names)
 
 
@@ -298,13 +303,13 @@ def r_operator(net: Net | MLP, cache: Cache, V):
     if not np.all(np.isfinite(flat)):
         if lean:
             raise Singular  # psi or phi singular at coincident nodes: the careful route decides
-        raise SpecError("H v is not finite at these parameters (overflow in the activations or loss)",
-                        "rescale the inputs or coordinates")
+        raise SpecError(
+            "H v is not finite at these parameters (overflow in the activations or loss)", "rescale the inputs or coordinates"
+        )
     return out
 
 
-def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dtype=np.float64,
-            device="cpu") -> np.ndarray:
+def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dtype=np.float64, device="cpu") -> np.ndarray:
     """The full Hessian by stacking H e_k (small nets only: n R-operator passes).
 
     Args:
@@ -324,8 +329,10 @@ def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dty
     elif wrt == ("Z" if net.spatial else "W"):
         use = blocks[:main]
     else:
-        raise SpecError(f"wrt={wrt!r} does not fit {'a spatial Net' if net.spatial else 'an MLP'}",
-                        f"use wrt=None or wrt={'Z' if net.spatial else 'W'!r}")
+        raise SpecError(
+            f"wrt={wrt!r} does not fit {'a spatial Net' if net.spatial else 'an MLP'}",
+            f"use wrt=None or wrt={'Z' if net.spatial else 'W'!r}",
+        )
     sizes = [int(np.prod(s)) for _, _, s in use]
     n = sum(sizes)
     H = np.zeros((n, n))
@@ -334,7 +341,7 @@ def hessian(net: Net | MLP, params: Params, X, Y, *, wrt: str | None = None, dty
         e[k] = 1
         parts, pos = [], 0
         for (_, _, s), size in zip(use, sizes, strict=True):
-            parts.append(e[pos:pos + size].reshape(s))
+            parts.append(e[pos : pos + size].reshape(s))
             pos += size
         col = hvp(net, params, X, Y, parts, dtype=dtype, device=device)
         H[:, k] = np.concatenate([np.asarray(cpart).reshape(-1) for cpart in col])

@@ -68,8 +68,11 @@ def second_order(net: Net, layer: int, R: np.ndarray, W: np.ndarray):
         return None
     zero = R == 0
     if zero.any():
-        raise SpecError(f"{_where(layer, zero)} coincide (r = 0) in a penalised layer: the manual H v "
-                        "does not take the penalty's Hessian there", "use the torch engine, or move the nodes apart")
+        raise SpecError(
+            f"{_where(layer, zero)} coincide (r = 0) in a penalised layer: the manual H v "
+            "does not take the penalty's Hessian there",
+            "use the torch engine, or move the nodes apart",
+        )
     Pphiw, Pww, Ppsi = np.zeros_like(W), np.zeros_like(W), np.zeros_like(W)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for p, c in terms:
@@ -92,8 +95,9 @@ def fused_ok(net: Net) -> bool:
     return all(p.fused is not None for p in net.penalties)
 
 
-def lean_layer(net: Net, layer: int, Zl: np.ndarray, Zp: np.ndarray, W: np.ndarray, dW: np.ndarray,
-               k: float | None, P: np.ndarray | None):
+def lean_layer(
+    net: Net, layer: int, Zl: np.ndarray, Zp: np.ndarray, W: np.ndarray, dW: np.ndarray, k: float | None, P: np.ndarray | None
+):
     """The fast route's penalty for one layer (W = g(R) in a lean cache, R never stored): r^2 by one
     exact distance pass (derive.fused.squared_distances), then fused multithreaded numexpr passes:
 
@@ -110,8 +114,7 @@ def lean_layer(net: Net, layer: int, Zl: np.ndarray, Zp: np.ndarray, W: np.ndarr
 
     terms = net.layer_penalties(layer)
     dd = squared_distances(Zl, Zp, np.empty_like(W))
-    names: dict = {"dd": dd, "W": W, "dW": dW, "k": np.float64(k if k is not None else 1.0),
-                   "P": P if P is not None else W}
+    names: dict = {"dd": dd, "W": W, "dW": dW, "k": np.float64(k if k is not None else 1.0), "P": P if P is not None else W}
     parts: dict[str, list[str]] = {"rho": [], "rho_w": [], "phi": []}
     on_w = False
     for t, (p, c) in enumerate(terms):

@@ -27,8 +27,7 @@ from ..validate import check_inputs, check_theta, coincidence_error
 from . import penalty
 from .common import Cache, check_device, engine_dtype, loss_and_dA, pair_terms
 
-__all__ = ["gradients", "forward", "distances", "kernel_forward", "coordinate_gradient", "dense_forward",
-           "dense_backward"]
+__all__ = ["gradients", "forward", "distances", "kernel_forward", "coordinate_gradient", "dense_forward", "dense_backward"]
 
 
 # --- kernel layer (spatial nets) ---------------------------------------------------------------
@@ -195,5 +194,6 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device=
                 backward_term, forward_term = coordinate_gradient(amp, cache.phiR[l], cache.Z[l], cache.Z[l - 1], Pphi)
                 dZ[l] += backward_term
                 dZ[l - 1] += forward_term
-    return Gradients(loss=float(loss), dW=dW, dZ=dZ, db=db if net.bias else None, dX=dA, engine="reference",
-                     delta=delta, dA=dAs, dtheta=dtheta)
+    return Gradients(
+        loss=float(loss), dW=dW, dZ=dZ, db=db if net.bias else None, dX=dA, engine="reference", delta=delta, dA=dAs, dtheta=dtheta
+    )

@@ -16,8 +16,7 @@ from .problem import Problem, Record, Result, evaluate, is_finite, make_record, 
 __all__ = ["gd", "adam"]
 
 
-def _loop(method, problem, x0, step_fn, iters, max_cost, callback, keep_trajectory, rate, settings, gtol,
-          armijo: bool = False):
+def _loop(method, problem, x0, step_fn, iters, max_cost, callback, keep_trajectory, rate, settings, gtol, armijo: bool = False):
     """Shared driver of gd and adam: step_fn(k, x, g) -> new x. With `armijo` (gd only) a step that
     does not decrease the loss enough is retried with half the rate (see `gd`)."""
     t0, x, f, g, hist, traj = start_run(problem, x0, rate, keep_trajectory, callback)
@@ -100,8 +99,20 @@ def gd(
     if not (lr > 0 and math.isfinite(lr)):
         raise SpecError(f"learning rate must be a positive finite number, got {lr!r}", "pass e.g. lr=0.05")
     settings: dict = {"lr": lr, "backtrack": backtrack}
-    return _loop("gd", problem, x0, lambda k, x, g: x - lr * g, iters, max_cost, callback, keep_trajectory, lr,
-                 settings, gtol, armijo=backtrack)
+    return _loop(
+        "gd",
+        problem,
+        x0,
+        lambda k, x, g: x - lr * g,
+        iters,
+        max_cost,
+        callback,
+        keep_trajectory,
+        lr,
+        settings,
+        gtol,
+        armijo=backtrack,
+    )
 
 
 def adam(

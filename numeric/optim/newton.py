@@ -190,6 +190,7 @@ def newton_cg(
         },
     )
 
+
 def top_eigenvalue(
     hvp_fn: Callable[[np.ndarray], np.ndarray], n: int, *, iters: int = 200, seed: int = 0, rtol: float = 1e-8
 ) -> float:

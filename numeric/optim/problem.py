@@ -29,8 +29,7 @@ from ..manual import gradients
 from ..manual import hvp as manual_hvp
 from .device import all_finite, copy, is_torch, nan_like, norm
 
-__all__ = ["Problem", "Record", "Result", "net_problem", "torch_problem", "make_record", "evaluate", "is_finite",
-           "start_run"]
+__all__ = ["Problem", "Record", "Result", "net_problem", "torch_problem", "make_record", "evaluate", "is_finite", "start_run"]
 
 
 class Problem:
@@ -86,8 +85,9 @@ def net_problem(net: Net | MLP, params: Params, X: np.ndarray, Y: np.ndarray) ->
     return Problem(vg, hv, x0.size), x0
 
 
-def torch_problem(net: Net | MLP, params: Params, X: np.ndarray, Y: np.ndarray, *, device: str = "cpu",
-                  dtype=np.float64) -> tuple[Problem, object]:
+def torch_problem(
+    net: Net | MLP, params: Params, X: np.ndarray, Y: np.ndarray, *, device: str = "cpu", dtype=np.float64
+) -> tuple[Problem, object]:
     """The same objective as `net_problem` on the torch engine, kept on `device` ("cpu" or "cuda").
 
     The flat parameters x, the gradient and H v are torch tensors on the device (numeric.flat's layout,
@@ -158,6 +158,7 @@ class Result:
     @property
     def loss(self) -> float:
         return self.history[-1].loss
+
 
 def make_record(problem, it, f, g, step, rate, t0, **kw) -> Record:
     """Record of iteration `it` at loss f and gradient g, with the problem's counters and time since t0."""
