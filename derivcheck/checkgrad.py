@@ -31,6 +31,7 @@ from numeric.draws import Case, adversarial_cases, draw_case
 from .diagnose import Mismatch, diagnose
 from .netspec import DataOptions, NetSpec, add_net_arguments, load_net, net_flags, net_from_args
 from .shrink import Judge, separation_sweep, shrink_case
+from .tables import wrap_lines
 from .userfn import load_function
 
 __all__ = ["check_grad", "CheckResult", "add_arguments", "run", "parse_family"]
@@ -328,5 +329,5 @@ def run(args: argparse.Namespace) -> int:
         shrink=not args.no_shrink,
         target=args.target,
     )
-    print(result.report())
+    print(wrap_lines(result.report()))  # folded to the terminal; the API keeps whole lines
     return 0 if result.agrees else 1

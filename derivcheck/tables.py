@@ -50,3 +50,25 @@ def write_json(target: str | Path, doc: Any) -> Path | None:
     from .provenance import atomic_write_json
 
     return atomic_write_json(Path(target), doc)
+
+
+def wrap_lines(text: str, width: int | None = None) -> str:
+    """Plain report text folded to the terminal's width (COLUMNS when piped, else 80): each long line
+    breaks at spaces, its continuation indented under the line's first word. A `reproduce:` line
+    stays whole, on a line of its own after the label: a command folded over two lines would not
+    paste into a shell."""
+    import shutil
+    import textwrap
+
+    width = width or shutil.get_terminal_size((80, 24)).columns
+    out = []
+    for line in text.splitlines():
+        if len(line) <= width:
+            out.append(line)
+        elif line.lstrip().startswith("reproduce: "):
+            lead = line[: len(line) - len(line.lstrip())]
+            out += [lead + "reproduce:", lead + "  " + line.lstrip()[len("reproduce: ") :]]
+        else:
+            lead = line[: len(line) - len(line.lstrip())]
+            out += textwrap.wrap(line, width, subsequent_indent=lead + "    ", break_long_words=False, break_on_hyphens=False)
+    return "\n".join(out)
