@@ -140,7 +140,8 @@ def test_cli_examples_exit_codes(capsys, monkeypatch):
     assert cli.main(["check-grad", "examples/my_grad.py:grad_buggy", "--net", "examples/my_net.toml", "--cases", "3"]) == 1
     out = capsys.readouterr().out
     assert "diagnosis: error grows as nodes approach" in out and "shrunk counterexample" in out
-    assert "reproduce: derivcheck check-grad examples/my_grad.py:grad_buggy --net examples/my_net.toml --seed 0" in out
+    # the command on its own line under "reproduce:", whole (a folded command would not paste)
+    assert "reproduce:\n  derivcheck check-grad examples/my_grad.py:grad_buggy --net examples/my_net.toml --seed 0" in out
 
 
 def _write(tmp_path, body, name="user.py"):
