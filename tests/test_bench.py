@@ -41,6 +41,7 @@ TARGET_IDS = {
     "gradient.memory",
     "hvp.cost_in_gradients",
     "hvp.vs_torch_best",
+    "penalty.gradient_cost",
     "scaling.grad_s",
     "scaling.hvp_s",
     "scaling.grad_bytes",

@@ -49,4 +49,4 @@ QUICK = BenchConfig(
     quick=True,
 )
 
-SECTIONS = ("symbolic", "gradient", "hvp", "scaling", "cuda", "suite")
+SECTIONS = ("symbolic", "gradient", "hvp", "penalty", "scaling", "cuda", "suite")

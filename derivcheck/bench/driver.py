@@ -16,6 +16,7 @@ from .config import FULL, QUICK, SECTIONS, BenchConfig
 from .cuda import bench_cuda
 from .gradient import bench_gradient
 from .hvp import bench_hvp
+from .penalty import bench_penalty
 from .scaling import bench_scaling
 from .suite import bench_suite
 from .symbolic import bench_symbolic
@@ -70,6 +71,7 @@ def run(
         "symbolic": lambda: bench_symbolic(cfg, log),
         "gradient": lambda: bench_gradient(cfg, log, seed),
         "hvp": lambda: bench_hvp(cfg, log, seed),
+        "penalty": lambda: bench_penalty(cfg, log, seed),
         "scaling": lambda: bench_scaling(cfg, log, None if outp is None else outp.with_name("scaling.png"), seed),
         "cuda": lambda: bench_cuda(cfg, log, device == "cuda", seed),
         "suite": lambda: bench_suite(cfg, log),
