@@ -240,3 +240,18 @@ def test_fused_hvp_route_equals_careful_route(case, seed):
         return
     fast = _cat(manual.hvp(net, params, X, Y, V))
     assert rel_error(fast, slow) <= 1e-12
+
+
+def test_hvp_keeps_its_digits_where_nodes_nearly_meet():
+    # phi = g'(r)/r ~ 1/r (g'(0) != 0) and R{G} grows faster: the efficient form's products cancel
+    # |R{G}| |z| down to |R{G}| r; near pairs take their own difference (as in the gradient)
+    from numeric.compare import check_close
+
+    net = Net(widths=(2, 3, 1), dim=2, kernel="-2*tanh(3*(r-0.4))", hidden="tanh", loss="mse")
+    rng = np.random.default_rng(1)
+    Z = [rng.uniform(-5, 5, size=(n, 2)) for n in net.widths]
+    Z[1][0] = Z[0][1] + np.array([1e-8, 0.0])
+    X, Y = rng.uniform(-1, 1, size=(3, 2)), rng.uniform(-1, 1, size=(3, 1))
+    p, V = Params(Z=Z), [rng.standard_normal(z.shape) for z in Z]
+    f = check_close("hvp", "manual", manual.hvp(net, p, X, Y, V), symbolic.hvp(net, p, X, Y, V), entries_as="dZ")
+    assert f.ok, f.describe()

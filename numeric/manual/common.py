@@ -145,3 +145,26 @@ def pair_terms(G: np.ndarray, Zl: np.ndarray, Zp: np.ndarray) -> tuple[np.ndarra
         np.add.at(backward, i, term)
         np.add.at(forward, j, -term)
     return backward, forward
+
+
+def take_near(Zl: np.ndarray, Zp: np.ndarray, *Ms: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """The near pairs (i, j) of `near_pairs` and the entries of each N_l x N_(l-1) matrix in `Ms` there,
+    which are set to 0 in place: the efficient-form products then cover the far pairs only, and
+    `add_near_hvp` adds the near pairs' terms from their own differences (H v's eq. (8) terms)."""
+    i, j = near_pairs(Zl, Zp)
+    taken = []
+    for M in Ms:
+        taken.append(M[i, j].copy())
+        if len(i):
+            M[i, j] = 0
+    return i, j, taken
+
+
+def add_near_hvp(HZl, HZp, i, j, Gn, RGn, Zl, Zp, Vl, Vp) -> None:
+    """R{eq. (8)} for the near pairs: H v_l[i] += G_ij (v_i - v'_j) + R{G}_ij (z_i - z'_j), and the
+    opposite to H v_(l-1)[j], with the differences taken directly (exact where nodes nearly meet)."""
+    if not len(i):
+        return
+    term = Gn[:, None] * (Vl[i] - Vp[j]) + RGn[:, None] * (Zl[i] - Zp[j])
+    np.add.at(HZl, i, term)
+    np.add.at(HZp, j, -term)
