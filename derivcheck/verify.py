@@ -7,288 +7,34 @@ when present, central finite differences and the Taylor test; first order and H 
 
 With a network (``--net FILE`` or the network flags of `derivcheck.netspec`) the cases are that network's
 instead: ``--cases`` drawn parameter sets and the adversarial ones (`derivcheck.verifynet`), judged the same way.
+
+Where each part lives (this module re-exports them; import from here): derivcheck/verify_cases.py (the
+cases), derivcheck/verify_checks.py (`run_case`, the checks), derivcheck/verify_summary.py (the summary
+and its table); this module holds the command (`add_arguments`, `run`).
 """
 
 from __future__ import annotations
 
-import itertools
 import shlex
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from derive import ACTIVATIONS, KERNELS, LOSSES, MLP, Gradients, Net, Params, SpecError
-from numeric.compare import (
-    Finding,
-    Findings,
-    check_close,
-    check_gradients,
-    check_identity,
-    permutation_residual,
-    rotation_asymmetry,
-    tolerance,
-    translation_residual,
-)
+from derive import KERNELS as KERNELS
+from derive import SpecError
 from numeric.engines import ENGINES as ENGINE_TABLE
-from numeric.fd import fd_gradient, taylor_slope
 
-from .netspec import add_net_arguments, net_from_args, net_given, net_table
+from .netspec import add_net_arguments, net_from_args, net_given
 from .provenance import atomic_write_json, check_out_path, provenance
+from .verify_cases import ACTS as ACTS
+from .verify_cases import LOSS_SPECS as LOSS_SPECS
+from .verify_cases import Case, drawn_cases, matrix_cases
+from .verify_checks import ENGINES, run_case
+from .verify_checks import HVP_ENGINES as HVP_ENGINES
+from .verify_summary import summarise, summary_table
 
 __all__ = ["Case", "matrix_cases", "drawn_cases", "run_case", "run", "add_arguments", "ENGINES", "SCHEMA"]
 
 SCHEMA = "derivcheck.results/1"
-# The engines checked against the symbolic ground truth (numeric.engines), then the independent checks.
-ENGINES = tuple(name for name in ENGINE_TABLE if name != "symbolic") + ("fd", "taylor", "hvp")
-# H v is checked in the float64 engines (the R-operator, torch on the CPU and, when present, on CUDA),
-# against the exact H v; an engine that cannot run here is recorded as skipped ("not run"), never as a pass.
-HVP_ENGINES = tuple(e.name for e in ENGINE_TABLE.values() if e.name != "symbolic" and e.hvp is not None and e.dtype == np.float64)
-ACTS = tuple(a if a != "leaky_relu" else "leaky_relu(alpha=0.1)" for a in ACTIVATIONS)
-LOSS_SPECS = tuple(x if x != "huber" else "huber(delta=0.5)" for x in LOSSES)
-
-
-@dataclass
-class Case:
-    """One verification case: a net, its parameters and data, and the seed that drew them."""
-
-    id: str
-    net: Net | MLP
-    params: Params
-    X: np.ndarray
-    Y: np.ndarray
-    seed: int
-    kind: str = "drawn"  # or an adversarial kind of numeric.draws (verify --net)
-    sep: float | None = None  # near/coincident cases: the distance of the placed node pair
-
-    def spec(self) -> dict:
-        out = {**net_table(self.net), "batch": int(self.X.shape[0])}
-        return out if self.kind == "drawn" else {**out, "draw": self.kind, "separation": self.sep}
-
-
-def _draw_case(case_id: str, net: Net, seed: int, batch: int = 2) -> Case:
-    rng = np.random.default_rng(seed)
-    Z = [np.round(rng.uniform(-1.2, 1.2, size=(n, net.dim)), 3) for n in net.widths]
-    b = [np.round(rng.uniform(-0.5, 0.5, size=n), 3) for n in net.widths[1:]] if net.bias else None
-    X = np.round(rng.uniform(-1.5, 1.5, size=(batch, net.widths[0])), 3)
-    K = net.widths[-1]
-    if net.loss == "bce":
-        Y = np.round(rng.uniform(0.1, 0.9, size=(batch, K)), 3)
-    elif net.loss == "softmax_ce":
-        Y = rng.dirichlet(np.ones(K), size=batch)
-    else:
-        Y = np.round(rng.uniform(-1, 1, size=(batch, K)), 3)
-    return Case(case_id, net, Params(Z=Z, b=b), X, Y, seed)
-
-
-def matrix_cases(seed: int, quick: bool = False) -> list[Case]:
-    """Every kernel x activation x loss (or, with quick, a covering set: each appears at least once)."""
-    combos = list(itertools.product(KERNELS, ACTS, LOSS_SPECS))
-    if quick:
-        n = max(len(KERNELS), len(ACTS), len(LOSS_SPECS))
-        ks, acts, ls = list(KERNELS), list(ACTS), list(LOSS_SPECS)
-        combos = [(ks[i % len(ks)], acts[i % len(acts)], ls[i % len(ls)]) for i in range(n)]
-    cases = []
-    for i, (k, act, loss) in enumerate(combos):
-        out = "sigmoid" if loss == "bce" else "identity"
-        net = Net((2, 2, 2), dim=3, kernel=k, hidden=act, output=out, loss=loss, bias=(i % 2 == 0))
-        cases.append(_draw_case(f"m{i:03d}", net, seed * 100003 + i))
-    return cases
-
-
-def drawn_cases(seed: int, count: int) -> list[Case]:
-    """`count` nets drawn by the public hypothesis strategies, reproducibly from `seed`."""
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import seed as hseed
-
-    from numeric import strategies
-
-    out: list[Case] = []
-    if count == 0:
-        return out
-
-    @hseed(seed)
-    @settings(max_examples=4 * count, database=None, deadline=None, derandomize=False, suppress_health_check=list(HealthCheck))
-    @given(strategies.cases())
-    def collect(case):
-        if len(out) < count:
-            net, params, X, Y = case
-            out.append(Case(f"h{len(out):03d}", net, params, X, Y, seed))
-
-    collect()
-    return out
-
-
-def _smooth(net: Net | MLP) -> bool:
-    """Finite differences and Taylor slopes assume the loss is C2 near the point."""
-    rough = {"relu", "leaky_relu"}
-    acts = {net.f(l).name for l in range(2, net.L + 1)}
-    return (
-        not acts & rough
-        and net.objective.name not in ("mae", "huber")
-        and not (net.spatial and net.kernel in ("wendland_c2", "cosine_cutoff"))
-        and all(p.smooth for p in getattr(net, "penalties", ()))
-    )  # derive decides each penalty
-
-
-def _failure(f: Finding) -> dict:
-    """A failed finding as results.json writes it (the reproducing command goes in its own field)."""
-    return {"engine": f.engine, "quantity": f.quantity, "message": f.describe(reproduce=False)}
-
-
-def run_case(case: Case, engines: tuple[str, ...], *, reproduce: str | None = None) -> dict:
-    """All checks of one case; returns its JSON record (errors by engine and quantity, failures).
-    Every check is a `numeric.compare.Finding` reported to one `Findings` (seed, `reproduce` command)."""
-    net, p, X, Y = case.net, case.params, case.X, case.Y
-    rec: dict = {
-        "id": case.id,
-        "net": net.describe(),
-        "spec": case.spec(),
-        "seed": case.seed,
-        "errors": {},
-        "identities": {},
-        "failures": [],
-        "skipped": [],
-    }
-    found = Findings(seed=case.seed, command=reproduce)
-
-    def record(f: Finding, dtype=np.float64):
-        found.report(f)
-        rec["errors"].setdefault(f.engine, {})[f.quantity] = {
-            "rel": f.rel,
-            "ulp": f.ulp,
-            "tol": f.tol,
-            "pass": f.ok,
-            "dtype": np.dtype(dtype).name,
-        }
-
-    truth = ENGINE_TABLE["symbolic"].gradients(net, p, X, Y, dps=50)
-    runs: dict[str, tuple[Gradients, type[np.floating]]] = {}
-    for name in (n for n in ENGINE_TABLE if n in engines):
-        engine = ENGINE_TABLE[name]
-        ok, why = engine.available()
-        if ok:
-            runs[name] = (engine.gradients(net, p, X, Y), engine.dtype)
-        else:
-            rec["skipped"].append(f"{name}: {why}")
-    for name, (g, dt) in runs.items():
-        ref = truth
-        if dt != np.float64 and case.kind in ("near", "coincident"):
-            # a placed node pair closer than the dtype resolves: the engine sees the rounded
-            # coordinates, so it is judged against the ground truth at those (as check-grad does)
-            try:
-                ref = _truth_at(case, dt)
-            except SpecError as exc:
-                rec["skipped"].append(f"{name}: rounded to {np.dtype(dt).name} the pair coincides ({exc})")
-                continue
-        for f in check_gradients(g, ref, dtype=dt, engine=name):
-            record(f, dt)
-        if dt == np.float64 and p.Z is not None:
-            S = abs(float(truth.loss))  # the problem scale floors the residuals (noise at stationary points)
-            ids = {"translation": translation_residual(g.dZ, scale=S), "rotation": rotation_asymmetry(p.Z, g.dZ, scale=S)}
-            rec["identities"][name] = ids
-            for k, resid in ids.items():
-                found.report(check_identity(k, name, resid))
-    if "manual" in runs and net.spatial and net.L > 2 and net.widths[1] > 1:
-        assert p.Z is not None  # verification cases are spatial nets with coordinates
-        perm = np.roll(np.arange(net.widths[1]), 1)
-        Zp = [z.copy() for z in p.Z]
-        Zp[1] = Zp[1][perm]
-        bp = None if p.b is None else [b.copy() for b in p.b]
-        if bp is not None:
-            bp[0] = bp[0][perm]
-        tp = None if p.theta is None else [t.copy() for t in p.theta]
-        if tp is not None:  # free amplitudes move with their nodes: rows of layer 2, columns of layer 3
-            tp[0], tp[1] = tp[0][perm], tp[1][:, perm]
-        gp = ENGINE_TABLE["manual"].gradients(net, Params(Z=Zp, b=bp, theta=tp), X, Y)
-        g = runs["manual"][0]
-        assert gp.dZ is not None and g.dZ is not None  # a spatial net's gradients include dZ
-        res = permutation_residual(gp.dZ[1], g.dZ[1], perm)
-        rec["identities"].setdefault("manual", {})["permutation"] = res
-        found.report(check_identity("permutation", "manual", res))
-    truth_flat = truth.flat()
-    smooth = _smooth(net)
-    if case.kind in ("near", "coincident") and (case.sep or 0.0) < 1e-3:
-        smooth = False  # the difference step would cross the placed node pair
-    if "fd" in engines:
-        if smooth:
-            record(check_close("grad", "fd", fd_gradient(net, p, X, Y), truth_flat, tol=tolerance(np.float64, "fd")))
-        else:
-            rec["skipped"].append("fd: loss not C2 here (kink in activation, loss or kernel)")
-    rng = np.random.default_rng(case.seed)
-    v = rng.normal(size=truth_flat.size)
-    if "taylor" in engines:
-        if smooth:
-            t = taylor_slope(net, p, X, Y, runs.get("manual", (truth,))[0].flat(), v)
-            rec["taylor"] = {"slope": t.slope, "expected": 2}
-            found.report(t.finding())
-        else:
-            rec["skipped"].append("taylor: loss not C2 here")
-    if "hvp" in engines:
-        _hvp_checks(case, rec, record, rng)
-    rec["failures"] = [_failure(f) for f in found.failures]
-    rec["pass"] = found.ok
-    return rec
-
-
-def _truth_at(case: Case, dtype) -> Gradients:
-    """The 50-digit ground truth at the case's numbers rounded to `dtype`."""
-    r = lambda a: None if a is None else [np.asarray(x, dtype=dtype).astype(np.float64) for x in a]  # noqa: E731
-    p = case.params
-    X, Y = (np.asarray(a, dtype=dtype).astype(np.float64) for a in (case.X, case.Y))
-    return ENGINE_TABLE["symbolic"].gradients(case.net, Params(Z=r(p.Z), W=r(p.W), b=r(p.b)), X, Y, dps=50)
-
-
-def _hvp_checks(case: Case, rec: dict, record, rng) -> None:
-    net, p, X, Y = case.net, case.params, case.X, case.Y
-    if net.bias or not _smooth(net) or p.Z is None:
-        rec["skipped"].append("hvp: checked on smooth nets without bias")
-        return
-    assert p.Z is not None  # verification cases are spatial nets with coordinates
-    V = [rng.normal(size=z.shape) for z in p.Z] + [rng.normal(size=t.shape) for t in (p.theta or [])]
-    exact = ENGINE_TABLE["symbolic"].hvp
-    assert exact is not None  # the ground truth has second order
-    try:
-        truth = exact(net, p, X, Y, V, dps=50)
-    except SpecError as exc:  # e.g. Hessian undefined at coincident nodes
-        rec["skipped"].append(f"hvp: {exc}")
-        return
-    for name in HVP_ENGINES:
-        ok, why = ENGINE_TABLE[name].available()
-        if not ok:
-            rec["skipped"].append(f"hvp {name}: not run ({why})")
-            continue
-        hvp = ENGINE_TABLE[name].hvp
-        assert hvp is not None  # HVP_ENGINES lists engines with second order
-        record(check_close("hvp", name, hvp(net, p, X, Y, V), truth, entries_as="dZ"))  # V: Z blocks
-
-
-def _summarise(records: list[dict], engines) -> dict:
-    table: dict = {}
-    idents: dict = {}
-    for r in records:
-        for eng, qs in r["errors"].items():
-            for q, e in qs.items():
-                cell = table.setdefault(eng, {}).setdefault(
-                    q, {"max_rel": 0.0, "max_ulp": 0.0, "tol": e["tol"], "n": 0, "failures": 0, "dtype": e["dtype"]}
-                )
-                cell["max_rel"] = max(cell["max_rel"], e["rel"])
-                cell["max_ulp"] = max(cell["max_ulp"], e["ulp"])
-                cell["n"] += 1
-                cell["failures"] += 0 if e["pass"] else 1
-        for eng, ids in r["identities"].items():
-            for k, v in ids.items():
-                cell = idents.setdefault(eng, {}).setdefault(k, {"max": 0.0, "n": 0, "tol": tolerance(np.float64, k)})
-                cell["max"] = max(cell["max"], v)
-                cell["n"] += 1
-    for qs in table.values():
-        for cell in qs.values():
-            cell["pass"] = cell["failures"] == 0
-    for ids in idents.values():
-        for cell in ids.values():
-            cell["pass"] = cell["max"] <= cell["tol"]
-    return {"table": table, "identities": idents}
 
 
 def _argv(args) -> list[str]:
@@ -326,10 +72,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from rich import box
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
     from .tables import show
 
@@ -410,7 +154,7 @@ def run(args) -> int:
                 )
             bar.advance(task)
     wall = time.perf_counter() - t0
-    summary = _summarise(records, engines)
+    summary = summarise(records, engines)
     failures = []
     for r in records:
         for f in r["failures"]:
@@ -446,16 +190,7 @@ def run(args) -> int:
         from .tables import write_json
 
         write_json(json_to, result)
-    # numbers never wrap or truncate: a compact box leaves 80 columns room for all seven, the engine folds
-    table = Table(title=f"max relative error vs 50-digit ground truth (seed {args.seed})", box=box.SIMPLE_HEAD)
-    table.add_column("engine", overflow="fold")
-    qs = ["loss", "dW", "dZ", "db", "dX", "grad", "hvp"]
-    for q in qs:
-        table.add_column(q, justify="right", no_wrap=True, min_width=7)
-    for eng, cells in summary["table"].items():
-        table.add_row(
-            eng, *[(f"{cells[q]['max_rel']:.1e}" + ("" if cells[q]["pass"] else " FAIL")) if q in cells else "-" for q in qs]
-        )
+    table = summary_table(summary["table"], args.seed)
     if json_to != "-":
         show(table)
     for f in failures:

@@ -1,0 +1,60 @@
+"""Writing a network back: `net_table` (the ``[network]`` table `net_from_table` reads back) and
+`net_flags` (the command-line flags that rebuild it, as printed in reproducing commands)."""
+
+from __future__ import annotations
+
+import shlex
+
+from derive import MLP, Net
+
+__all__ = ["net_table", "net_flags"]
+
+
+def net_table(net: Net | MLP) -> dict:
+    """The ``[network]`` table of a net (what `net_from_table` reads back)."""
+    if not net.spatial:
+        return {"kind": "mlp", "widths": list(net.widths), "activations": list(net.activations), "loss": net.loss, "bias": net.bias}
+    t = {
+        "kind": "spatial",
+        "widths": list(net.widths),
+        "dim": net.dim,
+        "kernel": net.kernel,
+        "kernel_params": dict(net.kernel_params),
+        "hidden": net.hidden,
+        "output": net.output,
+        "loss": net.loss,
+        "bias": net.bias,
+    }
+    if net.free:
+        t["amplitudes"] = "free"
+    if net.penalties:
+        t["penalty"] = [
+            {"rho": p.rho, "params": dict(p.pairs), "scale": p.scale, "reduce": p.reduce}
+            | ({} if p.layers is None else {"layers": list(p.layers)})
+            for p in net.penalties
+        ]
+    return t
+
+
+def net_flags(net: Net | MLP, file_flags: str | None = None) -> str:
+    """Command-line flags that rebuild `net` (``--net FILE`` when it came unchanged from a file)."""
+    if file_flags:
+        return file_flags
+    t = net_table(net)
+    out = [f"--kind {t['kind']}"] if t["kind"] == "mlp" else []
+    out.append("--widths " + ",".join(map(str, t["widths"])))
+    if net.spatial:
+        out += [f"--dim {t['dim']}", f"--kernel={shlex.quote(t['kernel'])}"]
+        out += [f"--param {k}={v:g}" for k, v in t["kernel_params"].items()]
+        out += [f"--hidden {shlex.quote(t['hidden'])}", f"--output {shlex.quote(t['output'])}"]
+        if net.free:
+            out.append("--amplitudes free")
+        for p in t.get("penalty", []):
+            out += [f"--penalty={shlex.quote(p['rho'])}", f"--penalty-scale {p['scale']!r}", f"--penalty-reduce {p['reduce']}"]
+            out += [f"--penalty-param {k}={v!r}" for k, v in p["params"].items()]
+            if any("layers" in q for q in t["penalty"]):  # one --penalty-layers per --penalty, or none
+                out.append("--penalty-layers " + ",".join(map(str, p.get("layers", range(2, net.L + 1)))))
+    else:
+        out.append("--activations " + shlex.quote(",".join(t["activations"])))
+    out += [f"--loss {shlex.quote(t['loss'])}", "--bias" if t["bias"] else "--no-bias"]
+    return " ".join(out)

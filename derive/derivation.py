@@ -1,0 +1,168 @@
+"""The derivation report's exact objects (`Derivation`): W, delta, dW, dZ and a Hessian block from the
+flat loss, the note's eq. (8) in its two variants, and its symbolic proof (`proof_eq8`)."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .decide import all_zero
+from .errors import SpecError
+from .flat_route import _delta_free, flat_loss
+from .net import Net
+from .primitives import R, X
+
+__all__ = ["Derivation", "derivation"]
+
+
+class Derivation:
+    """Exact SymPy objects that a report typesets, for one net and batch (MATH.md, first and second
+    order), all derived from `flat_loss` by `sympy.diff`:
+
+    Attributes (lazy):
+        W: per layer 2..L, the N_l x N_(l-1) Matrix of W_ij as functions of the coordinates.
+        loss: the exact loss.
+        delta: per layer 2..L, B x N_l Matrix of dL/dh_l (differentiating L as a function of h_l).
+        dW: per layer 2..L, dL/dW_l with the weights treated as free symbols (eq. (4)).
+        dZ: per layer 1..L, N_l x D Matrix of dL/dZ_l (spatial nets).
+        hessian_block: D x D block d2L/dz dz^T for node 0 of layer min(2, L-1)+... (the first hidden
+            node, or node 0 of layer 2 for L = 2).
+    """
+
+    def __init__(self, net: Net, batch: int = 1):
+        if not net.spatial:
+            raise SpecError("derivation() needs a spatial Net", "pass a derive.Net (coordinates), not an MLP")
+        if net.free or net.penalties:  # delta, dW and eq. (8) below are the note's model's (theta = 1, J = L)
+            raise SpecError(
+                "the derivation covers the note's model (no free amplitudes, no penalty)",
+                "drop amplitudes/penalties for the report; symbolic.gradients takes the whole family",
+            )
+        self.net, self.batch = net, batch
+        self.flat = flat_loss(net, batch)
+        self.loss = self.flat.expr
+        self.W = self.flat.W
+        self._cache: dict = {}
+
+    def _memo(self, key, fn):
+        if key not in self._cache:
+            self._cache[key] = fn()
+        return self._cache[key]
+
+    def _loss_from(self, l: int, start: sp.Matrix, free_W=None):
+        """The loss with layer l's pre-activation (or weights) replaced by free symbols."""
+        fl, net, B = self.flat, self.net, self.batch
+        L = net.L
+        if free_W is None:
+            a = start.applyfunc(lambda v: net.f(l).expr.xreplace({X: v}))
+            first = l + 1
+        else:
+            h = fl.a[l - 2] * free_W.T
+            if net.bias:
+                h = h + sp.ones(B, 1) * fl.biases[l - 2]
+            a = h.applyfunc(lambda v: net.f(l).expr.xreplace({X: v}))
+            first = l + 1
+        for m in range(first, L + 1):
+            h = a * fl.W[m - 2].T
+            if net.bias:
+                h = h + sp.ones(B, 1) * fl.biases[m - 2]
+            a = h.applyfunc(lambda v: net.f(m).expr.xreplace({X: v}))
+        obj = net.objective
+        return sp.Add(*[obj.row(list(a.row(b)), list(fl.y.row(b))) for b in range(B)]) / obj.divisor(B, net.widths[-1])
+
+    @property
+    def delta(self) -> list[sp.Matrix]:
+        def make():
+            out = []
+            for l in range(2, self.net.L + 1):
+                Hs = sp.Matrix(self.batch, self.net.widths[l - 1], lambda b, i: sp.Symbol(f"H{b}_{i}", real=True))
+                Ll = self._loss_from(l, Hs)
+                sub = dict(zip(Hs, self.flat.h[l - 2]))
+                out.append(Hs.applyfunc(lambda s: _delta_free(sp.diff(Ll, s)).xreplace(sub)))
+            return out
+
+        return self._memo("delta", make)
+
+    @property
+    def dW(self) -> list[sp.Matrix]:
+        def make():
+            out = []
+            for l in range(2, self.net.L + 1):
+                Ws = sp.Matrix(*self.flat.W[l - 2].shape, lambda i, j: sp.Symbol(f"W{i}_{j}", real=True))
+                Ll = self._loss_from(l, None, free_W=Ws)
+                sub = dict(zip(Ws, self.flat.W[l - 2]))
+                out.append(Ws.applyfunc(lambda s: _delta_free(sp.diff(Ll, s)).xreplace(sub)))
+            return out
+
+        return self._memo("dW", make)
+
+    @property
+    def dZ(self) -> list[sp.Matrix]:
+        return self._memo("dZ", lambda: [Z.applyfunc(lambda s: _delta_free(sp.diff(self.loss, s))) for Z in self.flat.params])
+
+    @property
+    def hessian_block(self) -> sp.Matrix:
+        l = 1 if self.net.L > 2 else 0
+        z = self.flat.params[l]
+        return self._memo("hess", lambda: sp.Matrix(self.net.dim, self.net.dim, lambda d, e: sp.diff(self.dZ[l][0, d], z[0, e])))
+
+    def eq8(self, variant: str = "a") -> list[sp.Matrix]:
+        """The note's eq. (8) instantiated for this net, per layer 1..L (N_l x D Matrices):
+        dL/dz^l_i = sum_j dW^l_ij g'(r^l_ij) (z^l_i - z^(l-1)_j)/r^l_ij + sum_k dW^(l+1)_ki g'(r) (z^l_i - z^(l+1)_k)/r
+        with dW^l_ij = sum_b delta^l_bi v^(l-1)_bj, v = a (MATH.md, `variant="a"`) or v = h (the note as
+        printed, `variant="h"`; h of the input layer is x)."""
+        if variant not in ("a", "h"):
+            raise SpecError(f"unknown eq. (8) variant {variant!r}", "use 'a' (MATH.md) or 'h' (the note as printed)")
+        net, fl = self.net, self.flat
+        Z = fl.params
+        dg = net.g.dg
+        v = fl.a if variant == "a" else [fl.x] + fl.h
+        dWf = [self.delta[l - 2].T * v[l - 2] for l in range(2, net.L + 1)]
+
+        def term(l, i, j, d, sign):  # edge between node i of layer l (1-based) and node j of layer l-1
+            zi, zj = Z[l - 1].row(i), Z[l - 2].row(j)
+            r = sp.sqrt(sum((zi[e] - zj[e]) ** 2 for e in range(net.dim)))
+            return dWf[l - 2][i, j] * dg.subs(R, r) * sign * (zi[d] - zj[d]) / r
+
+        def entry(l, i, d):
+            s = sp.S.Zero
+            if l >= 2:
+                s += sum(term(l, i, j, d, 1) for j in range(net.widths[l - 2]))
+            if l < net.L:
+                s += sum(term(l + 1, k, i, d, -1) for k in range(net.widths[l]))
+            return s
+
+        return self._memo(
+            ("eq8", variant),
+            lambda: [sp.Matrix(net.widths[l - 1], net.dim, lambda i, d: entry(l, i, d)) for l in range(1, net.L + 1)],
+        )
+
+    def proof_eq8(self, variant: str = "a", on_step=None) -> bool:
+        """True iff simplify(eq8 - exact) == 0 for every coordinate (a symbolic proof). A nonzero
+        value of the difference at an exact rational point (40 digits) is a disproof: False.
+        `on_step(done, total)` is called after each coordinate (a progress display)."""
+        diffs = [e8 - ex for E, G in zip(self.eq8(variant), self.dZ) for e8, ex in zip(E, G)]
+        rest = []  # SymEngine's expansion proves most differences zero at once; SymPy decides the rest together
+        for k, e in enumerate(diffs):  # (one rational point disproves any of them first: a fast "no")
+            if not _expands_to_zero(e):
+                rest.append(e)
+            if on_step is not None:
+                on_step(k + 1, len(diffs))
+        return all_zero(rest)
+
+
+def _expands_to_zero(e: sp.Expr) -> bool:
+    """True when SymEngine's expansion of `e` is exactly 0: a proof (exact arithmetic, functions kept as
+    they are), about 10x faster than SymPy's expand on eq. (8)'s differences. False proves nothing: the
+    caller falls back to `derive.decide.all_zero` (rational-point disproof, expand, simplify)."""
+    try:
+        import symengine as se
+    except ImportError:  # pragma: no cover  (the optional "fast" extra; SymPy alone still decides)
+        return False
+    try:
+        return bool(se.expand(se.sympify(e)) == 0)
+    except Exception:  # noqa: BLE001  a function SymEngine cannot convert: SymPy decides
+        return False
+
+
+def derivation(net: Net | None = None, batch: int = 1) -> Derivation:
+    """The report's derivation; default net L=3, widths (2, 2, 1), D=3, gaussian, tanh, mse."""
+    return Derivation(net or Net((2, 2, 1), dim=3, kernel="gaussian", hidden="tanh", loss="mse"), batch)
