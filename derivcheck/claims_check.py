@@ -15,6 +15,7 @@ import numpy as np
 from derive import SpecError, compile_net
 from numeric import manual
 from numeric.compare import Findings
+from numeric.manual import penalty as manual_penalty
 
 from .claimsfile import FALSE, HOLDS, ROUNDING, WorkedFile, judge_number, load_worked, number_finding, printed
 from .formula import FormulaVerdict, check_formula
@@ -98,14 +99,23 @@ def _quantity(wf: WorkedFile, tv: dict, quantity: str, layer: int | None):
         return np.asarray(g.loss)
     if quantity == "dX":
         return one(g.dX)
+    if quantity == "penalty":  # J's penalty terms (numeric.manual.penalty), the net's or one layer's edges
+        if not (wf.net.spatial and wf.net.penalties):
+            raise SpecError(f"{wf.path.name}: penalty claimed but the network has none", "add [[network.penalty]] tables")
+        if layer is None:
+            return np.asarray(manual_penalty.total(wf.net, cache))
+        i = wf.index(layer)
+        if i == 0:
+            raise SpecError(f"{wf.path.name}: no edges end at the input layer {layer}", "use a layer after the input")
+        return np.asarray(manual_penalty.first_order(wf.net, i + 1, cache.R[i], cache.W[i])[0])
     assert layer is not None  # load_worked requires a layer for every other quantity
-    if quantity in ("R", "dZ", "Z+") and not wf.net.spatial:
+    if quantity in ("R", "dZ", "Z+", "dtheta") and not wf.net.spatial:
         raise SpecError(
             f"{wf.path.name}: {quantity} claimed but the network is not spatial",
             'use kind = "spatial" with coordinates in [network]',
         )
     i = wf.index(layer)
-    need_weighted = {"z", "delta", "dW", "db", "dact", "jacobian", "W+", "b+", "W", "R"}
+    need_weighted = {"z", "delta", "dW", "db", "dact", "jacobian", "W+", "b+", "W", "R", "dtheta"}
     if quantity in need_weighted and i == 0:
         raise SpecError(f"{wf.path.name}: {quantity} does not exist at the input layer {layer}", "use a layer after the input")
     lr = wf.learning_rate
@@ -145,6 +155,10 @@ def _quantity(wf: WorkedFile, tv: dict, quantity: str, layer: int | None):
         return cache.R[i]
     if quantity == "dZ":
         return g.dZ[i]
+    if quantity == "dtheta":
+        if g.dtheta is None:
+            raise SpecError(f"{wf.path.name}: dtheta claimed but the amplitudes are not free", 'set amplitudes = "free" and theta')
+        return g.dtheta[i - 1]
     if quantity == "Z+":
         return cache.Z[i] - lr * g.dZ[i]
     raise SpecError(f"quantity {quantity!r} is not supported", "see README, Claims files")

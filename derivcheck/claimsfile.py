@@ -57,15 +57,17 @@ WORKED_QUANTITIES = {
     "jacobian": "J_l = da_l/da_(l-1) = diag(f_l'(z_l)) W_l (one example)",
     "W+": "W_l - eta dL/dW_l",
     "b+": "b_l - eta dL/db_l",
-    "W": "weights W_l (spatial: g(R_l))",
+    "W": "weights W_l (spatial: theta_l g(R_l), theta = 1 unless amplitudes are free)",
     "R": "distances R_l (spatial)",
     "dZ": "dL/dZ_l (spatial)",
     "Z+": "Z_l - eta dL/dZ_l (spatial)",
+    "dtheta": "dJ/dtheta_l (spatial, amplitudes free)",
+    "penalty": "penalty value: every term (no layer), or the terms' sum over layer l's edges (spatial)",
 }
-_NO_LAYER = {"loss", "dX"}
+_NO_LAYER = {"loss", "dX", "penalty"}  # penalty: the layer is optional
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 # [network] keys of claims files beyond the shared spec fields (netspec.NETWORK_KEYS)
-_CLAIMS_NETWORK_KEYS = ("input_layer", "weights", "biases", "coordinates")
+_CLAIMS_NETWORK_KEYS = ("input_layer", "weights", "biases", "coordinates", "theta")
 
 
 def printed(value: Any) -> tuple[float, float]:
@@ -247,6 +249,16 @@ def _integer(value, name: str, path: Path, minimum: int) -> int:
     return value
 
 
+def _theta(netd: dict, net, path: Path) -> list | None:
+    """[network] theta (one N_l x N_(l-1) array per layer 2..L): required with amplitudes = "free",
+    refused without (the engines check the shapes)."""
+    if not net.free:
+        if "theta" in netd:
+            raise SpecError(f'{path.name}: [network] theta given but amplitudes = "none"', 'add amplitudes = "free" or drop theta')
+        return None
+    return [_floats(t, "theta", path) for t in _need(netd, "theta", "network", path)]
+
+
 def load_worked(path: str | Path) -> WorkedFile:
     """Read and validate a worked-number claims file.
 
@@ -274,7 +286,7 @@ def load_worked(path: str | Path) -> WorkedFile:
     kind = netd.get("kind", "mlp")
     biases = netd.get("biases")
     bias = biases is not None
-    for key in ("weights", "biases", "coordinates"):
+    for key in ("weights", "biases", "coordinates", "theta"):
         if key in netd and not isinstance(netd[key], list):
             raise SpecError(
                 f"{path.name}: [network] {key} = {netd[key]!r} is not a list of arrays",
@@ -292,7 +304,11 @@ def load_worked(path: str | Path) -> WorkedFile:
     params = (
         Params(W=[_floats(w, "weights", path) for w in _need(netd, "weights", "network", path)], b=b)
         if not net.spatial
-        else Params(Z=[_floats(z, "coordinates", path) for z in _need(netd, "coordinates", "network", path)], b=b)
+        else Params(
+            Z=[_floats(z, "coordinates", path) for z in _need(netd, "coordinates", "network", path)],
+            b=b,
+            theta=_theta(netd, net, path),
+        )
     )
     X = np.atleast_2d(_floats(_need(datad, "x", "data", path), "x", path))
     Y = np.atleast_2d(_floats(_need(datad, "y", "data", path), "y", path))

@@ -176,6 +176,16 @@ class Penalty:
         return not any(self.expr.has(t) for t in rough)
 
     @cached_property
+    def dr0_finite(self) -> bool:
+        """lim rho_r as r -> 0+ is finite for every w (a finite number or expression in w)."""
+        return _finite(self.dr0)
+
+    def uses(self, name: str) -> bool:
+        """Whether the formula rho names the parameter `name` (before the values are substituted)."""
+        names = tuple(k for k, _ in self.pairs)
+        return symbol(name) in parse_expr(self.rho, variables=("r", "w"), params=names + (name,)).free_symbols
+
+    @cached_property
     def gradient_at_0(self) -> bool:
         """rho_r -> 0 as r -> 0 for every w and rho_r / r stays finite: dJ/dz exists where nodes coincide
         ((s (r - q0))^2 with q0 != 0 or |w| r: no)."""

@@ -1,5 +1,8 @@
 """`derivcheck audit-kernel EXPR`: the command line (arguments, output, exit codes).
 
+``audit-kernel --penalty RHO [--penalty-param NAME=VALUE ...]`` without a kernel audits the penalty
+rho(r, w) instead (`derivcheck.audit.penalty`); with a kernel, --penalty is part of its network.
+
 Exit codes: 0 no check fails (warnings allowed; ``--strict`` makes a warning fail), 1 a check fails,
 2 bad input (a `derive.SpecError`, printed on one line by the CLI).
 """
@@ -70,12 +73,40 @@ def _kernel_and_net(args: argparse.Namespace) -> tuple[str, dict[str, float], Ne
     return args.kernel, dict(args.param or ()), None
 
 
+_PENALTY_FLAGS = ("penalty", "penalty_param", "penalty_scale", "penalty_reduce", "penalty_layers")
+
+
+def _penalty_alone(args: argparse.Namespace):
+    """The penalty to audit when --penalty comes without a kernel (no EXPR, --kernel or network flags),
+    else None (with a kernel, --penalty is part of the network whose kernel is audited)."""
+    from derive.penalty import Penalty
+
+    if not getattr(args, "penalty", None) or args.expr or args.kernel or net_given(args, ignore=_PENALTY_FLAGS):
+        return None
+    if len(args.penalty) > 1:
+        raise SpecError(f"{len(args.penalty)} --penalty flags given", "audit one penalty at a time")
+    if args.report:
+        raise SpecError("--report is the kernel audit's (plots of g, g', phi)", "drop --report with --penalty")
+    params = dict(args.penalty_param or ())
+    p = Penalty(args.penalty[0].strip(), params)
+    unused = sorted(k for k in params if not p.uses(k))
+    if unused:
+        raise SpecError(f"--penalty-param {unused[0]} is not used by {p.rho!r}", "drop it or name it in the formula")
+    return p
+
+
 def run(args: argparse.Namespace) -> int:
     from derive.decide import step_budget
 
-    kernel, params, net = _kernel_and_net(args)
-    # the exact checks share 2.5 steps' worth of SymPy time (10 s at the default 4 s per step)
-    a = audit(kernel, params, seed=args.seed, examples=args.examples, net=net, budget=2.5 * step_budget())
+    from .penalty import audit_penalty
+
+    pen = _penalty_alone(args)
+    if pen is not None:  # the penalty's own audit (derivcheck.audit.penalty), same table and JSON
+        a = audit_penalty(pen, seed=args.seed, budget=2.5 * step_budget())
+    else:
+        kernel, params, net = _kernel_and_net(args)
+        # the exact checks share 2.5 steps' worth of SymPy time (10 s at the default 4 s per step)
+        a = audit(kernel, params, seed=args.seed, examples=args.examples, net=net, budget=2.5 * step_budget())
     if args.json is not None:
         write_json(args.json, to_json(a))
     if args.json != "-":

@@ -58,7 +58,8 @@ class Check:
 
 @dataclass
 class Audit:
-    """The result of auditing one kernel; `data` keeps the facts and arrays for the report's plots."""
+    """The result of auditing one kernel (or penalty, `kind`); `data` keeps the facts and arrays for the
+    report's plots."""
 
     kernel: str
     params: dict[str, float]
@@ -67,6 +68,7 @@ class Audit:
     seed: int
     seconds: float = 0.0
     data: dict = field(default_factory=dict, repr=False)
+    kind: str = "kernel"  # or "penalty" (derivcheck.audit.penalty: `kernel` and `formula` hold rho)
 
     @property
     def verdict(self) -> str:

@@ -20,9 +20,9 @@ __all__ = ["to_json", "print_table", "write_report"]
 
 def to_json(a: Audit) -> dict:
     """The issue's schema: {"kernel", "params", "verdict",
-    "checks": [{"name", "verdict", "detail", "evidence"}]}."""
+    "checks": [{"name", "verdict", "detail", "evidence"}]} ("penalty" in place of "kernel" for a penalty)."""
     return {
-        "kernel": a.kernel,
+        a.kind: a.kernel,  # "kernel" (or "penalty" for a penalty's audit)
         "params": dict(a.params),
         "verdict": a.verdict,
         "checks": [c.as_dict() for c in a.checks],
@@ -37,7 +37,8 @@ def print_table(a: Audit, file=None) -> None:
 
     colour = {"pass": "green", "warn": "yellow", "fail": "bold red"}
     ps = ", ".join(f"{k}={v:g}" for k, v in a.params.items())
-    table = Table(title=f"kernel {a.kernel}: g(r) = {a.formula}" + (f"  [{ps}]" if ps else ""), show_lines=False)
+    head = f"kernel {a.kernel}: g(r) = {a.formula}" if a.kind == "kernel" else f"penalty rho(r, w) = {a.formula}"
+    table = Table(title=head + (f"  [{ps}]" if ps else ""), show_lines=False)
     out = console(file)
     wide = out.width >= 100
     table.add_column("check", overflow="fold")

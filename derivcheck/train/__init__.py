@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from .cli import add_arguments, run
 from .logs import write_log
-from .methods import ADAM_LR, DEFAULT_ITERS, METHODS, TrainRun, auto_lr, check_kernel, compare, train
+from .methods import ADAM_LR, DEFAULT_ITERS, METHODS, TrainRun, auto_lr, check_kernel, compare, penalty_warnings, train
 from .report import sharpness_path, training_report, trajectory_checks
 from .tasks import TASKS, Task, diabetes_task, make_task, synthetic_task
 
@@ -48,6 +48,7 @@ __all__ = [
     "diabetes_task",
     "make_task",
     "check_kernel",
+    "penalty_warnings",
     "auto_lr",
     "train",
     "compare",

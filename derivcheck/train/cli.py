@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from derive import SpecError
 
 from ..netspec import add_net_arguments, net_from_args
 from .logs import write_log
-from .methods import DEFAULT_ITERS, METHODS, TrainRun, check_kernel, train
+from .methods import DEFAULT_ITERS, METHODS, TrainRun, check_kernel, penalty_warnings, train
 from .report import training_report
 from .tasks import TASKS, make_task
 
@@ -143,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     why = check_kernel(task.net, args.allow_nonsmooth_kernel)
     if why:
         print(f"warning: {why} (--allow-nonsmooth-kernel given)", file=sys.stderr)
+    for line in penalty_warnings(task.net):  # folded: the lines must fit 80 columns when piped
+        print(textwrap.fill(f"warning: {line}", 79, subsequent_indent="  "), file=sys.stderr)
     methods = METHODS if args.method == "all" else (args.method,)
     runs: dict[str, TrainRun] = {}
     budget = args.budget

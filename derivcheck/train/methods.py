@@ -29,7 +29,7 @@ from numeric.flat import unflatten
 
 from .tasks import Task
 
-__all__ = ["METHODS", "DEFAULT_ITERS", "ADAM_LR", "check_kernel", "auto_lr", "TrainRun", "train", "compare"]
+__all__ = ["METHODS", "DEFAULT_ITERS", "ADAM_LR", "check_kernel", "penalty_warnings", "auto_lr", "TrainRun", "train", "compare"]
 
 METHODS = ("gd", "adam", "newton-cg")
 DEFAULT_ITERS = {"gd": 300, "adam": 300, "newton-cg": 40}
@@ -63,6 +63,21 @@ def check_kernel(net: Net, allow_nonsmooth: bool = False) -> str | None:
             "--allow-nonsmooth-kernel to train anyway",
         )
     return reason
+
+
+def penalty_warnings(net: Net) -> list[str]:
+    """One line per penalty without a gradient where nodes meet (derive's `Penalty.gradient_at_0`,
+    e.g. |w| r or (s (r - q0))^2). A warning, not a refusal: training starts from distinct nodes
+    and the engines refuse (SpecError) the measure-zero iterate where two covered nodes coincide."""
+    out = []
+    for p in net.penalties:
+        if not p.gradient_at_0:
+            lim = f"{float(p.dr0):.4g}" if p.dr0.is_number else str(p.dr0)
+            out.append(
+                f"penalty {p.rho!r} has no gradient where nodes meet (drho/dr -> {lim} as r -> 0); "
+                "training stops with an error if two nodes it covers coincide"
+            )
+    return out
 
 
 def _problem(task: Task, device: str | None):

@@ -4,6 +4,11 @@
 student (same architecture) starts from other seeded coordinates. ``diabetes``: scikit-learn's
 bundled diabetes data (442 x 10, standardised; no download), net (10, hidden_width, 1).
 Every draw comes from the task's seed.
+
+Nets with free amplitudes (W = theta * g(r), README "Model") train theta too: the teacher's and the
+student's amplitudes are seeded normal draws of standard deviation 1 / sqrt(N_(l-1)) (the usual
+fan-in scale), drawn after the coordinates and biases of the same net, so a net without amplitudes
+keeps every draw (data and start) it had.
 """
 
 from __future__ import annotations
@@ -42,9 +47,18 @@ def _coords(net: Net, rng: np.random.Generator, scale: float) -> list[np.ndarray
     return [scale * rng.standard_normal((n, net.dim)) for n in net.widths]
 
 
+def _amplitudes(net: Net, rng: np.random.Generator) -> list[np.ndarray] | None:
+    """theta_2..theta_L (N_l x N_(l-1), standard deviation 1 / sqrt(N_(l-1))) for free amplitudes, else None."""
+    if not net.free:
+        return None
+    N = net.widths
+    return [rng.standard_normal((N[l + 1], N[l])) / np.sqrt(N[l]) for l in range(net.L - 1)]
+
+
 def _start(net: Net, rng: np.random.Generator, scale: float) -> Params:
     b = [np.zeros(n) for n in net.widths[1:]] if net.bias else None
-    return Params(Z=_coords(net, rng, scale), b=b)
+    Z = _coords(net, rng, scale)
+    return Params(Z=Z, b=b, theta=_amplitudes(net, rng))
 
 
 def synthetic_task(
@@ -80,6 +94,8 @@ def synthetic_task(
     dim, bias = net.dim, net.bias
     rng = np.random.default_rng(seed)
     teacher = Params(Z=_coords(net, rng, scale), b=[rng.uniform(-0.5, 0.5, n) for n in net.widths[1:]] if bias else None)
+    if net.free:  # drawn only here: a net without amplitudes keeps every draw it had
+        teacher.theta = _amplitudes(net, rng)
     X = rng.standard_normal((batch, net.widths[0]))
     Y = forward(net, teacher, X, np.zeros((batch, net.widths[-1]))).a[-1]
     if noise:
