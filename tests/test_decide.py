@@ -79,3 +79,34 @@ def test_time_limit_raises_timeout_and_restores_the_handler():
         while True:
             time.sleep(0.01)
     assert signal.getsignal(signal.SIGALRM) == before
+
+
+def test_the_time_limit_never_fires_inside_a_gc_callback():
+    # an exception raised in a gc callback is swallowed as "unraisable": the alarm waits for the next tick
+    import gc
+    import time
+
+    from derive.decide import Timeout, time_limit
+
+    inside = []
+
+    def slow(phase, info):
+        if phase != "start":
+            return
+        try:
+            t = time.monotonic()
+            while time.monotonic() - t < 0.004:  # the alarm may be handled here: it must not raise here
+                pass
+        except Timeout:
+            inside.append(1)
+
+    gc.callbacks.append(slow)
+    try:
+        with pytest.raises(Timeout):
+            with time_limit(0.05):
+                for _ in range(10**6):
+                    gc.collect(0)
+                    sum(range(20000))  # plain Python work where the alarm can land
+    finally:
+        gc.callbacks.remove(slow)
+    assert not inside
