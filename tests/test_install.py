@@ -72,3 +72,19 @@ def test_claims_without_arguments_checks_the_installed_catalog(installed):
     assert proc.returncode == 0, proc.stderr
     assert not (work / ".hypothesis").exists()  # hypothesis' caches go to the user's cache folder
     assert "2.7/T2.1/4" in proc.stdout and "1 claims, 0 false" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_verify_and_check_grad_from_any_folder(installed):
+    run, _, work = installed
+    proc = run("verify", "--quick", "--drawn", "0", "--only", "m001", "--engines", "manual,fd", "--out", "r.json")
+    assert proc.returncode == 0, proc.stderr
+    assert (work / "r.json").exists()
+    (work / "net.toml").write_text('[network]\nwidths = [2, 1]\ndim = 1\nkernel = "gaussian"\nloss = "sse_half"\n')
+    # a wrong gradient (half the true dZ, built from the engine so the file stays short): caught, exit 1
+    (work / "g.py").write_text(
+        "from derive import Net, Params\nfrom numeric import manual\n"
+        "NET = Net(widths=(2, 1), dim=1, kernel='gaussian', loss='sse_half')\n"
+        "def grad(Z, X, Y):\n    return [0.5 * d for d in manual.gradients(NET, Params(Z=Z), X, Y).dZ]\n"
+    )
+    proc = run("check-grad", "g.py:grad", "--net", "net.toml", "--cases", "3")
+    assert proc.returncode == 1 and "constant factor 0.5000" in proc.stdout, proc.stdout[-1500:] + proc.stderr
