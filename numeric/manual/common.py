@@ -147,24 +147,25 @@ def pair_terms(G: np.ndarray, Zl: np.ndarray, Zp: np.ndarray) -> tuple[np.ndarra
     return backward, forward
 
 
-def take_near(Zl: np.ndarray, Zp: np.ndarray, *Ms: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """The near pairs (i, j) of `near_pairs` and the entries of each N_l x N_(l-1) matrix in `Ms` there,
-    which are set to 0 in place: the efficient-form products then cover the far pairs only, and
-    `add_near_hvp` adds the near pairs' terms from their own differences (H v's eq. (8) terms)."""
+def hvp_coordinate_terms(HZl, HZp, G, RG, Zl, Zp, Vl, Vp) -> None:
+    """R{eq. (8)} for one layer, added in place (N_l x D and N_(l-1) x D):
+
+        H v_l     += V_l rowsum(G) + Z_l rowsum(R{G}) - R{G} Z_(l-1) - G V_(l-1)
+        H v_(l-1) += V_(l-1) colsum(G) + Z_(l-1) colsum(R{G}) - R{G}^T Z_l - G^T V_l
+
+    as [X, 1] products (G X and the row sums in one pass over G per side), with the near pairs
+    (`near_pairs`) taken from their own differences. G and R{G} are overwritten at those pairs.
+    """
+    D = Zl.shape[1]
     i, j = near_pairs(Zl, Zp)
-    taken = []
-    for M in Ms:
-        taken.append(M[i, j].copy())
-        if len(i):
-            M[i, j] = 0
-    return i, j, taken
-
-
-def add_near_hvp(HZl, HZp, i, j, Gn, RGn, Zl, Zp, Vl, Vp) -> None:
-    """R{eq. (8)} for the near pairs: H v_l[i] += G_ij (v_i - v'_j) + R{G}_ij (z_i - z'_j), and the
-    opposite to H v_(l-1)[j], with the differences taken directly (exact where nodes nearly meet)."""
-    if not len(i):
-        return
-    term = Gn[:, None] * (Vl[i] - Vp[j]) + RGn[:, None] * (Zl[i] - Zp[j])
-    np.add.at(HZl, i, term)
-    np.add.at(HZp, j, -term)
+    Gn, RGn = G[i, j].copy(), RG[i, j].copy()
+    if len(i):
+        G[i, j] = RG[i, j] = 0
+    gV, gtV = G @ with_ones(Vp), G.T @ with_ones(Vl)
+    rZ, rtZ = RG @ with_ones(Zp), RG.T @ with_ones(Zl)
+    HZl += Vl * gV[:, D:] + Zl * rZ[:, D:] - rZ[:, :D] - gV[:, :D]
+    HZp += Vp * gtV[:, D:] + Zp * rtZ[:, D:] - rtZ[:, :D] - gtV[:, :D]
+    if len(i):  # G_ij (v_i - v'_j) + R{G}_ij (z_i - z'_j), the differences taken directly
+        term = Gn[:, None] * (Vl[i] - Vp[j]) + RGn[:, None] * (Zl[i] - Zp[j])
+        np.add.at(HZl, i, term)
+        np.add.at(HZp, j, -term)

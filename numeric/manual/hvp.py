@@ -42,7 +42,7 @@ from derive.layout import split as split_direction
 from ..flat import shapes as flat_shapes
 from ..validate import coincidence_error
 from . import penalty, reference
-from .common import Cache, Singular, add_near_hvp, check_device, engine_dtype, loss_and_dA, take_near, with_ones
+from .common import Cache, Singular, check_device, engine_dtype, hvp_coordinate_terms, loss_and_dA
 from .fast import forward
 
 __all__ = ["hvp", "hessian", "loss_hessian_times", "r_operator"]
@@ -258,15 +258,7 @@ def r_operator(net: Net | MLP, cache: Cache, V):
                     RG = numexpr.evaluate("RdW*P + dW*Psi*S", local_dict=names, out=S[l])
                     G = numexpr.evaluate("dW*P", local_dict=names, out=dW)
                 W[l] = S[l] = RW[l] = None
-                Zl, Zp, Vl, Vp = Z[l], Z[l - 1], Vm[l], Vm[l - 1]
-                D = Zl.shape[1]
-                ni, nj, (Gn, RGn) = take_near(Zl, Zp, G, RG)  # near pairs: their own differences below
-                # [X, 1] products: G X and the row (column) sums in one pass over G per side
-                gV, gtV = G @ with_ones(Vp), G.T @ with_ones(Vl)
-                rZ, rtZ = RG @ with_ones(Zp), RG.T @ with_ones(Zl)
-                HZ[l] += Vl * gV[:, D:] + Zl * rZ[:, D:] - rZ[:, :D] - gV[:, :D]
-                HZ[l - 1] += Vp * gtV[:, D:] + Zp * rtZ[:, D:] - rtZ[:, :D] - gtV[:, :D]
-                add_near_hvp(HZ[l], HZ[l - 1], ni, nj, Gn, RGn, Zl, Zp, Vl, Vp)
+                hvp_coordinate_terms(HZ[l], HZ[l - 1], G, RG, Z[l], Z[l - 1], Vm[l], Vm[l - 1])
             elif isinstance(net, Net) and (net.free or net.penalties):
                 # J = L + penalties, W = theta K (numeric/manual/penalty.py states the R{} of P_w, P_phi)
                 dW = delta.T @ a[l - 1]
@@ -285,12 +277,7 @@ def r_operator(net: Net | MLP, cache: Cache, V):
                 if Pphi is not None and pen2 is not None:
                     G = G + Pphi
                     RG = RG + pen2[2] * S[l] + pen2[0] * RW[l]
-                Zl, Zp, Vl, Vp = Z[l], Z[l - 1], Vm[l], Vm[l - 1]
-                G, RG = np.array(G, dtype=dtype), np.array(RG, dtype=dtype)  # own, writeable copies
-                ni, nj, (Gn, RGn) = take_near(Zl, Zp, G, RG)  # near pairs: their own differences below
-                HZ[l] += Vl * G.sum(axis=1)[:, None] + Zl * RG.sum(axis=1)[:, None] - RG @ Zp - G @ Vp
-                HZ[l - 1] += Vp * G.sum(axis=0)[:, None] + Zp * RG.sum(axis=0)[:, None] - RG.T @ Zl - G.T @ Vl
-                add_near_hvp(HZ[l], HZ[l - 1], ni, nj, Gn, RGn, Zl, Zp, Vl, Vp)
+                hvp_coordinate_terms(HZ[l], HZ[l - 1], G, RG, Z[l], Z[l - 1], Vm[l], Vm[l - 1])
             elif spatial:
                 dW = delta.T @ a[l - 1]
                 phi = cache.phiR[l]
@@ -300,12 +287,7 @@ def r_operator(net: Net | MLP, cache: Cache, V):
                 RG *= S[l]
                 RdW *= phi  # HW[l - 1] is not needed for a Net: reuse R{dW}'s buffer
                 RG += RdW
-                Zl, Zp, Vl, Vp = Z[l], Z[l - 1], Vm[l], Vm[l - 1]
-                G, RG = np.array(G, dtype=dtype), np.array(RG, dtype=dtype)  # own, writeable copies
-                ni, nj, (Gn, RGn) = take_near(Zl, Zp, G, RG)  # near pairs: their own differences below
-                HZ[l] += Vl * G.sum(axis=1)[:, None] + Zl * RG.sum(axis=1)[:, None] - RG @ Zp - G @ Vp
-                HZ[l - 1] += Vp * G.sum(axis=0)[:, None] + Zp * RG.sum(axis=0)[:, None] - RG.T @ Zl - G.T @ Vl
-                add_near_hvp(HZ[l], HZ[l - 1], ni, nj, Gn, RGn, Zl, Zp, Vl, Vp)
+                hvp_coordinate_terms(HZ[l], HZ[l - 1], G, RG, Z[l], Z[l - 1], Vm[l], Vm[l - 1])
     out = repack((HZ + (Hth if cache.theta is not None else [])) if spatial else HW, Hb)
     flat = np.concatenate([np.asarray(o).reshape(-1) for o in out]) if isinstance(out, list) else out
     if not np.all(np.isfinite(flat)):
