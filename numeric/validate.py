@@ -90,13 +90,7 @@ def check_inputs(net: Net | MLP, params: Params, X, Y, dtype=np.float64):
     else:
         if params.W is None or len(params.W) != L - 1:
             raise SpecError(f"params.W must hold {L - 1} weight matrices (layers 2..L)", "pass one N_l x N_(l-1) array per layer")
-        W = [as_array(w, f"W[layer {l + 2}]", dtype) for l, w in enumerate(params.W)]
-        for l, w in enumerate(W):
-            if w.shape != (N[l + 1], N[l]):
-                raise SpecError(
-                    f"W of layer {l + 2} has shape {w.shape}, expected ({N[l + 1]}, {N[l]})",
-                    "rows index layer l, columns layer l-1",
-                )
+        W = _layer_matrices(params.W, "W", N, dtype)
     if Z is not None and isinstance(net, Net):
         near_coincidence(net, Z, dtype)
     b = None
@@ -127,11 +121,16 @@ def check_theta(net: Net | MLP, params: Params, dtype=np.float64) -> list[np.nda
             f"amplitudes are free: params.theta must hold {L - 1} arrays (layers 2..L)",
             "pass one N_l x N_(l-1) array per layer, or set amplitudes='none'",
         )
-    out = [as_array(t, f"theta[layer {l + 2}]", dtype) for l, t in enumerate(params.theta)]
-    for l, t in enumerate(out):
-        if t.shape != (N[l + 1], N[l]):
+    return _layer_matrices(params.theta, "theta", N, dtype)
+
+
+def _layer_matrices(arrays, name: str, N, dtype) -> list[np.ndarray]:
+    """Per-layer N_l x N_(l-1) arrays (layers 2..L: W or theta) as `dtype`, each shape checked."""
+    out = [as_array(m, f"{name}[layer {l + 2}]", dtype) for l, m in enumerate(arrays)]
+    for l, m in enumerate(out):
+        if m.shape != (N[l + 1], N[l]):
             raise SpecError(
-                f"theta of layer {l + 2} has shape {t.shape}, expected ({N[l + 1]}, {N[l]})",
+                f"{name} of layer {l + 2} has shape {m.shape}, expected ({N[l + 1]}, {N[l]})",
                 "rows index layer l, columns layer l-1",
             )
     return out
