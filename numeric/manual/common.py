@@ -125,21 +125,29 @@ def near_pairs(Zl: np.ndarray, Zp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return i, j
 
 
-def pair_terms(G: np.ndarray, Zl: np.ndarray, Zp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eq. (8)'s efficient form for layer l, (backward term for Z_l, forward term for Z_(l-1)), with
-    the near pairs (`near_pairs`) summed from their own differences: exact where nodes nearly meet.
+def pair_terms(G: np.ndarray, Zl: np.ndarray, Zp: np.ndarray, k: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Eq. (8)'s efficient form for layer l, (backward term for Z_l, forward term for Z_(l-1)), for
+    the matrix k G, with the near pairs (`near_pairs`) summed from their own differences: exact where
+    nodes nearly meet. G is overwritten (0) at the near pairs.
 
         backward term for Z_l     = Z_l * rowsum(G)[:, None]     - G   @ Z_(l-1)
         forward  term for Z_(l-1) = Z_(l-1) * colsum(G)[:, None] - G^T @ Z_l
+
+    Each side is one product against [Z, 1] (`with_ones`): G Z and G's row sums in one pass over G;
+    k scales the N x (D+1) products, not the N x N matrix (the fast route's G = dW W with phi = k g).
     """
     i, j = near_pairs(Zl, Zp)
-    Gn = G[i, j].copy()
-    G_far = G
+    Gn = G[i, j] * k
     if len(i):
-        G_far = G.copy()
-        G_far[i, j] = 0
-    backward = Zl * G_far.sum(axis=1)[:, None] - G_far @ Zp
-    forward = Zp * G_far.sum(axis=0)[:, None] - G_far.T @ Zl
+        G[i, j] = 0
+    below = G @ with_ones(Zp)  # N_l x (D+1): [G Z_(l-1) | rowsum(G)]
+    above = G.T @ with_ones(Zl)  # N_(l-1) x (D+1): [G^T Z_l | colsum(G)]
+    if k != 1.0:
+        below *= k
+        above *= k
+    D = Zl.shape[1]
+    backward = Zl * below[:, D:] - below[:, :D]
+    forward = Zp * above[:, D:] - above[:, :D]
     if len(i):
         term = Gn[:, None] * (Zl[i] - Zp[j])  # G_ij (z_i - z'_j), the difference taken directly
         np.add.at(backward, i, term)

@@ -28,7 +28,7 @@ from derive import MLP, Gradients, Net, Params, compile_net
 
 from ..validate import check_inputs, coincidence_error
 from . import penalty, reference
-from .common import Cache, Singular, check_device, engine_dtype, loss_and_dA, near_pairs, with_ones
+from .common import Cache, Singular, check_device, engine_dtype, loss_and_dA, pair_terms
 
 __all__ = ["gradients", "forward", "backward", "distances", "Cache", "Singular"]
 
@@ -253,27 +253,11 @@ def _coordinate_gradient(c, cache: Cache, l: int, dWl: np.ndarray, dZ: list, G: 
     G, k = (G, 1.0) if G is not None else _G_over_k(c, cache, l, dWl)
     cache.W[l] = cache.R[l] = cache.phiR[l] = None
     assert cache.Z is not None  # spatial nets only
-    Zl, Zp = cache.Z[l], cache.Z[l - 1]
-    # nearly coincident pairs (few; a k-d tree finds them) leave the products and take their own
-    # difference below: the products would cancel |G_ij| |z| down to |G_ij| r_ij (`near_pairs` says why)
-    i, j = near_pairs(Zl, Zp)
-    if len(i):
-        if not G.flags.writeable:
-            G = G.copy()
-        Gn = G[i, j] * k
-        G[i, j] = 0
-    below = G @ with_ones(Zp)  # N_l x (D+1): [G Z_(l-1) | rowsum(G)]
-    above = G.T @ with_ones(Zl)  # N_(l-1) x (D+1): [G^T Z_l | colsum(G)]
-    if k != 1.0:  # the true G is k * (G/k): scale the N x (D+1) products, not the N x N array
-        below *= k
-        above *= k
-    D = Zl.shape[1]
-    dZ[l] += Zl * below[:, D:] - below[:, :D]
-    dZ[l - 1] += Zp * above[:, D:] - above[:, :D]
-    if len(i):
-        term = Gn[:, None] * (Zl[i] - Zp[j])  # G_ij (z_i - z'_j), the difference taken directly
-        np.add.at(dZ[l], i, term)
-        np.add.at(dZ[l - 1], j, -term)
+    if not G.flags.writeable:  # pair_terms zeroes the near pairs' entries in place
+        G = G.copy()
+    backward, forward = pair_terms(G, cache.Z[l], cache.Z[l - 1], k)
+    dZ[l] += backward
+    dZ[l - 1] += forward
     return G if cache.lean else None
 
 
