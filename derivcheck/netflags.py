@@ -46,7 +46,7 @@ def add_net_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--hidden", help="activation of layers 2..L-1 (spatial)")
     g.add_argument("--output", help="activation of layer L (spatial)")
     g.add_argument("--activations", help="comma-separated activations of layers 2..L (mlp)")
-    g.add_argument("--loss", help="mse, sse_half, mae, huber(delta=..), bce, softmax_ce")
+    g.add_argument("--loss", help="mse, mse_half, sse, sse_half, mae, huber(delta=..), bce, softmax_ce")
     g.add_argument("--bias", action=argparse.BooleanOptionalAction, default=None, help="free biases b_l")
     g.add_argument("--amplitudes", choices=("none", "free"), help="free: W = theta * g(r), theta trainable")
     g.add_argument("--penalty", action="append", metavar="RHO", help="penalty formula in r and w (repeatable)")

@@ -17,6 +17,8 @@ from typing import TypedDict
 from derive import SpecError
 
 __all__ = [
+    "versions_line",
+    "machine_line",
     "check_out_path",
     "versions",
     "machine",
@@ -81,6 +83,17 @@ def provenance(seed: int | None = None, argv: list[str] | None = None, cuda: boo
         "machine": machine(cuda),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def versions_line(prov: Provenance) -> str:
+    """The package versions of `prov` as one line ("numpy 2.1, sympy 1.13, ...")."""
+    return ", ".join(f"{k} {v}" for k, v in prov["versions"].items())
+
+
+def machine_line(prov: Provenance) -> str:
+    """The machine of `prov` as one line (platform, CPUs, CUDA)."""
+    m = prov["machine"]
+    return f"{m.get('platform')}, {m.get('cpus')} CPUs, CUDA: {m.get('cuda') or 'none'}"
 
 
 def _umask() -> int:

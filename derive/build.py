@@ -98,9 +98,9 @@ def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Bui
                         w = p.lin([(1, (thetas[l - 1][i][j], k))], f"W[{l + 1}]({i},{j})", inline=False)
                     else:
                         w = p.tmpl(G0, (r2,), f"W[{l + 1}]({i},{j})")
-                    for t, (pen, coef) in enumerate(net.layer_penalties(l + 1)):
+                    for t, (pen, _) in enumerate(net.layer_penalties(l + 1)):
                         node = p.tmpl(penalty_template(pen, backend), (r2, w), f"rho{t}[{l + 1}]({i},{j})")
-                        pen_nodes.append((Fraction(repr(float(coef))), node))
+                        pen_nodes.append((pen.coef_exact(net.widths), node))
                     row.append(w)
                 Wl.append(row)
         else:

@@ -1,5 +1,6 @@
-"""The derivation report's exact objects (`Derivation`): W, delta, dW, dZ and a Hessian block from the
-flat loss, the note's eq. (8) in its two variants, and its symbolic proof (`proof_eq8`)."""
+"""The derivation report's exact objects (`Derivation`): W, delta, dW, dZ, dtheta and a Hessian block from
+the flat objective, the note's eq. (8) in its two variants (with free amplitudes and penalties when the net
+has them), and its symbolic proof (`proof_eq8`)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ class Derivation:
 
     Attributes (lazy):
         W: per layer 2..L, the N_l x N_(l-1) Matrix of W_ij as functions of the coordinates.
-        loss: the exact loss.
+        loss: the exact objective J = L + penalties (L alone for the note's model).
+        data_loss, penalty: its two parts (penalty 0 without penalty terms).
         delta: per layer 2..L, B x N_l Matrix of dL/dh_l (differentiating L as a function of h_l).
         dW: per layer 2..L, dL/dW_l with the weights treated as free symbols (eq. (4)).
-        dZ: per layer 1..L, N_l x D Matrix of dL/dZ_l (spatial nets).
+        dZ: per layer 1..L, N_l x D Matrix of dJ/dZ_l (spatial nets).
+        dtheta: per layer 2..L, dJ/dtheta_l (free amplitudes; [] otherwise).
         hessian_block: D x D block d2L/dz dz^T for node 0 of layer min(2, L-1)+... (the first hidden
             node, or node 0 of layer 2 for L = 2).
     """
@@ -31,14 +34,11 @@ class Derivation:
     def __init__(self, net: Net, batch: int = 1):
         if not net.spatial:
             raise SpecError("derivation() needs a spatial Net", "pass a derive.Net (coordinates), not an MLP")
-        if net.free or net.penalties:  # delta, dW and eq. (8) below are the note's model's (theta = 1, J = L)
-            raise SpecError(
-                "the derivation covers the note's model (no free amplitudes, no penalty)",
-                "drop amplitudes/penalties for the report; symbolic.gradients takes the whole family",
-            )
         self.net, self.batch = net, batch
         self.flat = flat_loss(net, batch)
         self.loss = self.flat.expr
+        self.penalty = self.flat.penalty
+        self.data_loss = self.loss - self.penalty
         self.W = self.flat.W
         self._cache: dict = {}
 
@@ -96,7 +96,17 @@ class Derivation:
 
     @property
     def dZ(self) -> list[sp.Matrix]:
-        return self._memo("dZ", lambda: [Z.applyfunc(lambda s: _delta_free(sp.diff(self.loss, s))) for Z in self.flat.params])
+        Zs = self.flat.params[: self.net.L]
+        return self._memo("dZ", lambda: [Z.applyfunc(lambda s: _delta_free(sp.diff(self.loss, s))) for Z in Zs])
+
+    @property
+    def thetas(self) -> list[sp.Matrix]:
+        """The amplitude symbols theta_l (layers 2..L), [] unless the amplitudes are free."""
+        return self.flat.params[self.net.L :] if self.net.free else []
+
+    @property
+    def dtheta(self) -> list[sp.Matrix]:
+        return self._memo("dtheta", lambda: [T.applyfunc(lambda s: _delta_free(sp.diff(self.loss, s))) for T in self.thetas])
 
     @property
     def hessian_block(self) -> sp.Matrix:
@@ -104,23 +114,50 @@ class Derivation:
         z = self.flat.params[l]
         return self._memo("hess", lambda: sp.Matrix(self.net.dim, self.net.dim, lambda d, e: sp.diff(self.dZ[l][0, d], z[0, e])))
 
-    def eq8(self, variant: str = "a") -> list[sp.Matrix]:
-        """The note's eq. (8) instantiated for this net, per layer 1..L (N_l x D Matrices):
-        dL/dz^l_i = sum_j dW^l_ij g'(r^l_ij) (z^l_i - z^(l-1)_j)/r^l_ij + sum_k dW^(l+1)_ki g'(r) (z^l_i - z^(l+1)_k)/r
-        with dW^l_ij = sum_b delta^l_bi v^(l-1)_bj, v = a (MATH.md, `variant="a"`) or v = h (the note as
-        printed, `variant="h"`; h of the input layer is x)."""
+    def penalty_partials(self, l: int) -> tuple[sp.Matrix, sp.Matrix]:
+        """(P_r, P_w) for layer l (2..L): N_l x N_(l-1) Matrices of sum_p c_p d rho_p/dr and d rho_p/dw at
+        (r_ij, W_ij), over the penalty terms covering layer l (zeros without any)."""
+        from .penalty import RW, WW
+
+        fl = self.flat
+        terms = self.net.layer_penalties(l)
+
+        def part(key):
+            def at(i, j):
+                sub = {RW: fl.dist[l - 2][i, j], WW: fl.W[l - 2][i, j]}
+                return sp.Add(*[sp.Rational(p.coef_exact(self.net.widths)) * p.d[key].xreplace(sub) for p, _ in terms])
+
+            return sp.Matrix(*fl.W[l - 2].shape, at)
+
+        return self._memo(("penalty_partials", l), lambda: (part("rho_r"), part("rho_w")))
+
+    def _dW_formula(self, variant: str) -> list[sp.Matrix]:
+        """dJ/dW per layer 2..L as the formula writes it: sum_b delta_bi v_bj + P_w (v = a or h)."""
         if variant not in ("a", "h"):
             raise SpecError(f"unknown eq. (8) variant {variant!r}", "use 'a' (MATH.md) or 'h' (the note as printed)")
+        fl = self.flat
+        v = fl.a if variant == "a" else [fl.x] + fl.h
+        return [self.delta[l - 2].T * v[l - 2] + self.penalty_partials(l)[1] for l in range(2, self.net.L + 1)]
+
+    def eq8(self, variant: str = "a") -> list[sp.Matrix]:
+        """The note's eq. (8) instantiated for this net, per layer 1..L (N_l x D Matrices), widened to free
+        amplitudes and penalties (theta = 1 and P = 0 give the note's formula):
+        dJ/dz^l_i = sum_j e^l_ij (z^l_i - z^(l-1)_j)/r^l_ij + sum_k e^(l+1)_ki (z^l_i - z^(l+1)_k)/r^(l+1)_ki,
+        e_ij = (dW_ij + P_w) theta_ij g'(r_ij) + P_r, with dW^l_ij = sum_b delta^l_bi v^(l-1)_bj, v = a
+        (MATH.md, `variant="a"`) or v = h (the note as printed, `variant="h"`; h of the input layer is x),
+        P_r, P_w the penalties' partial derivatives on the edge (`penalty_partials`)."""
         net, fl = self.net, self.flat
         Z = fl.params
         dg = net.g.dg
-        v = fl.a if variant == "a" else [fl.x] + fl.h
-        dWf = [self.delta[l - 2].T * v[l - 2] for l in range(2, net.L + 1)]
+        dJdW = self._dW_formula(variant)
+
+        def edge(l, i, j):  # e^l_ij: the factor of (z^l_i - z^(l-1)_j) / r^l_ij
+            r = fl.dist[l - 2][i, j]
+            theta = self.thetas[l - 2][i, j] if net.free else sp.S.One
+            return (dJdW[l - 2][i, j] * theta * dg.subs(R, r) + self.penalty_partials(l)[0][i, j]) / r
 
         def term(l, i, j, d, sign):  # edge between node i of layer l (1-based) and node j of layer l-1
-            zi, zj = Z[l - 1].row(i), Z[l - 2].row(j)
-            r = sp.sqrt(sum((zi[e] - zj[e]) ** 2 for e in range(net.dim)))
-            return dWf[l - 2][i, j] * dg.subs(R, r) * sign * (zi[d] - zj[d]) / r
+            return edge(l, i, j) * sign * (Z[l - 1][i, d] - Z[l - 2][j, d])
 
         def entry(l, i, d):
             s = sp.S.Zero
@@ -135,11 +172,25 @@ class Derivation:
             lambda: [sp.Matrix(net.widths[l - 1], net.dim, lambda i, d: entry(l, i, d)) for l in range(1, net.L + 1)],
         )
 
+    def dtheta_formula(self, variant: str = "a") -> list[sp.Matrix]:
+        """dJ/dtheta^l_ij = (dW^l_ij + P_w) g(r^l_ij) per layer 2..L (free amplitudes; [] otherwise)."""
+        if not self.net.free:
+            return []
+        g = self.net.g.bound
+        dJdW = self._dW_formula(variant)
+        return [M.multiply_elementwise(D.applyfunc(lambda r: g.subs(R, r))) for M, D in zip(dJdW, self.flat.dist)]
+
+    def n_checked(self) -> int:
+        """How many differences `proof_eq8` decides: every coordinate, and every amplitude when free."""
+        return self.net.n_coords + sum(len(T) for T in self.thetas)
+
     def proof_eq8(self, variant: str = "a", on_step=None) -> bool:
-        """True iff simplify(eq8 - exact) == 0 for every coordinate (a symbolic proof). A nonzero
-        value of the difference at an exact rational point (40 digits) is a disproof: False.
-        `on_step(done, total)` is called after each coordinate (a progress display)."""
-        diffs = [e8 - ex for E, G in zip(self.eq8(variant), self.dZ) for e8, ex in zip(E, G)]
+        """True iff simplify(formula - exact) == 0 for every coordinate (eq. (8)) and every amplitude
+        (`dtheta_formula`, free amplitudes): a symbolic proof. A nonzero value of a difference at an exact
+        rational point (40 digits) is a disproof: False. `on_step(done, total)` is called after each
+        difference (a progress display)."""
+        pairs = list(zip(self.eq8(variant), self.dZ)) + list(zip(self.dtheta_formula(variant), self.dtheta))
+        diffs = [f - ex for F, G in pairs for f, ex in zip(F, G)]
         rest = []  # SymEngine's expansion proves most differences zero at once; SymPy decides the rest together
         for k, e in enumerate(diffs):  # (one rational point disproves any of them first: a fast "no")
             if not _expands_to_zero(e):

@@ -23,6 +23,8 @@ class FlatLoss:
             amplitudes, N_l x N_(l-1) per layer 2..L), or W (MLP); biases; x, y: data symbols.
         W: the weights as expressions of the coordinates (sympy Matrices, layers 2..L).
         h, a: per layer 2..L, B x N_l Matrices of expressions (a[0] = X).
+        dist: per layer 2..L, the N_l x N_(l-1) Matrix of distances r_ij (spatial nets; [] for an MLP).
+        penalty: the penalties' part of `expr` (0 without penalties), so expr - penalty is the data loss.
     """
 
     expr: sp.Expr
@@ -33,6 +35,8 @@ class FlatLoss:
     W: list
     h: list
     a: list
+    dist: list
+    penalty: sp.Expr
 
     @property
     def leaves(self) -> list[sp.Symbol]:
@@ -43,7 +47,7 @@ def flat_loss(net: Net | MLP, batch: int = 1) -> FlatLoss:
     """The exact loss of `net` on `batch` symbolic rows as one expression (MATH.md forward rule)."""
     N, L, B = net.widths, net.L, batch
     sym = lambda n: sp.Symbol(n, real=True)  # noqa: E731
-    penalty = sp.S.Zero
+    penalty, dist = sp.S.Zero, []
     if net.spatial:
         params = [sp.Matrix(N[l], net.dim, lambda i, d: sym(f"z{l + 1}_{i}_{d}")) for l in range(L)]
         g = net.g.bound
@@ -61,8 +65,9 @@ def flat_loss(net: Net | MLP, batch: int = 1) -> FlatLoss:
         from .penalty import RW, WW
 
         for l in range(2, L + 1):
-            for p, c in net.layer_penalties(l):
-                penalty += sp.Rational(repr(c)) * sp.Add(*[p.expr.xreplace({RW: r, WW: w}) for r, w in zip(dist[l - 2], W[l - 2])])
+            for p, _ in net.layer_penalties(l):
+                edges = [p.expr.xreplace({RW: r, WW: w}) for r, w in zip(dist[l - 2], W[l - 2])]
+                penalty += sp.Rational(p.coef_exact(N)) * sp.Add(*edges)
     else:
         params = [sp.Matrix(N[l + 1], N[l], lambda i, j: sym(f"w{l + 2}_{i}_{j}")) for l in range(L - 1)]
         W = params
@@ -81,7 +86,7 @@ def flat_loss(net: Net | MLP, batch: int = 1) -> FlatLoss:
     obj = net.objective
     K = N[-1]
     expr = sp.Add(*[obj.row(list(a.row(b)), list(y.row(b))) for b in range(B)]) / obj.divisor(B, K) + penalty
-    return FlatLoss(expr, params, biases, x, y, W, hs, As)
+    return FlatLoss(expr, params, biases, x, y, W, hs, As, dist, penalty)
 
 
 def flat_gradient(net: Net | MLP, batch: int = 1):

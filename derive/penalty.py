@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cached_property, lru_cache
 from typing import cast
 
@@ -127,9 +128,14 @@ class Penalty:
 
     def coef(self, widths: tuple[int, ...]) -> float:
         """c: scale (sum) or scale / number of covered edges (mean)."""
+        return float(self.coef_exact(widths))
+
+    def coef_exact(self, widths: tuple[int, ...]) -> Fraction:
+        """c exactly (the exact engines' value): the scale's decimal as a fraction, over the edges for a mean."""
+        c = Fraction(repr(self.scale))
         if self.reduce == "sum":
-            return self.scale
-        return self.scale / sum(widths[l - 1] * widths[l - 2] for l in self.covers(len(widths)))
+            return c
+        return c / sum(widths[l - 1] * widths[l - 2] for l in self.covers(len(widths)))
 
     # -- derivatives, each from the one expression
     @cached_property

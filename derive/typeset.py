@@ -17,6 +17,7 @@ __all__ = ["latex", "cse_latex", "net_latex", "symbol_names", "NOTATION", "LINE"
 NOTATION: dict[re.Pattern[str], Callable[..., str]] = {
     re.compile(r"z(\d+)_(\d+)_(\d+)"): lambda l, i, d: f"z^{{({l})}}_{{{int(i) + 1},{int(d) + 1}}}",
     re.compile(r"w(\d+)_(\d+)_(\d+)"): lambda l, i, j: f"w^{{({l})}}_{{{int(i) + 1},{int(j) + 1}}}",
+    re.compile(r"t(\d+)_(\d+)_(\d+)"): lambda l, i, j: f"\\theta^{{({l})}}_{{{int(i) + 1},{int(j) + 1}}}",
     re.compile(r"b(\d+)_(\d+)"): lambda l, i: f"b^{{({l})}}_{{{int(i) + 1}}}",
     re.compile(r"x(\d+)_(\d+)"): lambda b, j: f"x_{{{int(b) + 1},{int(j) + 1}}}",
     re.compile(r"y(\d+)_(\d+)"): lambda b, k: f"y_{{{int(b) + 1},{int(k) + 1}}}",
@@ -116,3 +117,24 @@ def net_latex(net: Net, batch: int) -> dict[str, str]:
         "loss_def": loss_def
         + (r"\ \text{summed over } b,k \text{ and divided by } " + str(net.objective.divisor(batch, net.widths[-1]))),
     }
+
+
+def penalty_latex(net: Net) -> list[dict[str, str]]:
+    """LaTeX of each penalty term of a spatial net, in r and w: rho, its partials rho_r and rho_w, the
+    factor c in front of the edge sum (scale, or scale / edges for a mean), and the layers it covers."""
+    out = []
+    for p in net.penalties:
+        layers = p.covers(net.L)
+        edges = sum(net.widths[l - 1] * net.widths[l - 2] for l in layers)
+        c = sp.Rational(p.coef_exact(net.widths))
+        out.append(
+            {
+                "rho": sp.latex(p.d["rho"]),
+                "rho_r": sp.latex(p.d["rho_r"]),
+                "rho_w": sp.latex(p.d["rho_w"]),
+                "c": sp.latex(c),
+                "how": f"scale {p.scale:g}" + ("" if p.reduce == "sum" else f" over the mean's {edges} edges"),
+                "layers": ", ".join(map(str, layers)),
+            }
+        )
+    return out

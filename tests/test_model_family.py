@@ -377,8 +377,39 @@ def test_fast_route_fuses_penalties_and_agrees_with_the_reference(net):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())
 
 
-def test_derivation_report_refuses_the_family_instead_of_showing_the_notes_equations():
-    from derive import SpecError
+@pytest.mark.parametrize("name", ["free_mlp_wiring", "distance_penalty"])
+def test_derivation_proves_the_widened_formulas_for_the_family(name):
+    """(C) with e_ij = (dL/dW + P_w) theta g' + P_r and (T) dJ/dtheta = (dL/dW + P_w) g equal the exact
+    derivatives of J = L + penalties, for every coordinate and amplitude."""
+    d = symbolic.derivation(FAMILY[name])
+    assert d.n_checked() == FAMILY[name].n_coords + sum(len(T) for T in d.thetas)
+    assert d.proof_eq8("a") is True
 
-    with pytest.raises(SpecError, match="note's model"):
-        symbolic.derivation(FAMILY["distance_penalty"])
+
+@pytest.mark.parametrize("part", [0, 1])  # P_r (the coordinates' term), P_w (the weights' term)
+def test_derivation_disproves_a_penalty_gradient_at_half_its_value(part, monkeypatch):
+    from derive.derivation import Derivation
+
+    true = Derivation.penalty_partials
+
+    def half(self, l):
+        parts = list(true(self, l))
+        parts[part] = parts[part] / 2
+        return tuple(parts)
+
+    monkeypatch.setattr(Derivation, "penalty_partials", half)
+    assert symbolic.derivation(FAMILY["free_mlp_wiring"]).proof_eq8("a") is False
+
+
+def test_derivation_of_the_family_separates_loss_and_penalty():
+    net = FAMILY["distance_penalty"]
+    d = symbolic.derivation(net)
+    data = {s for M in (d.flat.x, d.flat.y) for s in M}
+    assert d.penalty.free_symbols and not d.penalty.free_symbols & data  # distances only
+    assert d.data_loss.free_symbols & data and d.dtheta == [] and d.dtheta_formula() == []
+    # the penalty at one point: sum over the 9 edges of (6.1 (r - 0.433))^2, by hand
+    Z = [np.arange(n * 3).reshape(n, 3) / 7.0 for n in net.widths]
+    at = {s: v for M, Zl in zip(d.flat.params, Z) for s, v in zip(M, Zl.ravel())}
+    r = [np.linalg.norm(Z[l][:, None] - Z[l - 1][None], axis=2) for l in (1, 2)]
+    want = sum(float(((6.1 * (rl - 0.433)) ** 2).sum()) for rl in r)
+    assert float(d.penalty.xreplace(at)) == pytest.approx(want, rel=1e-14)

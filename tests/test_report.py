@@ -66,6 +66,31 @@ def test_derivation_report_proves_eq8(tmp_path):
     assert r"\begin{dmath*}" in tex.read_text()  # typeset from SymPy LaTeX, not raw strings
 
 
+@needs_tex
+def test_derivation_report_of_a_net_with_free_amplitudes_and_penalties(tmp_path):
+    """The widened model: J = L + penalties typeset with each term's rho, c and partials, the amplitude
+    section with formula (T), and one verdict covering (C) and (T), proved."""
+    from derive import Net
+
+    net = Net(
+        (2, 2, 1),
+        dim=2,
+        kernel="1",
+        amplitudes="free",
+        loss="mse_half",
+        penalties=(
+            {"rho": "abs(w)*r", "reduce": "mean", "scale": 0.01},
+            {"rho": "(s*(r-q0))**2", "params": {"s": 6.1, "q0": 0.433}},
+        ),
+    )
+    tex, pdf = report.derivation_report(tmp_path, net=net)
+    src, text = tex.read_text(), _text(pdf)
+    assert r"\mathcal J=\mathcal L+\sum_t" in src and r"\frac{1}{600}" in src  # c = 0.01 / 6 edges, exact
+    assert "Amplitude gradients" in text and "(T)" in text
+    assert "The gradient formulas (C) and (T) and the exact gradient are proved equal." in text
+    assert "for all 10 coordinates, and the amplitude-gradient formula (T)" in " ".join(text.split())
+
+
 def test_tex_only_when_asked(results, tmp_path):
     tex, pdf = report.verification_report(results, tmp_path, compile=False)
     assert pdf is None and tex.read_text().startswith("\\documentclass")
