@@ -152,6 +152,11 @@ def loss_fn(
             trace.setdefault("h", []).append(h)
             trace.setdefault("a", []).append(a)
     B, K = a.shape
+    if c.loss_terms is not None:  # separable loss: t(a, y) on the whole B x K tensors
+        # (the per-column route unbinds a into K columns, and each column's backward writes a full
+        # B x K zero tensor: K^2 B work that dominated the gradient and H v at wide outputs)
+        value = c.loss_terms(a, Y).sum() / c.divisor(B, K)
+        return (value if penalty is None else value + penalty), weights
     rows = c.loss_rows(*a.T, *Y.T)
     if not torch.is_tensor(rows) or rows.dim() == 0:
         # A loss that does not depend on the outputs (softmax_ce with one output is identically 0)

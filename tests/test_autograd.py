@@ -49,3 +49,33 @@ def test_cuda_matches_cpu():
     np.testing.assert_allclose(all_grads(gpu), all_grads(cpu), rtol=1e-11, atol=1e-13)
     g32 = autograd.gradients(net, p, X, Y, device="cuda", dtype=np.float32)
     np.testing.assert_allclose(all_grads(g32), all_grads(cpu), rtol=1e-3, atol=1e-5)
+
+
+def _graph_size(t: torch.Tensor) -> int:
+    seen, todo = set(), [t.grad_fn]
+    while todo:
+        fn = todo.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        todo.extend(f for f, _ in fn.next_functions)
+    return len(seen)
+
+
+@pytest.mark.parametrize("loss", ["mse", "mse_half", "huber(delta=0.5)", "softmax_ce"])
+def test_the_torch_loss_graph_does_not_grow_with_the_outputs(loss):
+    """A separable loss is t(a, y) on the whole B x K tensor, so the graph of the gradient (what H v
+    differentiates again) is the same for K = 2 and K = 8: splitting a into K columns put one select per
+    column into it, each writing a full B x K tensor in the second backward (K^2 B work: 3x the H v at
+    widths 1024). softmax_ce, a row loss, keeps its columns: the control, its graph does grow."""
+    from numeric.torch_model import loss_fn
+
+    sizes = []
+    for K in (2, 8):
+        net = Net((3, 4, K), dim=2, loss=loss)
+        p, (X, Y) = random_params(net), random_data(net)
+        Z = [torch.tensor(z, requires_grad=True) for z in p.Z]
+        value, _ = loss_fn(net, Z, None, None, torch.tensor(X), torch.tensor(Y))
+        grads = torch.autograd.grad(value, Z, create_graph=True)
+        sizes.append(_graph_size(sum((g * g).sum() for g in grads)))
+    assert (sizes[0] == sizes[1]) == (loss != "softmax_ce"), sizes
