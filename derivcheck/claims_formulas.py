@@ -10,8 +10,8 @@ from pathlib import Path
 
 from derive import SpecError
 
+from .claims_precision import FALSE, HOLDS
 from .claims_result import Result
-from .claimsfile import FALSE, HOLDS
 from .formula import FormulaVerdict
 
 __all__ = ["load_formulas", "formula_result"]

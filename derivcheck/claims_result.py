@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .claimsfile import FALSE
+from .claims_precision import FALSE
 
 __all__ = ["Result", "DocumentResult", "REPO", "display_path"]
 

@@ -14,8 +14,9 @@ from numeric import manual
 from numeric.compare import Findings
 from numeric.manual import penalty as manual_penalty
 
+from .claims_precision import FALSE, HOLDS, ROUNDING, judge_number, number_finding, printed
 from .claims_result import Result, display_path
-from .claimsfile import FALSE, HOLDS, ROUNDING, WorkedFile, judge_number, number_finding, printed
+from .claimsfile import WorkedFile
 
 __all__ = ["check_worked"]
 
