@@ -20,7 +20,7 @@ import sympy as sp
 
 from .errors import SpecError
 
-__all__ = ["FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "parse_expr", "parse_spec", "symbol"]
+__all__ = ["FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "parse_expr", "parse_spec", "spec_values", "symbol"]
 
 MAX_LENGTH = 400
 MAX_DEPTH = 24
@@ -254,3 +254,18 @@ def parse_spec(text: str, known: Iterable[str]) -> tuple[str, dict[str, float]]:
     for k in kws:
         out[str(k.arg)] = value(k.value)
     return name, out
+
+
+def spec_values(name: str, spec: str, defaults: dict[str, float], given: dict[str, float]) -> dict[str, float]:
+    """The parameter values of primitive `name`: `defaults` updated by `given` (from `parse_spec`;
+    positional keys "0", "1", ... name the defaults in order), each checked to be a finite number."""
+    values = dict(defaults)
+    keys = list(defaults)
+    for k, v in given.items():
+        key = keys[int(k)] if k.isdigit() and int(k) < len(keys) else k
+        if key not in defaults:
+            raise SpecError(f"{name} has no parameter {key!r} (in {spec!r})", f"its parameters are: {', '.join(keys) or 'none'}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or abs(v) == float("inf"):
+            raise SpecError(f"{name} parameter {key} = {v!r} is not a finite number (in {spec!r})", f"give {key} a finite value")
+        values[key] = v
+    return values

@@ -15,110 +15,26 @@ a, adjoints, tangents) is one named node, and the chain rule runs over the nodes
 * the Hessian is the forward-mode derivative (tangent) of the gradient program along each leaf e_k,
   propagated sparsely and only towards gradient entries m >= k (symmetry: each pair is derived once).
 
-The program is already in common-subexpression form, so `lambdify_program` prints one assignment per
-node (templates through `derive.lambdify`, i.e. SymPy's printers with ``cse=True``) and compiles it in
-chunks. Nothing here introduces a float: coefficients are exact and floats appear only in the
+The program is already in common-subexpression form, so `lambdify_program` (derive.program_codegen)
+prints one assignment per node and compiles it in chunks; `Template` lives in derive.template (both are
+re-exported here). Nothing here introduces a float: coefficients are exact and floats appear only in the
 generated code of a float target.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Protocol, cast
 
 import sympy as sp
 
-from .errors import SpecError
-from .lambdify import lambdify
+from .program_codegen import TARGETS, lambdify_program
+from .template import Template
 
 __all__ = ["Template", "Program", "lambdify_program", "TARGETS"]
 
-TARGETS = ("numpy", "mpmath")
-_CHUNK = 3000  # lines per generated function: CPython's compiler is superlinear in function length
 _INLINE_DEGREE = 3  # single-monomial values up to this degree stay inline (no node, no line of code)
-
-
-class _ProgramFunction(Protocol):
-    """What `lambdify_program` returns: the compiled program plus its generated source."""
-
-    source: str
-    n_lines: int
-
-    def __call__(self, *values: Any) -> list[Any]: ...
-
-
-def _delta_free(e: sp.Expr) -> sp.Expr:
-    # DiracDelta (from Abs/sign in mae, huber) is 0 almost everywhere: the a.e. derivative, as torch.
-    return e.replace(sp.DiracDelta, lambda *_: sp.S.Zero) if e.has(sp.DiracDelta) else e
-
-
-class Template:
-    """A primitive T(u_1..u_n): one SymPy expression in dummy arguments, with lazily derived partials.
-
-    Attributes:
-        name: label for reports (``"tanh"``, ``"d tanh/d u0"`` ...).
-        args: the dummy SymPy symbols (real).
-        expr: T as a SymPy expression of `args` (exact).
-        diff_args: positions that are differentiated (targets y of a loss are data, not variables).
-        backend: "sympy" or "symengine": which CAS differentiates `expr`.
-        impl: optional {target: callable} overriding the lambdified code (kernel limits at r = 0).
-        fixed_parts: optional explicit partials (list of Template or None) instead of differentiation.
-    """
-
-    def __init__(self, name, args, expr, diff_args=None, backend="sympy", impl=None, fixed_parts=None):
-        self.name, self.args, self.expr = name, tuple(args), expr
-        self.diff_args = tuple(range(len(args))) if diff_args is None else tuple(diff_args)
-        self.backend, self.impl, self.fixed_parts = backend, impl or {}, fixed_parts
-        self._parts: dict[int, object] = {}
-        self._fn: dict[str, Callable] = {}
-        self.used_fallback = False
-
-    def part(self, k: int):
-        """dT/du_k as a Template, an exact constant (int/Fraction), or None if identically 0."""
-        if k not in self._parts:
-            if self.fixed_parts is not None:
-                p = self.fixed_parts[k]
-                if p is None:
-                    raise NotImplementedError(f"no partial derivative of {self.name} is available")
-                self._parts[k] = p
-            else:
-                d = self._diff(self.args[k])
-                if d.is_Rational:
-                    self._parts[k] = _const(d)
-                else:
-                    self._parts[k] = Template(f"d{self.name}/d{self.args[k]}", self.args, d, self.diff_args, self.backend)
-        return self._parts[k]
-
-    def _diff(self, x: sp.Symbol) -> sp.Expr:
-        if self.backend == "symengine":
-            import symengine as se
-
-            d = se.diff(se.sympify(self.expr), se.sympify(x))
-            if "Derivative" not in str(d) and "Subs" not in str(d):
-                # SymEngine drops SymPy's assumptions: map its symbols back to ours by name.
-                back = sp.sympify(d._sympy_())
-                names = {a.name: a for a in self.args}
-                return _delta_free(back.xreplace({s: names[s.name] for s in back.free_symbols if s.name in names}))
-            # SymEngine leaves Abs' unevaluated; SymPy's a.e. derivative (sign) is the fallback.
-            self.used_fallback = True
-        return _delta_free(sp.diff(self.expr, x))
-
-    def fn(self, target: str) -> Callable:
-        if target not in self._fn:
-            if target in self.impl:
-                self._fn[target] = self.impl[target]
-            else:
-                f = lambdify(list(self.args), self.expr, target)
-                self._fn[target] = (lambda *a, _f=f: float(_f(*a))) if target == "numpy" else f
-        return self._fn[target]
-
-
-def _const(v) -> int | Fraction:
-    v = sp.Rational(v)
-    return int(v.p) if v.q == 1 else Fraction(int(v.p), int(v.q))
 
 
 @dataclass
@@ -359,99 +275,3 @@ def _times(c, fs, t, extra=1):
     if isinstance(t, tuple):
         return (c * extra * t[0], tuple(fs) + t[1])
     return (c * extra * t, tuple(fs))
-
-
-# -- code generation --------------------------------------------------------------------------------
-def _coef(c, target):
-    if isinstance(c, Fraction):
-        return f"(mpf({c.numerator})/{c.denominator})" if target == "mpmath" else repr(c.numerator / c.denominator)
-    return str(c)
-
-
-def _line(prog: Program, n: str, target: str, tnames: dict) -> str:
-    kind, data = prog.nodes[n]
-    if kind == "tmpl":
-        t, args = data
-        return f"{tnames[id(t)]}({', '.join(args)})"
-    out = []
-    for c, fs in data:
-        body = "*".join(fs)
-        if not fs:
-            out.append(_coef(c, target))
-        elif c == 1:
-            out.append(body)
-        elif c == -1:
-            out.append("-" + body)
-        else:
-            out.append(f"{_coef(c, target)}*{body}")
-    return " + ".join(out).replace("+ -", "- ")
-
-
-def lambdify_program(prog: Program, inputs: list[str], outputs: list, target: str = "numpy") -> Callable:
-    """Compile the nodes needed for `outputs` into a Python callable f(*inputs) -> list of values.
-
-    Args:
-        prog: the program. inputs: leaf names, in call order. outputs: names or exact constants
-            (None = 0). target: "numpy" (float64 scalars) or "mpmath" (call under mpmath.workdps).
-
-    The generated source of each chunk is kept in ``f.source`` (as lambdify keeps its own).
-    """
-    if target not in TARGETS:
-        raise SpecError(f"unknown target {target!r}", f"use one of {', '.join(TARGETS)}")
-    need = prog.live(outputs)
-    tnames: dict[int, str] = {}
-    ns: dict[str, Any] = {}  # globals of the generated code
-    if target == "mpmath":
-        import mpmath
-
-        ns["mpf"] = mpmath.mpf
-    for n in need:
-        kind, data = prog.nodes[n]
-        if kind == "tmpl" and id(data[0]) not in tnames:
-            tnames[id(data[0])] = f"_T{len(tnames)}"
-            ns[tnames[id(data[0])]] = data[0].fn(target)
-    lines = [(n, _line(prog, n, target, tnames)) for n in need]
-    chunks = [lines[i : i + _CHUNK] for i in range(0, len(lines), _CHUNK)] or [[]]
-    where = {n: ci for ci, ch in enumerate(chunks) for n, _ in ch}
-    for n in inputs:
-        where[n] = -1
-    last_use: dict[str, int] = {}
-    for ci, ch in enumerate(chunks):
-        for n, _ in ch:
-            for a in prog.args_of(n):
-                last_use[a] = max(last_use.get(a, -1), ci)
-    out_names = [o for o in outputs if isinstance(o, str)]
-    for o in out_names:
-        last_use[o] = len(chunks)
-    funcs, sources = [], []
-    for ci, ch in enumerate(chunks):
-        used = sorted({a for n, _ in ch for a in prog.args_of(n) if where.get(a, -1) < ci}, key=lambda a: (where.get(a, -1), a))
-        made = [n for n, _ in ch if last_use.get(n, -1) > ci]
-        src = (
-            f"def _chunk{ci}({', '.join(used)}):\n"
-            + "".join(f"    {n} = {rhs}\n" for n, rhs in ch)
-            + f"    return ({', '.join(made)}{',' if made else ''})\n"
-        )
-        local: dict[str, Any] = {}
-        exec(compile(src, f"<derive.program chunk {ci}>", "exec"), ns, local)
-        funcs.append((local[f"_chunk{ci}"], used, made))
-        sources.append(src)
-    zero = ns["mpf"](0) if target == "mpmath" else 0.0
-
-    def const(c):
-        if c is None:
-            return zero
-        if isinstance(c, Fraction):
-            return ns["mpf"](c.numerator) / c.denominator if target == "mpmath" else c.numerator / c.denominator
-        return ns["mpf"](c) if target == "mpmath" else float(c)
-
-    def run(*values):
-        env = dict(zip(inputs, values))
-        for f, used, made in funcs:
-            env.update(zip(made, f(*[env[a] for a in used])))
-        return [env[o] if isinstance(o, str) else const(o) for o in outputs]
-
-    program = cast(_ProgramFunction, run)  # a plain function carrying two attributes
-    program.source = "\n".join(sources)
-    program.n_lines = len(lines)
-    return program

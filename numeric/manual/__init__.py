@@ -5,6 +5,8 @@
     fast.py       the same maths arranged for speed: fused kernel layers, OpenBLAS-friendly order,
                   reused buffers (what `gradients` below is)
     hvp.py        H v by the R-operator over the fast forward cache; `hessian` stacks H e_k
+    r_operator.py the R-operator's forward and backward R{} passes (MATH.md "Second order")
+    loss_hessian.py  (d^2 L / d a_L^2) U, the seed of the R-operator's backward pass
     penalty.py    the model family's penalty terms per layer (value, dJ/dW, G_l and their R{} twins;
                   fused for the fast route); free amplitudes W = theta g(R) live in reference.py
     common.py     the forward `Cache`, the loss and dL/da_L, dtype/device rules
