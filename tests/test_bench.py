@@ -120,7 +120,7 @@ def test_cuda_section_code_runs_on_the_cpu_at_tiny_sizes():
     assert [r["id"] for r in recs] == CUDA_IDS and raw["device"] == "cpu" and raw["widths"] == [8, 8, 8, 8]
     for dt in ("float64", "float32"):
         sec = raw[dt]["seconds"]
-        assert set(sec) == {"gradient_dims", "gradient_cdist", "gradient_eq8", "hvp", "floor"}
+        assert set(sec) == {"gradient_dims", "gradient_cdist", "gradient_eq8", "hvp_double_backward", "hvp_func", "floor"}
         assert all(v > 0 for v in sec.values())
         fastest = raw[dt]["fastest"]
         grad = sec[f"gradient_{fastest}"]
@@ -129,7 +129,9 @@ def test_cuda_section_code_runs_on_the_cpu_at_tiny_sizes():
         h = next(r for r in recs if r["id"] == f"cuda.hvp_in_grads.{dt}")
         assert g["measured"] == pytest.approx(grad / sec["floor"]) and g["target"] == "<= 2"
         assert g["pass"] == (g["measured"] <= 2) and g["details"]["formulation"] == fastest
-        assert h["measured"] == pytest.approx(sec["hvp"] / grad) and h["pass"] == (h["measured"] <= 3)
+        hvp = sec[f"hvp_{raw[dt]['hvp_method']}"]
+        assert hvp == min(sec["hvp_double_backward"], sec["hvp_func"]) and h["details"]["hvp_method"] == raw[dt]["hvp_method"]
+        assert h["measured"] == pytest.approx(hvp / grad) and h["pass"] == (h["measured"] <= 3)
     assert recs[0]["measured"] == pytest.approx(4 / raw["float64"]["seconds"][f"gradient_{raw['float64']['fastest']}"])
     assert len(log) == 2 and all(len(line) <= 80 for line in log)
 
@@ -245,7 +247,8 @@ def test_cuda_section_runs_the_torch_engines_on_cuda(monkeypatch):
     monkeypatch.setattr(bench.problems, "engine_fn", fake_engine)
     monkeypatch.setattr(bench.cuda, "gpu_floor", lambda *a, **k: lambda: sum(range(10)))
     recs, raw = bench.bench_cuda(TINY, lambda *a, **k: None, requested=True)
-    per_dtype = [("torch_dims", "cuda"), ("torch_cdist", "cuda"), ("torch_eq8", "cuda"), ("torch_hvp_double_backward", "cuda")]
+    per_dtype = [("torch_dims", "cuda"), ("torch_cdist", "cuda"), ("torch_eq8", "cuda")]
+    per_dtype += [("torch_hvp_double_backward", "cuda"), ("torch_hvp_func", "cuda")]
     assert seen == per_dtype * 2  # float64, float32
     assert [r["id"] for r in recs] == CUDA_IDS and recs[0]["pass"] is True
     assert all(r["details"]["device"] == "fake" for r in recs) and raw["device"] == "fake"

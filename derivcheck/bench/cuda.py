@@ -10,7 +10,9 @@ batch 1024 in FULL):
   NumPy parameters are; each formulation of `BenchConfig.cuda_formulations` (autograd through r^2
   "dims", through torch.cdist, and "eq8": dL/dW by autograd, dL/dZ by the efficient form of eq. (8))
   is timed and the fastest one is the gradient of the targets (all are recorded).
-* H v: ``numeric.autograd.hvp(..., as_numpy=False)`` (double backward), V over the coordinates.
+* H v: ``numeric.second_order.hvp(..., as_numpy=False)``, V over the coordinates; each method of
+  `BenchConfig.cuda_hvp_methods` (double backward, torch.func forward-over-reverse) is timed and the
+  fastest one is the H v of the targets (all are recorded).
 * floor: on tensors of the same shapes already on the device, just the matrix products the gradient
   needs (per layer a W^T, delta^T a, delta W, G [Z_(l-1), 1], G^T [Z_l, 1]) and the kernel evaluations
   g(R) and phi(R) = g'(R)/R of every layer (R computed once, outside the timing).
@@ -115,7 +117,8 @@ def bench_cuda(cfg: BenchConfig, log, requested: bool, seed=0, device: str = "cu
             f"gradient_{f}": problems.engine_fn(f"torch_{f}", net, p, X, Y, **kw, quantities=("loss", "dZ"))
             for f in cfg.cuda_formulations
         }
-        fns["hvp"] = problems.engine_fn("torch_hvp_double_backward", net, p, X, Y, V, **kw)
+        for m in cfg.cuda_hvp_methods:
+            fns[f"hvp_{m}"] = problems.engine_fn(f"torch_hvp_{m}", net, p, X, Y, V, **kw)
         fns["floor"] = gpu_floor(net, p, X, device, dtype)
 
         def synced(fn):
@@ -127,8 +130,16 @@ def bench_cuda(cfg: BenchConfig, log, requested: bool, seed=0, device: str = "cu
 
         best, times = interleaved_times({k: synced(f) for k, f in fns.items()}, cfg.repeats)
         fastest = min(cfg.cuda_formulations, key=lambda f: best[f"gradient_{f}"])
-        g, h, fl = best[f"gradient_{fastest}"], best["hvp"], best["floor"]
-        raw[dt] = {"seconds": best, "times": times, "fastest": fastest, "grad_vs_floor": g / fl, "hvp_in_grads": h / g}
+        method = min(cfg.cuda_hvp_methods, key=lambda m: best[f"hvp_{m}"])
+        g, h, fl = best[f"gradient_{fastest}"], best[f"hvp_{method}"], best["floor"]
+        raw[dt] = {
+            "seconds": best,
+            "times": times,
+            "fastest": fastest,
+            "hvp_method": method,
+            "grad_vs_floor": g / fl,
+            "hvp_in_grads": h / g,
+        }
         log(f"{device} {dt}: grad ({fastest}) {g:.3g} s = {g / fl:.2f} x floor, H v = {h / g:.2f} grads")
         if not recs:
             recs.append(
@@ -137,7 +148,15 @@ def bench_cuda(cfg: BenchConfig, log, requested: bool, seed=0, device: str = "cu
         for kind, value, limit in (("grad_vs_floor", g / fl, GRAD_VS_FLOOR), ("hvp_in_grads", h / g, HVP_IN_GRADS)):
             recs.append(
                 _record(
-                    f"cuda.{kind}.{dt}", value, value <= limit, device=name, formulation=fastest, gradient_s=g, hvp_s=h, floor_s=fl
+                    f"cuda.{kind}.{dt}",
+                    value,
+                    value <= limit,
+                    device=name,
+                    formulation=fastest,
+                    hvp_method=method,
+                    gradient_s=g,
+                    hvp_s=h,
+                    floor_s=fl,
                 )
             )
     return recs, raw
