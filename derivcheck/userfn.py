@@ -184,7 +184,7 @@ def call(fn: Callable, case: Case, *, torch: bool = False, dtype=np.float64) -> 
         where = f"at {_where(exc, source)}) on widths {net.widths}, batch {case.batch}"
         raise SpecError(
             f"fn raised {type(exc).__name__}: {exc} ({where}",
-            "fix fn, or check that it takes (Z, X, Y) (b= with biases; W for an MLP)",
+            "fix fn, or check that it takes (Z, X, Y) (b= with biases, theta= with free amplitudes; W for an MLP)",
         ) from None
     shapes = expected_shapes(case)
     if isinstance(out, (list, tuple)):
