@@ -10,7 +10,7 @@ from typing import Any
 
 from derive import SpecError
 
-from .netread import KIND_KEYS, DataOptions, NetSpec, _names, load_net, net_from_table
+from .netread import KIND_KEYS, DataOptions, NetSpec, formula_names, load_net, net_from_table
 from .netwrite import net_flags, net_table
 
 __all__ = ["add_net_arguments", "formula_argv", "NET_FLAGS", "net_given", "net_from_args"]
@@ -23,7 +23,8 @@ def _widths(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers, e.g. 3,5,2") from None
 
 
-def _param(text: str) -> tuple[str, float]:
+def parse_name_value(text: str) -> tuple[str, float]:
+    """`NAME=VALUE` -> (name, float): the argparse type of --param (argparse.ArgumentTypeError if malformed)."""
     name, sep, value = text.partition("=")
     name = name.strip()
     if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*", name):  # as derive.parse: w_max
@@ -42,7 +43,7 @@ def add_net_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--widths", type=_widths, metavar="N1,N2,...", help="layer widths, e.g. 3,5,2")
     g.add_argument("--dim", type=int, metavar="D", help="spatial dimension")
     g.add_argument("--kernel", metavar="G", help="library kernel or formula in r, e.g. 'exp(-r**2/s**2)'")
-    g.add_argument("--param", type=_param, action="append", metavar="NAME=VALUE", help="kernel parameter (repeatable)")
+    g.add_argument("--param", type=parse_name_value, action="append", metavar="NAME=VALUE", help="kernel parameter (repeatable)")
     g.add_argument("--hidden", help="activation of layers 2..L-1 (spatial)")
     g.add_argument("--output", help="activation of layer L (spatial)")
     g.add_argument("--activations", help="comma-separated activations of layers 2..L (mlp)")
@@ -53,7 +54,7 @@ def add_net_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--penalty-scale", type=float, action="append", metavar="S", help="its scale (default 1)")
     g.add_argument("--penalty-reduce", choices=("sum", "mean"), action="append", help="sum (default) or mean")
     g.add_argument("--penalty-layers", type=_widths, action="append", metavar="L1,L2", help="layers it covers")
-    g.add_argument("--penalty-param", type=_param, action="append", metavar="NAME=VALUE", help="penalty parameter")
+    g.add_argument("--penalty-param", type=parse_name_value, action="append", metavar="NAME=VALUE", help="penalty parameter")
 
 
 def formula_argv(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
@@ -127,7 +128,7 @@ def _flag_penalties(args: argparse.Namespace) -> list[dict] | None:
     out = []
     for n, rho in enumerate(rhos):
         t: dict[str, Any] = {"rho": rho}
-        used = _names(rho)
+        used = formula_names(rho)
         if params:
             t["params"] = {k: v for k, v in params.items() if k in used}
         for key in ("scale", "reduce", "layers"):

@@ -169,7 +169,7 @@ def _penalties(tables: list, where: str) -> tuple:
             p = penalty(t)
         except SpecError as exc:
             raise SpecError(f"{at}: {exc}") from None
-        used = {s.name for s in p.d["rho"].free_symbols} | _names(p.rho)
+        used = {s.name for s in p.d["rho"].free_symbols} | formula_names(p.rho)
         for k in t.get("params", {}):
             if k not in used:
                 raise SpecError(f"{at}: parameter {k} is not used by rho {p.rho!r}", f"remove {k} or use it in rho")
@@ -177,7 +177,7 @@ def _penalties(tables: list, where: str) -> tuple:
     return tuple(out)
 
 
-def _names(formula: str) -> set[str]:
+def formula_names(formula: str) -> set[str]:
     """Names in a formula's syntax tree (nothing is evaluated)."""
     try:
         tree = ast.parse(formula.strip(), mode="eval")

@@ -44,7 +44,7 @@ derivcheck/netwrite.py (`net_table`, `net_flags`).
 from __future__ import annotations
 
 from .netflags import NET_FLAGS, add_net_arguments, formula_argv, net_from_args, net_given
-from .netflags import _param as _param  # audit-kernel's --param (a redundant alias: a re-export)
+from .netflags import parse_name_value as parse_name_value  # audit-kernel's --param (a redundant alias: a re-export)
 from .netread import DATA_KEYS, NETWORK_KEYS, DataOptions, NetSpec, data_from_table, load_net, net_from_table, read_toml
 from .netread import KIND_KEYS as KIND_KEYS  # the per-kind and penalty keys, as before the split
 from .netread import PENALTY_KEYS as PENALTY_KEYS

@@ -10,7 +10,7 @@ from . import layout
 from .errors import SpecError
 from .net import MLP, Net
 from .program import Program
-from .templates import _act_template, _loss_template, kernel_templates, penalty_template
+from .templates import activation_template, kernel_templates, loss_template, penalty_template
 
 __all__ = ["Built", "build_program"]
 
@@ -43,13 +43,14 @@ class Built:
 
     @property
     def inputs(self) -> list[str]:
-        return _flat(self.params) + _flat(self.biases) + _flat(self.x) + _flat(self.y)
+        return flat_names(self.params) + flat_names(self.biases) + flat_names(self.x) + flat_names(self.y)
 
 
-def _flat(nested):
+def flat_names(nested):
+    """The names in nested lists, depth-first in order (the flat order of `Built`'s fields)."""
     out = []
     for v in nested:
-        out.extend(_flat(v) if isinstance(v, list) else [v])
+        out.extend(flat_names(v) if isinstance(v, list) else [v])
     return out
 
 
@@ -77,7 +78,7 @@ def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Bui
     x = [[p.leaf(f"x{b}_{j}") for j in range(N[0])] for b in range(B)]
     y = [[p.leaf(f"y{b}_{k}") for k in range(N[-1])] for b in range(B)]
     params = params + thetas
-    for n in _flat(params) + _flat(biases) + _flat(x) + _flat(y):
+    for n in flat_names(params) + flat_names(biases) + flat_names(x) + flat_names(y):
         p.labels[n] = n
     Ws, hs, As = [], [], [x]
     pen_nodes: list[tuple] = []  # (coefficient, node) of every penalty term on every edge
@@ -105,7 +106,7 @@ def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Bui
                 Wl.append(row)
         else:
             Wl = params[l - 1]
-        f = _act_template(
+        f = activation_template(
             net.hidden if (net.spatial and l < L - 1) else (net.output if net.spatial else net.activations[l - 1]), backend
         )
         h = [
@@ -124,35 +125,36 @@ def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Bui
         hs.append(h)
         As.append(a)
     K = N[-1]
-    T = _loss_template(net.loss, K, backend)
+    T = loss_template(net.loss, K, backend)
     rows = [p.tmpl(T, tuple(a[b]) + tuple(y[b]), f"row({b})") for b in range(B)]
     div = net.objective.divisor(B, K)
     # J = L + sum of penalty terms (coefficients exact: the float's decimal repr as a fraction)
     loss = p.lin([(Fraction(1, div), (r,)) for r in rows] + [(c, (n,)) for c, n in pen_nodes], "L", inline=False)
     built = Built(net, B, p, params, biases, x, y, Ws, hs, As, loss)
-    wrt = _flat(params) + _flat(biases) + _flat(x)
+    wrt = flat_names(params) + flat_names(biases) + flat_names(x)
     built.bar = p.reverse(loss, wrt)
     return built
 
 
-def _bar(built: Built, name):
+def adjoint_expr(built: Built, name):
+    """The adjoint dL/d`name` materialized from the reverse sweep (None for a non-name)."""
     return built.prog.materialize(built.bar.get(name)) if isinstance(name, str) else None
 
 
-def _grad_outputs(built: Built) -> list:
+def gradient_outputs(built: Built) -> list:
     """[loss, d params..., d biases..., dW (spatial), dX, delta_2..delta_L, dA_2..dA_L] in the flat
     order of `Built`. delta_l = dL/dh_l and dA_l = dL/da_l are the adjoints the reverse sweep already
     holds (exact values, not derived from dW)."""
-    outs = [built.loss] + [_bar(built, n) for n in _flat(built.params) + _flat(built.biases)]
+    outs = [built.loss] + [adjoint_expr(built, n) for n in flat_names(built.params) + flat_names(built.biases)]
     if built.net.spatial:
-        outs += [_bar(built, n) for n in _flat(built.W)]
-    outs += [_bar(built, n) for n in _flat(built.x)]
-    outs += [_bar(built, n) for n in _flat(built.h)]
-    return outs + [_bar(built, n) for n in _flat(built.a[1:])]
+        outs += [adjoint_expr(built, n) for n in flat_names(built.W)]
+    outs += [adjoint_expr(built, n) for n in flat_names(built.x)]
+    outs += [adjoint_expr(built, n) for n in flat_names(built.h)]
+    return outs + [adjoint_expr(built, n) for n in flat_names(built.a[1:])]
 
 
-def _hess_wrt(built: Built, wrt: str | None) -> list[str]:
+def hessian_variables(built: Built, wrt: str | None) -> list[str]:
     """Hessian variables (derive.layout): None = all parameters (main group, then biases);
     "Z" (spatial) / "W" (MLP) = the main group only."""
     layout.check_wrt(built.net, wrt)
-    return _flat(built.params) + ([] if wrt is not None else _flat(built.biases))
+    return flat_names(built.params) + ([] if wrt is not None else flat_names(built.biases))

@@ -1,5 +1,6 @@
 """The exact gradient (and sparse Hessian) program of one net at one batch size, lambdified:
-`compile_program` returns a `CompiledProgram`; `_cached` keeps the mpmath ones the ground truth uses."""
+`compile_program` returns a `CompiledProgram`; `cached_mpmath_program` keeps the mpmath ones the ground
+truth uses."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .build import Built, _bar, _grad_outputs, _hess_wrt, build_program
+from .build import Built, adjoint_expr, build_program, gradient_outputs, hessian_variables
 from .net import MLP, Net
 from .program import lambdify_program
 
@@ -73,16 +74,16 @@ def compile_program(
     """
     t0 = time.perf_counter()
     built = build_program(net, batch, backend)
-    wrt_names = _hess_wrt(built, wrt) if hessian else []
+    wrt_names = hessian_variables(built, wrt) if hessian else []
     entries = []
     if hessian:
-        bar_outs = [_bar(built, n) for n in wrt_names]
+        bar_outs = [adjoint_expr(built, n) for n in wrt_names]
         rows = built.prog.hessian(bar_outs, wrt_names)
         entries = [e for row in rows for e in row]
     t1 = time.perf_counter()
     cp = CompiledProgram(built, wrt_names, entries, tuple(targets))
     for target in targets:
-        cp.gradient[target] = lambdify_program(built.prog, built.inputs, _grad_outputs(built), target)
+        cp.gradient[target] = lambdify_program(built.prog, built.inputs, gradient_outputs(built), target)
         if hessian:
             cp.hessian[target] = lambdify_program(built.prog, built.inputs, entries, target)
     t2 = time.perf_counter()
@@ -91,5 +92,6 @@ def compile_program(
 
 
 @lru_cache(maxsize=32)
-def _cached(net, batch, hessian, wrt):
+def cached_mpmath_program(net, batch, hessian, wrt):
+    """`compile_program(net, batch, hessian=hessian, wrt=wrt)` with the mpmath target only, cached."""
     return compile_program(net, batch, hessian=hessian, wrt=wrt, targets=("mpmath",))

@@ -8,9 +8,10 @@ import sympy as sp
 
 from .decide import all_zero
 from .errors import SpecError
-from .flat_route import _delta_free, flat_loss
+from .flat_route import flat_loss
 from .net import Net
 from .primitives import R, X
+from .template import drop_dirac
 
 __all__ = ["Derivation", "derivation"]
 
@@ -76,7 +77,7 @@ class Derivation:
                 Hs = sp.Matrix(self.batch, self.net.widths[l - 1], lambda b, i: sp.Symbol(f"H{b}_{i}", real=True))
                 Ll = self._loss_from(l, Hs)
                 sub = dict(zip(Hs, self.flat.h[l - 2]))
-                out.append(Hs.applyfunc(lambda s: _delta_free(sp.diff(Ll, s)).xreplace(sub)))
+                out.append(Hs.applyfunc(lambda s: drop_dirac(sp.diff(Ll, s)).xreplace(sub)))
             return out
 
         return self._memo("delta", make)
@@ -89,7 +90,7 @@ class Derivation:
                 Ws = sp.Matrix(*self.flat.W[l - 2].shape, lambda i, j: sp.Symbol(f"W{i}_{j}", real=True))
                 Ll = self._loss_from(l, None, free_W=Ws)
                 sub = dict(zip(Ws, self.flat.W[l - 2]))
-                out.append(Ws.applyfunc(lambda s: _delta_free(sp.diff(Ll, s)).xreplace(sub)))
+                out.append(Ws.applyfunc(lambda s: drop_dirac(sp.diff(Ll, s)).xreplace(sub)))
             return out
 
         return self._memo("dW", make)
@@ -97,7 +98,7 @@ class Derivation:
     @property
     def dZ(self) -> list[sp.Matrix]:
         Zs = self.flat.params[: self.net.L]
-        return self._memo("dZ", lambda: [Z.applyfunc(lambda s: _delta_free(sp.diff(self.loss, s))) for Z in Zs])
+        return self._memo("dZ", lambda: [Z.applyfunc(lambda s: drop_dirac(sp.diff(self.loss, s))) for Z in Zs])
 
     @property
     def thetas(self) -> list[sp.Matrix]:
@@ -106,7 +107,7 @@ class Derivation:
 
     @property
     def dtheta(self) -> list[sp.Matrix]:
-        return self._memo("dtheta", lambda: [T.applyfunc(lambda s: _delta_free(sp.diff(self.loss, s))) for T in self.thetas])
+        return self._memo("dtheta", lambda: [T.applyfunc(lambda s: drop_dirac(sp.diff(self.loss, s))) for T in self.thetas])
 
     @property
     def hessian_block(self) -> sp.Matrix:

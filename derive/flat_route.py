@@ -10,6 +10,7 @@ import sympy as sp
 
 from .net import MLP, Net
 from .primitives import R, X
+from .template import drop_dirac
 
 __all__ = ["FlatLoss", "flat_loss", "flat_gradient"]
 
@@ -92,8 +93,4 @@ def flat_loss(net: Net | MLP, batch: int = 1) -> FlatLoss:
 def flat_gradient(net: Net | MLP, batch: int = 1):
     """(FlatLoss, [dL/dleaf for each leaf]) by `sympy.diff` on the flattened loss (independent route)."""
     fl = flat_loss(net, batch)
-    return fl, [_delta_free(sp.diff(fl.expr, s)) for s in fl.leaves]
-
-
-def _delta_free(e):
-    return e.replace(sp.DiracDelta, lambda *_: sp.S.Zero) if e.has(sp.DiracDelta) else e
+    return fl, [drop_dirac(sp.diff(fl.expr, s)) for s in fl.leaves]

@@ -29,19 +29,19 @@ from __future__ import annotations
 
 # Names beyond __all__ (the parts' types, helpers the tests reach) as redundant aliases: re-exports.
 from .build import Built as Built
-from .build import _flat as _flat
 from .build import build_program
+from .build import flat_names as flat_names
 from .compiled_program import CompiledProgram, compile_program
 from .derivation import Derivation, derivation
 from .flat_route import FlatLoss as FlatLoss
 from .flat_route import flat_gradient, flat_loss
 from .templates import S as S
-from .templates import _act_template as _act_template
-from .templates import _loss_template as _loss_template
+from .templates import activation_template as activation_template
 from .templates import kernel_templates
+from .templates import loss_template as loss_template
 from .templates import penalty_template as penalty_template
 from .truth import gradients, hessian, hvp
-from .truth_inputs import _values as _values
+from .truth_inputs import exact_inputs as exact_inputs
 
 __all__ = [
     "gradients",

@@ -16,11 +16,12 @@ import sympy as sp
 
 from .lambdify import lambdify
 
-__all__ = ["Template"]
+__all__ = ["Template", "drop_dirac"]
 
 
-def _delta_free(e: sp.Expr) -> sp.Expr:
-    # DiracDelta (from Abs/sign in mae, huber) is 0 almost everywhere: the a.e. derivative, as torch.
+def drop_dirac(e: sp.Expr) -> sp.Expr:
+    """`e` with every DiracDelta replaced by 0: the almost-everywhere derivative, as torch takes it."""
+    # DiracDelta (from Abs/sign in mae, huber) is 0 almost everywhere.
     return e.replace(sp.DiracDelta, lambda *_: sp.S.Zero) if e.has(sp.DiracDelta) else e
 
 
@@ -70,10 +71,10 @@ class Template:
                 # SymEngine drops SymPy's assumptions: map its symbols back to ours by name.
                 back = sp.sympify(d._sympy_())
                 names = {a.name: a for a in self.args}
-                return _delta_free(back.xreplace({s: names[s.name] for s in back.free_symbols if s.name in names}))
+                return drop_dirac(back.xreplace({s: names[s.name] for s in back.free_symbols if s.name in names}))
             # SymEngine leaves Abs' unevaluated; SymPy's a.e. derivative (sign) is the fallback.
             self.used_fallback = True
-        return _delta_free(sp.diff(self.expr, x))
+        return drop_dirac(sp.diff(self.expr, x))
 
     def fn(self, target: str) -> Callable:
         if target not in self._fn:

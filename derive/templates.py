@@ -64,7 +64,7 @@ def _with_limit(f, at0, target, k, order):
         def call(s):
             if s == 0:
                 if at0 is None:
-                    raise _coincident(k, order)
+                    raise kernel_coincidence_error(k, order)
                 return +mpmath.mpf(mpmath.mpmathify(sp.N(at0, mpmath.mp.dps + 10)))
             return f(s)
     else:
@@ -73,7 +73,7 @@ def _with_limit(f, at0, target, k, order):
         def call(s):
             if s == 0:
                 if v0 is None:
-                    raise _coincident(k, order)
+                    raise kernel_coincidence_error(k, order)
                 return v0
             return float(f(s))
 
@@ -126,13 +126,14 @@ def penalty_template(pen, backend: str = "sympy") -> Template:
     return make("P", d["rho"], at0["rho"], [ps, pw])
 
 
-def _coincident(k, order: int, where: str = "two nodes of adjacent layers") -> SpecError:
+def kernel_coincidence_error(k, order: int, where: str = "two nodes of adjacent layers") -> SpecError:
     """The coincidence error of `k`, a Net or Kernel (derive.errors.coincidence_error)."""
     return coincidence_error(k.g if isinstance(k, Net) else k, where, order)
 
 
 @lru_cache(maxsize=128)
-def _act_template(spec: str, backend: str) -> Template | None:
+def activation_template(spec: str, backend: str) -> Template | None:
+    """The template of activation `spec` (f(x), with f' the primitive's own derivative); None for identity."""
     from .primitives import activation
 
     a = activation(spec)
@@ -145,7 +146,8 @@ def _act_template(spec: str, backend: str) -> Template | None:
 
 
 @lru_cache(maxsize=64)
-def _loss_template(spec: str, K: int, backend: str) -> Template:
+def loss_template(spec: str, K: int, backend: str) -> Template:
+    """The template of loss `spec` on one row: row(a_1..a_K, y_1..y_K), differentiated in a only."""
     from .primitives import loss
 
     a, y = row_symbols(K)

@@ -8,10 +8,10 @@ import mpmath
 import numpy as np
 
 from . import layout
-from .compiled_program import _cached
+from .compiled_program import cached_mpmath_program
 from .errors import SpecError
 from .net import MLP, Gradients, Net, Params
-from .truth_inputs import _check_coincident, _finite64, _on_host, _unflat, _values
+from .truth_inputs import check_coincident_nodes, check_finite64, check_host_float64, exact_inputs, split_arrays
 
 __all__ = ["gradients", "hessian", "hvp"]
 
@@ -33,45 +33,45 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
         SpecError: bad shapes, NaN/Inf, coincident nodes with g'(0) != 0, dtype/device other than
         float64 on the host.
     """
-    _on_host(dtype, device)
-    B, _, vals = _values(net, params, X, Y)
-    cp = _cached(net, B, False, None)
+    check_host_float64(dtype, device)
+    B, _, vals = exact_inputs(net, params, X, Y)
+    cp = cached_mpmath_program(net, B, False, None)
     with mpmath.workdps(dps):
         out = cp.gradient["mpmath"](*vals)
     N, L = net.widths, net.L
     loss = out[0]
     pos = 1
     pshapes = [(n, net.dim) for n in N] if net.spatial else [(N[l + 1], N[l]) for l in range(L - 1)]
-    dP, k = _unflat(out[pos:], pshapes)
+    dP, k = split_arrays(out[pos:], pshapes)
     pos += k
     dtheta = None
     if net.spatial and net.free:
-        dtheta, k = _unflat(out[pos:], [(N[l + 1], N[l]) for l in range(L - 1)])
+        dtheta, k = split_arrays(out[pos:], [(N[l + 1], N[l]) for l in range(L - 1)])
         pos += k
     db = None
     if net.bias:
-        db, k = _unflat(out[pos:], [(n,) for n in N[1:]])
+        db, k = split_arrays(out[pos:], [(n,) for n in N[1:]])
         pos += k
     if net.spatial:
-        dW, k = _unflat(out[pos:], [(N[l + 1], N[l]) for l in range(L - 1)])
+        dW, k = split_arrays(out[pos:], [(N[l + 1], N[l]) for l in range(L - 1)])
         pos += k
         dZ = dP
     else:
         dW, dZ = dP, None
-    dX = _unflat(out[pos:], [(B, N[0])])[0][0]
+    dX = split_arrays(out[pos:], [(B, N[0])])[0][0]
     pos += B * N[0]
     per_layer = [(B, n) for n in N[1:]]
-    delta, k = _unflat(out[pos:], per_layer)
+    delta, k = split_arrays(out[pos:], per_layer)
     pos += k
-    dA = _unflat(out[pos:], per_layer)[0]
+    dA = split_arrays(out[pos:], per_layer)[0]
     mp = dict(loss=loss, dW=dW, dZ=dZ, db=db, dX=dX, delta=[None, *delta], dA=[dX, *dA], dtheta=dtheta)
     f64 = lambda q: None if q is None else [a.astype(np.float64) for a in q]  # noqa: E731
     dX64 = dX.astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        _finite64("loss", [float(loss)])
+        check_finite64("loss", [float(loss)])
         for what, arrs in (("dW", dW), ("dZ", dZ or []), ("db", db or []), ("dX", [dX])):
             for a in arrs:
-                _finite64(what, a.astype(np.float64))
+                check_finite64(what, a.astype(np.float64))
     return Gradients(
         loss=float(loss),
         dW=[a.astype(np.float64) for a in dW],
@@ -107,19 +107,19 @@ def hessian(
     Returns:
         n x n float64 array, or an mpmath.matrix of mpf with ``mp=True``.
     """
-    _on_host(dtype, device)
+    check_host_float64(dtype, device)
     layout.check_wrt(net, wrt)
-    B, P, vals = _values(net, params, X, Y)
+    B, P, vals = exact_inputs(net, params, X, Y)
     if net.spatial:
-        _check_coincident(net, P, order=2)
+        check_coincident_nodes(net, P, order=2)
     # Without biases wrt=None and the main group are the same variables: one compiled program.
-    cp = _cached(net, B, True, wrt if net.bias else None)
+    cp = cached_mpmath_program(net, B, True, wrt if net.bias else None)
     with mpmath.workdps(dps):
         H = cp.hessian_matrix(vals, "mpmath")
         if mp:
             return mpmath.matrix(H)
     out = np.array([[float(v) for v in row] for row in H], dtype=np.float64)
-    _finite64("Hessian", out)
+    check_finite64("Hessian", out)
     return out
 
 
@@ -133,7 +133,7 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: st
     Returns:
         H v in V's form: a list of float64 arrays shaped like V's blocks, or a flat float64 vector.
     """
-    _on_host(dtype, device)
+    check_host_float64(dtype, device)
     main, bias, repack = layout.split(net, V, np.float64)
     # H restricted to the main group times v_main is the main part of H (v_main, 0): the smaller Hessian.
     H = hessian(net, params, X, Y, wrt=None if bias is not None else layout.main_group(net), dps=dps, mp=True)
@@ -144,7 +144,7 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: st
     with mpmath.workdps(dps):
         Hv = H * mpmath.matrix(v)
         flat = [float(Hv[i]) for i in range(H.rows)]
-    _finite64("H v", flat)
+    check_finite64("H v", flat)
     out, pos = [], 0
     for a in blocks:
         out.append(np.array(flat[pos : pos + a.size], dtype=np.float64).reshape(a.shape))

@@ -13,10 +13,10 @@ from .errors import SpecError
 from .lambdify import lambdify
 from .net import Net, Params
 from .primitives import R
-from .templates import _coincident
+from .templates import kernel_coincidence_error
 
 
-def _finite64(what: str, values) -> None:
+def check_finite64(what: str, values) -> None:
     """The ground truth returns float64: an exact value beyond its range (|v| > 1.8e308) or not a number
     is a one-line error, never a silent inf/NaN (Y = 1e300 makes the loss 1e600)."""
     arr = np.asarray(values, dtype=np.float64) if not isinstance(values, np.ndarray) else values
@@ -42,7 +42,7 @@ def _arr(x, name, shape):
     return a
 
 
-def _values(net, params: Params, X, Y):
+def exact_inputs(net, params: Params, X, Y):
     """Exact mpf inputs in `Built.inputs` order (float64 values converted exactly)."""
     N, L = net.widths, net.L
     X = _arr(X, "X", np.shape(X))
@@ -72,7 +72,7 @@ def _values(net, params: Params, X, Y):
             raise SpecError(f"net has biases: params.b must hold {L - 1} vectors", "pass biases or set bias=False")
         Bs = [_arr(np.reshape(v, -1), f"b[layer {l + 2}]", (N[l + 1],)) for l, v in enumerate(params.b)]
     if net.spatial:
-        _check_coincident(net, P)
+        check_coincident_nodes(net, P)
         _check_weights(net, P)
     flat = [v for a in P + T + Bs + [X, Y] for v in a.reshape(-1)]
     return B, P, [mpmath.mpf(float(v)) for v in flat]
@@ -105,7 +105,7 @@ def _check_weights(net: Net, Z) -> None:
                 )
 
 
-def _check_coincident(net: Net, Z, order: int = 1):
+def check_coincident_nodes(net: Net, Z, order: int = 1):
     """Raise the coincidence error if two nodes of adjacent layers coincide where the derivative of
     this `order` is undefined (first order: phi(0) infinite; second: also lim r phi'(r) != 0)."""
     k = net.g
@@ -116,10 +116,11 @@ def _check_coincident(net: Net, Z, order: int = 1):
         for i, zi in enumerate(Z[l]):
             for j, zj in enumerate(Z[l - 1]):
                 if np.array_equal(zi, zj):
-                    raise _coincident(net, worst, f"node {i} of layer {l + 1} and node {j} of layer {l}")
+                    raise kernel_coincidence_error(net, worst, f"node {i} of layer {l + 1} and node {j} of layer {l}")
 
 
-def _unflat(vals, shapes):
+def split_arrays(vals, shapes):
+    """Consecutive object arrays of `shapes` from the flat `vals`: (arrays, number of values used)."""
     out, pos = [], 0
     for shp in shapes:
         n = int(np.prod(shp))
@@ -128,7 +129,7 @@ def _unflat(vals, shapes):
     return out, pos
 
 
-def _on_host(dtype, device) -> None:
+def check_host_float64(dtype, device) -> None:
     """The symbolic engine evaluates in mpmath on the host and returns float64: say so for anything else."""
     try:
         ok = np.dtype(dtype) == np.float64

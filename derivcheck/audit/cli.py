@@ -26,12 +26,12 @@ __all__ = ["parse_params", "add_arguments", "run"]
 
 def parse_params(items) -> dict[str, float]:
     """["s=0.5", ...] -> {"s": 0.5}; a malformed item is a SpecError (names may hold underscores: w_max)."""
-    from ..netspec import _param
+    from ..netspec import parse_name_value
 
     out: dict[str, float] = {}
     for item in items or ():
         try:
-            name, value = _param(str(item).strip())
+            name, value = parse_name_value(str(item).strip())
         except argparse.ArgumentTypeError as exc:
             raise SpecError(f"bad --param: {exc}", "write --param NAME=VALUE, e.g. --param s=0.5") from None
         out[name] = value
