@@ -40,12 +40,15 @@ def derivation_report(
     argv: list[str] | None = None,
     with_printed: bool = False,
     proof: bool = True,
+    outcome: dict | None = None,
 ):
     """Typeset the exact derivation for `net` (default L=3, widths (2,2,1), D=3, gaussian, tanh, mse):
     weights, the objective (loss plus penalty terms), errors, weight, amplitude (free amplitudes) and
     coordinate gradients, a Hessian block, and the gradient formulas (C) and (T) checked against the
     exact gradient (`proof=False` skips the symbolic proof, the slow step: its time grows with the number
-    of coordinates). Progress goes to stderr. Returns (tex, pdf or None)."""
+    of coordinates). Progress goes to stderr. Returns (tex, pdf or None); `outcome` (a dict), when given,
+    receives "formula": "proved", "disproved", "undecided" (not decided within the step budgets) or
+    "not run" (`proof=False`), and "what": the formulas checked, e.g. "(C) and (T)"."""
     d = symbolic.derivation(net, batch)
     net = d.net
     node_layer = 2 if net.L > 2 else 1
@@ -71,21 +74,39 @@ def derivation_report(
         step("coordinate gradients", lambda: d.dZ)
         step("amplitude gradients", lambda: d.dtheta)
         step("Hessian block", lambda: d.hessian_block)
-        proof_a = proof_h = None
+        proof_a = proof_h = NOT_RUN
         if proof:
             bar.update(task, description=f"proof, {d.n_checked()} derivatives")
-            proof_a = d.proof_eq8("a", on_step=lambda *_: bar.advance(task))
+            proof_a = OUTCOMES[d.proof_eq8("a", on_step=lambda *_: bar.advance(task))]
             if n_proof > d.n_checked():
-                proof_h = d.proof_eq8("h", on_step=lambda *_: bar.advance(task))
+                proof_h = OUTCOMES[d.proof_eq8("h", on_step=lambda *_: bar.advance(task))]
         bar.update(task, description="typesetting")
         ctx = _derivation_context(d, batch, l0, node_layer, proof_a, proof_h, argv)
+        if outcome is not None:
+            outcome.update(formula=proof_a, what=_formulas(net))
         bar.advance(task)
         bar.update(task, description="LaTeX")
         return render("derivation.tex.j2", ctx, out_dir, "derivation", compile=compile)
 
 
-def _verdict(proved: bool | None, false_text: str) -> str:
-    return r"not run (\texttt{-{}-{}no-{}proof})" if proved is None else (r"\textbf{proved equal}" if proved else false_text)
+NOT_RUN = "not run"
+#: proof_eq8's answer -> the outcome's name
+OUTCOMES = {True: "proved", False: "disproved", None: "undecided"}
+
+
+def _formulas(net) -> str:
+    return "(C) and (T)" if net.free else "(C)"
+
+
+def _verdict(outcome: str, false_text: str) -> str:
+    """The LaTeX of one proof's outcome."""
+    return {
+        NOT_RUN: r"not run (\texttt{-{}-{}no-{}proof})",
+        "proved": r"\textbf{proved equal}",
+        "disproved": false_text,
+        "undecided": r"\textbf{undecided}: not proved equal within the time budget (\texttt{-{}-{}budget}), and "
+        r"equal at the exact rational point tried, so no counterexample either",
+    }[outcome]
 
 
 def _derivation_context(d, batch: int, l0: int, node_layer: int, proof_a, proof_h, argv) -> dict[str, Any]:
@@ -111,17 +132,20 @@ def _derivation_context(d, batch: int, l0: int, node_layer: int, proof_a, proof_
     hess_cse = cse_latex([hess[i, j] for i in range(net.dim) for j in range(i, net.dim)])
     hess_names = [f"H_{{{i + 1},{j + 1}}}" for i in range(net.dim) for j in range(i, net.dim)]
     prov = provenance(None, argv, cuda=False)
-    if proof_a is None:
-        verdict = "The formula was not checked against the exact gradient (--no-proof)."
-    else:
-        what = "gradient formulas (C) and (T)" if net.free else "coordinate-gradient formula (C)"
-        verdict = f"The {what} and the exact gradient are {'proved equal' if proof_a else 'NOT equal'}."
+    what = "gradient formulas (C) and (T)" if net.free else "coordinate-gradient formula (C)"
+    verdict = {
+        NOT_RUN: "The formula was not checked against the exact gradient (--no-proof).",
+        "proved": f"The {what} and the exact gradient are proved equal.",
+        "disproved": f"The {what} and the exact gradient are NOT equal.",
+        "undecided": f"UNDECIDED: the {what} could not be proved equal to the exact gradient within the time "
+        "budget (--budget), nor shown different.",
+    }[proof_a]
     return {
         "net_desc": net.describe(),
         "created": prov["created"],
         "verdict": verdict,
         "proof_a": _verdict(proof_a, r"\textbf{disproved}"),
-        "proof_h": None if proof_h is None else _verdict(proof_h, r"\textbf{not equal} (a counterexample exists)"),
+        "proof_h": None if proof_h == NOT_RUN else _verdict(proof_h, r"\textbf{not equal} (a counterexample exists)"),
         "n_coords": net.n_coords,
         "n_thetas": d.n_checked() - net.n_coords,
         "J": J,

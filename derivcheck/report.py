@@ -248,13 +248,18 @@ def run(args) -> int:
     net = net_from_args(args).net if net_given(args) else None
     if net is not None and not net.spatial:
         raise SpecError("the derivation and training reports are for spatial networks", 'use kind = "spatial"')
+    outcome: dict = {}
     build = {
         "verification": lambda: verification_report(args.results, args.out, compile=compile, bench_path=args.bench),
-        "derivation": lambda: derivation_report(args.out, net=net, compile=compile, proof=not args.no_proof),
+        "derivation": lambda: derivation_report(args.out, net=net, compile=compile, proof=not args.no_proof, outcome=outcome),
         "errata": lambda: _errata(args.out, compile),
         "training": lambda: _training(args.out, compile, net),
     }
     for name in which:
         tex, pdf = build[name]()
         print(f"{name}: {Path(pdf or tex).resolve()}")
-    return 0
+    found = outcome.get("formula")
+    if found not in (None, "not run"):
+        print(f"derivation: formula {outcome['what']} against the exact gradient: {found}")
+    # a report that was written but whose formula is disproved or undecided is not a pass
+    return 1 if found in ("disproved", "undecided") else 0

@@ -14,7 +14,7 @@ then simplification, each step time-limited.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import mpmath
 import numpy as np
@@ -45,6 +45,7 @@ __all__ = [
     "too_big",
     "is_zero",
     "all_zero",
+    "zero_verdict",
     "finite",
     "to_float",
 ]
@@ -139,11 +140,22 @@ def is_zero(expr) -> bool:
 
 
 def all_zero(exprs: Sequence) -> bool:
-    """True iff every expression of `exprs` is identically 0 (see `is_zero`)."""
+    """True iff every expression of `exprs` is proved identically 0 (see `is_zero`); False when one is
+    nonzero or is not proved zero within the budget (`zero_verdict` tells the two apart)."""
+    return zero_verdict(exprs) is True
+
+
+def zero_verdict(exprs: Sequence, proof_form: Callable[[sp.Expr], sp.Expr] | None = None) -> bool | None:
+    """Whether every expression of `exprs` is identically 0, with its evidence: True (each proved 0 by
+    expansion or simplification), False (one is nonzero at an exact rational point: a disproof), or None
+    (undecided: no counterexample at the point, but some expression not proved 0 within the step
+    budgets). Never False for lack of time. `proof_form`, when given, rewrites each expression for the
+    proof only (e.g. sign(u) as u/|u| where u != 0); the disproof evaluates the expressions as given."""
     exprs = [sp.sympify(e) for e in exprs]
     if _disproved(exprs):
         return False
-    return all(_zero_form(e) for e in exprs)
+    forms = exprs if proof_form is None else [proof_form(e) for e in exprs]
+    return True if all(_zero_form(e) for e in forms) else None
 
 
 def _disproved(exprs: list) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .decide import all_zero
+from .decide import zero_verdict
 from .errors import SpecError
 from .flat_route import flat_loss
 from .net import Net
@@ -185,29 +185,36 @@ class Derivation:
         """How many differences `proof_eq8` decides: every coordinate, and every amplitude when free."""
         return self.net.n_coords + sum(len(T) for T in self.thetas)
 
-    def proof_eq8(self, variant: str = "a", on_step=None) -> bool:
-        """True iff simplify(formula - exact) == 0 for every coordinate (eq. (8)) and every amplitude
-        (`dtheta_formula`, free amplitudes): a symbolic proof. A nonzero value of a difference at an exact
-        rational point (40 digits) is a disproof: False. `on_step(done, total)` is called after each
-        difference (a progress display)."""
+    def proof_eq8(self, variant: str = "a", on_step=None) -> bool | None:
+        """True when formula - exact expands or simplifies to 0 for every coordinate (eq. (8)) and every
+        amplitude (`dtheta_formula`, free amplitudes): a symbolic proof. False when a difference is
+        nonzero at an exact rational point (40 digits): a disproof. None when neither is reached within
+        the step budgets (`derive.decide.zero_verdict`): undecided, never reported as either.
+        `on_step(done, total)` is called after each difference (a progress display)."""
         pairs = list(zip(self.eq8(variant), self.dZ)) + list(zip(self.dtheta_formula(variant), self.dtheta))
         diffs = [f - ex for F, G in pairs for f, ex in zip(F, G)]
         rest = []  # SymEngine's expansion proves most differences zero at once; SymPy decides the rest together
         for k, e in enumerate(diffs):  # (one rational point disproves any of them first: a fast "no")
-            if not _expands_to_zero(e):
+            if not _expands_to_zero(_generic(e)):
                 rest.append(e)
             if on_step is not None:
                 on_step(k + 1, len(diffs))
-        return all_zero(rest)
+        return zero_verdict(rest, proof_form=_generic) if rest else True
+
+
+def _generic(e: sp.Expr) -> sp.Expr:
+    """`e` with sign(u) written u/|u|, for the proof: the formulas hold where r > 0 and w != 0, and in
+    D = 1 (r = |z - z'|) the exact side says sign(z - z') where the formula says (z - z')/r."""
+    return e.replace(sp.sign, lambda u: u / sp.Abs(u)) if e.has(sp.sign) else e
 
 
 def _expands_to_zero(e: sp.Expr) -> bool:
     """True when SymEngine's expansion of `e` is exactly 0: a proof (exact arithmetic, functions kept as
     they are), about 10x faster than SymPy's expand on eq. (8)'s differences. False proves nothing: the
-    caller falls back to `derive.decide.all_zero` (rational-point disproof, expand, simplify)."""
+    caller falls back to `derive.decide.zero_verdict` (rational-point disproof, expand, simplify)."""
     try:
         import symengine as se
-    except ImportError:  # pragma: no cover  (the optional "fast" extra; SymPy alone still decides)
+    except ImportError:  # pragma: no cover  (a core dependency; a bare environment without it: SymPy alone decides)
         return False
     try:
         return bool(se.expand(se.sympify(e)) == 0)

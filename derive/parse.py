@@ -20,7 +20,7 @@ import sympy as sp
 
 from .errors import SpecError
 
-__all__ = ["FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "parse_expr", "parse_spec", "spec_values", "symbol"]
+__all__ = ["free_names", "FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "parse_expr", "parse_spec", "spec_values", "symbol"]
 
 MAX_LENGTH = 400
 MAX_DEPTH = 24
@@ -216,6 +216,19 @@ def parse_expr(text: str, variables: Iterable[str] = ("r",), params: Iterable[st
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         raise SpecError(f"{text!r} divides by zero or is infinite for every r", "remove the division by zero")
     return expr
+
+
+def free_names(text: str, known: Iterable[str] = ()) -> list[str]:
+    """The names `text` uses as values that are neither in `known` nor constants (pi, E), sorted: the
+    parameters a formula needs values for. Read from the syntax tree (nothing is evaluated); [] when the
+    text does not parse (`parse_expr` reports that)."""
+    try:
+        tree = ast.parse(str(text).strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called}
+    return sorted(used - set(known) - set(CONSTANTS))
 
 
 def parse_spec(text: str, known: Iterable[str]) -> tuple[str, dict[str, float]]:

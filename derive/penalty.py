@@ -16,6 +16,7 @@ Coincident nodes (r = 0): dJ/dz exists there iff rho_r(r, w) -> 0 as r -> 0 for 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -27,7 +28,7 @@ import sympy as sp
 from .decide import finite, is_zero
 from .errors import SpecError
 from .lambdify import lambdify
-from .parse import parse_expr, symbol
+from .parse import FUNCTIONS, free_names, parse_expr, symbol
 
 __all__ = ["Penalty", "penalty", "coincidence_error", "REDUCES", "RW", "WW"]
 
@@ -74,6 +75,9 @@ class Penalty:
             object.__setattr__(self, "params", tuple(sorted((str(k), float(v)) for k, v in kp)))
         except (TypeError, ValueError):
             raise SpecError(f"penalty {self.rho!r}: params must map names to numbers", "e.g. params = { s = 6.1 }") from None
+        for k, v in self.pairs:
+            if not math.isfinite(v):
+                raise SpecError(f"penalty parameter {k}={v} is not a finite number (in {self.rho!r})", f"give {k} a finite value")
         if self.reduce not in REDUCES:
             raise SpecError(f"penalty reduce {self.reduce!r} is unknown", 'use reduce = "sum" or "mean"')
         try:
@@ -102,6 +106,13 @@ class Penalty:
     def expr(self) -> sp.Expr:
         """rho with the parameter values substituted exactly (decimals become rationals)."""
         names = tuple(k for k, _ in self.pairs)
+        missing = [n for n in free_names(self.rho, ("r", "w", *names)) if n not in FUNCTIONS]
+        if missing:
+            m = missing[0]
+            raise SpecError(
+                f"penalty {self.rho!r} needs a value for {m}",
+                f"pass --penalty-param {m}=VALUE (in a spec file: params = {{ {m} = ... }})",
+            )
         e = parse_expr(self.rho, variables=("r", "w"), params=names)
         missing = {s.name for s in e.free_symbols} - {"r", "w"} - set(names)
         if missing:

@@ -110,3 +110,17 @@ def test_the_time_limit_never_fires_inside_a_gc_callback():
     finally:
         gc.callbacks.remove(slow)
     assert not inside
+
+
+def test_zero_verdict_tells_a_disproof_from_a_spent_budget():
+    """False only with a counterexample; out of time with none is None (undecided), never False."""
+    from derive.decide import budget, zero_verdict
+
+    x = sp.Symbol("x", real=True)
+    identity = sp.cosh(x) ** 2 - sp.sinh(x) ** 2 - 1  # zero, but only simplification shows it
+    assert zero_verdict([identity]) is True
+    assert zero_verdict([sp.S.Zero, sp.tanh(x) - 1]) is False
+    with budget(0):  # no time for any step: nothing is proved, and nothing was disproved
+        assert zero_verdict([identity]) is None
+        assert zero_verdict([sp.tanh(x) - 1]) is False  # a counterexample needs no budget
+        assert all_zero([identity]) is False

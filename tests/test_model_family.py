@@ -413,3 +413,49 @@ def test_derivation_of_the_family_separates_loss_and_penalty():
     r = [np.linalg.norm(Z[l][:, None] - Z[l - 1][None], axis=2) for l in (1, 2)]
     want = sum(float(((6.1 * (rl - 0.433)) ** 2).sum()) for rl in r)
     assert float(d.penalty.xreplace(at)) == pytest.approx(want, rel=1e-14)
+
+
+def test_derivation_out_of_time_is_undecided_not_disproved(monkeypatch, tmp_path, capsys):
+    """A proof that runs out of budget says "undecided" (report and exit 1), never "disproved"."""
+    import derive.decide
+    import derive.derivation
+    from derivcheck import cli
+    from derive.decide import budget
+
+    monkeypatch.setattr(derive.derivation, "_expands_to_zero", lambda e: False)  # as without symengine
+    with budget(0):
+        assert symbolic.derivation(FAMILY["free_mlp_wiring"]).proof_eq8("a") is None
+    flags = ["--widths", "2,1", "--dim", "1", "--amplitudes", "free", "--penalty", "abs(w)*r", "--no-pdf"]
+    with monkeypatch.context() as m:  # every expansion and simplification out of time
+        m.setattr(derive.decide, "_zero_form", lambda e: False)
+        rc = cli.main(["report", "--which", "derivation", *flags, "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 1 and "formula (C) and (T) against the exact gradient: undecided" in out
+    tex = (tmp_path / "derivation.tex").read_text()
+    assert "UNDECIDED" in tex and "disproved" not in tex and "NOT equal" not in tex
+    rc = cli.main(["report", "--which", "derivation", *flags, "--out", str(tmp_path)])
+    assert rc == 0 and "against the exact gradient: proved" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"rho": "(s*r)**2"}, "penalty '(s*r)**2' needs a value for s; pass --penalty-param s=VALUE"),
+        ({"rho": "(s*r)**2", "params": {"s": float("nan")}}, "penalty parameter s=nan is not a finite number"),
+        ({"rho": "(s*r)**2", "params": {"s": float("inf")}}, "penalty parameter s=inf is not a finite number"),
+    ],
+)
+def test_penalty_parameters_missing_or_not_finite_are_one_line_errors(spec, message):
+    from derive import SpecError
+    from derive.penalty import Penalty
+
+    with pytest.raises(SpecError) as exc:
+        Penalty(**spec)
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_derivation_proves_the_formulas_in_one_dimension():
+    """In D = 1, r = |z - z'| and the exact side has sign(z - z') where the formula has (z - z')/r: equal
+    wherever r > 0, so proved (once reported "disproved", then "undecided")."""
+    assert symbolic.derivation(Net((2, 2, 1), dim=1, kernel="gaussian", hidden="tanh")).proof_eq8("a") is True
+    assert symbolic.derivation(Net((2, 1), dim=1, amplitudes="free", penalties=("abs(w)*r",))).proof_eq8("a") is True

@@ -38,7 +38,7 @@ def bench_symbolic(cfg: BenchConfig, log) -> tuple[list, dict]:
                             "s",
                             limit,
                             None,
-                            skipped="symengine is not installed (derivcheck[fast])",
+                            skipped="symengine is not installed (pip install symengine)",
                         )
                     )
                 continue
