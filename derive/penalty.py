@@ -114,11 +114,6 @@ class Penalty:
                 f"pass --penalty-param {m}=VALUE (in a spec file: params = {{ {m} = ... }})",
             )
         e = parse_expr(self.rho, variables=("r", "w"), params=names)
-        missing = {s.name for s in e.free_symbols} - {"r", "w"} - set(names)
-        if missing:
-            raise SpecError(
-                f"penalty {self.rho!r} uses {sorted(missing)[0]!r} without a value", "give it in params, e.g. params = { s = 1.0 }"
-            )
         e = e.subs({symbol(k): sp.Rational(repr(v)) for k, v in self.pairs})
         if not e.free_symbols & {RW, WW}:
             raise SpecError(f"penalty {self.rho!r} depends on neither r nor w", "write rho in r and w")

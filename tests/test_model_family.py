@@ -167,7 +167,7 @@ def test_bad_family_specs_are_one_line_errors():
         Net((2, 1), penalties=({"rho": "r", "reduce": "max"},))
     with pytest.raises(SpecError, match="layer 4"):
         Net((2, 2, 1), penalties=({"rho": "r", "layers": [4]},))
-    with pytest.raises(SpecError, match="'q'"):
+    with pytest.raises(SpecError, match="needs a value for q; pass --penalty-param q=VALUE"):
         Net((2, 1), penalties=("(r - q)**2",))
     with pytest.raises(SpecError, match="theta"):
         from numeric import manual
