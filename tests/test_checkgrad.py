@@ -12,7 +12,9 @@ import pytest
 
 import derivcheck
 from derivcheck import cli
+from derivcheck.shrink import Judge, separation_sweep
 from derive import MLP, SpecError, VerificationError
+from numeric.draws import draw_case, place_pair
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = 4  # drawn cases per check (plus 5 adversarial ones): small nets, fast
@@ -62,11 +64,34 @@ def test_bad_family_is_a_spec_error(family, message):
         derivcheck.check_grad(C.correct, C.NET, family=family)
 
 
-def test_eps_mismatch_error_grows_from_1e_8_to_0_29():
+def test_eps_mismatch_error_grows_from_6e_8_to_7e_4():
+    """The absolute dZ error of the moved node grows 10^4-fold from separation 1 to 1e-4 (29% of that
+    edge's term of eq. (8) there), and falls back at 1e-6 as g'(r) -> 0."""
     result = derivcheck.check_grad(C.eps_mismatch, C.NET, cases=CASES)
     text = result.diagnosis
-    assert "at separation 1," in text and "0.29 at 1e-4" in text and "0.99 at 1e-6" in text
-    assert "e-08 at separation 1" in text
+    assert text.startswith("error grows as nodes approach: 6.3e-08 at separation 1, 1.2e-05 at 1e-2, 0.00073 at 1e-4,")
+    assert "2.5e-05 at 1e-6" in text and "0.29 of that edge's term of eq. (8) at 1e-4" in text
+
+
+USER_BUGS = [(n, "USER_NET") for n in ("user_half", "user_sign", "user_dz_notheta")] + [("user0_dz_notheta", "USER_NET0")]
+
+
+@pytest.mark.parametrize("name,net", USER_BUGS)
+def test_separation_sweep_is_silent_when_the_error_does_not_grow(name, net):
+    """A user's bugs unrelated to near nodes (finding 6): their dZ error stays O(1) as a pair approaches,
+    so the sweep names nothing (it used to divide by the moved edge's term, which goes to 0 like r)."""
+    judge = Judge(getattr(C, name), False, np.float64)
+    case = draw_case(getattr(C, net), np.random.default_rng(3), batch=4)
+    assert judge.fails(case)
+    assert separation_sweep(judge, case) is None
+    assert separation_sweep(judge, place_pair(case, 2, 1, 0, 1.0)) is None  # the pair between layers 2 and 3
+
+
+def test_separation_sweep_names_the_eps_mismatch_on_a_drawn_case():
+    judge = Judge(C.eps_mismatch, False, np.float64)
+    case = draw_case(C.NET, np.random.default_rng(3), batch=3)
+    text = separation_sweep(judge, case)
+    assert text is not None and text.startswith("error grows as nodes approach"), text
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
