@@ -12,7 +12,7 @@ from derive import SpecError
 from numeric.draws import Case, drop_layer, drop_node, drop_rows, place_pair, rounded, with_dtype
 from numeric.variants import edge_term
 
-from .diagnose import Mismatch, compare, tolerance, truth_of
+from .checkgrad_compare import Mismatch, compare, tolerance, truth_of
 from .userfn import call
 
 __all__ = ["Judge", "shrink_case", "separation_sweep", "SWEEP", "SHRINK_BUDGET", "GROWTH"]

@@ -253,7 +253,12 @@ def test_readme_check_grad_section_runs_as_written(capsys, monkeypatch):
 
 # The wider model family (issue 16): penalty and wiring-cost mistakes, each caught and diagnosed.
 FAMILY_CATALOG = [
-    ("half_penalty", "PEN_NET", "dZ: matches with the penalty's gradient at half its value"),
+    (
+        "half_penalty",
+        "PEN_NET",
+        "dZ: matches with the gradient of the penalty '(s*(r-q0))**2' at half its value "
+        "(d/dr (s*(r-q0))**2 = 74.42*r - 32.22 at q0=0.433, s=6.1)",
+    ),
     (
         "penalty_wrong_layer",
         "LAYER3_NET",
@@ -270,8 +275,41 @@ def test_family_catalog_bug_is_caught_and_diagnosed(name, net, diagnosis):
     assert result.diagnosis is not None and result.diagnosis.startswith(diagnosis), result.report()
 
 
+THETA_MISSING = "dZ: matches with theta left out of dJ/dr (W/theta confusion): with W = theta g(r), dJ/dr = dJ/dW theta g'(r)"
+# A new user's realistic bugs on a net with two penalty terms and free amplitudes (finding 6): one term's
+# gradient halved, sign-flipped or missing, theta left out of dJ/dr, every penalty missing.
+USER_CATALOG = [
+    (
+        "user_half",
+        "USER_NET",
+        "dZ: matches with the gradient of the penalty '(k*(r-q0))**2' of layer(s) [2] at half its value "
+        "(d/dr (k*(r-q0))**2 = 8*r - 4 at k=2, q0=0.5)",
+    ),
+    ("user_sign", "USER_NET", "dZ: matches with the gradient of the penalty '(k*(r-q0))**2' of layer(s) [2] with its sign flipped"),
+    ("user_wire_missing", "USER_NET", "dZ, dW, dtheta: matches without the gradient of the penalty 'abs(w)*r': it is missing"),
+    ("user0_correct", "USER_NET", "dZ, dW, dtheta: matches the data loss's gradient alone: every penalty's gradient is missing"),
+    ("user_dz_notheta", "USER_NET", THETA_MISSING + " + the penalties' d/dr, not dJ/dW g'(r)"),
+    ("user0_dz_notheta", "USER_NET0", THETA_MISSING + ", not dJ/dW g'(r)"),
+]
+
+
+@pytest.mark.parametrize("name,net,diagnosis", USER_CATALOG, ids=[c[0] for c in USER_CATALOG])
+def test_user_bug_is_diagnosed(name, net, diagnosis):
+    result = derivcheck.check_grad(getattr(C, name), getattr(C, net), cases=CASES, seed=3)
+    assert not result and result.failed == result.checked
+    assert result.diagnoses == [diagnosis], result.report()
+    assert result.shrunk is not None and result.shrunk_findings
+
+
 @pytest.mark.parametrize(
-    "name,net", [("family_correct", "PEN_NET"), ("layer3_correct", "LAYER3_NET"), ("wiring_correct", "WIRING_NET")]
+    "name,net",
+    [
+        ("family_correct", "PEN_NET"),
+        ("layer3_correct", "LAYER3_NET"),
+        ("wiring_correct", "WIRING_NET"),
+        ("user_correct", "USER_NET"),
+        ("user0_correct", "USER_NET0"),
+    ],
 )
 def test_family_correct_passes_and_gets_theta(name, net):
     result = derivcheck.check_grad(getattr(C, name), getattr(C, net), cases=CASES, seed=3)
