@@ -238,7 +238,7 @@ USER_NET0 = Net((3, 4, 2), **_USER)  # type: ignore[arg-type]  (no penalties)
 def make_user(bug=None, penalties=True):
     """The user's backprop of J = mse + penalties (penalties=False: of USER_NET0), with one bug: "half"
     (the distance penalty's d/dr halved), "sign" (its sign flipped), "dz_notheta" (theta left out of
-    dJ/dr), "wire_missing" (the wiring cost's gradient left out)."""
+    dJ/dr), "wire_missing" (the wiring cost's gradient left out), "all_half" (both terms' gradients halved)."""
     c1, c2 = (UC1, UC2) if penalties else (0.0, 0.0)
 
     def fn(Z, X, Y, b=None, theta=None):
@@ -263,11 +263,11 @@ def make_user(bug=None, penalties=True):
             dW = delta.T @ a[l - 1]
             dA = delta @ W[l]
             db[l - 1] = delta.sum(0)
-            wire = 0.0 if bug == "wire_missing" else c2 / edges
+            wire = {"wire_missing": 0.0, "all_half": 0.5}.get(bug, 1.0) * c2 / edges
             Pw, Pr = wire * np.sign(W[l]) * R[l], wire * np.abs(W[l])
             if l == 1:
                 dist = c1 * 2 * UK**2 * (R[l] - UQ0)
-                Pr = Pr + {"half": 0.5, "sign": -1.0}.get(bug, 1.0) * dist
+                Pr = Pr + {"half": 0.5, "all_half": 0.5, "sign": -1.0}.get(bug, 1.0) * dist
             dJdW = dW + Pw
             dWs[l - 1], dth[l - 1] = dJdW, dJdW * G[l]
             amp = 1.0 if bug == "dz_notheta" else theta[l - 1]
@@ -285,5 +285,6 @@ user_half = make_user("half")
 user_sign = make_user("sign")
 user_dz_notheta = make_user("dz_notheta")
 user_wire_missing = make_user("wire_missing")
+user_all_half = make_user("all_half")
 user0_correct = make_user(penalties=False)
 user0_dz_notheta = make_user("dz_notheta", penalties=False)

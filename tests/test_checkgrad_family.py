@@ -75,6 +75,7 @@ USER_CATALOG = [
     ),
     ("user_sign", "USER_NET", "dZ: matches with the gradient of the penalty '(k*(r-q0))**2' of layer(s) [2] with its sign flipped"),
     ("user_wire_missing", "USER_NET", "dZ, dW, dtheta: matches without the gradient of the penalty 'abs(w)*r': it is missing"),
+    ("user_all_half", "USER_NET", "dZ, dW, dtheta: matches with every penalty's gradient at half its value"),
     ("user0_correct", "USER_NET", "dZ, dW, dtheta: matches the data loss's gradient alone: every penalty's gradient is missing"),
     ("user_dz_notheta", "USER_NET", THETA_MISSING + " + the penalties' d/dr, not dJ/dW g'(r)"),
     ("user0_dz_notheta", "USER_NET0", THETA_MISSING + ", not dJ/dW g'(r)"),
