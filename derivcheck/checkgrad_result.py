@@ -12,7 +12,7 @@ import numpy as np
 from derive import MLP, Net, VerificationError
 from numeric.draws import Case
 
-from .diagnose import Mismatch
+from .checkgrad_compare import Mismatch
 
 __all__ = ["CheckResult"]
 

@@ -221,3 +221,70 @@ wiring_correct = make_family(wiring=True)
 half_penalty = make_family(half_penalty=True)
 penalty_wrong_layer = make_family(layers=[3], wrong_layer=True)
 wiring_no_sign = make_family(wiring=True, no_sign=True)
+
+
+# -- a new user's realistic backprop (u1's trial, finding 6): W = theta exp(-r^2/s^2), biases, a distance
+# penalty (k (r - q0))^2 summed on layer 2 and a wiring cost |w| r averaged over every layer
+UK, UQ0, US, UC1, UC2 = 2.0, 0.5, 0.8, 0.1, 0.05
+_USER = dict(dim=2, kernel="exp(-r**2/s**2)", kernel_params={"s": US}, loss="mse", bias=True, amplitudes="free")
+USER_PENALTIES = (
+    {"rho": "(k*(r-q0))**2", "params": {"k": UK, "q0": UQ0}, "scale": UC1, "reduce": "sum", "layers": [2]},
+    {"rho": "abs(w)*r", "scale": UC2, "reduce": "mean"},
+)
+USER_NET = Net((3, 4, 2), penalties=USER_PENALTIES, **_USER)  # type: ignore[arg-type]
+USER_NET0 = Net((3, 4, 2), **_USER)  # type: ignore[arg-type]  (no penalties)
+
+
+def make_user(bug=None, penalties=True):
+    """The user's backprop of J = mse + penalties (penalties=False: of USER_NET0), with one bug: "half"
+    (the distance penalty's d/dr halved), "sign" (its sign flipped), "dz_notheta" (theta left out of
+    dJ/dr), "wire_missing" (the wiring cost's gradient left out), "all_half" (both terms' gradients halved)."""
+    c1, c2 = (UC1, UC2) if penalties else (0.0, 0.0)
+
+    def fn(Z, X, Y, b=None, theta=None):
+        L = len(Z)
+        a, h, W, D, R, G = [X], [X], [None], [None], [None], [None]
+        for l in range(1, L):
+            d = Z[l][:, None, :] - Z[l - 1][None, :, :]
+            r = np.sqrt((d**2).sum(-1))
+            g = np.exp(-(r**2) / US**2)
+            W.append(theta[l - 1] * g)
+            D.append(d), R.append(r), G.append(g)
+            h.append(a[-1] @ W[l].T + b[l - 1])
+            a.append(np.tanh(h[l]) if l < L - 1 else h[l])
+        edges = sum(W[l].size for l in range(1, L))
+        loss = np.mean((a[-1] - Y) ** 2) + c1 * np.sum((UK * (R[1] - UQ0)) ** 2)
+        loss += c2 / edges * sum(np.sum(np.abs(W[l]) * R[l]) for l in range(1, L))
+        dA = 2 * (a[-1] - Y) / Y.size
+        dZ = [np.zeros_like(z) for z in Z]
+        dth, db, dWs = [None] * (L - 1), [None] * (L - 1), [None] * (L - 1)
+        for l in range(L - 1, 0, -1):
+            delta = dA / np.cosh(h[l]) ** 2 if l < L - 1 else dA
+            dW = delta.T @ a[l - 1]
+            dA = delta @ W[l]
+            db[l - 1] = delta.sum(0)
+            wire = {"wire_missing": 0.0, "all_half": 0.5}.get(bug, 1.0) * c2 / edges
+            Pw, Pr = wire * np.sign(W[l]) * R[l], wire * np.abs(W[l])
+            if l == 1:
+                dist = c1 * 2 * UK**2 * (R[l] - UQ0)
+                Pr = Pr + {"half": 0.5, "all_half": 0.5, "sign": -1.0}.get(bug, 1.0) * dist
+            dJdW = dW + Pw
+            dWs[l - 1], dth[l - 1] = dJdW, dJdW * G[l]
+            amp = 1.0 if bug == "dz_notheta" else theta[l - 1]
+            phi = dJdW * amp * (-2 / US**2) * G[l] + (Pr / R[l] if penalties else 0.0)  # dJ/dr / r, finite at r = 0
+            GZ = phi[:, :, None] * D[l]
+            dZ[l] += GZ.sum(axis=1)
+            dZ[l - 1] -= GZ.sum(axis=0)
+        return {"loss": loss, "dZ": dZ, "dtheta": dth, "db": db, "dW": dWs}
+
+    return fn
+
+
+user_correct = make_user()
+user_half = make_user("half")
+user_sign = make_user("sign")
+user_dz_notheta = make_user("dz_notheta")
+user_wire_missing = make_user("wire_missing")
+user_all_half = make_user("all_half")
+user0_correct = make_user(penalties=False)
+user0_dz_notheta = make_user("dz_notheta", penalties=False)
