@@ -118,3 +118,53 @@ def test_matrix_covers_every_kernel_activation_and_loss():
         assert {getattr(c.net, attr) for c in quick} == set(names)
     # seeded: the same seed draws the same case
     assert np.array_equal(verify.matrix_cases(5)[7].params.Z[0], verify.matrix_cases(5)[7].params.Z[0])
+
+
+NOTEBOOK = "presets/notebook_tanh_penalty.toml"
+
+
+def _net_run(tmp_path, net, seed, engines, *extra):
+    """verify --net as the command line parses it (every network flag at its default)."""
+    import argparse
+
+    p = argparse.ArgumentParser()
+    verify.add_arguments(p)
+    argv = ["--net", net, "--seed", str(seed), "--engines", engines, "--out", str(tmp_path / "results.json"), *extra]
+    code = verify.run(p.parse_args(argv))
+    return code, json.loads((tmp_path / "results.json").read_text())
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_near_pair_of_a_coned_net_takes_steps_small_against_the_separation(tmp_path, seed):
+    """tanh(r) (g'(0) = 1) and (s (r - q0))^2 bend like 1/r at a pair 1e-3 apart: the default Taylor
+    steps (up to 1e-2) failed the slope there (u1 finding 2); steps below 0.1 sep pass it, or the check
+    is recorded as skipped with its reason, never passed silently."""
+    code, res = _net_run(tmp_path, NOTEBOOK, seed, "manual,fd,taylor")
+    assert code == 0, res["failures"]
+    near = {c["id"]: c for c in res["cases"] if "near" in c["id"]}
+    assert set(near) == {"a00-near-1e-3", "a01-near-1e-5", "a02-near-1e-7"}
+    ran = 0
+    for cid, c in near.items():
+        sep = float(cid.rsplit("-", 2)[-2] + "-" + cid.rsplit("-", 1)[-1])
+        skipped = " ".join(c["skipped"])
+        if "taylor" in c:
+            ran += 1
+            assert c["taylor"]["slope"] > 1.9 and max(c["taylor"]["steps"]) <= 0.1 * sep * (1 + 1e-12)
+        else:
+            assert "taylor: the placed pair is" in skipped and "no gradient at r = 0" in skipped
+        assert "fd" in c["errors"] or "fd: the placed pair is" in skipped
+    assert ran >= (1 if seed == 0 else 0) and "fd" in near["a00-near-1e-3"]["errors"]
+
+
+def test_scaled_taylor_steps_still_catch_a_wrong_gradient(tmp_path, monkeypatch):
+    real = manual.gradients
+
+    def broken(net, params, X, Y, *, dtype=np.float64, device="cpu"):
+        g = real(net, params, X, Y, dtype=dtype, device=device)
+        g.dZ[1] = g.dZ[1] * (1 + 1e-3)
+        return g
+
+    monkeypatch.setitem(ENGINES, "manual", dataclasses.replace(ENGINES["manual"], contract_gradients=broken))
+    code, res = _net_run(tmp_path, NOTEBOOK, 0, "manual,taylor", "--only", "a00-near-1e-3")
+    assert code == 1
+    assert any(f["engine"] == "taylor" for f in res["failures"]), res["failures"]
