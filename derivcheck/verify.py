@@ -30,7 +30,7 @@ from .verify_cases import LOSS_SPECS as LOSS_SPECS
 from .verify_cases import Case, drawn_cases, matrix_cases
 from .verify_checks import ENGINES, run_case
 from .verify_checks import HVP_ENGINES as HVP_ENGINES
-from .verify_summary import summarise, summary_table
+from .verify_summary import never_checked, summarise, summary_table
 
 __all__ = ["Case", "matrix_cases", "drawn_cases", "run_case", "run", "add_arguments", "ENGINES", "SCHEMA"]
 
@@ -155,6 +155,7 @@ def run(args) -> int:
             bar.advance(task)
     wall = time.perf_counter() - t0
     summary = summarise(records, engines)
+    unchecked = never_checked(records, engines, not_run)
     failures = []
     for r in records:
         for f in r["failures"]:
@@ -179,6 +180,7 @@ def run(args) -> int:
             "quick": bool(args.quick),
             "engines": [e for e in engines if e not in not_run],
             "not_run": {e: why for e, why in not_run.items()},
+            "not_checked": unchecked,
         },
         **summary,
         "failures": failures,
@@ -200,4 +202,9 @@ def run(args) -> int:
     )
     for e, why in not_run.items():
         console.print(f"not run: {e} ({why})")
+    by_reason: dict[str, list[str]] = {}
+    for e, why in unchecked.items():  # requested, but skipped on every case: no evidence either way
+        by_reason.setdefault(why, []).append(e)
+    for why, es in by_reason.items():
+        console.print(f"never checked: {', '.join(es)} ({why})")
     return 0 if not failures else 1

@@ -207,3 +207,42 @@ def test_f32_is_judged_on_near_pairs_of_free_amplitude_nets(tmp_path):
     for c in near:
         assert c["errors"]["manual-f32"]["dZ"]["pass"] and c["errors"]["manual-f32"]["dtheta"]["pass"]
         assert not [s for s in c["skipped"] if s.startswith("manual-f32")]
+
+
+def test_checks_skipped_on_every_case_are_named_in_the_summary(tmp_path, capsys):
+    """An |w| penalty has a kink: fd, Taylor and H v are skipped on every case. The summary says so
+    with the reason, in results.json and on the terminal (u1 finding 8a: it said only "0 failures")."""
+    code, res = _net_run(tmp_path, "presets/serrn_wiring.toml", 0, "manual,fd,taylor,hvp", "--cases", "2")
+    assert code == 0
+    why = "loss not C2: penalty 'abs(w)*r' has a kink"
+    assert res["summary"]["not_checked"] == {"fd": why, "taylor": why, "hvp": why}
+    err = capsys.readouterr().err
+    assert f"never checked: fd, taylor, hvp ({why})" in err
+    assert all(len(line) <= 80 for line in err.splitlines())
+    code, res = _net_run(tmp_path, "presets/note.toml", 0, "manual,fd,taylor,hvp", "--cases", "2")
+    assert code == 0 and res["summary"]["not_checked"] == {}
+    assert "never checked" not in capsys.readouterr().err
+
+
+def test_hvp_is_checked_on_nets_with_bias_bias_block_included(tmp_path, monkeypatch):
+    """The H v direction covers every block of the flat layout, biases too (u1 finding 8b: nets with
+    bias had no H v check at all); a wrong bias block of H v fails."""
+    net = tmp_path / "bias.toml"
+    net.write_text(
+        '[network]\nkind = "spatial"\nwidths = [3, 4, 2]\ndim = 2\nkernel = "gaussian"\nhidden = "tanh"\n'
+        'output = "identity"\nloss = "mse"\nbias = true\namplitudes = "free"\n'
+    )
+    code, res = _net_run(tmp_path, str(net), 0, "manual,torch-cpu,hvp", "--cases", "3")
+    assert code == 0 and not res["summary"]["not_checked"]
+    for eng in ("manual", "torch-cpu"):
+        assert res["table"][eng]["hvp"]["pass"] and res["table"][eng]["hvp"]["n"] == len(res["cases"])
+    real = ENGINES["manual"].contract_hvp
+
+    def broken(net, params, X, Y, V, **kw):
+        out = real(net, params, X, Y, V, **kw)
+        out[-1] = out[-1] * (1 + 1e-6)  # the last block: the output layer's biases
+        return out
+
+    monkeypatch.setitem(ENGINES, "manual", dataclasses.replace(ENGINES["manual"], contract_hvp=broken))
+    code, res = _net_run(tmp_path, str(net), 0, "manual,hvp", "--cases", "1")
+    assert code == 1 and {(f["engine"], f["quantity"]) for f in res["failures"]} == {("manual", "hvp")}
