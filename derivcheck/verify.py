@@ -53,7 +53,13 @@ def _argv(args) -> list[str]:
 
 def add_arguments(p) -> None:
     p.add_argument("--quick", action="store_true", help="a covering subset (under 60 s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random case (printed, recorded)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of every random case (printed, recorded); default: with --net, its [data] seed "
+        "(as check-grad), else 0",
+    )
     p.add_argument("--out", default="reports/build/results.json", help="results file (written atomically)")
     from .tables import add_json_argument
 
@@ -99,13 +105,15 @@ def run(args) -> int:
             f"--engines {args.engines!r} compares nothing with the ground truth here: {what}",
             "add an engine that runs on this machine, e.g. --engines manual,torch-cpu",
         )
-    if args.seed < 0:
-        raise SpecError(f"seed {args.seed} is negative", "use a seed >= 0")
     drawn = args.drawn if args.drawn is not None else (6 if args.quick else 24)
     if drawn < 0:
         raise SpecError(f"--drawn {drawn} is negative", "use a count >= 0")
     t0 = time.perf_counter()
     user = net_from_args(args) if net_given(args) else None
+    if args.seed is None:  # the spec's [data] seed, as check-grad takes it (0 without a spec file)
+        args.seed = user.data.seed if user is not None else 0
+    if args.seed < 0:
+        raise SpecError(f"seed {args.seed} is negative", "use a seed >= 0")
     if user is not None:
         from .verifynet import net_cases
 

@@ -246,3 +246,24 @@ def test_hvp_is_checked_on_nets_with_bias_bias_block_included(tmp_path, monkeypa
     monkeypatch.setitem(ENGINES, "manual", dataclasses.replace(ENGINES["manual"], contract_hvp=broken))
     code, res = _net_run(tmp_path, str(net), 0, "manual,hvp", "--cases", "1")
     assert code == 1 and {(f["engine"], f["quantity"]) for f in res["failures"]} == {("manual", "hvp")}
+
+
+def test_verify_net_seeds_from_the_spec_data_seed_like_check_grad(tmp_path, capsys):
+    """verify --net without --seed takes the spec's [data] seed, as check-grad does (u1 finding 11);
+    --seed still wins, and without a spec file the seed is 0."""
+    import argparse
+
+    text = (Path(__file__).parent.parent / "presets/note.toml").read_text().replace("seed = 0", "seed = 5")
+    net = tmp_path / "seeded.toml"
+    net.write_text(text)
+    p = argparse.ArgumentParser()
+    verify.add_arguments(p)
+    base = ["--engines", "manual", "--out", str(tmp_path / "r.json")]
+    assert verify.run(p.parse_args(["--net", str(net), "--cases", "1", *base])) == 0
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert res["provenance"]["seed"] == 5 and {c["seed"] for c in res["cases"]} == {5}
+    assert "seed 5" in capsys.readouterr().err
+    assert verify.run(p.parse_args(["--net", str(net), "--cases", "1", "--seed", "2", *base])) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["provenance"]["seed"] == 2
+    assert verify.run(p.parse_args(["--quick", "--drawn", "0", "--only", "m000", *base])) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["provenance"]["seed"] == 0
