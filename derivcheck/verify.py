@@ -30,7 +30,7 @@ from .verify_cases import LOSS_SPECS as LOSS_SPECS
 from .verify_cases import Case, drawn_cases, matrix_cases
 from .verify_checks import ENGINES, run_case
 from .verify_checks import HVP_ENGINES as HVP_ENGINES
-from .verify_summary import summarise, summary_table
+from .verify_summary import never_checked, summarise, summary_table
 
 __all__ = ["Case", "matrix_cases", "drawn_cases", "run_case", "run", "add_arguments", "ENGINES", "SCHEMA"]
 
@@ -53,7 +53,13 @@ def _argv(args) -> list[str]:
 
 def add_arguments(p) -> None:
     p.add_argument("--quick", action="store_true", help="a covering subset (under 60 s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random case (printed, recorded)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of every random case (printed, recorded); default: with --net, its [data] seed "
+        "(as check-grad), else 0",
+    )
     p.add_argument("--out", default="reports/build/results.json", help="results file (written atomically)")
     from .tables import add_json_argument
 
@@ -99,13 +105,15 @@ def run(args) -> int:
             f"--engines {args.engines!r} compares nothing with the ground truth here: {what}",
             "add an engine that runs on this machine, e.g. --engines manual,torch-cpu",
         )
-    if args.seed < 0:
-        raise SpecError(f"seed {args.seed} is negative", "use a seed >= 0")
     drawn = args.drawn if args.drawn is not None else (6 if args.quick else 24)
     if drawn < 0:
         raise SpecError(f"--drawn {drawn} is negative", "use a count >= 0")
     t0 = time.perf_counter()
     user = net_from_args(args) if net_given(args) else None
+    if args.seed is None:  # the spec's [data] seed, as check-grad takes it (0 without a spec file)
+        args.seed = user.data.seed if user is not None else 0
+    if args.seed < 0:
+        raise SpecError(f"seed {args.seed} is negative", "use a seed >= 0")
     if user is not None:
         from .verifynet import net_cases
 
@@ -155,6 +163,7 @@ def run(args) -> int:
             bar.advance(task)
     wall = time.perf_counter() - t0
     summary = summarise(records, engines)
+    unchecked = never_checked(records, engines, not_run)
     failures = []
     for r in records:
         for f in r["failures"]:
@@ -179,6 +188,7 @@ def run(args) -> int:
             "quick": bool(args.quick),
             "engines": [e for e in engines if e not in not_run],
             "not_run": {e: why for e, why in not_run.items()},
+            "not_checked": unchecked,
         },
         **summary,
         "failures": failures,
@@ -200,4 +210,9 @@ def run(args) -> int:
     )
     for e, why in not_run.items():
         console.print(f"not run: {e} ({why})")
+    by_reason: dict[str, list[str]] = {}
+    for e, why in unchecked.items():  # requested, but skipped on every case: no evidence either way
+        by_reason.setdefault(why, []).append(e)
+    for why, es in by_reason.items():
+        console.print(f"never checked: {', '.join(es)} ({why})")
     return 0 if not failures else 1

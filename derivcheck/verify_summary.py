@@ -7,7 +7,7 @@ import numpy as np
 
 from numeric.compare import tolerance
 
-__all__ = ["summarise", "summary_table"]
+__all__ = ["summarise", "summary_table", "never_checked"]
 
 
 def summarise(records: list[dict], engines) -> dict:
@@ -53,3 +53,35 @@ def summary_table(table_cells: dict, seed: int):
             eng, *[(f"{cells[q]['max_rel']:.1e}" + ("" if cells[q]["pass"] else " FAIL")) if q in cells else "-" for q in qs]
         )
     return table
+
+
+def never_checked(records: list[dict], engines, not_run: dict) -> dict[str, str]:
+    """The requested checks (engines, fd, taylor, hvp) that ran on no case, each with why: the reason
+    every case recorded in "skipped" (the most common one, and how many others), so that a summary
+    never lets "0 failures" stand for a check that never ran. Engines in `not_run` are left out (the
+    summary names them already)."""
+    out: dict[str, str] = {}
+    for e in engines:
+        if e in not_run:
+            continue
+        if e == "taylor":
+            ran = any("taylor" in r for r in records)
+        elif e == "hvp":
+            ran = any("hvp" in qs for r in records for qs in r["errors"].values())
+        else:
+            ran = any(e in r["errors"] for r in records)
+        if ran or not records:
+            continue
+        reasons: dict[str, int] = {}
+        for r in records:
+            for s in r["skipped"]:
+                who, _, why = s.partition(": ")
+                if who == e:
+                    reasons[why] = reasons.get(why, 0) + 1
+        if not reasons:
+            out[e] = "no case ran it (see the failures)"
+            continue
+        top = max(reasons, key=lambda k: reasons[k])
+        more = len(reasons) - 1
+        out[e] = top + (f"; {more} other reason{'s' if more > 1 else ''} in the results" if more else "")
+    return out

@@ -38,7 +38,7 @@ def coincidence_error(kernel, where: str, order: int = 1) -> SpecError:
 
     Args:
         kernel: a `derive.primitives.Kernel` (reads name, dg0, phi0, gradient_at_0).
-        where: which nodes, e.g. "node 0 of layer 2 and node 1 of layer 1".
+        where: which nodes, numbered from 1 like layers, e.g. "node 1 of layer 2 and node 2 of layer 1".
         order: 1 (dL/dz: needs phi(0+) finite) or 2 (the Hessian: also lim r phi'(r) = 0).
     """
     if kernel.dg0 is None or (order == 1 and kernel.gradient_at_0 and kernel.phi0 is None):

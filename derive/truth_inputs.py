@@ -99,7 +99,7 @@ def _check_weights(net: Net, Z) -> None:
             if bad.any():
                 i, j = (int(v) for v in np.argwhere(bad)[0])
                 raise SpecError(
-                    f"kernel weight g(r) overflows float64 between node {i} of layer {l + 1} and node {j} "
+                    f"kernel weight g(r) overflows float64 between node {i + 1} of layer {l + 1} and node {j + 1} "
                     f"of layer {l} (r = {r[i, j]:.4g})",
                     "place the nodes where g is finite in float64",
                 )
@@ -116,7 +116,7 @@ def check_coincident_nodes(net: Net, Z, order: int = 1):
         for i, zi in enumerate(Z[l]):
             for j, zj in enumerate(Z[l - 1]):
                 if np.array_equal(zi, zj):
-                    raise kernel_coincidence_error(net, worst, f"node {i} of layer {l + 1} and node {j} of layer {l}")
+                    raise kernel_coincidence_error(net, worst, f"node {i + 1} of layer {l + 1} and node {j + 1} of layer {l}")
 
 
 def split_arrays(vals, shapes):

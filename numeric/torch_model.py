@@ -115,7 +115,7 @@ def penalty_value(net: Net, Zl: torch.Tensor, Zp: torch.Tensor, Wl: torch.Tensor
         if some:
             if not p.gradient_at_0:
                 i, j = (int(t) for t in torch.nonzero(zero)[0])
-                raise penalty_coincidence(p, f"node {i} of layer {layer} and node {j} of layer {layer - 1}")
+                raise penalty_coincidence(p, f"node {i + 1} of layer {layer} and node {j + 1} of layer {layer - 1}")
             v = torch.where(zero, fns["rho0"](Wl) + 0.5 * fns["phi0"](Wl) * r2, v)
         term = coef * v.sum()
         total = term if total is None else total + term

@@ -105,9 +105,10 @@ def check_inputs(net: Net | MLP, params: Params, X, Y, dtype=np.float64):
 
 
 def coincidence_error(net: Net, layer: int, i: int, j: int, order: int = 1) -> SpecError:
-    """The error for r = 0 between node i of `layer` and node j of `layer`-1 where the derivative of
-    this `order` is undefined (derive.errors.coincidence_error)."""
-    return errors.coincidence_error(net.g, f"node {i} of layer {layer} and node {j} of layer {layer - 1}", order)
+    """The error for r = 0 between row i of Z of `layer` and row j of `layer`-1 (0-based indices, named
+    1-based in the message, as every node is) where the derivative of this `order` is undefined
+    (derive.errors.coincidence_error)."""
+    return errors.coincidence_error(net.g, f"node {i + 1} of layer {layer} and node {j + 1} of layer {layer - 1}", order)
 
 
 def check_theta(net: Net | MLP, params: Params, dtype=np.float64) -> list[np.ndarray] | None:
@@ -165,7 +166,7 @@ def near_coincidence(net: Net, Z: list[np.ndarray], dtype=np.float64) -> None:
                 r = float(mj) * float(np.sqrt(np.sum((dj / mj) ** 2)))
                 if r * r >= tiny:
                     continue
-                where = f"node {i} of layer {l + 1} and node {j} of layer {l}"
+                where = f"node {i + 1} of layer {l + 1} and node {j + 1} of layer {l}"  # 1-based, as everywhere
                 if not net.g.phi0_finite:
                     raise SpecError(
                         f"{where} are {r:.3g} apart (not coincident), too close for {np.dtype(dtype).name}: r^2 underflows",

@@ -105,7 +105,7 @@ def test_removable_kernel_value_at_coincidence_is_the_limit():
 def test_one_coincidence_error_names_the_reason():
     from derive.errors import coincidence_error
 
-    e = str(coincidence_error(kernel("exponential"), "node 0 of layer 2 and node 1 of layer 1"))
+    e = str(coincidence_error(kernel("exponential"), "node 1 of layer 2 and node 2 of layer 1"))
     assert "g'(0) = -1" in e and "dL/dz is undefined" in e and len(e.splitlines()) == 1
     assert "phi(0+) = -oo" in str(coincidence_error(kernel("1 + r**2*log(r)"), "two nodes"))
     assert "the Hessian" in str(coincidence_error(kernel("exponential"), "two nodes", order=2))

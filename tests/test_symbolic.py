@@ -81,7 +81,7 @@ def test_coincident_nodes_limit_and_error():
     g = sym.gradients(net, p, X, Y)
     assert rel_error(manual.gradients(net, p, X, Y).dZ, g.dZ) < TOL
     bad = Net((1, 2, 1), dim=2, kernel="exponential")
-    with pytest.raises(SpecError, match="node 0 of layer 2 and node 0 of layer 1 coincide"):
+    with pytest.raises(SpecError, match="node 1 of layer 2 and node 1 of layer 1 coincide"):
         sym.gradients(bad, p, X, Y)
 
 

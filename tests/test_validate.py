@@ -66,7 +66,7 @@ def test_as_array_names_the_array_and_the_index():
 def test_coincidence_error_names_both_nodes():
     err = coincidence_error(Net((1, 2, 1), dim=2, kernel="exponential"), 2, 1, 0)
     assert isinstance(err, SpecError)
-    assert "node 1 of layer 2 and node 0 of layer 1" in str(err) and "\n" not in str(err)
+    assert "node 2 of layer 2 and node 1 of layer 1" in str(err) and "\n" not in str(err)
     with pytest.raises(SpecError, match="coincide"):
         manual.gradients(
             Net((1, 1, 1), dim=2, kernel="exponential"),

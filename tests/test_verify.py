@@ -1,5 +1,6 @@
 import dataclasses
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -118,3 +119,151 @@ def test_matrix_covers_every_kernel_activation_and_loss():
         assert {getattr(c.net, attr) for c in quick} == set(names)
     # seeded: the same seed draws the same case
     assert np.array_equal(verify.matrix_cases(5)[7].params.Z[0], verify.matrix_cases(5)[7].params.Z[0])
+
+
+NOTEBOOK = "presets/notebook_tanh_penalty.toml"
+
+
+def _net_run(tmp_path, net, seed, engines, *extra):
+    """verify --net as the command line parses it (every network flag at its default)."""
+    import argparse
+
+    p = argparse.ArgumentParser()
+    verify.add_arguments(p)
+    argv = ["--net", net, "--seed", str(seed), "--engines", engines, "--out", str(tmp_path / "results.json"), *extra]
+    code = verify.run(p.parse_args(argv))
+    return code, json.loads((tmp_path / "results.json").read_text())
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_near_pair_of_a_coned_net_takes_steps_small_against_the_separation(tmp_path, seed):
+    """tanh(r) (g'(0) = 1) and (s (r - q0))^2 bend like 1/r at a pair 1e-3 apart: the default Taylor
+    steps (up to 1e-2) failed the slope there (u1 finding 2); steps below 0.1 sep pass it, or the check
+    is recorded as skipped with its reason, never passed silently."""
+    code, res = _net_run(tmp_path, NOTEBOOK, seed, "manual,fd,taylor")
+    assert code == 0, res["failures"]
+    near = {c["id"]: c for c in res["cases"] if "near" in c["id"]}
+    assert set(near) == {"a00-near-1e-3", "a01-near-1e-5", "a02-near-1e-7"}
+    ran = 0
+    for cid, c in near.items():
+        sep = float(cid.rsplit("-", 2)[-2] + "-" + cid.rsplit("-", 1)[-1])
+        skipped = " ".join(c["skipped"])
+        if "taylor" in c:
+            ran += 1
+            assert c["taylor"]["slope"] > 1.9 and max(c["taylor"]["steps"]) <= 0.1 * sep * (1 + 1e-12)
+        else:
+            assert "taylor: the placed pair is" in skipped and "no gradient at r = 0" in skipped
+        assert "fd" in c["errors"] or "fd: the placed pair is" in skipped
+    assert ran >= (1 if seed == 0 else 0) and "fd" in near["a00-near-1e-3"]["errors"]
+
+
+def test_scaled_taylor_steps_still_catch_a_wrong_gradient(tmp_path, monkeypatch):
+    real = manual.gradients
+
+    def broken(net, params, X, Y, *, dtype=np.float64, device="cpu"):
+        g = real(net, params, X, Y, dtype=dtype, device=device)
+        g.dZ[1] = g.dZ[1] * (1 + 1e-3)
+        return g
+
+    monkeypatch.setitem(ENGINES, "manual", dataclasses.replace(ENGINES["manual"], contract_gradients=broken))
+    code, res = _net_run(tmp_path, NOTEBOOK, 0, "manual,taylor", "--only", "a00-near-1e-3")
+    assert code == 1
+    assert any(f["engine"] == "taylor" for f in res["failures"]), res["failures"]
+
+
+def _without_penalty(tmp_path):
+    """The notebook preset without its penalty (kernel tanh(r), g'(0) = 1: no gradient at coincidence)."""
+    text = (Path(__file__).parent.parent / NOTEBOOK).read_text()
+    net = tmp_path / "nopen.toml"
+    net.write_text(text[: text.index("[[network.penalty]]")] + text[text.index("[data]") :])
+    return str(net)
+
+
+def test_an_f32_refusal_at_a_near_pair_skips_that_engine_only(tmp_path):
+    """The pair 1e-7 apart coincides once its coordinates (~1.35) are rounded to float32: manual-f32
+    refuses it, rightly, and is skipped there with the reason; the float64 engines are still judged
+    (u1 finding 3: the case was an "input" failure that dropped every engine's result)."""
+    code, res = _net_run(tmp_path, _without_penalty(tmp_path), 7, "manual,manual-f32,torch-cpu", "--only", "a02-near-1e-7")
+    assert code == 0 and res["summary"]["verdict"] == "pass", res["failures"]
+    (case,) = res["cases"]
+    assert {"manual", "torch-cpu"} <= set(case["errors"]) and "manual-f32" not in case["errors"]
+    (why,) = [s for s in case["skipped"] if s.startswith("manual-f32:")]
+    assert "rounded to float32 two nodes coincide" in why
+    assert "node 2 of layer 3 and node 4 of layer 2 coincide" in why  # numbered from 1, like layers
+
+
+def test_f32_is_judged_on_near_pairs_of_free_amplitude_nets(tmp_path):
+    """The float32 ground truth at rounded inputs takes the amplitudes theta too (u1 finding 7: it was
+    built without them, refused, and the refusal labelled "the pair coincides")."""
+    net = tmp_path / "free.toml"
+    net.write_text(
+        '[network]\nkind = "spatial"\nwidths = [3, 4, 2]\ndim = 2\nkernel = "gaussian"\nhidden = "tanh"\n'
+        'output = "identity"\nloss = "mse"\nbias = true\namplitudes = "free"\n'
+    )
+    code, res = _net_run(tmp_path, str(net), 1, "manual,manual-f32")
+    assert code == 0, res["failures"]
+    near = [c for c in res["cases"] if "near" in c["id"]]
+    assert len(near) == 3
+    for c in near:
+        assert c["errors"]["manual-f32"]["dZ"]["pass"] and c["errors"]["manual-f32"]["dtheta"]["pass"]
+        assert not [s for s in c["skipped"] if s.startswith("manual-f32")]
+
+
+def test_checks_skipped_on_every_case_are_named_in_the_summary(tmp_path, capsys):
+    """An |w| penalty has a kink: fd, Taylor and H v are skipped on every case. The summary says so
+    with the reason, in results.json and on the terminal (u1 finding 8a: it said only "0 failures")."""
+    code, res = _net_run(tmp_path, "presets/serrn_wiring.toml", 0, "manual,fd,taylor,hvp", "--cases", "2")
+    assert code == 0
+    why = "loss not C2: penalty 'abs(w)*r' has a kink"
+    assert res["summary"]["not_checked"] == {"fd": why, "taylor": why, "hvp": why}
+    err = capsys.readouterr().err
+    assert f"never checked: fd, taylor, hvp ({why})" in err
+    assert all(len(line) <= 80 for line in err.splitlines())
+    code, res = _net_run(tmp_path, "presets/note.toml", 0, "manual,fd,taylor,hvp", "--cases", "2")
+    assert code == 0 and res["summary"]["not_checked"] == {}
+    assert "never checked" not in capsys.readouterr().err
+
+
+def test_hvp_is_checked_on_nets_with_bias_bias_block_included(tmp_path, monkeypatch):
+    """The H v direction covers every block of the flat layout, biases too (u1 finding 8b: nets with
+    bias had no H v check at all); a wrong bias block of H v fails."""
+    net = tmp_path / "bias.toml"
+    net.write_text(
+        '[network]\nkind = "spatial"\nwidths = [3, 4, 2]\ndim = 2\nkernel = "gaussian"\nhidden = "tanh"\n'
+        'output = "identity"\nloss = "mse"\nbias = true\namplitudes = "free"\n'
+    )
+    code, res = _net_run(tmp_path, str(net), 0, "manual,torch-cpu,hvp", "--cases", "3")
+    assert code == 0 and not res["summary"]["not_checked"]
+    for eng in ("manual", "torch-cpu"):
+        assert res["table"][eng]["hvp"]["pass"] and res["table"][eng]["hvp"]["n"] == len(res["cases"])
+    real = ENGINES["manual"].contract_hvp
+
+    def broken(net, params, X, Y, V, **kw):
+        out = real(net, params, X, Y, V, **kw)
+        out[-1] = out[-1] * (1 + 1e-6)  # the last block: the output layer's biases
+        return out
+
+    monkeypatch.setitem(ENGINES, "manual", dataclasses.replace(ENGINES["manual"], contract_hvp=broken))
+    code, res = _net_run(tmp_path, str(net), 0, "manual,hvp", "--cases", "1")
+    assert code == 1 and {(f["engine"], f["quantity"]) for f in res["failures"]} == {("manual", "hvp")}
+
+
+def test_verify_net_seeds_from_the_spec_data_seed_like_check_grad(tmp_path, capsys):
+    """verify --net without --seed takes the spec's [data] seed, as check-grad does (u1 finding 11);
+    --seed still wins, and without a spec file the seed is 0."""
+    import argparse
+
+    text = (Path(__file__).parent.parent / "presets/note.toml").read_text().replace("seed = 0", "seed = 5")
+    net = tmp_path / "seeded.toml"
+    net.write_text(text)
+    p = argparse.ArgumentParser()
+    verify.add_arguments(p)
+    base = ["--engines", "manual", "--out", str(tmp_path / "r.json")]
+    assert verify.run(p.parse_args(["--net", str(net), "--cases", "1", *base])) == 0
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert res["provenance"]["seed"] == 5 and {c["seed"] for c in res["cases"]} == {5}
+    assert "seed 5" in capsys.readouterr().err
+    assert verify.run(p.parse_args(["--net", str(net), "--cases", "1", "--seed", "2", *base])) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["provenance"]["seed"] == 2
+    assert verify.run(p.parse_args(["--quick", "--drawn", "0", "--only", "m000", *base])) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["provenance"]["seed"] == 0

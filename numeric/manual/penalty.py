@@ -28,7 +28,7 @@ __all__ = ["first_order", "second_order", "total", "fused_ok", "lean_layer"]
 
 def _where(layer: int, zero: np.ndarray) -> str:
     i, j = np.argwhere(zero)[0]
-    return f"node {int(i)} of layer {layer} and node {int(j)} of layer {layer - 1}"
+    return f"node {int(i) + 1} of layer {layer} and node {int(j) + 1} of layer {layer - 1}"  # 1-based, as everywhere
 
 
 def first_order(net: Net, layer: int, R: np.ndarray, W: np.ndarray):
