@@ -57,8 +57,7 @@ def add_arguments(p) -> None:
         "--seed",
         type=int,
         default=None,
-        help="seed of every random case (printed, recorded); default: with --net, its [data] seed "
-        "(as check-grad), else 0",
+        help="seed of every random case (printed, recorded); default: with --net, its [data] seed (as check-grad), else 0",
     )
     p.add_argument("--out", default="reports/build/results.json", help="results file (written atomically)")
     from .tables import add_json_argument

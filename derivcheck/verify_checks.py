@@ -209,8 +209,7 @@ def _step_checks(case: Case, engines, rec: dict, record, found: Findings, truth:
         eps = None if sep is None else _pair_steps(net, p, X, Y, grad_flat, v, sep, float(truth.loss))
         if eps is not None and eps.size == 0:
             rec["skipped"].append(
-                f"taylor: the placed pair is {sep:.0e} apart and {cone}; steps small against it "
-                "leave under a decade above rounding"
+                f"taylor: the placed pair is {sep:.0e} apart and {cone}; steps small against it leave under a decade above rounding"
             )
             return
         t = taylor_slope(net, p, X, Y, grad_flat, v, eps=eps)
