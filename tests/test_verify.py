@@ -66,7 +66,10 @@ def test_an_engine_that_cannot_run_is_not_run_not_passing(tmp_path, monkeypatch,
     from derivcheck.report import _verdict_line
 
     assert "NOT RUN: torch-cuda" in _verdict_line(res["summary"])
-    assert _verdict_line({**res["summary"], "not_run": {}}) == "ALL CHECKS PASS"
+    assert _verdict_line({**res["summary"], "not_run": {}, "not_checked": {}}) == "ALL CHECKS PASS"
+    # a check skipped on every case is no evidence either: never "ALL CHECKS PASS"
+    unchecked = {**res["summary"], "not_run": {}, "not_checked": {"hvp": "loss not C2"}}
+    assert _verdict_line(unchecked) == "PASS FOR THE CHECKS RUN (NOT RUN: hvp)"
 
 
 def test_hvp_runs_on_every_float64_engine_cuda_included(tmp_path, monkeypatch):
