@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from derive import SpecError
+from numeric.validate import check_net_memory
 
 from ..netspec import add_net_arguments, net_from_args
 from .logs import write_log
@@ -44,6 +45,7 @@ def task_from_args(args: argparse.Namespace):
         )
     defaults = dict(DEFAULTS, widths=[10, 8, 1]) if args.task == "diabetes" else DEFAULTS
     spec = net_from_args(args, defaults=defaults)
+    check_net_memory(spec.net)  # flags or --net file: what would not fit is refused before allocating
     if not spec.net.spatial:
         raise SpecError("train moves node coordinates: the network must be spatial", 'use kind = "spatial"')
     return make_task(args.task, args.seed, net=spec.net), spec
@@ -109,8 +111,6 @@ def _check_numbers(args: argparse.Namespace) -> None:
     """Every number on the command line in range, one line each (exit 2), before any work."""
     import math
 
-    from numeric.validate import check_memory
-
     def need(ok: bool, flag: str, value, rule: str) -> None:
         if not ok:
             raise SpecError(f"{flag} {value!r} is out of range", f"pass {flag} {rule}")
@@ -123,8 +123,6 @@ def _check_numbers(args: argparse.Namespace) -> None:
     need(args.iters is None or args.iters >= 1, "--iters", args.iters, "with an integer >= 1")
     need(args.budget is None or args.budget >= 1, "--budget", args.budget, "with an integer >= 1 (HVP evaluations)")
     need(args.lr is None or (math.isfinite(args.lr) and args.lr > 0), "--lr", args.lr, "with a finite number > 0")
-    if args.widths:  # the network flags parsed them (netspec); refuse what would not fit before allocating
-        check_memory(args.widths, args.dim or 3)
 
 
 def run(args: argparse.Namespace) -> int:
