@@ -144,6 +144,7 @@ def _dispatch(argv: list[str]) -> int:
             set_step_budget(args.budget)  # a SpecError (one line, exit 2) unless 0 < SECONDS < inf
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
+        interrupts.seen()  # first: the retry timer must not raise a second KeyboardInterrupt while we print
         print(
             f"derivcheck {_verb_of(argv) or ''}: interrupted; nothing half-written was left behind".replace(" :", ":"),
             file=sys.stderr,
