@@ -59,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m derivcheck.bench [ARGS]`: the same as `derivcheck bench [ARGS]`."""
-    parser = argparse.ArgumentParser(prog="python -m derivcheck.bench", description=__doc__.splitlines()[0])
+    from derivcheck.cli import OneLineParser
+
+    parser = OneLineParser(prog="python -m derivcheck.bench", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)
