@@ -12,6 +12,7 @@ import sys
 
 from derive import SpecError
 
+from ..tables import show
 from .config import SECTIONS
 from .driver import run as run_bench
 from .targets import exit_status, table
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         console=console,
         sections=tuple(args.only or SECTIONS),
     )
-    console.print(table(res))
+    show(table(res), con=console)  # ids and numbers stay whole at 80 columns
     console.print(f"wrote {args.out}")
     status = exit_status(res)
     if any(r["pass"] is False for r in res["targets"]):
