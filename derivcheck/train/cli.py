@@ -16,6 +16,7 @@ from derive import SpecError
 from numeric.validate import check_net_memory
 
 from ..netspec import add_net_arguments, net_from_args
+from ..tables import wrap_lines
 from .logs import write_log
 from .methods import DEFAULT_ITERS, METHODS, TrainRun, check_kernel, penalty_warnings, train
 from .report import training_report
@@ -138,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
                 "train with --device cpu (torch) or without --device (the manual engine)",
             )
     task, _ = task_from_args(args)
-    print(f"derivcheck train: task {task.name} ({task.description}); {task.net.describe()}; seed {args.seed}")
+    # folded at spaces to the terminal (80 columns when piped), like every line of the verb
+    print(wrap_lines(f"derivcheck train: task {task.name} ({task.description}); {task.net.describe()}; seed {args.seed}"))
     why = check_kernel(task.net, args.allow_nonsmooth_kernel)
     if why:
         print(f"warning: {why} (--allow-nonsmooth-kernel given)", file=sys.stderr)
@@ -195,9 +197,11 @@ def run(args: argparse.Namespace) -> int:
         if s["settings"].get("backtracks"):
             lr += f", backtracked {s['settings']['backtracks']} times to {r.result.history[-1].rate:.3g}"
         print(
-            f"{m:>9}: loss {s['initial_loss']:.4g} -> {s['final_loss']:.4g}, |g| {s['final_grad_norm']:.2g}, "
-            f"{s['iterations']} iterations, {s['n_grad']} gradients + {s['n_hvp']} HVPs = {s['cost']} "
-            f"evaluations, {s['seconds']:.2f} s{lr}; stop: {s['stop']}; log {out / stem}.csv"
+            wrap_lines(
+                f"{m:>9}: loss {s['initial_loss']:.4g} -> {s['final_loss']:.4g}, |g| {s['final_grad_norm']:.2g}, "
+                f"{s['iterations']} iterations, {s['n_grad']} gradients + {s['n_hvp']} HVPs = {s['cost']} "
+                f"evaluations, {s['seconds']:.2f} s{lr}; stop: {s['stop']}; log {out / stem}.csv"
+            )
         )
         ups = r.result.settings.get("loss_increases", 0)
         if ups:
