@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["console", "show", "fit", "add_json_argument", "write_json", "wrap_lines"]
+__all__ = ["console", "show", "fit", "progress", "add_json_argument", "write_json", "wrap_lines"]
 
 
 def console(file=None, stderr: bool = False):
@@ -88,6 +88,16 @@ def fit(table, width: int = 80):
         if not cols[i].no_wrap:
             cols[i].width = lo[i] + give
     return table
+
+
+def progress(*columns, quiet: bool = False):
+    """A transient rich progress bar on stderr, shown only on a terminal: piped, rich would leave an
+    empty line where the bar was (and a log file wants no bar)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    err = Console(stderr=True)
+    return Progress(*columns, console=err, transient=True, disable=quiet or not err.is_terminal)
 
 
 def add_json_argument(parser, what: str = "the results") -> None:

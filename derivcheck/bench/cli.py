@@ -30,8 +30,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=("cpu", "cuda"),
         help="cuda: also time the torch gradient and H v on the GPU against its floor (skipped without CUDA)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random problem timed (default 0)")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        choices=SECTIONS,
+        metavar="SECTION",
+        help=f"run only these sections: {', '.join(SECTIONS)}",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from derive import SpecError
 from numeric.validate import check_net_memory
 
 from ..netspec import add_net_arguments, net_from_args
-from ..tables import wrap_lines
+from ..tables import progress, wrap_lines
 from .logs import write_log
 from .methods import DEFAULT_ITERS, METHODS, TrainRun, check_kernel, penalty_warnings, train
 from .report import training_report
@@ -93,18 +93,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _progress(quiet: bool):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-    return Progress(
+    return progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("loss {task.fields[loss]}  |g| {task.fields[g]}"),
-        console=Console(stderr=True),
-        transient=True,
-        disable=quiet,
+        quiet=quiet,
     )
 
 
