@@ -93,6 +93,7 @@ def handled() -> Iterator[None]:
 
     Outside the main thread (signal handlers cannot be set there) this does nothing.
     """
+    _State.done = _State.pending = False  # a fresh run (tests call the command line many times)
     try:
         old = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:
