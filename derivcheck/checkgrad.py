@@ -28,6 +28,7 @@ import numpy as np
 
 from derive import MLP, Net, SpecError
 from numeric.draws import adversarial_cases, draw_case
+from numeric.validate import check_net_memory
 
 from .checkgrad_result import CheckResult
 from .diagnose import diagnose
@@ -115,6 +116,7 @@ def check_grad(
     if isinstance(net, NetSpec):
         data, flags, net = data or net.data, flags or net.flags, net.net
     data = data or DataOptions()
+    check_net_memory(net, data.batch)  # refused in one line before fn is called or a case drawn
     seed = data.seed if seed is None else seed
     fam = parse_family(family)
     if isinstance(cases, bool) or not isinstance(cases, int) or cases < 1:

@@ -41,7 +41,10 @@ __all__ = [
 
 def add_arguments(parser) -> None:
     parser.add_argument(
-        "files", nargs="*", type=Path, help="claims files: .toml (worked numbers) or .py (formulas); default claims/*"
+        "files",
+        nargs="*",
+        type=Path,
+        help="claims files: .toml (worked numbers) or .py (formulas) (default: claims/* here, else the bundled catalog)",
     )
     parser.add_argument("--only", help="check only the claim with this id")
     parser.add_argument("--seed", type=int, default=0, help="hypothesis seed for formula searches (default 0)")
@@ -54,7 +57,12 @@ def add_arguments(parser) -> None:
 
 
 def default_files() -> list[Path]:
-    """The catalog of the source notes' claims (claims/ in a source tree, package data when installed)."""
+    """The claims files of ./claims/ when that folder holds any, else the bundled catalog of the source
+    notes' claims (claims/ in a source tree, package data when installed)."""
+    here = Path("claims")
+    found = sorted([*here.glob("*.toml"), *here.glob("*.py")]) if here.is_dir() else []
+    if found:
+        return found
     folder = Path(str(importlib.resources.files("derivcheck") / "catalog")).resolve()  # claims/ in a source tree
     return sorted([*folder.glob("*.toml"), *folder.glob("*.py")])
 

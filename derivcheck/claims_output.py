@@ -16,6 +16,7 @@ def print_table(docs: list[DocumentResult], file=None) -> None:
     from rich.table import Table
 
     from .tables import console as make_console
+    from .tables import show
 
     console = make_console(file)
     style = {HOLDS: "green", ROUNDING: "yellow", FALSE: "bold red"}
@@ -25,7 +26,7 @@ def print_table(docs: list[DocumentResult], file=None) -> None:
             t.add_column(col, overflow="fold")
         for r in d.results:
             t.add_row(r.id, r.where, r.quantity, f"[{style[r.verdict]}]{r.verdict}[/]", r.claimed, r.true)
-        console.print(t)
+        show(t, con=console)
         for r in d.results:
             if r.kind == "formula":
                 line = f"  {r.id}: {r.evidence}"

@@ -10,13 +10,16 @@ Exit codes (every verb): 0 all checks hold, 1 a check failed, 2 bad input.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
+import re
 import sys
+from typing import NoReturn
 
 from derivcheck import interrupts
 
-__all__ = ["main", "VERBS", "build_parser", "DESCRIPTION"]
+__all__ = ["main", "VERBS", "build_parser", "DESCRIPTION", "OneLineParser"]
 
 DESCRIPTION = """\
 Check derivatives of spatially embedded networks (every weight is a kernel of
@@ -47,6 +50,33 @@ VERBS = {
 SYMPY_VERBS = ("verify", "report", "audit-kernel", "claims", "check-grad")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's parser whose usage errors are one line, like every other error of the project:
+    "derivcheck VERB: error: MESSAGE (did you mean X?); see derivcheck VERB --help", exit 2 (argparse
+    prints the whole usage block first, a dozen lines the reader must skip)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}{did_you_mean(self, message)}; see {self.prog} --help\n")
+
+
+def did_you_mean(parser: argparse.ArgumentParser, message: str) -> str:
+    """The hint " (did you mean --seed?)": the closest option to an unrecognized one, or the closest choice to
+    an invalid one (difflib); "" when nothing is close."""
+    if message.startswith("unrecognized arguments: "):
+        # argparse keeps the option strings on its actions; no public accessor exists
+        known = [s for a in parser._actions for s in a.option_strings]
+        words = [w.split("=")[0] for w in message.split(": ", 1)[1].split() if w.startswith("-")]
+    elif m := re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message):
+        known, words = re.findall(r"'([^']*)'", m.group(2)), [m.group(1)]
+    else:
+        return ""
+    for word in words:
+        close = difflib.get_close_matches(word, known, n=1)
+        if close:
+            return f" (did you mean {close[0]}?)"
+    return ""
+
+
 def _verb_of(argv: list[str]) -> str | None:
     """The verb on the command line (the first word that names one), or None."""
     return next((a for a in argv if a in VERBS), None)
@@ -57,8 +87,9 @@ def build_parser(verb: str | None = None) -> tuple[argparse.ArgumentParser, dict
     from derivcheck import __version__
 
     # exit_on_error=False: a malformed value of a network flag comes back to _dispatch as an
-    # ArgumentError, printed as the project's one-line error (every other usage error exits as usual)
-    parser = argparse.ArgumentParser(
+    # ArgumentError, printed as the project's one-line error; every other usage error is one line too
+    # (OneLineParser, which the verbs' subparsers inherit)
+    parser = OneLineParser(
         prog="derivcheck",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -67,7 +98,7 @@ def build_parser(verb: str | None = None) -> tuple[argparse.ArgumentParser, dict
     )
     parser.add_argument("--version", action="version", version=f"derivcheck {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    subs = {}
+    subs: dict[str, argparse.ArgumentParser] = {}
     for name, (module, helptext) in VERBS.items():
         p = subs[name] = sub.add_parser(name, help=helptext, description=helptext, exit_on_error=False)
         if name != verb:
@@ -133,7 +164,7 @@ def _dispatch(argv: list[str]) -> int:
                 print(f"derivcheck {verb}: error: {err}", file=sys.stderr)
                 return 2
             (subs[verb] if verb else parser).error(str(err))
-        if extra:  # argparse would print the top-level usage; the verb's own usage says more
+        if extra:  # argparse would name the top-level parser; the verb's own --help says more
             subs[args.verb].error(f"unrecognized arguments: {' '.join(extra)}")
         if getattr(args, "_missing", None):
             print(f"derivcheck: '{args.verb}' is not available in this build ({args._missing} missing)", file=sys.stderr)
@@ -144,6 +175,7 @@ def _dispatch(argv: list[str]) -> int:
             set_step_budget(args.budget)  # a SpecError (one line, exit 2) unless 0 < SECONDS < inf
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
+        interrupts.seen()  # first: the retry timer must not raise a second KeyboardInterrupt while we print
         print(
             f"derivcheck {_verb_of(argv) or ''}: interrupted; nothing half-written was left behind".replace(" :", ":"),
             file=sys.stderr,

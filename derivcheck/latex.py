@@ -58,12 +58,22 @@ def escape(text: object) -> str:
 
 
 def command(text: object) -> str:
-    """A command line for \\texttt: escaped, with line breaks allowed after / , and = so a long path or
-    option list wraps inside its frame instead of running off it."""
-    out = escape(text)
-    for ch in "/,=":
-        out = out.replace(ch, ch + r"\allowbreak{}")
-    return out
+    """A command line for \\texttt: escaped, breaking only at the spaces between its words (a
+    \\texttt space is an ordinary breakable space, and typewriter fonts never hyphenate); a space
+    inside quotes is a tie (~), so a quoted formula stays on one line. Each printed line is whole
+    words: a break after "=" or "/" (--penalty-param q0= / 0.5) pasted into a shell as two words.
+    A single word wider than the frame runs past its edge rather than being cut."""
+    words, quote, word = [], "", ""
+    for ch in str(text):
+        if ch in "'\"" and quote in ("", ch):
+            quote = "" if quote else ch
+        if ch.isspace() and not quote:
+            words.append(word)
+            word = ""
+        else:
+            word += ch
+    words.append(word)
+    return " ".join("~".join(escape(part) for part in w.split(" ")) for w in words if w)
 
 
 def environment() -> jinja2.Environment:

@@ -22,6 +22,7 @@ from pathlib import Path
 from derive import KERNELS as KERNELS
 from derive import SpecError
 from numeric.engines import ENGINES as ENGINE_TABLE
+from numeric.validate import check_net_memory
 
 from .netspec import add_net_arguments, net_from_args, net_given
 from .provenance import atomic_write_json, check_out_path, provenance
@@ -115,6 +116,8 @@ def run(args) -> int:
         raise SpecError(f"seed {args.seed} is negative", "use a seed >= 0")
     if user is not None:
         from .verifynet import net_cases
+
+        check_net_memory(user.net, user.data.batch)  # refused in one line before any case is drawn
 
         if args.quick or args.drawn is not None:
             raise SpecError(

@@ -20,6 +20,7 @@ __all__ = [
     "coincidence_error",
     "near_coincidence",
     "check_memory",
+    "check_net_memory",
     "MEMORY_BUDGET",
 ]
 
@@ -184,16 +185,35 @@ def check_memory(widths, dim: int = 3, batch: int = 1, dtype=np.float64) -> None
     """Refuse a network whose engine matrices would exceed `MEMORY_BUDGET` (before allocating).
 
     The engines hold about six N_l x N_(l-1) matrices per layer (W, R or r^2, phi(R), dW and
-    temporaries) and a few B x N_l activations; 100000 x 100000 is 75 GiB per matrix.
+    temporaries), the exact side's N_l x N_(l-1) x D coordinate differences, a few B x N_l
+    activations, the N_l x D coordinates and a D x D basis (the adversarial draws place a node along
+    a basis vector); 100000 x 100000 is 75 GiB per matrix, and so is D = 100000's basis. Python
+    integers, so a width like 10^20 is refused instead of overflowing.
     """
     import os
 
-    limit = float(os.environ.get("DERIVCHECK_MEMORY_GB", MEMORY_BUDGET / 2**30)) * 2**30
-    item = np.dtype(dtype).itemsize
-    n = [int(w) for w in widths]
-    need = item * (6 * sum(a * b for a, b in zip(n[1:], n[:-1])) + 4 * batch * sum(n) + 2 * dim * sum(n))
-    if need > limit:
+    try:
+        limit = float(os.environ.get("DERIVCHECK_MEMORY_GB", MEMORY_BUDGET / 2**30)) * 2**30
+    except ValueError:
         raise SpecError(
-            f"widths {','.join(map(str, n))} need about {need / 2**30:.1f} GiB, over the {limit / 2**30:.0f} GiB memory budget",
-            "use smaller widths (or set DERIVCHECK_MEMORY_GB)",
+            f"DERIVCHECK_MEMORY_GB={os.environ['DERIVCHECK_MEMORY_GB']!r} is not a number", "set it to the GiB allowed, e.g. 8"
+        ) from None
+    item = np.dtype(dtype).itemsize
+    n, d, b = [int(w) for w in widths], int(dim), int(batch)
+    pairs = sum(x * y for x, y in zip(n[1:], n[:-1]))
+    need = item * ((6 + d) * pairs + 4 * b * sum(n) + 2 * d * sum(n) + 2 * d * d)
+    if need > limit:
+        size = f"widths {','.join(map(str, n))}" + (f" in D = {d}" if d else "")
+        gib = need / 2**30
+        raise SpecError(
+            f"{size} need about {gib:.1f} GiB, over the {limit / 2**30:.0f} GiB memory budget"
+            if gib < 1e6
+            else f"{size} need about {gib:.2g} GiB, over the {limit / 2**30:.0f} GiB memory budget",
+            "use smaller widths or D (or set DERIVCHECK_MEMORY_GB)",
         )
+
+
+def check_net_memory(net: Net | MLP, batch: int = 1, dtype=np.float64) -> None:
+    """`check_memory` for a built network (its widths and, when spatial, its dimension D): the gate
+    every verb that draws cases runs before drawing any."""
+    check_memory(net.widths, getattr(net, "dim", 0) if net.spatial else 0, batch, dtype)

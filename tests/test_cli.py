@@ -64,9 +64,45 @@ def test_help_and_version_import_no_engine():
     assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stderr
 
 
-def test_a_verb_error_prints_the_verb_usage(capsys):
+USAGE_ERRORS = [
+    (["verify", "--seeed", "3"], "derivcheck verify: error: unrecognized arguments: --seeed 3 (did you mean --seed?)"),
+    (["train", "--method", "sgd"], "derivcheck train: error: argument --method: invalid choice: 'sgd'"),
+    (["bench", "--only", "gradients"], "(did you mean gradient?); see derivcheck bench --help"),
+    (["claims", "--no-such-flag"], "derivcheck claims: error: unrecognized arguments: --no-such-flag"),
+    (["verify", "--seed", "x"], "derivcheck verify: error: argument --seed: invalid int value: 'x'"),
+    (["check-grad"], "derivcheck check-grad: error: the following arguments are required: FILE.py:FUNC"),
+    (["verfy"], "derivcheck: error: argument VERB: invalid choice: 'verfy'"),
+]
+
+
+@pytest.mark.parametrize(("argv", "phrase"), USAGE_ERRORS, ids=[" ".join(a) for a, _ in USAGE_ERRORS])
+def test_a_usage_error_is_one_line_with_a_pointer_to_help(argv, phrase, capsys):
     with pytest.raises(SystemExit) as exc:
-        cli.main(["claims", "--no-such-flag"])
+        cli.main(argv)
     assert exc.value.code == 2
-    err = capsys.readouterr().err
-    assert "usage: derivcheck claims" in err and "unrecognized arguments: --no-such-flag" in err
+    out, err = capsys.readouterr()
+    verb = "derivcheck" if argv[0] == "verfy" else f"derivcheck {argv[0]}"
+    assert out == "" and len(err.splitlines()) == 1 and "usage:" not in err
+    assert phrase in err and err.rstrip().endswith(f"; see {verb} --help")
+
+
+def test_the_suggestion_is_the_closest_option_or_choice_or_none():
+    from argparse import ArgumentParser
+
+    p = ArgumentParser()
+    p.add_argument("--seed")
+    p.add_argument("--cases")
+    assert cli.did_you_mean(p, "unrecognized arguments: --seeed 3") == " (did you mean --seed?)"
+    assert cli.did_you_mean(p, "unrecognized arguments: --casse=4") == " (did you mean --cases?)"
+    assert cli.did_you_mean(p, "unrecognized arguments: --zzz") == ""
+    msg = "argument --method: invalid choice: 'sgd' (choose from 'gd', 'adam', 'newton-cg', 'all')"
+    assert cli.did_you_mean(p, msg) == " (did you mean gd?)"
+
+
+def test_python_m_bench_usage_errors_are_one_line_too(capsys):
+    from derivcheck.bench.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--only", "nonsense"])
+    assert exc.value.code == 2
+    assert len(capsys.readouterr().err.splitlines()) == 1

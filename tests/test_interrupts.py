@@ -57,3 +57,80 @@ def test_signal_during_a_run_exits_130_with_one_line(tmp_path, sig, delay):
     assert proc.returncode == 130, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("derivcheck verify: interrupted")
     assert not (tmp_path / "r.json").exists()
+
+
+class _Timer:
+    """threading.Timer stand-in: records the retry so that a test fires it when it chooses."""
+
+    made: list = []
+
+    def __init__(self, delay, fn):
+        self.fn, self.cancelled, self.daemon = fn, False, True
+        _Timer.made.append(self)
+
+    def start(self):
+        pass
+
+    def cancel(self):
+        self.cancelled = True
+
+    def join(self):
+        pass
+
+
+class _Stderr:
+    """sys.stderr whose first write runs `during` (the retry or a second signal lands mid-print)."""
+
+    def __init__(self, during):
+        self.during, self.text = during, ""
+
+    def write(self, s):
+        during, self.during = self.during, None
+        if during:
+            during()
+            sum(range(1000))  # a few bytecodes: a pending signal's handler runs here
+        self.text += s
+        return len(s)
+
+    def flush(self):
+        pass
+
+
+def _interrupted_run(monkeypatch, during):
+    """cli.main on a verb whose run is interrupted by SIGINT; `during` runs while the "interrupted"
+    line is printed. Returns (exit code, stderr)."""
+    import os
+
+    import derivcheck.audit as verb
+    from derivcheck import cli, interrupts
+
+    _Timer.made = []
+    monkeypatch.setattr(interrupts.threading, "Timer", _Timer)
+
+    def run(args):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(30)  # the handler's KeyboardInterrupt ends this at once
+        return 0
+
+    monkeypatch.setattr(verb, "run", run)
+    err = _Stderr(during)
+    monkeypatch.setattr(sys, "stderr", err)
+    try:
+        code = cli.main(["audit-kernel", "gaussian"])
+    except KeyboardInterrupt:  # the traceback a user would see
+        code = -1
+    return code, err.text
+
+
+def test_the_retry_firing_while_the_interrupt_is_printed_raises_nothing(monkeypatch):
+    # the race of finding 13, forced: the 0.2 s retry fires inside the except clause of cli._dispatch
+    code, err = _interrupted_run(monkeypatch, lambda: _Timer.made[0].fn())
+    assert code == 130 and err.startswith("derivcheck audit-kernel: interrupted")
+    assert _Timer.made and all(t.cancelled for t in _Timer.made)  # and no retry outlives the run
+
+
+def test_a_second_signal_while_the_interrupt_is_printed_raises_nothing(monkeypatch):
+    import os
+
+    code, err = _interrupted_run(monkeypatch, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    assert code == 130 and err.startswith("derivcheck audit-kernel: interrupted")

@@ -1,6 +1,8 @@
 """derivcheck.latex: one escaping function for every report, and a failed build that says why."""
 
+import shutil
 import string
+import subprocess
 
 import pytest
 from hypothesis import given
@@ -80,3 +82,36 @@ def test_failed_build_names_the_error_and_keeps_the_log(tmp_path):
         latex.compile_pdf(tex)
     assert "latexmk" not in str(info.value).lower().split(":")[0]  # the error, not latexmk's banner
     assert (tmp_path / "bad.log").exists() and not (tmp_path / "bad.pdf").exists()
+
+
+COMMAND = (
+    "derivcheck report --which derivation --widths 3,4,2 --dim 2 --kernel 'exp(-r**2 / s**2)' --param s=0.8 "
+    "--penalty '(k*(r-q0))**2' --penalty-param q0=0.5 --penalty-param k=2 --penalty-layers 2 --out reports/build"
+)
+
+
+def test_a_command_breaks_only_between_its_words():
+    out = latex.command(COMMAND)
+    assert r"\allowbreak" not in out
+    assert "exp(-{}r**2~/~s**2)" in out  # a quoted space is a tie: the formula stays on one line
+    assert len(out.split(" ")) == len(COMMAND.split(" ")) - 2
+
+
+@pytest.mark.skipif(not latex.tex_available() or not shutil.which("pdftotext"), reason="needs TeX and pdftotext")
+def test_a_reproducibility_box_command_copies_back_whole(tmp_path):
+    # the templates' box, narrow: every printed line is whole words of the command
+    tex = tmp_path / "t.tex"
+    tex.write_text(
+        "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage{textcomp}\n\\pagestyle{empty}\n\\begin{document}\n"
+        "\\fbox{\\parbox{0.5\\linewidth}{\\small\\raggedright\n\\texttt{" + latex.command(COMMAND) + "}}}\n"
+        "\\end{document}\n"
+    )
+    pdf = latex.compile_pdf(tex)
+    assert pdf is not None
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    assert len(lines) > 3  # it did wrap
+    assert " ".join(lines) == COMMAND
+    words = COMMAND.replace("'exp(-r**2 / s**2)'", "'exp(-r**2/s**2)'").split()
+    for line in lines:  # no line starts or ends inside a word
+        assert set(line.replace(" / ", "/").split()) <= set(words), line

@@ -122,7 +122,9 @@ def test_cli_refuses_nonsmooth_kernel(capsys):
     assert "allow-nonsmooth-kernel" in capsys.readouterr().err
 
 
-def test_cli_newton_cg_writes_logs(tmp_path, capsys):
+def test_cli_newton_cg_writes_logs(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(tmp_path)  # a short log path: a path is one word, never folded
     rc = cli.main(
         [
             "train",
@@ -138,11 +140,18 @@ def test_cli_newton_cg_writes_logs(tmp_path, capsys):
             "5",
             "--quiet",
             "--out",
-            str(tmp_path),
+            ".",
         ]
     )
     out = capsys.readouterr().out
     assert rc == 0 and "seed 5" in out
+    # the heading and the result line are folded at spaces to 80 columns, their content whole
+    assert all(len(line) <= 80 for line in out.splitlines()) and len(out.splitlines()) > 2
+    words = out.split()
+    assert out.startswith("derivcheck train: task synthetic") and "Net(widths=(3, 5, 2)," in out
+    i = words.index("newton-cg:")
+    assert words[i + 1 : i + 2] == ["loss"] and "->" in words and "HVPs" in words and "stop:" in words
+    assert words[-2:] == ["log", "synthetic_newton-cg.csv"]
     rows = list(csv.DictReader((tmp_path / "synthetic_newton-cg.csv").read_text().splitlines()))
     assert [int(r["iteration"]) for r in rows] == list(range(9))
     losses = [float(r["loss"]) for r in rows]

@@ -87,13 +87,20 @@ def test_armijo_backtracking_on_the_device_halves_like_the_host(small, device):
     np.testing.assert_allclose(optim.to_host(got.x), ref.x, rtol=1e-8, atol=1e-10)
 
 
-def test_cli_device_cpu_trains_and_logs_like_the_manual_path(tmp_path, capsys):
+def test_cli_device_cpu_trains_and_logs_like_the_manual_path(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(tmp_path)  # short log paths: a path is one word, never folded
     args = ["train", "--widths", "3,4,2", "--dim", "2", "--method", "adam", "--iters", "5", "--quiet"]
-    assert cli.main([*args, "--out", str(tmp_path / "m")]) == 0
-    assert cli.main([*args, "--device", "cpu", "--out", str(tmp_path / "t")]) == 0
+    assert cli.main([*args, "--out", "m"]) == 0
+    first = capsys.readouterr().out
+    assert cli.main([*args, "--device", "cpu", "--out", "t"]) == 0
+    second = capsys.readouterr().out
     m, t = (json.loads((tmp_path / d / "synthetic_adam.json").read_text()) for d in "mt")
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 4 and lines[0] == lines[2]  # the same heading, then one line per run
+    # the same heading, then one result (folded to 80 columns) per run
+    head = first.split("     adam: loss")[0]
+    assert head.startswith("derivcheck train: task synthetic") and second.startswith(head)
+    assert first.count("adam: loss") == second.count("adam: loss") == 1
+    assert all(len(line) <= 80 for line in (first + second).splitlines())
     np.testing.assert_allclose([r["loss"] for r in t["history"]], [r["loss"] for r in m["history"]], rtol=1e-10)
     assert set(t) == set(m) and set(t["history"][0]) == set(m["history"][0])
     assert t["summary"]["settings"]["device"] == "cpu" and "device" not in m["summary"]["settings"]

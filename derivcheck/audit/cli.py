@@ -68,7 +68,7 @@ def _kernel_and_net(args: argparse.Namespace) -> tuple[str, dict[str, float], Ne
     if not args.kernel:
         raise SpecError("no kernel given", "pass a kernel, e.g. derivcheck audit-kernel gaussian")
     # the spec checks of every verb: a parameter without a value, or one the formula does not use
-    net = net_from_table({"widths": [1, 1], "kernel": args.kernel, "kernel_params": dict(args.param or ())}, "audit-kernel")
+    net = net_from_table({"widths": [1, 1], "kernel": args.kernel, "kernel_params": dict(args.param or ())}, "the command line")
     assert isinstance(net, Net)  # a spatial table
     return args.kernel, dict(args.param or ()), None
 

@@ -12,6 +12,7 @@ import sys
 
 from derive import SpecError
 
+from ..tables import show
 from .config import SECTIONS
 from .driver import run as run_bench
 from .targets import exit_status, table
@@ -29,8 +30,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=("cpu", "cuda"),
         help="cuda: also time the torch gradient and H v on the GPU against its floor (skipped without CUDA)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random problem timed (default 0)")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        choices=SECTIONS,
+        metavar="SECTION",
+        help=f"run only these sections: {', '.join(SECTIONS)}",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         console=console,
         sections=tuple(args.only or SECTIONS),
     )
-    console.print(table(res))
+    show(table(res), con=console)  # ids and numbers stay whole at 80 columns
     console.print(f"wrote {args.out}")
     status = exit_status(res)
     if any(r["pass"] is False for r in res["targets"]):
@@ -59,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m derivcheck.bench [ARGS]`: the same as `derivcheck bench [ARGS]`."""
-    parser = argparse.ArgumentParser(prog="python -m derivcheck.bench", description=__doc__.splitlines()[0])
+    from derivcheck.cli import OneLineParser
+
+    parser = OneLineParser(prog="python -m derivcheck.bench", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)

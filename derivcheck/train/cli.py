@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from derive import SpecError
+from numeric.validate import check_net_memory
 
 from ..netspec import add_net_arguments, net_from_args
+from ..tables import progress, wrap_lines
 from .logs import write_log
 from .methods import DEFAULT_ITERS, METHODS, TrainRun, check_kernel, penalty_warnings, train
 from .report import training_report
@@ -44,6 +46,7 @@ def task_from_args(args: argparse.Namespace):
         )
     defaults = dict(DEFAULTS, widths=[10, 8, 1]) if args.task == "diabetes" else DEFAULTS
     spec = net_from_args(args, defaults=defaults)
+    check_net_memory(spec.net)  # flags or --net file: what would not fit is refused before allocating
     if not spec.net.spatial:
         raise SpecError("train moves node coordinates: the network must be spatial", 'use kind = "spatial"')
     return make_task(args.task, args.seed, net=spec.net), spec
@@ -90,26 +93,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _progress(quiet: bool):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-    return Progress(
+    return progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("loss {task.fields[loss]}  |g| {task.fields[g]}"),
-        console=Console(stderr=True),
-        transient=True,
-        disable=quiet,
+        quiet=quiet,
     )
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
     """Every number on the command line in range, one line each (exit 2), before any work."""
     import math
-
-    from numeric.validate import check_memory
 
     def need(ok: bool, flag: str, value, rule: str) -> None:
         if not ok:
@@ -123,8 +121,6 @@ def _check_numbers(args: argparse.Namespace) -> None:
     need(args.iters is None or args.iters >= 1, "--iters", args.iters, "with an integer >= 1")
     need(args.budget is None or args.budget >= 1, "--budget", args.budget, "with an integer >= 1 (HVP evaluations)")
     need(args.lr is None or (math.isfinite(args.lr) and args.lr > 0), "--lr", args.lr, "with a finite number > 0")
-    if args.widths:  # the network flags parsed them (netspec); refuse what would not fit before allocating
-        check_memory(args.widths, args.dim or 3)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
                 "train with --device cpu (torch) or without --device (the manual engine)",
             )
     task, _ = task_from_args(args)
-    print(f"derivcheck train: task {task.name} ({task.description}); {task.net.describe()}; seed {args.seed}")
+    # folded at spaces to the terminal (80 columns when piped), like every line of the verb
+    print(wrap_lines(f"derivcheck train: task {task.name} ({task.description}); {task.net.describe()}; seed {args.seed}"))
     why = check_kernel(task.net, args.allow_nonsmooth_kernel)
     if why:
         print(f"warning: {why} (--allow-nonsmooth-kernel given)", file=sys.stderr)
@@ -197,9 +194,11 @@ def run(args: argparse.Namespace) -> int:
         if s["settings"].get("backtracks"):
             lr += f", backtracked {s['settings']['backtracks']} times to {r.result.history[-1].rate:.3g}"
         print(
-            f"{m:>9}: loss {s['initial_loss']:.4g} -> {s['final_loss']:.4g}, |g| {s['final_grad_norm']:.2g}, "
-            f"{s['iterations']} iterations, {s['n_grad']} gradients + {s['n_hvp']} HVPs = {s['cost']} "
-            f"evaluations, {s['seconds']:.2f} s{lr}; stop: {s['stop']}; log {out / stem}.csv"
+            wrap_lines(
+                f"{m:>9}: loss {s['initial_loss']:.4g} -> {s['final_loss']:.4g}, |g| {s['final_grad_norm']:.2g}, "
+                f"{s['iterations']} iterations, {s['n_grad']} gradients + {s['n_hvp']} HVPs = {s['cost']} "
+                f"evaluations, {s['seconds']:.2f} s{lr}; stop: {s['stop']}; log {out / stem}.csv"
+            )
         )
         ups = r.result.settings.get("loss_increases", 0)
         if ups:
