@@ -13,23 +13,16 @@ from derive.typeset import cse_latex, latex, net_latex, penalty_latex
 
 from .latex import render
 from .provenance import machine_line, provenance, versions_line
+from .tables import progress
 
 __all__ = ["derivation_report"]
 
 
 def _progress():
-    """A rich progress bar on stderr (silent when stderr is not a terminal)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    """A rich progress bar on stderr, only on a terminal (`derivcheck.tables.progress`)."""
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
+    return progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
 
 
 def derivation_report(

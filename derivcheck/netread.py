@@ -124,7 +124,7 @@ def net_from_table(
     for key in t:
         if key in other and key not in (defaults or {}):
             raise SpecError(
-                f"{where} key '{key}' does not apply to kind = \"{kind}\"",
+                f"{where}: key '{key}' does not apply to kind = \"{kind}\"",
                 f'remove it or set kind = "{"mlp" if kind == "spatial" else "spatial"}"',
             )
     if "widths" not in t:

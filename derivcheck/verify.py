@@ -79,9 +79,9 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-    from .tables import show
+    from .tables import progress, show
 
     console = Console(stderr=True)
     engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
@@ -140,9 +140,7 @@ def run(args) -> int:
         return f"derivcheck verify --seed {args.seed} --only {case_id}" + (" --quick" if args.quick else "")
 
     records = []
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True
-    ) as bar:
+    with progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("verifying", total=len(cases))
         for case in cases:
             bar.update(task, description=f"{case.id} {case.net.describe()[:50]}")

@@ -13,7 +13,12 @@ from .net import Net
 from .primitives import R, X
 from .template import drop_dirac
 
-__all__ = ["Derivation", "derivation"]
+__all__ = ["Derivation", "derivation", "MAX_EDGES"]
+
+#: size budget of one derivation (edges x batch rows): it writes out every entry and proves each
+#: coordinate's formula, so its time grows faster than the edges (6,10,5 in D = 3, 110 edges: ~50 s;
+#: 10,20,10, 400 edges: over 5 minutes)
+MAX_EDGES = 128
 
 
 class Derivation:
@@ -35,6 +40,13 @@ class Derivation:
     def __init__(self, net: Net, batch: int = 1):
         if not net.spatial:
             raise SpecError("derivation() needs a spatial Net", "pass a derive.Net (coordinates), not an MLP")
+        edges = sum(a * b for a, b in zip(net.widths, net.widths[1:]))
+        if edges * batch > MAX_EDGES:
+            raise SpecError(
+                f"a derivation of widths {','.join(map(str, net.widths))} (batch {batch}) has {edges * batch} edge "
+                f"terms, over the {MAX_EDGES} it writes out and proves in minutes",
+                "derive a smaller net with the same layers, e.g. --widths 3,4,2",
+            )
         self.net, self.batch = net, batch
         self.flat = flat_loss(net, batch)
         self.loss = self.flat.expr

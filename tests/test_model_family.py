@@ -459,3 +459,13 @@ def test_derivation_proves_the_formulas_in_one_dimension():
     wherever r > 0, so proved (once reported "disproved", then "undecided")."""
     assert symbolic.derivation(Net((2, 2, 1), dim=1, kernel="gaussian", hidden="tanh")).proof_eq8("a") is True
     assert symbolic.derivation(Net((2, 1), dim=1, amplitudes="free", penalties=("abs(w)*r",))).proof_eq8("a") is True
+
+
+def test_derivation_refuses_nets_beyond_its_size_budget():
+    """It writes out and proves every entry: a big net is one line (exit 2), not a run of many minutes."""
+    from derive import SpecError
+    from derive.derivation import MAX_EDGES
+
+    with pytest.raises(SpecError, match=f"has 400 edge terms, over the {MAX_EDGES}"):
+        symbolic.derivation(Net((10, 20, 10), dim=3))
+    symbolic.derivation(Net((6, 10, 5), dim=3))  # 110 edges: within the budget
