@@ -188,6 +188,14 @@ class Penalty:
         return not any(self.expr.has(t) for t in rough)
 
     @cached_property
+    def kink_in_w_only(self) -> bool:
+        """Whether rho's only non-smooth pieces are |w| and sign(w) (the wiring costs |w| r, |w| (lambda r
+        + l0)): it is C2 wherever every weight is nonzero, so second derivatives hold at such points."""
+        if self.smooth or any(self.expr.has(t) for t in (sp.Heaviside, sp.Piecewise, sp.Max, sp.Min)):
+            return False
+        return all(a.args[0] == WW for a in self.expr.atoms(sp.Abs, sp.sign))
+
+    @cached_property
     def dr0_finite(self) -> bool:
         """lim rho_r as r -> 0+ is finite for every w (a finite number or expression in w)."""
         return _finite(self.dr0)
