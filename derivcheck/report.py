@@ -126,18 +126,17 @@ def _verdict_line(summary: dict) -> str:
     return "ALL CHECKS PASS"
 
 
-def verification_report(
-    results_path: str | Path, out_dir: str | Path, compile: bool = True, bench_path: str | Path | None = "bench/results.json"
-):
-    """Render a `derivcheck verify` results.json as a report, with the performance targets and
-    scaling curves of `make bench` when `bench_path` exists. Returns (tex, pdf or None)."""
-    results_path = Path(results_path)
+def load_results(results_path: Path) -> dict:
+    """A `derivcheck verify` results.json, checked (exists, JSON, schema, keys): one line if not."""
     if not results_path.exists():
         raise SpecError(f"results file {results_path} does not exist", "run `derivcheck verify --out FILE` first")
     try:
         results = json.loads(results_path.read_text())
     except json.JSONDecodeError as exc:
         raise SpecError(f"{results_path} is not valid JSON ({exc.msg})", "regenerate it with derivcheck verify") from None
+    except (OSError, UnicodeDecodeError) as exc:  # a folder, an unreadable or binary file
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise SpecError(f"cannot read results file {results_path}: {why}", "pass the results.json of derivcheck verify") from None
     if not isinstance(results, dict) or results.get("schema") != "derivcheck.results/1":
         if not isinstance(results, dict):
             raise SpecError(
@@ -146,6 +145,16 @@ def verification_report(
             )
         raise SpecError(f"{results_path} has schema {results.get('schema')!r}", "expected derivcheck.results/1")
     _require_keys(results, results_path)
+    return results
+
+
+def verification_report(
+    results_path: str | Path, out_dir: str | Path, compile: bool = True, bench_path: str | Path | None = "bench/results.json"
+):
+    """Render a `derivcheck verify` results.json as a report, with the performance targets and
+    scaling curves of `make bench` when `bench_path` exists. Returns (tex, pdf or None)."""
+    results_path = Path(results_path)
+    results = load_results(results_path)
     out_dir = Path(out_dir)
     figs = _histograms(results, out_dir)
     qs = ["loss", "dW", "dZ", "db", "dX", "grad", "hvp"]
@@ -255,6 +264,8 @@ def run(args) -> int:
     net = net_from_args(args).net if net_given(args) else None
     if net is not None and not net.spatial:
         raise SpecError("the derivation and training reports are for spatial networks", 'use kind = "spatial"')
+    if "verification" in which:  # checked before any report is built (a derivation takes minutes)
+        load_results(Path(args.results))
     outcome: dict = {}
     build = {
         "verification": lambda: verification_report(args.results, args.out, compile=compile, bench_path=args.bench),

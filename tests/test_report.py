@@ -152,3 +152,17 @@ def test_verification_report_has_the_bench_targets_and_scaling_plot(results, tmp
 def test_verification_report_says_how_to_get_bench_results(results, tmp_path):
     tex, _ = report.verification_report(results, tmp_path, compile=False, bench_path=tmp_path / "none.json")
     assert "No bench results were found: run \\texttt{make bench}" in tex.read_text()
+
+
+def test_a_bad_results_file_is_refused_before_any_report_is_built(tmp_path, capsys):
+    """`--which derivation,verification` with a missing results file: one line, exit 2, at once (the
+    derivation is not built first, then thrown away); a folder given as the results file likewise."""
+    from derivcheck import cli
+
+    for bad in (tmp_path / "missing.json", tmp_path):
+        rc = cli.main(
+            ["report", "--which", "derivation,verification", "--results", str(bad), "--no-pdf", "--out", str(tmp_path / "o")]
+        )
+        err = capsys.readouterr().err
+        assert rc == 2 and len(err.strip().splitlines()) == 1 and "results file" in err
+        assert not (tmp_path / "o" / "derivation.tex").exists()
