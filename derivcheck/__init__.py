@@ -5,18 +5,18 @@ line (`derivcheck --help`, `python -m derivcheck`), the runners, the reports, an
 check of a user's own gradient code (usable inside pytest).
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("derivcheck")
-except PackageNotFoundError:  # a source tree on sys.path without an installed distribution
-    __version__ = "0+unknown"
-
 __all__ = ["__version__", "check_grad", "CheckResult"]
 
 
 def __getattr__(name: str):
     # check_grad pulls in SymPy and the engines: imported on first use, so `derivcheck --help` stays instant
+    if name == "__version__":  # looked up on use: importing the package stays instant (derivcheck.entry)
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("derivcheck")
+        except PackageNotFoundError:  # a source tree on sys.path without an installed distribution
+            return "0+unknown"
     if name in ("check_grad", "CheckResult"):
         from . import checkgrad
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from derivcheck.cli import main
+from derivcheck.entry import main
 
 sys.exit(main())

@@ -134,3 +134,27 @@ def test_a_second_signal_while_the_interrupt_is_printed_raises_nothing(monkeypat
 
     code, err = _interrupted_run(monkeypatch, lambda: os.kill(os.getpid(), signal.SIGTERM))
     assert code == 130 and err.startswith("derivcheck audit-kernel: interrupted")
+
+
+def test_an_interrupt_while_the_command_line_is_imported_is_one_line():
+    """Ctrl-C that lands while `derivcheck` is still importing its modules: one line and exit 130 (the
+    entry point's handler), not an import traceback. The signal is sent from inside the import of
+    derivcheck.cli, so the timing is exact."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal, sys\n"
+        "import derivcheck.entry as entry\n"
+        "class Finder:\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'derivcheck.cli':\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Finder())\n"
+        "sys.argv = ['derivcheck', '--help']\n"
+        "sys.exit(entry.main())\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 130, p.stderr
+    assert p.stderr == "derivcheck: interrupted; nothing half-written was left behind\n" and p.stdout == ""
