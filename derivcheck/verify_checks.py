@@ -248,14 +248,19 @@ def _step_checks(case: Case, engines, rec: dict, record, found: Findings, truth:
 def _pair_steps(net: Net | MLP, p: Params, X, Y, grad_flat, v, sep: float, J: float) -> np.ndarray:
     """Taylor steps small against the separation `sep` of a placed pair where the loss bends like 1/r:
     from 0.1 sep (the third-order term is ~ e / sep of the second) down to where the remainder C e^2 is
-    100 times the rounding floor; empty when that leaves under a decade.
+    100 times the rounding floor (eps (|J| + |dJ/dz| |z|): rounding the coordinates moves J too); empty
+    when that leaves under a decade.
 
     C = the largest r(e) / e^2 over probes at 0.1, 0.01 and 0.001 sep clear of the floor: a gradient error
     adds |<dg, v>| e to r(e), which only widens the window (and then flattens the fitted slope to 1)."""
     top = 0.1 * sep
     probes = top * np.array([1.0, 1e-1, 1e-2])
     rem = taylor_slope(net, p, X, Y, grad_flat, v, eps=probes).remainders
-    floor = tolerance(np.float64, "taylor_floor") * max(1.0, abs(J))
+    # rounding the coordinates (size |z|) moves J by ~eps |dJ/dz| |z|, which near a pair that bends like
+    # 1/r is far above eps |J| (1/r at a 1e-7 pair: 1e14 x 1.4 x eps = 3e-2 on J = 1e7, where eps J is
+    # 2e-9; the remainders below it are noise and the fitted slope flattens)
+    zmax = max(float(np.max(np.abs(z))) for z in (p.Z or [np.zeros(1)]))
+    floor = tolerance(np.float64, "taylor_floor") * (max(1.0, abs(J)) + float(np.max(np.abs(grad_flat))) * zmax)
     clear = rem > 100 * floor
     if not clear.any():
         return np.empty(0)

@@ -289,3 +289,19 @@ def test_hvp_on_an_abs_w_penalty_is_skipped_only_at_its_kink():
     assert "a weight is 0.0e+00, at it" in _hvp_kink(net, Params(Z=Z, theta=theta))
     rough = Net((2, 2, 1), dim=2, penalties=("abs(r - 1)",))  # a kink in r: never checked
     assert "has a kink" in _hvp_kink(rough, Params(Z=Z))
+
+
+@pytest.mark.parametrize("rho", ["1/r", "0.01/r**2"])
+def test_a_repulsive_penalty_near_pair_is_not_a_false_taylor_failure(tmp_path, rho):
+    """1/r at a pair 1e-7 apart: J ~ 1e7 and the pair's distance carries a rounding error of eps |z| / r,
+    so J's floor is ~1e-2, not eps J (u2 finding N1: a fitted slope of 1.24 failed the case). The steps
+    are sized against that floor: Taylor runs at 1e-3 and 1e-5 (slope 2), and at 1e-7 it is skipped
+    with its reason, never failed and never passed."""
+    net = tmp_path / "rep.toml"
+    net.write_text(f'[network]\nwidths = [3, 4, 2]\ndim = 2\n[[network.penalty]]\nrho = "{rho}"\n')
+    code, res = _net_run(tmp_path, str(net), 0, "manual,taylor", "--cases", "1")
+    assert code == 0, res["failures"]
+    near = {c["id"]: c for c in res["cases"] if "near" in c["id"]}
+    for cid in ("a00-near-1e-3", "a01-near-1e-5"):
+        assert abs(near[cid]["taylor"]["slope"] - 2) < 0.05
+    assert any("leave under a decade above rounding" in s for s in near["a02-near-1e-7"]["skipped"])
