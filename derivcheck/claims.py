@@ -72,6 +72,8 @@ def run(args) -> int:
     if not files:
         raise SpecError("no claims files given and the installed catalog is empty", "pass FILE... (.toml or .py)")
     docs = check_files(files, seed=args.seed, cases=args.cases, prove=not args.no_prove, only=args.only)
+    if args.only is not None and not any(d.results for d in docs):  # no claim checked: no verdict
+        raise SpecError(f"no claim has the id {args.only!r} in {', '.join(map(str, files))}", "give an id the table lists")
     if args.json != "-":
         print_table(docs)
     argv = sys.argv[1:]

@@ -181,6 +181,13 @@ def _dispatch(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 130
+    except BrokenPipeError:
+        # the reader went away (`derivcheck ... | head`): stop quietly, as a command killed by SIGPIPE
+        # would (141), not 1 ("a check failed"); later writes, and the exit's flush, go nowhere
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:
         # the project's one-line errors; anything else is a bug and keeps its traceback
         from derivcheck.latex import LatexError

@@ -17,10 +17,16 @@ __all__ = ["console", "show", "fit", "progress", "add_json_argument", "write_jso
 
 
 def console(file=None, stderr: bool = False):
-    """A rich Console on `file` (default stdout, or stderr) at the terminal's width."""
+    """A rich Console on `file` (default stdout, or stderr) at the terminal's width. A reader that went
+    away (`derivcheck ... | head`) raises BrokenPipeError to the command line (exit 141, quiet), where
+    rich on its own would exit 1, the code of a failed check."""
     from rich.console import Console
 
-    return Console(file=file, stderr=stderr and file is None, highlight=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return _Console(file=file, stderr=stderr and file is None, highlight=False)
 
 
 def show(table, file=None, *, con=None) -> None:
@@ -93,10 +99,9 @@ def fit(table, width: int = 80):
 def progress(*columns, quiet: bool = False):
     """A transient rich progress bar on stderr, shown only on a terminal: piped, rich would leave an
     empty line where the bar was (and a log file wants no bar)."""
-    from rich.console import Console
     from rich.progress import Progress
 
-    err = Console(stderr=True)
+    err = console(stderr=True)
     return Progress(*columns, console=err, transient=True, disable=quiet or not err.is_terminal)
 
 

@@ -176,6 +176,11 @@ def call(fn: Callable, case: Case, *, torch: bool = False, dtype=np.float64) -> 
         kw["theta"] = theta
     try:
         out = fn(arrays, X, Y, **kw)
+    except SystemExit as exc:  # fn called sys.exit(): its verdict would be lost as a silent exit code
+        raise SpecError(
+            f"fn called sys.exit({exc.code!r}) on widths {net.widths}, batch {case.batch}",
+            "return the gradients from fn instead of exiting",
+        ) from None
     except Exception as exc:
         try:
             source = inspect.getsourcefile(fn)

@@ -78,12 +78,12 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
+    from .tables import console as tables_console
     from .tables import progress, show
 
-    console = Console(stderr=True)
+    console = tables_console(stderr=True)
     engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
     unknown = [e for e in engines if e not in ENGINES]
     if unknown:

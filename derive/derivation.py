@@ -13,12 +13,14 @@ from .net import Net
 from .primitives import R, X
 from .template import drop_dirac
 
-__all__ = ["Derivation", "derivation", "MAX_EDGES"]
+__all__ = ["Derivation", "derivation", "MAX_EDGES", "MAX_COORDS"]
 
 #: size budget of one derivation (edges x batch rows): it writes out every entry and proves each
 #: coordinate's formula, so its time grows faster than the edges (6,10,5 in D = 3, 110 edges: ~50 s;
 #: 10,20,10, 400 edges: over 5 minutes)
 MAX_EDGES = 128
+#: and of its coordinates (each one's formula is proved; 2,2,1 in D = 40, 200 coordinates, ran past 90 s)
+MAX_COORDS = 64
 
 
 class Derivation:
@@ -41,6 +43,12 @@ class Derivation:
         if not net.spatial:
             raise SpecError("derivation() needs a spatial Net", "pass a derive.Net (coordinates), not an MLP")
         edges = sum(a * b for a, b in zip(net.widths, net.widths[1:]))
+        if net.n_coords > MAX_COORDS:
+            raise SpecError(
+                f"a derivation of widths {','.join(map(str, net.widths))} in D = {net.dim} has {net.n_coords} "
+                f"coordinates, over the {MAX_COORDS} it writes out and proves in minutes",
+                "derive a smaller net or fewer dimensions, e.g. --widths 3,4,2 --dim 3",
+            )
         if edges * batch > MAX_EDGES:
             raise SpecError(
                 f"a derivation of widths {','.join(map(str, net.widths))} (batch {batch}) has {edges * batch} edge "

@@ -76,6 +76,11 @@ class Penalty:
         except (TypeError, ValueError):
             raise SpecError(f"penalty {self.rho!r}: params must map names to numbers", "e.g. params = { s = 6.1 }") from None
         for k, v in self.pairs:
+            if k in ("r", "w"):
+                raise SpecError(
+                    f"penalty {self.rho!r}: {k} is a variable of rho (r the distance, w the weight), not a parameter",
+                    f"drop the parameter {k}",
+                )
             if not math.isfinite(v):
                 raise SpecError(f"penalty parameter {k}={v} is not a finite number (in {self.rho!r})", f"give {k} a finite value")
         if self.reduce not in REDUCES:

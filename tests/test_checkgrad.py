@@ -165,6 +165,7 @@ def _write(tmp_path, body, name="user.py"):
         ("def grad(Z, X, Y):\n    return {'dQ': Z}\n", "unknown quantity 'dQ'"),
         ("def grad(Z, X, Y):\n    return {'db': Z}\n", "unknown quantity 'db' \\(the net has no biases\\)"),
         ("def grad(Z, X, Y):\n    return 'dZ'\n", "fn returned str"),
+        ("import sys\n\n\ndef grad(Z, X, Y):\n    sys.exit(3)\n", "fn called sys.exit\\(3\\) on widths"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, body, message):

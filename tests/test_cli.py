@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +107,26 @@ def test_python_m_bench_usage_errors_are_one_line_too(capsys):
         main(["--only", "nonsense"])
     assert exc.value.code == 2
     assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [["audit-kernel", "gaussian"], ["claims", "claims/guide-2.7-single-neuron.toml"]])
+def test_a_reader_that_goes_away_is_a_quiet_exit_141_not_1(argv):
+    """`derivcheck ... | head -1`: exit 141 (as SIGPIPE), no traceback; rich alone exits 1, the code of a
+    failed check (u2 finding N5)."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    p = subprocess.Popen([sys.executable, "-m", "derivcheck", *argv], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout is not None
+    p.stdout.close()  # the reader leaves before the first line (the command takes a second to start)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 141 and err.decode() == ""
+
+
+def test_claims_only_an_unknown_id_is_bad_input(capsys):
+    """--only with an id no file has checks nothing: no verdict, one line and exit 2 (it was exit 0)."""
+    from derivcheck import cli
+
+    assert cli.main(["claims", "--only", "nope", "claims/guide-2.7-single-neuron.toml"]) == 2
+    assert "no claim has the id 'nope'" in capsys.readouterr().err

@@ -467,5 +467,13 @@ def test_derivation_refuses_nets_beyond_its_size_budget():
     from derive.derivation import MAX_EDGES
 
     with pytest.raises(SpecError, match=f"has 400 edge terms, over the {MAX_EDGES}"):
-        symbolic.derivation(Net((10, 20, 10), dim=3))
+        symbolic.derivation(Net((10, 20, 10), dim=1))
     symbolic.derivation(Net((6, 10, 5), dim=3))  # 110 edges: within the budget
+
+
+def test_a_penalty_parameter_named_like_a_variable_is_one_line():
+    from derive import SpecError
+    from derive.penalty import Penalty
+
+    with pytest.raises(SpecError, match="r is a variable of rho .* not a parameter"):
+        Penalty("r**2", params={"r": 1.0})

@@ -67,3 +67,21 @@ def test_the_budget_variable_is_honoured_and_checked(monkeypatch):
     monkeypatch.setenv("DERIVCHECK_MEMORY_GB", "lots")
     with pytest.raises(SpecError, match="DERIVCHECK_MEMORY_GB='lots' is not a number"):
         check_memory([3, 4, 2])
+
+
+@pytest.mark.parametrize("flags", HUGE[:2], ids=["widths", "dim"])
+def test_audit_kernel_gates_its_network_too(flags, tmp_path):
+    """audit-kernel runs its engines_agree check on the net: a size over the budget is one line (u2
+    finding N2: an 84-line traceback)."""
+    code, err = assert_verdict_or_one_line(["audit-kernel", "gaussian", *flags[:4]], tmp_path)
+    assert code == 2 and "memory budget" in err
+
+
+@pytest.mark.parametrize(
+    "flags, what",
+    [(["--widths", "3,4,2", "--dim", "100000"], "900000 coordinates"), (["--widths", "2,2,1", "--dim", "40"], "200 coordinates")],
+)
+def test_the_derivation_report_refuses_many_coordinates_at_once(flags, what, tmp_path):
+    """A derivation proves every coordinate's formula: D = 40 ran past 90 s, D = 100000 hung (u2 N3)."""
+    code, err = assert_verdict_or_one_line(["report", "--which", "derivation", *flags, "--no-pdf", "--out", "o"], tmp_path)
+    assert code == 2 and what in err and "over the 64" in err

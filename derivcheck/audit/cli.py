@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from derive import KERNELS, Net, SpecError
+from numeric.validate import check_net_memory
 
 from ..netspec import add_net_arguments, net_from_args, net_from_table, net_given
 from ..provenance import atomic_write_json, provenance
@@ -105,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         a = audit_penalty(pen, seed=args.seed, budget=2.5 * step_budget())
     else:
         kernel, params, net = _kernel_and_net(args)
+        if net is not None:
+            check_net_memory(net)  # engines_agree runs the net: what would not fit is one line
         # the exact checks share 2.5 steps' worth of SymPy time (10 s at the default 4 s per step)
         a = audit(kernel, params, seed=args.seed, examples=args.examples, net=net, budget=2.5 * step_budget())
     if args.json is not None:

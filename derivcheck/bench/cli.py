@@ -42,9 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the bench, print its table, write the JSON; the exit status is `exit_status`'s."""
-    from rich.console import Console
+    from ..tables import console as tables_console
 
-    console = Console()
+    console = tables_console()
     res = run_bench(
         args.out,
         args.quick,
