@@ -13,7 +13,7 @@ from derive.typeset import cse_latex, latex, net_latex, penalty_latex
 
 from .latex import render
 from .provenance import machine_line, provenance, versions_line
-from .tables import progress
+from .tables import progress, wrap_lines
 
 __all__ = ["derivation_report"]
 
@@ -48,10 +48,8 @@ def derivation_report(
     l0 = node_layer - 1
     n_proof = d.n_checked() * (2 if with_printed and net.hidden != "identity" else 1) if proof else 0
     if n_proof > 20:  # 3-5-2 in D=2 (20 coordinates) takes 10-30 s; it grows faster than the coordinates
-        print(
-            f"derivation: the symbolic proof expands {n_proof} gradient differences; this can take minutes (--no-proof skips it)",
-            file=sys.stderr,
-        )
+        msg = f"derivation: the symbolic proof expands {n_proof} gradient differences; this can take minutes (--no-proof skips it)"
+        print(wrap_lines(msg), file=sys.stderr)
     with _progress() as bar:
         task = bar.add_task("deriving", total=7 + n_proof + (1 if compile else 0))
 

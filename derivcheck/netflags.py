@@ -51,9 +51,19 @@ def add_net_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--bias", action=argparse.BooleanOptionalAction, default=None, help="free biases b_l")
     g.add_argument("--amplitudes", choices=("none", "free"), help="free: W = theta * g(r), theta trainable")
     g.add_argument("--penalty", action="append", metavar="RHO", help="penalty formula in r and w (repeatable)")
-    g.add_argument("--penalty-scale", type=float, action="append", metavar="S", help="its scale (default 1)")
-    g.add_argument("--penalty-reduce", choices=("sum", "mean"), action="append", help="sum (default) or mean")
-    g.add_argument("--penalty-layers", type=_widths, action="append", metavar="L1,L2", help="layers it covers")
+    g.add_argument(
+        "--penalty-scale",
+        type=float,
+        action="append",
+        metavar="S",
+        help="its scale (default 1); one for every --penalty, or one each",
+    )
+    g.add_argument(
+        "--penalty-reduce", choices=("sum", "mean"), action="append", help="sum (default) or mean; one for all, or one each"
+    )
+    g.add_argument(
+        "--penalty-layers", type=_widths, action="append", metavar="L1,L2", help="layers it covers; one for all, or one each"
+    )
     g.add_argument("--penalty-param", type=parse_name_value, action="append", metavar="NAME=VALUE", help="penalty parameter")
 
 
