@@ -11,6 +11,7 @@ from .derivation_report import derivation_report
 from .latex import escape, render
 from .netspec import add_net_arguments, net_from_args, net_given
 from .provenance import atomic_write_bytes, machine_line, versions_line
+from .verify_summary import QUANTITIES, shown_quantities
 
 __all__ = ["derivation_report", "verification_report", "add_arguments", "run"]
 
@@ -26,7 +27,7 @@ def _histograms(results: dict, out_dir: Path) -> list[Path]:
     engines = sorted({e for c in results["cases"] for e in c["errors"]})
     for eng in engines:
         fig, ax = plt.subplots(figsize=(6, 3.2))
-        for q in ("loss", "dW", "dZ", "db", "dX", "grad", "hvp"):
+        for q in QUANTITIES:
             vals = [c["errors"][eng][q]["ulp"] for c in results["cases"] if q in c["errors"].get(eng, {})]
             if vals:
                 ax.hist(np.log10(np.maximum(vals, 1e-1)), bins=20, alpha=0.55, label=f"{q} ({len(vals)})")
@@ -157,7 +158,7 @@ def verification_report(
     results = load_results(results_path)
     out_dir = Path(out_dir)
     figs = _histograms(results, out_dir)
-    qs = ["loss", "dW", "dZ", "db", "dX", "grad", "hvp"]
+    qs = shown_quantities(results["table"])
     rows = []
     for eng, cells in results["table"].items():
         row = [escape(eng)]
@@ -204,6 +205,7 @@ def verification_report(
         "not_run": escape(_not_run_text(s)),
         "not_checked": escape(_not_checked_text(s)),
         "rows": rows,
+        "with_dtheta": "dtheta" in qs,
         "tol_rows": tol_rows,
         "id_rows": id_rows,
         "figures": [f.name for f in figs],

@@ -37,15 +37,24 @@ def summarise(records: list[dict], engines) -> dict:
     return {"table": table, "identities": idents}
 
 
+#: the compared quantities, in the order of every table; dtheta (free amplitudes) only where some engine has it
+QUANTITIES = ("loss", "dW", "dZ", "dtheta", "db", "dX", "grad", "hvp")
+
+
+def shown_quantities(table_cells: dict) -> list[str]:
+    """The columns of a results table: QUANTITIES, less dtheta when no engine compared it."""
+    return [q for q in QUANTITIES if q != "dtheta" or any(q in cells for cells in table_cells.values())]
+
+
 def summary_table(table_cells: dict, seed: int):
     """The rich table of the max relative error per engine (rows) and quantity (columns), FAIL marked."""
     from rich import box
     from rich.table import Table
 
-    # numbers never wrap or truncate: a compact box leaves 80 columns room for all seven, the engine folds
+    # numbers never wrap or truncate: a compact box leaves 80 columns room for all eight, the engine folds
     table = Table(title=f"max relative error vs 50-digit ground truth (seed {seed})", box=box.SIMPLE_HEAD)
     table.add_column("engine", overflow="fold")
-    qs = ["loss", "dW", "dZ", "db", "dX", "grad", "hvp"]
+    qs = shown_quantities(table_cells)
     for q in qs:
         table.add_column(q, justify="right", no_wrap=True, min_width=7)
     for eng, cells in table_cells.items():

@@ -305,3 +305,14 @@ def test_a_repulsive_penalty_near_pair_is_not_a_false_taylor_failure(tmp_path, r
     for cid in ("a00-near-1e-3", "a01-near-1e-5"):
         assert abs(near[cid]["taylor"]["slope"] - 2) < 0.05
     assert any("leave under a decade above rounding" in s for s in near["a02-near-1e-7"]["skipped"])
+
+
+def test_the_tables_show_dtheta_where_an_engine_compared_it():
+    """Free amplitudes: dtheta is compared and shown as a column (terminal and report); other nets keep
+    the seven columns."""
+    from derivcheck.verify_summary import shown_quantities
+
+    cell = {"max_rel": 1e-16, "pass": True}
+    free = {"manual": {"loss": cell, "dZ": cell, "dtheta": cell}}
+    assert shown_quantities(free) == ["loss", "dW", "dZ", "dtheta", "db", "dX", "grad", "hvp"]
+    assert "dtheta" not in shown_quantities({"manual": {"loss": cell, "dZ": cell}})
