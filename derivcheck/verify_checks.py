@@ -23,7 +23,8 @@ from numeric.compare import (
     translation_residual,
 )
 from numeric.engines import ENGINES as ENGINE_TABLE
-from numeric.fd import fd_gradient, taylor_slope
+from numeric.fd import TAYLOR_EPS, fd_gradient, fd_steps, taylor_slope, weights_keep_sign
+from numeric.flat import flatten
 
 from .verify_cases import Case
 
@@ -41,8 +42,7 @@ def _hvp_kink(net: Net | MLP, p) -> str | None:
     is |w| at w = 0 (derive.Penalty.kink_in_w_only) leaves the loss C2 wherever every weight is away
     from 0: H v is then checked (the drawn weights are nonzero; the exact H v is the Hessian there)."""
     kink = _kink(net)
-    pens = getattr(net, "penalties", ())
-    if kink is None or not all(q.smooth or q.kink_in_w_only for q in pens) or _kink(_without_penalties(net)):
+    if kink is None or not _only_w_kink(net):
         return kink
     from numeric.manual import reference
 
@@ -53,8 +53,12 @@ def _hvp_kink(net: Net | MLP, p) -> str | None:
     return None
 
 
-def _without_penalties(net):
-    return dataclasses.replace(net, penalties=())
+def _only_w_kink(net: Net | MLP) -> bool:
+    """Whether the loss's only kinks are penalties' |w| at w = 0 (derive.Penalty.kink_in_w_only): C2
+    wherever no weight is 0, so checks whose steps keep every weight's sign apply."""
+    if not isinstance(net, Net) or not net.penalties or not all(q.smooth or q.kink_in_w_only for q in net.penalties):
+        return False
+    return _kink(dataclasses.replace(net, penalties=())) is None
 
 
 def _kink(net: Net | MLP) -> str | None:
@@ -201,9 +205,14 @@ def _step_checks(case: Case, engines, rec: dict, record, found: Findings, truth:
         return
     kink = _kink(net)
     if kink is not None:
-        for e in want:
-            rec["skipped"].append(f"{e}: loss not C2: {kink}")
-        return
+        x = flatten(net, p)
+        steps = {"fd": lambda: fd_steps(x), "taylor": lambda: [e * v for e in TAYLOR_EPS]}
+        for e in list(want):  # |w| only: checked where no step of the check crosses w = 0
+            if not (_only_w_kink(net) and weights_keep_sign(net, p, steps[e]())):
+                rec["skipped"].append(f"{e}: loss not C2: {kink}" + (", and a step crosses w = 0" if _only_w_kink(net) else ""))
+                want.remove(e)
+        if not want:
+            return
     sep = _pair_separation(case)
     cone = ""
     if sep is not None:

@@ -15,7 +15,10 @@ from .compare import Finding, tolerance
 from .flat import flatten, unflatten
 from .manual import forward, loss_and_dA, penalty
 
-__all__ = ["loss_value", "fd_step", "fd_gradient", "TaylorResult", "taylor_slope"]
+__all__ = ["loss_value", "fd_step", "fd_gradient", "fd_steps", "weights_keep_sign", "TaylorResult", "taylor_slope", "TAYLOR_EPS"]
+
+#: the Taylor test's default steps e (x + e v)
+TAYLOR_EPS = np.geomspace(1e-2, 1e-5, 10)
 
 
 def loss_value(net: Net | MLP, params: Params, X, Y, dtype=np.float64) -> float:
@@ -42,6 +45,35 @@ def fd_gradient(net: Net | MLP, params: Params, X, Y, dtype=np.float64, step: fl
         xm[k] -= h
         grad[k] = (loss_value(net, unflatten(net, xp), X, Y, dtype) - loss_value(net, unflatten(net, xm), X, Y, dtype)) / (2 * h)
     return grad
+
+
+def weights_keep_sign(net: Net | MLP, params: Params, steps: list[np.ndarray]) -> bool:
+    """Whether every weight keeps its sign, away from 0, at x + s for each flat step s in `steps` (and at
+    x): a loss whose only kink is |w| at w = 0 is then C2 along every segment x -> x + s, so finite
+    differences and Taylor steps of that size measure its derivatives. W_l = theta_l g(R_l) (or W)."""
+    from .manual import reference
+
+    x = flatten(net, params)
+    X0, Y0 = np.zeros((1, net.widths[0])), np.zeros((1, net.widths[-1]))
+
+    def signs(p: Params) -> list[np.ndarray]:
+        return [np.sign(w) for w in reference.forward(net, p, X0, Y0).W[1:]]
+
+    base = signs(params)
+    if any((s == 0).any() for s in base):
+        return False
+    return all(all((a == b).all() for a, b in zip(base, signs(unflatten(net, x + s)))) for s in steps)
+
+
+def fd_steps(x: np.ndarray, dtype=np.float64, step: float | None = None) -> list[np.ndarray]:
+    """The 2n flat displacements +-h e_k that `fd_gradient` evaluates the loss at (h = step max(1, |x_k|))."""
+    h0 = fd_step(dtype) if step is None else step
+    out = []
+    for k in range(x.size):
+        e = np.zeros_like(x)
+        e[k] = h0 * max(1.0, abs(x[k]))
+        out += [e, -e]
+    return out
 
 
 @dataclass
@@ -97,7 +129,7 @@ def taylor_slope(
     norm = max(float(np.linalg.norm(v)), np.finfo(np.float64).tiny)
     v = np.asarray(v, dtype=np.float64) / norm
     hv = None if hv is None else np.asarray(hv, dtype=np.float64) / norm  # H is linear: H(v/n) = Hv/n
-    eps = np.geomspace(1e-2, 1e-5, 10) if eps is None else np.asarray(eps)
+    eps = TAYLOR_EPS if eps is None else np.asarray(eps)
     L0 = loss_value(net, params, X, Y)
     gv = float(grad_flat @ v)
     vhv = 0.0 if hv is None else float(v @ hv)

@@ -80,3 +80,26 @@ def test_fd_gradient_of_a_linear_net_is_exact_to_rounding():
     fd = fd_gradient(net, p, X, Y, step=1e-3)
     assert fd.shape == flatten(net, p).shape
     assert np.max(np.abs(fd - manual.gradients(net, p, X, Y).flat())) < 1e-10
+
+
+def test_weights_keep_sign_sees_a_step_across_w_0():
+    """The segment test behind fd and Taylor on |w| penalties: a step that flips a weight's sign (or a
+    weight at 0) is seen; small steps are not."""
+    from derive import Net, Params
+    from numeric.fd import fd_steps, weights_keep_sign
+    from numeric.flat import flatten
+
+    net = Net((2, 2, 1), dim=2, kernel="1", amplitudes="free", penalties=("abs(w)*r",))
+    rng = np.random.default_rng(0)
+    Z = [rng.normal(size=(n, 2)) for n in net.widths]
+    theta = [np.array([[0.5, -0.7], [0.9, 1e-3]]), np.array([[0.4, -0.6]])]
+    p = Params(Z=Z, theta=theta)
+    x = flatten(net, p)
+    assert weights_keep_sign(net, p, fd_steps(x))
+    k = x.size - 3  # theta_2[1, 1] = 1e-3 in the flat layout (Z blocks, then theta_2, then theta_3)
+    assert flatten(net, p)[k] == 1e-3
+    e = np.zeros_like(x)
+    e[k] = -2e-3
+    assert not weights_keep_sign(net, p, [e])
+    theta[0][1, 1] = 0.0
+    assert not weights_keep_sign(net, Params(Z=Z, theta=theta), [])

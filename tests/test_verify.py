@@ -213,20 +213,34 @@ def test_f32_is_judged_on_near_pairs_of_free_amplitude_nets(tmp_path):
 
 
 def test_checks_skipped_on_every_case_are_named_in_the_summary(tmp_path, capsys):
-    """An |w| penalty has a kink: fd and Taylor (whose steps may cross w = 0) are skipped on every case.
-    The summary says so with the reason, in results.json and on the terminal (u1 finding 8a: it said
-    only "0 failures"). H v is checked: the loss is C2 where no weight is 0, as at every drawn case."""
-    code, res = _net_run(tmp_path, "presets/serrn_wiring.toml", 0, "manual,fd,taylor,hvp", "--cases", "2")
+    """A kink in r (|r - 1/2|) leaves fd and Taylor without a meaning where their steps may cross it:
+    skipped on every case, and the summary says so with the reason, in results.json and on the
+    terminal (u1 finding 8a: it said only "0 failures")."""
+    net = tmp_path / "kinked.toml"
+    net.write_text('[network]\nwidths = [3, 4, 2]\ndim = 2\n[[network.penalty]]\nrho = "abs(r - 0.5)"\n')
+    code, res = _net_run(tmp_path, str(net), 0, "manual,fd,taylor", "--cases", "2")
     assert code == 0
-    why = "loss not C2: penalty 'abs(w)*r' has a kink"
+    why = "loss not C2: penalty 'abs(r - 0.5)' has a kink"
     assert res["summary"]["not_checked"] == {"fd": why, "taylor": why}
-    assert res["table"]["manual"]["hvp"]["n"] > 0 and res["table"]["manual"]["hvp"]["pass"]
     err = capsys.readouterr().err
     assert f"never checked: fd, taylor ({why})" in err
     assert all(len(line) <= 80 for line in err.splitlines())
     code, res = _net_run(tmp_path, "presets/note.toml", 0, "manual,fd,taylor,hvp", "--cases", "2")
     assert code == 0 and res["summary"]["not_checked"] == {}
     assert "never checked" not in capsys.readouterr().err
+
+
+def test_a_wiring_cost_is_checked_by_fd_taylor_and_hvp_away_from_w_0(tmp_path):
+    """|w| r is C2 wherever no weight is 0: fd, Taylor and H v run at every case whose steps keep every
+    weight's sign (slope 2), and a case where a step would cross w = 0 is skipped with that reason."""
+    code, res = _net_run(tmp_path, "presets/serrn_wiring.toml", 0, "manual,fd,taylor,hvp", "--cases", "4")
+    assert code == 0 and res["summary"]["not_checked"] == {}, res["summary"]
+    slopes = [c["taylor"]["slope"] for c in res["cases"] if c.get("taylor") and c["taylor"]["slope"]]
+    assert len(slopes) >= 4 and all(abs(s - 2) < 0.05 for s in slopes)
+    assert res["table"]["fd"]["grad"]["pass"] and res["table"]["manual"]["hvp"]["pass"]
+    for c in res["cases"]:
+        for s in c["skipped"]:
+            assert not s.startswith(("fd: loss not C2", "taylor: loss not C2")) or s.endswith("a step crosses w = 0")
 
 
 def test_hvp_is_checked_on_nets_with_bias_bias_block_included(tmp_path, monkeypatch):
