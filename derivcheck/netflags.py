@@ -38,7 +38,11 @@ def parse_name_value(text: str) -> tuple[str, float]:
 def add_net_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the network flags (one definition for every verb); read them back with `net_from_args`."""
     g = parser.add_argument_group("network (a spec file, flags, or both: flags override the file)")
-    g.add_argument("--net", metavar="FILE", help="TOML spec with [network] (and optional [data])")
+    g.add_argument(
+        "--net",
+        metavar="FILE",
+        help="TOML spec with [network] (and optional [data]), or preset:NAME (note, notebook_tanh_penalty, serrn_wiring, bimt)",
+    )
     g.add_argument("--kind", choices=("spatial", "mlp"), help="spatial (default) or mlp")
     g.add_argument("--widths", type=_widths, metavar="N1,N2,...", help="layer widths, e.g. 3,5,2")
     g.add_argument("--dim", type=int, metavar="D", help="spatial dimension")

@@ -249,9 +249,26 @@ def data_from_table(table: dict, where: str = "[data]") -> DataOptions:
     return DataOptions(**out)
 
 
+PRESET = "preset:"
+
+
+def preset_path(name: str) -> Path:
+    """The installed preset `name` (presets/NAME.toml, shipped in the package): `--net preset:NAME` works
+    from any folder, after a plain pip install."""
+    import importlib.resources
+
+    folder = Path(str(importlib.resources.files("derivcheck") / "presets")).resolve()
+    names = sorted(p.stem for p in folder.glob("*.toml"))
+    if name not in names:
+        raise SpecError(f"no preset named {name!r}", f"use one of {', '.join('preset:' + n for n in names)}")
+    return folder / f"{name}.toml"
+
+
 def load_net(path: str | Path) -> NetSpec:
-    """Read a spec file (``[network]`` and optional ``[data]``; nothing else)."""
-    path = Path(path)
+    """Read a spec file (``[network]`` and optional ``[data]``; nothing else), or an installed preset
+    given as ``preset:NAME``."""
+    given = str(path)
+    path = preset_path(given[len(PRESET) :]) if given.startswith(PRESET) else Path(path)
     data = read_toml(path)
     for key in data:
         if key not in ("network", "data"):
@@ -260,4 +277,4 @@ def load_net(path: str | Path) -> NetSpec:
         raise SpecError(f"{path.name} has no [network] table", "add [network] with widths = [...] (see README)")
     net = net_from_table(data["network"], f"{path.name}: [network]")
     opts = data_from_table(data.get("data", {}), f"{path.name}: [data]")
-    return NetSpec(net, opts, f"--net {shlex.quote(str(path))}")
+    return NetSpec(net, opts, f"--net {shlex.quote(given if given.startswith(PRESET) else str(path))}")

@@ -88,3 +88,15 @@ def test_verify_and_check_grad_from_any_folder(installed):
     )
     proc = run("check-grad", "g.py:grad", "--net", "net.toml", "--cases", "3")
     assert proc.returncode == 1 and "constant factor 0.5000" in proc.stdout, proc.stdout[-1500:] + proc.stderr
+
+
+def test_presets_ship_with_the_wheel(installed):
+    """`--net preset:NAME` reads the presets installed with the package: no source tree needed (a new
+    user's finding: the README's preset commands failed after pip install)."""
+    run, site, work = installed
+    assert (site / "derivcheck" / "presets" / "serrn_wiring.toml").is_file()
+    proc = run("verify", "--net", "preset:serrn_wiring", "--cases", "1", "--engines", "manual", "--out", "p.json")
+    assert proc.returncode == 0, proc.stderr
+    assert "--net preset:serrn_wiring" in (work / "p.json").read_text()  # the reproduce command
+    proc = run("verify", "--net", "preset:nope")
+    assert proc.returncode == 2 and "use one of preset:bimt, preset:note" in proc.stderr
