@@ -291,7 +291,7 @@ def test_verify_net_seeds_from_the_spec_data_seed_like_check_grad(tmp_path, caps
 def test_hvp_on_an_abs_w_penalty_is_skipped_only_at_its_kink():
     """|w| r is C2 wherever every weight is nonzero: H v is checked there, and skipped with the reason
     at a case where a weight is 0 (the Hessian of |w| does not exist at w = 0)."""
-    from derivcheck.verify_checks import _hvp_kink
+    from derivcheck.verify_steps import hvp_kink as _hvp_kink
     from derive import Net, Params
 
     net = Net((2, 2, 1), dim=2, kernel="1", amplitudes="free", penalties=("abs(w)*r",))
