@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from derive import KERNELS, MLP, Net, SpecError
-from derive.parse import FUNCTIONS
+from derive.parse import FUNCTIONS, free_names
 
 __all__ = ["NetSpec", "DataOptions", "NETWORK_KEYS", "DATA_KEYS", "load_net", "read_toml", "net_from_table", "data_from_table"]
 
@@ -191,13 +191,8 @@ def _check_params_given(formula: str, params: dict, where: str) -> None:
     the name unknown). Names are collected from the syntax tree, nothing is evaluated."""
     if formula in KERNELS:
         return
-    try:
-        tree = ast.parse(formula.strip(), mode="eval")
-    except (SyntaxError, ValueError):
-        return  # derive.parse reports it
-    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called - set(FUNCTIONS) - {"r", "pi", "E"}
-    missing = sorted(names - set(params))
+    # the names used as values (not calls, not pi or E); a formula that does not parse gives none here
+    missing = [n for n in free_names(formula, ("r", *params)) if n not in FUNCTIONS]
     if missing:
         m = missing[0]
         raise SpecError(

@@ -158,7 +158,10 @@ class Derivation:
             raise SpecError(f"unknown eq. (8) variant {variant!r}", "use 'a' (MATH.md) or 'h' (the note as printed)")
         fl = self.flat
         v = fl.a if variant == "a" else [fl.x] + fl.h
-        return [self.delta[l - 2].T * v[l - 2] + self.penalty_partials(l)[1] for l in range(2, self.net.L + 1)]
+        return self._memo(
+            ("dJdW", variant),  # eq8 and dtheta_formula both use it: one symbolic product per layer
+            lambda: [self.delta[l - 2].T * v[l - 2] + self.penalty_partials(l)[1] for l in range(2, self.net.L + 1)],
+        )
 
     def eq8(self, variant: str = "a") -> list[sp.Matrix]:
         """The note's eq. (8) instantiated for this net, per layer 1..L (N_l x D Matrices), widened to free
