@@ -18,7 +18,7 @@ def __getattr__(name: str):
         except PackageNotFoundError:  # a source tree on sys.path without an installed distribution
             return "0+unknown"
     if name in ("check_grad", "CheckResult"):
-        from . import checkgrad
+        from derivcheck import checkgrad
 
         return getattr(checkgrad, name)
     raise AttributeError(f"module 'derivcheck' has no attribute {name!r}")

@@ -170,7 +170,7 @@ def _dispatch(argv: list[str]) -> int:
             print(f"derivcheck: '{args.verb}' is not available in this build ({args._missing} missing)", file=sys.stderr)
             return 2
         if verb in SYMPY_VERBS and getattr(args, "budget", None) is not None:
-            from derive.decide import set_step_budget
+            from derive.step_limits import set_step_budget
 
             set_step_budget(args.budget)  # a SpecError (one line, exit 2) unless 0 < SECONDS < inf
         return int(args._run(args) or 0)

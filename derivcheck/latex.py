@@ -17,7 +17,7 @@ from pathlib import Path
 import jinja2
 from pylatexenc.latexencode import RULE_DICT, UnicodeToLatexConversionRule, UnicodeToLatexEncoder
 
-from .provenance import atomic_write_bytes, atomic_write_text
+from derivcheck.provenance import atomic_write_bytes, atomic_write_text
 
 __all__ = ["LatexError", "TEMPLATES", "environment", "escape", "command", "render", "compile_pdf", "tex_available", "INSTALL_HINT"]
 

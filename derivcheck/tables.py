@@ -122,7 +122,7 @@ def write_json(target: str | Path, doc: Any) -> Path | None:
     if str(target) == "-":
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
         return None
-    from .provenance import atomic_write_json
+    from derivcheck.provenance import atomic_write_json
 
     return atomic_write_json(Path(target), doc)
 

@@ -1,11 +1,11 @@
 """Exact side of derivcheck: the network description, primitives and SymPy derivations."""
 
-from .compiled import Compiled, compile_net
-from .errors import SpecError, VerificationError
-from .lambdify import lambdify
-from .net import MLP, Gradients, Net, Params
-from .parse import parse_expr
-from .primitives import ACTIVATIONS, KERNELS, LOSSES, activation, kernel, loss
+from derive.compiled import Compiled, compile_net
+from derive.errors import SpecError, VerificationError
+from derive.lambdify import lambdify
+from derive.net import MLP, Gradients, Net, Params
+from derive.parse import parse_expr
+from derive.primitives import ACTIVATIONS, KERNELS, LOSSES, activation, kernel, loss
 
 __all__ = [
     "Net",

@@ -30,9 +30,10 @@ from typing import Any, NamedTuple
 import sympy as sp
 from sympy.calculus.util import continuous_domain
 
-from .decide import attempt, finite, is_zero, to_float
-from .lambdify import lambdify
-from .primitives import Kernel, R
+from derive.decide import finite, is_zero, to_float
+from derive.lambdify import lambdify
+from derive.primitives import Kernel, R
+from derive.step_limits import attempt
 
 __all__ = [
     "KernelFacts",

@@ -13,10 +13,10 @@ from typing import Any
 
 import sympy as sp
 
-from .fused import fused_kernel
-from .lambdify import lambdify, primitive_callables
-from .net import MLP, Net
-from .primitives import R, X
+from derive.fused import fused_kernel
+from derive.lambdify import lambdify, primitive_callables
+from derive.net import MLP, Net
+from derive.primitives import R, X
 
 __all__ = ["Compiled", "compile_net", "row_symbols"]
 
@@ -77,7 +77,7 @@ def _float(v: sp.Expr | None) -> float:
 
 @lru_cache(maxsize=64)
 def _kernel_part(spec: str, params: tuple, backend: str) -> dict:
-    from .primitives import kernel
+    from derive.primitives import kernel
 
     k = kernel(spec, params)
     g, dg, phi = (primitive_callables(e, R, backend) for e in (k.bound, k.dg, k.phi))
@@ -174,7 +174,7 @@ def _separable_part(row: sp.Expr, a: list, y: list, backend: str) -> dict | None
 
 @lru_cache(maxsize=64)
 def _loss_part(spec: str, K: int, backend: str) -> dict:
-    from .primitives import loss
+    from derive.primitives import loss
 
     obj = loss(spec)
     a, y = row_symbols(K)

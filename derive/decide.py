@@ -20,18 +20,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .lambdify import lambdify
-from .step_limits import (
-    BUDGET,
-    MAX_OPS,
-    Timeout,
-    attempt,
-    budget,
-    set_step_budget,
-    step_budget,
-    time_limit,
-    too_big,
-)
+from derive.lambdify import lambdify
+from derive.step_limits import BUDGET, MAX_OPS, Timeout, attempt, budget, set_step_budget, step_budget, time_limit, too_big
 
 __all__ = [
     "BUDGET",

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from .errors import SpecError
+from derive.errors import SpecError
 
 __all__ = ["BACKENDS", "lambdify", "primitive_callables", "elementwise"]
 
@@ -68,7 +68,7 @@ def primitive_callables(expr: sp.Expr, var: sp.Symbol, backend: str):
     fn = elementwise(lambdify([var], expr, backend))
     if backend != "numpy":
         return fn
-    from .fused import FUSED_MIN_SIZE, fused_elementwise
+    from derive.fused import FUSED_MIN_SIZE, fused_elementwise
 
     fast = fused_elementwise(expr, var)
     if fast is None:

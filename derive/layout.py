@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .errors import SpecError
-from .net import MLP, Net
+from derive.errors import SpecError
+from derive.net import MLP, Net
 
 __all__ = ["shapes", "n_main", "main_group", "split", "check_wrt"]
 

@@ -13,9 +13,9 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from .errors import SpecError
-from .penalty import Penalty, penalty
-from .primitives import Activation, Kernel, Loss, R, activation, kernel, loss
+from derive.errors import SpecError
+from derive.primitives import Activation, Kernel, Loss, R, activation, kernel, loss
+from derive.primitives.penalty import Penalty, penalty
 
 __all__ = ["Net", "MLP", "Params", "Gradients"]
 
@@ -48,7 +48,7 @@ class Net:
         bias: whether layers 2..L carry free biases b_l.
         amplitudes: "none" (W = g(r), the note's model) or "free" (W = theta * g(r), theta trainable,
             N_l x N_(l-1) per layer; with kernel "1" an ordinary MLP whose nodes have coordinates).
-        penalties: penalty terms added to the loss (derive.penalty.Penalty, or their tables / formula
+        penalties: penalty terms added to the loss (derive.primitives.penalty.Penalty, or their tables / formula
             texts): J = L + sum_t scale_t reduce_t rho_t(r, w) (MATH.md "The wider model family").
     """
 

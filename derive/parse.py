@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import sympy as sp
 
-from .errors import SpecError
+from derive.errors import SpecError
 
 __all__ = ["free_names", "FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "parse_expr", "parse_spec", "spec_values", "symbol"]
 

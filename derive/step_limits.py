@@ -41,7 +41,7 @@ _STEP = [BUDGET]
 
 def set_step_budget(seconds: float) -> None:
     """Set the seconds one SymPy step may take (the CLI's ``--budget SECONDS``); must be > 0."""
-    from .errors import SpecError
+    from derive.errors import SpecError
 
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < math.inf:
         raise SpecError(f"budget {seconds!r} must be a positive number of seconds", "pass --budget SECONDS > 0")

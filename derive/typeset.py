@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from .net import Net
+from derive.net import Net
 
 __all__ = ["latex", "cse_latex", "net_latex", "symbol_names", "NOTATION", "LINE"]
 

@@ -1,5 +1,5 @@
 """Numeric side of derivcheck: NumPy manual backprop, torch autograd, comparisons, strategies."""
 
-from . import autograd, compare, fd, flat, manual, optim
+from numeric import autograd, compare, fd, flat, manual, optim
 
 __all__ = ["manual", "autograd", "compare", "fd", "flat", "optim"]

@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from derive import Gradients, symbolic
-
-from . import autograd, manual
+from numeric import autograd, manual
 
 __all__ = ["Engine", "ENGINES"]
 

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from derive import MLP, Net, Params
-
-from .compare import Finding, tolerance
-from .flat import flatten, unflatten
-from .manual import forward, loss_and_dA, penalty
+from numeric.compare import Finding, tolerance
+from numeric.flat import flatten, unflatten
+from numeric.manual import forward, loss_and_dA, penalty
 
 __all__ = ["loss_value", "fd_step", "fd_gradient", "fd_steps", "weights_keep_sign", "TaylorResult", "taylor_slope", "TAYLOR_EPS"]
 
@@ -51,7 +50,7 @@ def weights_keep_sign(net: Net | MLP, params: Params, steps: list[np.ndarray]) -
     """Whether every weight keeps its sign, away from 0, at x + s for each flat step s in `steps` (and at
     x): a loss whose only kink is |w| at w = 0 is then C2 along every segment x -> x + s, so finite
     differences and Taylor steps of that size measure its derivatives. W_l = theta_l g(R_l) (or W)."""
-    from .manual import reference
+    from numeric.manual import reference
 
     x = flatten(net, params)
     X0, Y0 = np.zeros((1, net.widths[0])), np.zeros((1, net.widths[-1]))

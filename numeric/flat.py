@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from derive import MLP, Net, Params
-from derive.layout import shapes  # the layout lives in derive: derive.symbolic reads it too
+from derive.layout import shapes
 
 __all__ = ["flatten", "unflatten", "shapes"]
 

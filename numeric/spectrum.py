@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from derive import SpecError
-
-from .compare import tolerance
+from numeric.compare import tolerance
 
 __all__ = ["Spectrum", "spectrum", "rigid_motions", "PowerResult", "lambda_max", "top_eigenpair"]
 

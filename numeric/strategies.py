@@ -23,8 +23,7 @@ from hypothesis.extra.numpy import arrays
 from hypothesis.strategies import SearchStrategy
 
 from derive import ACTIVATIONS, KERNELS, LOSSES, MLP, Net, Params
-
-from .draws import suited_targets
+from numeric.draws import suited_targets
 
 __all__ = ["nets", "mlps", "params_for", "data_for", "cases", "adversarial_cases", "KERNEL_NAMES", "ACTIVATION_SPECS", "LOSS_SPECS"]
 

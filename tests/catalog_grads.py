@@ -3,7 +3,7 @@ spatially embedded net (gaussian-formula kernel exp(-r^2/s^2), tanh hidden, iden
 and the same code with one classic mistake each. Each works on any widths (generic), in the dtype of its
 inputs.
 
-Interface (derivcheck.userfn): fn(Z, X, Y, b=...) -> dict(loss, dZ, dW, db, dX).
+Interface (derivcheck.checkgrad.userfn): fn(Z, X, Y, b=...) -> dict(loss, dZ, dW, db, dX).
 """
 
 import numpy as np

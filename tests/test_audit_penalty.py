@@ -9,7 +9,7 @@ import pytest
 
 from derivcheck import cli
 from derivcheck.audit.penalty import PENALTY_CHECKS, audit_penalty
-from derive.penalty import Penalty
+from derive.primitives.penalty import Penalty
 
 
 def _audit(capsys, *argv) -> tuple[int, dict, str]:

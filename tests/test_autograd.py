@@ -68,7 +68,7 @@ def test_the_torch_loss_graph_does_not_grow_with_the_outputs(loss):
     differentiates again) is the same for K = 2 and K = 8: splitting a into K columns put one select per
     column into it, each writing a full B x K tensor in the second backward (K^2 B work: 3x the H v at
     widths 1024). softmax_ce, a row loss, keeps its columns: the control, its graph does grow."""
-    from numeric.torch_model import loss_fn
+    from numeric.autograd.model import loss_fn
 
     sizes = []
     for K in (2, 8):

@@ -10,7 +10,7 @@ import pytest
 
 import derivcheck
 from derivcheck import cli
-from derivcheck.shrink import Judge, separation_sweep
+from derivcheck.checkgrad.shrink import Judge, separation_sweep
 from derive import SpecError
 from numeric.draws import draw_case, place_pair
 

@@ -10,7 +10,7 @@ import pytest
 
 from derivcheck import cli
 from derivcheck.claims import REPO, build_errata, check_file, default_files
-from derivcheck.claimsfile import FALSE, HOLDS, ROUNDING, judge_number, printed
+from derivcheck.claims.precision import FALSE, HOLDS, ROUNDING, judge_number, printed
 from derive import Net, Params, SpecError
 from numeric import autograd
 

@@ -11,7 +11,7 @@ import pytest
 
 from derivcheck import cli
 from derivcheck.claims import check_file
-from derivcheck.claimsfile import FALSE, HOLDS
+from derivcheck.claims.precision import FALSE, HOLDS
 from derive import Net, Params, SpecError
 from numeric.manual import gradients
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from derivcheck.claimsfile import FALSE, judge_number, number_finding
+from derivcheck.claims.precision import FALSE, judge_number, number_finding
 from derivcheck.formula import Family, FormulaClaim, check_formula
 from derive import SpecError, VerificationError
 from numeric.compare import (
@@ -20,7 +20,7 @@ from numeric.compare import (
 )
 
 # Every row the checks read: verify (entries, fd, identities), numeric.fd (Taylor), numeric.spectrum,
-# derivcheck.formula and derivcheck.claimsfile.
+# derivcheck.formula and derivcheck.claims.file.
 USED = (
     *QUANTITIES,
     "fd",

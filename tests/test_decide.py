@@ -8,7 +8,8 @@ import pytest
 import sympy as sp
 
 from derive import decide as dd
-from derive.decide import all_zero, attempt, finite, is_zero, to_float
+from derive.decide import all_zero, finite, is_zero, to_float
+from derive.step_limits import attempt
 
 x = sp.Symbol("x", real=True)
 r = sp.Symbol("r", positive=True)
@@ -86,7 +87,7 @@ def test_the_time_limit_never_fires_inside_a_gc_callback():
     import gc
     import time
 
-    from derive.decide import Timeout, time_limit
+    from derive.step_limits import Timeout, time_limit
 
     inside = []
 
@@ -114,7 +115,8 @@ def test_the_time_limit_never_fires_inside_a_gc_callback():
 
 def test_zero_verdict_tells_a_disproof_from_a_spent_budget():
     """False only with a counterexample; out of time with none is None (undecided), never False."""
-    from derive.decide import budget, zero_verdict
+    from derive.decide import zero_verdict
+    from derive.step_limits import budget
 
     x = sp.Symbol("x", real=True)
     identity = sp.cosh(x) ** 2 - sp.sinh(x) ** 2 - 1  # zero, but only simplification shows it

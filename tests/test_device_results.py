@@ -131,7 +131,7 @@ def test_hvp_as_tensors_on_the_device(device, method):
 
 def test_hvp_non_finite_is_a_spec_error_on_the_tensor_path(monkeypatch):
     net, p, X, Y = _case()
-    from numeric import second_order
+    from numeric.autograd import second_order
 
     monkeypatch.setattr(second_order, "function_hvp", lambda f, x0, v, method: x0 * float("nan"))
     with pytest.raises(SpecError, match="not finite"):

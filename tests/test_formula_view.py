@@ -1,4 +1,4 @@
-"""derive.formula_view: the exact forward cache that formula proofs read."""
+"""derive.symbolic.formula_view: the exact forward cache that formula proofs read."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sympy as sp
 
 from derive import MLP, Net
 from derive.decide import is_zero
-from derive.formula_view import symbolic_view
+from derive.symbolic.formula_view import symbolic_view
 
 
 def test_mlp_view_delta_is_eq4_of_math_md():

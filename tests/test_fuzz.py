@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from derive.decide import Timeout, time_limit
+from derive.step_limits import Timeout, time_limit
 from tests.hostile import BASE_CLAIMS, assert_verdict_or_one_line
 
 SECONDS = 40.0  # a run taking longer is a hang (the audit's own SymPy budget is set to 1 s below)

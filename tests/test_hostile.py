@@ -249,7 +249,7 @@ def test_tiny_kernel_scale_compiles_within_the_budget():
 def test_a_step_over_the_budget_is_undecided_not_a_hang():
     import sympy as sp
 
-    from derive.decide import attempt, too_big
+    from derive.step_limits import attempt, too_big
 
     x = sp.Symbol("x")
     huge = sp.Add(*[sp.exp(x * k) for k in range(500)])

@@ -8,10 +8,11 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from derive import MLP, Net, Params, SpecError, symbolic
+from derive.layout import shapes
 from numeric import autograd, manual, strategies
 from numeric.compare import rel_error, tolerance
 from numeric.fd import taylor_slope
-from numeric.flat import flatten, shapes
+from numeric.flat import flatten
 
 TOL = tolerance(np.float64, "hvp")
 # Small nets: the symbolic Hessian is compiled per (net, batch), so keep each draw cheap.
@@ -221,7 +222,7 @@ def test_float32_hvp_within_its_tolerance(case, seed):
 
 
 def _careful_hvp(net, params, X, Y, V):
-    from numeric.manual.hvp import r_operator
+    from numeric.manual.r_operator import r_operator
 
     return r_operator(net, manual.forward(net, params, X, Y), V)
 

@@ -144,7 +144,7 @@ def test_coincident_nodes_under_a_smooth_penalty_agree_with_the_truth():
     from numeric.compare import check_gradients
 
     net = Net((2, 3, 1), dim=2, kernel="gaussian", amplitudes="free", penalties=("w**2*r**2 + r**4",))
-    from derive.penalty import Penalty
+    from derive.primitives.penalty import Penalty
 
     assert Penalty("w**2*r**2 + r**4").gradient_at_0 and not Penalty("abs(w)*r").gradient_at_0
     P, (X, Y) = family_params(net), random_data(net)
@@ -388,7 +388,7 @@ def test_derivation_proves_the_widened_formulas_for_the_family(name):
 
 @pytest.mark.parametrize("part", [0, 1])  # P_r (the coordinates' term), P_w (the weights' term)
 def test_derivation_disproves_a_penalty_gradient_at_half_its_value(part, monkeypatch):
-    from derive.derivation import Derivation
+    from derive.symbolic.proof import Derivation
 
     true = Derivation.penalty_partials
 
@@ -418,11 +418,11 @@ def test_derivation_of_the_family_separates_loss_and_penalty():
 def test_derivation_out_of_time_is_undecided_not_disproved(monkeypatch, tmp_path, capsys):
     """A proof that runs out of budget says "undecided" (report and exit 1), never "disproved"."""
     import derive.decide
-    import derive.derivation
+    import derive.symbolic.proof
     from derivcheck import cli
-    from derive.decide import budget
+    from derive.step_limits import budget
 
-    monkeypatch.setattr(derive.derivation, "_expands_to_zero", lambda e: False)  # as without symengine
+    monkeypatch.setattr(derive.symbolic.proof, "_expands_to_zero", lambda e: False)  # as without symengine
     with budget(0):
         assert symbolic.derivation(FAMILY["free_mlp_wiring"]).proof_eq8("a") is None
     flags = ["--widths", "2,1", "--dim", "1", "--amplitudes", "free", "--penalty", "abs(w)*r", "--no-pdf"]
@@ -447,7 +447,7 @@ def test_derivation_out_of_time_is_undecided_not_disproved(monkeypatch, tmp_path
 )
 def test_penalty_parameters_missing_or_not_finite_are_one_line_errors(spec, message):
     from derive import SpecError
-    from derive.penalty import Penalty
+    from derive.primitives.penalty import Penalty
 
     with pytest.raises(SpecError) as exc:
         Penalty(**spec)
@@ -464,7 +464,7 @@ def test_derivation_proves_the_formulas_in_one_dimension():
 def test_derivation_refuses_nets_beyond_its_size_budget():
     """It writes out and proves every entry: a big net is one line (exit 2), not a run of many minutes."""
     from derive import SpecError
-    from derive.derivation import MAX_EDGES
+    from derive.symbolic.proof import MAX_EDGES
 
     with pytest.raises(SpecError, match=f"has 400 edge terms, over the {MAX_EDGES}"):
         symbolic.derivation(Net((10, 20, 10), dim=1))
@@ -473,7 +473,7 @@ def test_derivation_refuses_nets_beyond_its_size_budget():
 
 def test_a_penalty_parameter_named_like_a_variable_is_one_line():
     from derive import SpecError
-    from derive.penalty import Penalty
+    from derive.primitives.penalty import Penalty
 
     with pytest.raises(SpecError, match="r is a variable of rho .* not a parameter"):
         Penalty("r**2", params={"r": 1.0})

@@ -146,7 +146,7 @@ def test_malformed_flag_values_are_usage_errors(argv):
 
 
 def test_claims_files_use_the_same_loader(tmp_path):
-    from derivcheck.claimsfile import load_worked
+    from derivcheck.claims.file import load_worked
 
     body = (
         '[network]\nkind = "mlp"\nwidths = [1, 1]\nactivations = ["sigmoid"]\nweights = [[[3.0]]]\nbiases = [[1.0]]\n'

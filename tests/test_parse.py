@@ -17,8 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from derive import SpecError, kernel, parse_expr
-from derive.decide import Timeout, time_limit
 from derive.parse import MAX_DEPTH, MAX_LENGTH
+from derive.step_limits import Timeout, time_limit
 
 ALLOWED_FUNCS = (
     sp.exp,

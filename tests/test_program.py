@@ -1,4 +1,4 @@
-"""derive/program.py: the straight-line program the exact engine runs (flat route == program route,
+"""derive/symbolic/program.py: the straight-line program the exact engine runs (flat route == program route,
 exact numbers kept), its backends (SymPy and SymEngine) and lambdify targets (numpy, mpmath)."""
 
 import mpmath
@@ -12,7 +12,10 @@ from derive import Net, SpecError
 from derive import symbolic as sym
 from derive.decide import is_zero
 from derive.lambdify import lambdify
-from derive.program import lambdify_program
+from derive.symbolic.build import flat_names
+from derive.symbolic.codegen import lambdify_program
+from derive.symbolic.templates import activation_template, loss_template
+from derive.symbolic.truth_inputs import exact_inputs
 from numeric.compare import rel_error
 
 
@@ -29,7 +32,7 @@ from numeric.compare import rel_error
 )
 def test_flat_equals_program_symbolically(net):
     built = sym.build_program(net, batch=1)
-    leaves = sym.flat_names(built.params) + sym.flat_names(built.biases)
+    leaves = flat_names(built.params) + flat_names(built.biases)
     fl, grads = sym.flat_gradient(net, batch=1)
     symbols = {s.name: s for s in fl.leaves + list(fl.x) + list(fl.y)}
     program = built.prog.to_sympy([built.loss] + [built.bar[n] for n in leaves], symbols, expand=True)
@@ -69,7 +72,7 @@ def test_flat_equals_program_at_50_digits(net):
 def test_symengine_equals_sympy(net):
     pytest.importorskip("symengine")  # an optional extra (derivcheck[fast])
     p, X, Y = random_case(net, batch=2)
-    _, _, vals = sym.exact_inputs(net, p, X, Y)
+    _, _, vals = exact_inputs(net, p, X, Y)
     out = {}
     for backend in ("sympy", "symengine"):
         cp = sym.compile_program(net, 2, hessian=True, backend=backend, targets=("mpmath",))
@@ -82,8 +85,8 @@ def test_symengine_equals_sympy(net):
     # ... and those derivatives are equal symbolically, first and second order.
     K = net.widths[-1]
     pairs = [
-        (sym.activation_template(net.hidden, "sympy"), sym.activation_template(net.hidden, "symengine")),
-        (sym.loss_template(net.loss, K, "sympy"), sym.loss_template(net.loss, K, "symengine")),
+        (activation_template(net.hidden, "sympy"), activation_template(net.hidden, "symengine")),
+        (loss_template(net.loss, K, "sympy"), loss_template(net.loss, K, "symengine")),
     ]
     for t0, t1 in pairs:
         if t0 is None:
@@ -99,7 +102,7 @@ def test_numpy_target_matches_mpmath_target():
     net = NETS[5]
     p, X, Y = random_case(net, batch=2)
     cp = sym.compile_program(net, 2, hessian=True, targets=("numpy", "mpmath"))
-    _, _, vals = sym.exact_inputs(net, p, X, Y)
+    _, _, vals = exact_inputs(net, p, X, Y)
     with mpmath.workdps(50):
         exact = [float(v) for v in cp.hessian["mpmath"](*vals)]
     fast = cp.hessian["numpy"](*[float(v) for v in vals])

@@ -1,4 +1,4 @@
-"""numeric.second_order (torch double backward, torch.func): against the symbolic ground truth, each
+"""numeric.autograd.second_order (torch double backward, torch.func): against the symbolic ground truth, each
 other, and the guide's section 2.11.1 example; CUDA when available."""
 
 import numpy as np
@@ -9,9 +9,10 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from derive import Net, Params, SpecError, symbolic
-from numeric import autograd, manual, second_order, strategies
+from derive.layout import shapes
+from numeric import autograd, manual, strategies
+from numeric.autograd import second_order
 from numeric.compare import rel_error, tolerance
-from numeric.flat import shapes
 
 TOL = tolerance(np.float64, "hvp")
 

@@ -55,7 +55,7 @@ def test_a_claims_table_keeps_ids_and_numbers_whole_at_80_columns():
 
 
 def test_the_verify_table_with_a_fail_keeps_every_column():
-    from derivcheck.verify_summary import summary_table
+    from derivcheck.verify.summary import summary_table
 
     qs = ["loss", "dW", "dZ", "db", "dX", "grad", "hvp"]
     cells = {

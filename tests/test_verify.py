@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from derivcheck import cli, verify
+from derivcheck.verify import cases as verify_cases
+from derivcheck.verify import checks as verify_checks
 from numeric import manual
 from numeric.engines import ENGINES
 
@@ -63,7 +65,7 @@ def test_an_engine_that_cannot_run_is_not_run_not_passing(tmp_path, monkeypatch,
     assert code == 0 and res["summary"]["checks"] > 0
     assert res["summary"]["engines"] == ["manual"] and "torch-cuda" in res["summary"]["not_run"]
     assert "not run: torch-cuda" in capsys.readouterr().err
-    from derivcheck.report import _verdict_line
+    from derivcheck.report.cli import _verdict_line
 
     assert "NOT RUN: torch-cuda" in _verdict_line(res["summary"])
     assert _verdict_line({**res["summary"], "not_run": {}, "not_checked": {}}) == "ALL CHECKS PASS"
@@ -74,7 +76,7 @@ def test_an_engine_that_cannot_run_is_not_run_not_passing(tmp_path, monkeypatch,
 
 def test_hvp_runs_on_every_float64_engine_cuda_included(tmp_path, monkeypatch):
     """H v on CUDA takes the same path as on the CPU: bind the torch-cuda entry to the CPU to run it here."""
-    assert "torch-cuda" in verify.HVP_ENGINES and "torch-cpu" in verify.HVP_ENGINES
+    assert "torch-cuda" in verify_checks.HVP_ENGINES and "torch-cpu" in verify_checks.HVP_ENGINES
     monkeypatch.setitem(ENGINES, "torch-cuda", dataclasses.replace(ENGINES["torch-cuda"], device="cpu"))
     code, res = _run(tmp_path, engines="torch-cuda,hvp", drawn=0)
     assert code == 0
@@ -116,9 +118,9 @@ def test_bad_input_exits_2_with_one_line(argv, tmp_path, capsys):
 
 def test_matrix_covers_every_kernel_activation_and_loss():
     full = verify.matrix_cases(0)
-    assert len(full) == len(verify.KERNELS) * len(verify.ACTS) * len(verify.LOSS_SPECS)
+    assert len(full) == len(verify_cases.KERNELS) * len(verify_cases.ACTS) * len(verify_cases.LOSS_SPECS)
     quick = verify.matrix_cases(0, quick=True)
-    for attr, names in (("kernel", verify.KERNELS), ("hidden", verify.ACTS), ("loss", verify.LOSS_SPECS)):
+    for attr, names in (("kernel", verify_cases.KERNELS), ("hidden", verify_cases.ACTS), ("loss", verify_cases.LOSS_SPECS)):
         assert {getattr(c.net, attr) for c in quick} == set(names)
     # seeded: the same seed draws the same case
     assert np.array_equal(verify.matrix_cases(5)[7].params.Z[0], verify.matrix_cases(5)[7].params.Z[0])
@@ -291,7 +293,7 @@ def test_verify_net_seeds_from_the_spec_data_seed_like_check_grad(tmp_path, caps
 def test_hvp_on_an_abs_w_penalty_is_skipped_only_at_its_kink():
     """|w| r is C2 wherever every weight is nonzero: H v is checked there, and skipped with the reason
     at a case where a weight is 0 (the Hessian of |w| does not exist at w = 0)."""
-    from derivcheck.verify_steps import hvp_kink as _hvp_kink
+    from derivcheck.verify.steps import hvp_kink as _hvp_kink
     from derive import Net, Params
 
     net = Net((2, 2, 1), dim=2, kernel="1", amplitudes="free", penalties=("abs(w)*r",))
@@ -324,7 +326,7 @@ def test_a_repulsive_penalty_near_pair_is_not_a_false_taylor_failure(tmp_path, r
 def test_the_tables_show_dtheta_where_an_engine_compared_it():
     """Free amplitudes: dtheta is compared and shown as a column (terminal and report); other nets keep
     the seven columns."""
-    from derivcheck.verify_summary import shown_quantities
+    from derivcheck.verify.summary import shown_quantities
 
     cell = {"max_rel": 1e-16, "pass": True}
     free = {"manual": {"loss": cell, "dZ": cell, "dtheta": cell}}

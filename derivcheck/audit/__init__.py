@@ -10,12 +10,12 @@ Modules: `registry` (Check, Audit, the registry), `facts` (what checks share), `
 `coincidence`, `float32` and `engines` (the checks), `core` (`audit`), `report` (JSON, table, LaTeX), `cli`.
 """
 
-from .cli import add_arguments, parse_params, run
-from .core import audit
-from .engines import engines_agreement
-from .float32 import SEPARATIONS, float32_errors
-from .registry import CHECKS, REGISTRY, Audit, Check, worst
-from .report import print_table, to_json, write_report
+from derivcheck.audit.cli import add_arguments, parse_params, run
+from derivcheck.audit.core import audit
+from derivcheck.audit.engines import engines_agreement
+from derivcheck.audit.float32 import SEPARATIONS, float32_errors
+from derivcheck.audit.registry import CHECKS, REGISTRY, Audit, Check, worst
+from derivcheck.audit.report import print_table, to_json, write_report
 
 __all__ = [
     "Check",

@@ -13,21 +13,20 @@ import argparse
 import sys
 from pathlib import Path
 
+from derivcheck.audit.core import audit
+from derivcheck.audit.report import print_table, to_json, write_report
+from derivcheck.netspec import add_net_arguments, net_from_args, net_from_table, net_given
+from derivcheck.provenance import atomic_write_json, provenance
+from derivcheck.tables import add_json_argument, write_json
 from derive import KERNELS, Net, SpecError
 from numeric.validate import check_net_memory
-
-from ..netspec import add_net_arguments, net_from_args, net_from_table, net_given
-from ..provenance import atomic_write_json, provenance
-from ..tables import add_json_argument, write_json
-from .core import audit
-from .report import print_table, to_json, write_report
 
 __all__ = ["parse_params", "add_arguments", "run"]
 
 
 def parse_params(items) -> dict[str, float]:
     """["s=0.5", ...] -> {"s": 0.5}; a malformed item is a SpecError (names may hold underscores: w_max)."""
-    from ..netspec import parse_name_value
+    from derivcheck.netspec.flags import parse_name_value
 
     out: dict[str, float] = {}
     for item in items or ():
@@ -80,7 +79,7 @@ _PENALTY_FLAGS = ("penalty", "penalty_param", "penalty_scale", "penalty_reduce",
 def _penalty_alone(args: argparse.Namespace):
     """The penalty to audit when --penalty comes without a kernel (no EXPR, --kernel or network flags),
     else None (with a kernel, --penalty is part of the network whose kernel is audited)."""
-    from derive.penalty import Penalty
+    from derive.primitives.penalty import Penalty
 
     if not getattr(args, "penalty", None) or args.expr or args.kernel or net_given(args, ignore=_PENALTY_FLAGS):
         return None
@@ -97,9 +96,8 @@ def _penalty_alone(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from derive.decide import step_budget
-
-    from .penalty import audit_penalty
+    from derivcheck.audit.penalty import audit_penalty
+    from derive.step_limits import step_budget
 
     pen = _penalty_alone(args)
     if pen is not None:  # the penalty's own audit (derivcheck.audit.penalty), same table and JSON

@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck.audit.registry import Check, Context, check
+from derivcheck.audit.shape import short
 from derive import audit_math as am
-from derive.decide import attempt, finite, is_zero, to_float
+from derive.decide import finite, is_zero, to_float
+from derive.step_limits import attempt
 from numeric import scan
-
-from .registry import Check, Context, check
-from .shape import short
 
 __all__ = ["PHI_NEAR0"]
 

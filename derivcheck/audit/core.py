@@ -11,14 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck.audit import coincidence, shape  # noqa: F401  (each registers its checks)
+from derivcheck.audit import engines as engine_checks  # noqa: F401
+from derivcheck.audit import float32 as float32_check  # noqa: F401
+from derivcheck.audit.facts import facts
+from derivcheck.audit.registry import CHECKS, NUMERIC, REGISTRY, Audit, Check, Context
 from derive import KERNELS, Net, SpecError, kernel
-from derive.decide import budget as sympy_budget
-
-from . import coincidence, shape  # noqa: F401  (each registers its checks)
-from . import engines as engine_checks  # noqa: F401
-from . import float32 as float32_check  # noqa: F401
-from .facts import facts
-from .registry import CHECKS, NUMERIC, REGISTRY, Audit, Check, Context
+from derive.step_limits import budget as sympy_budget
 
 __all__ = ["audit"]
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck.audit.float32 import audit_net
+from derivcheck.audit.registry import Check, Context, check
 from derive import Net, Params, SpecError
 from derive import audit_math as am
-from derive.decide import Timeout, attempt, step_budget, time_limit, to_float
+from derive.decide import to_float
 from derive.primitives import Kernel
-
-from .float32 import audit_net
-from .registry import Check, Context, check
+from derive.step_limits import Timeout, attempt, step_budget, time_limit
 
 __all__ = ["engines_agreement"]
 

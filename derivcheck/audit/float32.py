@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from derivcheck.audit.registry import Check, Context, check
 from derive import Net, Params, SpecError
 from derive.primitives import Kernel
-
-from .registry import Check, Context, check
 
 __all__ = ["SEPARATIONS", "float32_errors", "audit_net"]
 

@@ -1,6 +1,6 @@
 """`derivcheck audit-kernel --penalty RHO`: is a penalty rho(r, w) safe to train coordinates with?
 
-The kernel audit's questions, asked of rho (README "Model"; the maths is derive.penalty's):
+The kernel audit's questions, asked of rho (README "Model"; the maths is derive.primitives.penalty's):
 
     gradient_at_coincidence  dJ/dz exists where two nodes meet: rho_r(r, w) -> 0 as r -> 0+ for every w
                              and rho_r / r stays finite (`Penalty.gradient_at_0`); else the gradient has
@@ -23,13 +23,12 @@ import time
 
 import numpy as np
 
+from derivcheck.audit.registry import Audit, Check
 from derive import SpecError
-from derive.decide import budget as sympy_budget
-from derive.penalty import Penalty
+from derive.primitives.penalty import Penalty
+from derive.step_limits import budget as sympy_budget
 from numeric import scan
 from numeric.compare import tolerance
-
-from .registry import Audit, Check
 
 __all__ = ["PENALTY_CHECKS", "W_GRID", "audit_penalty"]
 

@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck.audit.facts import Facts
 from derive import SpecError
 from derive.primitives import Kernel
-
-from .facts import Facts
 
 __all__ = ["CHECKS", "VERDICTS", "Check", "Audit", "Context", "REGISTRY", "NUMERIC", "check", "worst", "jsonable"]
 

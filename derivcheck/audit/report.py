@@ -7,13 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from derivcheck.audit.facts import Facts
+from derivcheck.audit.registry import Audit, jsonable
+from derivcheck.provenance import provenance
 from derive import audit_math as am
 from derive.decide import to_float
 from numeric import scan
-
-from ..provenance import provenance
-from .facts import Facts
-from .registry import Audit, jsonable
 
 __all__ = ["to_json", "print_table", "write_report"]
 
@@ -33,7 +32,7 @@ def print_table(a: Audit, file=None) -> None:
     """The verdicts as a table at the terminal's width (the "decided" column goes below 100 columns)."""
     from rich.table import Table
 
-    from ..tables import console
+    from derivcheck.tables import console
 
     colour = {"pass": "green", "warn": "yellow", "fail": "bold red"}
     ps = ", ".join(f"{k}={v:g}" for k, v in a.params.items())
@@ -101,7 +100,7 @@ def _plots(a: Audit, out_dir: Path) -> tuple[Path, Path | None]:
 def _save(fig, path: Path) -> None:
     import io
 
-    from ..provenance import atomic_write_bytes
+    from derivcheck.provenance import atomic_write_bytes
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=130)
@@ -112,7 +111,7 @@ def write_report(a: Audit, out_dir: str | Path, compile: bool = True, argv: list
     """LaTeX audit report (``out_dir/audit.tex``, and the PDF when TeX is present) with the verdicts, the
     mathematics of every check, the evidence, and plots of g, g', phi and the float32 error against
     separation. Returns (tex path, pdf path or None)."""
-    from ..latex import render
+    from derivcheck.latex import render
 
     out_dir = Path(out_dir)
     f: Facts = a.data["facts"]

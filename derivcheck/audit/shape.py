@@ -7,12 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck.audit.facts import Facts
+from derivcheck.audit.registry import Check, Context, check
 from derive import audit_math as am
 from derive.decide import finite, is_zero, to_float
 from numeric import scan
-
-from .facts import Facts
-from .registry import Check, Context, check
 
 __all__ = ["DEAD_WARN", "NEGLIGIBLE", "short"]
 

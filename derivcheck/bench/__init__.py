@@ -41,18 +41,18 @@ targets (records, table, exit status), driver (`run`: sections in order, JSON), 
 
 from __future__ import annotations
 
-from . import problems
-from .cli import add_arguments, main
-from .config import FULL, QUICK, SECTIONS, BenchConfig
-from .cuda import bench_cuda, gpu_floor
-from .driver import run
-from .gradient import bench_gradient, kernel_evaluations, matmul_products
-from .hvp import bench_hvp
-from .scaling import bench_scaling, plot_scaling
-from .suite import SUITE_COMMANDS, bench_suite
-from .symbolic import bench_symbolic
-from .targets import exit_status, table
-from .timing import fit_exponent
+from derivcheck.bench import problems
+from derivcheck.bench.cli import add_arguments, main
+from derivcheck.bench.config import FULL, QUICK, SECTIONS, BenchConfig
+from derivcheck.bench.cuda import bench_cuda, gpu_floor
+from derivcheck.bench.driver import run
+from derivcheck.bench.gradient import bench_gradient, kernel_evaluations, matmul_products
+from derivcheck.bench.hvp import bench_hvp
+from derivcheck.bench.scaling import bench_scaling, plot_scaling
+from derivcheck.bench.suite import SUITE_COMMANDS, bench_suite
+from derivcheck.bench.symbolic import bench_symbolic
+from derivcheck.bench.targets import exit_status, table
+from derivcheck.bench.timing import fit_exponent
 
 __all__ = [
     "BenchConfig",

@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from derivcheck.bench.config import SECTIONS
+from derivcheck.bench.driver import run as run_bench
+from derivcheck.bench.targets import exit_status, table
+from derivcheck.tables import show
 from derive import SpecError
-
-from ..tables import show
-from .config import SECTIONS
-from .driver import run as run_bench
-from .targets import exit_status, table
 
 __all__ = ["add_arguments", "run", "main"]
 
@@ -42,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the bench, print its table, write the JSON; the exit status is `exit_status`'s."""
-    from ..tables import console as tables_console
+    from derivcheck.tables import console as tables_console
 
     console = tables_console()
     res = run_bench(

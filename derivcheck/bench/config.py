@@ -25,7 +25,7 @@ class BenchConfig:
     cuda_batch: int = 1024
     cuda_dtypes: tuple = ("float64", "float32")
     cuda_formulations: tuple = ("dims", "cdist", "eq8")  # numeric.autograd.FORMULATIONS timed on the GPU
-    cuda_hvp_methods: tuple = ("double_backward", "func")  # numeric.second_order.METHODS timed on the GPU
+    cuda_hvp_methods: tuple = ("double_backward", "func")  # numeric.autograd.second_order.METHODS timed on the GPU
     dim: int = 3
     repeats: int = 7
     rss: bool = True  # subprocess peak-RSS measurements (seconds each: a fresh interpreter)

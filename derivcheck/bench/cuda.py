@@ -10,7 +10,7 @@ batch 1024 in FULL):
   NumPy parameters are; each formulation of `BenchConfig.cuda_formulations` (autograd through r^2
   "dims", through torch.cdist, and "eq8": dL/dW by autograd, dL/dZ by the efficient form of eq. (8))
   is timed and the fastest one is the gradient of the targets (all are recorded).
-* H v: ``numeric.second_order.hvp(..., as_numpy=False)``, V over the coordinates; each method of
+* H v: ``numeric.autograd.second_order.hvp(..., as_numpy=False)``, V over the coordinates; each method of
   `BenchConfig.cuda_hvp_methods` (double backward, torch.func forward-over-reverse) is timed and the
   fastest one is the H v of the targets (all are recorded).
 * floor: on tensors of the same shapes already on the device, just the matrix products the gradient
@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import problems
-from .config import BenchConfig
-from .targets import record
-from .timing import interleaved_times
+from derivcheck.bench import problems
+from derivcheck.bench.config import BenchConfig
+from derivcheck.bench.targets import record
+from derivcheck.bench.timing import interleaved_times
 
 __all__ = ["bench_cuda", "gpu_floor", "target_ids"]
 

@@ -9,17 +9,16 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from derivcheck.bench.config import FULL, QUICK, SECTIONS, BenchConfig
+from derivcheck.bench.cuda import bench_cuda
+from derivcheck.bench.gradient import bench_gradient
+from derivcheck.bench.hvp import bench_hvp
+from derivcheck.bench.penalty import bench_penalty
+from derivcheck.bench.scaling import bench_scaling
+from derivcheck.bench.suite import bench_suite
+from derivcheck.bench.symbolic import bench_symbolic
+from derivcheck.provenance import atomic_write_json, provenance
 from derive import SpecError
-
-from ..provenance import atomic_write_json, provenance
-from .config import FULL, QUICK, SECTIONS, BenchConfig
-from .cuda import bench_cuda
-from .gradient import bench_gradient
-from .hvp import bench_hvp
-from .penalty import bench_penalty
-from .scaling import bench_scaling
-from .suite import bench_suite
-from .symbolic import bench_symbolic
 
 __all__ = ["run"]
 

@@ -8,10 +8,10 @@ import statistics
 
 import numpy as np
 
-from . import problems
-from .config import BenchConfig
-from .targets import record
-from .timing import interleaved_times, median_time, peak_tracemalloc
+from derivcheck.bench import problems
+from derivcheck.bench.config import BenchConfig
+from derivcheck.bench.targets import record
+from derivcheck.bench.timing import interleaved_times, median_time, peak_tracemalloc
 
 __all__ = ["matmul_products", "kernel_evaluations", "exp_ns_per_element", "cache_bytes", "bench_gradient"]
 

@@ -10,12 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck.bench import problems
+from derivcheck.bench.config import BenchConfig
+from derivcheck.bench.targets import record
+from derivcheck.bench.timing import interleaved_times
 from derive import SpecError
-
-from . import problems
-from .config import BenchConfig
-from .targets import record
-from .timing import interleaved_times
 
 __all__ = ["bench_hvp"]
 

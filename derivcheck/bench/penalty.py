@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from derive.penalty import penalty
-
-from . import problems
-from .config import BenchConfig
-from .targets import record
-from .timing import interleaved_times
+from derivcheck.bench import problems
+from derivcheck.bench.config import BenchConfig
+from derivcheck.bench.targets import record
+from derivcheck.bench.timing import interleaved_times
+from derive.primitives.penalty import penalty
 
 __all__ = ["bench_penalty", "PENALTY"]
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..provenance import atomic_write_bytes
-from . import problems
-from .config import BenchConfig
-from .targets import record
-from .timing import fit_exponent, median_time, peak_tracemalloc
+from derivcheck.bench import problems
+from derivcheck.bench.config import BenchConfig
+from derivcheck.bench.targets import record
+from derivcheck.bench.timing import fit_exponent, median_time, peak_tracemalloc
+from derivcheck.provenance import atomic_write_bytes
 
 __all__ = ["bench_scaling", "plot_scaling"]
 

@@ -8,9 +8,9 @@ import subprocess
 import sys
 import time
 
-from .config import BenchConfig
-from .problems import REPO
-from .targets import record
+from derivcheck.bench.config import BenchConfig
+from derivcheck.bench.problems import REPO
+from derivcheck.bench.targets import record
 
 __all__ = ["SUITE_COMMANDS", "bench_suite"]
 

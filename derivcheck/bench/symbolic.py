@@ -10,10 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck.bench.config import BenchConfig
+from derivcheck.bench.targets import record
 from derive import Net
-
-from .config import BenchConfig
-from .targets import record
 
 __all__ = ["bench_symbolic"]
 

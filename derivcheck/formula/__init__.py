@@ -23,10 +23,10 @@ Modules: `view` (what a formula sees), `claim` (FormulaClaim, Family, verdicts),
 counterexample search, `check_formula`), `proof` (the symbolic proof, `prove_formula`).
 """
 
-from .claim import LAYER_SETS, Counterexample, Family, FormulaClaim, FormulaVerdict, layers_of
-from .proof import PROOF_SECONDS, prove_formula
-from .search import check_formula
-from .view import QUANTITIES, View, true_value, view
+from derivcheck.formula.claim import LAYER_SETS, Counterexample, Family, FormulaClaim, FormulaVerdict, layers_of
+from derivcheck.formula.proof import PROOF_SECONDS, prove_formula
+from derivcheck.formula.search import check_formula
+from derivcheck.formula.view import QUANTITIES, View, true_value, view
 
 __all__ = [
     "View",

@@ -10,10 +10,9 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from derivcheck.formula.view import QUANTITIES, View
 from derive import MLP, Net, Params, SpecError
 from numeric.compare import Finding
-
-from .view import QUANTITIES, View
 
 __all__ = ["LAYER_SETS", "Family", "FormulaClaim", "Counterexample", "FormulaVerdict", "layers_of"]
 

@@ -1,17 +1,17 @@
 """Symbolic proof of a formula claim for a fixed small size: the View's entries are exact SymPy
-expressions (derive.formula_view.symbolic_view), and claimed minus true must be exactly 0
+expressions (derive.symbolic.formula_view.symbolic_view), and claimed minus true must be exactly 0
 (derive.decide.all_zero, within one time limit)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from derivcheck.formula.claim import FormulaClaim, layers_of
+from derivcheck.formula.view import View, true_value
 from derive import MLP, Net
-from derive.decide import Timeout, all_zero, time_limit
-from derive.formula_view import symbolic_view
-
-from .claim import FormulaClaim, layers_of
-from .view import View, true_value
+from derive.decide import all_zero
+from derive.step_limits import Timeout, time_limit
+from derive.symbolic.formula_view import symbolic_view
 
 __all__ = ["PROOF_SECONDS", "prove_formula"]
 

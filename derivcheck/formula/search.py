@@ -10,12 +10,11 @@ import numpy as np
 from hypothesis import HealthCheck, find, settings
 from hypothesis.errors import NoSuchExample
 
+from derivcheck.formula.claim import Counterexample, FormulaClaim, FormulaVerdict, layers_of
+from derivcheck.formula.proof import prove_formula
+from derivcheck.formula.view import true_value, view
 from derive import Params, SpecError
 from numeric.compare import Finding, report, tolerance
-
-from .claim import Counterexample, FormulaClaim, FormulaVerdict, layers_of
-from .proof import prove_formula
-from .view import true_value, view
 
 __all__ = ["check_formula"]
 

@@ -31,11 +31,21 @@ Modules (one job each):
 
 from __future__ import annotations
 
-from .cli import add_arguments, run
-from .logs import write_log
-from .methods import ADAM_LR, DEFAULT_ITERS, METHODS, TrainRun, auto_lr, check_kernel, compare, penalty_warnings, train
-from .report import sharpness_path, training_report, trajectory_checks
-from .tasks import TASKS, Task, diabetes_task, make_task, synthetic_task
+from derivcheck.train.cli import add_arguments, run
+from derivcheck.train.logs import write_log
+from derivcheck.train.methods import (
+    ADAM_LR,
+    DEFAULT_ITERS,
+    METHODS,
+    TrainRun,
+    auto_lr,
+    check_kernel,
+    compare,
+    penalty_warnings,
+    train,
+)
+from derivcheck.train.report import sharpness_path, training_report, trajectory_checks
+from derivcheck.train.tasks import TASKS, Task, diabetes_task, make_task, synthetic_task
 
 __all__ = [
     "TASKS",

@@ -12,15 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from derivcheck.netspec import add_net_arguments, net_from_args
+from derivcheck.tables import progress, wrap_lines
+from derivcheck.train.logs import write_log
+from derivcheck.train.methods import DEFAULT_ITERS, METHODS, TrainRun, check_kernel, penalty_warnings, train
+from derivcheck.train.report import training_report
+from derivcheck.train.tasks import TASKS, make_task
 from derive import SpecError
 from numeric.validate import check_net_memory
-
-from ..netspec import add_net_arguments, net_from_args
-from ..tables import progress, wrap_lines
-from .logs import write_log
-from .methods import DEFAULT_ITERS, METHODS, TrainRun, check_kernel, penalty_warnings, train
-from .report import training_report
-from .tasks import TASKS, make_task
 
 __all__ = ["add_arguments", "run"]
 

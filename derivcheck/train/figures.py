@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from derivcheck.provenance import atomic_write_bytes
+from derivcheck.train.methods import TrainRun
+from derivcheck.train.tasks import Task
 from derive import Params
 from numeric import optim
-
-from ..provenance import atomic_write_bytes
-from .methods import TrainRun
-from .tasks import Task
 
 __all__ = ["COLORS", "save_png", "curves_figure", "layout_figure", "spectrum_figure"]
 

@@ -6,10 +6,9 @@ import csv
 import io
 from pathlib import Path
 
+from derivcheck.provenance import atomic_write_json, atomic_write_text, provenance
+from derivcheck.train.methods import TrainRun
 from derive import SpecError
-
-from ..provenance import atomic_write_json, atomic_write_text, provenance
-from .methods import TrainRun
 
 __all__ = ["write_log"]
 

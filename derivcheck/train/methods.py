@@ -23,11 +23,10 @@ from typing import cast
 
 import numpy as np
 
+from derivcheck.train.tasks import Task
 from derive import Net, Params, SpecError
 from numeric import optim
 from numeric.flat import unflatten
-
-from .tasks import Task
 
 __all__ = ["METHODS", "DEFAULT_ITERS", "ADAM_LR", "check_kernel", "penalty_warnings", "auto_lr", "TrainRun", "train", "compare"]
 
@@ -45,7 +44,7 @@ def check_kernel(net: Net, allow_nonsmooth: bool = False) -> str | None:
     Raises:
         SpecError: g'(0+) != 0 (or undecided) and not `allow_nonsmooth`.
     """
-    from derive.decide import attempt
+    from derive.step_limits import attempt
 
     dg0, why = attempt(lambda: net.g.dg0)
     if dg0 is not None and attempt(lambda: net.g.gradient_at_0)[0]:

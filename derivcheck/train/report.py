@@ -10,12 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck.provenance import atomic_write_json, provenance, versions
+from derivcheck.train.figures import curves_figure, layout_figure, spectrum_figure
+from derivcheck.train.methods import TrainRun, compare
+from derivcheck.train.tasks import TASKS, Task, make_task
 from numeric import optim
-
-from ..provenance import atomic_write_json, provenance, versions
-from .figures import curves_figure, layout_figure, spectrum_figure
-from .methods import TrainRun, compare
-from .tasks import TASKS, Task, make_task
 
 __all__ = ["trajectory_checks", "sharpness_path", "training_report"]
 
@@ -73,7 +72,7 @@ def training_report(
     ``out_dir/training.json`` (every number in the report). Returns (tex, pdf or None).
     With `task` (what ``train --report`` or ``report --net`` asked for) the report covers that task alone.
     """
-    from ..latex import render
+    from derivcheck.latex import render
 
     out_dir = Path(out_dir)
     prov = provenance(seed, argv)

@@ -15,9 +15,10 @@
 keyword-only (dtype=np.float64 or np.float32, device="cpu").
 """
 
-from . import reference
-from .common import Cache, loss_and_dA
-from .fast import distances, forward, gradients
-from .hvp import hessian, hvp, loss_hessian_times
+from numeric.manual import reference
+from numeric.manual.common import Cache, loss_and_dA
+from numeric.manual.fast import distances, forward, gradients
+from numeric.manual.hvp import hessian, hvp
+from numeric.manual.loss_hessian import loss_hessian_times
 
 __all__ = ["gradients", "hvp", "hessian", "forward", "Cache", "distances", "loss_and_dA", "loss_hessian_times", "reference"]

@@ -25,10 +25,9 @@ from typing import Any
 import numpy as np
 
 from derive import MLP, Gradients, Net, Params, compile_net
-
-from ..validate import check_inputs, coincidence_error
-from . import penalty, reference
-from .common import Cache, Singular, check_device, engine_dtype, loss_and_dA, pair_terms
+from numeric.manual import penalty, reference
+from numeric.manual.common import Cache, Singular, check_device, engine_dtype, loss_and_dA, pair_terms
+from numeric.validate import check_inputs, coincidence_error
 
 __all__ = ["gradients", "forward", "backward", "distances", "Cache", "Singular"]
 

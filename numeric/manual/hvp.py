@@ -16,13 +16,12 @@ import numpy as np
 
 from derive import MLP, Net, Params, SpecError
 from derive.layout import n_main
-
-from ..flat import shapes as flat_shapes
-from . import reference
-from .common import Singular, check_device, engine_dtype
-from .fast import forward
-from .loss_hessian import loss_hessian_times
-from .r_operator import r_operator
+from derive.layout import shapes as flat_shapes
+from numeric.manual import reference
+from numeric.manual.common import Singular, check_device, engine_dtype
+from numeric.manual.fast import forward
+from numeric.manual.loss_hessian import loss_hessian_times
+from numeric.manual.r_operator import r_operator
 
 __all__ = ["hvp", "hessian", "loss_hessian_times", "r_operator"]
 

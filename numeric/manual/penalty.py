@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from derive import Net, SpecError
-from derive.penalty import coincidence_error
+from derive.primitives.penalty import coincidence_error
 
 __all__ = ["first_order", "second_order", "total", "fused_ok", "lean_layer"]
 
@@ -91,7 +91,7 @@ def total(net, cache) -> float:
 
 
 def fused_ok(net: Net) -> bool:
-    """Every penalty of the net has a numexpr form (derive.penalty.Penalty.fused)."""
+    """Every penalty of the net has a numexpr form (derive.primitives.penalty.Penalty.fused)."""
     return all(p.fused is not None for p in net.penalties)
 
 

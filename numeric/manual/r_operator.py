@@ -33,11 +33,10 @@ import numpy as np
 
 from derive import MLP, Net, SpecError, compile_net
 from derive.layout import split as split_direction
-
-from ..validate import coincidence_error
-from . import penalty
-from .common import Cache, Singular, hvp_coordinate_terms, loss_and_dA
-from .loss_hessian import loss_hessian_times
+from numeric.manual import penalty
+from numeric.manual.common import Cache, Singular, hvp_coordinate_terms, loss_and_dA
+from numeric.manual.loss_hessian import loss_hessian_times
+from numeric.validate import coincidence_error
 
 __all__ = ["r_operator"]
 

@@ -22,10 +22,9 @@ from typing import Any
 import numpy as np
 
 from derive import MLP, Gradients, Net, Params, compile_net
-
-from ..validate import check_inputs, check_theta, coincidence_error
-from . import penalty
-from .common import Cache, check_device, engine_dtype, loss_and_dA, pair_terms
+from numeric.manual import penalty
+from numeric.manual.common import Cache, check_device, engine_dtype, loss_and_dA, pair_terms
+from numeric.validate import check_inputs, check_theta, coincidence_error
 
 __all__ = ["gradients", "forward", "distances", "kernel_forward", "coordinate_gradient", "dense_forward", "dense_backward"]
 

@@ -19,11 +19,11 @@ Modules:
     * `rigid`: rigid-motion bookkeeping of a spatial net's flat parameters (centroid, residuals, overlap).
 """
 
-from .device import to_host
-from .first_order import adam, gd
-from .newton import CGResult, newton_cg, steihaug_cg, top_eigenvalue
-from .problem import Problem, Record, Result, net_problem, torch_problem
-from .rigid import node_centroid, rigid_overlap, rigid_residuals
+from numeric.optim.device import to_host
+from numeric.optim.first_order import adam, gd
+from numeric.optim.newton import CGResult, newton_cg, steihaug_cg, top_eigenvalue
+from numeric.optim.problem import Problem, Record, Result, net_problem, torch_problem
+from numeric.optim.rigid import node_centroid, rigid_overlap, rigid_residuals
 
 __all__ = [
     "Problem",

@@ -9,9 +9,8 @@ from collections.abc import Callable
 import numpy as np
 
 from derive import SpecError
-
-from .device import copy, norm, zeros_like
-from .problem import Problem, Record, Result, evaluate, is_finite, make_record, start_run
+from numeric.optim.device import copy, norm, zeros_like
+from numeric.optim.problem import Problem, Record, Result, evaluate, is_finite, make_record, start_run
 
 __all__ = ["gd", "adam"]
 

@@ -13,9 +13,8 @@ from functools import partial
 import numpy as np
 
 from derive import SpecError
-
-from .device import copy, norm, zeros_like
-from .problem import Problem, Record, Result, is_finite, make_record, start_run
+from numeric.optim.device import copy, norm, zeros_like
+from numeric.optim.problem import Problem, Record, Result, is_finite, make_record, start_run
 
 __all__ = ["CGResult", "steihaug_cg", "newton_cg", "top_eigenvalue"]
 
@@ -200,6 +199,6 @@ def top_eigenvalue(
     This is the lambda_max of the descent lemma (a step below 2 / lambda_max decreases the loss;
     negative curvature only helps descent). If H has no positive eigenvalue the answer is <= 0.
     """
-    from ..spectrum import top_eigenpair
+    from numeric.spectrum import top_eigenpair
 
     return float(top_eigenpair(hvp_fn, n, which="LA", iters=iters, seed=seed, rtol=rtol).value)

@@ -23,11 +23,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from derive import MLP, Net, Params, SpecError
-
-from ..flat import flatten, unflatten
-from ..manual import gradients
-from ..manual import hvp as manual_hvp
-from .device import all_finite, copy, is_torch, nan_like, norm
+from numeric.flat import flatten, unflatten
+from numeric.manual import gradients
+from numeric.manual import hvp as manual_hvp
+from numeric.optim.device import all_finite, copy, is_torch, nan_like, norm
 
 __all__ = ["Problem", "Record", "Result", "net_problem", "torch_problem", "make_record", "evaluate", "is_finite", "start_run"]
 
@@ -91,7 +90,7 @@ def torch_problem(
     """The same objective as `net_problem` on the torch engine, kept on `device` ("cpu" or "cuda").
 
     The flat parameters x, the gradient and H v are torch tensors on the device (numeric.flat's layout,
-    through `numeric.second_order.flat_loss`); the gradient by autograd w.r.t. x (the coordinates
+    through `numeric.autograd.second_order.flat_loss`); the gradient by autograd w.r.t. x (the coordinates
     directly: no dL/dW is formed or copied), H v by double backward. Only the loss leaves the device.
 
     Returns:
@@ -102,7 +101,7 @@ def torch_problem(
     """
     import torch
 
-    from ..second_order import flat_loss, function_hvp
+    from numeric.autograd.second_order import flat_loss, function_hvp
 
     f, x0 = flat_loss(net, params, X, Y, dtype=dtype, device=device)
 

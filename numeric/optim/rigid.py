@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from derive import Net
-
-from ..compare import rotation_moment, tolerance, translation_sum
-from ..flat import unflatten
+from numeric.compare import rotation_moment, tolerance, translation_sum
+from numeric.flat import unflatten
 
 __all__ = ["node_centroid", "rigid_residuals", "rigid_overlap"]
 
@@ -39,7 +38,7 @@ def rigid_overlap(net: Net, x: np.ndarray, eigenvectors: np.ndarray) -> np.ndarr
     """For each eigenvector q_k (columns, n x m) the squared norm of its projection onto the span of
     the rigid motions (D translations, D(D-1)/2 rotations) at the coordinates x: 1 for a pure rigid
     mode, 0 for one orthogonal to every rigid motion."""
-    from ..spectrum import rigid_motions
+    from numeric.spectrum import rigid_motions
 
     T, Rv = rigid_motions(_coords(net, x), eigenvectors.shape[0])
     U, s, _ = np.linalg.svd(np.concatenate([T, Rv], axis=1), full_matrices=False)

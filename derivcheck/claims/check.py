@@ -1,0 +1,47 @@
+"""Checking claims files: a document's worked numbers (TOML, `derivcheck.claims.file`) against the
+manual engine (derivcheck.claims.worked) and its formulas (Python modules defining ``DOCUMENT`` and
+``CLAIMS``, derivcheck.claims.formulas), each claim's outcome a `Result` and each file's a
+`DocumentResult` (derivcheck.claims.result). Formula files are code: they are imported, like a test
+module. The names of those modules are re-exported here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from derivcheck.claims.file import load_worked
+from derivcheck.claims.formulas import formula_result, load_formulas
+from derivcheck.claims.result import REPO, DocumentResult, Result, display_path
+from derivcheck.claims.worked import check_worked
+from derivcheck.formula import check_formula
+from derive import SpecError
+
+__all__ = ["Result", "DocumentResult", "check_worked", "load_formulas", "check_file", "check_files", "REPO"]
+
+
+def check_file(path: str | Path, *, seed: int = 0, cases: int = 60, prove: bool = True, only: str | None = None) -> DocumentResult:
+    """Check one claims file (.toml worked numbers or .py formulas)."""
+    path = Path(path)
+    if path.suffix == ".toml":
+        wf = load_worked(path)
+        if only:
+            wf.claims = [c for c in wf.claims if c.id == only]
+        return DocumentResult(str(path), wf.doc_id, wf.title, wf.source, check_worked(wf), wf.note)
+    if path.suffix == ".py":
+        doc, claims = load_formulas(path)
+        if only:
+            claims = [c for c in claims if c.id == only]
+        shown = display_path(path)
+        results = [formula_result(check_formula(c, seed=seed, cases=cases, prove=prove, source=shown)) for c in claims]
+        return DocumentResult(
+            str(path),
+            str(doc.get("id", path.stem)),
+            str(doc.get("title", path.stem)),
+            str(doc.get("source", "")),
+            results,
+            str(doc.get("note", "")),
+        )
+    raise SpecError(f"{path.name}: unknown claims file type", "use .toml (worked numbers) or .py (formulas)")
+
+
+def check_files(paths, **kw) -> list[DocumentResult]:
+    return [check_file(p, **kw) for p in paths]

@@ -1,0 +1,213 @@
+"""`derivcheck verify`: the verification matrix.
+
+Every library kernel x activation x loss on small nets, plus seeded hypothesis-drawn nets, through
+every engine: symbolic ground truth (50 digits), manual (float64 and float32), torch CPU, torch CUDA
+when present, central finite differences and the Taylor test; first order and H v. Writes
+`results.json` atomically (schema in README).
+
+With a network (``--net FILE`` or the network flags of `derivcheck.netspec`) the cases are that network's
+instead: ``--cases`` drawn parameter sets and the adversarial ones (`derivcheck.verify.usernet`), judged the same way.
+
+Where each part lives (this module re-exports them; import from here): derivcheck/verify/cases.py (the
+cases), derivcheck/verify/checks.py (`run_case`, the checks), derivcheck/verify/summary.py (the summary
+and its table); this module holds the command (`add_arguments`, `run`).
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+
+from derivcheck.netspec import add_net_arguments, net_from_args, net_given
+from derivcheck.provenance import atomic_write_json, check_out_path, provenance
+from derivcheck.verify.cases import drawn_cases, matrix_cases
+from derivcheck.verify.checks import ENGINES, run_case
+from derivcheck.verify.summary import never_checked, summarise, summary_table
+from derive import SpecError
+from numeric.engines import ENGINES as ENGINE_TABLE
+from numeric.validate import check_net_memory
+
+__all__ = ["run", "add_arguments", "SCHEMA"]
+
+SCHEMA = "derivcheck.results/1"
+
+
+def _argv(args) -> list[str]:
+    """The command line that reproduces this run (also when called from Python, not the shell)."""
+    argv = ["verify", "--seed", str(args.seed), "--engines", args.engines, "--out", str(args.out)]
+    if args.quick:
+        argv.append("--quick")
+    if args.drawn is not None:
+        argv += ["--drawn", str(args.drawn)]
+    if args.only:
+        argv += ["--only", args.only]
+    if net_given(args):
+        argv += [*shlex.split(net_from_args(args).flags), "--cases", str(args.cases)]
+    return argv
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--quick", action="store_true", help="a covering subset (under 60 s)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of every random case (printed, recorded); default: with --net, its [data] seed (as check-grad), else 0",
+    )
+    p.add_argument("--out", default="reports/build/results.json", help="results file (written atomically)")
+    from derivcheck.tables import add_json_argument
+
+    add_json_argument(p, "the results (the same document as --out)")
+    p.add_argument(
+        "--engines",
+        default=",".join(ENGINES),
+        help=f"comma-separated subset of {','.join(ENGINES)} (the symbolic ground truth always runs)",
+    )
+    p.add_argument("--drawn", type=int, default=None, help="number of hypothesis-drawn nets (default 24, quick 6)")
+    p.add_argument("--only", default=None, help="run only the case with this id (as printed for a failure)")
+    p.add_argument(
+        "--cases", type=int, default=20, help="with a network (--net or flags): drawn parameter sets, plus the adversarial ones"
+    )
+    add_net_arguments(p)
+
+
+def run(args) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    from derivcheck.tables import console as tables_console
+    from derivcheck.tables import progress, show
+
+    console = tables_console(stderr=True)
+    engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown:
+        raise SpecError(f"unknown engine {unknown[0]!r}", f"use a comma-separated subset of {','.join(ENGINES)}")
+    check_out_path(args.out, "--out")
+    if not engines:
+        raise SpecError("no engine selected (--engines is empty)", f"use a comma-separated subset of {','.join(ENGINES)}")
+    # No verdict without evidence: an engine that cannot run here is "not run" in every summary, and a
+    # run in which nothing is compared with the ground truth is refused before it starts.
+    not_run = {}
+    for name in (n for n in ENGINE_TABLE if n in engines):
+        ok, why = ENGINE_TABLE[name].available()
+        if not ok:
+            not_run[name] = why
+    compared = [e for e in engines if e not in not_run and e != "taylor"]
+    if not compared:
+        what = ", ".join(f"{e} ({not_run[e]})" if e in not_run else e for e in engines)
+        raise SpecError(
+            f"--engines {args.engines!r} compares nothing with the ground truth here: {what}",
+            "add an engine that runs on this machine, e.g. --engines manual,torch-cpu",
+        )
+    drawn = args.drawn if args.drawn is not None else (6 if args.quick else 24)
+    if drawn < 0:
+        raise SpecError(f"--drawn {drawn} is negative", "use a count >= 0")
+    t0 = time.perf_counter()
+    user = net_from_args(args) if net_given(args) else None
+    if args.seed is None:  # the spec's [data] seed, as check-grad takes it (0 without a spec file)
+        args.seed = user.data.seed if user is not None else 0
+    if args.seed < 0:
+        raise SpecError(f"seed {args.seed} is negative", "use a seed >= 0")
+    if user is not None:
+        from derivcheck.verify.usernet import net_cases
+
+        check_net_memory(user.net, user.data.batch)  # refused in one line before any case is drawn
+
+        if args.quick or args.drawn is not None:
+            raise SpecError(
+                "--quick and --drawn choose the library matrix, not a network's cases", "with --net or network flags give --cases N"
+            )
+
+        cases = net_cases(user, args.seed, args.cases)
+    else:
+        cases = matrix_cases(args.seed, args.quick) + drawn_cases(args.seed, drawn)
+    if args.only:
+        cases = [c for c in cases if c.id == args.only]
+        if not cases:
+            raise SpecError(f"no case {args.only!r} for seed {args.seed}", "copy the id from a failure line")
+    what = "" if user is None else f" of {user.net.describe()}"
+    console.print(f"derivcheck verify: {len(cases)} cases{what}, seed {args.seed}, engines {','.join(engines)}")
+
+    def reproduce(case_id: str) -> str:
+        if user is not None:
+            return f"derivcheck verify {user.flags} --cases {args.cases} --seed {args.seed} --only {case_id}"
+        return f"derivcheck verify --seed {args.seed} --only {case_id}" + (" --quick" if args.quick else "")
+
+    records = []
+    with progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
+        task = bar.add_task("verifying", total=len(cases))
+        for case in cases:
+            bar.update(task, description=f"{case.id} {case.net.describe()[:50]}")
+            try:
+                records.append(run_case(case, engines, reproduce=reproduce(case.id)))
+            except SpecError as exc:
+                records.append(
+                    {
+                        "id": case.id,
+                        "net": case.net.describe(),
+                        "spec": case.spec(),
+                        "seed": case.seed,
+                        "errors": {},
+                        "identities": {},
+                        "skipped": [],
+                        "pass": False,
+                        "failures": [{"engine": "input", "quantity": "-", "message": str(exc)}],
+                    }
+                )
+            bar.advance(task)
+    wall = time.perf_counter() - t0
+    summary = summarise(records, engines)
+    unchecked = never_checked(records, engines, not_run)
+    failures = []
+    for r in records:
+        for f in r["failures"]:
+            failures.append({**f, "case": r["id"], "net": r["net"], "reproduce": reproduce(r["id"])})
+    n_checks = sum(len(q) for r in records for q in r["errors"].values()) + sum(
+        len(i) for r in records for i in r["identities"].values()
+    )
+    if n_checks == 0 and not failures:
+        raise SpecError(
+            f"no check ran ({len(records)} cases, engines {','.join(engines)}): no verdict without evidence",
+            "choose engines and cases that apply, e.g. --engines manual",
+        )
+    result = {
+        "schema": SCHEMA,
+        "provenance": provenance(args.seed, _argv(args)),
+        "summary": {
+            "verdict": "pass" if not failures else "fail",
+            "cases": len(records),
+            "checks": n_checks,
+            "failures": len(failures),
+            "wall_time_s": round(wall, 2),
+            "quick": bool(args.quick),
+            "engines": [e for e in engines if e not in not_run],
+            "not_run": {e: why for e, why in not_run.items()},
+            "not_checked": unchecked,
+        },
+        **summary,
+        "failures": failures,
+        "cases": records,
+    }
+    out = atomic_write_json(Path(args.out), result)
+    json_to = getattr(args, "json", None)  # run() is also called with a plain namespace
+    if json_to is not None:
+        from derivcheck.tables import write_json
+
+        write_json(json_to, result)
+    table = summary_table(summary["table"], args.seed)
+    if json_to != "-":
+        show(table)
+    for f in failures:
+        console.print(f"[red]FAIL[/red] {f['case']} {f['net']}: {f['message']}\n  reproduce: {f['reproduce']}")
+    console.print(
+        f"{len(records)} cases, {n_checks} checks, {len(failures)} failures in {wall:.1f} s; seed {args.seed}; results in {out}"
+    )
+    for e, why in not_run.items():
+        console.print(f"not run: {e} ({why})")
+    by_reason: dict[str, list[str]] = {}
+    for e, why in unchecked.items():  # requested, but skipped on every case: no evidence either way
+        by_reason.setdefault(why, []).append(e)
+    for why, es in by_reason.items():
+        console.print(f"never checked: {', '.join(es)} ({why})")
+    return 0 if not failures else 1

@@ -1,0 +1,152 @@
+"""The ground truth: exact loss, gradients, Hessian and Hessian-vector products of a `Net` or `MLP`,
+evaluated at 50 digits (mpmath) from the compiled program (derive.symbolic.compiled_program) and returned as
+float64 under the engine contract."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+
+from derive import layout
+from derive.errors import SpecError
+from derive.net import MLP, Gradients, Net, Params
+from derive.symbolic.compiled_program import cached_mpmath_program
+from derive.symbolic.truth_inputs import check_coincident_nodes, check_finite64, check_host_float64, exact_inputs, split_arrays
+
+__all__ = ["gradients", "hessian", "hvp"]
+
+
+def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device: str | None = "cpu", dps: int = 50) -> Gradients:
+    """Loss and first derivatives, exactly, evaluated at `dps` digits (the ground truth).
+
+    Args:
+        net: Net or MLP. params: Z (spatial) or W, and b. X: B x N_1. Y: B x N_L (float64 values are
+            converted to mpmath exactly).
+        dtype, device: np.float64 and "cpu" (or None) only: the engine contract's arguments.
+        dps: decimal digits of the evaluation.
+
+    Returns:
+        `Gradients` (engine "symbolic") with float64 arrays in loss, dW, dZ, db, dX, delta, dA (as
+        numeric.manual returns) and the mpf arrays (dtype object) in ``extra["mp"]`` (same fields).
+
+    Raises:
+        SpecError: bad shapes, NaN/Inf, coincident nodes with g'(0) != 0, dtype/device other than
+        float64 on the host.
+    """
+    check_host_float64(dtype, device)
+    B, _, vals = exact_inputs(net, params, X, Y)
+    cp = cached_mpmath_program(net, B, False, None)
+    with mpmath.workdps(dps):
+        out = cp.gradient["mpmath"](*vals)
+    N, L = net.widths, net.L
+    loss = out[0]
+    pos = 1
+    pshapes = [(n, net.dim) for n in N] if net.spatial else [(N[l + 1], N[l]) for l in range(L - 1)]
+    dP, k = split_arrays(out[pos:], pshapes)
+    pos += k
+    dtheta = None
+    if net.spatial and net.free:
+        dtheta, k = split_arrays(out[pos:], [(N[l + 1], N[l]) for l in range(L - 1)])
+        pos += k
+    db = None
+    if net.bias:
+        db, k = split_arrays(out[pos:], [(n,) for n in N[1:]])
+        pos += k
+    if net.spatial:
+        dW, k = split_arrays(out[pos:], [(N[l + 1], N[l]) for l in range(L - 1)])
+        pos += k
+        dZ = dP
+    else:
+        dW, dZ = dP, None
+    dX = split_arrays(out[pos:], [(B, N[0])])[0][0]
+    pos += B * N[0]
+    per_layer = [(B, n) for n in N[1:]]
+    delta, k = split_arrays(out[pos:], per_layer)
+    pos += k
+    dA = split_arrays(out[pos:], per_layer)[0]
+    mp = dict(loss=loss, dW=dW, dZ=dZ, db=db, dX=dX, delta=[None, *delta], dA=[dX, *dA], dtheta=dtheta)
+    f64 = lambda q: None if q is None else [a.astype(np.float64) for a in q]  # noqa: E731
+    dX64 = dX.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        check_finite64("loss", [float(loss)])
+        for what, arrs in (("dW", dW), ("dZ", dZ or []), ("db", db or []), ("dX", [dX])):
+            for a in arrs:
+                check_finite64(what, a.astype(np.float64))
+    return Gradients(
+        loss=float(loss),
+        dW=[a.astype(np.float64) for a in dW],
+        dZ=f64(dZ),
+        db=f64(db),
+        dX=dX64,
+        engine="symbolic",
+        extra={"mp": mp, "dps": dps},
+        delta=[None, *(a.astype(np.float64) for a in delta)],
+        dA=[dX64, *(a.astype(np.float64) for a in dA)],
+        dtheta=f64(dtheta),
+    )
+
+
+def hessian(
+    net: Net | MLP,
+    params: Params,
+    X,
+    Y,
+    *,
+    wrt: str | None = None,
+    dtype=np.float64,
+    device: str | None = "cpu",
+    dps: int = 50,
+    mp: bool = False,
+):
+    """The exact Hessian of the loss, evaluated at `dps` digits.
+
+    Layout (MATH.md "Second order", derive.layout): wrt=None is every parameter, coordinates layer by
+    layer, node by node, dimension last (spatial) or weights (layer 2.., row-major) for an MLP, then
+    the biases, mixed blocks included; wrt="Z" (spatial) / "W" (MLP) is that group alone, no biases.
+
+    Returns:
+        n x n float64 array, or an mpmath.matrix of mpf with ``mp=True``.
+    """
+    check_host_float64(dtype, device)
+    layout.check_wrt(net, wrt)
+    B, P, vals = exact_inputs(net, params, X, Y)
+    if net.spatial:
+        check_coincident_nodes(net, P, order=2)
+    # Without biases wrt=None and the main group are the same variables: one compiled program.
+    cp = cached_mpmath_program(net, B, True, wrt if net.bias else None)
+    with mpmath.workdps(dps):
+        H = cp.hessian_matrix(vals, "mpmath")
+        if mp:
+            return mpmath.matrix(H)
+    out = np.array([[float(v) for v in row] for row in H], dtype=np.float64)
+    check_finite64("Hessian", out)
+    return out
+
+
+def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: str | None = "cpu", dps: int = 50):
+    """H v from the exact Hessian, at `dps` digits.
+
+    Args:
+        V: a direction in derive.layout's form: a list of blocks (Z_1..Z_L or W_2..W_L, then
+            optionally b_2..b_L; the first group alone means a zero bias direction) or a flat vector.
+
+    Returns:
+        H v in V's form: a list of float64 arrays shaped like V's blocks, or a flat float64 vector.
+    """
+    check_host_float64(dtype, device)
+    main, bias, repack = layout.split(net, V, np.float64)
+    # H restricted to the main group times v_main is the main part of H (v_main, 0): the smaller Hessian.
+    H = hessian(net, params, X, Y, wrt=None if bias is not None else layout.main_group(net), dps=dps, mp=True)
+    blocks = main + (bias or [])
+    v = [mpmath.mpf(float(t)) for a in blocks for t in a.reshape(-1)]
+    if len(v) != H.rows:
+        raise SpecError(f"V has {len(v)} entries, the Hessian is {H.rows} x {H.cols}", "shape V like the parameters")
+    with mpmath.workdps(dps):
+        Hv = H * mpmath.matrix(v)
+        flat = [float(Hv[i]) for i in range(H.rows)]
+    check_finite64("H v", flat)
+    out, pos = [], 0
+    for a in blocks:
+        out.append(np.array(flat[pos : pos + a.size], dtype=np.float64).reshape(a.shape))
+        pos += a.size
+    return repack(out[: len(main)], out[len(main) :] if bias is not None else None)
