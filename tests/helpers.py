@@ -1,10 +1,15 @@
 """Shared test helpers: seeded parameters and data for a net, the zoo of nets the exact-engine tests
 run on, and a flat view of a `Gradients`."""
 
+from pathlib import Path
+
 import numpy as np
 
 from derive import MLP, Net, Params
 from numeric.draws import suited_targets
+
+#: the repository root (presets/, examples/, README.md, Makefile)
+REPO = Path(__file__).resolve().parent.parent
 
 #: nets covering every kernel family, activation and loss shape the exact engine handles (spatial and MLP)
 NETS = [

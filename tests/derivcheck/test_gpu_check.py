@@ -4,13 +4,13 @@ syntax and that the commands it runs are ones the CLI accepts (the script itself
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from derivcheck import cli
+from tests.helpers import REPO
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gpu_check.sh"
+SCRIPT = REPO / "scripts" / "gpu_check.sh"
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")

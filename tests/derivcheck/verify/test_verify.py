@@ -1,6 +1,5 @@
 import dataclasses
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,6 +11,7 @@ from derivcheck.verify import cases as verify_cases
 from derivcheck.verify import checks as verify_checks
 from numeric import manual
 from numeric.engines import ENGINES
+from tests.helpers import REPO
 
 ARGS = dict(quick=True, seed=3, engines="manual,torch-cpu,torch-cuda,fd,taylor,hvp", drawn=1, only=None)
 
@@ -178,7 +178,7 @@ def test_scaled_taylor_steps_still_catch_a_wrong_gradient(tmp_path, monkeypatch)
 
 def _without_penalty(tmp_path):
     """The notebook preset without its penalty (kernel tanh(r), g'(0) = 1: no gradient at coincidence)."""
-    text = (Path(__file__).parent.parent / NOTEBOOK).read_text()
+    text = (REPO / NOTEBOOK).read_text()
     net = tmp_path / "nopen.toml"
     net.write_text(text[: text.index("[[network.penalty]]")] + text[text.index("[data]") :])
     return str(net)
@@ -274,7 +274,7 @@ def test_verify_net_seeds_from_the_spec_data_seed_like_check_grad(tmp_path, caps
     --seed still wins, and without a spec file the seed is 0."""
     import argparse
 
-    text = (Path(__file__).parent.parent / "presets/note.toml").read_text().replace("seed = 0", "seed = 5")
+    text = (REPO / "presets/note.toml").read_text().replace("seed = 0", "seed = 5")
     net = tmp_path / "seeded.toml"
     net.write_text(text)
     p = argparse.ArgumentParser()

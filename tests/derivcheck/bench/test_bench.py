@@ -4,13 +4,13 @@ tests do not)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from derivcheck import bench, cli
 from derive import SpecError
+from tests.helpers import REPO
 
 TINY = bench.BenchConfig(
     symbolic=(((2, 2), 1.0), ((2, 2, 2), 8.0), ((2, 3, 2), 45.0)),
@@ -185,7 +185,7 @@ def test_suite_timing_is_recorded_as_skipped_in_tiny_runs(results):
 
 def test_suite_commands_are_make_tests_and_verify_quick():
     cmd, limit, _ = bench.SUITE_COMMANDS["suite.make_test"]
-    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    makefile = (REPO / "Makefile").read_text()
     assert "-m pytest -q -n 2 -p no:cacheprovider -p no:benchmark --hypothesis-profile" in makefile  # same flags as here
     assert "derivcheck bench --out bench/results.json" in makefile  # `make bench` is the verb
     assert cmd[1:] == ["-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "-p", "no:benchmark", "--hypothesis-profile=ci"]

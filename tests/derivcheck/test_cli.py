@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import importlib
 import json
-from pathlib import Path
 
 import pytest
 
 from derivcheck import cli
+from tests.helpers import REPO
 
 
 @pytest.mark.parametrize("verb", sorted(cli.VERBS))
@@ -116,7 +116,7 @@ def test_a_reader_that_goes_away_is_a_quiet_exit_141_not_1(argv):
     import subprocess
     import sys
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = REPO
     p = subprocess.Popen([sys.executable, "-m", "derivcheck", *argv], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert p.stdout is not None
     p.stdout.close()  # the reader leaves before the first line (the command takes a second to start)

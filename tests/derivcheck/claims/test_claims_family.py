@@ -4,7 +4,6 @@ free amplitudes (`theta` in [network]) and a penalty, checked against independen
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from derivcheck.claims import check_file
 from derivcheck.claims.precision import FALSE, HOLDS
 from derive import Net, Params, SpecError
 from numeric.manual import gradients
+from tests.helpers import REPO
 
 Z = [[[0.0, 0.0], [1.0, 0.0]], [[0.5, 1.0], [-0.5, 0.5], [2.0, 1.0]], [[0.0, 2.0]]]
 THETA = [[[0.5, -1.0], [2.0, 0.25], [-0.75, 1.5]], [[1.0, -0.5, 0.25]]]
@@ -132,5 +132,5 @@ def test_dtheta_and_penalty_need_the_family(tmp_path):
 
 
 def test_readme_documents_the_new_quantities():
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    text = (REPO / "README.md").read_text()
     assert "dtheta" in text[text.index("## Claims files") :] and "theta = [" in text

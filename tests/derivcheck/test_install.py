@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from derivcheck import latex
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers import REPO
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ a minus sign, unused or missing parameters). CLI behaviour is tested through `de
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +12,9 @@ from derivcheck.cli import build_parser, main
 from derivcheck.netspec import formula_argv
 from derive import SpecError
 from derive.parse import parse_expr
+from tests.helpers import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 NET = str(ROOT / "examples" / "my_net.toml")
 
 

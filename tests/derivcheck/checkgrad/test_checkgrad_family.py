@@ -2,8 +2,6 @@
 and wiring-cost mistakes and a new user's realistic bugs (finding 6 of u1's trial), each diagnosed by name,
 and the "error grows as nodes approach" sweep staying silent on bugs unrelated to near nodes."""
 
-from pathlib import Path
-
 import catalog_grads as C  # tests/ is on sys.path (pytest rootdir-relative import)
 import numpy as np
 import pytest
@@ -13,8 +11,9 @@ from derivcheck import cli
 from derivcheck.checkgrad.shrink import Judge, separation_sweep
 from derive import SpecError
 from numeric.draws import draw_case, place_pair
+from tests.helpers import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 CASES = 4  # drawn cases per check (plus the adversarial ones): small nets, fast
 
 

@@ -4,7 +4,6 @@ passing (float64, float32, torch tensors, an MLP, a family of sizes), shrinking,
 import re
 import shlex
 from dataclasses import replace
-from pathlib import Path
 
 import catalog_grads as C  # tests/ is on sys.path (pytest rootdir-relative import)
 import numpy as np
@@ -13,8 +12,9 @@ import pytest
 import derivcheck
 from derivcheck import cli
 from derive import MLP, SpecError, VerificationError
+from tests.helpers import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 CASES = 4  # drawn cases per check (plus 5 adversarial ones): small nets, fast
 
 # (function, expected diagnosis, quantities it names, widths of the shrunk counterexample)

@@ -1,14 +1,12 @@
 """The wider model family (MATH.md "The wider model family", issue 16): mse_half, free amplitudes,
 penalties on distances; every engine against the symbolic truth."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from derive import Net, Params, symbolic
 from numeric.engines import ENGINES
-from tests.helpers import random_data, random_params
+from tests.helpers import REPO, random_data, random_params
 
 
 def _engines():
@@ -186,14 +184,14 @@ def test_bad_family_specs_are_one_line_errors():
 
 
 # -- presets and the spec -------------------------------------------------------------------------
-PRESETS = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "presets").glob("*.toml"))
+PRESETS = sorted(p.stem for p in (REPO / "presets").glob("*.toml"))
 
 
 def _preset(name):
     from derivcheck.netspec import load_net
     from numeric.draws import draw_case
 
-    spec = load_net(Path(__file__).resolve().parent.parent / "presets" / f"{name}.toml")
+    spec = load_net(REPO / "presets" / f"{name}.toml")
     return draw_case(spec.net, np.random.default_rng(spec.data.seed), batch=spec.data.batch)
 
 
@@ -238,7 +236,7 @@ def test_flags_build_the_same_net_as_the_spec_file():
 
     parser = argparse.ArgumentParser()
     add_net_arguments(parser)
-    path = Path(__file__).resolve().parent.parent / "presets" / "notebook_tanh_penalty.toml"
+    path = REPO / "presets" / "notebook_tanh_penalty.toml"
     from_file = load_net(path).net
     args = parser.parse_args(
         [
@@ -311,7 +309,7 @@ def test_readme_model_section_states_the_equations_and_its_spec_loads(tmp_path):
 
     from derivcheck.netspec import load_net
 
-    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    text = (REPO / "README.md").read_text()
     model = text.split("## Model", 1)[1].split("\n## ", 1)[0]
     for eq in ("W^l_ij = theta^l_ij g(r^l_ij)", "dJ/dtheta_l = dJ/dW_l * g(R_l)", "1/(2 B K)", "G_l         = (dJ/dr)_l / R_l"):
         assert eq in model

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +17,9 @@ from numeric import optim
 from numeric.compare import tolerance
 from numeric.flat import flatten
 from numeric.manual import gradients
+from tests.helpers import REPO
 
-PRESETS = Path(__file__).resolve().parents[1] / "presets"
+PRESETS = REPO / "presets"
 SEED = 2
 
 

@@ -3,14 +3,14 @@ every bad input as a one-line SpecError."""
 
 import argparse
 import shlex
-from pathlib import Path
 
 import pytest
 
 from derivcheck.netspec import DataOptions, add_net_arguments, load_net, net_flags, net_from_args
 from derive import MLP, Net, SpecError
+from tests.helpers import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 
 
 def _parse(argv):
