@@ -169,16 +169,21 @@ class _Builder:
         return sp.Pow(base, exponent)
 
 
-def parse_expr(text: str, variables: Iterable[str] = ("r",), params: Iterable[str] = ()) -> sp.Expr:
+def parse_expr(
+    text: str, variables: Iterable[str] = ("r",), params: Iterable[str] = (), values: Mapping[str, float] | None = None
+) -> sp.Expr:
     """Parse `text` into a SymPy expression over the given variables and parameter names.
 
     Args:
         text: e.g. ``"exp(-r**2/s**2)"`` or ``"where(r < c, (1 - r/c)**4*(4*r/c + 1), 0)"``.
         variables: names of the free variables (kernels use ``r``).
         params: declared parameter names.
+        values: parameter values to put in while parsing, as exact rationals of their decimal form. Why
+            not substitute afterwards: `symbol` declares some names positive (s, c, ...), and SymPy
+            simplifies with that while building (abs(s) becomes s), which is false for s = -1.
 
     Returns:
-        The SymPy expression; names map to `symbol(name)`.
+        The SymPy expression; names map to `symbol(name)`, or to their value where `values` gives one.
 
     Raises:
         SpecError: for anything outside the whitelist, too long or too deeply nested input.
@@ -194,7 +199,9 @@ def parse_expr(text: str, variables: Iterable[str] = ("r",), params: Iterable[st
         )
     if text.count("(") > MAX_DEPTH:
         raise SpecError(f"expression {text[:40]!r}... is nested too deeply", f"use at most {MAX_DEPTH} parentheses")
-    names = {n: symbol(n) for n in (*variables, *params)}
+    names: dict[str, sp.Expr] = {n: symbol(n) for n in (*variables, *params)}
+    for n, v in (values or {}).items():
+        names[n] = sp.Rational(repr(float(v)))
     try:
         with warnings.catch_warnings():
             # "1if r else 2" and "1r" only warn (SyntaxWarning): refuse them instead of printing a warning.

@@ -2,7 +2,9 @@
 *holds* when |claimed - true| <= u/2 (the true value rounds to it), *holds to rounding* when
 |claimed - true| <= u (1/2 + allowance) (rounding carried through the document), and is *false*
 otherwise; with an explicit tolerance t, it holds iff |claimed - true| <= t. Each band also carries
-the binary slack of the decimal itself (TOLERANCES "printed" times max(1, |true|))."""
+the binary slack of the decimal itself, relative to the true value (TOLERANCES "printed" times |true|):
+no absolute floor, so a claim of -5e-13 for a true 1.2e-36 is false and 500 units in the last printed
+digit are 500 units, whatever the tolerance or the size of the value."""
 
 from __future__ import annotations
 
@@ -52,8 +54,9 @@ def printed(value: Any) -> tuple[float, float]:
 
 def _bands(unit: float, true: float, allowance: float, tolerance: float | None) -> tuple[float, float]:
     """(largest |error| that holds, largest that holds to rounding) for a number printed to `unit`."""
-    # binary floating point of the decimal itself (TOLERANCES "printed")
-    slack = compare.tolerance(np.float64, "printed") * max(1.0, abs(true))
+    # binary floating point of the decimal and of the float64 true value (TOLERANCES "printed"), relative:
+    # an absolute floor (it was max(1, |true|)) let a claim 500 last-digit units off hold
+    slack = compare.tolerance(np.float64, "printed") * abs(true)
     if tolerance is not None:
         return tolerance + slack, tolerance + slack
     return unit / 2 + slack, unit * (0.5 + allowance) + slack

@@ -23,6 +23,7 @@ from fractions import Fraction
 from functools import cached_property
 from typing import cast
 
+import numpy as np
 import sympy as sp
 
 from derive.decide import finite, is_zero
@@ -84,18 +85,20 @@ class Penalty:
                 raise SpecError(f"penalty parameter {k}={v} is not a finite number (in {self.rho!r})", f"give {k} a finite value")
         if self.reduce not in REDUCES:
             raise SpecError(f"penalty reduce {self.reduce!r} is unknown", 'use reduce = "sum" or "mean"')
-        try:
-            scale = float(self.scale)
+        try:  # a bool is an int to Python: `scale = true` would be read as 1.0
+            scale = float("nan") if isinstance(self.scale, bool) else float(self.scale)
         except (TypeError, ValueError):
             scale = float("nan")
         if scale != scale or abs(scale) == float("inf"):
             raise SpecError(f"penalty scale {self.scale!r} is not a finite number", "give scale a finite value")
         object.__setattr__(self, "scale", scale)
         if self.layers is not None:
-            try:
-                layers = tuple(sorted({int(v) for v in self.layers}))
-            except (TypeError, ValueError):
-                raise SpecError(f"penalty layers {self.layers!r} are not integers", "list layers 2..L, e.g. [2, 3]") from None
+            # whole numbers only: int() would make 2.5 and "2" layer 2, and true layer 1
+            if isinstance(self.layers, str | bytes) or not all(
+                isinstance(v, int | np.integer) and not isinstance(v, bool) for v in self.layers
+            ):
+                raise SpecError(f"penalty layers {self.layers!r} are not integers", "list layers 2..L, e.g. [2, 3]")
+            layers = tuple(sorted({int(v) for v in self.layers}))
             if not layers or layers[0] < 2:
                 raise SpecError(f"penalty layers {self.layers!r} must be layers 2..L", "edges of layer l join l-1 and l")
             object.__setattr__(self, "layers", layers)
@@ -117,8 +120,8 @@ class Penalty:
                 f"penalty {self.rho!r} needs a value for {m}",
                 f"pass --penalty-param {m}=VALUE (in a spec file: params = {{ {m} = ... }})",
             )
-        e = parse_expr(self.rho, variables=("r", "w"), params=names)
-        e = e.subs({symbol(k): sp.Rational(repr(v)) for k, v in self.pairs})
+        # the values go in while parsing: a parameter carries no sign assumption (abs(s) with s = -1 is 1)
+        e = parse_expr(self.rho, variables=("r", "w"), params=names, values=dict(self.pairs))
         if not e.free_symbols & {RW, WW}:
             raise SpecError(f"penalty {self.rho!r} depends on neither r nor w", "write rho in r and w")
         return e

@@ -39,8 +39,9 @@ _EPS64, _EPS32 = float(np.finfo(np.float64).eps), float(np.finfo(np.float32).eps
 # within 100 eps of the problem's scale S = max(|loss|, largest gradient entry). A quantity far below
 # 100 eps S cannot be resolved in that dtype at all; every larger error is judged relative as above.
 #
-# Worked numbers (`derivcheck.claims.file.judge_number`): "printed" is the relative slack for the binary
-# representation of the printed decimal itself (eps/2 per parse and a few ops for the true value).
+# Worked numbers (`derivcheck.claims.precision.judge_number`): "printed" is the relative slack for the binary
+# representation of the printed decimal itself and the float64 rounding of the true value (eps/2 per
+# parse, a few eps for the forward/backward pass of a document's small net): 64 eps, relative to |true|.
 #
 # Hessian spectra (`numeric.spectrum`): "eigen_zero" times n max|lambda| is the zero-eigenvalue
 # threshold (the matrix-rank convention n eps |H| with 1000x room for the engines' rounding); "rank" is
@@ -68,7 +69,7 @@ TOLERANCES: dict[str, dict[str, float]] = {
         "taylor_floor": 1e3 * _EPS64,
         "formula_rtol": 1e-7,
         "formula_atol": 1e-10,
-        "printed": 1e-12,
+        "printed": 64 * _EPS64,
         "noise": 100 * _EPS64,
         "eigen_zero": 1e3 * _EPS64,
         "rank": 1e-10,
