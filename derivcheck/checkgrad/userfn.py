@@ -69,6 +69,10 @@ def load_function(target: str) -> tuple[Callable, str]:
         sys.path.insert(0, str(path.resolve().parent))
         try:
             spec.loader.exec_module(module)
+        except SystemExit as exc:  # sys.exit() at import would end the run with its code and no verdict
+            raise SpecError(
+                f"importing {mod_name} called sys.exit({exc.code!r})", "guard the script part with if __name__ == '__main__':"
+            ) from None
         except Exception as exc:
             raise SpecError(
                 f"importing {mod_name} raised {type(exc).__name__}: {exc} (at {_where(exc, str(path))})", "fix the error there"
@@ -79,6 +83,10 @@ def load_function(target: str) -> tuple[Callable, str]:
     else:
         try:
             module = importlib.import_module(mod_name)
+        except SystemExit as exc:
+            raise SpecError(
+                f"importing {mod_name} called sys.exit({exc.code!r})", "guard the script part with if __name__ == '__main__':"
+            ) from None
         except Exception as exc:
             raise SpecError(
                 f"cannot import {mod_name}: {type(exc).__name__}: {exc} (at {_where(exc)})",
@@ -112,9 +120,20 @@ def _numpy(x: Any, what: str) -> np.ndarray:
         a = np.asarray(x)
         if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
             raise TypeError
-        return a.astype(np.float64)
     except (TypeError, ValueError):
         raise SpecError(f"fn returned {type(x).__name__} for {what}, not an array", "return NumPy arrays (or tensors)") from None
+    # refused, not judged: casting complex to real drops the imaginary part (a wrong gradient could pass),
+    # and a NaN or inf entry has no error measure
+    if np.iscomplexobj(a):
+        raise SpecError(f"fn returned complex values for {what}", "return real arrays (np.real only if the imaginary part is 0)")
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        bad = np.argwhere(~np.isfinite(a))[0]
+        raise SpecError(
+            f"fn returned a non-finite value ({a[tuple(bad)]}) in {what} at index {tuple(int(i) + 1 for i in bad)} (from 1)",
+            "return finite gradients; the exact ones are finite on this case",
+        )
+    return a
 
 
 def _read(value: Any, q: str, shapes: Any) -> Any:
