@@ -1,9 +1,12 @@
 """Cases drawn with a NumPy generator from a printed seed (no hypothesis), the adversarial ones, and the
 edits that shrink a failing case (fewer rows, nodes and layers, a wider node pair, rounder numbers).
 
-A `Case` is (net, params, X, Y) plus what makes it special: `kind` ("drawn", "near", "coincident",
-"saturated", "relu_kink") and, for near/coincident cases, the node pair it placed: node i of layer l
-(0-based list index l, so Z[l]) at z^(l-1)_j + sep e_1 (MATH.md: layers l and l-1 are joined by W_l).
+A `Case` is (net, params, X, Y) plus what makes it special: `kind` ("drawn" or one of ADVERSARIAL_KINDS:
+"near", "coincident", "saturated", "relu_kink") and, for near/coincident cases, the node pair it placed:
+node i of layer l (0-based list index l, so Z[l]) at z^(l-1)_j + sep e_1 (MATH.md: layers l and l-1 are
+joined by W_l); a case of `derivcheck verify` also has its `id` and the `seed` that drew it. It is the one
+case type: check-grad, verify and the hypothesis strategies (`numeric.strategies.adversarial_cases`, whose
+kinds are these) all make their hard cases with `make_adversarial`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ __all__ = [
     "draw_case",
     "suited_targets",
     "adversarial_cases",
+    "make_adversarial",
     "place_pair",
     "drop_rows",
     "drop_node",
@@ -38,7 +42,8 @@ _KINKED = ("relu", "leaky_relu")
 
 @dataclass
 class Case:
-    """One input of a check: the net, its parameters and a batch, and how it was made."""
+    """One input of a check: the net, its parameters and a batch, and how it was made (and, for
+    `derivcheck verify`, its case id and the seed that drew it)."""
 
     net: Net | MLP
     params: Params
@@ -47,6 +52,8 @@ class Case:
     kind: str = "drawn"
     pair: tuple[int, int, int] | None = None  # (l, i, j): node i of Z[l] sits next to node j of Z[l-1]
     sep: float | None = None
+    id: str = ""  # verify's case id (m000, h000, n000, a00-near-1e-3, ...)
+    seed: int | None = None  # verify: the seed that drew the case (recorded, and seeds its check directions)
 
     @property
     def batch(self) -> int:
@@ -139,33 +146,50 @@ def place_pair(case: Case, l: int, i: int, j: int, sep: float, kind: str | None 
     return out
 
 
+def make_adversarial(case: Case, kind: str, rng: np.random.Generator, *, sep: float | None = None) -> Case:
+    """A copy of `case` made hard in the way `kind` (one of ADVERSARIAL_KINDS) names: "near" places a
+    node of a random layer l >= 1 at distance `sep` from a random node of layer l-1 (`place_pair`),
+    "coincident" on it (spatial nets); "saturated" sets every input to -30 or +30 at random;
+    "relu_kink" sets inputs and biases to 0, so every hidden pre-activation is exactly 0. `rng` picks the
+    pair or the signs. Whether the kind suits the net (coincidence where phi(0) is finite, a kinked
+    activation) is the caller's choice: `adversarial_cases` makes only those that do."""
+    if kind in ("near", "coincident"):
+        at = 0.0 if kind == "coincident" else sep
+        if at is None:
+            raise ValueError("a near pair needs its separation sep")
+        net = case.net
+        l = int(rng.integers(1, net.L))
+        i, j = int(rng.integers(net.widths[l])), int(rng.integers(net.widths[l - 1]))
+        return place_pair(case, l, i, j, at, kind)
+    if kind == "saturated":
+        out = _copy(case, kind=kind)
+        out.X = np.where(rng.uniform(size=case.X.shape) < 0.5, -30.0, 30.0)
+        return out
+    if kind == "relu_kink":
+        out = _copy(case, kind=kind)
+        out.X = np.zeros_like(case.X)
+        if out.params.b is not None:
+            out.params.b = [np.zeros_like(v) for v in out.params.b]
+        return out
+    raise ValueError(f"unknown adversarial kind {kind!r}; the kinds are {', '.join(ADVERSARIAL_KINDS)}")
+
+
 def adversarial_cases(net: Net | MLP, rng: np.random.Generator, **draw: Any) -> list[Case]:
-    """Hard inputs for `net`: nearly coincident nodes at separations 1e-3, 1e-5, 1e-7; exactly coincident
-    nodes (kernels with g'(0) = 0 only); saturated activations (|inputs| 30); ReLU kinks (inputs and
-    biases 0, so every hidden pre-activation is exactly 0; nets with (leaky) ReLU only)."""
+    """Hard inputs for `net` (`make_adversarial` on cases drawn by `draw_case`): nearly coincident nodes
+    at separations 1e-3, 1e-5, 1e-7; exactly coincident nodes (kernels with g'(0) = 0 only); saturated
+    activations (|inputs| 30); ReLU kinks (inputs and biases 0, so every hidden pre-activation is exactly
+    0; nets with (leaky) ReLU only)."""
     out: list[Case] = []
     acts = [net.f(l).name for l in range(2, net.L + 1)]
     if net.spatial:
         for sep in NEAR_SEPARATIONS:
-            base = draw_case(net, rng, **draw)
-            l = int(rng.integers(1, net.L))
-            out.append(place_pair(base, l, int(rng.integers(net.widths[l])), int(rng.integers(net.widths[l - 1])), sep, "near"))
+            out.append(make_adversarial(draw_case(net, rng, **draw), "near", rng, sep=sep))
         if _coincidence_ok(net):
-            base = draw_case(net, rng, **draw)
-            l = int(rng.integers(1, net.L))
-            out.append(
-                place_pair(base, l, int(rng.integers(net.widths[l])), int(rng.integers(net.widths[l - 1])), 0.0, "coincident")
-            )
+            out.append(make_adversarial(draw_case(net, rng, **draw), "coincident", rng))
     if net.loss != "bce":  # 1 - sigmoid(h) keeps no float64 digits for h > 37: a limit of the dtype
-        c = draw_case(net, rng, **draw)
-        c.X = np.where(rng.uniform(size=c.X.shape) < 0.5, -30.0, 30.0)
-        out.append(replace(c, kind="saturated"))
+        out.append(make_adversarial(draw_case(net, rng, **draw), "saturated", rng))
     if any(a in _KINKED for a in acts[:-1]) or (not net.spatial and acts[0] in _KINKED):
-        c = draw_case(net, rng, **draw)
-        c.X = np.zeros_like(c.X)
-        if c.params.b is not None:
-            c.params.b = [np.zeros_like(v) for v in c.params.b]
-        out.append(replace(c, kind="relu_kink"))
+        out.append(make_adversarial(draw_case(net, rng, **draw), "relu_kink", rng))
     return out
 
 

@@ -23,7 +23,7 @@ from hypothesis.extra.numpy import arrays
 from hypothesis.strategies import SearchStrategy
 
 from derive import ACTIVATIONS, KERNELS, LOSSES, MLP, Net, Params
-from numeric.draws import suited_targets
+from numeric.draws import ADVERSARIAL_KINDS, Case, make_adversarial, suited_targets
 
 __all__ = ["nets", "mlps", "params_for", "data_for", "cases", "adversarial_cases", "KERNEL_NAMES", "ACTIVATION_SPECS", "LOSS_SPECS"]
 
@@ -140,16 +140,20 @@ def cases(draw, net=None, **net_kwargs):
 
 
 @st.composite
-def adversarial_cases(draw, *, kind=st.sampled_from(("coincident", "near", "relu_zero", "saturated")), **net_kwargs):
-    """Hard inputs: exactly coincident nodes (kernels with g'(0) = 0 only), nearly coincident nodes
-    (separations 1e-3..1e-7), ReLU pre-activations exactly at 0, saturated sigmoids (|h| ~ 30..40).
+def adversarial_cases(draw, *, kind=st.sampled_from(ADVERSARIAL_KINDS), **net_kwargs):
+    """Hard inputs, made by `numeric.draws.make_adversarial` (check-grad's and verify's code) on a drawn
+    case, with its kind names (`numeric.draws.ADVERSARIAL_KINDS`): nearly coincident nodes (separations
+    1e-3..1e-7), exactly coincident nodes (kernels with g'(0) = 0 only), saturated sigmoids (every input
+    -30 or +30), ReLU pre-activations exactly at 0 ("relu_kink": inputs and biases 0).
 
     Returns (kind, net, params, X, Y).
     """
     kind = draw(_st(kind))
+    if kind not in ADVERSARIAL_KINDS:
+        raise ValueError(f"unknown adversarial kind {kind!r}; the kinds are {', '.join(ADVERSARIAL_KINDS)}")
     if kind == "coincident":
         net_kwargs.setdefault("kernel", st.sampled_from([k for k in KERNEL_NAMES if k != "exponential"]))
-    if kind == "relu_zero":
+    if kind == "relu_kink":
         net_kwargs.setdefault("hidden", "relu")
     if kind == "saturated":
         net_kwargs.setdefault("hidden", "sigmoid")
@@ -159,20 +163,10 @@ def adversarial_cases(draw, *, kind=st.sampled_from(("coincident", "near", "relu
     net = draw(nets(**net_kwargs))
     params = draw(params_for(net))
     X, Y = draw(data_for(net))
-    if not net.spatial:
-        return kind, net, params, X, Y
-    l = draw(st.integers(1, net.L - 1))
-    i, j = draw(st.integers(0, net.widths[l] - 1)), draw(st.integers(0, net.widths[l - 1] - 1))
-    if kind == "coincident":
-        params.Z[l][i] = params.Z[l - 1][j]
-    elif kind == "near":
-        sep = 10.0 ** -draw(st.integers(3, 7))
-        params.Z[l][i] = params.Z[l - 1][j] + sep * np.eye(net.dim)[0]
-    elif kind == "relu_zero":
-        # Zero input and zero bias make every hidden pre-activation exactly 0.
-        X = np.zeros_like(X)
-        if params.b is not None:
-            params.b = [np.zeros_like(v) for v in params.b]
-    elif kind == "saturated":
-        X = X * 0 + draw(st.sampled_from([30.0, -30.0, 40.0]))
-    return kind, net, params, X, Y
+    if kind in ("near", "coincident") and not net.spatial:
+        return kind, net, params, X, Y  # no nodes to place
+    sep = 10.0 ** -draw(st.integers(3, 7)) if kind == "near" else None
+    # the pair (or the signs) from a drawn seed, placed by the same code as draws' seeded cases
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    case = make_adversarial(Case(net, params, X, Y), kind, rng, sep=sep)
+    return kind, case.net, case.params, case.X, case.Y

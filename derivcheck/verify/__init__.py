@@ -13,8 +13,8 @@ cases), derivcheck/verify/checks.py (`run_case`, the checks), derivcheck/verify/
 and its table); this module holds the command (`add_arguments`, `run`).
 """
 
-from .cases import Case, drawn_cases, matrix_cases
-from .checks import ENGINES, run_case
+from .cases import Case, case_spec, drawn_cases, matrix_cases
+from .checks import CHECKS, run_case
 from .cli import SCHEMA, add_arguments, run
 
-__all__ = ["Case", "matrix_cases", "drawn_cases", "run_case", "run", "add_arguments", "ENGINES", "SCHEMA"]
+__all__ = ["Case", "case_spec", "matrix_cases", "drawn_cases", "run_case", "run", "add_arguments", "CHECKS", "SCHEMA"]

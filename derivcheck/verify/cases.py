@@ -1,39 +1,29 @@
 """The cases of `derivcheck verify` without a network: the library matrix (every kernel x activation x
 loss on a (2, 2, 2) net in D = 3, or with quick a covering set) and nets drawn by the public hypothesis
-strategies, each a `Case` with the seed that drew it."""
+strategies, each a `numeric.draws.Case` with its id and the seed that drew it; `case_spec` is its
+results.json "spec"."""
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 
 import numpy as np
 
 from derivcheck.netspec import net_table
-from derive import ACTIVATIONS, KERNELS, LOSSES, MLP, Net, Params
+from derive import ACTIVATIONS, KERNELS, LOSSES, Net, Params
+from numeric.draws import Case
 
-__all__ = ["Case", "matrix_cases", "drawn_cases", "ACTS", "LOSS_SPECS"]
+__all__ = ["Case", "case_spec", "matrix_cases", "drawn_cases", "ACTS", "LOSS_SPECS"]
 
 ACTS = tuple(a if a != "leaky_relu" else "leaky_relu(alpha=0.1)" for a in ACTIVATIONS)
 LOSS_SPECS = tuple(x if x != "huber" else "huber(delta=0.5)" for x in LOSSES)
 
 
-@dataclass
-class Case:
-    """One verification case: a net, its parameters and data, and the seed that drew them."""
-
-    id: str
-    net: Net | MLP
-    params: Params
-    X: np.ndarray
-    Y: np.ndarray
-    seed: int
-    kind: str = "drawn"  # or an adversarial kind of numeric.draws (verify --net)
-    sep: float | None = None  # near/coincident cases: the distance of the placed node pair
-
-    def spec(self) -> dict:
-        out = {**net_table(self.net), "batch": int(self.X.shape[0])}
-        return out if self.kind == "drawn" else {**out, "draw": self.kind, "separation": self.sep}
+def case_spec(case: Case) -> dict:
+    """A verification case's results.json "spec": the net's [network] table and the batch, and for an
+    adversarial case (verify --net) its kind ("draw") and the separation of its placed pair."""
+    out = {**net_table(case.net), "batch": case.batch}
+    return out if case.kind == "drawn" else {**out, "draw": case.kind, "separation": case.sep}
 
 
 def _draw_case(case_id: str, net: Net, seed: int, batch: int = 2) -> Case:
@@ -48,7 +38,7 @@ def _draw_case(case_id: str, net: Net, seed: int, batch: int = 2) -> Case:
         Y = rng.dirichlet(np.ones(K), size=batch)
     else:
         Y = np.round(rng.uniform(-1, 1, size=(batch, K)), 3)
-    return Case(case_id, net, Params(Z=Z, b=b), X, Y, seed)
+    return Case(net, Params(Z=Z, b=b), X, Y, id=case_id, seed=seed)
 
 
 def matrix_cases(seed: int, quick: bool = False) -> list[Case]:
@@ -83,7 +73,7 @@ def drawn_cases(seed: int, count: int) -> list[Case]:
     def collect(case):
         if len(out) < count:
             net, params, X, Y = case
-            out.append(Case(f"h{len(out):03d}", net, params, X, Y, seed))
+            out.append(Case(net, params, X, Y, id=f"h{len(out):03d}", seed=seed))
 
     collect()
     return out

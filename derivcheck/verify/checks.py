@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from derivcheck.verify.cases import Case
-from derivcheck.verify.steps import hvp_kink, step_checks
+from derivcheck.verify.cases import case_spec
+from derivcheck.verify.steps import StepContext, hvp_kink, step_checks
 from derive import Gradients, Params, SpecError
 from numeric.compare import (
     Finding,
@@ -21,12 +21,14 @@ from numeric.compare import (
     rotation_asymmetry,
     translation_residual,
 )
+from numeric.draws import Case
 from numeric.engines import ENGINES as ENGINE_TABLE
 
-__all__ = ["ENGINES", "HVP_ENGINES", "run_case"]
+__all__ = ["CHECKS", "HVP_ENGINES", "run_case"]
 
-# The engines checked against the symbolic ground truth (numeric.engines), then the independent checks.
-ENGINES = tuple(name for name in ENGINE_TABLE if name != "symbolic") + ("fd", "taylor", "hvp")
+# What `--engines` chooses from: the engines checked against the symbolic ground truth (numeric.engines),
+# then the independent checks.
+CHECKS = tuple(name for name in ENGINE_TABLE if name != "symbolic") + ("fd", "taylor", "hvp")
 # H v is checked in the float64 engines (the R-operator, torch on the CPU and, when present, on CUDA),
 # against the exact H v; an engine that cannot run here is recorded as skipped ("not run"), never as a pass.
 HVP_ENGINES = tuple(e.name for e in ENGINE_TABLE.values() if e.name != "symbolic" and e.hvp is not None and e.dtype == np.float64)
@@ -41,10 +43,12 @@ def run_case(case: Case, engines: tuple[str, ...], *, reproduce: str | None = No
     """All checks of one case; returns its JSON record (errors by engine and quantity, failures).
     Every check is a `numeric.compare.Finding` reported to one `Findings` (seed, `reproduce` command)."""
     net, p, X, Y = case.net, case.params, case.X, case.Y
+    if case.seed is None:
+        raise ValueError(f"case {case.id!r} has no seed: a verification case records the seed that drew it")
     rec: dict = {
         "id": case.id,
         "net": net.describe(),
-        "spec": case.spec(),
+        "spec": case_spec(case),
         "seed": case.seed,
         "errors": {},
         "identities": {},
@@ -117,7 +121,8 @@ def run_case(case: Case, engines: tuple[str, ...], *, reproduce: str | None = No
     truth_flat = truth.flat()
     rng = np.random.default_rng(case.seed)
     v = rng.normal(size=truth_flat.size)
-    step_checks(case, engines, rec, record, found, truth, runs.get("manual", (truth,))[0].flat(), v)
+    along = runs.get("manual", (truth,))[0].flat()  # the gradient the Taylor test judges: manual's, else the truth's
+    step_checks(case, engines, StepContext(truth=truth, grad_flat=along, v=v, rec=rec, record=record, found=found))
     if "hvp" in engines:
         _hvp_checks(case, rec, record, rng)
     rec["failures"] = [_failure(f) for f in found.failures]

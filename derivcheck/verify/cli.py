@@ -21,8 +21,8 @@ from pathlib import Path
 
 from derivcheck.netspec import add_net_arguments, net_from_args, net_given
 from derivcheck.provenance import atomic_write_json, check_out_path, provenance
-from derivcheck.verify.cases import drawn_cases, matrix_cases
-from derivcheck.verify.checks import ENGINES, run_case
+from derivcheck.verify.cases import case_spec, drawn_cases, matrix_cases
+from derivcheck.verify.checks import CHECKS, run_case
 from derivcheck.verify.summary import never_checked, summarise, summary_table
 from derive import SpecError
 from numeric.engines import ENGINES as ENGINE_TABLE
@@ -61,8 +61,8 @@ def add_arguments(p) -> None:
     add_json_argument(p, "the results (the same document as --out)")
     p.add_argument(
         "--engines",
-        default=",".join(ENGINES),
-        help=f"comma-separated subset of {','.join(ENGINES)} (the symbolic ground truth always runs)",
+        default=",".join(CHECKS),
+        help=f"comma-separated subset of {','.join(CHECKS)} (the symbolic ground truth always runs)",
     )
     p.add_argument("--drawn", type=int, default=None, help="number of hypothesis-drawn nets (default 24, quick 6)")
     p.add_argument("--only", default=None, help="run only the case with this id (as printed for a failure)")
@@ -80,12 +80,12 @@ def run(args) -> int:
 
     console = tables_console(stderr=True)
     engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
-    unknown = [e for e in engines if e not in ENGINES]
+    unknown = [e for e in engines if e not in CHECKS]
     if unknown:
-        raise SpecError(f"unknown engine {unknown[0]!r}", f"use a comma-separated subset of {','.join(ENGINES)}")
+        raise SpecError(f"unknown engine {unknown[0]!r}", f"use a comma-separated subset of {','.join(CHECKS)}")
     check_out_path(args.out, "--out")
     if not engines:
-        raise SpecError("no engine selected (--engines is empty)", f"use a comma-separated subset of {','.join(ENGINES)}")
+        raise SpecError("no engine selected (--engines is empty)", f"use a comma-separated subset of {','.join(CHECKS)}")
     # No verdict without evidence: an engine that cannot run here is "not run" in every summary, and a
     # run in which nothing is compared with the ground truth is refused before it starts.
     not_run = {}
@@ -146,7 +146,7 @@ def run(args) -> int:
                     {
                         "id": case.id,
                         "net": case.net.describe(),
-                        "spec": case.spec(),
+                        "spec": case_spec(case),
                         "seed": case.seed,
                         "errors": {},
                         "identities": {},

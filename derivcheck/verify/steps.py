@@ -7,16 +7,30 @@ recorded as skipped with its reason, never passed."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
-from derivcheck.verify.cases import Case
 from derive import MLP, Gradients, Net, Params
-from numeric.compare import Findings, check_close, tolerance
+from numeric.compare import Finding, Findings, check_close, tolerance
+from numeric.draws import Case
 from numeric.fd import TAYLOR_EPS, fd_gradient, fd_steps, taylor_slope, weights_keep_sign
 from numeric.flat import flatten
 
-__all__ = ["kink_reason", "only_w_kink", "hvp_kink", "step_checks"]
+__all__ = ["kink_reason", "only_w_kink", "hvp_kink", "step_checks", "StepContext"]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepContext:
+    """What the step checks of one case take from `run_case` besides the case and the requested checks:
+    what they compare with, and where they report."""
+
+    truth: Gradients  # the 50-digit ground truth
+    grad_flat: np.ndarray  # the gradient (flat) the Taylor test judges: the manual engine's, else the truth's
+    v: np.ndarray  # the Taylor test's direction
+    rec: dict  # the case's results.json record ("skipped", "taylor")
+    record: Callable[[Finding], None]  # reports a finding and writes its rec["errors"] entry
+    found: Findings  # the case's findings (the Taylor slope)
 
 
 def hvp_kink(net: Net | MLP, p) -> str | None:
@@ -84,11 +98,12 @@ def _cone(net: Net) -> str:
     return f"penalty {p.rho!r} has no gradient at r = 0"
 
 
-def step_checks(case: Case, engines, rec: dict, record, found: Findings, truth: Gradients, grad_flat, v) -> None:
+def step_checks(case: Case, engines, ctx: StepContext) -> None:
     """Central differences and the Taylor test, with steps small against a placed pair's separation
     where the loss bends like 1/r there (`_pair_separation`); a check that cannot be made meaningful is
-    recorded in rec["skipped"] with its reason, never passed."""
+    recorded in ctx.rec["skipped"] with its reason, never passed."""
     net, p, X, Y = case.net, case.params, case.X, case.Y
+    rec, record, found, truth, grad_flat, v = ctx.rec, ctx.record, ctx.found, ctx.truth, ctx.grad_flat, ctx.v
     want = [e for e in ("fd", "taylor") if e in engines]
     if not want:
         return

@@ -10,13 +10,13 @@ from one generator seeded with ``--seed`` in a fixed order, so ``--only ID`` reb
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from derivcheck.netspec import NetSpec
-from derivcheck.verify.cases import Case
-from numeric.draws import adversarial_cases, draw_case
+from numeric.draws import Case, adversarial_cases, draw_case
 
 __all__ = ["net_cases"]
 
@@ -34,9 +34,8 @@ def net_cases(spec: NetSpec, seed: int, count: int) -> list[Case]:
     rng = np.random.default_rng(seed)
     out = []
     for i in range(count):
-        c = draw_case(spec.net, rng, **draw)
-        out.append(Case(f"n{i:03d}", c.net, c.params, c.X, c.Y, seed))
+        out.append(replace(draw_case(spec.net, rng, **draw), id=f"n{i:03d}", seed=seed))
     for j, c in enumerate(adversarial_cases(spec.net, rng, **draw)):
         sep = "" if not c.sep else f"-{c.sep:.0e}".replace("e-0", "e-")
-        out.append(Case(f"a{j:02d}-{c.kind}{sep}", c.net, c.params, c.X, c.Y, seed, c.kind, c.sep))
+        out.append(replace(c, id=f"a{j:02d}-{c.kind}{sep}", seed=seed))
     return out

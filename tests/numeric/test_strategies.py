@@ -2,13 +2,14 @@
 ranges, targets that suit the loss, the adversarial configurations), and accept a value or a strategy."""
 
 import numpy as np
+import pytest
 from helpers import random_data
 from hypothesis import given
 from hypothesis import strategies as st
 
 from derive import MLP, Net
 from numeric import strategies
-from numeric.draws import suited_targets
+from numeric.draws import ADVERSARIAL_KINDS, Case, make_adversarial, suited_targets
 from numeric.validate import check_inputs
 
 
@@ -80,8 +81,8 @@ def test_near_draws_separate_two_nodes_by_a_tiny_distance(case):
     assert np.any((r > 0) & (r <= 1.01e-3))  # separations 1e-3..1e-7 (other pairs may coincide by chance)
 
 
-@given(strategies.adversarial_cases(kind="relu_zero"))
-def test_relu_zero_draws_have_zero_inputs_and_biases(case):
+@given(strategies.adversarial_cases(kind="relu_kink"))
+def test_relu_kink_draws_have_zero_inputs_and_biases(case):
     _, net, params, X, _ = case
     assert net.hidden == "relu" and not X.any()
     assert params.b is None or not any(v.any() for v in params.b)
@@ -91,3 +92,35 @@ def test_relu_zero_draws_have_zero_inputs_and_biases(case):
 def test_saturated_draws_drive_sigmoids_far_out(case):
     _, net, _, X, _ = case
     assert net.hidden == "sigmoid" and net.loss != "bce" and np.all(np.abs(X) >= 30)
+
+
+@given(strategies.adversarial_cases())
+def test_adversarial_kinds_are_the_seeded_draws_kinds(case):
+    assert ADVERSARIAL_KINDS == ("near", "coincident", "saturated", "relu_kink")  # as README and results.json name them
+    assert case[0] in ADVERSARIAL_KINDS
+
+
+def test_an_unknown_adversarial_kind_is_refused():
+    @given(strategies.adversarial_cases(kind="relu_zero"))
+    def draw(case):
+        pass
+
+    with pytest.raises(ValueError, match="relu_kink"):
+        draw()
+    with pytest.raises(ValueError, match="relu_kink"):
+        make_adversarial(Case(Net((2, 2)), None, np.zeros((1, 2)), np.zeros((1, 2))), "relu_zero", np.random.default_rng(0))
+
+
+@given(st.data(), st.sampled_from(["near", "coincident"]), st.integers(0, 2**32 - 1))
+def test_make_adversarial_places_a_pair_on_a_copy(data, kind, seed):
+    """The placing code the strategy and the seeded draws share: node i of Z[l] at z^(l-1)_j + sep e_1,
+    on a copy (the drawn case is left as it was)."""
+    net = data.draw(strategies.nets(kernel="gaussian"))
+    params = data.draw(strategies.params_for(net))
+    X, Y = data.draw(strategies.data_for(net))
+    before = [z.copy() for z in params.Z]
+    c = make_adversarial(Case(net, params, X, Y), kind, np.random.default_rng(seed), sep=1e-5)
+    l, i, j = c.pair
+    assert c.kind == kind and c.sep == (1e-5 if kind == "near" else 0.0)
+    assert np.array_equal(c.params.Z[l][i], params.Z[l - 1][j] + c.sep * np.eye(net.dim)[0])
+    assert all(np.array_equal(z, b) for z, b in zip(params.Z, before))

@@ -126,6 +126,17 @@ def test_matrix_covers_every_kernel_activation_and_loss():
     assert np.array_equal(verify.matrix_cases(5)[7].params.Z[0], verify.matrix_cases(5)[7].params.Z[0])
 
 
+def test_one_case_type_and_checks_are_not_engines():
+    from numeric import draws
+
+    assert verify.Case is draws.Case  # one case type: check-grad's, verify's and the strategies'
+    c = verify.matrix_cases(0, quick=True)[0]
+    assert (c.id, c.seed, c.kind) == ("m000", 0, "drawn") and "draw" not in verify.case_spec(c)
+    # ENGINES is the engine table (numeric.engines); what --engines chooses from is CHECKS
+    assert not hasattr(verify, "ENGINES") and verify.CHECKS[-3:] == ("fd", "taylor", "hvp")
+    assert set(verify.CHECKS[:-3]) == set(ENGINES) - {"symbolic"}
+
+
 NOTEBOOK = "presets/notebook_tanh_penalty.toml"
 
 

@@ -225,7 +225,7 @@ def test_preset_passes_verify_case(name):
     from derivcheck import verify
 
     case = _preset(name)
-    rec = verify.run_case(verify.Case("p", case.net, case.params, case.X, case.Y, 0), verify.ENGINES)
+    rec = verify.run_case(verify.Case(case.net, case.params, case.X, case.Y, id="p", seed=0), verify.CHECKS)
     assert rec["pass"], rec["failures"]
 
 
