@@ -1,6 +1,6 @@
 """`derivcheck audit-kernel EXPR`: is a kernel g(r) safe to train node coordinates with?
 
-Eleven checks (`CHECKS`), each one registered function with a verdict (pass / warn / fail), a
+Eleven checks (`CHECKS`), each one registered function with a verdict (pass / warn / fail; skipped when it could not run), a
 one-line detail, and evidence that says whether it was decided symbolically or numerically. They
 compose the exact facts of `derive.audit_math` (and the kernel's own coincidence properties), the
 scans of `numeric.scan` and the engines of `numeric`. Output: a rich table, ``--json`` (schema of

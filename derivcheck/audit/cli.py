@@ -117,6 +117,6 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_json(out / "audit.json", {**to_json(a), "provenance": provenance(args.seed)})
         tex, pdf = write_report(a, out, argv=getattr(args, "argv", None))
         print(f"report: {pdf or tex}", file=sys.stderr)
-    if a.verdict == "fail" or (args.strict and a.verdict == "warn"):
+    if a.verdict in ("fail", "skipped") or (args.strict and a.verdict == "warn"):
         return 1
     return 0

@@ -66,7 +66,7 @@ def audit(
         if checks[0].verdict != "fail":  # real_finite
             checks += [REGISTRY[name](ctx) for name in CHECKS if name in NUMERIC]
         else:
-            why = "skipped: g is not real and finite on [0, inf) (see real_finite)"
-            checks += [Check(name, "fail", why, {"decided": "not run"}) for name in CHECKS if name in NUMERIC]
+            why = "not run: g is not real and finite on [0, inf) (see real_finite)"
+            checks += [Check(name, "skipped", why, {"decided": "not run"}) for name in CHECKS if name in NUMERIC]
     formula = KERNELS[spec][0] if spec in KERNELS else spec
     return Audit(spec, dict(k.params), formula, checks, seed, time.perf_counter() - t0, data)

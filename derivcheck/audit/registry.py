@@ -34,7 +34,8 @@ CHECKS = (
     "float32",
     "engines_agree",
 )
-VERDICTS = ("pass", "warn", "fail")
+# "skipped": a check that could not run (it is never a pass; an audit whose worst verdict is skipped fails)
+VERDICTS = ("pass", "warn", "skipped", "fail")
 
 
 @dataclass
@@ -112,7 +113,7 @@ def check(name: str, *, numeric: bool = False) -> Callable[[CheckFn], CheckFn]:
 
 
 def worst(verdicts) -> str:
-    """The worst of some verdicts (fail > warn > pass); "pass" for none."""
+    """The worst of some verdicts (fail > skipped > warn > pass); "pass" for none."""
     return max(verdicts, key=VERDICTS.index, default="pass")
 
 

@@ -34,7 +34,7 @@ def print_table(a: Audit, file=None) -> None:
 
     from derivcheck.tables import console
 
-    colour = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+    colour = {"pass": "green", "warn": "yellow", "skipped": "magenta", "fail": "bold red"}
     ps = ", ".join(f"{k}={v:g}" for k, v in a.params.items())
     head = f"kernel {a.kernel}: g(r) = {a.formula}" if a.kind == "kernel" else f"penalty rho(r, w) = {a.formula}"
     table = Table(title=head + (f"  [{ps}]" if ps else ""), show_lines=False)

@@ -13,7 +13,7 @@ import pytest
 import sympy as sp
 
 from derivcheck import cli
-from derivcheck.audit import CHECKS, REGISTRY, audit, float32_errors, parse_params, to_json, write_report
+from derivcheck.audit import CHECKS, REGISTRY, audit, float32_errors, parse_params, to_json, worst, write_report
 from derivcheck.audit.registry import check
 from derivcheck.latex import tex_available
 from derive import KERNELS, SpecError
@@ -217,3 +217,14 @@ def test_report_tex_and_plots(library, tmp_path):
 def test_json_roundtrip_is_plain(library):
     doc = to_json(library["exponential"])
     assert json.loads(json.dumps(doc)) == doc and doc["verdict"] == "fail"
+
+
+def test_checks_that_could_not_run_say_skipped_not_fail():
+    """Issue 24: the table said `fail` for the engine checks it never ran (g not finite on [0, inf))."""
+    a = audit("1/(r-1)")
+    assert a.check("real_finite").verdict == "fail"
+    for name in ("float32", "engines_agree"):
+        c = a.check(name)
+        assert c.verdict == "skipped" and c.detail.startswith("not run: ") and c.evidence["decided"] == "not run"
+    assert a.verdict == "fail"
+    assert worst(["pass", "skipped", "warn"]) == "skipped"  # a skipped check is never a pass
