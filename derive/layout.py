@@ -88,7 +88,7 @@ def split(net: Net | MLP, V, dtype=np.float64) -> tuple[list[np.ndarray], list[n
         what = "coordinate arrays Z_1..Z_L" if net.spatial else "weight arrays W_2..W_L"
         raise SpecError(
             f"V has {len(V)} arrays, expected {nm} ({what})" + (f" or {len(blocks)} (then biases)" if net.bias else ""),
-            "shape V like the parameters (numeric.flat.shapes)",
+            "shape V like the parameters (derive.layout.shapes)",
         )
     out = []
     for (kind, l, s), v in zip(blocks, V, strict=False):  # V may stop before the biases

@@ -10,7 +10,7 @@ import numpy as np
 from derive import MLP, Net, Params
 from derive.layout import shapes
 
-__all__ = ["flatten", "unflatten", "shapes"]
+__all__ = ["flatten", "unflatten"]
 
 
 def flatten(net: Net | MLP, params: Params) -> np.ndarray:

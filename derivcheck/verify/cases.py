@@ -13,7 +13,7 @@ from derivcheck.netspec import net_table
 from derive import ACTIVATIONS, KERNELS, LOSSES, Net, Params
 from numeric.draws import Case
 
-__all__ = ["Case", "case_spec", "matrix_cases", "drawn_cases", "ACTS", "LOSS_SPECS"]
+__all__ = ["case_spec", "matrix_cases", "drawn_cases", "ACTS", "LOSS_SPECS"]
 
 ACTS = tuple(a if a != "leaky_relu" else "leaky_relu(alpha=0.1)" for a in ACTIVATIONS)
 LOSS_SPECS = tuple(x if x != "huber" else "huber(delta=0.5)" for x in LOSSES)

@@ -29,7 +29,7 @@ from numeric.manual import penalty, reference
 from numeric.manual.common import Cache, Singular, check_device, engine_dtype, loss_and_dA, pair_terms
 from numeric.validate import check_inputs, coincidence_error
 
-__all__ = ["gradients", "forward", "backward", "distances", "Cache", "Singular"]
+__all__ = ["gradients", "forward", "backward", "distances"]
 
 
 def distances(Zl: np.ndarray, Zprev: np.ndarray) -> np.ndarray:

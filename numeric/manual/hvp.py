@@ -20,10 +20,9 @@ from derive.layout import shapes as flat_shapes
 from numeric.manual import reference
 from numeric.manual.common import Singular, check_device, engine_dtype
 from numeric.manual.fast import forward
-from numeric.manual.loss_hessian import loss_hessian_times
 from numeric.manual.r_operator import r_operator
 
-__all__ = ["hvp", "hessian", "loss_hessian_times", "r_operator"]
+__all__ = ["hvp", "hessian"]
 
 
 def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device="cpu"):
