@@ -1,6 +1,6 @@
 """A claim's outcome (`Result`, shared by worked numbers and formulas, for the table, the report and
-JSON) and a claims file's (`DocumentResult`); `display_path` shows a claims file relative to the
-repository, as the reproducing commands name it."""
+JSON) and a claims file's (`DocumentResult`); `display_path` names a claims file as the reproducing
+commands do: a path that works from the folder the command was run in."""
 
 from __future__ import annotations
 
@@ -64,7 +64,11 @@ class DocumentResult:
 
 
 def display_path(path: Path) -> str:
+    """`path` relative to the current folder when it lies below it, else absolute: the printed command
+    runs as printed from where the user ran claims. (Relative to the package's parent folder it was
+    "derivcheck/catalog/..." after pip install: exit 2 from any folder but site-packages.)"""
+    full = Path(path).resolve()
     try:
-        return str(path.resolve().relative_to(REPO))
+        return str(full.relative_to(Path.cwd().resolve()))
     except ValueError:
-        return str(path)
+        return str(full)
