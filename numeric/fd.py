@@ -14,7 +14,19 @@ from numeric.compare import Finding, tolerance
 from numeric.flat import flatten, unflatten
 from numeric.manual import forward, loss_and_dA, penalty
 
-__all__ = ["loss_value", "fd_step", "fd_gradient", "fd_steps", "weights_keep_sign", "TaylorResult", "taylor_slope", "TAYLOR_EPS"]
+__all__ = [
+    "loss_value",
+    "fd_step",
+    "fd_gradient",
+    "FdEstimate",
+    "fd_estimate",
+    "FD_ROUNDING",
+    "fd_steps",
+    "weights_keep_sign",
+    "TaylorResult",
+    "taylor_slope",
+    "TAYLOR_EPS",
+]
 
 #: the Taylor test's default steps e (x + e v)
 TAYLOR_EPS = np.geomspace(1e-2, 1e-5, 10)
@@ -44,6 +56,63 @@ def fd_gradient(net: Net | MLP, params: Params, X, Y, dtype=np.float64, step: fl
         xm[k] -= h
         grad[k] = (loss_value(net, unflatten(net, xp), X, Y, dtype) - loss_value(net, unflatten(net, xm), X, Y, dtype)) / (2 * h)
     return grad
+
+
+#: the rounding error of one evaluation of J, in units of eps |J|: the error of (J(x + h) - J(x - h)) / 2h
+#: is then up to FD_ROUNDING eps |J| / h (measured: 0.1 to 0.8 eps |J| / h on 1e-7 pairs and tiny gradients)
+FD_ROUNDING = 2.0
+
+
+@dataclass
+class FdEstimate:
+    """Central differences at step h and what they can resolve (`fd_estimate`).
+
+    Attributes:
+        grad: the flat gradient by central differences at h (as `fd_gradient`).
+        noise: per entry, the rounding error FD_ROUNDING eps |J| / h_k of the two evaluations of J.
+        truncation: per entry, the truncation error h^2 |d3J| / 6 ~ |D(h) - D(2h)| / 3 (Richardson: D(2h)
+            has 4 times the h^2 term of D(h)); it holds D's rounding noise too.
+        step: h0 (h_k = h0 max(1, |x_k|)).
+    """
+
+    grad: np.ndarray
+    noise: np.ndarray
+    truncation: np.ndarray
+    step: float
+
+    @property
+    def bound(self) -> float:
+        """The largest error the differences can have: max over entries of noise + truncation."""
+        return float(np.max(self.noise + self.truncation)) if self.grad.size else 0.0
+
+    def unresolved(self, tol: float, value: float, margin: float = 4.0) -> str | None:
+        """Why the differences cannot judge a gradient of size `value` (max |entry|) at relative tolerance
+        `tol`: their own error bound is not `margin` times below tol x value (an error above the
+        tolerance could then be theirs); None where they can. Only the differences and J enter: a wrong
+        gradient under test cannot make them skip (pass as `value` the larger of its and the differences')."""
+        if self.bound * margin <= tol * value:
+            return None
+        k = int(np.argmax(self.noise + self.truncation))
+        return (
+            f"cannot resolve dJ/dx here: error bound {self.bound:.1e} (rounding {self.noise[k]:.1e}, truncation "
+            f"{self.truncation[k]:.1e} at step {self.step:.0e}) vs tolerance {tol:.0e} x gradient {value:.1e}"
+        )
+
+
+def fd_estimate(net: Net | MLP, params: Params, X, Y, dtype=np.float64, step: float | None = None) -> FdEstimate:
+    """`fd_gradient` at h and 2h, with the error bound of the one at h: rounding FD_ROUNDING eps |J| / h_k
+    plus truncation |D(h) - D(2h)| / 3. Neither depends on any engine's gradient."""
+    x = flatten(net, params)
+    h0 = fd_step(dtype) if step is None else step
+    d1 = fd_gradient(net, params, X, Y, dtype, step=h0)
+    d2 = fd_gradient(net, params, X, Y, dtype, step=2 * h0)
+    J = abs(loss_value(net, params, X, Y, dtype))
+    h = h0 * np.maximum(1.0, np.abs(x))
+    noise = FD_ROUNDING * float(np.finfo(dtype).eps) * J / h
+    with np.errstate(invalid="ignore", over="ignore"):
+        trunc = np.abs(d1 - d2) / 3
+    trunc = np.where(np.isfinite(trunc), trunc, np.inf)
+    return FdEstimate(d1, noise, trunc, h0)
 
 
 def weights_keep_sign(net: Net | MLP, params: Params, steps: list[np.ndarray]) -> bool:

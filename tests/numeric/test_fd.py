@@ -103,3 +103,32 @@ def test_weights_keep_sign_sees_a_step_across_w_0():
     assert not weights_keep_sign(net, p, [e])
     theta[0][1, 1] = 0.0
     assert not weights_keep_sign(net, Params(Z=Z, theta=theta), [])
+
+
+@settings(max_examples=10)
+@given(strategies.cases(width=st.integers(1, 3), **SMOOTH))
+def test_fd_error_bound_holds_and_resolves_normal_gradients(case):
+    """fd_estimate's bound (rounding FD_ROUNDING eps |J| / h plus truncation |D(h) - D(2h)| / 3) is
+    never below fd's actual error against the manual engine (itself within 1e-12 of the truth)."""
+    from numeric.fd import fd_estimate
+
+    net, params, X, Y = case
+    flat = manual.gradients(net, params, X, Y).flat()
+    est = fd_estimate(net, params, X, Y)
+    assert np.array_equal(est.grad, fd_gradient(net, params, X, Y))
+    err = np.abs(est.grad - flat)
+    assert np.all(err <= est.noise + est.truncation + 1e-12 * max(1.0, np.max(np.abs(flat)))), (err, est.noise, est.truncation)
+
+
+def test_fd_estimate_refuses_a_gradient_below_its_noise():
+    """A 1e-99 gradient (a 40-layer width-1 net) under a rounding noise of ~1e-11: unresolved, with the
+    numbers; a normal net's gradient is resolved with room to spare."""
+    from numeric.fd import fd_estimate
+
+    net = Net((2, 3, 1), hidden="tanh")
+    p, (X, Y) = random_params(net), random_data(net)
+    est = fd_estimate(net, p, X, Y)
+    value = float(np.max(np.abs(manual.gradients(net, p, X, Y).flat())))
+    assert est.unresolved(1e-5, value) is None and est.bound < 1e-3 * 1e-5 * value
+    why = est.unresolved(1e-5, 3.1e-99)
+    assert why is not None and why.startswith("cannot resolve dJ/dx here: error bound") and "x gradient 3.1e-99" in why
