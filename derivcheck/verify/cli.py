@@ -15,6 +15,7 @@ and its table); this module holds the command (`add_arguments`, `run`).
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from pathlib import Path
@@ -31,6 +32,15 @@ from numeric.validate import check_net_memory
 __all__ = ["run", "add_arguments", "SCHEMA"]
 
 SCHEMA = "derivcheck.results/1"
+DEFAULT_OUT = "reports/build/results.json"
+
+
+def default_out(only: str | None) -> str:
+    """Where results go without --out: one case (--only, a printed reproduce command) has its own file;
+    it replaced the whole run's results.json, so the next `report` described one case."""
+    if not only:
+        return DEFAULT_OUT
+    return f"reports/build/only-{re.sub(r'[^A-Za-z0-9._-]', '_', only)}.json"
 
 
 def _argv(args) -> list[str]:
@@ -55,7 +65,12 @@ def add_arguments(p) -> None:
         default=None,
         help="seed of every random case (printed, recorded); default: with --net, its [data] seed (as check-grad), else 0",
     )
-    p.add_argument("--out", default="reports/build/results.json", help="results file (written atomically)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help=f"results file, written atomically (default {DEFAULT_OUT}; with --only, reports/build/only-ID.json, "
+        "so reproducing one case keeps the whole run's file)",
+    )
     from derivcheck.tables import add_json_argument
 
     add_json_argument(p, "the results (the same document as --out)")
@@ -83,6 +98,8 @@ def run(args) -> int:
     unknown = [e for e in engines if e not in CHECKS]
     if unknown:
         raise SpecError(f"unknown engine {unknown[0]!r}", f"use a comma-separated subset of {','.join(CHECKS)}")
+    if args.out is None:
+        args.out = default_out(args.only)
     check_out_path(args.out, "--out")
     if not engines:
         raise SpecError("no engine selected (--engines is empty)", f"use a comma-separated subset of {','.join(CHECKS)}")

@@ -343,3 +343,16 @@ def test_the_tables_show_dtheta_where_an_engine_compared_it():
     free = {"manual": {"loss": cell, "dZ": cell, "dtheta": cell}}
     assert shown_quantities(free) == ["loss", "dW", "dZ", "dtheta", "db", "dX", "grad", "hvp"]
     assert "dtheta" not in shown_quantities({"manual": {"loss": cell, "dZ": cell}})
+
+
+def test_only_keeps_the_whole_runs_results(tmp_path, monkeypatch, capsys):
+    """Issue 24: `verify --only m229` (a printed reproduce command) replaced reports/build/results.json
+    with a one-case file, so the next `report` described one case."""
+    monkeypatch.chdir(tmp_path)
+    whole = tmp_path / "reports" / "build" / "results.json"
+    whole.parent.mkdir(parents=True)
+    whole.write_text('{"schema": "derivcheck.results/1", "cases": ["the whole run"]}')
+    assert cli.main(["verify", "--quick", "--only", "m000", "--engines", "manual"]) == 0, capsys.readouterr().err
+    assert "the whole run" in whole.read_text()
+    one = json.loads((tmp_path / "reports" / "build" / "only-m000.json").read_text())
+    assert [c["id"] for c in one["cases"]] == ["m000"]
