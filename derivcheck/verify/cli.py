@@ -33,6 +33,7 @@ __all__ = ["run", "add_arguments", "SCHEMA"]
 
 SCHEMA = "derivcheck.results/1"
 DEFAULT_OUT = "reports/build/results.json"
+DRAWN, DRAWN_QUICK = 24, 6  # hypothesis-drawn nets beside the library matrix (--drawn)
 
 
 def default_out(only: str | None) -> str:
@@ -79,7 +80,9 @@ def add_arguments(p) -> None:
         default=",".join(CHECKS),
         help=f"comma-separated subset of {','.join(CHECKS)} (the symbolic ground truth always runs)",
     )
-    p.add_argument("--drawn", type=int, default=None, help="number of hypothesis-drawn nets (default 24, quick 6)")
+    p.add_argument(
+        "--drawn", type=int, default=None, help=f"number of hypothesis-drawn nets (default {DRAWN}, quick {DRAWN_QUICK})"
+    )
     p.add_argument("--only", default=None, help="run only the case with this id (as printed for a failure)")
     p.add_argument(
         "--cases", type=int, default=20, help="with a network (--net or flags): drawn parameter sets, plus the adversarial ones"
@@ -117,7 +120,7 @@ def run(args) -> int:
             f"--engines {args.engines!r} compares nothing with the ground truth here: {what}",
             "add an engine that runs on this machine, e.g. --engines manual,torch-cpu",
         )
-    drawn = args.drawn if args.drawn is not None else (6 if args.quick else 24)
+    drawn = args.drawn if args.drawn is not None else (DRAWN_QUICK if args.quick else DRAWN)
     if drawn < 0:
         raise SpecError(f"--drawn {drawn} is negative", "use a count >= 0")
     t0 = time.perf_counter()

@@ -356,3 +356,17 @@ def test_only_keeps_the_whole_runs_results(tmp_path, monkeypatch, capsys):
     assert "the whole run" in whole.read_text()
     one = json.loads((tmp_path / "reports" / "build" / "only-m000.json").read_text())
     assert [c["id"] for c in one["cases"]] == ["m000"]
+
+
+def test_readme_counts_the_matrix_as_it_is():
+    """Issue 24: the README said 318 cases (--quick: 7 + 6) where runs had 360 and 14."""
+    from tests.helpers import REPO
+
+    k, a, lo = len(verify_cases.KERNELS), len(verify_cases.ACTS), len(verify_cases.LOSS_SPECS)
+    full, quick = len(verify.matrix_cases(0)), len(verify.matrix_cases(0, quick=True))
+    from derivcheck.verify.cli import DRAWN as drawn
+    from derivcheck.verify.cli import DRAWN_QUICK as drawn_quick
+
+    text = " ".join((REPO / "README.md").read_text().split())
+    assert f"({k} x {a} x {lo} = {full} nets) + {drawn} hypothesis-drawn nets ({full + drawn} cases;" in text
+    assert f"`--quick`: {quick} + {drawn_quick} = {quick + drawn_quick})" in text
