@@ -97,7 +97,8 @@ def check_grad(
             for an MLP) returning a list (dZ per layer; dW for an MLP) or a dict with any of loss, dZ,
             dW, dtheta, db, dX (see derivcheck.checkgrad.userfn).
         net: a `Net`/`MLP`, a loaded `NetSpec`, or the path of a spec file.
-        cases: drawn cases (plus the adversarial ones, unless ``adversarial=False``).
+        cases: drawn cases (plus the adversarial ones, unless ``adversarial=False``), at [data] batch; one
+            more drawn case at B = 1 (B = 2 when the batch is 1), so both sides of B = 1 are judged.
         seed: seeds every draw (printed, and in the reproducing command); default: the spec's [data] seed, else 0.
         torch: pass torch tensors instead of NumPy arrays. dtype: np.float64 or np.float32 arrays (and
             that dtype's tolerance). family: ``"L=2..4,N=1..4"``: also nets of those sizes (fn generic).
@@ -115,7 +116,7 @@ def check_grad(
     if isinstance(net, NetSpec):
         data, flags, net = data or net.data, flags or net.flags, net.net
     data = data or DataOptions()
-    check_net_memory(net, data.batch)  # refused in one line before fn is called or a case drawn
+    check_net_memory(net, max(data.batch, 2))  # refused in one line before fn is called or a case drawn (B >= 2 is drawn too)
     seed = data.seed if seed is None else seed
     fam = parse_family(family)
     if isinstance(cases, bool) or not isinstance(cases, int) or cases < 1:
@@ -135,17 +136,23 @@ def check_grad(
     for other in _family_nets(net, fam, rng, 4) if fam else []:
         todo += [draw_case(other, rng, **draw) for _ in range(max(2, cases // 4))]
         todo += adversarial_cases(other, rng, **draw) if adversarial else []
+    # B = 1 and B >= 2 whatever [data] batch says: code wrong at one of them only (a squeezed batch axis,
+    # a mean over the batch where the sum belongs) passed every case of the other (issue 22)
+    todo.append(draw_case(net, rng, **{**draw, "batch": 1 if data.batch >= 2 else 2}))
     judge = Judge(fn, torch, dtype)
+    by_batch: dict[int, list[int]] = {}  # B -> [failed, run]
     result = CheckResult(True, target, net, seed, command, dt)
     first: tuple | None = None
     for case in todo:
         case = judge.prepare(case)
         got, truth, found = judge.run(case)
-        kind = result.by_kind.setdefault(case.kind, [0, 0])
+        kind, rows = result.by_kind.setdefault(case.kind, [0, 0]), by_batch.setdefault(case.batch, [0, 0])
         kind[1] += 1
+        rows[1] += 1
         result.checked += 1
         if found:
             kind[0] += 1
+            rows[0] += 1
             result.failed += 1
             first = first or (case, got, truth, found)
     if first is None:
@@ -163,7 +170,30 @@ def check_grad(
         if grows is None and result.shrunk is not None:
             grows = separation_sweep(judge, case)
         result.diagnoses += [grows] if grows else []
+    result.diagnoses += [h for h in [_batch_hint(by_batch)] if h]
     return result
+
+
+def _batch_hint(by_batch: dict[int, list[int]]) -> str | None:
+    """Where every case at B = 1 fails and every case at B >= 2 agrees, or the other way round: the
+    mistake is in how the batch axis is handled, said with the batch sizes seen."""
+    one = by_batch.get(1, [0, 0])
+    many = [0, 0]
+    for B, (f, n) in by_batch.items():
+        if B > 1:
+            many = [many[0] + f, many[1] + n]
+    sizes = ", ".join(str(B) for B in sorted(by_batch) if B > 1)
+    if one[1] and many[1] and one[0] == one[1] and many[0] == 0:
+        return (
+            f"fails only at batch size B = 1 ({one[0]}/{one[1]} cases; agrees at B = {sizes}): the batch axis is "
+            "lost when it has length 1 (a squeeze, or len() of a squeezed array)"
+        )
+    if one[1] and many[1] and one[0] == 0 and many[0] == many[1]:
+        return (
+            f"fails only at batch sizes B > 1 (B = {sizes}, {many[0]}/{many[1]} cases; agrees at B = 1): every "
+            "row must enter, its contribution summed over the batch (not a mean over it, not row 0 only)"
+        )
+    return None
 
 
 def _command(target: str, flags: str, seed: int, cases: int, torch: bool, dtype: str, family: Any) -> str:
