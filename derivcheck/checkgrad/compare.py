@@ -1,7 +1,8 @@
 """Comparison of a user's quantities with the 50-digit ground truth (check-grad).
 
 `compare` judges each returned quantity normwise (numeric.compare.rel_error against the tolerance
-table) and names its worst entry, 1-based: "dZ of layer 2, node 3, dim 1" (a `Mismatch`). `flat`,
+table, read by numeric.compare.tolerance) and names its worst entry as verify and claims do
+(numeric.compare.worst_entry, every number from 1): "dZ of layer 2, node 3, dim 1" (a `Mismatch`). `flat`,
 `close` and `layout_ok` are the diagnosis' tools (derivcheck.checkgrad.diagnose, derivcheck.checkgrad.diagnose_family).
 """
 
@@ -12,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from numeric.compare import TOLERANCES, rel_error
+from numeric.compare import rel_error, tolerance, worst_entry
 from numeric.draws import Case
 
-__all__ = ["Mismatch", "truth_of", "compare", "tolerance", "flat", "close", "layout_ok"]
+__all__ = ["Mismatch", "truth_of", "compare", "flat", "close", "layout_ok"]
 
 
 @dataclass
@@ -51,10 +52,6 @@ class Mismatch:
         }
 
 
-def tolerance(dtype, quantity: str) -> float:
-    return TOLERANCES[np.dtype(dtype).name][quantity]
-
-
 def truth_of(case: Case) -> dict[str, Any]:
     """The 50-digit ground truth of every quantity (float64), by name."""
     from derive import symbolic
@@ -74,38 +71,6 @@ def layout_ok(u, t) -> bool:
     return not isinstance(u, list) or all(np.shape(a) == np.shape(b) for a, b in zip(u, t))
 
 
-def _entry(q: str, l: int | None, k: tuple) -> str:
-    k1 = [i + 1 for i in k]
-    if q == "loss":
-        return ""
-    if q == "dX":
-        return f" row {k1[0]}, input {k1[1]}"
-    layer = f" of layer {l + (1 if q == 'dZ' else 2)}"  # type: ignore[operator]
-    if q == "dZ":
-        return f"{layer}, node {k1[0]}, dim {k1[1]}"
-    if q == "db":
-        return f"{layer}, node {k1[0]}"
-    return f"{layer}, entry ({k1[0]}, {k1[1]})"
-
-
-def _worst(q: str, u, t) -> tuple[str, float, float]:
-    if not isinstance(u, list):
-        ua, ta = np.asarray(u, dtype=np.float64), np.asarray(t, dtype=np.float64)
-        k = np.unravel_index(np.nanargmax(np.where(np.isfinite(ua), np.abs(ua - ta), np.inf)), ua.shape) if ua.ndim else ()
-        return _entry(q, None, tuple(k)), float(ua[k]), float(ta[k])
-    best = (-1.0, "", np.nan, np.nan)
-    for l, (a, b) in enumerate(zip(u, t)):
-        if a.size == 0:
-            continue
-        if a.shape != b.shape:
-            return f" of layer {l + (1 if q == 'dZ' else 2)}: shape {a.shape}, expected {b.shape}", np.nan, np.nan
-        d = np.where(np.isfinite(a), np.abs(a - b), np.inf)
-        k = np.unravel_index(np.argmax(d), a.shape)
-        if d[k] > best[0]:
-            best = (float(d[k]), _entry(q, l, tuple(k)), float(a[k]), float(b[k]))
-    return best[1], best[2], best[3]
-
-
 def compare(got: dict, truth: dict, dtype=np.float64) -> list[Mismatch]:
     """Every returned quantity against the truth: normwise relative error > the table's tolerance."""
     out = []
@@ -117,7 +82,7 @@ def compare(got: dict, truth: dict, dtype=np.float64) -> list[Mismatch]:
             rel = rel_error(u, truth[q])
             rel = float("inf") if not np.isfinite(rel) else rel
         if not rel <= tol:
-            where, v, t = _worst(q, u, truth[q])
+            where, v, t = worst_entry(q, u, truth[q])
             out.append(Mismatch(q, where, v, t, rel, tol, float(np.max(np.abs(flat(truth[q])), initial=0.0))))
     return out
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from derivcheck.checkgrad.compare import Mismatch, close, flat, layout_ok, tolerance
+from derivcheck.checkgrad.compare import Mismatch, close, flat, layout_ok
 from derivcheck.checkgrad.diagnose_family import amplitude_mistake, penalty_mistake
-from numeric.compare import rel_error
+from numeric.compare import rel_error, tolerance
 from numeric.draws import Case
 from numeric.variants import eq8_terms, pre_activation
 

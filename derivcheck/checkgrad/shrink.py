@@ -8,9 +8,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from derivcheck.checkgrad.compare import Mismatch, compare, tolerance, truth_of
+from derivcheck.checkgrad.compare import Mismatch, compare, truth_of
 from derivcheck.checkgrad.userfn import call
 from derive import SpecError
+from numeric.compare import tolerance
 from numeric.draws import Case, drop_layer, drop_node, drop_rows, place_pair, rounded, with_dtype
 from numeric.variants import edge_term
 

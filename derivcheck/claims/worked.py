@@ -14,7 +14,7 @@ from derivcheck.claims.precision import FALSE, HOLDS, ROUNDING, judge_number, nu
 from derivcheck.claims.result import Result, display_path
 from derive import SpecError, compile_net
 from numeric import manual
-from numeric.compare import Findings
+from numeric.compare import Findings, locate
 from numeric.manual import penalty as manual_penalty
 
 __all__ = ["check_worked"]
@@ -107,6 +107,19 @@ def _quantity(wf: WorkedFile, tv: dict, quantity: str, layer: int | None):
     raise SpecError(f"quantity {quantity!r} is not supported", "see README, Claims files")
 
 
+def _where(wf: WorkedFile, cl, k: int, shape: tuple) -> str:
+    """The words for entry k (flat) of a claim's value, as verify and check-grad name entries
+    (numeric.compare.locate, every number from 1): the layer in MATH.md's numbering, then the document's
+    number where it differs ("of layer 2, node 1, dim 2 (layer 1 in the document)"); the index is the
+    claim's own index (counted from 0 in the file) followed by k's position within the value."""
+    index = tuple(cl.index or ()) + tuple(int(i) for i in np.unravel_index(k, shape))
+    if cl.layer is None:
+        return locate(cl.quantity, None, index)
+    layer = wf.index(cl.layer) + 1
+    own = f" (layer {cl.layer} in the document)" if layer != cl.layer else ""
+    return locate(cl.quantity, layer, index) + own
+
+
 def check_worked(wf: WorkedFile, *, raise_: bool = False) -> list[Result]:
     """Judge every claim of a worked-number file at its printed precision; a false claim's worst
     entry is reported as a `numeric.compare.Finding` (raised as `VerificationError` with `raise_`)."""
@@ -139,11 +152,7 @@ def check_worked(wf: WorkedFile, *, raise_: bool = False) -> list[Result]:
         worst = max(u for _, u in verdicts)
         keys = [(rank[v], u) for v, u in verdicts]
         k = keys.index(max(keys))  # the worst entry: false before rounding before holds, then the largest error
-        where = (
-            (f" of layer {cl.layer}" if cl.layer is not None else "")
-            + (f", entry {list(cl.index)}" if cl.index is not None else "")
-            + (f", entry {[int(i) for i in np.unravel_index(k, np.shape(true))]}" if flat_t.size > 1 else "")
-        )
+        where = _where(wf, cl, k, np.shape(true))
         f = number_finding(
             flat_c[k], flat_t[k], wf.rounding_allowance, tol, quantity=cl.quantity, engine=f"claim {cl.id!r}", where=where
         )

@@ -10,7 +10,8 @@ a `Finding` and passes it to `report` (or a `Findings` collector): a failed find
 raised as `derive.VerificationError` carrying the finding. Every tolerance is a row of `TOLERANCES`.
 
 Where each part lives (this module re-exports them; import from here): numeric/compare/tolerances.py
-(TOLERANCES, tolerance), numeric/compare/findings.py (Finding, report, Findings, MEASURES),
+(TOLERANCES, tolerance), numeric/compare/findings.py (Finding, report, Findings, MEASURES, and `locate` / `worst_entry`,
+the one way every message names an entry: " of layer 2, node 1, dim 2", every number from 1),
 numeric/compare/checks.py (error measures, check_close, check_gradients, check_identity) and
 numeric/compare/identities.py (translation, rotation and permutation residuals).
 """
@@ -18,7 +19,7 @@ numeric/compare/identities.py (translation, rotation and permutation residuals).
 from __future__ import annotations
 
 from numeric.compare.checks import QUANTITIES, check_close, check_gradients, check_identity, quantities, rel_error, ulp_error
-from numeric.compare.findings import MEASURES, Finding, Findings, report
+from numeric.compare.findings import ENTRIES, MEASURES, Finding, Findings, locate, report, worst_entry
 from numeric.compare.identities import (
     permutation_residual,
     rotation_asymmetry,
@@ -37,6 +38,9 @@ __all__ = [
     "MEASURES",
     "report",
     "Findings",
+    "ENTRIES",
+    "locate",
+    "worst_entry",
     "check_close",
     "check_gradients",
     "check_identity",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numeric.compare.findings import Finding, report
+from numeric.compare.findings import Finding, report, worst_entry
 from numeric.compare.tolerances import tolerance
 
 __all__ = ["QUANTITIES", "rel_error", "ulp_error", "quantities", "check_close", "check_gradients", "check_identity"]
@@ -73,46 +73,6 @@ def quantities(grads) -> dict[str, object]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-#: How a failure names an entry: quantity -> (layer of the first block, index names). Block b of a
-#: per-layer list is layer b + first (1-based, as in MATH.md); None: one array, no layer.
-_ENTRIES: dict[str, tuple[int | None, tuple[str, ...]]] = {
-    "dZ": (1, ("node", "dim")),
-    "dW": (2, ("row", "col")),
-    "dtheta": (2, ("row", "col")),
-    "db": (2, ("node",)),
-    "dX": (None, ("example", "input")),
-}
-
-
-def _name(layer: int | None, names: tuple[str, ...], k: tuple) -> str:
-    """' of layer 2, node 1, dim 0', ' of example 0, input 1' or, without names, ' entry [4]'."""
-    if len(names) != len(k):
-        return (f" of layer {layer}," if layer is not None else "") + f" entry {[int(i) for i in k]}"
-    return " of " + ", ".join(([f"layer {layer}"] if layer is not None else []) + [f"{n} {int(i)}" for n, i in zip(names, k)])
-
-
-def _locate(quantity: str, x, truth, entries_as: str | None = None) -> tuple[str, float, float]:
-    """Name the worst entry, e.g. ' of layer 2, node 1, dim 0' (layers 1-based, entries 0-based).
-    `entries_as` names the entries as for that quantity (an H v over the Z blocks: "dZ"); quantities
-    without names (hvp, grad) give ' of block b, entry [i, j]' or ' entry [k]'."""
-    first, names = _ENTRIES.get(entries_as or quantity, (None, ()))
-    if not isinstance(x, (list, tuple)):
-        xa, ta = np.asarray(x, dtype=np.float64), np.asarray(truth, dtype=np.float64)
-        k = np.unravel_index(np.argmax(np.abs(xa - ta)), xa.shape) if xa.ndim else ()
-        return (_name(None, names, k) if k else ""), float(xa[k]), float(ta[k])
-    best = (-1.0, "", np.nan, np.nan)
-    for l, (a, t) in enumerate(zip(x, truth)):
-        a, t = np.asarray(a, dtype=np.float64), np.asarray(t, dtype=np.float64)
-        if a.size == 0:
-            continue
-        k = np.unravel_index(np.argmax(np.abs(a - t)), a.shape)
-        err = float(abs(a[k] - t[k]))
-        if err > best[0]:
-            where = _name(l + first, names, k) if first is not None else f" of block {l}, entry {[int(i) for i in k]}"
-            best = (err, where, float(a[k]), float(t[k]))
-    return best[1], best[2], best[3]
-
-
 def check_close(
     quantity: str,
     engine: str,
@@ -126,7 +86,8 @@ def check_close(
     scale: float | None = None,
 ) -> Finding:
     """Compare one quantity of one engine against a reference (does not raise; pass the result to
-    `report`). `tol` defaults to `tolerance(dtype, quantity)`; `entries_as` see `_locate`.
+    `report`). `tol` defaults to `tolerance(dtype, quantity)`; the worst entry is named by
+    `numeric.compare.findings.worst_entry` (`entries_as`: name the entries as for that quantity).
 
     With `scale` (the problem's scale S, see `check_gradients`) the error also passes when it is within
     the rounding noise `tolerance(dtype, "noise") * S`: the relative error is taken against
@@ -134,7 +95,7 @@ def check_close(
     Without it the measure is the plain normwise relative error.
     """
     tol = tolerance(dtype, quantity) if tol is None else tol
-    where, v, t = _locate(quantity, x, truth, entries_as)
+    where, v, t = worst_entry(quantity, x, truth, entries_as=entries_as)
     err, ulp = rel_error(x, truth), ulp_error(x, truth, dtype)
     tc = _cat(truth)
     floor = tolerance(dtype, "noise") * scale / tol if scale and tol > 0 else 0.0

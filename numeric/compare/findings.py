@@ -1,6 +1,9 @@
 """The one failure path: `Finding` (one check: quantity, place, engines, both values, error, tolerance,
 seed, command), `report` (records a failed finding or raises it as `derive.VerificationError`),
-`Findings` (a run's collector) and `MEASURES` (the error measures a finding can carry)."""
+`Findings` (a run's collector), `MEASURES` (the error measures a finding can carry), and the one way
+to name an entry: `locate` (" of layer 2, node 1, dim 2": layers, nodes, dims, rows, columns and
+examples all numbered from 1, as MATH.md numbers layers) and `worst_entry` (the entry farthest from
+the truth, named by `locate`). verify, check-grad and claims all name entries through them."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import numpy as np
 
 from derive import SpecError, VerificationError
 
-__all__ = ["MEASURES", "Finding", "report", "Findings"]
+__all__ = ["MEASURES", "Finding", "report", "Findings", "ENTRIES", "locate", "worst_entry"]
 
 
 #: error measure -> (how the message names it, whether the error must stay at or below the tolerance).
@@ -23,6 +26,79 @@ MEASURES = {
     "slope": ("fitted slope", False),
     "shape": ("shape", True),
 }
+
+
+#: How a message names an entry of a quantity: quantity -> (layer of the first array of its per-layer
+#: list, names of its axes). Array b (0-based) of a per-layer list is layer b + first; None: one array,
+#: no layer. An array with fewer axes than names has lost its leading (batch) axis: one example.
+ENTRIES: dict[str, tuple[int | None, tuple[str, ...]]] = {
+    **dict.fromkeys(("dZ", "Z", "Z+"), (1, ("node", "dim"))),
+    **dict.fromkeys(("dW", "W", "W+", "dtheta", "theta", "R", "jacobian"), (2, ("row", "col"))),
+    **dict.fromkeys(("db", "b", "b+"), (2, ("node",))),
+    **dict.fromkeys(("z", "h", "a", "delta", "dA", "dact"), (1, ("example", "node"))),
+    **dict.fromkeys(("dX", "X"), (None, ("example", "input"))),
+}
+
+
+def locate(quantity: str, layer: int | None, index=(), *, block: bool = False) -> str:
+    """The words for one entry of `quantity`, every number from 1 (as MATH.md numbers layers).
+
+    Args:
+        quantity: a key of `ENTRIES` names the axes ("dZ": node, dim); any other gives "entry (i, j)".
+        layer: the entry's layer, 1-based (MATH.md's numbering), or None for a quantity without layers.
+        index: the entry's 0-based NumPy index within that layer's array (() for a scalar).
+        block: `layer` is the 1-based number of an unnamed block (an H v over mixed blocks), not a layer.
+
+    Returns:
+        e.g. " of layer 2, node 1, dim 2" for index (0, 1) of dZ's second array, " of example 1, input 3",
+        " of layer 3" (a scalar per layer), " of block 2, entry (3, 1)", " entry 5", or "" (a scalar).
+    """
+    k = [int(i) + 1 for i in index]
+    names = ENTRIES.get(quantity, (None, ()))[1]
+    parts = [f"{'block' if block else 'layer'} {layer}"] if layer is not None else []
+    if k and len(k) <= len(names):
+        parts += [f"{n} {i}" for n, i in zip(names[len(names) - len(k) :], k)]
+    elif k:
+        entry = f"entry {k[0]}" if len(k) == 1 else f"entry ({', '.join(map(str, k))})"
+        if not parts:
+            return f" {entry}"
+        parts.append(entry)
+    return " of " + ", ".join(parts) if parts else ""
+
+
+def _gap(a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """|a - t| entrywise, non-finite differences (a NaN, an inf) counted as the largest."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = np.abs(a - t)
+    return np.where(np.isfinite(d), d, np.inf)
+
+
+def worst_entry(quantity: str, x, truth, *, entries_as: str | None = None) -> tuple[str, float, float]:
+    """(words, value, true value) of the entry of `x` farthest from `truth` (a NaN or inf counts as the
+    farthest), named by `locate`. `x` and `truth` are one array or a per-layer list of arrays (the first
+    array at layer `ENTRIES[quantity][0]`; quantities without a first layer number their arrays as
+    blocks from 1). `entries_as` names the entries as for that quantity (an H v over the Z blocks:
+    "dZ"). An array of the wrong shape in a list is named instead: " of layer 2: shape (3, 1),
+    expected (3, 2)", with NaN values."""
+    q = entries_as or quantity
+    if not isinstance(x, (list, tuple)):
+        xa, ta = np.asarray(x, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+        k = np.unravel_index(int(np.argmax(_gap(xa, ta))), xa.shape) if xa.ndim else ()
+        return locate(q, None, k), float(xa[k]), float(ta[k])
+    first = ENTRIES.get(q, (None, ()))[0]
+    best: tuple[float, str, float, float] = (-1.0, "", float("nan"), float("nan"))
+    for b, (a, t) in enumerate(zip(x, truth)):
+        a, t = np.asarray(a, dtype=np.float64), np.asarray(t, dtype=np.float64)
+        if a.size == 0:
+            continue
+        layer = b + (1 if first is None else first)
+        if a.shape != t.shape:
+            return f"{locate(q, layer, block=first is None)}: shape {a.shape}, expected {t.shape}", float("nan"), float("nan")
+        d = _gap(a, t)
+        k = np.unravel_index(int(np.argmax(d)), a.shape)
+        if d[k] > best[0]:
+            best = (float(d[k]), locate(q, layer, k, block=first is None), float(a[k]), float(t[k]))
+    return best[1], best[2], best[3]
 
 
 def _num(x: Any) -> str:
@@ -42,7 +118,7 @@ class Finding:
         engine: who computed `value` ("manual", "torch-cpu", "claim 'x'", "taylor").
         error: the error in `measure` units (for "slope", the fitted slope itself).
         tol: the tolerance (for "slope", the minimum slope).
-        where: the worst entry, e.g. " of layer 2, node 1, dim 0" (layers 1-based, as in MATH.md).
+        where: the worst entry, e.g. " of layer 2, node 1, dim 2" (`locate`: every number from 1, as MATH.md).
         value, truth: the compared entries (or scalars: a residual and 0, a slope and its order).
         measure: a key of `MEASURES`. reference: what `truth` is ("ground truth", "manual engine").
         ulp: the same difference in ulps of the engine's dtype (entry comparisons), else NaN.

@@ -103,13 +103,14 @@ TOLERANCES: dict[str, dict[str, float]] = {
 
 
 def tolerance(dtype, quantity: str) -> float:
-    """The tolerance of `quantity` for an engine computing in `dtype` (a row of `TOLERANCES`).
+    """The tolerance of `quantity` for an engine computing in `dtype` (a row of `TOLERANCES`): the one
+    reader of the table (verify, check-grad, claims, formula claims, Taylor, spectra all call it).
 
     Raises:
-        SpecError: an unknown dtype or quantity (never a silent default).
+        SpecError: an unknown dtype or quantity (never a silent default), in one line naming the known ones.
     """
     try:
-        name = np.dtype(dtype).name
+        name = np.dtype(dtype).name if dtype is not None else "None"  # np.dtype(None) would be float64
     except TypeError:
         name = repr(dtype)
     row = TOLERANCES.get(name)

@@ -63,10 +63,40 @@ def test_unknown_quantity_or_dtype_is_an_error_not_a_fallback():
         check_close("grad", "fd", np.ones(3), np.ones(3))
 
 
+@pytest.mark.parametrize("dtype", [np.float16, "bogus", None, np.int64])
+def test_unknown_dtype_names_the_known_ones_in_one_line(dtype):
+    with pytest.raises(SpecError) as err:
+        tolerance(dtype, "dZ")
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith("no tolerances for dtype ") and msg.endswith("use one of float64, float32")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_unknown_quantity_names_every_known_one_in_one_line(dtype):
+    with pytest.raises(SpecError) as err:
+        tolerance(dtype, "dQ")
+    msg = str(err.value)
+    assert "\n" not in msg and f"no tolerance for quantity 'dQ' ({np.dtype(dtype).name})" in msg
+    assert f"use one of {', '.join(TOLERANCES[np.dtype(dtype).name])} or add a row" in msg
+
+
+def test_check_grad_reads_tolerances_through_the_one_reader():
+    """check-grad had its own reader (an unknown quantity was a KeyError): it is gone, and its
+    comparison refuses an unknown quantity with the reader's SpecError."""
+    import derivcheck.checkgrad.compare as cg
+
+    assert not hasattr(cg, "tolerance") or cg.tolerance is tolerance
+    with pytest.raises(SpecError, match="no tolerance for quantity 'dQ' \\(float64\\); use one of loss, dW"):
+        cg.compare({"dQ": np.ones(2)}, {"dQ": np.zeros(2)})
+    with pytest.raises(SpecError, match="no tolerances for dtype float16"):
+        cg.compare({"dZ": [np.ones((2, 2))]}, {"dZ": [np.zeros((2, 2))]}, np.float16)
+    assert cg.compare({"dZ": [np.ones((2, 2))]}, {"dZ": [np.ones((2, 2))]}, np.float32) == []
+
+
 def _dZ_with_one_wrong_entry():
     truth = [np.arange(6.0).reshape(3, 2) + 1, np.arange(4.0).reshape(2, 2) + 1]
     got = [t.copy() for t in truth]
-    got[1][1, 0] *= 1 + 1e-6  # layer 2 (1-based), node 1, dim 0
+    got[1][1, 0] *= 1 + 1e-6  # layer 2, node 2, dim 1 (every number from 1)
     return got, truth
 
 
@@ -76,7 +106,7 @@ def test_finding_message_names_everything_needed_to_act_on_it():
     f.seed, f.command = 7, "derivcheck verify --seed 7 --only m001"
     msg = f.describe()
     assert not f.ok and f.measure == "rel" and f.tol == tolerance(np.float64, "dZ")
-    assert msg.startswith("dZ of layer 2, node 1, dim 0 (manual vs ground truth): ")
+    assert msg.startswith("dZ of layer 2, node 2, dim 1 (manual vs ground truth): ")
     assert f"{float(got[1][1, 0])!r} vs {float(truth[1][1, 0])!r}" in msg  # both values, every digit
     assert f"relative error {f.error:.3g} > tolerance 1e-09" in msg and " ulp)" in msg
     assert msg.endswith("; seed 7; reproduce: derivcheck verify --seed 7 --only m001")
@@ -182,12 +212,12 @@ def test_verify_case_records_failures_as_findings():
 @pytest.mark.parametrize(
     "quantity,entries_as,x,where",
     [
-        ("db", None, [np.zeros(2), np.zeros(3)], " of layer 3, node 2"),
-        ("dW", None, [np.zeros((2, 2)), np.zeros((3, 2))], " of layer 3, row 2, col 1"),
-        ("dX", None, np.zeros((2, 3)), " of example 1, input 2"),
-        ("hvp", "dZ", [np.zeros((2, 2)), np.zeros((3, 2))], " of layer 2, node 2, dim 1"),
-        ("hvp", None, [np.zeros((2, 2)), np.zeros((3, 2))], " of block 1, entry [2, 1]"),
-        ("fd", None, np.zeros(5), " entry [4]"),
+        ("db", None, [np.zeros(2), np.zeros(3)], " of layer 3, node 3"),
+        ("dW", None, [np.zeros((2, 2)), np.zeros((3, 2))], " of layer 3, row 3, col 2"),
+        ("dX", None, np.zeros((2, 3)), " of example 2, input 3"),
+        ("hvp", "dZ", [np.zeros((2, 2)), np.zeros((3, 2))], " of layer 2, node 3, dim 2"),
+        ("hvp", None, [np.zeros((2, 2)), np.zeros((3, 2))], " of block 2, entry (3, 2)"),
+        ("fd", None, np.zeros(5), " entry 5"),
     ],
 )
 def test_the_worst_entry_is_named_in_the_quantitys_terms(quantity, entries_as, x, where):
@@ -209,7 +239,7 @@ def test_a_reference_that_cancels_to_zero_is_judged_against_the_problem_scale():
     assert not check_close("dX", "manual", grads(2.3e-18).dX, truth.dX).ok  # no scale: relative to 0
     assert all(f.ok for f in check_gradients(grads(2.3e-18), truth))  # ~10 eps of S = 1
     (bad,) = [f for f in check_gradients(grads(1e-12), truth) if not f.ok]  # far above rounding noise
-    assert bad.quantity == "dX" and "dX of example 0, input 0" in bad.describe()
+    assert bad.quantity == "dX" and "dX of example 1, input 1" in bad.describe()
     # a non-zero entry is still judged relative to itself: 1e-3 relative on dW fails
     wrong = Gradients(loss=1.0, dW=[np.array([[0.3003, -0.3]])], dX=np.zeros((1, 1)), engine="manual")
     assert [f.quantity for f in check_gradients(wrong, truth) if not f.ok] == ["dW"]
