@@ -1,8 +1,10 @@
 """`derivcheck` command line: a thin dispatcher. Each verb lives in its own module as
 `add_arguments(parser)` and `run(args) -> int`; tests call those functions directly.
 
-Only the module of the verb being run is imported (torch and SymPy load only when a verb needs them), so
-`derivcheck --help` and `derivcheck --version` answer at once.
+Only the verb on the command line is imported, and only its options (`add_arguments`, in light modules:
+derivcheck/<verb>/args.py) until it runs: torch, SymPy, matplotlib ... load in `run` (`_runner`). So
+`derivcheck --help`, `derivcheck VERB --help` and a usage error answer at once (tests/derivcheck/test_cli.py
+checks that none of them imports torch, SymPy or matplotlib).
 
 Exit codes (every verb): 0 all checks hold, 1 a check failed, 2 bad input.
 """
@@ -19,7 +21,7 @@ from typing import NoReturn
 
 from derivcheck import interrupts
 
-__all__ = ["main", "VERBS", "build_parser", "DESCRIPTION", "OneLineParser"]
+__all__ = ["main", "VERBS", "build_parser", "DESCRIPTION", "OneLineParser", "error_text"]
 
 DESCRIPTION = """\
 Check derivatives of spatially embedded networks (every weight is a kernel of
@@ -48,6 +50,17 @@ VERBS = {
 # verbs whose SymPy work user input can make expensive: each takes --budget SECONDS (derive.decide).
 # train's --budget counts HVP evaluations; its SymPy steps (compiling the kernel) keep the default.
 SYMPY_VERBS = ("verify", "report", "audit-kernel", "claims", "check-grad")
+# verbs whose run time the counts and sizes on the command line set: each takes --max-seconds (derivcheck.guard)
+GUARDED_VERBS = ("verify", "audit-kernel", "claims", "train", "check-grad")
+# verb -> its output options besides --json: (attribute, is a folder); proven writable before any work
+OUTPUTS = {
+    "verify": (("out", False),),
+    "bench": (("out", False),),
+    "report": (("out", True),),
+    "train": (("out", True), ("report", True)),
+    "audit-kernel": (("report", True),),
+    "claims": (("errata", True),),
+}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -56,7 +69,25 @@ class OneLineParser(argparse.ArgumentParser):
     prints the whole usage block first, a dozen lines the reader must skip)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}{did_you_mean(self, message)}; see {self.prog} --help\n")
+        self.exit(2, error_text(f"{self.prog}: error: {message}{did_you_mean(self, message)}; see {self.prog} --help") + "\n")
+
+
+def error_text(line: str, stream=None) -> str:
+    """An error line as printed on `stream` (default stderr): whole on a pipe or in a log (one line to grep),
+    folded at spaces to the terminal's width on a terminal (some run past 250 characters), its
+    continuation lines indented."""
+    stream = sys.stderr if stream is None else stream
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if not tty:
+        return line
+    import shutil
+    import textwrap
+
+    width = shutil.get_terminal_size((80, 24)).columns
+    return "\n".join(textwrap.wrap(line, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False))
 
 
 def did_you_mean(parser: argparse.ArgumentParser, message: str) -> str:
@@ -120,8 +151,40 @@ def build_parser(verb: str | None = None) -> tuple[argparse.ArgumentParser, dict
                 help="seconds one SymPy step (simplify, limit, series ...) may take before it "
                 "is reported undecided or a slower labelled path is used (default 4)",
             )
-        p.set_defaults(_run=mod.run)
+        if name in GUARDED_VERBS:
+            p.add_argument(
+                "--max-seconds",
+                type=float,
+                default=None,
+                metavar="SECONDS",
+                help="refuse a run estimated to take longer (default 1800; derivcheck.guard)",
+            )
+        p.set_defaults(_run=_runner(module))
     return parser, subs
+
+
+def check_outputs(verb: str, args: argparse.Namespace) -> None:
+    """Every output option given (--out, --json, --report, --errata) proven writable before any work
+    (derivcheck.provenance.check_writable): a run must not end by losing its results."""
+    from derivcheck.provenance import check_writable
+
+    for option, folder in (*OUTPUTS.get(verb, ()), ("json", False)):
+        value = getattr(args, option, None)
+        if value is not None and not (option == "json" and str(value) == "-"):
+            check_writable(value, f"--{option}", folder=folder)
+
+
+def _runner(module: str):
+    """The verb's `run`, imported when it runs (not while the arguments are parsed: `derivcheck VERB --help`
+    and a usage error answer without torch or SymPy). Looked up on the module at each call."""
+
+    def run(args: argparse.Namespace) -> int:
+        with interrupts.deferred():  # the heavy imports (torch's C++ extension) finish before a Ctrl-C lands
+            _hypothesis_home()
+            verb_run = importlib.import_module(module).run
+        return verb_run(args)
+
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,9 +209,7 @@ def _hypothesis_home() -> None:
 def _dispatch(argv: list[str]) -> int:
     try:
         verb = _verb_of(argv)
-        with interrupts.deferred():  # the heavy imports (torch's C++ extension) finish before a Ctrl-C lands
-            if verb is not None and "-h" not in argv and "--help" not in argv:
-                _hypothesis_home()
+        with interrupts.deferred():  # imports only the verb's options (the engines load in _runner)
             parser, subs = build_parser(verb)
         if verb is not None:  # a formula such as '-2*tanh(r)' is a value, not an unknown option
             from derivcheck.netspec import formula_argv
@@ -161,7 +222,7 @@ def _dispatch(argv: list[str]) -> int:
             from derivcheck.netspec import NET_FLAGS
 
             if err.argument_name is not None and set(err.argument_name.split("/")) & set(NET_FLAGS):
-                print(f"derivcheck {verb}: error: {err}", file=sys.stderr)
+                print(error_text(f"derivcheck {verb}: error: {err}"), file=sys.stderr)
                 return 2
             (subs[verb] if verb else parser).error(str(err))
         if extra:  # argparse would name the top-level parser; the verb's own --help says more
@@ -173,6 +234,12 @@ def _dispatch(argv: list[str]) -> int:
             from derive.step_limits import set_step_budget
 
             set_step_budget(args.budget)  # a SpecError (one line, exit 2) unless 0 < SECONDS < inf
+        if verb in GUARDED_VERBS:
+            from derivcheck.guard import set_max_seconds
+
+            set_max_seconds(getattr(args, "max_seconds", None))
+        if verb is not None:
+            check_outputs(verb, args)
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
         interrupts.seen()  # first: the retry timer must not raise a second KeyboardInterrupt while we print
@@ -194,7 +261,7 @@ def _dispatch(argv: list[str]) -> int:
         from derive import SpecError
 
         if isinstance(exc, SpecError | LatexError):
-            print(f"derivcheck {_verb_of(argv)}: error: {exc}", file=sys.stderr)
+            print(error_text(f"derivcheck {_verb_of(argv)}: error: {exc}"), file=sys.stderr)
             return 2
         raise
 

@@ -10,12 +10,19 @@ Modules: `registry` (Check, Audit, the registry), `facts` (what checks share), `
 `coincidence`, `float32` and `engines` (the checks), `core` (`audit`), `report` (JSON, table, LaTeX), `cli`.
 """
 
-from derivcheck.audit.cli import add_arguments, parse_params, run
-from derivcheck.audit.core import audit
-from derivcheck.audit.engines import engines_agreement
-from derivcheck.audit.float32 import SEPARATIONS, float32_errors
-from derivcheck.audit.registry import CHECKS, REGISTRY, Audit, Check, worst
-from derivcheck.audit.report import print_table, to_json, write_report
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from derivcheck.audit.args import add_arguments
+    from derivcheck.audit.cli import parse_params, run
+    from derivcheck.audit.core import audit
+    from derivcheck.audit.engines import engines_agreement
+    from derivcheck.audit.float32 import SEPARATIONS, float32_errors
+    from derivcheck.audit.registry import CHECKS, REGISTRY, Audit, Check, worst
+    from derivcheck.audit.report import print_table, to_json, write_report
 
 __all__ = [
     "Check",
@@ -34,3 +41,30 @@ __all__ = [
     "run",
     "parse_params",
 ]
+
+# loaded on first use: the command line parses audit-kernel's options (.args) without torch or SymPy
+_LAZY = {
+    "add_arguments": "args",
+    "parse_params": "cli",
+    "run": "cli",
+    "audit": "core",
+    "engines_agreement": "engines",
+    "SEPARATIONS": "float32",
+    "float32_errors": "float32",
+    "CHECKS": "registry",
+    "REGISTRY": "registry",
+    "Audit": "registry",
+    "Check": "registry",
+    "worst": "registry",
+    "print_table": "report",
+    "to_json": "report",
+    "write_report": "report",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value

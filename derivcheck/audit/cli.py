@@ -13,12 +13,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from derivcheck.audit.args import add_arguments
 from derivcheck.audit.core import audit
 from derivcheck.audit.report import print_table, to_json, write_report
-from derivcheck.netspec import add_net_arguments, net_from_args, net_from_table, net_given
+from derivcheck.netspec import net_from_args, net_from_table, net_given
 from derivcheck.provenance import atomic_write_json, provenance
-from derivcheck.tables import add_json_argument, write_json
-from derive import KERNELS, Net, SpecError
+from derivcheck.tables import write_json
+from derive import Net, SpecError
 from numeric.validate import check_net_memory
 
 __all__ = ["parse_params", "add_arguments", "run"]
@@ -36,21 +37,6 @@ def parse_params(items) -> dict[str, float]:
             raise SpecError(f"bad --param: {exc}", "write --param NAME=VALUE, e.g. --param s=0.5") from None
         out[name] = value
     return out
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "expr",
-        nargs="?",
-        metavar="kernel",
-        help=f"library name ({', '.join(KERNELS)}) or a formula in r, e.g. 'exp(-r**2/s**2)' (or --kernel, or the kernel of --net)",
-    )
-    add_net_arguments(parser)
-    add_json_argument(parser, "the audit (checks, verdicts, evidence)")
-    parser.add_argument("--strict", action="store_true", help="a warning fails too (exit 1)")
-    parser.add_argument("--report", metavar="OUTDIR", help="write a LaTeX audit report (PDF when TeX is present)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
-    parser.add_argument("--examples", type=int, default=25, help="hypothesis examples for engines_agree")
 
 
 def _kernel_and_net(args: argparse.Namespace) -> tuple[str, dict[str, float], Net | None]:

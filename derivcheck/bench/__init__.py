@@ -41,18 +41,23 @@ targets (records, table, exit status), driver (`run`: sections in order, JSON), 
 
 from __future__ import annotations
 
-from derivcheck.bench import problems
-from derivcheck.bench.cli import add_arguments, main
-from derivcheck.bench.config import FULL, QUICK, SECTIONS, BenchConfig
-from derivcheck.bench.cuda import bench_cuda, gpu_floor
-from derivcheck.bench.driver import run
-from derivcheck.bench.gradient import bench_gradient, kernel_evaluations, matmul_products
-from derivcheck.bench.hvp import bench_hvp
-from derivcheck.bench.scaling import bench_scaling, plot_scaling
-from derivcheck.bench.suite import SUITE_COMMANDS, bench_suite
-from derivcheck.bench.symbolic import bench_symbolic
-from derivcheck.bench.targets import exit_status, table
-from derivcheck.bench.timing import fit_exponent
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from derivcheck.bench import problems
+    from derivcheck.bench.cli import add_arguments, main
+    from derivcheck.bench.config import FULL, QUICK, SECTIONS, BenchConfig
+    from derivcheck.bench.cuda import bench_cuda, gpu_floor
+    from derivcheck.bench.driver import run
+    from derivcheck.bench.gradient import bench_gradient, kernel_evaluations, matmul_products
+    from derivcheck.bench.hvp import bench_hvp
+    from derivcheck.bench.scaling import bench_scaling, plot_scaling
+    from derivcheck.bench.suite import SUITE_COMMANDS, bench_suite
+    from derivcheck.bench.symbolic import bench_symbolic
+    from derivcheck.bench.targets import exit_status, table
+    from derivcheck.bench.timing import fit_exponent
 
 __all__ = [
     "BenchConfig",
@@ -78,3 +83,40 @@ __all__ = [
     "bench_suite",
     "problems",
 ]
+
+# loaded on first use (and the submodules by name: bench.problems, bench.cuda ...): the command line
+# parses bench's options (.cli) without torch or SymPy
+_LAZY = {
+    "add_arguments": "cli",
+    "main": "cli",
+    "FULL": "config",
+    "QUICK": "config",
+    "SECTIONS": "config",
+    "BenchConfig": "config",
+    "bench_cuda": "cuda",
+    "gpu_floor": "cuda",
+    "run": "driver",
+    "bench_gradient": "gradient",
+    "kernel_evaluations": "gradient",
+    "matmul_products": "gradient",
+    "bench_hvp": "hvp",
+    "bench_scaling": "scaling",
+    "plot_scaling": "scaling",
+    "SUITE_COMMANDS": "suite",
+    "bench_suite": "suite",
+    "bench_symbolic": "symbolic",
+    "exit_status": "targets",
+    "table": "targets",
+    "fit_exponent": "timing",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value

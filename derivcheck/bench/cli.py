@@ -11,9 +11,6 @@ import argparse
 import sys
 
 from derivcheck.bench.config import SECTIONS
-from derivcheck.bench.driver import run as run_bench
-from derivcheck.bench.targets import exit_status, table
-from derivcheck.tables import show
 from derive import SpecError
 
 __all__ = ["add_arguments", "run", "main"]
@@ -41,7 +38,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the bench, print its table, write the JSON; the exit status is `exit_status`'s."""
+    # imported here: `derivcheck bench --help` and a usage error load neither torch nor SymPy
+    from derivcheck.bench.driver import run as run_bench
+    from derivcheck.bench.targets import exit_status, table
     from derivcheck.tables import console as tables_console
+    from derivcheck.tables import show
 
     console = tables_console()
     res = run_bench(

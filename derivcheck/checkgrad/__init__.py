@@ -13,7 +13,25 @@ that still fails, rounder numbers), the seed and a one-line reproducing command:
 Exit codes: 0 agrees, 1 a counterexample, 2 bad input (bad path, import error, fn raises, wrong shapes).
 """
 
-from .cli import add_arguments, check_grad, parse_family, run
-from .result import CheckResult
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .args import add_arguments
+    from .cli import check_grad, parse_family, run
+    from .result import CheckResult
 
 __all__ = ["check_grad", "CheckResult", "add_arguments", "run", "parse_family"]
+
+# loaded on first use: the command line parses check-grad's options (.args) without torch or SymPy
+_LAZY = {"add_arguments": "args", "check_grad": "cli", "parse_family": "cli", "run": "cli", "CheckResult": "result"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value

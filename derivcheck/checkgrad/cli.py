@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck.checkgrad.args import add_arguments
 from derivcheck.checkgrad.diagnose import diagnose
 from derivcheck.checkgrad.result import CheckResult
 from derivcheck.checkgrad.shrink import Judge, separation_sweep, shrink_case
 from derivcheck.checkgrad.userfn import load_function
-from derivcheck.netspec import DataOptions, NetSpec, add_net_arguments, load_net, net_flags, net_from_args
+from derivcheck.netspec import DataOptions, NetSpec, load_net, net_flags, net_from_args
 from derivcheck.tables import wrap_lines
 from derive import MLP, Net, SpecError
 from numeric.draws import adversarial_cases, draw_case
@@ -228,17 +229,6 @@ def _target_name(fn: Callable) -> str:
         return f"<{name}>"
     rel = os.path.relpath(path)
     return f"{rel if not rel.startswith('..') else path}:{name}"
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("target", metavar="FILE.py:FUNC", help="the gradient function (or pkg.module:func)")
-    add_net_arguments(p)
-    p.add_argument("--cases", type=int, default=20, help="drawn cases (adversarial ones are added)")
-    p.add_argument("--seed", type=int, default=None, help="seed of the draws (default: [data] seed, else 0)")
-    p.add_argument("--torch", action="store_true", help="pass torch tensors instead of NumPy arrays")
-    p.add_argument("--float32", action="store_true", help="pass float32 arrays; float32 tolerances")
-    p.add_argument("--family", metavar="L=lo..hi,N=lo..hi", help="also check nets of these sizes (fn must be generic)")
-    p.add_argument("--no-shrink", action="store_true", help="report the first counterexample as drawn")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,12 +11,19 @@ This module is the verb (arguments, run); checking lives in `derivcheck.claims.c
 the errata report in `derivcheck.claims.output` (both re-exported here).
 """
 
-from .check import check_file, check_files
-from .cli import add_arguments, default_files, run
-from .formulas import load_formulas
-from .output import build_errata, print_table
-from .result import REPO, DocumentResult, Result
-from .worked import check_worked
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .args import add_arguments
+    from .check import check_file, check_files
+    from .cli import default_files, run
+    from .formulas import load_formulas
+    from .output import build_errata, print_table
+    from .result import REPO, DocumentResult, Result
+    from .worked import check_worked
 
 __all__ = [
     "Result",
@@ -32,3 +39,27 @@ __all__ = [
     "run",
     "REPO",
 ]
+
+# loaded on first use: the command line parses claims' options (.args) without torch or SymPy
+_LAZY = {
+    "add_arguments": "args",
+    "check_file": "check",
+    "check_files": "check",
+    "default_files": "cli",
+    "run": "cli",
+    "load_formulas": "formulas",
+    "build_errata": "output",
+    "print_table": "output",
+    "REPO": "result",
+    "DocumentResult": "result",
+    "Result": "result",
+    "check_worked": "worked",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value

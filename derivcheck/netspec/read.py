@@ -11,10 +11,12 @@ import shlex
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from derive import KERNELS, MLP, Net, SpecError
-from derive.parse import FUNCTIONS, free_names
+from derive import SpecError  # light: the rest of derive (SymPy) loads where a spec is read
+
+if TYPE_CHECKING:
+    from derive import MLP, Net
 
 __all__ = ["NetSpec", "DataOptions", "NETWORK_KEYS", "DATA_KEYS", "load_net", "read_toml", "net_from_table", "data_from_table"]
 
@@ -112,6 +114,8 @@ def net_from_table(
     Raises:
         SpecError: unknown key, wrong type, a key of the other kind, or what `Net`/`MLP` refuse.
     """
+    from derive import MLP, Net
+
     t = {**(defaults or {}), **table}
     for key in t:
         if key not in NETWORK_KEYS and key not in extra:
@@ -189,6 +193,9 @@ def formula_names(formula: str) -> set[str]:
 def _check_params_given(formula: str, params: dict, where: str) -> None:
     """A formula naming a parameter without a value: say how to give it (derive.parse would only call
     the name unknown). Names are collected from the syntax tree, nothing is evaluated."""
+    from derive import KERNELS
+    from derive.parse import FUNCTIONS, free_names
+
     if formula in KERNELS:
         return
     # the names used as values (not calls, not pi or E); a formula that does not parse gives none here

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import shlex
+from typing import TYPE_CHECKING
 
-from derive import MLP, Net
+if TYPE_CHECKING:
+    from derive import MLP, Net
 
 __all__ = ["net_table", "net_flags"]
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 
 from derivcheck.latex import escape, render
-from derivcheck.netspec import add_net_arguments, net_from_args, net_given
+from derivcheck.netspec import net_from_args, net_given
 from derivcheck.provenance import atomic_write_bytes, machine_line, versions_line
+from derivcheck.report.args import REPORTS, add_arguments
 from derivcheck.report.derivation import derivation_report
 from derivcheck.verify.summary import QUANTITIES, shown_quantities
 from derive import SpecError
@@ -223,23 +225,6 @@ def verification_report(
     return render("verification.tex.j2", ctx, out_dir, "verification", figures=figs, compile=compile)
 
 
-def add_arguments(p) -> None:
-    p.add_argument("--results", default="reports/build/results.json", help="results.json from derivcheck verify")
-    p.add_argument("--out", default="reports/build", help="output folder for .tex and .pdf")
-    p.add_argument(
-        "--bench", default="bench/results.json", help="bench results (make bench) for the verification report's performance section"
-    )
-    p.add_argument("--which", default="derivation,verification", help=f"comma-separated subset of {','.join(REPORTS)}")
-    p.add_argument("--no-pdf", action="store_true", help="write the .tex only")
-    add_net_arguments(p)  # derivation and training reports of the user's network
-    p.add_argument(
-        "--no-proof",
-        action="store_true",
-        help="derivation: skip the symbolic proof of the coordinate-gradient formula (its slowest "
-        "step: seconds for widths 2-2-1, about a minute for 3-5-2)",
-    )
-
-
 def _errata(out_dir, compile):
     from derivcheck.claims import build_errata, check_files, default_files
 
@@ -253,14 +238,13 @@ def _training(out_dir, compile, net=None):
     return training_report(out_dir, compile=compile, task=task)
 
 
-REPORTS = ("derivation", "verification", "errata", "training")
-
-
 def run(args) -> int:
     which = [w.strip() for w in args.which.split(",") if w.strip()]
     bad = [w for w in which if w not in REPORTS]
     if bad:
-        raise SpecError(f"unknown report {bad[0]!r}", f"use a comma-separated subset of {','.join(REPORTS)}")
+        close = difflib.get_close_matches(bad[0], REPORTS, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise SpecError(f"unknown report {bad[0]!r}", f"{hint}use a comma-separated subset of {','.join(REPORTS)}")
     compile = not args.no_pdf
     net = net_from_args(args).net if net_given(args) else None
     if net is not None and not net.spatial:

@@ -31,21 +31,26 @@ Modules (one job each):
 
 from __future__ import annotations
 
-from derivcheck.train.cli import add_arguments, run
-from derivcheck.train.logs import write_log
-from derivcheck.train.methods import (
-    ADAM_LR,
-    DEFAULT_ITERS,
-    METHODS,
-    TrainRun,
-    auto_lr,
-    check_kernel,
-    compare,
-    penalty_warnings,
-    train,
-)
-from derivcheck.train.report import sharpness_path, training_report, trajectory_checks
-from derivcheck.train.tasks import TASKS, Task, diabetes_task, make_task, synthetic_task
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from derivcheck.train.args import add_arguments
+    from derivcheck.train.cli import run
+    from derivcheck.train.logs import write_log
+    from derivcheck.train.methods import (
+        ADAM_LR,
+        DEFAULT_ITERS,
+        METHODS,
+        TrainRun,
+        auto_lr,
+        check_kernel,
+        compare,
+        penalty_warnings,
+        train,
+    )
+    from derivcheck.train.report import sharpness_path, training_report, trajectory_checks
+    from derivcheck.train.tasks import TASKS, Task, diabetes_task, make_task, synthetic_task
 
 __all__ = [
     "TASKS",
@@ -69,3 +74,35 @@ __all__ = [
     "add_arguments",
     "run",
 ]
+
+# loaded on first use: the command line parses train's options (.args) without torch or SymPy
+_LAZY = {
+    "add_arguments": "args",
+    "run": "cli",
+    "write_log": "logs",
+    "ADAM_LR": "methods",
+    "DEFAULT_ITERS": "methods",
+    "METHODS": "methods",
+    "TrainRun": "methods",
+    "auto_lr": "methods",
+    "check_kernel": "methods",
+    "compare": "methods",
+    "penalty_warnings": "methods",
+    "train": "methods",
+    "sharpness_path": "report",
+    "training_report": "report",
+    "trajectory_checks": "report",
+    "TASKS": "tasks",
+    "Task": "tasks",
+    "diabetes_task": "tasks",
+    "make_task": "tasks",
+    "synthetic_task": "tasks",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value

@@ -13,8 +13,36 @@ cases), derivcheck/verify/checks.py (`run_case`, the checks), derivcheck/verify/
 and its table); this module holds the command (`add_arguments`, `run`).
 """
 
-from .cases import Case, case_spec, drawn_cases, matrix_cases
-from .checks import CHECKS, run_case
-from .cli import SCHEMA, add_arguments, run
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .args import add_arguments
+    from .cases import Case, case_spec, drawn_cases, matrix_cases
+    from .checks import CHECKS, run_case
+    from .cli import SCHEMA, run
 
 __all__ = ["Case", "case_spec", "matrix_cases", "drawn_cases", "run_case", "run", "add_arguments", "CHECKS", "SCHEMA"]
+
+# loaded on first use: the command line parses verify's options (.args) without torch or SymPy
+_LAZY = {
+    "add_arguments": "args",
+    "Case": "cases",
+    "case_spec": "cases",
+    "drawn_cases": "cases",
+    "matrix_cases": "cases",
+    "CHECKS": "checks",
+    "run_case": "checks",
+    "SCHEMA": "cli",
+    "run": "cli",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value

@@ -20,8 +20,9 @@ import shlex
 import time
 from pathlib import Path
 
-from derivcheck.netspec import add_net_arguments, net_from_args, net_given
+from derivcheck.netspec import net_from_args, net_given
 from derivcheck.provenance import atomic_write_json, check_out_path, provenance
+from derivcheck.verify.args import DEFAULT_OUT, DRAWN, DRAWN_QUICK, add_arguments
 from derivcheck.verify.cases import case_spec, drawn_cases, matrix_cases
 from derivcheck.verify.checks import CHECKS, run_case
 from derivcheck.verify.summary import never_checked, summarise, summary_table
@@ -32,8 +33,6 @@ from numeric.validate import check_net_memory
 __all__ = ["run", "add_arguments", "SCHEMA"]
 
 SCHEMA = "derivcheck.results/1"
-DEFAULT_OUT = "reports/build/results.json"
-DRAWN, DRAWN_QUICK = 24, 6  # hypothesis-drawn nets beside the library matrix (--drawn)
 
 
 def default_out(only: str | None) -> str:
@@ -56,38 +55,6 @@ def _argv(args) -> list[str]:
     if net_given(args):
         argv += [*shlex.split(net_from_args(args).flags), "--cases", str(args.cases)]
     return argv
-
-
-def add_arguments(p) -> None:
-    p.add_argument("--quick", action="store_true", help="a covering subset (under 60 s)")
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=None,
-        help="seed of every random case (printed, recorded); default: with --net, its [data] seed (as check-grad), else 0",
-    )
-    p.add_argument(
-        "--out",
-        default=None,
-        help=f"results file, written atomically (default {DEFAULT_OUT}; with --only, reports/build/only-ID.json, "
-        "so reproducing one case keeps the whole run's file)",
-    )
-    from derivcheck.tables import add_json_argument
-
-    add_json_argument(p, "the results (the same document as --out)")
-    p.add_argument(
-        "--engines",
-        default=",".join(CHECKS),
-        help=f"comma-separated subset of {','.join(CHECKS)} (the symbolic ground truth always runs)",
-    )
-    p.add_argument(
-        "--drawn", type=int, default=None, help=f"number of hypothesis-drawn nets (default {DRAWN}, quick {DRAWN_QUICK})"
-    )
-    p.add_argument("--only", default=None, help="run only the case with this id (as printed for a failure)")
-    p.add_argument(
-        "--cases", type=int, default=20, help="with a network (--net or flags): drawn parameter sets, plus the adversarial ones"
-    )
-    add_net_arguments(p)
 
 
 def run(args) -> int:

@@ -5,6 +5,7 @@ skipped, no timing asserted)."""
 from __future__ import annotations
 
 import importlib
+import io
 import json
 
 import pytest
@@ -73,6 +74,8 @@ USAGE_ERRORS = [
     (["verify", "--seed", "x"], "derivcheck verify: error: argument --seed: invalid int value: 'x'"),
     (["check-grad"], "derivcheck check-grad: error: the following arguments are required: FILE.py:FUNC"),
     (["verfy"], "derivcheck: error: argument VERB: invalid choice: 'verfy'"),
+    (["report", "--which", "derivation,verificaton"], "invalid choice: 'verificaton' (choose from"),
+    (["report", "--which", "derivaton"], "(did you mean derivation?); see derivcheck report --help"),
 ]
 
 
@@ -130,3 +133,73 @@ def test_claims_only_an_unknown_id_is_bad_input(capsys):
 
     assert cli.main(["claims", "--only", "nope", "claims/guide-2.7-single-neuron.toml"]) == 2
     assert "no claim has the id 'nope'" in capsys.readouterr().err
+
+
+HEAVY = ("torch", "sympy", "scipy", "numexpr", "matplotlib", "hypothesis", "jinja2")
+
+
+def test_verb_help_and_usage_errors_import_no_engine():
+    """`derivcheck VERB --help` and a mistyped flag answer without loading torch, SymPy, matplotlib ...
+    (they took 3.4-4.4 s each when every verb's module imported its engines to add its options)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, runpy\n"
+        f"heavy = {HEAVY!r}\n"
+        f"for verb in {sorted(cli.VERBS)!r}:\n"
+        "    for tail in (['--help'], ['--no-such-flag']):\n"
+        "        sys.argv = ['derivcheck', verb, *tail]\n"
+        "        try: runpy.run_module('derivcheck', run_name='__main__', alter_sys=True)\n"
+        "        except SystemExit as exc: code = exc.code\n"
+        "        print('@@', verb, tail[0], code, sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
+    lines = [ln[3:] for ln in proc.stdout.splitlines() if ln.startswith("@@ ")]
+    assert len(lines) == 2 * len(cli.VERBS), proc.stdout + proc.stderr
+    for line in lines:
+        verb, flag, code, loaded = line.split(" ", 3)
+        assert code == ("0" if flag == "--help" else "2"), line
+        assert loaded == "[]", line
+
+
+def test_the_option_lists_spelled_out_for_help_match_the_engines():
+    """The names --help lists without importing the engines are theirs."""
+    import derive
+    from derivcheck import audit, train, verify
+    from derivcheck.audit.args import KERNEL_NAMES
+    from derivcheck.train.args import METHOD_NAMES, TASK_NAMES
+    from derivcheck.verify.args import CHECK_NAMES
+
+    assert CHECK_NAMES == verify.CHECKS
+    assert KERNEL_NAMES == tuple(derive.KERNELS) and callable(audit.audit)
+    assert (TASK_NAMES, METHOD_NAMES) == (train.TASKS, train.METHODS)
+
+
+def test_the_faces_still_export_their_names():
+    import derivcheck.bench
+    import derivcheck.checkgrad
+    import derivcheck.claims
+    import derivcheck.report
+    import derivcheck.train
+    import derivcheck.verify
+
+    for face in (derivcheck.verify, derivcheck.report, derivcheck.claims, derivcheck.train, derivcheck.checkgrad):
+        assert all(getattr(face, name) is not None for name in face.__all__), face.__name__
+    assert callable(derivcheck.bench.bench_gradient) and derivcheck.bench.problems.__name__ == "derivcheck.bench.problems"
+    with pytest.raises(AttributeError):
+        _ = derivcheck.verify.no_such_name
+
+
+def test_an_error_is_one_line_on_a_pipe_and_folded_to_the_terminal_on_one(monkeypatch):
+    line = "derivcheck report: error: argument --which: invalid choice: 'derivaton' " + "x " * 100 + "; see --help"
+
+    class Tty:
+        def isatty(self):
+            return True
+
+    monkeypatch.setenv("COLUMNS", "80")
+    folded = cli.error_text(line, Tty())
+    assert len(folded.splitlines()) > 1 and all(len(ln) <= 80 for ln in folded.splitlines())
+    assert " ".join(folded.split()) == " ".join(line.split())
+    assert cli.error_text(line, io.StringIO()) == line  # piped: one line, whole

@@ -225,10 +225,10 @@ def test_exit_status_is_1_when_a_target_of_a_full_run_fails():
 
 def test_bench_verb_exits_1_on_a_failed_target(monkeypatch, tmp_path, capsys):
     """`make bench` (derivcheck bench) fails when a target fails (issue 15); the run itself is faked."""
-    monkeypatch.setattr(bench.cli, "run_bench", lambda *a, **k: _results([True, False], quick=False))
+    monkeypatch.setattr(bench.driver, "run", lambda *a, **k: _results([True, False], quick=False))
     assert cli.main(["bench", "--out", str(tmp_path / "r.json")]) == 1
     assert "failed targets: t1" in capsys.readouterr().out
-    monkeypatch.setattr(bench.cli, "run_bench", lambda *a, **k: _results([True, None], quick=False))
+    monkeypatch.setattr(bench.driver, "run", lambda *a, **k: _results([True, None], quick=False))
     assert cli.main(["bench", "--out", str(tmp_path / "r.json")]) == 0
 
 
