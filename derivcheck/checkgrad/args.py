@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from derivcheck.netspec import add_net_arguments
+from derivcheck.worker import FN_TIMEOUT
 
 __all__ = ["add_arguments"]
 
@@ -19,3 +20,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--float32", action="store_true", help="pass float32 arrays; float32 tolerances")
     p.add_argument("--family", metavar="L=lo..hi,N=lo..hi", help="also check nets of these sizes (fn must be generic)")
     p.add_argument("--no-shrink", action="store_true", help="report the first counterexample as drawn")
+    p.add_argument(
+        "--fn-timeout",
+        type=float,
+        default=FN_TIMEOUT,
+        metavar="SECONDS",
+        help=f"longest one call of your function may take (default {FN_TIMEOUT:g}); it runs in a child process",
+    )

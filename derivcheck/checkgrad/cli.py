@@ -30,9 +30,9 @@ from derivcheck.checkgrad.args import add_arguments
 from derivcheck.checkgrad.diagnose import diagnose
 from derivcheck.checkgrad.result import CheckResult
 from derivcheck.checkgrad.shrink import Judge, separation_sweep, shrink_case
-from derivcheck.checkgrad.userfn import load_function
 from derivcheck.netspec import DataOptions, NetSpec, load_net, net_flags, net_from_args
 from derivcheck.tables import wrap_lines
+from derivcheck.worker import FnFailed, LoadError, Supervised
 from derive import MLP, Net, SpecError
 from numeric.draws import adversarial_cases, draw_case
 from numeric.validate import check_net_memory
@@ -233,17 +233,26 @@ def _target_name(fn: Callable) -> str:
 
 def run(args: argparse.Namespace) -> int:
     spec = net_from_args(args)
-    fn, _ = load_function(args.target)
-    result = check_grad(
-        fn,
-        spec,
-        cases=args.cases,
-        seed=args.seed,
-        torch=args.torch,
-        family=args.family,
-        dtype=np.float32 if args.float32 else np.float64,
-        shrink=not args.no_shrink,
-        target=args.target,
-    )
+    if not (isinstance(args.fn_timeout, float | int) and 0 < args.fn_timeout < float("inf")):
+        raise SpecError(f"--fn-timeout {args.fn_timeout!r} must be a positive number of seconds", "pass --fn-timeout 60")
+    try:
+        # the user's code runs in a child process: its exit, abort, hang, threads or memory cannot end or
+        # stall this one (derivcheck.worker)
+        with Supervised(args.target, timeout=args.fn_timeout, torch=args.torch) as fn:
+            result = check_grad(
+                fn,
+                spec,
+                cases=args.cases,
+                seed=args.seed,
+                torch=args.torch,
+                family=args.family,
+                dtype=np.float32 if args.float32 else np.float64,
+                shrink=not args.no_shrink,
+                target=args.target,
+            )
+    except LoadError as exc:
+        raise SpecError(exc.what, exc.fix) from None
+    except FnFailed as exc:  # loading the module hung or ended its process
+        raise SpecError(exc.what, exc.fix) from None
     print(wrap_lines(result.report()))  # folded to the terminal; the API keeps whole lines
     return 0 if result.agrees else 1

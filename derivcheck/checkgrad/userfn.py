@@ -1,5 +1,6 @@
-"""The user's gradient function: loading ``FILE.py:FUNC`` or ``pkg.module:func``, calling it on a case,
-and reading what it returns into the quantities derivcheck compares.
+"""The user's gradient function: calling it on a case (in this process, or supervised in a child process:
+derivcheck.worker, which also loads ``FILE.py:FUNC``) and reading what it returns into the quantities
+derivcheck compares.
 
 Calling convention (keep it; other checks call it): spatial nets ``fn(Z, X, Y)`` with Z a list of
 N_l x D arrays (layers 1..L), X B x N_1, Y B x N_L, plus ``b=`` (length-N_l arrays, layers 2..L) when the
@@ -14,90 +15,21 @@ Bad input (a bad path, an import error, fn raising, wrong shapes) is a one-line 
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
-import sys
-import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from derivcheck.worker import FnFailed, FnRaised
+from derivcheck.worker import where as where_in
 from derive import SpecError
 from numeric.draws import Case
 
-__all__ = ["load_function", "call", "expected_shapes"]
+__all__ = ["call", "expected_shapes"]
 
 QUANTITY_ORDER = ("loss", "dZ", "dW", "dtheta", "db", "dX")
 _SHAPE_TEXT = {"dZ": "N_l x D", "dW": "N_l x N_(l-1)", "dtheta": "N_l x N_(l-1)", "db": "N_l"}
-
-
-def _where(exc: BaseException, path: str | None = None) -> str:
-    """'file:line' of the innermost frame in the user's file (or the innermost frame at all)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if isinstance(exc, SyntaxError) and exc.filename:
-        return f"{exc.filename}:{exc.lineno}"
-    mine = [f for f in frames if path is not None and Path(f.filename).resolve() == Path(path).resolve()]
-    if not (mine or frames):
-        return "?"
-    f = (mine or frames)[-1]
-    return f"{f.filename}:{f.lineno}"
-
-
-def load_function(target: str) -> tuple[Callable, str]:
-    """``FILE.py:FUNC`` (imported like a test module, from its path) or ``pkg.module:func``.
-
-    Returns:
-        (the function, its source file or module name).
-    """
-    mod_name, sep, func = target.rpartition(":")
-    if not sep or not mod_name or not func:
-        raise SpecError(f"{target!r} does not name a function", "write FILE.py:FUNC or pkg.module:func")
-    if mod_name.endswith(".py") or "/" in mod_name or "\\" in mod_name:
-        path = Path(mod_name)
-        if not path.is_file():
-            raise SpecError(f"no file {mod_name}", "check the path (relative to the current directory)")
-        name = f"_derivcheck_user_{abs(hash(str(path.resolve())))}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise SpecError(f"cannot import {mod_name}", "give a Python source file")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        # the user's own directory first, as pytest does for a test module (sibling imports work)
-        sys.path.insert(0, str(path.resolve().parent))
-        try:
-            spec.loader.exec_module(module)
-        except SystemExit as exc:  # sys.exit() at import would end the run with its code and no verdict
-            raise SpecError(
-                f"importing {mod_name} called sys.exit({exc.code!r})", "guard the script part with if __name__ == '__main__':"
-            ) from None
-        except Exception as exc:
-            raise SpecError(
-                f"importing {mod_name} raised {type(exc).__name__}: {exc} (at {_where(exc, str(path))})", "fix the error there"
-            ) from None
-        finally:
-            sys.path.remove(str(path.resolve().parent))
-        source = str(path)
-    else:
-        try:
-            module = importlib.import_module(mod_name)
-        except SystemExit as exc:
-            raise SpecError(
-                f"importing {mod_name} called sys.exit({exc.code!r})", "guard the script part with if __name__ == '__main__':"
-            ) from None
-        except Exception as exc:
-            raise SpecError(
-                f"cannot import {mod_name}: {type(exc).__name__}: {exc} (at {_where(exc)})",
-                "check the module name and that it is on PYTHONPATH",
-            ) from None
-        source = mod_name
-    fn = getattr(module, func, None)
-    if not callable(fn):
-        names = [n for n in dir(module) if callable(getattr(module, n)) and not n.startswith("_")]
-        raise SpecError(f"{source} has no function {func!r}", f"use one of {', '.join(names[:8]) or '(none)'}")
-    return fn, source
 
 
 def expected_shapes(case: Case) -> dict[str, Any]:
@@ -188,19 +120,28 @@ def call(fn: Callable, case: Case, *, torch: bool = False, dtype=np.float64) -> 
     kw: dict[str, Any] = {} if b is None else {"b": b}
     if theta is not None:
         kw["theta"] = theta
+    on = f"on widths {net.widths}, batch {case.batch}"
     try:
         out = fn(arrays, X, Y, **kw)
     except SystemExit as exc:  # fn called sys.exit(): its verdict would be lost as a silent exit code
+        raise SpecError(f"fn called sys.exit({exc.code!r}) {on}", "return the gradients from fn instead of exiting") from None
+    except FnRaised as exc:  # raised in the supervised process (derivcheck.worker)
+        if exc.type_name == "SystemExit":
+            raise SpecError(
+                f"fn called sys.exit({exc.exit_code}) {on}", "return the gradients from fn instead of exiting"
+            ) from None
         raise SpecError(
-            f"fn called sys.exit({exc.code!r}) on widths {net.widths}, batch {case.batch}",
-            "return the gradients from fn instead of exiting",
+            f"fn raised {exc.type_name}: {exc.message} (at {exc.where}) {on}",
+            "fix fn, or check that it takes (Z, X, Y) (b= with biases, theta= with free amplitudes; W for an MLP)",
         ) from None
+    except FnFailed as exc:  # it hung, or its process ended
+        raise SpecError(f"{exc.what} {on}", exc.fix) from None
     except Exception as exc:
         try:
             source = inspect.getsourcefile(fn)
         except TypeError:
             source = None
-        where = f"at {_where(exc, source)}) on widths {net.widths}, batch {case.batch}"
+        where = f"at {where_in(exc, source)}) {on}"
         raise SpecError(
             f"fn raised {type(exc).__name__}: {exc} ({where}",
             "fix fn, or check that it takes (Z, X, Y) (b= with biases, theta= with free amplitudes; W for an MLP)",
