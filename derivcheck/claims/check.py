@@ -43,5 +43,34 @@ def check_file(path: str | Path, *, seed: int = 0, cases: int = 60, prove: bool 
     raise SpecError(f"{path.name}: unknown claims file type", "use .toml (worked numbers) or .py (formulas)")
 
 
-def check_files(paths, **kw) -> list[DocumentResult]:
-    return [check_file(p, **kw) for p in paths]
+def check_files(paths, *, progress: bool = False, **kw) -> list[DocumentResult]:
+    """Check each file (`check_file`'s keywords). With `progress`, say how far the run is on stderr (a
+    catalog takes a minute or more): a transient bar on a terminal, else a line per file as it ends."""
+    paths = list(paths)
+    if not progress:
+        return [check_file(p, **kw) for p in paths]
+    import sys
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    from derivcheck.tables import progress as progress_bar
+
+    docs: list[DocumentResult] = []
+    bar = progress_bar(TextColumn("claims {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with bar:
+        task = bar.add_task("", total=len(paths))
+        for n, p in enumerate(paths, start=1):
+            bar.update(task, description=Path(p).name)
+            start = time.perf_counter()
+            docs.append(check_file(p, **kw))
+            bar.advance(task)
+            if bar.disable:  # piped or a log: one line per file, as it ends
+                d = docs[-1]
+                print(
+                    f"claims {n}/{len(paths)}: {Path(p).name}: {len(d.results)} claims, {len(d.failed)} false "
+                    f"({time.perf_counter() - start:.1f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return docs

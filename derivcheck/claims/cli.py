@@ -41,7 +41,7 @@ def run(args) -> int:
     files = list(args.files) or default_files()
     if not files:
         raise SpecError("no claims files given and the installed catalog is empty", "pass FILE... (.toml or .py)")
-    docs = check_files(files, seed=args.seed, cases=args.cases, prove=not args.no_prove, only=args.only)
+    docs = check_files(files, seed=args.seed, cases=args.cases, prove=not args.no_prove, only=args.only, progress=True)
     if args.only is not None and not any(d.results for d in docs):  # no claim checked: no verdict
         raise SpecError(f"no claim has the id {args.only!r} in {', '.join(map(str, files))}", "give an id the table lists")
     if args.json != "-":

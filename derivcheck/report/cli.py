@@ -228,7 +228,7 @@ def verification_report(
 def _errata(out_dir, compile):
     from derivcheck.claims import build_errata, check_files, default_files
 
-    return build_errata(check_files(default_files()), out_dir, compile=compile)
+    return build_errata(check_files(default_files(), progress=True), out_dir, compile=compile)
 
 
 def _training(out_dir, compile, net=None):

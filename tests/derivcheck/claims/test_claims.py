@@ -309,3 +309,19 @@ def test_errata_pdf_lists_the_verdicts(tmp_path):
     assert "FALSE" in text and "HOLDS" in text and "HOLDS TO ROUNDING" in text
     assert "0.000531" in text and "3.5.6/dL/dx" in text and "003/3.3-delta" in text
     assert "Minimal counterexample" in text
+
+
+def test_check_files_says_how_far_it_is_a_line_per_file_when_piped(capsys):
+    """A catalog run takes a minute or more: piped (no terminal, so no bar), a line per file on stderr as it
+    ends, none without progress=True (the library call); stdout stays the table's."""
+    from derivcheck.claims import check_files
+
+    files = [REPO / "claims" / "guide-2.7-single-neuron.toml", REPO / "claims" / "guide-2.7-two-layer.toml"]
+    docs = check_files(files, progress=True)
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert out == "" and len(lines) == 2, err
+    assert lines[0].startswith("claims 1/2: guide-2.7-single-neuron.toml: 3 claims, 0 false (")
+    assert lines[1].startswith(f"claims 2/2: guide-2.7-two-layer.toml: {len(docs[1].results)} claims, {len(docs[1].failed)} false (")
+    check_files(files[:1])
+    assert capsys.readouterr().err == ""
