@@ -47,9 +47,20 @@ VERBS = {
 }
 
 
-# verbs whose SymPy work user input can make expensive: each takes --budget SECONDS (derive.decide).
+# verbs whose SymPy work user input can make expensive: each takes --budget SECONDS (derive.step_limits).
 # train's --budget counts HVP evaluations; its SymPy steps (compiling the kernel) keep the default.
 SYMPY_VERBS = ("verify", "report", "audit-kernel", "claims", "check-grad")
+# verbs whose run time the counts and sizes on the command line set: each takes --max-seconds (derivcheck.guard)
+GUARDED_VERBS = ("verify", "audit-kernel", "claims", "train", "check-grad")
+# verb -> its output options besides --json: (attribute, is a folder); proven writable before any work
+OUTPUTS = {
+    "verify": (("out", False),),
+    "bench": (("out", False),),
+    "report": (("out", True),),
+    "train": (("out", True), ("report", True)),
+    "audit-kernel": (("report", True),),
+    "claims": (("errata", True),),
+}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -140,8 +151,27 @@ def build_parser(verb: str | None = None) -> tuple[argparse.ArgumentParser, dict
                 help="seconds one SymPy step (simplify, limit, series ...) may take before it "
                 "is reported undecided or a slower labelled path is used (default 4)",
             )
+        if name in GUARDED_VERBS:
+            p.add_argument(
+                "--max-seconds",
+                type=float,
+                default=None,
+                metavar="SECONDS",
+                help="refuse a run estimated to take longer (default 1800; derivcheck.guard)",
+            )
         p.set_defaults(_run=_runner(module))
     return parser, subs
+
+
+def check_outputs(verb: str, args: argparse.Namespace) -> None:
+    """Every output option given (--out, --json, --report, --errata) proven writable before any work
+    (derivcheck.provenance.check_writable): a run must not end by losing its results."""
+    from derivcheck.provenance import check_writable
+
+    for option, folder in (*OUTPUTS.get(verb, ()), ("json", False)):
+        value = getattr(args, option, None)
+        if value is not None and not (option == "json" and str(value) == "-"):
+            check_writable(value, f"--{option}", folder=folder)
 
 
 def _runner(module: str):
@@ -204,6 +234,12 @@ def _dispatch(argv: list[str]) -> int:
             from derive.step_limits import set_step_budget
 
             set_step_budget(args.budget)  # a SpecError (one line, exit 2) unless 0 < SECONDS < inf
+        if verb in GUARDED_VERBS:
+            from derivcheck.guard import set_max_seconds
+
+            set_max_seconds(getattr(args, "max_seconds", None))
+        if verb is not None:
+            check_outputs(verb, args)
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
         interrupts.seen()  # first: the retry timer must not raise a second KeyboardInterrupt while we print

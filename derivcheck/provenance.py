@@ -20,6 +20,7 @@ __all__ = [
     "versions_line",
     "machine_line",
     "check_out_path",
+    "check_writable",
     "versions",
     "machine",
     "command_line",
@@ -111,6 +112,47 @@ def check_out_path(path, flag: str = "--out") -> Path:
     p = Path(text)
     if p.exists() and not p.is_file():
         raise SpecError(f"{flag} {text!r} exists and is not a regular file", "name a new file or a regular file")
+    return p
+
+
+def check_writable(path, flag: str = "--out", folder: bool = False) -> Path:
+    """Prove before any work that `path` (a file, or with `folder` a folder of outputs) can be written:
+    the temp file `atomic_write_bytes` would make is created beside it (in the nearest folder that
+    exists, when the path's folders are still to be made) and removed; names too long for the file
+    system are refused too. A run must not do minutes of work and then lose its results."""
+    text = str(path) if path is not None else ""
+    if not text.strip():
+        raise SpecError(f"{flag} is empty", f"name the output {'folder' if folder else 'file'}, e.g. {flag} reports/build")
+    p = Path(text)
+    try:
+        limit = os.pathconf("/", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    # before any stat (a name over the limit makes exists() raise); mkstemp's ".NAME.XXXXXXXX.tmp" is
+    # the longest name any write makes
+    for part in [*p.parts, f".{p.name}.XXXXXXXX.tmp"]:
+        if len(os.fsencode(part)) > limit:
+            raise SpecError(
+                f"{flag}: the name {part[:24]}... has {len(os.fsencode(part))} bytes, over the file system's {limit}",
+                "use a shorter name (the temp file adds 14 characters)",
+            )
+    if folder and p.exists() and not p.is_dir():
+        raise SpecError(f"{flag} {text!r} exists and is not a folder", "name a new folder or an existing one")
+    if not folder:
+        check_out_path(p, flag)
+    base = p if folder and p.is_dir() else p.parent
+    while not base.exists():  # folders still to be made: the nearest that exists must take them
+        base = base.parent
+    if not base.is_dir():
+        raise SpecError(f"{flag} {text!r}: {str(base)!r} is a file, not a folder", "choose an output path in a folder")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name or 'out'}.", suffix=".tmp", dir=base)
+    except OSError as exc:
+        raise SpecError(
+            f"{flag} {text!r} cannot be written ({exc.strerror} in {str(base)!r})", "choose a writable output path"
+        ) from None
+    os.close(fd)
+    os.unlink(tmp)
     return p
 
 

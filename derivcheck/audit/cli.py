@@ -92,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
         kernel, params, net = _kernel_and_net(args)
         if net is not None:
             check_net_memory(net)  # engines_agree runs the net: what would not fit is one line
+        from derivcheck.guard import check_audit  # --examples >= 1 and within the time budget
+
+        check_audit(args.examples)
         # the exact checks share 2.5 steps' worth of SymPy time (10 s at the default 4 s per step)
         a = audit(kernel, params, seed=args.seed, examples=args.examples, net=net, budget=2.5 * step_budget())
     if args.json is not None:

@@ -122,6 +122,11 @@ def check_grad(
     fam = parse_family(family)
     if isinstance(cases, bool) or not isinstance(cases, int) or cases < 1:
         raise SpecError(f"cases = {cases!r}", "draw at least one case (cases=20)")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SpecError(f"seed {seed!r} is negative or not an integer", "pass --seed with an integer >= 0")
+    from derivcheck.guard import check_checkgrad  # the time budget, before fn is called or a case drawn
+
+    check_checkgrad(net.widths, data.batch, cases, fam)
     target = target or _target_name(fn)
     dt = np.dtype(dtype).name
     if dt not in ("float64", "float32"):

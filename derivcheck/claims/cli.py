@@ -41,6 +41,11 @@ def run(args) -> int:
     files = list(args.files) or default_files()
     if not files:
         raise SpecError("no claims files given and the installed catalog is empty", "pass FILE... (.toml or .py)")
+    from derivcheck.guard import check_claims, check_input  # every file readable, the run within budget: before any work
+
+    for f in files:
+        check_input(f, "claims file")
+    check_claims(args.cases, sum(Path(f).suffix == ".py" for f in files))
     docs = check_files(files, seed=args.seed, cases=args.cases, prove=not args.no_prove, only=args.only, progress=True)
     if args.only is not None and not any(d.results for d in docs):  # no claim checked: no verdict
         raise SpecError(f"no claim has the id {args.only!r} in {', '.join(map(str, files))}", "give an id the table lists")

@@ -18,7 +18,9 @@ __all__ = ["load_formulas", "formula_result"]
 
 def load_formulas(path: str | Path):
     """Import a formula claims module; returns (DOCUMENT dict, list of FormulaClaim)."""
-    path = Path(path)
+    from derivcheck.guard import check_input  # a regular file under 1 MiB: a FIFO or /dev/zero is refused
+
+    path = check_input(path, "formula claims file")
     spec = importlib.util.spec_from_file_location(f"derivcheck_claims_{path.stem.replace('-', '_')}", path)
     if spec is None or spec.loader is None:
         raise SpecError(f"cannot import {path}", "formula claims files are Python modules ending in .py")

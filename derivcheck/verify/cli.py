@@ -96,6 +96,9 @@ def run(args) -> int:
         args.seed = user.data.seed if user is not None else 0
     if args.seed < 0:
         raise SpecError(f"seed {args.seed} is negative", "use a seed >= 0")
+    from derivcheck.guard import check_verify  # counts, sizes and time budget, before any case is drawn
+
+    check_verify(user.net.widths if user else None, user.data.batch if user else 3, args.cases, 0 if user else drawn)
     if user is not None:
         from derivcheck.verify.usernet import net_cases
 
