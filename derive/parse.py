@@ -20,7 +20,17 @@ import sympy as sp
 
 from derive.errors import SpecError
 
-__all__ = ["free_names", "FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "parse_expr", "parse_spec", "spec_values", "symbol"]
+__all__ = [
+    "check_magnitude",
+    "free_names",
+    "FUNCTIONS",
+    "MAX_LENGTH",
+    "MAX_DEPTH",
+    "parse_expr",
+    "parse_spec",
+    "spec_values",
+    "symbol",
+]
 
 MAX_LENGTH = 400
 MAX_DEPTH = 24
@@ -276,6 +286,22 @@ def parse_spec(text: str, known: Iterable[str]) -> tuple[str, dict[str, float]]:
     return name, out
 
 
+#: nonzero parameter values (kernels, activations, losses) must lie within these magnitudes: beyond them
+#: the primitive's values under- or overflow float64 (exp(-r/s) with s = 5e-324, leaky_relu(alpha=1e308)),
+#: and the exact constants the torch forms are printed with (1/s**2 = 10^20 for s = 1e-10) overflow int64
+PARAM_MAGNITUDE = (1e-8, 1e8)
+
+
+def check_magnitude(what: str, v: float, where: str = "") -> None:
+    """Refuse a nonzero parameter value outside `PARAM_MAGNITUDE` (one line naming it and the range)."""
+    lo, hi = PARAM_MAGNITUDE
+    if v != 0 and not lo <= abs(v) <= hi:
+        raise SpecError(
+            f"{what} = {v!r}{f' ({where})' if where else ''} is outside the range float64 can evaluate",
+            f"give it a magnitude between {lo:g} and {hi:g} (or 0), rescaling r or the inputs instead",
+        )
+
+
 def spec_values(name: str, spec: str, defaults: dict[str, float], given: dict[str, float]) -> dict[str, float]:
     """The parameter values of primitive `name`: `defaults` updated by `given` (from `parse_spec`;
     positional keys "0", "1", ... name the defaults in order), each checked to be a finite number."""
@@ -287,5 +313,6 @@ def spec_values(name: str, spec: str, defaults: dict[str, float], given: dict[st
             raise SpecError(f"{name} has no parameter {key!r} (in {spec!r})", f"its parameters are: {', '.join(keys) or 'none'}")
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or abs(v) == float("inf"):
             raise SpecError(f"{name} parameter {key} = {v!r} is not a finite number (in {spec!r})", f"give {key} a finite value")
+        check_magnitude(f"{name} parameter {key}", v, f"in {spec!r}")
         values[key] = v
     return values

@@ -45,6 +45,8 @@ def set_step_budget(seconds: float) -> None:
 
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < math.inf:
         raise SpecError(f"budget {seconds!r} must be a positive number of seconds", "pass --budget SECONDS > 0")
+    if seconds > 86400:  # SIGALRM's timer takes no more (1e308 overflowed time_t); a day per step is no limit
+        raise SpecError(f"budget {seconds!r} is over a day per SymPy step", "pass --budget SECONDS <= 86400")
     _STEP[0] = float(seconds)
 
 

@@ -88,9 +88,11 @@ def _typed(value: Any, key: str, kinds: dict, where: str) -> Any:
 
 def read_toml(path: str | Path) -> dict:
     """Parse a TOML file; unreadable files and syntax errors are one-line `SpecError`s."""
+    from derivcheck.guard import read_input  # a regular file under 1 MiB: a FIFO or /dev/zero is refused
+
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(read_input(path, "spec file"))
     except OSError as exc:
         raise SpecError(f"cannot read {path}: {exc.strerror}", "check the path") from None
     except UnicodeDecodeError as exc:
@@ -138,7 +140,7 @@ def net_from_table(
     if kind == "mlp":
         if isinstance(args.get("activations"), list):
             args["activations"] = tuple(args["activations"])
-        return _build(MLP, args, where)
+        return _check_bce(_build(MLP, args, where), where)
     params = args.get("kernel_params", {})
     for k, v in params.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -148,6 +150,17 @@ def net_from_table(
         args["penalties"] = _penalties(args.pop("penalty"), where)
     net = _build(Net, args, where)
     _check_params_used(net, where)
+    return _check_bce(net, where)
+
+
+def _check_bce(net, where: str):
+    """bce takes log(a) and log(1 - a): an output outside (0, 1) (identity, tanh ...) makes the loss complex."""
+    out = net.output if net.spatial else (net.activations[-1] if net.activations else "identity")
+    if str(net.loss).split("(")[0] == "bce" and str(out).split("(")[0] != "sigmoid":
+        raise SpecError(
+            f"{where}: loss bce with output activation {out!r}: bce takes log(a) and log(1 - a), complex outside (0, 1)",
+            'use a sigmoid output (output = "sigmoid") or another loss such as mse',
+        )
     return net
 
 
@@ -228,6 +241,10 @@ def _check_params_used(net: Net, where: str) -> None:
             )
 
 
+#: the largest |value| of a [data] range: coordinates beyond it would overflow r^2 in float64 (1e154)
+RANGE_LIMIT = 1e100
+
+
 def _range(value: list, key: str, where: str) -> tuple[float, float]:
     if (
         len(value) != 2
@@ -235,11 +252,18 @@ def _range(value: list, key: str, where: str) -> tuple[float, float]:
         or not value[0] < value[1]
     ):
         raise SpecError(f"{where} {key} = {value!r} is not a range", f"write {key} = [low, high] with low < high")
+    if not all(abs(v) <= RANGE_LIMIT for v in value):  # also inf and nan; distances of 1e100 still square in float64
+        raise SpecError(
+            f"{where} {key} = {value!r} is not within +-{RANGE_LIMIT:g}",
+            f"write {key} = [low, high] with finite |low|, |high| <= {RANGE_LIMIT:g}",
+        )
     return float(value[0]), float(value[1])
 
 
 def data_from_table(table: dict, where: str = "[data]") -> DataOptions:
     """`DataOptions` from a ``[data]`` table (strict, like `net_from_table`)."""
+    if not isinstance(table, dict):
+        raise SpecError(f"{where} is {table!r}, not a table", "write a [data] table with batch = 3 ... below it (or leave it out)")
     out: dict[str, Any] = {}
     for key, value in table.items():
         if key not in DATA_KEYS:

@@ -37,6 +37,30 @@ DEFAULTS = {
 }
 
 
+#: coordinates beyond this magnitude square to over 1e300: their distances overflow float64
+FAR = 1e150
+
+
+def _far(x) -> float | None:
+    """max |x| when the parameters left the range where distances are finite (or are NaN/inf), else None."""
+    x = np.asarray(x, dtype=float)
+    if x.size == 0:
+        return None
+    top = float(np.max(np.abs(x))) if np.all(np.isfinite(x)) else float("inf")
+    return top if not top <= FAR else None
+
+
+def _evaluations(args: argparse.Namespace) -> int:
+    """Gradients and HVPs the run may take at most: Newton-CG an outer gradient and up to --cg-maxiter + 1
+    HVPs per iteration, gd a gradient and a backtracking loss per step, adam one gradient; capped by --budget."""
+    per = {"newton-cg": getattr(args, "cg_maxiter", 30) + 2, "gd": 2, "adam": 1}
+    total = 0
+    for m in METHODS if args.method == "all" else (args.method,):
+        n = per[m] * (args.iters if args.iters is not None else DEFAULT_ITERS[m])
+        total += min(n, args.budget) if args.budget is not None else n
+    return total
+
+
 def task_from_args(args: argparse.Namespace):
     """The task the flags ask for: --task with the user's network (--net and the network flags)."""
     if args.task == "diabetes" and args.widths is not None:
@@ -47,6 +71,10 @@ def task_from_args(args: argparse.Namespace):
     defaults = dict(DEFAULTS, widths=[10, 8, 1]) if args.task == "diabetes" else DEFAULTS
     spec = net_from_args(args, defaults=defaults)
     check_net_memory(spec.net)  # flags or --net file: what would not fit is refused before allocating
+    from derivcheck.guard import check_train  # and what would not finish in the time budget
+
+    rows = 442 if args.task == "diabetes" else 128  # the tasks' examples (derivcheck.train.tasks)
+    check_train(spec.net.widths, rows, _evaluations(args), f"train --method {args.method}")
     if not spec.net.spatial:
         raise SpecError("train moves node coordinates: the network must be spatial", 'use kind = "spatial"')
     return make_task(args.task, args.seed, net=spec.net), spec
@@ -122,20 +150,21 @@ def run(args: argparse.Namespace) -> int:
                     g=f"{rec.grad_norm:.2g}",
                 )
 
-            runs[m] = train(
-                task,
-                m,
-                iters=iters,
-                lr=args.lr if m != "newton-cg" else None,
-                max_cost=budget,
-                radius=args.radius,
-                damping=args.damping,
-                cg_maxiter=args.cg_maxiter,
-                allow_nonsmooth_kernel=args.allow_nonsmooth_kernel,
-                callback=cb,
-                backtrack=not args.no_backtrack,
-                device=device,
-            )
+            with np.errstate(over="ignore", invalid="ignore"):  # a run leaving float64 is judged after it (_far)
+                runs[m] = train(
+                    task,
+                    m,
+                    iters=iters,
+                    lr=args.lr if m != "newton-cg" else None,
+                    max_cost=budget,
+                    radius=args.radius,
+                    damping=args.damping,
+                    cg_maxiter=args.cg_maxiter,
+                    allow_nonsmooth_kernel=args.allow_nonsmooth_kernel,
+                    callback=cb,
+                    backtrack=not args.no_backtrack,
+                    device=device,
+                )
             if args.method == "all" and m == "newton-cg" and budget is None:
                 budget = runs[m].result.history[-1].cost
     status = 0
@@ -167,7 +196,15 @@ def run(args: argparse.Namespace) -> int:
                 + (" (pass a smaller --lr)" if m != "newton-cg" else ""),
                 file=sys.stderr,
             )
-        if r.result.stop.startswith("diverged") or not np.isfinite(s["final_loss"]):
+        far = _far(r.result.x)
+        if far is not None:  # every distance overflowed: |g| = 0 there is no minimum
+            print(
+                f"{m:>9}: error: diverged: the coordinates left the range where distances are finite in float64 "
+                f"(max |z| = {far:.3g} > {FAR:g}); pass a smaller --lr",
+                file=sys.stderr,
+            )
+            status = 1
+        elif r.result.stop.startswith("diverged") or not np.isfinite(s["final_loss"]):
             status = 1
         elif s["final_loss"] > s["initial_loss"]:
             print(

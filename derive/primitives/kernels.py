@@ -17,7 +17,7 @@ import sympy as sp
 from derive.decide import finite, is_zero
 from derive.errors import SpecError
 from derive.lambdify import lambdify
-from derive.parse import parse_expr, symbol
+from derive.parse import check_magnitude, parse_expr, symbol
 from derive.step_limits import attempt, too_big
 
 __all__ = ["KERNELS", "Kernel", "kernel", "R"]
@@ -216,6 +216,7 @@ def kernel(spec: str, params: tuple[tuple[str, float], ...] = ()) -> Kernel:
     for k, v in values.items():
         if not isinstance(v, (int, float)) or v != v or abs(v) == float("inf"):
             raise SpecError(f"kernel parameter {k}={v!r} is not a finite number", f"give {k} a finite value")
+        check_magnitude(f"kernel parameter {k}", v)
         if symbol(k).is_positive and v <= 0:
             raise SpecError(f"kernel parameter {k}={v} must be positive", f"give {k} a value > 0")
     if R not in expr.free_symbols and not expr.is_number:

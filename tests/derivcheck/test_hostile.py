@@ -3,6 +3,7 @@ never a traceback, a hang, a false green or a silent NaN."""
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -256,3 +257,75 @@ def test_a_step_over_the_budget_is_undecided_not_a_hang():
     assert too_big(huge)
     value, why = attempt(sp.factor, huge)
     assert value is None and "too large" in why
+
+
+# ------------------------------------------------------------------ issue 22: refused before starting (derivcheck.guard)
+_W500 = ",".join(["2"] * 500)
+_GRAD = "examples/my_grad.py:grad"
+_MYNET = ["--net", "examples/my_net.toml"]
+SPECS = {
+    "data5.toml": "data = 5\n[network]\nwidths = [2, 3, 1]\n",
+    "data12.toml": "data = [1, 2]\n[network]\nwidths = [2, 3, 1]\n",
+    "bce.toml": '[network]\nwidths = [2, 3, 1]\nloss = "bce"\noutput = "identity"\n',
+    "inf.toml": "[network]\nwidths = [2, 3, 1]\n[data]\ncoordinate_range = [-inf, inf]\n",
+}
+# (argv, exit code, a phrase the one line must contain); run from a folder holding SPECS and examples/
+GUARD_CASES = [
+    (["verify", "--widths", "2,3,1", "--cases", "1000000000", "--out", "r.json"], 2, "--max-seconds"),
+    (["verify", "--widths", "2,3,1", "--cases", "0", "--out", "r.json"], 2, "--cases 0 must be"),
+    (["verify", "--widths", "3000,3000", "--out", "r.json"], 2, "over the 30 min budget"),
+    (["verify", "--widths", _W500, "--out", "r.json"], 2, "500 layers"),
+    (["verify", "--drawn", "1000000000", "--out", "r.json"], 2, "--drawn"),
+    (["check-grad", _GRAD, *_MYNET, "--cases", "1000000000"], 2, "--max-seconds"),
+    (["check-grad", _GRAD, *_MYNET, "--widths", "3000,3000"], 2, "over the 30 min budget"),
+    (["check-grad", _GRAD, *_MYNET, "--seed", "-1"], 2, "seed -1"),
+    (["check-grad", _GRAD, *_MYNET, "--family", "L=2..3,N=1..99999999999999999999"], 2, "--family"),
+    (["train", "--widths", "3000,3000", "--quiet"], 2, "--max-seconds"),
+    (["train", "--iters", "100000000", "--quiet"], 2, "--iters"),
+    (["claims", "--cases", "0"], 2, "--cases 0"),
+    (["claims", "--cases", "100000"], 2, "--max-seconds"),
+    (["audit-kernel", "gaussian", "--examples", "1000000"], 2, "--examples"),
+    (["verify", "--max-seconds", "0", "--quick", "--drawn", "0", "--out", "r.json"], 2, "--max-seconds"),
+    (["verify", "--net", "fifo", "--out", "r.json"], 2, "FIFO"),
+    (["verify", "--net", "/dev/zero", "--out", "r.json"], 2, "not a regular file"),
+    (["claims", "fifo"], 2, "FIFO"),
+    (["claims", "--json", "adir"], 2, "--json"),
+    (["verify", "--quick", "--drawn", "0", "--out", "/proc/r.json"], 2, "cannot be written"),
+    (["verify", "--quick", "--drawn", "0", "--out", "/sys/r.json"], 2, "cannot be written"),
+    (["verify", "--quick", "--drawn", "0", "--out", "a" * 300 + ".json"], 2, "over the file system's"),
+    (["claims", "--errata", "/sys/errata"], 2, "--errata"),
+    (["train", "--quiet", "--out", "/sys/train"], 2, "--out"),
+    (["audit-kernel", "gaussian", "--report", "/proc/a"], 2, "--report"),
+    (["report", "--out", "/sys/r"], 2, "--out"),
+    *[
+        ([verb, "--net", spec, *extra], 2, "not a table")
+        for spec in ("data5.toml", "data12.toml")
+        for verb, *extra in (["verify", "--out", "r.json"], ["check-grad", _GRAD], ["train", "--quiet"], ["audit-kernel"])
+    ],
+    (["verify", "--net", "bce.toml", "--out", "r.json"], 2, "loss bce"),
+    (["verify", "--net", "inf.toml", "--out", "r.json"], 2, "coordinate_range"),
+    (["verify", "--widths", "2,3,1", "--kernel", "exponential", "--param", "s=1e-300", "--out", "r.json"], 2, "s = 1e-300"),
+    (["verify", "--widths", "2,3,1", "--kernel", "exponential", "--param", "s=5e-324", "--out", "r.json"], 2, "s = 5e-324"),
+    (["audit-kernel", "exponential", "--param", "s=1e-300"], 2, "s = 1e-300"),
+    (["audit-kernel", "exponential", "--param", "s=5e-324"], 2, "s = 5e-324"),
+    (["verify", "--widths", "2,3,1", "--hidden", "leaky_relu(alpha=1e308)", "--out", "r.json"], 2, "alpha"),
+    (["verify", "--budget", "1e308", "--widths", "2,3,1", "--out", "r.json"], 2, "--budget"),
+    (["train", "--lr", "1e300", "--no-backtrack", "--method", "gd", "--iters", "3", "--quiet"], 1, "diverged"),
+]
+
+
+@pytest.mark.parametrize(("argv", "code", "phrase"), GUARD_CASES, ids=[" ".join(c[0])[:50] for c in GUARD_CASES])
+def test_refused_before_starting(argv, code, phrase, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    for name, text in SPECS.items():
+        (tmp_path / name).write_text(text)
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "adir").mkdir()
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples", tmp_path / "examples")
+    allowed = {"reports", "r.json"} if code == 1 else set()
+    got, err = assert_verdict_or_one_line(argv, tmp_path, allowed=allowed)
+    assert got == code and phrase in err, err[-500:]
+    if code == 1:  # the divergence is one error line
+        assert len([ln for ln in err.splitlines() if "error:" in ln]) == 1
