@@ -7,6 +7,7 @@ a half-written report.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,20 @@ from pylatexenc.latexencode import RULE_DICT, UnicodeToLatexConversionRule, Unic
 
 from derivcheck.provenance import atomic_write_bytes, atomic_write_text
 
-__all__ = ["LatexError", "TEMPLATES", "environment", "escape", "command", "render", "compile_pdf", "tex_available", "INSTALL_HINT"]
+__all__ = [
+    "LatexError",
+    "TEMPLATES",
+    "environment",
+    "escape",
+    "command",
+    "prose",
+    "number",
+    "numbers",
+    "render",
+    "compile_pdf",
+    "tex_available",
+    "INSTALL_HINT",
+]
 
 # The jinja2 templates of every report: reports/templates in a source tree, package data when installed
 # (derivcheck/templates links to reports/templates; pyproject ships it).
@@ -93,6 +107,9 @@ def environment() -> jinja2.Environment:
     )
     env.filters["e"] = escape
     env.filters["cmd"] = command
+    env.filters["prose"] = prose
+    env.filters["num"] = number
+    env.filters["nums"] = numbers
     return env
 
 
@@ -133,6 +150,9 @@ def compile_pdf(tex_path: Path, extra_files: Sequence[Path] = (), timeout: float
             kept = atomic_write_text(tex_path.with_suffix(".log"), text)  # the temp folder goes; the log stays
             first = next((ln for ln in text.splitlines() if ln.startswith("!") or ".tex:" in ln), None)
             raise LatexError(f"LaTeX failed on {tex_path.name}: {(first or 'no error line in the log').strip()} (full log: {kept})")
+        log = tmpd / tex_path.with_suffix(".log").name
+        if log.exists():  # kept beside the .tex: its Overfull/Underfull lines are how a report's layout is checked
+            atomic_write_text(tex_path.with_suffix(".log"), log.read_text(errors="replace"))
         return atomic_write_bytes(tex_path.with_suffix(".pdf"), pdf.read_bytes())
 
 
@@ -154,3 +174,150 @@ def render(
     tex = atomic_write_text(out_dir / f"{stem}.tex", text)
     pdf = compile_pdf(tex, list(figures)) if compile else None
     return tex, pdf
+
+
+# ------------------------------------------------------------------------------------ prose with maths
+# Notes in claims files are plain text that writes formulas in ASCII (W^(n) is N_n x N_(n-1), grad_w^l S,
+# a_1 (1 - a_1)); `prose` typesets those formulas as maths and escapes the rest, so a note reads like the
+# report's own typeset formulas.
+_GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "lambda", "mu", "nu", "xi", "pi", "rho",
+    "sigma", "tau", "phi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi",
+    "Psi", "Omega",
+}  # fmt: skip
+_SCRIPT = r"(?:\([^()\s]*\)|\{[^{}\s]*\}|[A-Za-z0-9]+'?)"
+_ATOM = re.compile(rf"([A-Za-z]+'?)((?:[_^]{_SCRIPT})+)('?)")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_OPERATORS = {"=": "=", "+": "+", "-": "-", "x": r"\times", "*": r"\cdot", "/": "/"}
+
+
+def _base(name: str) -> str:
+    prime = "'" if name.endswith("'") else ""
+    name = name.rstrip("'")
+    if name == "grad":
+        return r"\nabla" + prime
+    if name in _GREEK:
+        return "\\" + name + prime
+    return (name if len(name) == 1 else rf"\mathrm{{{name}}}") + prime
+
+
+def _atom_latex(word: str) -> str | None:
+    """'W^(n)' -> 'W^{(n)}', 'N_(n-1)' -> 'N_{n-1}', 'grad_w^l' -> '\\nabla_{w}^{l}', 'y_hat' -> '\\hat{y}';
+    None when `word` is not a variable with scripts."""
+    m = _ATOM.fullmatch(word)
+    if not m:
+        return None
+    base, out = _base(m.group(1)), ""
+    for kind, script in re.findall(rf"([_^])({_SCRIPT})", m.group(2)):
+        if kind == "_" and script == "hat":
+            base = rf"\hat{{{base}}}"
+            continue
+        if script.startswith("{"):
+            script = script[1:-1]
+        elif kind == "_" and script.startswith("("):
+            script = script[1:-1]
+        out += f"{kind}{{{script}}}"
+    return base + out + m.group(3)
+
+
+def _unwrap(word: str) -> tuple[str, int, int]:
+    """'(a_1' -> ('a_1', 1, 0), 'W^(n))' -> ('W^(n)', 0, 1): the parentheses that do not pair inside."""
+    core, lead, trail = word, 0, 0
+    while core.startswith("(") and core.count("(") > core.count(")"):
+        core, lead = core[1:], lead + 1
+    while core.endswith(")") and core.count(")") > core.count("("):
+        core, trail = core[:-1], trail + 1
+    return core, lead, trail
+
+
+def _word_latex(word: str) -> str | None:
+    """One word of a formula as maths (parentheses around it kept), or None."""
+    core, lead, trail = _unwrap(word)
+    if core in _OPERATORS and not lead and not trail:
+        return _OPERATORS[core]
+    body = _atom_latex(core)
+    if body is None and (_NUMBER.fullmatch(core) or (len(core) == 1 and core.isupper())):
+        body = core
+    return None if body is None else "(" * lead + body + ")" * trail
+
+
+def prose(text: object) -> str:
+    """Plain text -> LaTeX: runs of words that form an ASCII formula (a variable with ^ or _ scripts, with
+    the numbers, operators and single capitals around it) become inline maths; the rest is escaped.
+
+    >>> prose("W^(n) is N_n x N_(n-1), as printed")
+    '$W^{(n)}$ is $N_{n} \\\\times N_{n-1}$, as printed'
+    """
+    words = str(text).split(" ")
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        best = None  # the longest run from i that holds a variable, ends on an operand and balances ( )
+        j, parts, has_atom = i, [], False
+        while j < len(words):
+            w = words[j]
+            core, punct = (w[:-1], w[-1]) if w[-1:] in ",;:." and len(w) > 1 else (w, "")
+            tex = _word_latex(core)
+            if tex is None:
+                break
+            parts.append(tex)
+            has_atom = has_atom or _ATOM.fullmatch(_unwrap(core)[0]) is not None
+            j += 1
+            joined = " ".join(parts)
+            if has_atom and core not in _OPERATORS and joined.count("(") == joined.count(")"):
+                best = (j, joined, punct)
+            if punct:
+                break
+        if best is None:  # a lone variable keeps unpaired parentheses outside its maths: (grad_b S
+            core, lead, trail = _unwrap(words[i].rstrip(",;:."))
+            atom = _atom_latex(core)
+            punct = words[i][len(core) + lead + trail :]
+            out.append(f"{'(' * lead}${atom}${')' * trail}{escape(punct)}" if atom else escape(words[i]))
+            i += 1
+        else:
+            j, joined, punct = best
+            out.append(f"${joined}${escape(punct)}")
+            i = j
+    return " ".join(out)
+
+
+def number(value: object, spec: str = ".3g") -> str:
+    """A number typeset as a number, in text or maths: 6.1e-17 -> 6.1 x 10^-17 with a true minus sign
+    (LaTeX maths would print "6.1e - 17"); None -> an en dash.
+
+    >>> number(6.1e-17, ".2g")
+    '\\\\ensuremath{6.1\\\\times 10^{-17}}'
+    """
+    if value is None:
+        return "--"
+    if isinstance(value, str):
+        text = value
+    else:
+        text = format(value, spec)
+    return _NUMBER_TOKEN.sub(lambda m: _number_latex(m.group(0)), text) if _NUMBER_TOKEN.fullmatch(text) else escape(text)
+
+
+_NUMBER_TOKEN = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan")
+
+
+def _number_latex(tok: str) -> str:
+    if tok.lstrip("+-") == "inf":
+        return r"\ensuremath{" + ("-" if tok.startswith("-") else "") + r"\infty}"
+    if tok == "nan":
+        return "NaN"
+    mant, _, exp = tok.lower().partition("e")
+    mant = mant.lstrip("+")
+    if not exp:
+        return rf"\ensuremath{{{mant}}}"
+    e = int(exp)
+    return rf"\ensuremath{{{mant}\times 10^{{{e}}}}}" if mant not in ("1", "-1") else rf"\ensuremath{{{mant[:-1]}10^{{{e}}}}}"
+
+
+def numbers(text: object) -> str:
+    """Plain text with its numbers typeset as numbers (`number`): '(tol 1.9e-13)' -> '(tol 1.9 x 10^-13)'."""
+    out, last = [], 0
+    s = str(text)
+    for m in re.finditer(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])", s):
+        out += [escape(s[last : m.start()]), _number_latex(m.group(0))]
+        last = m.end()
+    return "".join([*out, escape(s[last:])])

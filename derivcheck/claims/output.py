@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from derivcheck import provenance
@@ -50,6 +49,13 @@ def _tex_num(s: str) -> str:
     return escape(s)
 
 
+def _matrix(a) -> str:
+    """A nested list of numbers as a small bracketed matrix (a vector as one row)."""
+    rows = a if a and isinstance(a[0], list) else [a]
+    body = r" \\ ".join(" & ".join(f"{float(v):g}" for v in row) for row in rows)
+    return rf"\left[\begin{{smallmatrix}}{body}\end{{smallmatrix}}\right]"
+
+
 def build_errata(
     docs: list[DocumentResult],
     out_dir: str | Path = REPO / "reports" / "build",
@@ -63,16 +69,23 @@ def build_errata(
     Returns:
         (tex path, pdf path or None when TeX is absent).
     """
-    from derivcheck.latex import render
+    from derivcheck.latex import escape, render
+    from derivcheck.report.nets import COLUMNS as NET_COLUMNS
+    from derivcheck.report.nets import net_row, parse_describe
 
-    def ce_text(ce):
+    def ce_context(ce) -> dict:
+        """A counterexample typeset: its net as a table row, its parameters and data as matrices."""
         if not ce:
-            return ""
-        parts = [f"network {ce['net']}"]
-        for k, v in ce["params"].items():
-            parts.append(f"{k} = {json.dumps(v)}")
-        parts += [f"X = {json.dumps(ce['X'])}", f"Y = {json.dumps(ce['Y'])}", ce["message"]]
-        return "; ".join(parts)
+            return {"ce_net": None, "ce_arrays": [], "ce_message": ""}
+        spec = parse_describe(ce["net"])
+        cells = list(zip(NET_COLUMNS, net_row(spec))) if spec else [("network", escape(ce["net"]))]
+        cells = [(k, v) for k, v in cells if v not in ("--", "none")]
+        arrays = []
+        for k, per_layer in ce["params"].items():
+            first = 1 if k == "Z" else 2  # Z_1..Z_L; W_2..W_L and b_2..b_L
+            arrays += [f"${k}_{{{first + i}}}={_matrix(a)}$" for i, a in enumerate(per_layer)]
+        arrays += [f"$X={_matrix(ce['X'])}$", f"$Y={_matrix(ce['Y'])}$"]
+        return {"ce_net": cells, "ce_arrays": arrays, "ce_message": escape(ce["message"])}
 
     grouped: dict[str, list[DocumentResult]] = {}
     for d in docs:  # one section per document, whatever the number of claims files
@@ -87,7 +100,7 @@ def build_errata(
                 "note": " ".join(d.note for d in ds if d.note),
                 "n": sum(len(d.results) for d in ds),
                 "n_false": sum(len(d.failed) for d in ds),
-                "claims": [{**r.__dict__, "ce_text": ce_text(r.counterexample)} for d in ds for r in d.results],
+                "claims": [{**r.__dict__, **ce_context(r.counterexample)} for d in ds for r in d.results],
             }
             for ds in grouped.values()
         ],

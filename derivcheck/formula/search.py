@@ -3,6 +3,7 @@ family for a case where the formula and the manual engine disagree beyond TOLERA
 
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any
 
@@ -15,6 +16,8 @@ from derivcheck.formula.proof import prove_formula
 from derivcheck.formula.view import true_value, view
 from derive import Params, SpecError
 from numeric.compare import Finding, report, tolerance
+
+_LOG = logging.getLogger(__name__)
 
 __all__ = ["check_formula"]
 
@@ -90,7 +93,9 @@ def _evaluate(claim: FormulaClaim, net, params, X, Y):
             with np.errstate(all="ignore"):
                 claimed = claim.fn(v, l)
         except (ValueError, IndexError) as exc:  # a product whose shapes do not match
-            msg = str(exc).splitlines()[0]
+            # the library's exception text goes to the log; the finding says what is wrong in the claim's terms
+            _LOG.info("claim %s, layer %d: %s: %s", claim.id, l + 1, type(exc).__name__, exc)
+            msg = "a product or an index in it does not fit the shapes of the arrays"
             true = np.asarray(true_value(v, claim.quantity, l)).tolist()
             f = Finding(
                 claim.quantity,

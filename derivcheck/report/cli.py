@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from pathlib import Path
 
 from derivcheck.latex import escape, render
@@ -11,6 +12,8 @@ from derivcheck.netspec import net_from_args, net_given
 from derivcheck.provenance import atomic_write_bytes, machine_line, versions_line
 from derivcheck.report.args import REPORTS, add_arguments
 from derivcheck.report.derivation import derivation_report
+from derivcheck.report.nets import COLUMNS as NET_COLUMNS
+from derivcheck.report.nets import net_row, parse_describe
 from derivcheck.verify.summary import QUANTITIES, shown_quantities
 from derive import SpecError
 
@@ -128,6 +131,75 @@ def _verdict_line(summary: dict) -> str:
     return "ALL CHECKS PASS"
 
 
+def _id_ranges(ids: list[str]) -> str:
+    """['m000', 'm001', 'm002', 'm005'] -> 'm000--m002, m005' (LaTeX): runs of consecutive ids collapse."""
+    out: list[list[str]] = []
+    for i in ids:
+        m = re.fullmatch(r"(.*?)(\d+)", i)
+        if out and m:
+            p = re.fullmatch(r"(.*?)(\d+)", out[-1][-1])
+            if p and p.group(1) == m.group(1) and int(m.group(2)) == int(p.group(2)) + 1:
+                out[-1].append(i)
+                continue
+        out.append([i])
+    return ", ".join(rf"\mbox{{{escape(r[0])}}}" if len(r) == 1 else rf"\mbox{{{escape(r[0])}--{escape(r[-1])}}}" for r in out)
+
+
+#: spec keys that vary within one row of the cases table (the net is otherwise the same)
+_WITHIN_GROUP = ("loss", "bias", "batch", "draw", "separation")
+
+
+def _case_groups(cases: list[dict]) -> dict:
+    """The cases as a table of nets: cases whose nets differ only in loss or bias share a row, which lists
+    the losses, the bias settings, the case ids and how many passed. Columns no case uses are left out."""
+    groups: dict[str, list[dict]] = {}
+    for c in cases:
+        spec = c.get("spec") or parse_describe(c.get("net", "")) or {"widths": [], "kernel": str(c.get("net", "?"))}
+        key = json.dumps({k: v for k, v in spec.items() if k not in _WITHIN_GROUP}, sort_keys=True, default=str)
+        groups.setdefault(key, []).append({**c, "spec": spec})
+    rows = []
+    for members in groups.values():
+        cells = net_row(members[0]["spec"])
+        losses = list(dict.fromkeys(str(m["spec"].get("loss", "?")) for m in members))
+        biases = {m["spec"].get("bias") for m in members}
+        cells[4] = escape(", ".join(losses))
+        cells[5] = "yes" if biases == {True} else ("no" if biases == {False} else "both")
+        n_pass = sum(bool(m["pass"]) for m in members)
+        n_fail = len(members) - n_pass
+        verdict = rf"\textcolor{{red}}{{{n_fail} FAIL}}" if n_fail else f"{n_pass}/{len(members)} pass"
+        rows.append([*cells, _id_ranges([m["id"] for m in members]), verdict])
+    # a column is shown when some row says more than its default
+    keep = [i for i in range(len(NET_COLUMNS)) if i < 6 or any(r[i] not in ("none", "--") for r in rows)]
+    # relative column widths, scaled to the text width less the 6 pt between columns (A4, 2 cm margins: 483 pt)
+    longest = max((len(c["id"]) for c in cases), default=4)  # an id is never broken
+    weights = [[8, 3, 17, 16, 17, 5, 6, 16][i] for i in keep] + [max(12.0, 1.2 * longest), 9]
+    room = 1 - (len(weights) - 1) * 6 / 483 - 0.01
+    return {
+        "case_widths": [f"{room * w / sum(weights):.3f}" for w in weights],
+        "case_columns": [NET_COLUMNS[i] for i in keep] + ["cases", "verdict"],
+        "case_rows": [[r[i] for i in keep] + r[len(NET_COLUMNS) :] for r in rows],
+    }
+
+
+def _failures(results: dict) -> list[dict]:
+    """Every failure in full: its case's net as a table row, engine, quantity, message, reproducing command."""
+    specs = {c["id"]: c.get("spec") or parse_describe(c.get("net", "")) for c in results["cases"]}
+    out = []
+    for f in results["failures"]:
+        spec = specs.get(f.get("case")) or parse_describe(f.get("net", ""))
+        out.append(
+            {
+                "case": escape(f.get("case", "?")),
+                "net": list(zip(NET_COLUMNS, net_row(spec))) if spec else [("network", escape(f.get("net", "?")))],
+                "engine": escape(f.get("engine", "?")),
+                "quantity": escape(f.get("quantity", "?")),
+                "message": escape(f.get("message", "")),
+                "reproduce": f.get("reproduce", ""),
+            }
+        )
+    return out
+
+
 def load_results(results_path: Path) -> dict:
     """A `derivcheck verify` results.json, checked (exists, JSON, schema, keys): one line if not."""
     if not results_path.exists():
@@ -210,9 +282,9 @@ def verification_report(
         "tol_rows": tol_rows,
         "id_rows": id_rows,
         "figures": [f.name for f in figs],
-        "failures": [{k: escape(v) for k, v in f.items()} for f in results["failures"]],
+        "failures": _failures(results),
         "taylor": (f"{min(taylor):.3f}", f"{max(taylor):.3f}", len(taylor)) if taylor else None,
-        "cases": [(escape(c["id"]), escape(c["net"]), "pass" if c["pass"] else r"\textcolor{red}{fail}") for c in results["cases"]],
+        **_case_groups(results["cases"]),
         "seed": prov["seed"],
         "command": prov["command"],
         "versions": escape(versions_line(prov)),
