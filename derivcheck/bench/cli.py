@@ -57,10 +57,11 @@ def run(args: argparse.Namespace) -> int:
     show(table(res), con=console)  # ids and numbers stay whole at 80 columns
     console.print(f"wrote {args.out}")
     status = exit_status(res)
-    if any(r["pass"] is False for r in res["targets"]):
+    if res["config"].get("quick"):
+        console.print("a --quick run is a smoke test at tiny sizes: no target is judged (exit 0)")
+    elif any(r["pass"] is False for r in res["targets"]):
         failed = ", ".join(r["id"] for r in res["targets"] if r["pass"] is False)
-        note = "a --quick run is a smoke test: exit 0" if status == 0 else "exit 1"
-        console.print(f"failed targets: {failed} ({note})")
+        console.print(f"failed targets: {failed} (exit 1)")
     return status
 
 

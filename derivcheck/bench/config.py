@@ -36,7 +36,8 @@ class BenchConfig:
 
 FULL = BenchConfig(suite=True)
 QUICK = BenchConfig(
-    symbolic=(((2, 2, 2), 1.0), ((3, 3, 3), 8.0), ((3, 3, 3), 45.0)),
+    # one stand-in per full-size target, each of its own size: the ids (symbolic.L{layers}w{width}) stay unique
+    symbolic=(((2, 2, 2), 1.0), ((2, 3, 3, 2), 8.0), ((3, 3, 3), 45.0)),
     grad_widths=(64, 64, 64, 64),
     grad_batch=16,
     hvp_widths=(32, 32, 32),

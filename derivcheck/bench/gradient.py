@@ -90,7 +90,10 @@ def bench_gradient(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
         log(f"gradient {k}: {t:.3f} s  {[round(x, 3) for x in all_ts[k]]}")
     floor, kern = times.pop("floor"), times.pop("kernel")
     exp_ns = exp_ns_per_element()
-    log(f"float64 exp per element: {exp_ns}")
+    log(
+        f"float64 exp per element: numpy {exp_ns['numpy']:.2f} ns, "
+        f"numexpr {exp_ns['numexpr']:.2f} ns ({exp_ns['numexpr_threads']} threads)"
+    )
     man = problems.engine_fn("manual", net, p, X, Y)
     tm = peak_tracemalloc(man)
     cache, per_layer = cache_bytes(widths, B)

@@ -4,6 +4,7 @@ tests do not)."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -252,3 +253,51 @@ def test_cuda_section_runs_the_torch_engines_on_cuda(monkeypatch):
     assert seen == per_dtype * 2  # float64, float32
     assert [r["id"] for r in recs] == CUDA_IDS and recs[0]["pass"] is True
     assert all(r["details"]["device"] == "fake" for r in recs) and raw["device"] == "fake"
+
+
+def _rendered(res) -> str:
+    import io
+
+    from rich.console import Console
+
+    con = Console(width=120, record=True, file=io.StringIO())
+    con.print(bench.table(res))
+    return con.export_text()
+
+
+def test_a_quick_run_reads_as_a_smoke_run_not_as_failures(monkeypatch, tmp_path, capsys):
+    """--quick measures at tiny sizes: its rows say "smoke" beside the measured value, never FAIL, and it
+    ends with one line saying so, not a list of "failed targets" (9 FAIL rows and exit 0 before)."""
+    quick = _rendered(_results([True, False, None], quick=True))
+    assert quick.count("smoke") >= 2 and "FAIL" not in quick and "skipped" in quick and "1 s" in quick
+    assert "FAIL" in _rendered(_results([True, False], quick=False))  # a full run still judges
+    monkeypatch.setattr(bench.driver, "run", lambda *a, **k: _results([True, False], quick=True))
+    assert cli.main(["bench", "--quick", "--out", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "a --quick run is a smoke test at tiny sizes: no target is judged (exit 0)" in " ".join(out.split())
+    assert "failed targets" not in out and "FAIL" not in out
+
+
+def test_target_ids_are_unique_in_quick_and_full_runs():
+    for cfg in (bench.QUICK, bench.FULL):
+        ids = [f"symbolic.L{len(w)}w{w[1]}.{b}" for b in cfg.symbolic_backends for w, _ in cfg.symbolic]
+        assert len(set(ids)) == len(ids), ids
+
+
+def test_the_gradient_section_logs_numbers_not_dicts():
+    lines: list[str] = []
+    bench.bench_gradient(TINY, lines.append)
+    exp = [ln for ln in lines if ln.startswith("float64 exp per element: ")]
+    assert len(exp) == 1 and re.fullmatch(r"float64 exp per element: numpy [\d.]+ ns, numexpr [\d.]+ ns \(\d+ threads\)", exp[0])
+    assert not any("{" in ln for ln in lines), lines
+
+
+def test_the_hvp_section_shows_no_torch_jit_deprecation_warning():
+    """torch's forward AD (the torch.func H v) loads its decompositions with torch.jit.script, which warns
+    about its own deprecation; that one third-party warning is filtered where it is triggered."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        bench.bench_hvp(TINY, lambda *a, **k: None)
+    assert not [w for w in seen if "torch.jit.script" in str(w.message)]
