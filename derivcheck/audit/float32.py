@@ -72,7 +72,7 @@ def _float32(k: Kernel, seed: int) -> tuple[Check, dict]:
         "decided": "numeric",
         "seed": seed,
         "tolerance (numeric.compare, float32 dZ)": tol,
-        "net": "Net((3, 4, 2), D=3, tanh, mse), 4 random nets per separation, coordinates uniform in [-1.5, 1.5]",
+        "net": "widths 3-4-2, D = 3, tanh hidden layer, loss mse; 4 random nets per separation, coordinates uniform in [-1.5, 1.5]",
         "errors": errs,
     }
     table = ", ".join(f"{key}: {v['max_rel_error']:.2g}" for key, v in errs.items())

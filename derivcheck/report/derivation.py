@@ -4,12 +4,14 @@ formula proved or disproved against the exact gradient."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from derivcheck.latex import render
 from derivcheck.provenance import machine_line, provenance, versions_line
+from derivcheck.report.nets import parse_describe, row_text
 from derivcheck.tables import progress, wrap_lines
 from derive import Net, symbolic
 from derive.typeset import cse_latex, latex, net_latex, penalty_latex
@@ -130,8 +132,8 @@ def _derivation_context(d, batch: int, l0: int, node_layer: int, proof_a, proof_
         "undecided": f"UNDECIDED: the {what} could not be proved equal to the exact gradient within the time "
         "budget (--budget), nor shown different.",
     }[proof_a]
-    return {
-        "net_desc": net.describe(),
+    ctx = {
+        "net_desc": net_subtitle(net),
         "created": prov["created"],
         "verdict": verdict,
         "proof_a": _verdict(proof_a, r"\textbf{disproved}"),
@@ -164,3 +166,96 @@ def _derivation_context(d, batch: int, l0: int, node_layer: int, proof_a, proof_
         "versions": versions_line(prov),
         "machine": machine_line(prov),
     }
+    ctx["loss_def"] = _loss_sum(ctx["loss_def"])
+    ctx["W_entries"] = [(l, _weights(l, Wm)) for l, Wm in enumerate(d.W, start=2)]
+    for key in ("loss_cse", "dz_cse", "hess_cse", "dtheta_cse"):
+        if ctx[key] is not None:
+            ctx[key] = (pack(ctx[key][0]), ctx[key][1])
+    ctx["delta_entries"] = pack(ctx["delta_entries"])
+    return notation(ctx)
+
+
+#: an equation narrower than this (in estimated characters of 10 pt maths) shares its line with others
+_SHORT, _LINE = 38, 80
+
+
+def _width(tex: str) -> float:
+    """Rough printed width of LaTeX maths in characters of 10 pt text: a command is one glyph (\\left,
+    \\right and braces print nothing), a script character 0.7 of one, a script of a script 0.5."""
+    t = re.sub(r"\\(left|right|begin\{\w+\}|end\{\w+\}|mathrm|operatorname|quad|qquad)", "", notation(tex))
+    t = re.sub(r"\\[A-Za-z]+", "x", t)
+    total, stack, pending = 0.0, [0], 0  # stack: script depth of each open brace group
+    for ch in t:
+        if ch in "^_":
+            pending = stack[-1] + 1
+        elif ch == "{":
+            stack.append(pending or stack[-1])
+            pending = 0
+        elif ch == "}":
+            stack.pop() if len(stack) > 1 else None
+        elif ch != " ":
+            depth = pending or stack[-1]
+            total += (1.0, 0.7, 0.5)[min(depth, 2)]
+            pending = 0
+    return total
+
+
+def pack(pairs) -> list[dict]:
+    """(lhs, rhs) equations -> display blocks: consecutive short ones share a line (set side by side,
+    order kept, so each is still defined before it is used), a long one gets its own breakable dmath."""
+    blocks: list[dict] = []
+    for lhs, rhs in pairs:
+        w = _width(lhs) + _width(rhs) + 2
+        last = blocks[-1] if blocks else None
+        if w > _SHORT:
+            blocks.append({"long": True, "eqs": [(lhs, rhs)]})
+        elif last and not last["long"] and last["w"] + w + 6 <= _LINE:
+            last["eqs"].append((lhs, rhs))
+            last["w"] += w + 6
+        else:
+            blocks.append({"long": False, "eqs": [(lhs, rhs)], "w": w})
+    return blocks
+
+
+def _weights(layer: int, Wm) -> dict:
+    """W^l as a matrix when its rows fit the line, else entry by entry (packed like the xi)."""
+    rows, cols = Wm.shape
+    entries = [(f"W^{{({layer})}}_{{{i + 1},{j + 1}}}", latex(Wm[i, j])) for i in range(rows) for j in range(cols)]
+    if max(_width(e) for _, e in entries) * cols + 4 * cols <= _LINE:
+        return {"matrix": latex(Wm), "entries": None}
+    return {"matrix": None, "entries": pack(entries)}
+
+
+def _loss_sum(loss_def: str) -> str:
+    """'row \\ \\text{summed over } b,k \\text{ and divided by } N' -> '\\frac{1}{N}\\sum_{b,k} row' (no
+    fraction for N = 1)."""
+    m = re.fullmatch(r"(.*)\\ \\text\{summed over \} b,k \\text\{ and divided by \} (\S+)", loss_def.strip(), re.S)
+    if not m:
+        return loss_def
+    row, n = m.groups()
+    return (r"\sum_{b,k}" if n == "1" else rf"\frac{{1}}{{{n}}}\sum_{{b,k}}") + " " + row
+
+
+def notation(obj):
+    """MATH.md's notation in every LaTeX string: the layer as a bare superscript, z^{l}_{i} (not
+    z^{(l)}_{i}), as the training report and MATH.md write it."""
+    if isinstance(obj, str):
+        return re.sub(r"\^\{\(([^(){}]*|\\VAR\{\w+\})\)\}", r"^{\1}", obj)
+    if isinstance(obj, dict):
+        return {k: notation(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(notation(v) for v in obj)
+    return obj
+
+
+def net_subtitle(net) -> str:
+    """The net in words for the title: widths, D, kernel, activations, loss, bias, amplitudes, penalties."""
+    spec = parse_describe(net.describe()) or {}
+    cells = dict(zip(("widths", "D", "kernel", "activations", "loss", "bias", "amplitudes", "penalties"), row_text(spec)))
+    parts = [f"widths {cells['widths']}", f"D = {cells['D']}", f"kernel {cells['kernel']}", f"activations {cells['activations']}"]
+    parts += [f"loss {cells['loss']}", "biases" if cells["bias"] == "yes" else "no biases"]
+    if cells["amplitudes"] == "free":
+        parts.append("free amplitudes")
+    if cells["penalties"] != "none":
+        parts.append(f"penalty {cells['penalties']}")
+    return ", ".join(parts)

@@ -66,6 +66,8 @@ def layout_figure(task: Task, views: list[tuple[str, Params]], path: Path) -> Pa
     net = task.net
     fig = plt.figure(figsize=(4.2 * len(views), 4.2))
     cmap = plt.get_cmap("viridis")
+    if net.dim == 2:  # a planar net is drawn in the plane, not on a dummy third axis
+        return _layout_2d(fig, task, views, path)
     for k, (title, params) in enumerate(views):
         ax = fig.add_subplot(1, len(views), k + 1, projection="3d")
         Z = [np.asarray(z) for z in params.Z or []]
@@ -88,6 +90,41 @@ def layout_figure(task: Task, views: list[tuple[str, Params]], path: Path) -> Pa
                 depthshade=False,
                 label=f"layer {l + 1}",
             )
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=6)
+        if k == 0:
+            ax.legend(fontsize=6, loc="upper left")
+    fig.tight_layout()
+    out = save_png(fig, path)
+    plt.close(fig)
+    return out
+
+
+def _layout_2d(fig, task: Task, views: list[tuple[str, Params]], path: Path) -> Path:
+    """`layout_figure` for D = 2: plain axes with equal scales."""
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
+
+    from numeric.manual import forward
+
+    net = task.net
+    cmap = plt.get_cmap("viridis")
+    for k, (title, params) in enumerate(views):
+        ax = fig.add_subplot(1, len(views), k + 1)
+        Z = [np.asarray(z) for z in params.Z or []]
+        W = forward(net, params, task.X[:1], task.Y[:1]).W
+        wmax = max(float(np.max(w)) for w in W[1:])
+        for l in range(1, net.L):
+            segs = [(Z[l][i], Z[l - 1][j]) for i in range(Z[l].shape[0]) for j in range(Z[l - 1].shape[0])]
+            alpha = (W[l] / wmax).reshape(-1) if wmax > 0 else np.zeros(len(segs))
+            colors = np.zeros((len(segs), 4))
+            colors[:, 3] = 0.05 + 0.75 * np.clip(alpha, 0, 1)
+            ax.add_collection(LineCollection(segs, colors=colors, linewidths=0.8))
+        for l, z in enumerate(Z):
+            ax.scatter(z[:, 0], z[:, 1], color=cmap(l / max(net.L - 1, 1)), s=28, zorder=3, label=f"layer {l + 1}")
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_xlabel("$z_1$", fontsize=7)
+        ax.set_ylabel("$z_2$", fontsize=7)
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=6)
         if k == 0:

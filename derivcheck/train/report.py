@@ -10,7 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from derivcheck.latex import number
 from derivcheck.provenance import atomic_write_json, provenance, versions
+from derivcheck.report.nets import COLUMNS as NET_COLUMNS
+from derivcheck.report.nets import net_row, parse_describe
 from derivcheck.train.figures import curves_figure, layout_figure, spectrum_figure
 from derivcheck.train.methods import TrainRun, compare
 from derivcheck.train.tasks import TASKS, Task, make_task
@@ -51,7 +54,8 @@ def sharpness_path(run_: TrainRun, samples: int = 12, seed: int = 0) -> list[tup
 
 
 def _fmt(v, spec=".3g") -> str:
-    return "--" if v is None else format(v, spec)
+    """A number for the LaTeX report, typeset as a number (never "6.1e-17" in maths mode)."""
+    return number(v, spec)
 
 
 def training_report(
@@ -119,7 +123,8 @@ def training_report(
         sec = {
             "name": name,
             "description": task.description,
-            "net": task.net.describe(),
+            "net": list(zip(NET_COLUMNS, net_row(parse_describe(task.net.describe()) or {}))),
+            "dim": task.net.dim,
             "rows": rows,
             "budget": nt.result.history[-1].cost,
             "wins": wins,
@@ -142,7 +147,11 @@ def training_report(
             "curves": curves.name,
             "spectrum_fig": spec_fig.name,
             "layout": layout.name if layout else "",
-            "spec": {k: (_fmt(v) if isinstance(v, float) else v) for k, v in spec.items() if k != "rigid_eigenvalues"},
+            "spec": {
+                k: (_fmt(v) if isinstance(v, float) else v.replace("lambda", "λ") if k == "summary" else v)
+                for k, v in spec.items()
+                if k != "rigid_eigenvalues"
+            },
             "rigid_eigs": ", ".join(_fmt(v, ".2e") for v in spec["rigid_eigenvalues"]) or "none",
         }
         sections.append(sec)

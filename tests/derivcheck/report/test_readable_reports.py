@@ -179,7 +179,7 @@ def test_derivation_report_notation_and_no_proof(tmp_path):
     net = Net(widths=(2, 2, 1), dim=2, kernel="gaussian", hidden="tanh")
     tex, pdf = report.derivation_report(tmp_path, net=net, proof=False, compile=tex_available())
     text = tex.read_text()
-    assert "z^{(2)}_{1,1}" in text and "x_{1,1}" in text and r"\xi_{1}" in text
+    assert "z^{2}_{1,1}" in text and "x_{1,1}" in text and r"\xi_{1}" in text
     assert not re.search(r"z_\{\d{3}\}|x_\{\d\d\}", text)  # no z_{100}, x_{01}
     assert "MATH.md" not in text and "coordinate note" not in text and "Eq.~(8)" not in text
     assert r"\tag{C}" in text and "no-{}proof" in text

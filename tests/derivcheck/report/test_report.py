@@ -22,7 +22,9 @@ def _text(pdf):
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("verify") / "results.json"
-    args = SimpleNamespace(quick=True, seed=0, engines="manual,torch-cpu,fd,taylor", drawn=0, only=None, out=str(out))
+    args = SimpleNamespace(
+        quick=True, seed=0, engines="manual,torch-cpu,fd,taylor", drawn=0, only=None, out=str(out), cases=None, max_seconds=None
+    )
     assert verify.run(args) == 0
     return out
 
