@@ -29,7 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--radius", type=float, default=1.0, help="Newton-CG initial trust radius")
     parser.add_argument("--damping", type=float, default=0.0, help="Newton-CG damping added to H (>= 0)")
     parser.add_argument("--cg-maxiter", type=int, default=30, help="HVPs per inner CG solve (default 30)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the data and the start (default 0)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed of the data and the start (default: the --net file's [data] seed, else 0)"
+    )
     add_net_arguments(parser)  # default network: widths 4,8,8,2 (diabetes 10,8,1), D 3, gaussian, tanh, mse
     parser.add_argument(
         "--no-backtrack",

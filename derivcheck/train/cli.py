@@ -18,7 +18,7 @@ from derivcheck.train.args import add_arguments
 from derivcheck.train.logs import write_log
 from derivcheck.train.methods import DEFAULT_ITERS, METHODS, TrainRun, check_kernel, penalty_warnings, train
 from derivcheck.train.report import training_report
-from derivcheck.train.tasks import make_task
+from derivcheck.train.tasks import DIABETES_FIXED, make_task
 from derive import SpecError
 from numeric.validate import check_net_memory
 
@@ -73,11 +73,39 @@ def task_from_args(args: argparse.Namespace):
     check_net_memory(spec.net)  # flags or --net file: what would not fit is refused before allocating
     from derivcheck.guard import check_train  # and what would not finish in the time budget
 
-    rows = 442 if args.task == "diabetes" else 128  # the tasks' examples (derivcheck.train.tasks)
+    data = data_given(args, spec)
+    rows = 442 if args.task == "diabetes" else data.get("batch", 128)  # the tasks' examples (derivcheck.train.tasks)
     check_train(spec.net.widths, rows, _evaluations(args), f"train --method {args.method}")
     if not spec.net.spatial:
         raise SpecError("train moves node coordinates: the network must be spatial", 'use kind = "spatial"')
-    return make_task(args.task, args.seed, net=spec.net), spec
+    if args.seed is None:  # --seed overrides the file's [data] seed; resolved here so logs and report record it
+        args.seed = data.get("seed", 0)
+        if args.seed < 0:
+            raise SpecError(f"{args.net}: [data] seed = {args.seed} is negative", "write seed = 0 or another integer >= 0")
+    unused = [k for k in data if k == "weight_range" or (args.task == "diabetes" and k in DIABETES_FIXED)]
+    if unused:
+        print(
+            wrap_lines(
+                f"note: [data] {', '.join(unused)} of {args.net} not used: "
+                + ("train draws no weights (W = g(r))" if unused == ["weight_range"] else "the diabetes task's data are fixed")
+            ),
+            file=sys.stderr,
+        )
+    kw = {k: v for k, v in data.items() if k in ("batch", "input_range", "coordinate_range")}
+    return make_task(args.task, args.seed, net=spec.net, **kw), spec
+
+
+def data_given(args: argparse.Namespace, spec) -> dict:
+    """The ``[data]`` keys the --net file sets, with their values (validated, from `spec.data`). The keys it
+    leaves out stay the task's own (128 standard normal inputs): DataOptions' defaults are for drawing
+    test cases (batch 3), not for training."""
+    if not getattr(args, "net", None):
+        return {}
+    from derivcheck.netspec.read import PRESET, preset_path, read_toml
+
+    given = str(args.net)
+    table = read_toml(preset_path(given[len(PRESET) :]) if given.startswith(PRESET) else Path(given)).get("data", {})
+    return {k: getattr(spec.data, k) for k in table} if isinstance(table, dict) else {}
 
 
 def _progress(quiet: bool):
@@ -101,7 +129,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
         if not ok:
             raise SpecError(f"{flag} {value!r} is out of range", f"pass {flag} {rule}")
 
-    need(args.seed >= 0, "--seed", args.seed, "with an integer >= 0")
+    need(args.seed is None or args.seed >= 0, "--seed", args.seed, "with an integer >= 0")
     need(math.isfinite(args.radius) and args.radius > 0, "--radius", args.radius, "with a finite number > 0")
     need(math.isfinite(args.damping) and args.damping >= 0, "--damping", args.damping, "with a finite number >= 0")
     need(args.cg_maxiter >= 1, "--cg-maxiter", args.cg_maxiter, "with an integer >= 1")

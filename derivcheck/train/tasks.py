@@ -22,6 +22,8 @@ from derive import Net, Params, SpecError
 __all__ = ["TASKS", "Task", "synthetic_task", "diabetes_task", "make_task"]
 
 TASKS = ("synthetic", "diabetes")
+#: what the diabetes task takes from nobody: its 442 examples and their 10 features are the data set's
+DIABETES_FIXED = ("widths", "batch", "input_range")
 
 
 @dataclass
@@ -43,7 +45,11 @@ class Task:
     seed: int = 0
 
 
-def _coords(net: Net, rng: np.random.Generator, scale: float) -> list[np.ndarray]:
+def _coords(net: Net, rng: np.random.Generator, scale: float, coordinate_range=None) -> list[np.ndarray]:
+    """Node coordinates: standard normal times `scale`, or uniform in `coordinate_range` (a spec's [data])."""
+    if coordinate_range is not None:
+        lo, hi = coordinate_range
+        return [rng.uniform(lo, hi, (n, net.dim)) for n in net.widths]
     return [scale * rng.standard_normal((n, net.dim)) for n in net.widths]
 
 
@@ -55,9 +61,9 @@ def _amplitudes(net: Net, rng: np.random.Generator) -> list[np.ndarray] | None:
     return [rng.standard_normal((N[l + 1], N[l])) / np.sqrt(N[l]) for l in range(net.L - 1)]
 
 
-def _start(net: Net, rng: np.random.Generator, scale: float) -> Params:
+def _start(net: Net, rng: np.random.Generator, scale: float, coordinate_range=None) -> Params:
     b = [np.zeros(n) for n in net.widths[1:]] if net.bias else None
-    Z = _coords(net, rng, scale)
+    Z = _coords(net, rng, scale, coordinate_range)
     return Params(Z=Z, b=b, theta=_amplitudes(net, rng))
 
 
@@ -74,11 +80,15 @@ def synthetic_task(
     scale: float = 1.0,
     noise: float = 0.0,
     net: Net | None = None,
+    input_range: tuple[float, float] | None = None,
+    coordinate_range: tuple[float, float] | None = None,
 ) -> Task:
     """A teacher spatial net with hidden coordinates (standard normal times `scale`, and biases
     uniform in [-0.5, 0.5] if `bias`) labels B standard normal inputs; the student has the same
     architecture and starts from independent coordinates (biases 0). All draws come from `seed`.
-    `net` (the user's network: its widths, D, kernel, activations, loss, bias) replaces the keywords."""
+    `net` (the user's network: its widths, D, kernel, activations, loss, bias) replaces the keywords;
+    `input_range` / `coordinate_range` (a spec's [data]) make the inputs / the teacher's and the
+    student's coordinates uniform in that range instead."""
     from numeric.manual import forward
 
     if net is None:
@@ -93,20 +103,25 @@ def synthetic_task(
         )
     dim, bias = net.dim, net.bias
     rng = np.random.default_rng(seed)
-    teacher = Params(Z=_coords(net, rng, scale), b=[rng.uniform(-0.5, 0.5, n) for n in net.widths[1:]] if bias else None)
+    teacher = Params(
+        Z=_coords(net, rng, scale, coordinate_range), b=[rng.uniform(-0.5, 0.5, n) for n in net.widths[1:]] if bias else None
+    )
     if net.free:  # drawn only here: a net without amplitudes keeps every draw it had
         teacher.theta = _amplitudes(net, rng)
-    X = rng.standard_normal((batch, net.widths[0]))
+    X = rng.standard_normal((batch, net.widths[0])) if input_range is None else rng.uniform(*input_range, (batch, net.widths[0]))
     Y = forward(net, teacher, X, np.zeros((batch, net.widths[-1]))).a[-1]
     if noise:
         Y = Y + noise * rng.standard_normal(Y.shape)
     return Task(
         "synthetic",
-        f"teacher spatial net {net.widths}, D={dim}, {batch} seeded inputs" + (f", noise {noise:g}" if noise else ""),
+        f"teacher spatial net {net.widths}, D={dim}, {batch} seeded inputs"
+        + (f" uniform in [{input_range[0]:g}, {input_range[1]:g}]" if input_range is not None else "")
+        + (f", coordinates uniform in [{coordinate_range[0]:g}, {coordinate_range[1]:g}]" if coordinate_range is not None else "")
+        + (f", noise {noise:g}" if noise else ""),
         net,
         X,
         Y,
-        _start(net, rng, scale),
+        _start(net, rng, scale, coordinate_range),
         teacher,
         seed,
     )
@@ -123,6 +138,7 @@ def diabetes_task(
     bias: bool = False,
     scale: float = 0.7,
     net: Net | None = None,
+    coordinate_range: tuple[float, float] | None = None,
 ) -> Task:
     """scikit-learn's bundled diabetes data (442 patients, 10 features, disease progression after a
     year), features and target standardised; net (10, hidden_width, 1), or the user's `net` of that shape."""
@@ -155,18 +171,19 @@ def diabetes_task(
         net,
         X,
         y[:, None],
-        _start(net, rng, scale),
+        _start(net, rng, scale, coordinate_range),
         None,
         seed,
     )
 
 
 def make_task(name: str, seed: int = 0, **kw) -> Task:
-    """The task `name` in TASKS with `seed`; keywords the task does not take (widths, batch for diabetes) are dropped."""
+    """The task `name` in TASKS with `seed`; keywords the task does not take (widths, batch, input_range
+    for diabetes: its data are fixed) are dropped."""
     if name == "synthetic":
         return synthetic_task(seed, **kw)
     if name == "diabetes":
-        kw.pop("widths", None)
-        kw.pop("batch", None)
+        for k in DIABETES_FIXED:
+            kw.pop(k, None)
         return diabetes_task(seed, **kw)
     raise SpecError(f"unknown task {name!r}", f"use one of {', '.join(TASKS)}")

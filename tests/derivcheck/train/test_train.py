@@ -218,3 +218,55 @@ def test_training_report(tmp_path):
     assert spec["n_translations"] == 3 and spec["n_rigid_marked"] >= 3  # translations are exact null modes
     if tex_available():
         assert pdf is not None and pdf.stat().st_size > 10000
+
+
+SPEC_WITH_DATA = """
+[network]
+widths = [3, 4, 2]
+dim = 2
+
+[data]
+seed = 3
+batch = 5
+input_range = [-0.5, 0.5]
+coordinate_range = [0.0, 1.0]
+"""
+
+
+def _task(tmp_path, *flags, spec=SPEC_WITH_DATA):
+    from derivcheck.train.cli import task_from_args
+
+    (tmp_path / "net.toml").write_text(spec)
+    args = cli.build_parser("train")[0].parse_args(["train", "--net", str(tmp_path / "net.toml"), *flags])
+    task, _ = task_from_args(args)
+    return task, args
+
+
+def test_train_net_reads_the_spec_data_table(tmp_path):
+    """`train --net FILE` trains on the file's [data]: seed 3 and batch 5 (it used seed 0 and 128 inputs),
+    inputs and coordinates (teacher's and student's) uniform in its ranges."""
+    task, args = _task(tmp_path)
+    assert args.seed == 3 and task.seed == 3 and task.X.shape == (5, 3)
+    assert np.all((-0.5 <= task.X) & (task.X <= 0.5))
+    assert task.teacher is not None
+    for Z in (*task.teacher.Z, *task.params0.Z):
+        assert np.all((Z >= 0.0) & (Z <= 1.0))
+    again, _ = _task(tmp_path)
+    assert np.array_equal(again.X, task.X)  # the seed reproduces the draws
+
+
+def test_train_flags_override_the_spec_data_and_no_data_keeps_the_defaults(tmp_path):
+    task, args = _task(tmp_path, "--seed", "7")
+    assert args.seed == 7 and task.seed == 7 and task.X.shape == (5, 3)
+    plain, args = _task(tmp_path, spec=SPEC_WITH_DATA.split("[data]")[0])
+    assert args.seed == 0 and plain.X.shape == (128, 3)  # DataOptions' batch 3 is for test cases, not training
+    assert np.abs(plain.X).max() > 0.5  # standard normal inputs
+
+
+def test_train_diabetes_names_the_data_keys_it_cannot_use(tmp_path, capsys):
+    spec = SPEC_WITH_DATA.replace("widths = [3, 4, 2]", "widths = [10, 4, 1]")
+    task, args = _task(tmp_path, "--task", "diabetes", spec=spec)
+    assert args.seed == 3 and task.X.shape == (442, 10)
+    assert np.all((task.params0.Z[0] >= 0.0) & (task.params0.Z[0] <= 1.0))  # the start's coordinates
+    err = " ".join(capsys.readouterr().err.split())
+    assert "note: [data] batch, input_range of" in err and "the diabetes task's data are fixed" in err

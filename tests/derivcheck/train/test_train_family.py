@@ -44,8 +44,8 @@ def test_cli_trains_a_free_amplitude_preset_and_the_objective_decreases(preset, 
     assert all(b <= a for a, b in zip(losses, losses[1:], strict=False))  # trust region: never up
     rec = json.loads((tmp_path / "synthetic_newton-cg.json").read_text())
     assert rec["summary"]["n_hvp"] > 0 and rec["summary"]["final_loss"] == losses[-1]
-    # the logged objective is J = data loss + the penalty, at the task's start
-    task = tr.make_task("synthetic", SEED, net=_net(preset))
+    # the logged objective is J = data loss + the penalty, at the task's start (the preset's [data] batch)
+    task = tr.make_task("synthetic", SEED, net=_net(preset), batch=read_toml(PRESETS / f"{preset}.toml")["data"]["batch"])
     J0 = gradients(task.net, task.params0, task.X, task.Y).loss
     L0 = gradients(replace(task.net, penalties=()), task.params0, task.X, task.Y).loss
     assert losses[0] == pytest.approx(J0, rel=tolerance(np.float64, "loss")) and abs(J0 - L0) > 1e-6 * abs(J0)
