@@ -203,3 +203,14 @@ def test_an_error_is_one_line_on_a_pipe_and_folded_to_the_terminal_on_one(monkey
     assert len(folded.splitlines()) > 1 and all(len(ln) <= 80 for ln in folded.splitlines())
     assert " ".join(folded.split()) == " ".join(line.split())
     assert cli.error_text(line, io.StringIO()) == line  # piped: one line, whole
+
+
+def test_the_readme_quotes_the_usage_error_as_printed(capsys):
+    readme = " ".join((REPO / "README.md").read_text().split())
+    with pytest.raises(SystemExit):
+        cli.main(["report", "--which", "derivaton"])
+    err = capsys.readouterr().err.strip()
+    head = "derivcheck report: error: argument --which: invalid choice: 'derivaton'"
+    tail = "(did you mean derivation?); see derivcheck report --help"
+    assert err.startswith(head) and err.endswith(tail)
+    assert f"`{head} ... {tail}`" in readme and "answer at once" in readme

@@ -227,3 +227,21 @@ def test_readme_check_grad_section_runs_as_written(capsys, monkeypatch):
     assert "error grows as nodes approach" in capsys.readouterr().out
     snippet = section.split("```python\n")[1].split("```")[0]
     exec(compile(snippet, "README.md", "exec"), {})
+
+
+def test_b_reaches_fn_as_the_readme_says_a_list_of_1d_arrays_one_per_layer_2_to_L():
+    """README: `b=` is a list of 1-D arrays, one per layer 2..L (b[0] of length N_2 ... b[-1] of length N_L)."""
+    from derive import Net
+
+    assert "`b=` with biases: a list of 1-D arrays, one per layer 2..L" in " ".join(
+        _readme_section("Check your own gradient code").split()
+    )
+    net = Net((2, 3, 2), dim=2, kernel="exp(-r**2/s**2)", kernel_params={"s": C.S}, loss="mse", bias=True)
+    seen = []
+
+    def fn(Z, X, Y, b=None):
+        seen.append([np.shape(v) for v in b])
+        return C.correct(Z, X, Y, b=b)
+
+    assert derivcheck.check_grad(fn, net, cases=1)
+    assert seen and all(shapes == [(3,), (2,)] for shapes in seen)
