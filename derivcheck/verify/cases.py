@@ -75,5 +75,8 @@ def drawn_cases(seed: int, count: int) -> list[Case]:
             net, params, X, Y = case
             out.append(Case(net, params, X, Y, id=f"h{len(out):03d}", seed=seed))
 
-    collect()
+    from numeric.seeded import seed_only
+
+    with seed_only():  # the draws depend on the seed alone, not on the project's loaded source
+        collect()
     return out
