@@ -88,3 +88,18 @@ def _zero(g):
     g.dZ = [np.zeros_like(z) for z in g.dZ]
     g.dW = [np.zeros_like(w) for w in g.dW] if g.dW is not None else None
     return g
+
+
+def test_the_summary_counts_one_reason_whatever_each_case_numbers():
+    """fd skipped on every case of a 40-layer net, each with its own bound and gradient: one reason in
+    not_checked (it said "24 other reasons"), and a different reason still counts as another."""
+    from derivcheck.verify.summary import never_checked
+
+    def rec(why):
+        return {"errors": {}, "skipped": [f"fd: {why}"]}
+
+    why = "cannot resolve dJ/dx here: error bound {} (rounding {}, truncation 0.0e+00 at step 6e-06)"
+    why += " vs tolerance 1e-05 x gradient {}"
+    recs = [rec(why.format(b, b, g)) for b, g in (("2.8e-11", "7.7e-94"), ("3.1e-11", "1.2e-99"), ("9.0e-12", "5.6e-65"))]
+    assert never_checked(recs, ["fd"], {}) == {"fd": why.format("2.8e-11", "2.8e-11", "7.7e-94")}
+    assert never_checked([*recs, rec("loss not C2: relu has a kink")], ["fd"], {})["fd"].endswith("; 1 other reason in the results")
