@@ -33,8 +33,6 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 __all__ = ["Supervised", "LoadError", "FnRaised", "FnFailed", "FN_TIMEOUT", "encode", "decode", "load_function", "where"]
 
 FN_TIMEOUT = 60.0  # seconds one call of the user's function may take (check-grad --fn-timeout)
@@ -71,6 +69,8 @@ class FnFailed(Exception):
 def encode(obj: Any) -> Any:
     """A JSON value for `obj`: arrays (and tensors, array-likes) as bytes, containers recursively, and
     anything else as {"type": its type name} (the receiver refuses it by that name)."""
+    import numpy as np  # here, not at the top: `check-grad --help` imports this module
+
     if obj is None or isinstance(obj, (bool, str)):
         return obj
     if isinstance(obj, (int, float)) and not isinstance(obj, bool):
@@ -97,13 +97,17 @@ def encode(obj: Any) -> Any:
     return {"type": type(obj).__name__}
 
 
-def _array(a: np.ndarray) -> list:
+def _array(a) -> list:
+    import numpy as np  # here, not at the top: `check-grad --help` imports this module
+
     a = np.ascontiguousarray(a)
     return [a.dtype.str, list(a.shape), base64.b64encode(a.tobytes()).decode("ascii")]
 
 
 def decode(obj: Any) -> Any:
     """The inverse of `encode`; a {"type": NAME} becomes an instance of an empty class called NAME."""
+    import numpy as np  # here, not at the top: `check-grad --help` imports this module
+
     if not isinstance(obj, dict):
         return obj
     if "nd" in obj:
@@ -221,6 +225,8 @@ def load_function(target: str) -> tuple[Any, str]:
 
 def _serve(target: str, cap: int) -> None:
     """The child's loop: load the function, then answer one call per message until the pipe closes."""
+    import numpy as np  # here, not at the top: `check-grad --help` imports this module
+
     channel = os.fdopen(os.dup(1), "wb")  # the channel; the user's prints go to stderr
     os.dup2(2, 1)
     if cap > 0:
