@@ -76,7 +76,8 @@ def command(text: object) -> str:
     \\texttt space is an ordinary breakable space, and typewriter fonts never hyphenate); a space
     inside quotes is a tie (~), so a quoted formula stays on one line. Each printed line is whole
     words: a break after "=" or "/" (--penalty-param q0= / 0.5) pasted into a shell as two words.
-    A single word wider than the frame runs past its edge rather than being cut."""
+    A word longer than 40 characters outside quotes (a path) may break after a "/", the line ending in
+    a backslash (the shell's line continuation: it pastes back as one word)."""
     words, quote, word = [], "", ""
     for ch in str(text):
         if ch in "'\"" and quote in ("", ch):
@@ -87,7 +88,19 @@ def command(text: object) -> str:
         else:
             word += ch
     words.append(word)
-    return " ".join("~".join(escape(part) for part in w.split(" ")) for w in words if w)
+    return " ".join(_long_word("~".join(escape(part) for part in w.split(" "))) for w in words if w)
+
+
+#: a command word longer than this (a temp folder's path) may break after a "/"
+_LONG_WORD = 40
+
+
+def _long_word(word: str) -> str:
+    """A long unquoted word (a path) may break after its slashes; the broken line ends in a backslash, the
+    shell's line continuation, so the two printed lines still paste as one word."""
+    if len(word) <= _LONG_WORD or "'" in word or '"' in word or "quote" in word or "~" in word:
+        return word
+    return word.replace("/", r"/\discretionary{\textbackslash}{}{}")
 
 
 def environment() -> jinja2.Environment:

@@ -83,7 +83,7 @@ def _performance(bench_path: Path | None, out_dir: Path) -> dict | None:
     return {
         "rows": rows,
         "figure": figure,
-        "command": escape(prov.get("command", "?")),
+        "command": prov.get("command", "?"),
         "created": escape(prov.get("created", "?")),
         "quick": bool(bench.get("config", {}).get("quick")),
         "path": escape(str(bench_path)),

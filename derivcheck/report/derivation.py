@@ -171,18 +171,20 @@ def _derivation_context(d, batch: int, l0: int, node_layer: int, proof_a, proof_
     for key in ("loss_cse", "dz_cse", "hess_cse", "dtheta_cse"):
         if ctx[key] is not None:
             ctx[key] = (pack(ctx[key][0]), ctx[key][1])
-    ctx["delta_entries"] = pack(ctx["delta_entries"])
+    for key in ("delta_entries", "dW_entries", "dz_entries", "hess_entries"):
+        ctx[key] = pack(ctx[key])
     return notation(ctx)
 
 
 #: an equation narrower than this (in estimated characters of 10 pt maths) shares its line with others
-_SHORT, _LINE = 38, 80
+_SHORT, _LINE = 38, 78
 
 
 def _width(tex: str) -> float:
     """Rough printed width of LaTeX maths in characters of 10 pt text: a command is one glyph (\\left,
     \\right and braces print nothing), a script character 0.7 of one, a script of a script 0.5."""
     t = re.sub(r"\\(left|right|begin\{\w+\}|end\{\w+\}|mathrm|operatorname|quad|qquad)", "", notation(tex))
+    t = re.sub(r"\\(tanh|sinh|cosh|exp|log|sin|cos|tan|max|min|sign|erf|text)\b", r"\1", t)  # printed in letters
     t = re.sub(r"\\[A-Za-z]+", "x", t)
     total, stack, pending = 0.0, [0], 0  # stack: script depth of each open brace group
     for ch in t:
@@ -208,13 +210,50 @@ def pack(pairs) -> list[dict]:
         w = _width(lhs) + _width(rhs) + 2
         last = blocks[-1] if blocks else None
         if w > _SHORT:
-            blocks.append({"long": True, "eqs": [(lhs, rhs)]})
+            blocks.append({"long": True, "eqs": [(lhs, rhs)], "lines": _lines(rhs, _LINE - _width(lhs) - 3)})
         elif last and not last["long"] and last["w"] + w + 6 <= _LINE:
             last["eqs"].append((lhs, rhs))
             last["w"] += w + 6
         else:
             blocks.append({"long": False, "eqs": [(lhs, rhs)], "w": w})
     return blocks
+
+
+def _terms(tex: str) -> list[str]:
+    """The top-level terms of a LaTeX sum, each with its sign: 'a + b^{c + d} - e' -> ['a', '+ b^{c + d}', '- e']
+    (nothing inside braces or \\left ... \\right is split)."""
+    terms, depth, start, i = [], 0, 0, 0
+    while i < len(tex):
+        if tex.startswith("\\left", i):
+            depth += 1
+            i += 5
+            continue
+        if tex.startswith("\\right", i):
+            depth -= 1
+            i += 6
+            continue
+        ch = tex[i]
+        depth += ch == "{"
+        depth -= ch == "}"
+        if depth == 0 and i > start and tex[i - 1] == " " and ch in "+-" and tex[i + 1 : i + 2] == " ":
+            terms.append(tex[start:i].strip())
+            start = i
+        i += 1
+    terms.append(tex[start:].strip())
+    return [t for t in terms if t]
+
+
+def _lines(rhs: str, first: float) -> list[str]:
+    """A long right-hand side broken between its terms into lines that fit (the first beside the lhs)."""
+    lines, cur, room = [], "", first
+    for t in _terms(rhs):
+        if cur and _width(cur) + _width(t) + 1 > room:
+            lines.append(cur)
+            cur, room = t, _LINE - 6
+        else:
+            cur = f"{cur} {t}" if cur else t
+    lines.append(cur)
+    return lines
 
 
 def _weights(layer: int, Wm) -> dict:
