@@ -13,7 +13,7 @@ from numeric import manual
 from numeric.engines import ENGINES
 from tests.helpers import REPO
 
-ARGS = dict(quick=True, seed=3, engines="manual,torch-cpu,torch-cuda,fd,taylor,hvp", drawn=1, only=None)
+ARGS = dict(quick=True, seed=3, engines="manual,torch-cpu,torch-cuda,fd,taylor,hvp", drawn=1, only=None, cases=20)
 
 
 def _run(tmp_path, **kw):
