@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from derivcheck import provenance
@@ -85,7 +86,8 @@ def build_errata(
             first = 1 if k == "Z" else 2  # Z_1..Z_L; W_2..W_L and b_2..b_L
             arrays += [f"${k}_{{{first + i}}}={_matrix(a)}$" for i, a in enumerate(per_layer)]
         arrays += [f"$X={_matrix(ce['X'])}$", f"$Y={_matrix(ce['Y'])}$"]
-        return {"ce_net": cells, "ce_arrays": arrays, "ce_message": escape(ce["message"])}
+        message = re.sub(r"\bNone\b", "undefined", ce["message"])  # the finding's Python None: no value
+        return {"ce_net": cells, "ce_arrays": arrays, "ce_message": escape(message)}
 
     grouped: dict[str, list[DocumentResult]] = {}
     for d in docs:  # one section per document, whatever the number of claims files
