@@ -1,55 +1,26 @@
-"""Comparison of a user's quantities with the 50-digit ground truth (check-grad).
+"""Comparison of a user's quantities with the 50-digit ground truth (check-grad): the judge of verify.
 
-`compare` judges each returned quantity normwise (numeric.compare.rel_error against the tolerance
-table, read by numeric.compare.tolerance) and names its worst entry as verify and claims do
-(numeric.compare.worst_entry, every number from 1): "dZ of layer 2, node 3, dim 1" (a `Mismatch`). `flat`,
-`close` and `layout_ok` are the diagnosis' tools (derivcheck.checkgrad.diagnose, derivcheck.checkgrad.diagnose_family).
+`compare` judges each returned quantity with numeric.compare.check_close, as verify's check_gradients
+does: normwise relative error against the tolerance table (numeric.compare.tolerance), with the
+rounding-noise floor of 100 eps x the problem's scale S (numeric.compare.problem_scale: max(|loss|,
+largest true gradient entry)), so a value equal to float64 evaluation of the same formula (s (1 - s) at
+|h| = 31: 4.7e-16 off a truth of 2e-13) is never a failure; its worst entry is named by
+numeric.compare.worst_entry (every number from 1): a `numeric.compare.Finding`. `flat`, `close` and
+`layout_ok` are the diagnosis' tools (derivcheck.checkgrad.diagnose, derivcheck.checkgrad.diagnose_family).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from numeric.compare import rel_error, tolerance, worst_entry
+from numeric.compare import Finding, check_close, locate, problem_scale, rel_error, tolerance
 from numeric.draws import Case
 
-__all__ = ["Mismatch", "truth_of", "compare", "flat", "close", "layout_ok"]
+__all__ = ["ENGINE", "truth_of", "compare", "finding_dict", "flat", "close", "layout_ok"]
 
-
-@dataclass
-class Mismatch:
-    """One quantity of one case that disagrees with the ground truth (entry 1-based)."""
-
-    quantity: str
-    where: str
-    value: float
-    truth: float
-    rel: float
-    tol: float
-    scale: float = 1.0  # max |truth| of the quantity (0: the truth is zero everywhere)
-
-    def line(self) -> str:
-        if np.isnan(self.value) and np.isnan(self.truth):  # a layer returned with its axes swapped
-            return f"{self.quantity}{self.where}"
-        if self.scale == 0:
-            err = f"error {abs(self.value - self.truth):.3g} where the true {self.quantity} is 0 on every entry"
-        else:
-            err = f"relative error {self.rel:.3g} > tolerance {self.tol:.0e}"
-        return f"{self.quantity}{self.where}: {self.value!r} vs true {self.truth!r}, {err}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "quantity": self.quantity,
-            "where": self.where.strip(),
-            "value": self.value,
-            "truth": self.truth,
-            "rel": self.rel,
-            "tol": self.tol,
-            "scale": self.scale,
-        }
+ENGINE = "fn"  # how a finding names the user's function ("dZ of layer 2, node 1, dim 2 (fn vs ground truth): ...")
 
 
 def truth_of(case: Case) -> dict[str, Any]:
@@ -71,20 +42,60 @@ def layout_ok(u, t) -> bool:
     return not isinstance(u, list) or all(np.shape(a) == np.shape(b) for a, b in zip(u, t))
 
 
-def compare(got: dict, truth: dict, dtype=np.float64) -> list[Mismatch]:
-    """Every returned quantity against the truth: normwise relative error > the table's tolerance."""
+def _layout(q: str, u: list, t: list, tol: float) -> Finding:
+    """A per-layer list with a layer of the wrong shape (a transposed dW): a shape finding naming it."""
+    from numeric.compare import ENTRIES
+
+    first = ENTRIES.get(q, (1, ()))[0] or 1
+    b = next(k for k, (a, s) in enumerate(zip(u, t)) if np.shape(a) != np.shape(s))
+    got, want = np.shape(u[b]), np.shape(t[b])
+    return Finding(
+        q,
+        ENGINE,
+        float("inf"),
+        tol,
+        where=locate(q, b + first),
+        value=got,
+        truth=want,
+        measure="shape",
+        note=f"shape {got} where the true {q} has shape {want}",
+    )
+
+
+def compare(got: dict, truth: dict, dtype=np.float64) -> list[Finding]:
+    """The failed findings of every returned quantity against the truth: numeric.compare.check_close
+    with the rounding-noise floor of the problem's scale (verify's check_gradients, on fn's dict)."""
+    tols = {q: tolerance(dtype, q) for q in got}  # an unknown quantity or dtype: the reader's SpecError, first
+    S = problem_scale(truth)
     out = []
     for q, u in got.items():
-        tol = tolerance(dtype, q)
         if not layout_ok(u, truth[q]):
-            rel = float("inf")
-        else:
-            rel = rel_error(u, truth[q])
-            rel = float("inf") if not np.isfinite(rel) else rel
-        if not rel <= tol:
-            where, v, t = worst_entry(q, u, truth[q])
-            out.append(Mismatch(q, where, v, t, rel, tol, float(np.max(np.abs(flat(truth[q])), initial=0.0))))
+            out.append(_layout(q, u, truth[q], tols[q]))
+            continue
+        f = check_close(q, ENGINE, u, truth[q], dtype, scale=S)
+        if not f.ok:
+            out.append(f)
     return out
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    """A finding as JSON (results.json, CheckResult.to_dict): entry, both values, error and tolerance."""
+
+    def num(x):
+        return list(x) if isinstance(x, tuple) else x
+
+    return {
+        "quantity": f.quantity,
+        "where": f.where.strip(),
+        "value": num(f.value),
+        "truth": num(f.truth),
+        "error": f.error,
+        "tol": f.tol,
+        "measure": f.measure,
+        "ulp": f.ulp if np.isfinite(f.ulp) else None,
+        "note": f.note,
+        "message": f.describe(reproduce=False),
+    }
 
 
 def flat(x) -> np.ndarray:

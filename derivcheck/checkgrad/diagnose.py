@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from derivcheck.checkgrad.compare import Mismatch, close, flat, layout_ok
+from derivcheck.checkgrad.compare import close, flat, layout_ok
 from derivcheck.checkgrad.diagnose_family import amplitude_mistake, penalty_mistake
-from numeric.compare import rel_error, tolerance
+from numeric.compare import Finding, rel_error, tolerance
 from numeric.draws import Case
 from numeric.variants import eq8_terms, pre_activation
 
@@ -95,7 +95,7 @@ def _one(case: Case, q: str, u, t, dtol: float, variants) -> str | None:
     return None
 
 
-def diagnose(case: Case, got: dict, truth: dict, mismatches: list[Mismatch], dtype=np.float64) -> list[str]:
+def diagnose(case: Case, got: dict, truth: dict, mismatches: list[Finding], dtype=np.float64) -> list[str]:
     """Name the mistake behind each mismatching quantity where one fits; quantities with the same
     diagnosis share a line ("dZ, dW: sign flipped ...")."""
     variants: dict[str, Any] = {"truth_dW": truth["dW"]}

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from derivcheck.checkgrad.compare import Mismatch
+from derivcheck.checkgrad.compare import finding_dict
 from derive import MLP, Net, VerificationError
+from numeric.compare import Finding
 from numeric.draws import Case
 
 __all__ = ["CheckResult"]
@@ -36,10 +37,10 @@ class CheckResult:
     checked: int = 0
     failed: int = 0
     by_kind: dict[str, list[int]] = field(default_factory=dict)
-    findings: list[Mismatch] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     counterexample: Case | None = None
     shrunk: Case | None = None
-    shrunk_findings: list[Mismatch] = field(default_factory=list)
+    shrunk_findings: list[Finding] = field(default_factory=list)
     diagnoses: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -52,7 +53,7 @@ class CheckResult:
     def __repr__(self) -> str:  # what pytest shows for a failed `assert check_grad(...)`
         if self.agrees:
             return f"<check_grad: {self.target} agrees on {self.checked} cases, seed {self.seed}>"
-        first = self.findings[0].line() if self.findings else "?"
+        first = self.findings[0].describe(reproduce=False) if self.findings else "?"
         return (
             f"<check_grad: {self.target} disagrees on {self.failed}/{self.checked} cases: {first}; "
             f"diagnosis: {self.diagnosis or 'none'}; reproduce: {self.command}>"
@@ -71,13 +72,14 @@ class CheckResult:
         ]
         if self.agrees:
             return "\n".join(head + ["agrees with the ground truth on every case"])
-        out = head + [f"counterexample ({_describe(self.counterexample)}):"] + [f"  {m.line()}" for m in self.findings]
+        out = head + [f"counterexample ({_describe(self.counterexample)}):"]
+        out += [f"  {m.describe(reproduce=False)}" for m in self.findings]
         out += [f"diagnosis: {d}" for d in self.diagnoses] or ["diagnosis: none of the known mistakes fits"]
         if self.shrunk is not None:
             out += [
                 f"shrunk counterexample ({_describe(self.shrunk)}):",
                 *(f"  {line}" for line in _numbers(self.shrunk)),
-                *(f"  {m.line()}" for m in self.shrunk_findings),
+                *(f"  {m.describe(reproduce=False)}" for m in self.shrunk_findings),
             ]
         return "\n".join(out + [f"reproduce: {self.command}"])
 
@@ -91,14 +93,14 @@ class CheckResult:
             "checked": self.checked,
             "failed": self.failed,
             "by_kind": self.by_kind,
-            "findings": [m.to_dict() for m in self.findings],
+            "findings": [finding_dict(m) for m in self.findings],
             "diagnoses": self.diagnoses,
             "shrunk": None
             if self.shrunk is None
             else {
                 "widths": list(self.shrunk.net.widths),
                 "batch": self.shrunk.batch,
-                "findings": [m.to_dict() for m in self.shrunk_findings],
+                "findings": [finding_dict(m) for m in self.shrunk_findings],
             },
             "command": self.command,
         }

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from derivcheck.checkgrad.compare import Mismatch, compare, truth_of
+from derivcheck.checkgrad.compare import compare, truth_of
 from derivcheck.checkgrad.userfn import call
 from derive import SpecError
-from numeric.compare import tolerance
+from numeric.compare import Finding, tolerance
 from numeric.draws import Case, drop_layer, drop_node, drop_rows, place_pair, rounded, with_dtype
 from numeric.variants import edge_term
 
@@ -31,14 +31,14 @@ class Judge:
     def prepare(self, case: Case) -> Case:
         return case if self.dtype is np.float64 else with_dtype(case, self.dtype)
 
-    def run(self, case: Case) -> tuple[dict, dict, list[Mismatch]]:
+    def run(self, case: Case) -> tuple[dict, dict, list[Finding]]:
         """(fn's quantities, truth, mismatches); `SpecError` from fn or the truth propagates."""
         self.calls += 1
         got = call(self.fn, case, torch=self.torch, dtype=self.dtype)
         truth = truth_of(case)
         return got, truth, compare(got, truth, self.dtype)
 
-    def fails(self, case: Case) -> list[Mismatch] | None:
+    def fails(self, case: Case) -> list[Finding] | None:
         """The mismatches of a shrinking candidate, or None when it passes or fn/the truth refuse it
         (fn is not generic for that size, or nodes coincide where the gradient is undefined)."""
         try:
@@ -48,7 +48,7 @@ class Judge:
         return found or None
 
 
-def shrink_case(judge: Judge, case: Case, found: list[Mismatch]) -> tuple[Case, list[Mismatch]]:
+def shrink_case(judge: Judge, case: Case, found: list[Finding]) -> tuple[Case, list[Finding]]:
     """Greedy: one row, then drop layers and nodes while it still fails, then the widest separation of a
     placed node pair, then the roundest numbers. Each accepted step keeps the case failing."""
 

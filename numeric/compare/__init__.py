@@ -18,7 +18,16 @@ numeric/compare/identities.py (translation, rotation and permutation residuals).
 
 from __future__ import annotations
 
-from numeric.compare.checks import QUANTITIES, check_close, check_gradients, check_identity, quantities, rel_error, ulp_error
+from numeric.compare.checks import (
+    QUANTITIES,
+    check_close,
+    check_gradients,
+    check_identity,
+    problem_scale,
+    quantities,
+    rel_error,
+    ulp_error,
+)
 from numeric.compare.findings import ENTRIES, MEASURES, Finding, Findings, locate, report, worst_entry
 from numeric.compare.identities import (
     permutation_residual,
@@ -50,5 +59,6 @@ __all__ = [
     "rotation_moment",
     "permutation_residual",
     "quantities",
+    "problem_scale",
     "QUANTITIES",
 ]

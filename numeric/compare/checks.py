@@ -13,7 +13,16 @@ import numpy as np
 from numeric.compare.findings import Finding, report, worst_entry
 from numeric.compare.tolerances import tolerance
 
-__all__ = ["QUANTITIES", "rel_error", "ulp_error", "quantities", "check_close", "check_gradients", "check_identity"]
+__all__ = [
+    "QUANTITIES",
+    "rel_error",
+    "ulp_error",
+    "quantities",
+    "problem_scale",
+    "check_close",
+    "check_gradients",
+    "check_identity",
+]
 
 QUANTITIES = ("loss", "dW", "dtheta", "dZ", "db", "dX", "hvp")
 
@@ -104,6 +113,16 @@ def check_close(
     return Finding(quantity, engine, err, tol, where=where, value=v, truth=t, ulp=ulp, reference=reference)
 
 
+def problem_scale(truth: dict) -> float:
+    """The problem's scale S of the rounding-noise floor: max(|loss|, largest entry of every true gradient
+    quantity) over the quantities (by name, as `quantities` gives them) present in `truth`."""
+    loss = truth.get("loss")
+    return max(
+        [abs(float(loss)) if loss is not None else 0.0]
+        + [float(np.max(np.abs(_cat(v)))) for k, v in truth.items() if k != "loss" and v is not None and _cat(v).size]
+    )
+
+
 def check_gradients(grads, truth, dtype=np.float64, *, engine: str | None = None, reference: str = "ground truth") -> list[Finding]:
     """`check_close` for every first-order quantity both `Gradients` hold (loss, dW, dZ, db, dX), with
     the problem's scale S = max(|loss|, largest gradient entry of `truth`) for the rounding-noise floor.
@@ -114,7 +133,7 @@ def check_gradients(grads, truth, dtype=np.float64, *, engine: str | None = None
     leaves ~eps S there: a relative error against 0 says nothing about the engine.
     """
     tq, gq = quantities(truth), quantities(grads)
-    S = max([abs(float(truth.loss))] + [float(np.max(np.abs(_cat(v)))) for k, v in tq.items() if k != "loss" and _cat(v).size])
+    S = problem_scale(tq)
     return [
         check_close(q, engine or grads.engine, gq[q], t, dtype=dtype, reference=reference, scale=S)
         for q, t in tq.items()

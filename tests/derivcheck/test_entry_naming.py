@@ -61,11 +61,11 @@ def test_verify_check_grad_and_claims_name_one_wrong_entry_alike(tmp_path):
 
     result = derivcheck.check_grad(fn, NET, cases=1, seed=0, adversarial=False, shrink=False)
     assert not result and result.failed == result.checked
-    (m,) = result.findings
-    check_grad_msg = m.line()
-    assert check_grad_msg.startswith(WORDS + ": "), check_grad_msg
-    assert m.to_dict()["where"] == WORDS.removeprefix("dZ ")
-    assert f"  {WORDS}: " in result.report()
+    (m,) = result.findings  # a numeric.compare.Finding, as verify's: one judge, one message
+    check_grad_msg = m.describe()
+    assert check_grad_msg.startswith(WORDS + " (fn vs ground truth): "), check_grad_msg
+    assert result.to_dict()["findings"][0]["where"] == WORDS.removeprefix("dZ ")
+    assert f"  {WORDS} (fn vs ground truth): " in result.report()
 
     # claims: a worked number on that entry (index counted from 0 in the file), and the whole layer
     # with that one entry wrong; a document numbering its input layer 0 is named in MATH.md's numbers
@@ -114,7 +114,7 @@ value = {rows}
     def words(msg: str, sep: str) -> str:
         return msg.split(sep, 1)[0]
 
-    assert words(verify_msg, " (") == words(check_grad_msg, ":") == words(msgs["entry"], " (") == WORDS
+    assert words(verify_msg, " (") == words(check_grad_msg, " (") == words(msgs["entry"], " (") == WORDS
 
 
 @pytest.mark.parametrize("quantity,index,words", [("dW", (0, 1), " of layer 2, row 1, col 2"), ("db", (1,), " of layer 2, node 2")])
