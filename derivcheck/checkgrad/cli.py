@@ -6,7 +6,8 @@ down to 1e-7, coincident nodes, saturation, ReLU kinks; numeric.draws), optional
 sizes, every quantity fn returns is compared with derive.symbolic.gradients(..., dps=50) by verify's
 judge (derivcheck.checkgrad.compare: numeric.compare's tolerance table and rounding-noise floor). A
 mismatch is reported with its entry, both values, the error and the tolerance, a diagnosis where one
-fits (derivcheck.checkgrad.diagnose; "error grows as nodes approach": derivcheck.checkgrad.shrink), hints (saturation, ReLU kink,
+fits (derivcheck.checkgrad.diagnose; the kernel derivative the code implies: derivcheck.checkgrad.kernel;
+"error grows as nodes approach": derivcheck.checkgrad.shrink), hints (saturation, ReLU kink,
 coincidence, batch size) beside it, a shrunk counterexample (fewer rows, nodes and layers when fn is
 generic, the widest node separation that still fails, rounder numbers), the seed and a one-line
 reproducing command: a `CheckResult` (derivcheck.checkgrad.result, re-exported here).
@@ -29,6 +30,7 @@ import numpy as np
 
 from derivcheck.checkgrad.args import add_arguments
 from derivcheck.checkgrad.diagnose import diagnose
+from derivcheck.checkgrad.kernel import kernel_reading
 from derivcheck.checkgrad.result import CheckResult
 from derivcheck.checkgrad.shrink import Judge, separation_sweep, shrink_case
 from derivcheck.netspec import DataOptions, NetSpec, load_net, net_flags, net_from_args
@@ -170,6 +172,8 @@ def check_grad(
     result.diagnoses = diagnose(case, got, truth, found, dtype)
     if shrink:
         result.shrunk, result.shrunk_findings = shrink_case(judge, case, found)
+    reading = _kernel_reading(judge, case, found, result.diagnoses)
+    result.diagnoses += [reading] if reading else []
     if not result.diagnoses:
         grows = separation_sweep(judge, result.shrunk or case)
         if grows is None and result.shrunk is not None:
@@ -181,8 +185,21 @@ def check_grad(
     hint = _KIND_HINTS.get(next(iter(failing))) if len(failing) == 1 else None
     if hint and not any(_HINT_SAID[next(iter(failing))] in d for d in result.diagnoses):
         result.diagnoses.append(hint)
-    result.diagnoses += [h for h in [_batch_hint(by_batch)] if h]
+    if not any("per-example" in d for d in result.diagnoses):  # a per-example dX is off at B > 1 only: said
+        result.diagnoses += [h for h in [_batch_hint(by_batch)] if h]
     return result
+
+
+def _kernel_reading(judge: Judge, case, found, diagnoses: list[str]) -> str | None:
+    """Where dZ is wrong and dW (and dtheta) right: the g'(r) (or d rho/dr) the code implies, named
+    (derivcheck.checkgrad.kernel); beside a dZ diagnosis only when that one says just a factor or a sign."""
+    wrong = {f.quantity for f in found}
+    if "dZ" not in wrong or wrong & {"dW", "dtheta"}:
+        return None
+    on_dz = [d for d in diagnoses if "dZ" in d.split(":", 1)[0].split(", ")]
+    if any("constant factor" not in d and "sign flipped" not in d for d in on_dz):
+        return None
+    return kernel_reading(judge, case)
 
 
 def _batch_hint(by_batch: dict[int, list[int]]) -> str | None:

@@ -4,7 +4,8 @@ penalty terms and free amplitudes.
 J = L + sum_k c_k P_k is linear in each term's scale, so one truth without term k gives that term's part
 d_k = t - t_without_k of any true quantity t, and the truth with term k at a factor f is t - (1 - f) d_k:
 f = 1/2 (half its value), 0 (missing), -1 (sign flipped), tried for each term alone and then for every
-term at once. Further: a term taken with the next or previous layer's coordinates, a wiring cost |w| r
+term at once; and f = E or 1/E, the term's edge count (a mean over the edges differentiated as a sum).
+Further: a term taken with the next or previous layer's coordinates, a wiring cost |w| r
 whose d|w|/dw forgets sign(w), and (free amplitudes) theta left out of dJ/dr = dJ/dW theta g'(r) + ...,
 whose eq. (8) differs from the truth's by G = dJ/dW (1 - theta) phi(R).
 """
@@ -53,7 +54,25 @@ def _derivatives(net: Net, k: int) -> str:
     return "; ".join(parts) + (f" at {at}" if at else "")
 
 
+def _edges(net: Net, k: int | None) -> int | None:
+    """The number of edges penalty term k covers (None for every term at once)."""
+    if k is None:
+        return None
+    covered = net.penalties[k].covers(net.L)
+    return sum(net.widths[l - 1] * net.widths[l - 2] for l in covered)
+
+
 def _factor_text(net: Net, k: int | None, f: float) -> str:
+    E = _edges(net, k)
+    if k is not None and E is not None and f not in FACTORS:
+        name, red = _name(net, k), net.penalties[k].reduce
+        if f == E:
+            return f"matches with the gradient of {name} at {E} x its value = its edge count {E}" + (
+                ": a mean over the edges differentiated as a sum" if red == "mean" else ""
+            )
+        return f"matches with the gradient of {name} at 1/{E} of its value, 1/(its edge count {E})" + (
+            ": a sum over the edges differentiated as a mean" if red == "sum" else ""
+        )
     if k is None:
         return {
             0.5: "matches with every penalty's gradient at half its value",
@@ -132,6 +151,9 @@ def _factor_fits(case: Case, q: str, u, t, dtol: float, variants: dict) -> list[
             d = _part(case, q, t, variants, k)
             if d is not None:
                 fits += [(k, f) for f in FACTORS if close(u, [x - (1 - f) * y for x, y in zip(t, d)], dtol)]
+                E = _edges(net, k)
+                if E is not None and E > 1:  # the mean over edges taken as a sum (E x), or the sum as a mean (1/E)
+                    fits += [(k, f) for f in (E, 1 / E) if close(u, [x - (1 - f) * y for x, y in zip(t, d)], dtol)]
         variants[key] = fits
     return variants[key]
 

@@ -104,7 +104,7 @@ def separation_sweep(judge: Judge, case: Case) -> str | None:
         errs.append(float(diff[l][i].max()))
         base = base or max(float(d.max(initial=0.0)) for d in diff)  # every node, at separation 1
         scale.append(max(float(np.abs(t).max(initial=0.0)) for t in truth["dZ"]))
-        edge.append(float(np.abs(edge_term(c.net, c.params.Z, truth["dW"], l, i, j)).max()))  # type: ignore[arg-type]
+        edge.append(float(np.abs(edge_term(c.net, c.params.Z, truth["dW"], l, i, j, c.params.theta)).max()))  # type: ignore[arg-type]
     k = 1 + int(np.argmax(errs[1:]))  # the separation below 1 where the error peaks
     if not (errs[k] >= GROWTH * max(base, 1e-300) and errs[k] > tolerance(judge.dtype, "dZ") * scale[k]):
         return None

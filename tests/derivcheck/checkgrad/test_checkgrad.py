@@ -17,6 +17,7 @@ from tests.helpers import REPO
 ROOT = REPO
 CASES = 4  # drawn cases per check (plus 5 adversarial ones): small nets, fast
 
+QS = "loss, dZ, dW, db, dX"
 # (function, expected diagnosis, quantities it names, widths of the shrunk counterexample)
 CATALOG = [
     ("wrong_sign", "sign flipped", "dZ, dW, db, dX", (1, 1)),
@@ -26,7 +27,7 @@ CATALOG = [
     ("h_for_a", "pre-activation h in place of a", "dZ, dW", (1, 1, 1)),
     ("eps_mismatch", "error grows as nodes approach", None, (1, 1)),
     ("no_bias_grad", "the bias gradient is missing", "db", (1, 1)),
-    ("loss_sum", "constant factor 6.0000 on every entry = B*K: loss mean vs sum", "loss, dZ, dW, db, dX", (1, 2)),
+    ("loss_sum", "6.0000 on every entry = B K = 6, the batch size times the number of outputs: loss mean vs sum", QS, (1, 2)),
 ]
 
 
