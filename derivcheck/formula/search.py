@@ -15,7 +15,7 @@ from derivcheck.formula.claim import Counterexample, FormulaClaim, FormulaVerdic
 from derivcheck.formula.proof import prove_formula
 from derivcheck.formula.view import true_value, view
 from derive import Params, SpecError
-from numeric.compare import Finding, report, tolerance
+from numeric.compare import Finding, locate, report, tolerance
 from numeric.seeded import seed_only
 
 _LOG = logging.getLogger(__name__)
@@ -28,13 +28,13 @@ def _compare(claim: FormulaClaim, l: int, claimed, true) -> tuple[tuple, Any, An
     |claimed - true| - (atol + rtol |true|) against the manual engine (the claims report adds the
     relative error |claimed - true| / |true| of that entry)."""
 
-    def finding(error, tol, where="", value=float("nan"), truth=float("nan"), note=""):
+    def finding(error, tol, index=(), value=float("nan"), truth=float("nan"), note=""):
         return Finding(
             claim.quantity,
             f"claim {claim.id!r}",
             error,
             tol,
-            where=f" of layer {l + 1}{where}",
+            where=locate(claim.quantity, l + 1, index),  # layers, rows, nodes from 1, as verify and check-grad
             value=value,
             truth=truth,
             measure="abs",
@@ -81,7 +81,7 @@ def _compare(claim: FormulaClaim, l: int, claimed, true) -> tuple[tuple, Any, An
         idx,
         float(c[idx]),
         float(t[idx]),
-        finding(float("inf") if np.isnan(diff) else diff, float(band[idx]), f", entry {list(idx)}", float(c[idx]), float(t[idx])),
+        finding(float("inf") if np.isnan(diff) else diff, float(band[idx]), idx, float(c[idx]), float(t[idx])),
     )
 
 

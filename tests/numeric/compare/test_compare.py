@@ -14,6 +14,7 @@ from numeric.compare import (
     check_close,
     check_gradients,
     check_identity,
+    locate,
     rel_error,
     report,
     tolerance,
@@ -186,9 +187,9 @@ def test_false_formula_claim_is_a_finding_and_raises_on_request():
         tolerance(np.float64, "formula_atol") + tolerance(np.float64, "formula_rtol") * abs(v.counterexample.true)
     )
     msg = f.describe()
-    assert msg.startswith(
-        f"dW of layer {v.counterexample.layer}, entry {list(v.counterexample.index)} (claim 'h-for-a' vs manual engine): "
-    )
+    row, col = (i + 1 for i in v.counterexample.index)  # named from 1, as verify and check-grad name entries
+    assert msg.startswith(f"dW of layer {v.counterexample.layer}, row {row}, col {col} (claim 'h-for-a' vs manual engine): ")
+    assert f.where == locate("dW", v.counterexample.layer, v.counterexample.index)
     assert "absolute error" in msg and "> tolerance" in msg and "; seed 0" in msg
     assert msg.endswith("reproduce: derivcheck claims claims/x.py --only h-for-a --seed 0")
     assert v.counterexample.message == f.describe(reproduce=False)
