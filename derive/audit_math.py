@@ -16,7 +16,7 @@ Lipschitz with constant max(sup |g''|, sup |phi|) (the eigenvalues of Hess w). T
 z = 0 are the kernel's own properties (`Kernel.gradient_at_0`, `Kernel.hessian_at_0`), which the
 engines read too; this module gathers the evidence around them.
 
-SymPy steps run under a time limit (`derive.decide.attempt`): a user kernel can make `limit` or
+SymPy steps run under a time limit (`derive.step_limits.attempt`): a user kernel can make `limit` or
 `simplify` arbitrarily slow, and the audit then falls back to the numeric scan (`numeric.scan`, fed
 the NumPy forms from `numeric_form`) and says so.
 """
@@ -224,7 +224,7 @@ def latex(v) -> str:
 
 @dataclass
 class KernelFacts:
-    """The exact facts the audit's checks share, each SymPy step time-limited (`derive.decide.attempt`).
+    """The exact facts the audit's checks share, each SymPy step time-limited (`derive.step_limits.attempt`).
 
     Attributes:
         k: the kernel. g, dg, d2g, phi: g, g', g'' (a.e., piecewise) and phi = g'/r (g'/r unsimplified
@@ -268,7 +268,7 @@ def _fact(fn) -> tuple[Any, str | None]:
 
 
 def kernel_facts(k: Kernel) -> KernelFacts:
-    """Compute the shared exact facts of kernel `k` (within the caller's `derive.decide.budget`)."""
+    """Compute the shared exact facts of kernel `k` (within the caller's `derive.step_limits.budget`)."""
     dg, d2g = derivative(k, 1), derivative(k, 2)
     points, notes = breakpoints(k)
     dg0, dg0_why = _fact(lambda: k.dg0)

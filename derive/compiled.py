@@ -13,8 +13,7 @@ from typing import Any
 
 import sympy as sp
 
-from derive.fused import fused_kernel
-from derive.lambdify import lambdify, primitive_callables
+from derive.lambdify import fused_kernel, lambdify, primitive_callables
 from derive.net import MLP, Net
 from derive.primitives import R, X
 

@@ -1,11 +1,10 @@
-"""Deciding exact facts with SymPy: is a value zero, is it finite, and the time limit for SymPy work.
+"""Deciding exact facts with SymPy: is a value zero, is it finite.
 
 Every question "is this SymPy value 0 / finite?" in the project is answered here, once
-(`is_zero`, `finite`, `to_float`), and every SymPy step that may run arbitrarily long on a user's
+(`is_zero`, `finite`, `to_float`); every SymPy step that may run arbitrarily long on a user's
 formula (`limit`, `simplify`, `solveset` on a kernel, a formula claim's proof) runs under one time
-limit (`time_limit`, `attempt`, with `budget` sharing seconds among many steps).
-
-The time limit and the size cap live in derive.step_limits (re-exported here); this module decides
+limit, which lives with the size cap in derive.step_limits (`time_limit`, `attempt`, with `budget`
+sharing seconds among many steps; import them from there). This module decides
 zero and finiteness: a number by SymPy's assumptions or numerically (float64 first, to refuse values
 beyond it before mpmath builds them), an expression by a rational-point disproof, then expansion,
 then simplification, each step time-limited.
@@ -21,18 +20,9 @@ import numpy as np
 import sympy as sp
 
 from derive.lambdify import lambdify
-from derive.step_limits import BUDGET, MAX_OPS, Timeout, attempt, budget, set_step_budget, step_budget, time_limit, too_big
+from derive.step_limits import attempt, step_budget
 
 __all__ = [
-    "BUDGET",
-    "MAX_OPS",
-    "Timeout",
-    "time_limit",
-    "budget",
-    "attempt",
-    "set_step_budget",
-    "step_budget",
-    "too_big",
     "is_zero",
     "all_zero",
     "zero_verdict",

@@ -1,46 +1,244 @@
-"""The one door from exact SymPy to floats: `lambdify` with ``cse=True``, for a named backend.
+"""The one door from exact SymPy to floats: every SymPy expression becomes code for a numeric library
+here, and every piece of generated code is compiled here.
 
-Backends are rows of one table, as in SymPy's own `MODULES`: ``"numpy"``, ``"torch"`` and
-``"mpmath"`` (50-digit ground truth). `derive` never imports torch itself: SymPy's printer does, only
-when a torch callable is requested by `numeric.autograd`.
+The backends are rows of one table, `BACKENDS`, as in SymPy's own `MODULES`: ``"numpy"``,
+``"numexpr"`` (one multithreaded pass per expression, float64 arrays), ``"torch"`` and ``"mpmath"``
+(50-digit ground truth). A row says which namespaces the generated code runs in (SymPy picks its
+printer from them; numexpr's source comes from SymPy's `NumExprPrinter`), how constants are rewritten
+before printing (the library cannot take them exactly), and, for the rows that run the exact
+programs of derive.symbolic (numpy and mpmath), how an exact coefficient is written into and valued
+in their code. `derive` never imports torch itself: SymPy's printer does, only when a torch callable is
+requested by `numeric.autograd`.
+
+Entry points: `lambdify` (one expression or a list, with ``cse=True``), `numexpr_source` (the numexpr
+text of an expression, checked once on a probe), `compile_function` (exec of generated source: the
+programs of derive.symbolic.codegen), `number_source` / `number_value` (exact coefficients), and the
+cached single-variable forms of the primitives, `primitive_callables`.
+
+The fused kernel layer lives here too: a kernel layer W = g(R), P = phi(R) as one exact distance pass
+and one fused, multithreaded pass. The NumPy route evaluates a layer in several N x N passes: D
+differences, squares and sums, a square root, then g and phi (each a pass or more). Here SymPy rewrites
+g, phi = g'/r and psi = phi'/r as functions of the squared distance dd = r^2 (an even kernel loses the
+square root: exp(-r^2/s^2) becomes exp(-dd/s^2)) and prints them for numexpr, which evaluates each in
+one blocked pass on every core, in place, with no N x N temporaries. dd itself comes from scipy's
+`cdist(..., "sqeuclidean")`: sum_d (z_id - z'_jd)^2 one dimension at a time, exact near r = 0 (never
+the Gram form |z|^2 + |z'|^2 - 2 z.z', which cancels), row blocks on all cores. Same definition, one
+printer: the strings come from the kernel's SymPy expressions, never from user text. Coincident nodes
+(dd = 0) are not special-cased: a formula singular there (0/0 in sin(r)/r, g'(r)/r when g'(0) != 0)
+yields NaN or inf, and the engine falls back to its careful route, which takes limits or raises the
+one-line error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
+from typing import Any
 
 import sympy as sp
 
 from derive.errors import SpecError
 
-__all__ = ["BACKENDS", "lambdify", "primitive_callables", "elementwise"]
+__all__ = [
+    "Backend",
+    "BACKENDS",
+    "PROGRAM_BACKENDS",
+    "lambdify",
+    "numexpr_source",
+    "compile_function",
+    "program_namespace",
+    "number_source",
+    "number_value",
+    "primitive_callables",
+    "elementwise",
+    "FusedKernel",
+    "fused_kernel",
+    "fused_elementwise",
+    "squared_distances",
+    "FUSED_MIN_SIZE",
+]
 
-BACKENDS = {
-    "numpy": ["scipy", "numpy"],  # scipy for erf (gelu), numpy for the rest
-    "torch": ["torch"],
-    "mpmath": ["mpmath"],
+
+def _as_is(expr):
+    return expr
+
+
+def _constants_30(expr):
+    """Closed-form constants as 30-digit floats (exact to float64): SymPy's torch printer emits
+    torch.sqrt(2) for sqrt(2), and torch functions need tensors."""
+    if isinstance(expr, (list, tuple)):
+        return type(expr)(_constants_30(e) for e in expr)
+    return expr.replace(lambda e: e.is_number and not e.is_Atom and not e.is_Rational, lambda e: sp.Float(sp.N(e, 30), 30))
+
+
+def _constants_17(expr):
+    """Every non-integer constant as one 17-digit float literal (exact to float64, like the NumPy
+    printer's constants): numexpr knows no `math.pi` and must not see integer division."""
+    return expr.replace(
+        lambda e: e.is_number and not e.is_Integer and not isinstance(e, sp.Float), lambda e: sp.Float(sp.N(e, 17), 17)
+    )
+
+
+def _constants_17_exact_powers(expr):
+    """Rational and float atoms as 17-digit floats, exponents kept exact (sqrt(dd) prints as numexpr's
+    sqrt, not a power); other constants (pi, sqrt(2)) stay as they are."""
+    exps = {x.exp for x in expr.atoms(sp.Pow)}
+    return expr.xreplace(
+        {
+            x: sp.Float(sp.N(x, 17), 17)
+            for x in expr.atoms(sp.Number)
+            if not x.is_Integer and not isinstance(x, sp.Float) and x not in exps
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One row of `BACKENDS`.
+
+    Attributes:
+        modules: the namespaces of the generated code, as SymPy's `lambdify` takes them (it picks its
+            printer from them); numexpr's source is printed by SymPy's `NumExprPrinter`.
+        prepare: the rewrite of an expression (or list of them) before printing: constants the
+            library cannot take exactly become float literals.
+        numbers: how an exact coefficient appears in a derive.symbolic program for this backend:
+            "float" (a float64 literal), "mpf" (an mpmath fraction), or None (no programs).
+    """
+
+    modules: tuple[str, ...]
+    prepare: Callable[[Any], Any] = _as_is
+    numbers: str | None = None
+
+
+BACKENDS: dict[str, Backend] = {
+    "numpy": Backend(("scipy", "numpy"), numbers="float"),  # scipy for erf (gelu), numpy for the rest
+    "numexpr": Backend(("numexpr",), _constants_17),
+    "torch": Backend(("torch",), _constants_30),
+    "mpmath": Backend(("mpmath",), numbers="mpf"),
 }
+PROGRAM_BACKENDS = tuple(k for k, b in BACKENDS.items() if b.numbers)  # the targets of derive.symbolic programs
+
+
+def _row(backend: str) -> Backend:
+    if backend not in BACKENDS:
+        raise SpecError(f"unknown backend {backend!r}", f"use one of {', '.join(BACKENDS)}")
+    return BACKENDS[backend]
 
 
 def lambdify(args: Sequence[sp.Symbol], expr, backend: str = "numpy"):
     """Compile `expr` (an expression or a list of them) of `args` for `backend`, with common
-    subexpression elimination. The generated source is in the function's docstring."""
-    if backend not in BACKENDS:
-        raise SpecError(f"unknown backend {backend!r}", f"use one of {', '.join(BACKENDS)}")
-    if backend == "torch":
-        # SymPy's torch printer emits torch.sqrt(2) for the constant sqrt(2); torch functions need
-        # tensors, so closed-form constants become 30-digit floats (exact to float64).
-        expr = _float_constants(expr)
-    return sp.lambdify(list(args), expr, modules=BACKENDS[backend], cse=True)
+    subexpression elimination. The generated source is in the function's docstring.
+
+    The numexpr backend takes float64 arrays (or scalars) and raises `SpecError` for an expression
+    numexpr cannot express (erf, Bessel functions, ...)."""
+    row = _row(backend)
+    if backend == "numexpr":
+        return _numexpr_lambdify([str(a) for a in args], expr)
+    return sp.lambdify(list(args), row.prepare(expr), modules=list(row.modules), cse=True)
 
 
-def _float_constants(expr):
+def _numexpr_lambdify(names: list[str], expr):
+    exprs = list(expr) if isinstance(expr, (list, tuple)) else [expr]
+    texts = [numexpr_source(e, names) for e in exprs]
+    for e, text in zip(exprs, texts):
+        if text is None:
+            raise SpecError(f"numexpr cannot express {e}", "use the numpy backend")
+    fns = [_numexpr_function(t, names) for t in texts if t is not None]
     if isinstance(expr, (list, tuple)):
-        return type(expr)(_float_constants(e) for e in expr)
-    return expr.replace(lambda e: e.is_number and not e.is_Atom and not e.is_Rational, lambda e: sp.Float(sp.N(e, 30), 30))
+
+        def call_all(*values):
+            return [f(*values) for f in fns]
+
+        call_all.__doc__ = "numexpr: " + "; ".join(f.__doc__ or "" for f in fns)
+        return call_all
+    return fns[0]
 
 
+def _numexpr_function(text: str, names: Sequence[str]):
+    """The compile step of the numexpr row: values of `names` in, one numexpr pass out."""
+    import numexpr
+
+    names = tuple(names)
+
+    def call(*values):
+        return numexpr.evaluate(text, local_dict=dict(zip(names, values)))
+
+    call.__doc__ = f"numexpr: {text}"
+    return call
+
+
+def numexpr_source(expr: sp.Expr, names: Sequence[str], exact_powers: bool = False) -> str | None:
+    """numexpr source of `expr` in the variables `names`, or None when the printer or numexpr rejects it
+    (a function numexpr lacks: erf, Bessel, ...) or it does not give float64 elementwise (where(x > 0, 1,
+    0) is an int array). Checked once, here, on probe arrays.
+
+    Constants become 17-digit float literals: every non-integer constant, or with ``exact_powers``
+    only rational atoms outside exponents (sqrt(dd) stays numexpr's sqrt)."""
+    import numexpr
+    import numpy as np
+    from sympy.printing.lambdarepr import NumExprPrinter
+
+    expr = _constants_17_exact_powers(expr) if exact_powers else BACKENDS["numexpr"].prepare(expr)
+    try:
+        text = NumExprPrinter()._print(expr)
+        probe = numexpr.evaluate(text, local_dict={n: np.full(3, 0.5) for n in names})
+    except Exception:
+        return None
+    return text if probe.dtype == np.float64 and probe.shape == (3,) else None
+
+
+# -- generated programs (derive.symbolic.codegen writes the source, this compiles it) ---------------
+def compile_function(source: str, name: str, namespace: dict[str, Any], filename: str) -> Callable:
+    """Compile generated Python `source` defining function `name`, with `namespace` as its globals."""
+    local: dict[str, Any] = {}
+    exec(compile(source, filename, "exec"), namespace, local)
+    return local[name]
+
+
+def program_namespace(backend: str) -> dict[str, Any]:
+    """The globals a program's generated code needs for `backend` (mpmath: ``mpf``)."""
+    if _row(backend).numbers == "mpf":
+        import mpmath
+
+        return {"mpf": mpmath.mpf}
+    return {}
+
+
+def number_source(c: int | Fraction, backend: str) -> str:
+    """An exact coefficient as source text in generated code: a float literal (numpy) or an mpmath
+    fraction (mpmath); an int as itself."""
+    if isinstance(c, Fraction):
+        return f"(mpf({c.numerator})/{c.denominator})" if BACKENDS[backend].numbers == "mpf" else repr(c.numerator / c.denominator)
+    return str(c)
+
+
+def number_value(backend: str) -> Callable[[int | Fraction | None], Any]:
+    """How an exact constant (None = 0) becomes a value of `backend` when a program runs: a float, or an
+    mpmath number (made at call time, so it takes the caller's working precision)."""
+    if BACKENDS[backend].numbers == "mpf":
+        import mpmath
+
+        mpf, mp_zero = mpmath.mpf, mpmath.mpf(0)
+
+        def mp_value(c):
+            if c is None:
+                return mp_zero
+            return mpf(c.numerator) / c.denominator if isinstance(c, Fraction) else mpf(c)
+
+        return mp_value
+
+    def value(c):
+        if c is None:
+            return 0.0
+        return c.numerator / c.denominator if isinstance(c, Fraction) else float(c)
+
+    return value
+
+
+# -- primitives, elementwise ------------------------------------------------------------------------
 def elementwise(fn):
     """Wrap a one-variable callable so its result always has the argument's shape and dtype
     (a constant derivative such as identity's 1 comes back as an array of ones)."""
@@ -64,12 +262,10 @@ def primitive_callables(expr: sp.Expr, var: sp.Symbol, backend: str):
     """Cached single-variable callable (kernels, activations and their derivatives).
 
     On the numpy backend, large float64 arrays go through the same expression printed for numexpr
-    (one multithreaded pass; derive.fused) when numexpr can express it."""
+    (one multithreaded pass; `fused_elementwise`) when numexpr can express it."""
     fn = elementwise(lambdify([var], expr, backend))
     if backend != "numpy":
         return fn
-    from derive.fused import FUSED_MIN_SIZE, fused_elementwise
-
     fast = fused_elementwise(expr, var)
     if fast is None:
         return fn
@@ -84,3 +280,99 @@ def primitive_callables(expr: sp.Expr, var: sp.Symbol, backend: str):
 
 
 _FLOAT64 = "float64"  # numpy dtypes compare equal to their names; derive does not import numpy here
+FUSED_MIN_SIZE = 1 << 16  # below this many elements numexpr's start-up costs more than it saves
+
+
+@lru_cache(maxsize=512)
+def fused_elementwise(expr: sp.Expr, var: sp.Symbol):
+    """A float64 callable x -> expr(x) evaluated by numexpr on every core, or None when numexpr
+    cannot express `expr` (erf, ...) or `expr` is constant. Activations and their derivatives on
+    B x N arrays use it; small arrays stay with the NumPy lambdified form (see FUSED_MIN_SIZE)."""
+    if not expr.has(var):
+        return None
+    x = sp.Symbol("x", real=True)
+    text = numexpr_source(expr.xreplace({var: x}), ["x"])
+    return None if text is None else _numexpr_function(text, ["x"])
+
+
+# -- the fused kernel layer (module docstring) ------------------------------------------------------
+_POOL: list = []
+
+
+def squared_distances(Zl, Zp, out):
+    """dd_ij = sum_d (Zl_id - Zp_jd)^2 into `out` (N_l x N_(l-1) float64), the sum taken one
+    dimension at a time in order (as numeric.manual.distances does), row blocks in parallel threads
+    (scipy's cdist releases the GIL)."""
+    from scipy.spatial.distance import cdist
+
+    n = Zl.shape[0]
+    threads = min(os.cpu_count() or 1, 8, max(1, n // 256))
+    if threads == 1:
+        return cdist(Zl, Zp, "sqeuclidean", out=out)
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL.append(ThreadPoolExecutor(threads, thread_name_prefix="derivcheck-cdist"))
+    step = -(-n // threads)
+
+    def block(i0):
+        cdist(Zl[i0 : i0 + step], Zp, "sqeuclidean", out=out[i0 : i0 + step])
+
+    list(_POOL[0].map(block, range(0, n, step)))
+    return out
+
+
+@dataclass(frozen=True)
+class FusedKernel:
+    """Fused float64 evaluation of one kernel.
+
+    Attributes:
+        g, phi, psi: numexpr source of g, phi = g'/r and psi = phi'/r (second order) in the one
+            name dd (squared distances).
+    """
+
+    g: str
+    phi: str
+    psi: str
+
+    def _eval(self, text, Zl, Zp, out, dd=None):
+        import numexpr
+
+        if dd is None:
+            dd = squared_distances(Zl, Zp, out)
+        # in place when out is dd: numexpr writes each block only after reading it
+        return numexpr.evaluate(text, local_dict={"dd": dd}, out=out, casting="same_kind")
+
+    def weights(self, Zl, Zp, out):
+        """W = g(R) (N_l x N_(l-1) float64) into `out`: one distance pass, one kernel pass."""
+        return self._eval(self.g, Zl, Zp, out)
+
+    def phi_of(self, Zl, Zp, out):
+        """phi(R) = g'(R)/R into `out`."""
+        return self._eval(self.phi, Zl, Zp, out)
+
+    def psi_of(self, Zl, Zp, out):
+        """psi(R) = phi'(R)/R into `out`."""
+        return self._eval(self.psi, Zl, Zp, out)
+
+    def layer(self, Zl, Zp, W_out, P_out):
+        """W = g(R) and phi(R) from one distance pass (into P_out, then overwritten by phi)."""
+        dd = squared_distances(Zl, Zp, P_out)
+        self._eval(self.g, Zl, Zp, W_out, dd)
+        self._eval(self.phi, Zl, Zp, P_out, dd)
+        return W_out, P_out
+
+
+@lru_cache(maxsize=64)
+def fused_kernel(g: sp.Expr, phi: sp.Expr, r: sp.Symbol) -> FusedKernel | None:
+    """The fused form of kernel expressions g(r), phi(r) (and psi = phi'(r)/r); None if numexpr
+    cannot express them (a function it lacks), so callers keep the NumPy route."""
+    dd = sp.Symbol("dd", nonnegative=True)
+    texts = []
+    for e in (g, phi, sp.diff(phi, r) / r):
+        # r = sqrt(dd): SymPy cancels sqrt(dd)^2 = dd, so even kernels need no square root
+        text = numexpr_source(e.subs(r, sp.sqrt(dd)), ["dd"])
+        if text is None:
+            return None
+        texts.append(text)
+    return FusedKernel(g=texts[0], phi=texts[1], psi=texts[2])

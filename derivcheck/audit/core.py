@@ -1,6 +1,6 @@
 """`audit(spec)`: run every registered check on one kernel, in `CHECKS` order.
 
-The exact checks share one SymPy time budget (`derive.decide.budget`); the numeric checks run the
+The exact checks share one SymPy time budget (`derive.step_limits.budget`); the numeric checks run the
 engines afterwards, unless g is not even real and finite (then they fail as "not run").
 """
 

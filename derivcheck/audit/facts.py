@@ -30,7 +30,7 @@ class Facts(am.KernelFacts):
 
 
 def facts(k: Kernel) -> Facts:
-    """The shared facts of kernel `k` (SymPy steps within the caller's `derive.decide.budget`)."""
+    """The shared facts of kernel `k` (SymPy steps within the caller's `derive.step_limits.budget`)."""
     exact = am.kernel_facts(k)
     f = Facts(**{x.name: getattr(exact, x.name) for x in fields(exact)})
     f.grid = scan.grid([v for _, v in k.params], [to_float(p) for p in f.points])

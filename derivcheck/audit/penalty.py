@@ -26,6 +26,7 @@ import numpy as np
 from derivcheck.audit.registry import Audit, Check
 from derive import SpecError
 from derive.primitives.penalty import Penalty
+from derive.primitives.penalty_code import callables
 from derive.step_limits import budget as sympy_budget
 from numeric import scan
 from numeric.compare import tolerance
@@ -65,7 +66,7 @@ def _gradient_at_coincidence(p: Penalty) -> Check:
 
 def _values(p: Penalty, r: np.ndarray, w: np.ndarray, dtype) -> dict[str, np.ndarray]:
     """rho_r and rho_w at every (r, w) of the grids (len(r) x len(w)), evaluated in `dtype`."""
-    fns = p.callables("numpy")
+    fns = callables(p, "numpy")
     R, W = np.asarray(r, dtype=dtype)[:, None], np.asarray(w, dtype=dtype)[None, :]
     with np.errstate(all="ignore"):
         return {k: np.asarray(fns[k](R, W)) for k in ("rho_r", "rho_w")}
@@ -152,7 +153,7 @@ def audit_penalty(p: Penalty, *, seed: int = 0, budget: float = 20.0) -> Audit:
     Args:
         p: the penalty (scale, reduce and layers play no part: they multiply or select edges).
         seed: recorded in the result (the scans draw nothing).
-        budget: seconds of SymPy time for the exact limits (derive.decide.budget).
+        budget: seconds of SymPy time for the exact limits (derive.step_limits.budget).
 
     Raises:
         SpecError: a budget <= 0.

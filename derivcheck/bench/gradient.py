@@ -42,7 +42,7 @@ def matmul_products(widths, batch, dim, seed=0):
 
 def kernel_evaluations(net, p):
     """A callable doing just the N_l x N_(l-1) kernel evaluations W = g(R) of every layer, each in
-    its fastest form here (one exact distance pass and one fused multithreaded pass, derive.fused): the
+    its fastest form here (one exact distance pass and one fused multithreaded pass, derive.lambdify): the
     elementwise work no formulation of the gradient can skip. Not part of the issue's floor;
     recorded beside it so the remaining gap is measured, not guessed."""
     from derive import compile_net

@@ -1,29 +1,24 @@
-"""Code generated from a penalty's exact derivatives (derive.primitives.penalty): the numexpr source of the manual
-engine's fused pass (`fused_source`) and lambdified callables for NumPy or torch (`callables`)."""
+"""Code generated from a penalty's exact derivatives (derive.primitives.penalty), through the one door to
+floats (derive.lambdify): the numexpr source of the manual engine's fused pass (`fused_source`) and
+lambdified callables for NumPy or torch (`callables`), each cached per penalty."""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from derive.lambdify import lambdify
-from derive.primitives.penalty import RW, WW
-
-if TYPE_CHECKING:
-    from derive.primitives.penalty import Penalty
+from derive.lambdify import lambdify, numexpr_source
+from derive.primitives.penalty import RW, WW, Penalty
 
 __all__ = ["fused_source", "callables"]
 
 
+@lru_cache(maxsize=256)
 def fused_source(p: Penalty) -> dict[str, str] | None:
-    """numexpr source of rho, rho_w and phi = rho_r / r in the names dd (= r^2) and W ("" for an
-    identically zero one); None when numexpr cannot express one (sign, erf, ...)."""
-    import numexpr
-    import numpy as np
-    from sympy.printing.lambdarepr import NumExprPrinter
-
+    """numexpr source of rho, rho_w and phi = rho_r / r in the names dd (= r^2) and W, for the manual
+    engine's fused pass ("" for an identically zero one); None when numexpr cannot express one (sign,
+    erf, ...)."""
     dd, Wn = sp.Symbol("dd", nonnegative=True), sp.Symbol("W", real=True)
     out = {}
     for k in ("rho", "rho_w", "phi"):
@@ -33,24 +28,12 @@ def fused_source(p: Penalty) -> dict[str, str] | None:
             continue
         # the cheaper of the two forms (phi of (s (r - q0))^2: one division by sqrt(dd), not two powers)
         e = min((e, sp.expand(e)), key=sp.count_ops)
-        # constants become 17-digit floats (no integer division in numexpr), exponents stay exact
-        # (sqrt(dd) prints as numexpr's sqrt, not a power)
-        exps = {x.exp for x in e.atoms(sp.Pow)}
-        e = e.xreplace(
-            {
-                x: sp.Float(sp.N(x, 17), 17)
-                for x in e.atoms(sp.Number)
-                if not x.is_Integer and not isinstance(x, sp.Float) and x not in exps
-            }
-        )
         if e.is_number:
             e = e + 0 * dd  # a constant: broadcast over the layer
-        try:
-            text = NumExprPrinter()._print(e)
-            probe = numexpr.evaluate(text, local_dict={"dd": np.full(3, 0.5), "W": np.full(3, 0.5)})
-        except Exception:
-            return None
-        if probe.dtype != np.float64 or probe.shape != (3,):
+        # constants become 17-digit floats (no integer division in numexpr), exponents stay exact
+        # (sqrt(dd) prints as numexpr's sqrt, not a power)
+        text = numexpr_source(e, ("dd", "W"), exact_powers=True)
+        if text is None:
             return None
         out[k] = text
     return out

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from derive.symbolic.build import build_program
 from derive.symbolic.compiled_program import CompiledProgram, compile_program
-from derive.symbolic.proof import Derivation, derivation
 from derive.symbolic.flat_route import flat_gradient, flat_loss
+from derive.symbolic.proof import Derivation, derivation
 from derive.symbolic.templates import kernel_templates
 from derive.symbolic.truth import gradients, hessian, hvp
 

@@ -1,23 +1,24 @@
 """Code generation for a `derive.symbolic.program.Program`: `lambdify_program` prints one assignment per live
 node (templates through `derive.lambdify`, i.e. SymPy's printers with ``cse=True``) and compiles the
-lines in chunks of `_CHUNK` (CPython's compiler is superlinear in function length). Exact coefficients
-become float literals (numpy target) or mpmath fractions (mpmath target) only in the generated code.
+lines in chunks of `_CHUNK` (CPython's compiler is superlinear in function length) through the same
+door (`derive.lambdify.compile_function`). Exact coefficients become float literals (numpy target) or
+mpmath fractions (mpmath target) only in the generated code (`derive.lambdify.number_source`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from derive.errors import SpecError
+from derive.lambdify import PROGRAM_BACKENDS, compile_function, number_source, number_value, program_namespace
 
 if TYPE_CHECKING:
     from derive.symbolic.program import Program
 
 __all__ = ["lambdify_program", "TARGETS"]
 
-TARGETS = ("numpy", "mpmath")
+TARGETS = PROGRAM_BACKENDS  # ("numpy", "mpmath")
 _CHUNK = 3000  # lines per generated function: CPython's compiler is superlinear in function length
 
 
@@ -30,12 +31,6 @@ class _ProgramFunction(Protocol):
     def __call__(self, *values: Any) -> list[Any]: ...
 
 
-def _coef(c, target):
-    if isinstance(c, Fraction):
-        return f"(mpf({c.numerator})/{c.denominator})" if target == "mpmath" else repr(c.numerator / c.denominator)
-    return str(c)
-
-
 def _line(prog: Program, n: str, target: str, tnames: dict) -> str:
     kind, data = prog.nodes[n]
     if kind == "tmpl":
@@ -45,13 +40,13 @@ def _line(prog: Program, n: str, target: str, tnames: dict) -> str:
     for c, fs in data:
         body = "*".join(fs)
         if not fs:
-            out.append(_coef(c, target))
+            out.append(number_source(c, target))
         elif c == 1:
             out.append(body)
         elif c == -1:
             out.append("-" + body)
         else:
-            out.append(f"{_coef(c, target)}*{body}")
+            out.append(f"{number_source(c, target)}*{body}")
     return " + ".join(out).replace("+ -", "- ")
 
 
@@ -68,11 +63,7 @@ def lambdify_program(prog: Program, inputs: list[str], outputs: list, target: st
         raise SpecError(f"unknown target {target!r}", f"use one of {', '.join(TARGETS)}")
     need = prog.live(outputs)
     tnames: dict[int, str] = {}
-    ns: dict[str, Any] = {}  # globals of the generated code
-    if target == "mpmath":
-        import mpmath
-
-        ns["mpf"] = mpmath.mpf
+    ns: dict[str, Any] = program_namespace(target)  # globals of the generated code
     for n in need:
         kind, data = prog.nodes[n]
         if kind == "tmpl" and id(data[0]) not in tnames:
@@ -100,18 +91,9 @@ def lambdify_program(prog: Program, inputs: list[str], outputs: list, target: st
             + "".join(f"    {n} = {rhs}\n" for n, rhs in ch)
             + f"    return ({', '.join(made)}{',' if made else ''})\n"
         )
-        local: dict[str, Any] = {}
-        exec(compile(src, f"<derive.symbolic.program chunk {ci}>", "exec"), ns, local)
-        funcs.append((local[f"_chunk{ci}"], used, made))
+        funcs.append((compile_function(src, f"_chunk{ci}", ns, f"<derive.symbolic.program chunk {ci}>"), used, made))
         sources.append(src)
-    zero = ns["mpf"](0) if target == "mpmath" else 0.0
-
-    def const(c):
-        if c is None:
-            return zero
-        if isinstance(c, Fraction):
-            return ns["mpf"](c.numerator) / c.denominator if target == "mpmath" else c.numerator / c.denominator
-        return ns["mpf"](c) if target == "mpmath" else float(c)
+    const = number_value(target)
 
     def run(*values):
         env = dict(zip(inputs, values))

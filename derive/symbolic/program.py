@@ -16,8 +16,8 @@ a, adjoints, tangents) is one named node, and the chain rule runs over the nodes
   propagated sparsely and only towards gradient entries m >= k (symmetry: each pair is derived once).
 
 The program is already in common-subexpression form, so `lambdify_program` (derive.symbolic.codegen)
-prints one assignment per node and compiles it in chunks; `Template` lives in derive.symbolic.template (both are
-re-exported here). Nothing here introduces a float: coefficients are exact and floats appear only in the
+prints one assignment per node and compiles it in chunks; `Template` lives in derive.symbolic.template.
+Nothing here introduces a float: coefficients are exact and floats appear only in the
 generated code of a float target.
 """
 
@@ -29,10 +29,7 @@ from fractions import Fraction
 
 import sympy as sp
 
-from derive.symbolic.codegen import TARGETS, lambdify_program
-from derive.symbolic.template import Template
-
-__all__ = ["Template", "Program", "lambdify_program", "TARGETS"]
+__all__ = ["Program"]
 
 _INLINE_DEGREE = 3  # single-monomial values up to this degree stay inline (no node, no line of code)
 

@@ -1,4 +1,4 @@
-"""The program's primitives as templates (derive.symbolic.program.Template): the kernel G(s) = g(sqrt s) and its
+"""The program's primitives as templates (derive.symbolic.template.Template): the kernel G(s) = g(sqrt s) and its
 two derivatives in s = r^2 (with their exact limits at s = 0), the penalty rho(sqrt s, w) and its
 partials, each activation and each loss row. Cached per primitive, not per net.
 

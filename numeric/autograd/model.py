@@ -32,6 +32,7 @@ import torch
 
 from derive import MLP, Net, SpecError, compile_net
 from derive.primitives.penalty import coincidence_error as penalty_coincidence
+from derive.primitives.penalty_code import callables as penalty_callables
 from numeric.validate import coincidence_error
 
 __all__ = ["device_for", "kernel_weights", "loss_fn", "penalty_value", "to_torch", "FORMULATIONS", "TORCH_DTYPES"]
@@ -109,7 +110,7 @@ def penalty_value(net: Net, Zl: torch.Tensor, Zp: torch.Tensor, Wl: torch.Tensor
     r = torch.sqrt(torch.where(zero, torch.ones_like(r2), r2)) if some else torch.sqrt(r2)
     total = None
     for p, coef in terms:
-        fns = p.callables("torch")
+        fns = penalty_callables(p, "torch")
         v = fns["rho"](r, Wl)
         if some:
             if not p.gradient_at_0:

@@ -4,7 +4,7 @@ Same equations (MATH.md "First order"; `reference.py` states them one layer at a
 arrangements that make the difference at N ~ 1000-2000:
 
 - lean forward: each layer's W (and phi(R) unless phi = c g) comes from one fused, multithreaded
-  numexpr pass over the coordinates (derive.fused); R is never stored. A non-finite value there
+  numexpr pass over the coordinates (derive.lambdify); R is never stored. A non-finite value there
   (coincident nodes, 0/0 forms) raises `Singular` and the whole call is redone on the careful route
   (R, W, phi(R) kept, limits substituted at r = 0, exactly as the reference does).
 - ordering for OpenBLAS: every kernel layer before any product, and no multithreaded elementwise pass

@@ -47,7 +47,7 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device="cp
     if net.spatial and (net.free or net.penalties):  # the wider model family: the careful route only
         return r_operator(net, reference.forward(net, params, X, Y, dtype=dtype), V)
     try:
-        # fast route: fused kernel layers (derive.fused); anything singular goes the careful way
+        # fast route: fused kernel layers (derive.lambdify); anything singular goes the careful way
         return r_operator(net, forward(net, params, X, Y, dtype=dtype, lean=True), V)
     except Singular:
         return r_operator(net, forward(net, params, X, Y, dtype=dtype), V)

@@ -22,6 +22,7 @@ import numpy as np
 
 from derive import Net, SpecError
 from derive.primitives.penalty import coincidence_error
+from derive.primitives.penalty_code import callables, fused_source
 
 __all__ = ["first_order", "second_order", "total", "fused_ok", "lean_layer"]
 
@@ -42,7 +43,7 @@ def first_order(net: Net, layer: int, R: np.ndarray, W: np.ndarray):
     value, Pw, Pphi = 0.0, np.zeros_like(W), np.zeros_like(W)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for p, c in terms:
-            f = p.callables("numpy")
+            f = callables(p, "numpy")
             rho, rw, phi = f["rho"](safe, W), f["rho_w"](safe, W), f["phi"](safe, W)
             if some:
                 if not p.gradient_at_0:
@@ -76,7 +77,7 @@ def second_order(net: Net, layer: int, R: np.ndarray, W: np.ndarray):
     Pphiw, Pww, Ppsi = np.zeros_like(W), np.zeros_like(W), np.zeros_like(W)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for p, c in terms:
-            f = p.callables("numpy")
+            f = callables(p, "numpy")
             Pphiw += c * f["phi_w"](R, W)
             Pww += c * f["rho_ww"](R, W)
             Ppsi += c * f["psi"](R, W)
@@ -91,15 +92,15 @@ def total(net, cache) -> float:
 
 
 def fused_ok(net: Net) -> bool:
-    """Every penalty of the net has a numexpr form (derive.primitives.penalty.Penalty.fused)."""
-    return all(p.fused is not None for p in net.penalties)
+    """Every penalty of the net has a numexpr form (derive.primitives.penalty_code.fused_source)."""
+    return all(fused_source(p) is not None for p in net.penalties)
 
 
 def lean_layer(
     net: Net, layer: int, Zl: np.ndarray, Zp: np.ndarray, W: np.ndarray, dW: np.ndarray, k: float | None, P: np.ndarray | None
 ):
     """The fast route's penalty for one layer (W = g(R) in a lean cache, R never stored): r^2 by one
-    exact distance pass (derive.fused.squared_distances), then fused multithreaded numexpr passes:
+    exact distance pass (derive.lambdify.squared_distances), then fused multithreaded numexpr passes:
 
         dW   <- dW + sum_t c_t rho_t,w           (in place; skipped when every rho_w is 0)
         G     = dW * phi(R) + sum_t c_t rho_t,r / R,  phi(R) = k W or P, written over W's buffer
@@ -110,7 +111,7 @@ def lean_layer(
     """
     import numexpr
 
-    from derive.fused import squared_distances
+    from derive.lambdify import squared_distances
 
     terms = net.layer_penalties(layer)
     dd = squared_distances(Zl, Zp, np.empty_like(W))
@@ -119,11 +120,12 @@ def lean_layer(
     on_w = False
     for t, (p, c) in enumerate(terms):
         names[f"c{t}"] = np.float64(c)
-        assert p.fused is not None  # fused_ok(net) was checked
-        on_w = on_w or "W" in p.fused["rho"]
+        src = fused_source(p)
+        assert src is not None  # fused_ok(net) was checked
+        on_w = on_w or "W" in src["rho"]
         for key in parts:
-            if p.fused[key]:
-                parts[key].append(f"c{t}*({p.fused[key]})")
+            if src[key]:
+                parts[key].append(f"c{t}*({src[key]})")
     rho = " + ".join(parts["rho"])
     value = 0.0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):

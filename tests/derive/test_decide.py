@@ -1,4 +1,5 @@
-"""derive.decide: the one is_zero / finite / to_float, and the time limit for SymPy work."""
+"""derive.decide: the one is_zero / finite / to_float, and its use of the time limit for SymPy work
+(derive.step_limits)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import time
 import pytest
 import sympy as sp
 
-from derive import decide as dd
 from derive.decide import all_zero, finite, is_zero, to_float
-from derive.step_limits import attempt
+from derive.step_limits import Timeout, attempt, budget, time_limit
 
 x = sp.Symbol("x", real=True)
 r = sp.Symbol("r", positive=True)
@@ -60,7 +60,7 @@ def test_sympy_steps_respect_the_time_budget():
     # slow() never returns: getting an answer at all means the limit stopped it (no clock is read here)
     value, why = attempt(slow, seconds=0.2)
     assert value is None and why == "SymPy did not decide it within 0.2 s"
-    with dd.budget(0.0):
+    with budget(0.0):
         assert attempt(lambda: 1)[1] == "the audit's SymPy time budget is spent"
 
 
@@ -76,7 +76,7 @@ def test_time_limit_raises_timeout_and_restores_the_handler():
     import signal
 
     before = signal.getsignal(signal.SIGALRM)
-    with pytest.raises(dd.Timeout), dd.time_limit(0.05):
+    with pytest.raises(Timeout), time_limit(0.05):
         while True:
             time.sleep(0.01)
     assert signal.getsignal(signal.SIGALRM) == before

@@ -1,6 +1,8 @@
-"""derive/fused.py: numexpr forms of kernels and activations agree with the NumPy forms, and the manual
-engine's fused route agrees with its careful route, including where it must fall back."""
+"""derive/lambdify.py, the one door from SymPy to floats: every backend of the table evaluates an
+expression to mpmath's numbers; numexpr forms of kernels and activations agree with the NumPy forms,
+and the manual engine's fused route agrees with its careful route, including where it must fall back."""
 
+import mpmath
 import numpy as np
 import pytest
 import sympy as sp
@@ -9,11 +11,69 @@ from hypothesis import strategies as st
 
 import numeric.manual as manual
 from derive import Net, Params, SpecError, compile_net
-from derive.fused import FUSED_MIN_SIZE, fused_elementwise, fused_kernel
+from derive.lambdify import (
+    BACKENDS,
+    FUSED_MIN_SIZE,
+    PROGRAM_BACKENDS,
+    fused_elementwise,
+    fused_kernel,
+    lambdify,
+    number_source,
+    number_value,
+)
 from derive.primitives import ACTIVATIONS, KERNELS, R, X, activation, kernel
 from numeric import strategies
 from numeric.manual import fast
 from numeric.manual.common import Singular
+
+_r, _s = sp.Symbol("r", nonnegative=True), sp.Symbol("s", positive=True)
+_POINTS = [(0.0, 1.2), (0.3, 1.2), (1.1, 0.7), (2.5, 1.2), (0.05, 3.0)]
+
+
+def test_the_backends_table_has_its_four_rows():
+    assert list(BACKENDS) == ["numpy", "numexpr", "torch", "mpmath"]
+    assert PROGRAM_BACKENDS == ("numpy", "mpmath")  # the targets of derive.symbolic programs
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_every_backend_evaluates_like_mpmath(backend):
+    """exp(-r^2/s^2) (and a list with sqrt(2) r, a closed-form constant) at a few points: each backend's
+    float64 value is mpmath's 50-digit value (from the same float inputs) within 1e-14 relative."""
+    g = sp.exp(-(_r**2) / _s**2)
+    exprs = [g, sp.sqrt(2) * _r + g]
+    truth_fn = lambdify([_r, _s], exprs, "mpmath")
+    fn = lambdify([_r, _s], exprs, backend)
+    for r, s in _POINTS:
+        with mpmath.workdps(50):
+            truth = [mpmath.mpf(v) for v in truth_fn(mpmath.mpf(r), mpmath.mpf(s))]
+        if backend == "torch":
+            torch = pytest.importorskip("torch")
+            args = [torch.tensor([r], dtype=torch.float64), torch.tensor([s], dtype=torch.float64)]
+            got = [float(v[0]) for v in fn(*args)]
+        elif backend == "numexpr":
+            got = [float(v[0]) for v in fn(np.array([r]), np.array([s]))]
+        else:
+            got = [float(v) for v in fn(r, s)]
+        for a, t in zip(got, truth):
+            assert abs(a - float(t)) <= 1e-14 * abs(float(t)), (backend, r, s, a, t)
+
+
+def test_numexpr_backend_refuses_what_numexpr_lacks():
+    with pytest.raises(SpecError, match="numexpr cannot express"):
+        lambdify([_r], sp.besselj(0, _r), "numexpr")
+    with pytest.raises(SpecError, match="unknown backend"):
+        lambdify([_r], _r, "fortran")
+
+
+def test_exact_coefficients_in_generated_programs():
+    from fractions import Fraction
+
+    assert number_source(Fraction(1, 3), "numpy") == repr(1 / 3)
+    assert number_source(Fraction(1, 3), "mpmath") == "(mpf(1)/3)" and number_source(7, "mpmath") == "7"
+    with mpmath.workdps(40):  # valued at call time: the caller's precision
+        third = number_value("mpmath")(Fraction(1, 3))
+        assert abs(third - mpmath.mpf(1) / 3) < mpmath.mpf(10) ** -39
+    assert number_value("numpy")(None) == 0.0 and number_value("numpy")(Fraction(1, 4)) == 0.25
 
 
 @pytest.mark.parametrize("name", sorted(KERNELS))

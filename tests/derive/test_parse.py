@@ -64,7 +64,7 @@ def no_evaluation():
 
 
 #: the parser answers (parses or refuses) within this many seconds or the test fails: asserted through
-#: derive.decide.time_limit raising Timeout, not by reading a clock
+#: derive.step_limits.time_limit raising Timeout, not by reading a clock
 ANSWER_SECONDS = 1.0
 
 
