@@ -1,7 +1,7 @@
 """Flat parameter vectors in the layout of MATH.md "Second order": coordinates layer by layer,
 node by node, dimension last (n = D * sum N_l), then biases layer by layer (spatial nets); for
 ordinary MLPs, weights row-major layer by layer, then biases. The block shapes are
-`derive.layout.shapes` (re-exported here); a gradient in this layout is `Gradients.flat()`."""
+`derive.layout.shapes`; a gradient in this layout is `Gradients.flat()`."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from derivcheck.audit.args import add_arguments
 from derivcheck.audit.core import audit
 from derivcheck.audit.report import print_table, to_json, write_report
 from derivcheck.netspec import net_from_args, net_from_table, net_given
@@ -22,7 +21,7 @@ from derivcheck.tables import write_json
 from derive import Net, SpecError
 from numeric.validate import check_net_memory
 
-__all__ = ["parse_params", "add_arguments", "run"]
+__all__ = ["parse_params", "run"]
 
 
 def parse_params(items) -> dict[str, float]:

@@ -10,7 +10,7 @@ fits (derivcheck.checkgrad.diagnose; the kernel derivative the code implies: der
 "error grows as nodes approach": derivcheck.checkgrad.shrink), hints (saturation, ReLU kink,
 coincidence, batch size) beside it, a shrunk counterexample (fewer rows, nodes and layers when fn is
 generic, the widest node separation that still fails, rounder numbers), the seed and a one-line
-reproducing command: a `CheckResult` (derivcheck.checkgrad.result, re-exported here).
+reproducing command: a `CheckResult` (derivcheck.checkgrad.result).
 
 Exit codes: 0 agrees, 1 a counterexample, 2 bad input (bad path, import error, fn raises, wrong shapes).
 """
@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from derivcheck.checkgrad.args import add_arguments
 from derivcheck.checkgrad.diagnose import diagnose
 from derivcheck.checkgrad.kernel import kernel_reading
 from derivcheck.checkgrad.result import CheckResult
@@ -40,7 +39,7 @@ from derive import MLP, Net, SpecError
 from numeric.draws import adversarial_cases, draw_case
 from numeric.validate import check_net_memory
 
-__all__ = ["check_grad", "add_arguments", "run", "parse_family"]
+__all__ = ["check_grad", "run", "parse_family"]
 
 
 def parse_family(family: Any) -> tuple[tuple[int, int], tuple[int, int]] | None:

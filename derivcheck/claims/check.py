@@ -10,12 +10,12 @@ from pathlib import Path
 
 from derivcheck.claims.file import load_worked
 from derivcheck.claims.formulas import formula_result, load_formulas
-from derivcheck.claims.result import REPO, DocumentResult, Result, display_path
+from derivcheck.claims.result import DocumentResult, display_path
 from derivcheck.claims.worked import check_worked
 from derivcheck.formula import check_formula
 from derive import SpecError
 
-__all__ = ["Result", "DocumentResult", "check_worked", "load_formulas", "check_file", "check_files", "REPO"]
+__all__ = ["check_file", "check_files"]
 
 
 def check_file(path: str | Path, *, seed: int = 0, cases: int = 60, prove: bool = True, only: str | None = None) -> DocumentResult:

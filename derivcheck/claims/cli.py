@@ -8,7 +8,7 @@ Worked-number files are described in `derivcheck.claims.file`; formula files are
 (see `derivcheck.formula`). Formula files are code: they are imported, like a test module.
 
 This module is the verb (arguments, run); checking lives in `derivcheck.claims.check`, the table and
-the errata report in `derivcheck.claims.output` (both re-exported here).
+the errata report in `derivcheck.claims.output` (the package face exports both).
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ import sys
 from pathlib import Path
 
 from derivcheck import provenance
-from derivcheck.claims.args import add_arguments
 from derivcheck.claims.check import check_files
 from derivcheck.claims.output import build_errata, print_table
 from derive import SpecError
 
-__all__ = ["add_arguments", "default_files", "run"]
+__all__ = ["default_files", "run"]
 
 
 def default_files() -> list[Path]:

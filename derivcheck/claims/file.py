@@ -1,5 +1,5 @@
 """Worked-number claims files (TOML): parsing and validation. The printed-precision rule lives in
-derivcheck.claims.precision (re-exported here).
+derivcheck.claims.precision.
 
 The format is documented in README.md ("Claims files"). In short::
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from derivcheck.claims.precision import FALSE, HOLDS, ROUNDING, judge_number, number_finding, printed
+from derivcheck.claims.precision import printed
 from derivcheck.netspec import net_from_table, read_toml
 from derive import MLP, Net, Params, SpecError
 
@@ -30,13 +30,7 @@ __all__ = [
     "WorkedFile",
     "WorkedClaim",
     "load_worked",
-    "printed",
-    "judge_number",
-    "number_finding",
     "WORKED_QUANTITIES",
-    "HOLDS",
-    "ROUNDING",
-    "FALSE",
 ]
 
 #: quantity -> meaning (document layer numbering; "layer" is required unless noted).

@@ -10,14 +10,14 @@ from pathlib import Path
 from derivcheck.latex import escape, render
 from derivcheck.netspec import net_from_args, net_given
 from derivcheck.provenance import atomic_write_bytes, machine_line, versions_line
-from derivcheck.report.args import REPORTS, add_arguments
+from derivcheck.report.args import REPORTS
 from derivcheck.report.derivation import derivation_report
 from derivcheck.report.nets import COLUMNS as NET_COLUMNS
 from derivcheck.report.nets import net_row, parse_describe
 from derivcheck.verify.summary import QUANTITIES, shown_quantities
 from derive import SpecError
 
-__all__ = ["verification_report", "add_arguments", "run"]
+__all__ = ["verification_report", "run"]
 
 
 def _histograms(results: dict, out_dir: Path) -> list[Path]:

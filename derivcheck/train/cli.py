@@ -1,4 +1,4 @@
-"""`derivcheck train` command line: `add_arguments(parser)` and `run(args) -> int`.
+"""`derivcheck train` command line: `run(args) -> int` (its options, `add_arguments`, are in derivcheck/train/args.py).
 
 Exit codes: 0 trained, 1 diverged (non-finite loss), 2 bad input.
 """
@@ -14,7 +14,6 @@ import numpy as np
 
 from derivcheck.netspec import net_from_args
 from derivcheck.tables import progress, wrap_lines
-from derivcheck.train.args import add_arguments
 from derivcheck.train.logs import write_log
 from derivcheck.train.methods import DEFAULT_ITERS, METHODS, TrainRun, check_kernel, penalty_warnings, train
 from derivcheck.train.report import training_report
@@ -22,7 +21,7 @@ from derivcheck.train.tasks import DIABETES_FIXED, make_task
 from derive import SpecError
 from numeric.validate import check_net_memory
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["run"]
 
 
 # the network train uses where neither --net nor a flag says otherwise (the synthetic task's student)

@@ -8,9 +8,9 @@ when present, central finite differences and the Taylor test; first order and H 
 With a network (``--net FILE`` or the network flags of `derivcheck.netspec`) the cases are that network's
 instead: ``--cases`` drawn parameter sets and the adversarial ones (`derivcheck.verify.usernet`), judged the same way.
 
-Where each part lives (this module re-exports them; import from here): derivcheck/verify/cases.py (the
+Where each part lives (the package face, derivcheck/verify/__init__.py, exports them): derivcheck/verify/cases.py (the
 cases), derivcheck/verify/checks.py (`run_case`, the checks), derivcheck/verify/summary.py (the summary
-and its table); this module holds the command (`add_arguments`, `run`).
+and its table), derivcheck/verify/args.py (`add_arguments`); this module holds the command (`run`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from derivcheck.netspec import net_from_args, net_given
 from derivcheck.provenance import atomic_write_json, check_out_path, provenance
-from derivcheck.verify.args import DEFAULT_OUT, DRAWN, DRAWN_QUICK, add_arguments
+from derivcheck.verify.args import DEFAULT_OUT, DRAWN, DRAWN_QUICK
 from derivcheck.verify.cases import case_spec, drawn_cases, matrix_cases
 from derivcheck.verify.checks import CHECKS, run_case
 from derivcheck.verify.summary import never_checked, summarise, summary_table
@@ -30,7 +30,7 @@ from derive import SpecError
 from numeric.engines import ENGINES as ENGINE_TABLE
 from numeric.validate import check_net_memory
 
-__all__ = ["run", "add_arguments", "SCHEMA"]
+__all__ = ["run", "SCHEMA"]
 
 SCHEMA = "derivcheck.results/1"
 

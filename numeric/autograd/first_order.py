@@ -1,6 +1,6 @@
 """torch autograd engine: derivatives of numeric.autograd.model.loss_fn by autograd (CPU or CUDA).
 
-hvp and hessian (numeric.autograd.second_order) are re-exported here, so the engine is one module to its users.
+hvp and hessian live in numeric.autograd.second_order; the package face, numeric.autograd, exports all three.
 
 Coincident nodes: see numeric.autograd.model (the double `where` that keeps r = 0 differentiable).
 

@@ -1,7 +1,7 @@
 """Manual Hessian-vector products: `hvp` runs Pearlmutter's R-operator (numeric.manual.r_operator, whose
 docstring states the forward and backward R{} equations of MATH.md "Second order") over the fast or
-the careful forward cache; `hessian` stacks H e_k. `r_operator` and `loss_hessian_times`
-(numeric.manual.loss_hessian) are re-exported here.
+the careful forward cache; `hessian` stacks H e_k. The loss's own Hessian times a vector is
+`loss_hessian_times` (numeric.manual.loss_hessian).
 
 Layout of V (numeric/flat.py, MATH.md "Second order"): a list of arrays, the parameter blocks in
 order — spatial Net: Z_1..Z_L (N_l x D) then, if the net has biases, b_2..b_L; MLP: W_2..W_L then

@@ -294,7 +294,8 @@ def test_report_derivation_of_the_users_network(tmp_path, capsys):
         == 0
     )
     tex = (tmp_path / "derivation.tex").read_text()
-    assert "widths=(2, 2, 1), D=2" in tex and "s=0.7" in tex
+    # the user's network, in words (the report prints no Python repr: issue 24)
+    assert "widths 2-{}2-{}1, D = 2" in tex and "s=0.7" in tex and "Net(" not in tex
 
 
 # -- formula claims report like check-grad (issue 13 item 3) --------------------------------------
