@@ -127,6 +127,8 @@ def kernel_reading(judge, case: Case) -> str | None:
         c = compile_net(one)
     except (SpecError, ValueError, TypeError):
         return None
+    if c.g is None or c.dg is None or c.phi is None:  # an MLP has no kernel to read
+        return None
     back, fwd, dW, pen, ker = [], [], [], [], []
     r = np.array(SWEEP_R)
     for x in r:
