@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -205,7 +205,27 @@ def compile_net(net: Net | MLP, backend: str = "numpy") -> Compiled:
         nan = float("nan")
         kpart = dict(g=None, dg=None, phi=None, dphi=None, g0=nan, dg0=nan, phi0=nan, d2g0=nan)
     acts = [net.f(l) for l in range(2, net.L + 1)]
-    f = tuple(primitive_callables(a.expr, X, backend) for a in acts)
+    f = tuple(_activation_callable(a, backend) for a in acts)
     df = tuple(primitive_callables(a.deriv, X, backend) for a in acts)
     d2f = tuple(primitive_callables(sp.diff(a.deriv, X), X, backend) for a in acts)
-    return Compiled(**kpart, f=f, df=df, d2f=d2f, **_loss_part(net.loss, net.widths[-1], backend))
+    # the net's stated loss_reduction (or the loss's own; the same Loss object when none is stated)
+    lpart = dict(_loss_part(net.loss, net.widths[-1], backend), divisor=net.objective.divisor)
+    return Compiled(**kpart, f=f, df=df, d2f=d2f, **lpart)
+
+
+def _activation_callable(a, backend: str) -> Callable:
+    """f of activation `a`. On torch, where `a` states its subgradient at a kink (relu_grad_at_zero),
+    autograd must differentiate to the stated f'(0): f(x) + (x - x.detach()) [x = 0] c with
+    c = f'_stated(0) - f'_own(0) (exact, from SymPy) has f's value, the stated f' (the correction is 0
+    off x = 0) and f's own second derivative."""
+    fn = primitive_callables(a.expr, X, backend)
+    if backend != "torch" or a.grad_at_zero is None or not a.kinked:
+        return fn
+    c = float(a.deriv.subs(X, 0) - replace(a, grad_at_zero=None).deriv.subs(X, 0))
+    if c == 0:
+        return fn
+
+    def f(x):
+        return fn(x) + (x - x.detach()) * (x.detach() == 0) * c
+
+    return f

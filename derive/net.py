@@ -15,6 +15,8 @@ import numpy as np
 
 from derive.errors import SpecError
 from derive.primitives import Activation, Kernel, Loss, R, activation, kernel, loss
+from derive.primitives.activations import check_grad_at_zero
+from derive.primitives.losses import check_reduction
 from derive.primitives.penalty import Penalty, penalty
 
 __all__ = ["Net", "MLP", "Params", "Gradients"]
@@ -50,6 +52,11 @@ class Net:
             N_l x N_(l-1) per layer; with kernel "1" an ordinary MLP whose nodes have coordinates).
         penalties: penalty terms added to the loss (derive.primitives.penalty.Penalty, or their tables / formula
             texts): J = L + sum_t scale_t reduce_t rho_t(r, w) (MATH.md "The wider model family").
+        loss_reduction: None (the loss's own reduction) or "mean" (divide by B K), "batch" (by B: mean over
+            the batch, sum over the outputs) or "sum" (by 1); the row loss is unchanged
+            (derive.primitives.losses).
+        relu_grad_at_zero: None (torch's: ReLU'(0) = 0, leaky ReLU'(0) = alpha) or s in [0, 1], the stated
+            subgradient at the kink: f'(0) = f'(0-) + s (f'(0+) - f'(0-)) (derive.primitives.activations).
     """
 
     widths: tuple[int, ...]
@@ -62,11 +69,14 @@ class Net:
     bias: bool = False
     amplitudes: str = "none"
     penalties: tuple[Penalty, ...] = ()
+    loss_reduction: str | None = None
+    relu_grad_at_zero: float | None = None
     # Literal so that `if net.spatial:` narrows `Net | MLP` for the type checker.
     spatial: Literal[True] = field(default=True, init=False)
 
     def __post_init__(self):
         object.__setattr__(self, "widths", _check_widths(self.widths))
+        _check_conventions(self)
         if self.amplitudes not in ("none", "free"):
             raise SpecError(f"amplitudes {self.amplitudes!r} is unknown", 'use amplitudes = "none" or "free"')
         pens = self.penalties
@@ -78,7 +88,8 @@ class Net:
             raise SpecError(f"dimension D is {self.dim!r}; it must be an integer >= 1", "use dim=1, 2 or 3")
         kp = self.kernel_params.items() if isinstance(self.kernel_params, Mapping) else self.kernel_params
         object.__setattr__(self, "kernel_params", tuple(sorted((str(k), float(v)) for k, v in kp)))
-        self.g, activation(self.hidden), activation(self.output), self.objective  # validate every name now
+        s = self.relu_grad_at_zero
+        self.g, activation(self.hidden, s), activation(self.output, s), self.objective  # validate every name now
         if not self.g.expr.has(R) and not self.free and not self.penalties:
             raise SpecError(
                 f"kernel {self.kernel!r} does not depend on r and the net has no free amplitudes",
@@ -104,11 +115,11 @@ class Net:
 
     def f(self, layer: int) -> Activation:
         """The activation of layer `layer` (2..L)."""
-        return activation(self.output if layer == self.L else self.hidden)
+        return activation(self.output if layer == self.L else self.hidden, self.relu_grad_at_zero)
 
     @property
     def objective(self) -> Loss:
-        return loss(self.loss)
+        return loss(self.loss, self.loss_reduction)
 
     @property
     def n_coords(self) -> int:
@@ -123,6 +134,7 @@ class Net:
             f"hidden={self.hidden}, output={self.output}, loss={self.loss}, bias={self.bias}"
             + (", amplitudes=free" if self.free else "")
             + "".join(f", penalty={p.describe()}" for p in self.penalties)
+            + _describe_conventions(self)
             + ")"
         )
 
@@ -136,16 +148,20 @@ class MLP:
         activations: one activation per layer 2..L (a single string applies to all).
         loss: as for `Net`.
         bias: whether layers carry biases.
+        loss_reduction, relu_grad_at_zero: as for `Net`.
     """
 
     widths: tuple[int, ...]
     activations: tuple[str, ...] | str = "sigmoid"
     loss: str = "sse_half"
     bias: bool = True
+    loss_reduction: str | None = None
+    relu_grad_at_zero: float | None = None
     spatial: Literal[False] = field(default=False, init=False)
 
     def __post_init__(self):
         object.__setattr__(self, "widths", _check_widths(self.widths))
+        _check_conventions(self)
         acts = self.activations
         acts = (acts,) * (len(self.widths) - 1) if isinstance(acts, str) else tuple(acts)
         if len(acts) != len(self.widths) - 1:
@@ -160,14 +176,29 @@ class MLP:
         return len(self.widths)
 
     def f(self, layer: int) -> Activation:
-        return activation(self.activations[layer - 2])
+        return activation(self.activations[layer - 2], self.relu_grad_at_zero)
 
     @property
     def objective(self) -> Loss:
-        return loss(self.loss)
+        return loss(self.loss, self.loss_reduction)
 
     def describe(self) -> str:
-        return f"MLP(widths={self.widths}, activations={self.activations}, loss={self.loss}, bias={self.bias})"
+        return (
+            f"MLP(widths={self.widths}, activations={self.activations}, loss={self.loss}, bias={self.bias}"
+            + _describe_conventions(self)
+            + ")"
+        )
+
+
+def _check_conventions(net: Net | MLP) -> None:
+    check_reduction(net.loss_reduction)
+    object.__setattr__(net, "relu_grad_at_zero", check_grad_at_zero(net.relu_grad_at_zero))
+
+
+def _describe_conventions(net: Net | MLP) -> str:
+    """The stated conventions, only where stated (a net without them describes itself as before)."""
+    out = "" if net.loss_reduction is None else f", loss_reduction={net.loss_reduction}"
+    return out + ("" if net.relu_grad_at_zero is None else f", relu_grad_at_zero={net.relu_grad_at_zero:g}")
 
 
 @dataclass

@@ -48,6 +48,13 @@ def _divisor_words(n: float, B: int, K: int) -> str:
     return f"{n:g}"
 
 
+# the divisor fn's code implies -> how to state that convention (derive.primitives.losses)
+_STATE = {
+    words: f'; if that is your convention, state loss_reduction = "{r}" (--loss-reduction {r})'
+    for words, r in (("B K", "mean"), ("B", "batch"), ("1 (a sum)", "sum"))
+}
+
+
 def _factor_name(case: Case, q: str, c: float, loss_factor: float | None, alone: bool, every: bool) -> str:
     """What a constant factor c equals, in the user's terms: K (outputs), B (batch), B K, the 1/2 of a
     half-loss; "per example" where only dX is off, by B. `loss_factor`: fn's loss / the true loss (None
@@ -81,10 +88,13 @@ def _factor_name(case: Case, q: str, c: float, loss_factor: float | None, alone:
             one = sym.split(" = ")[0]
             what = f"{sym} = {n}, {meaning}" if f == n else f"1/{one if ' ' not in one else f'({one})'}, {sym} = {n} {meaning}"
             theirs, yours = _divisor_words(d, B, K), _divisor_words(mine, B, K)
+            state = _STATE.get(yours, "")
             if loss_factor is not None and np.isclose(loss_factor, c, rtol=tol):
-                return f" = {what}: loss mean vs sum (derivcheck's {loss!r} divides by {theirs}; yours by {yours})"
+                return f" = {what}: loss mean vs sum (derivcheck's {loss!r} divides by {theirs}; yours by {yours}){state}"
             right = " (your loss itself is right)" if loss_factor is not None and np.isclose(loss_factor, 1, rtol=tol) else ""
-            return f" = {what}: your gradient is that of a loss divided by {yours}, derivcheck's {loss!r} by {theirs}{right}"
+            # a right loss with a gradient off is a bug, not a convention: no hint to state one
+            tail = right or state
+            return f" = {what}: your gradient is that of a loss divided by {yours}, derivcheck's {loss!r} by {theirs}{tail}"
     return ""
 
 

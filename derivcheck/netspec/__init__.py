@@ -15,6 +15,8 @@ A spec file::
     loss = "mse"
     bias = false
     amplitudes = "none"           # spatial: or "free" (W = theta * g(r), theta trainable)
+    loss_reduction = "batch"      # optional: "mean" (/ B K), "batch" (/ B) or "sum" (/ 1); default: the loss's own
+    relu_grad_at_zero = 1         # optional: ReLU'(0) in [0, 1] (default 0, torch's); leaky: alpha + s (1 - alpha)
 
     [[network.penalty]]           # spatial, any number: J = L + scale * reduce over edges of rho(r, w)
     rho = "(s*(r-q0))**2"         # a formula in r and w (derive/parse.py grammar)
@@ -31,7 +33,8 @@ A spec file::
     seed = 0
 
 The flags (`add_net_arguments`): ``--net FILE`` and/or ``--widths 3,5,2 --dim 2 --kernel F --param s=0.7
---hidden tanh --output identity --loss mse --bias --amplitudes free --penalty 'abs(w)*r' --penalty-scale 0.01``
+--hidden tanh --output identity --loss mse --loss-reduction batch --relu-grad-at-zero 1 --bias
+--amplitudes free --penalty 'abs(w)*r' --penalty-scale 0.01``
 (flags override the file's fields; the --penalty* flags are repeatable, a single --penalty-scale,
 --penalty-reduce or --penalty-layers applies to every --penalty, --penalty-param to those that use it).
 Every bad input is a `derive.SpecError` of one line: what, where, and the fix.

@@ -51,6 +51,18 @@ def add_net_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--output", help="activation of layer L (spatial)")
     g.add_argument("--activations", help="comma-separated activations of layers 2..L (mlp)")
     g.add_argument("--loss", help="mse, mse_half, sse, sse_half, mae, huber(delta=..), bce, softmax_ce")
+    g.add_argument(
+        "--loss-reduction",
+        choices=("mean", "batch", "sum"),
+        help="divide the summed loss by B K (mean), B (batch: mean over the batch, sum over the outputs) or 1 (sum); "
+        "default: the loss's own",
+    )
+    g.add_argument(
+        "--relu-grad-at-zero",
+        type=float,
+        metavar="S",
+        help="ReLU'(0) = S in [0, 1] (0: torch's; 1: code written with x >= 0); leaky ReLU'(0) = alpha + S (1 - alpha)",
+    )
     g.add_argument("--bias", action=argparse.BooleanOptionalAction, default=None, help="free biases b_l")
     g.add_argument("--amplitudes", choices=("none", "free"), help="free: W = theta * g(r), theta trainable")
     g.add_argument("--penalty", action="append", metavar="RHO", help="penalty formula in r and w (repeatable)")
@@ -108,6 +120,8 @@ NET_FLAGS = (
     "--output",
     "--activations",
     "--loss",
+    "--loss-reduction",
+    "--relu-grad-at-zero",
     "--bias",
     "--no-bias",
     "--amplitudes",
@@ -117,7 +131,20 @@ NET_FLAGS = (
     "--penalty-param",
     "--penalty-layers",
 )
-_FLAG_KEYS = ("kind", "widths", "dim", "kernel", "hidden", "output", "activations", "loss", "bias", "amplitudes")
+_FLAG_KEYS = (
+    "kind",
+    "widths",
+    "dim",
+    "kernel",
+    "hidden",
+    "output",
+    "activations",
+    "loss",
+    "loss_reduction",
+    "relu_grad_at_zero",
+    "bias",
+    "amplitudes",
+)
 
 
 def _flag_penalties(args: argparse.Namespace) -> list[dict] | None:

@@ -34,6 +34,8 @@ NETWORK_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "bias": (bool, "true or false"),
     "amplitudes": (str, '"none" or "free"'),
     "penalty": (list, '[[network.penalty]] tables with rho = "..."'),
+    "loss_reduction": (str, '"mean" (over B K), "batch" (mean over the batch, sum over the outputs) or "sum"'),
+    "relu_grad_at_zero": ((int, float), "a number in [0, 1]: 0, 0.5 or 1"),
 }
 KIND_KEYS = {"spatial": {"dim", "kernel", "kernel_params", "hidden", "output", "amplitudes", "penalty"}, "mlp": {"activations"}}
 PENALTY_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {

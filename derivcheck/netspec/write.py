@@ -15,7 +15,8 @@ __all__ = ["net_table", "net_flags"]
 def net_table(net: Net | MLP) -> dict:
     """The ``[network]`` table of a net (what `net_from_table` reads back)."""
     if not net.spatial:
-        return {"kind": "mlp", "widths": list(net.widths), "activations": list(net.activations), "loss": net.loss, "bias": net.bias}
+        m = {"kind": "mlp", "widths": list(net.widths), "activations": list(net.activations), "loss": net.loss, "bias": net.bias}
+        return m | _conventions(net)
     t = {
         "kind": "spatial",
         "widths": list(net.widths),
@@ -35,7 +36,13 @@ def net_table(net: Net | MLP) -> dict:
             | ({} if p.layers is None else {"layers": list(p.layers)})
             for p in net.penalties
         ]
-    return t
+    return t | _conventions(net)
+
+
+def _conventions(net: Net | MLP) -> dict:
+    """loss_reduction and relu_grad_at_zero, only where stated (tables of other nets stay as they were)."""
+    t: dict = {} if net.loss_reduction is None else {"loss_reduction": net.loss_reduction}
+    return t | ({} if net.relu_grad_at_zero is None else {"relu_grad_at_zero": net.relu_grad_at_zero})
 
 
 def net_flags(net: Net | MLP, file_flags: str | None = None) -> str:
@@ -59,4 +66,8 @@ def net_flags(net: Net | MLP, file_flags: str | None = None) -> str:
     else:
         out.append("--activations " + shlex.quote(",".join(t["activations"])))
     out += [f"--loss {shlex.quote(t['loss'])}", "--bias" if t["bias"] else "--no-bias"]
+    if "loss_reduction" in t:
+        out.append(f"--loss-reduction {t['loss_reduction']}")
+    if "relu_grad_at_zero" in t:
+        out.append(f"--relu-grad-at-zero {t['relu_grad_at_zero']:g}")
     return " ".join(out)

@@ -55,6 +55,8 @@ def parse_describe(desc: str) -> dict | None:
             spec["kernel_text"] = val
         elif key == "activations":
             spec["activations"] = re.findall(r"[A-Za-z_][\w.()=]*", val) if val.startswith(("(", "[")) else [val.strip("'\"")]
+        elif key == "relu_grad_at_zero":
+            spec[key] = float(val)
         elif key == "bias":
             spec["bias"] = val == "True"
         elif key == "penalty":
@@ -82,6 +84,12 @@ def _activations(spec: dict) -> str:
     return f"{spec.get('hidden', '?')} / {spec.get('output', '?')}"
 
 
+def _kink(spec: dict) -> str:
+    """The stated subgradient at ReLU's kink (relu_grad_at_zero), where stated."""
+    s = spec.get("relu_grad_at_zero")
+    return "" if s is None else f", ReLU'(0) = {float(s):g}"
+
+
 def _penalties(spec: dict) -> str:
     out = []
     for p in spec.get("penalty") or []:
@@ -101,8 +109,8 @@ def row_text(spec: dict) -> list[str]:
         "-".join(str(w) for w in spec.get("widths", [])),
         str(spec.get("dim", "")) if spatial else "--",
         _kernel(spec) if spatial else "(free weights)",
-        _activations(spec),
-        str(spec.get("loss", "?")),
+        _activations(spec) + _kink(spec),
+        str(spec.get("loss", "?")) + (f" ({spec['loss_reduction']})" if spec.get("loss_reduction") is not None else ""),
         "yes" if bias is True else ("no" if bias is False else str(bias)),
         str(spec.get("amplitudes", "none")) if spatial else "--",
         _penalties(spec) if spatial else "--",

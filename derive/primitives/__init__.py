@@ -7,9 +7,11 @@ Conventions:
     * Kernels are functions of the distance ``r >= 0`` with named positive parameters.
     * Activations are functions of ``x``. ReLU is ``Piecewise((x, x > 0), (0, True))``: its
       derivative at 0 is 0, torch's convention (``torch.relu`` backward uses ``x > 0``);
-      leaky ReLU's derivative at 0 is ``alpha``, again as in torch.
+      leaky ReLU's derivative at 0 is ``alpha``, again as in torch; a net may state another
+      subgradient at the kink (``relu_grad_at_zero``: derive.primitives.activations).
     * Losses are written for one row (``a_1..a_K`` predictions, ``y_1..y_K`` targets) and reduced over
-      the batch (and outputs) as stated by `Loss.reduction`.
+      the batch (and outputs) as stated by `Loss.reduction`; a net may state another reduction
+      (``loss_reduction``: derive.primitives.losses).
 
 The definitions live in derive.primitives.kernels (g(r) and its limits at r = 0), derive.primitives.activations and
 derive.primitives.losses; this module is their one public surface.

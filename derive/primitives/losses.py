@@ -2,13 +2,24 @@
 and reduced over the batch (and outputs) as stated by `Loss.reduction`: the total is
 ``sum_b row(a_b, y_b) / divisor(B, K)``.
 
+Each loss has its own reduction (mse, mse_half, mae, huber, bce: "mean", divided by B K; softmax_ce:
+"batchmean", divided by B; sse, sse_half: "sum", divided by 1). A stated ``loss_reduction`` (the
+spec key; ``loss(spec, reduction)``) replaces it and leaves the row as it is:
+
+    "mean"   sum_b row(a_b, y_b) / (B K)   mean over every element (today's mse, bce)
+    "batch"  sum_b row(a_b, y_b) / B       mean over the batch, sum over the outputs (the textbook cost)
+    "sum"    sum_b row(a_b, y_b)           sum over everything
+
+so a half loss keeps its 1/2 (sse_half under "batch" is 1/(2B) sum (a - y)^2; mse_half under "sum" equals
+sse_half; mse under "batch" is 1/B sum_b ||a_b - y_b||^2) and softmax_ce under "mean" is divided by B K.
+
 Public through derive.primitives (with kernels and activations).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import sympy as sp
@@ -16,7 +27,7 @@ import sympy as sp
 from derive.errors import SpecError
 from derive.parse import parse_spec, spec_values
 
-__all__ = ["LOSSES", "Loss", "RowLoss", "loss"]
+__all__ = ["LOSSES", "REDUCTIONS", "Loss", "RowLoss", "check_reduction", "loss"]
 
 # A row loss: (predictions a_1..a_K, targets y_1..y_K) -> the row's contribution.
 RowLoss = Callable[[list[sp.Expr], list[sp.Expr]], sp.Expr]
@@ -41,6 +52,20 @@ class Loss:
 
     def divisor(self, batch: int, outputs: int) -> int:
         return {"mean": batch * outputs, "batchmean": batch, "sum": 1}[self.reduction]
+
+
+# The spec's loss_reduction names -> Loss.reduction.
+REDUCTIONS = {"mean": "mean", "batch": "batchmean", "sum": "sum"}
+
+
+def check_reduction(value: str | None) -> str | None:
+    """A spec's loss_reduction ("mean", "batch", "sum" or None for the loss's own), else a SpecError."""
+    if value is not None and value not in REDUCTIONS:
+        raise SpecError(
+            f"loss_reduction {value!r} is unknown",
+            'use "mean" (over B K), "batch" (mean over the batch, sum over the outputs) or "sum"',
+        )
+    return value
 
 
 def _huber(delta):
@@ -74,8 +99,11 @@ LOSSES: dict[str, tuple[str, Callable[..., RowLoss], dict[str, float]]] = {
 
 
 @lru_cache(maxsize=64)
-def loss(spec: str) -> Loss:
-    """Build a loss from ``"mse"``, ``"huber(delta=0.5)"``, ``"softmax_ce"`` ..."""
+def loss(spec: str, reduction: str | None = None) -> Loss:
+    """Build a loss from ``"mse"``, ``"huber(delta=0.5)"``, ``"softmax_ce"`` ...; `reduction` ("mean",
+    "batch", "sum"; module docstring) replaces the loss's own reduction, None keeps it."""
+    if reduction is not None:
+        return replace(loss(spec), reduction=REDUCTIONS[check_reduction(reduction)])
     name, given = parse_spec(spec, LOSSES)
     reduction, builder, defaults = LOSSES[name]
     values = spec_values(name, spec, defaults, given)

@@ -107,7 +107,9 @@ def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Bui
         else:
             Wl = params[l - 1]
         f = activation_template(
-            net.hidden if (net.spatial and l < L - 1) else (net.output if net.spatial else net.activations[l - 1]), backend
+            net.hidden if (net.spatial and l < L - 1) else (net.output if net.spatial else net.activations[l - 1]),
+            backend,
+            net.relu_grad_at_zero,
         )
         h = [
             [

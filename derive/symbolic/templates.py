@@ -132,11 +132,12 @@ def kernel_coincidence_error(k, order: int, where: str = "two nodes of adjacent 
 
 
 @lru_cache(maxsize=128)
-def activation_template(spec: str, backend: str) -> Template | None:
-    """The template of activation `spec` (f(x), with f' the primitive's own derivative); None for identity."""
+def activation_template(spec: str, backend: str, grad_at_zero: float | None = None) -> Template | None:
+    """The template of activation `spec` (f(x), with f' the primitive's own derivative, at a kink the
+    stated subgradient `grad_at_zero`: derive.primitives.activations); None for identity."""
     from derive.primitives import activation
 
-    a = activation(spec)
+    a = activation(spec, grad_at_zero)
     if a.expr == X:
         return None  # identity: a = h, no node
     # f' is the primitive's own simplified derivative (cosh^-2 for tanh, not 1 - tanh^2): even at 50

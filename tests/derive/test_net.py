@@ -21,6 +21,9 @@ from derive.primitives import R
         (dict(widths=(2, 1), kernel="exp(-r/t)"), "unknown name 't'"),
         (dict(widths=(2, 1), kernel="exp(-r/s)", kernel_params={"s": float("nan")}), "finite"),
         (dict(widths=(2, 1), hidden="leaky_relu(beta=1)"), "no parameter 'beta'"),
+        (dict(widths=(2, 1), loss_reduction="avg"), "loss_reduction 'avg' is unknown"),
+        (dict(widths=(2, 1), relu_grad_at_zero=-0.5), "relu_grad_at_zero is -0.5"),
+        (dict(widths=(2, 1), relu_grad_at_zero=True), "relu_grad_at_zero is True"),
     ],
 )
 def test_invalid_specs_fail_at_construction_with_one_line(kwargs, fragment):

@@ -57,7 +57,8 @@ def test_factor_b_k_with_the_loss_off_too_is_mean_vs_sum():
     result = derivcheck.check_grad(C.loss_sum, C.NET, cases=2, seed=3)
     assert result.diagnoses == [
         "loss, dZ, dW, db, dX: off by a constant factor 6.0000 on every entry = B K = 6, the batch size times the "
-        "number of outputs: loss mean vs sum (derivcheck's 'mse' divides by B K; yours by 1 (a sum))"
+        "number of outputs: loss mean vs sum (derivcheck's 'mse' divides by B K; yours by 1 (a sum)); "
+        'if that is your convention, state loss_reduction = "sum" (--loss-reduction sum)'
     ]
 
 

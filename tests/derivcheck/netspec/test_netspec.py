@@ -50,6 +50,8 @@ def test_example_spec_loads():
         ),
         Net((2, 1), dim=3, kernel="wendland_c2", kernel_params={"s": 1.5}, hidden="leaky_relu(alpha=0.1)", loss="huber(delta=0.5)"),
         MLP((2, 3, 1), activations=("relu", "sigmoid"), loss="sse_half", bias=False),
+        MLP((2, 3, 1), activations=("relu", "sigmoid"), loss="bce", loss_reduction="batch", relu_grad_at_zero=1),
+        Net((2, 2), dim=1, hidden="relu", loss_reduction="sum", relu_grad_at_zero=0.5),
     ],
 )
 def test_flags_round_trip(net):
@@ -66,6 +68,30 @@ def test_file_and_flags_round_trip(tmp_path):
     assert spec.net == MLP((2, 2), activations=("tanh",), bias=True)
     assert spec.data.batch == 5 and spec.data.weight_range == (-1.0, 1.0) and spec.data.seed == 7
     assert _parse(["--net", str(path)]).net == spec.net
+
+
+def test_conventions_are_spec_keys_and_flags_of_both_kinds(tmp_path):
+    from derivcheck.netspec import net_table
+    from derivcheck.report.nets import parse_describe, row_text
+
+    path = _write(tmp_path, '[network]\nkind = "mlp"\nwidths = [2, 2]\nloss_reduction = "batch"\nrelu_grad_at_zero = 1\n')
+    net = load_net(path).net
+    assert (net.loss_reduction, net.relu_grad_at_zero) == ("batch", 1.0) and net.objective.divisor(4, 2) == 4
+    assert net_table(net)["loss_reduction"] == "batch" and net_table(net)["relu_grad_at_zero"] == 1.0
+    spatial = _parse(["--net", str(ROOT / "examples/my_net.toml"), "--loss-reduction", "sum", "--relu-grad-at-zero", "0.5"]).net
+    assert spatial.objective.divisor(3, 2) == 1 and spatial.relu_grad_at_zero == 0.5
+    assert "--loss-reduction sum --relu-grad-at-zero 0.5" in net_flags(spatial)
+    # the reports' net description says them; a net without them is described as before
+    assert "loss_reduction=sum, relu_grad_at_zero=0.5" in spatial.describe()
+    cells = row_text(parse_describe(spatial.describe()))
+    assert cells[4] == "mse (sum)" and cells[3].endswith("ReLU'(0) = 0.5")
+    plain = load_net(ROOT / "examples/my_net.toml").net
+    assert "loss_reduction" not in net_table(plain) and "reduction" not in plain.describe()
+    assert row_text(net_table(plain))[4] == "mse"
+    with pytest.raises(SpecError, match="loss_reduction 'avg' is unknown"):
+        load_net(_write(tmp_path, '[network]\nwidths = [2, 2]\nloss_reduction = "avg"\n', "bad.toml"))
+    with pytest.raises(SpecError, match="relu_grad_at_zero is 2.0; it must be a number in \\[0, 1\\]"):
+        _parse(["--widths", "2,2", "--relu-grad-at-zero", "2"])
 
 
 def test_flags_override_the_file():
