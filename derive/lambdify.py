@@ -118,6 +118,7 @@ BACKENDS: dict[str, Backend] = {
     "numexpr": Backend(("numexpr",), _constants_17),
     "torch": Backend(("torch",), _constants_30),
     "mpmath": Backend(("mpmath",), numbers="mpf"),
+    "arb": Backend((), numbers="arb"),  # python-flint balls: `_ArbPrinter`, rigorous radii (ground truth)
 }
 PROGRAM_BACKENDS = tuple(k for k, b in BACKENDS.items() if b.numbers)  # the targets of derive.symbolic programs
 
@@ -137,6 +138,8 @@ def lambdify(args: Sequence[sp.Symbol], expr, backend: str = "numpy"):
     row = _row(backend)
     if backend == "numexpr":
         return _numexpr_lambdify([str(a) for a in args], expr)
+    if backend == "arb":
+        return _arb_lambdify(args, expr)
     return sp.lambdify(list(args), row.prepare(expr), modules=list(row.modules), cse=True)
 
 
@@ -204,6 +207,10 @@ def program_namespace(backend: str) -> dict[str, Any]:
         import mpmath
 
         return {"mpf": mpmath.mpf}
+    if _row(backend).numbers == "arb":
+        from flint import arb
+
+        return {"arb": arb}
     return {}
 
 
@@ -211,7 +218,10 @@ def number_source(c: int | Fraction, backend: str) -> str:
     """An exact coefficient as source text in generated code: a float literal (numpy) or an mpmath
     fraction (mpmath); an int as itself."""
     if isinstance(c, Fraction):
-        return f"(mpf({c.numerator})/{c.denominator})" if BACKENDS[backend].numbers == "mpf" else repr(c.numerator / c.denominator)
+        kind = BACKENDS[backend].numbers
+        if kind in ("mpf", "arb"):
+            return f"({kind}({c.numerator})/{c.denominator})"
+        return repr(c.numerator / c.denominator)
     return str(c)
 
 
@@ -229,6 +239,15 @@ def number_value(backend: str) -> Callable[[int | Fraction | None], Any]:
             return mpf(c.numerator) / c.denominator if isinstance(c, Fraction) else mpf(c)
 
         return mp_value
+    if BACKENDS[backend].numbers == "arb":
+        from flint import arb
+
+        def arb_value(c):
+            if c is None:
+                return arb(0)
+            return arb(c.numerator) / c.denominator if isinstance(c, Fraction) else arb(c)
+
+        return arb_value
 
     def value(c):
         if c is None:
@@ -376,3 +395,192 @@ def fused_kernel(g: sp.Expr, phi: sp.Expr, r: sp.Symbol) -> FusedKernel | None:
             return None
         texts.append(text)
     return FusedKernel(g=texts[0], phi=texts[1], psi=texts[2])
+
+
+# -- the arb row: SymPy expressions as Arb ball functions (python-flint) ----------------------------
+class ArbUnsupported(SpecError):
+    """An expression the arb printer cannot write as ball arithmetic (a function Arb lacks here): the
+    ground truth falls back to mpmath for it."""
+
+
+def _arb_namespace() -> dict[str, Any]:
+    """Globals of arb code: ball versions of the functions `_ArbPrinter` prints. A condition is True,
+    False or None (undecided: the ball straddles the boundary); a Piecewise takes the union of every
+    branch whose condition is not certainly False up to the first certainly True one, so an undecided
+    kink gives a wide ball (its radius, not a guess, says so)."""
+    from flint import arb
+
+    A = arb
+
+    def tri(yes, no):
+        return True if yes else (False if no else None)
+
+    def pw(*a):
+        acc = None
+        for i in range(0, len(a), 2):
+            c = a[i]
+            if c is False:
+                continue
+            v = A(a[i + 1])
+            acc = v if acc is None else acc.union(v)
+            if c is True:
+                return acc
+        return A.nan() if acc is None else acc
+
+    def sign(x):
+        x = A(x)
+        if x > 0:
+            return A(1)
+        if x < 0:
+            return A(-1)
+        return A(0) if x == 0 else A(0, 1)
+
+    def heaviside(x, h0=None):
+        x = A(x)
+        if x > 0:
+            return A(1)
+        if x < 0:
+            return A(0)
+        if x == 0 and h0 is not None:
+            return A(h0)
+        return A(0.5, 0.5)
+
+    def ipow(b, n):
+        # by multiplication: python-flint's b**n is arb_pow, NaN for a ball around 0 (0**2 is not)
+        b, m = A(b), abs(n)
+        out = A(1)
+        while m:
+            if m & 1:
+                out = out * b
+            m >>= 1
+            if m:
+                b = b * b
+        return out if n >= 0 else 1 / out
+
+    def both(xs, pick):
+        out = A(xs[0])
+        for x in xs[1:]:
+            out = getattr(out, pick)(A(x))
+        return out
+
+    ns: dict[str, Any] = {
+        "arb": A,
+        "_q": lambda p, q: A(p) / q,
+        "_pi": A.pi,
+        "_e": A.const_e,
+        "_gt": lambda a, b: tri(A(a) > b, A(a) <= b),
+        "_ge": lambda a, b: tri(A(a) >= b, A(a) < b),
+        "_lt": lambda a, b: tri(A(a) < b, A(a) >= b),
+        "_le": lambda a, b: tri(A(a) <= b, A(a) > b),
+        "_eq": lambda a, b: tri(A(a) == b, A(a) != b),
+        "_ne": lambda a, b: tri(A(a) != b, A(a) == b),
+        "_and": lambda *c: False if False in c else (True if all(x is True for x in c) else None),
+        "_or": lambda *c: True if True in c else (False if all(x is False for x in c) else None),
+        "_not": lambda c: None if c is None else not c,
+        "_pw": pw,
+        "_powr": lambda b, e: A(b) ** A(e),
+        "_ipow": ipow,
+        "Abs": lambda x: abs(A(x)),
+        "sign": sign,
+        "Heaviside": heaviside,
+        "Max": lambda *x: both(x, "max"),
+        "Min": lambda *x: both(x, "min"),
+    }
+    for name in _ARB_METHODS:
+        ns[name] = (lambda m: lambda x: getattr(A(x), m)())(name)
+    ns["sqrt"], ns["_rsqrt"] = ns["sqrt"], lambda x: A(x).rsqrt()
+    ns["atan2"] = lambda y, x: A.atan2(A(y), A(x))
+    return ns
+
+
+_ARB_METHODS = (
+    "exp", "log", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "asin", "acos", "atan",
+    "asinh", "acosh", "atanh", "erf", "erfc", "sec", "csc", "cot", "sech", "csch", "coth",
+)  # fmt: skip
+_ARB_FUNCTIONS = frozenset((*_ARB_METHODS, "Abs", "sign", "Heaviside", "Max", "Min", "atan2"))
+
+
+def _arb_printer():
+    from sympy.printing.str import StrPrinter
+
+    class _ArbPrinter(StrPrinter):
+        """SymPy -> arb code: exact constants as balls at the working precision (never a float),
+        relations as tri-state tests, Piecewise as `_pw` (see `_arb_namespace`)."""
+
+        _REL = {">": "_gt", ">=": "_ge", "<": "_lt", "<=": "_le", "==": "_eq", "!=": "_ne"}
+
+        def _print_Integer(self, e):
+            return str(e.p)
+
+        def _print_Rational(self, e):
+            return f"_q({e.p}, {e.q})"
+
+        def _print_Float(self, e):
+            r = sp.Rational(e)  # the exact binary value of the float
+            return f"_q({r.p}, {r.q})"
+
+        def _print_Pi(self, e):
+            return "_pi()"
+
+        def _print_Exp1(self, e):
+            return "_e()"
+
+        def _print_NumberSymbol(self, e):
+            raise ArbUnsupported(f"arb: no ball for the constant {e}", "the mpmath route evaluates it")
+
+        def _print_Relational(self, e):
+            return f"{self._REL[e.rel_op]}({self._print(e.lhs)}, {self._print(e.rhs)})"
+
+        def _print_BooleanTrue(self, e):
+            return "True"
+
+        def _print_BooleanFalse(self, e):
+            return "False"
+
+        def _print_And(self, e):
+            return f"_and({', '.join(self._print(a) for a in e.args)})"
+
+        def _print_Or(self, e):
+            return f"_or({', '.join(self._print(a) for a in e.args)})"
+
+        def _print_Not(self, e):
+            return f"_not({self._print(e.args[0])})"
+
+        def _print_Piecewise(self, e):
+            return f"_pw({', '.join(f'{self._print(c)}, {self._print(v)}' for v, c in e.args)})"
+
+        def _print_Pow(self, e, rational=False):
+            b, x = e.base, e.exp
+            if x == sp.S.Half:
+                return f"sqrt({self._print(b)})"
+            if x == -sp.S.Half:
+                return f"_rsqrt({self._print(b)})"
+            if x.is_Integer:
+                return f"_ipow({self._print(b)}, {x.p})"
+            if b == sp.E:
+                return f"exp({self._print(x)})"
+            return f"_powr({self._print(b)}, {self._print(x)})"
+
+        def _print_Function(self, e):
+            name = type(e).__name__
+            if name not in _ARB_FUNCTIONS:
+                raise ArbUnsupported(f"arb: no ball function for {name}", "the mpmath route evaluates it")
+            return f"{name}({', '.join(self._print(a) for a in e.args)})"
+
+        def _print_Symbol(self, e):
+            return super()._print_Symbol(e)
+
+    return _ArbPrinter
+
+
+def _arb_lambdify(args, expr):
+    """`expr` of `args` as arb code; `ArbUnsupported` for what it cannot print."""
+    for f in expr if isinstance(expr, (list, tuple)) else [expr]:
+        f = sp.sympify(f)
+        for c in f.atoms(sp.Function):
+            if type(c).__name__ not in _ARB_FUNCTIONS and not isinstance(c, sp.Piecewise):
+                raise ArbUnsupported(f"arb: no ball function for {type(c).__name__}", "the mpmath route evaluates it")
+        for c in f.atoms(sp.NumberSymbol):
+            if c not in (sp.pi, sp.E):
+                raise ArbUnsupported(f"arb: no ball for the constant {c}", "the mpmath route evaluates it")
+    return sp.lambdify(list(args), expr, modules=[_arb_namespace()], printer=_arb_printer(), cse=True)

@@ -45,6 +45,13 @@ class CompiledProgram:
     def n_nodes(self) -> int:
         return len(self.built.prog.nodes)
 
+    def gradient_for(self, target: str):
+        """The gradient callable for `target`, generated on first use from the same `built` program
+        (the arb truth reuses the cached mpmath program's derivation: one derivation, two printers)."""
+        if target not in self.gradient:
+            self.gradient[target] = lambdify_program(self.built.prog, self.built.inputs, gradient_outputs(self.built), target)
+        return self.gradient[target]
+
     def hessian_matrix(self, values, target="numpy"):
         """Full symmetric n x n Hessian (list of lists) from the upper-triangle callable."""
         flat = self.hessian[target](*values)
@@ -67,7 +74,8 @@ def compile_program(
         backend: "sympy" or "symengine": the CAS that differentiates the primitives.
         wrt: Hessian variables (derive.layout): None (default) = all parameters, coordinates or
             weights then biases; "Z" (spatial) / "W" (MLP) = that group only, no biases.
-        targets: lambdify targets among "numpy" (float64) and "mpmath".
+        targets: lambdify targets among "numpy" (float64), "mpmath" and "arb" (balls; more on demand:
+            `CompiledProgram.gradient_for`).
 
     Returns:
         `CompiledProgram` with callables and ``timings = {"derive": s, "codegen": s}``.

@@ -47,7 +47,9 @@ def _kernel_templates(name, params, backend):
     at0 = (k.g0, k.phi0 / 2 if k.phi0_finite else None, k.psi0 / 4 if finite(k.psi0) else (sp.S.Zero if k.hessian_at_0 else None))
 
     def impl(i):
-        return {target: _with_limit(lambdify([S], exprs[i], target), at0[i], target, k, i) for target in ("numpy", "mpmath")}
+        out = {target: _with_limit(lambdify([S], exprs[i], target), at0[i], target, k, i) for target in ("numpy", "mpmath")}
+        out["arb"] = _lazy(lambda: _with_limit(lambdify([S], exprs[i], "arb"), at0[i], "arb", k, i))
+        return out
 
     t2 = Template("G2", [S], exprs[2], backend=backend, impl=impl(2), fixed_parts=[None])
     t1 = Template("G1", [S], exprs[1], backend=backend, impl=impl(1), fixed_parts=[t2])
@@ -57,8 +59,34 @@ def _kernel_templates(name, params, backend):
     return t0, t1, t2
 
 
+def _lazy(make):
+    """A callable built by `make` on its first call (the arb code of a template is printed only when
+    the arb truth runs; `ArbUnsupported` then surfaces where that truth can fall back to mpmath)."""
+    cell: list = []
+
+    def call(*args):
+        if not cell:
+            cell.append(make())
+        return cell[0](*args)
+
+    return call
+
+
 def _with_limit(f, at0, target, k, order):
-    """`f` with the value `at0` at s = 0 (or the coincidence error of kernel `k` when it is None)."""
+    """`f` with the value `at0` at s = 0 (or the coincidence error of kernel `k` when it is None).
+    On arb balls, s == 0 holds only for the exact point 0; a ball merely containing 0 goes through
+    `f`, whose ball then says how much is known there (NaN or a wide radius: undecided)."""
+    if target == "arb":
+        v0 = None if at0 is None else lambdify([], at0, "arb")
+
+        def arb_call(s):
+            if s == 0:
+                if v0 is None:
+                    raise kernel_coincidence_error(k, order)
+                return v0()
+            return f(s)
+
+        return arb_call
     if target == "mpmath":
 
         def call(s):
@@ -111,9 +139,9 @@ def penalty_template(pen, backend: str = "sympy") -> Template:
 
             return call
 
-        t = Template(
-            name, [S, WW], expr.subs(R, sq), backend=backend, impl={tg: impl(tg) for tg in ("numpy", "mpmath")}, fixed_parts=parts
-        )
+        impls = {tg: impl(tg) for tg in ("numpy", "mpmath")}
+        impls["arb"] = _lazy(lambda: impl("arb"))
+        t = Template(name, [S, WW], expr.subs(R, sq), backend=backend, impl=impls, fixed_parts=parts)
         t.name = name
         return t
 

@@ -1,6 +1,8 @@
 """The ground truth: exact loss, gradients, Hessian and Hessian-vector products of a `Net` or `MLP`,
 evaluated at 50 digits (mpmath) from the compiled program (derive.symbolic.compiled_program) and returned as
-float64 under the engine contract."""
+float64 under the engine contract. `gradients` also runs the same program on Arb balls (``backend="arb"``,
+derive.symbolic.balls): rigorous radii, precision raised where a ball is too wide, `Undecided` where
+it stays so."""
 
 from __future__ import annotations
 
@@ -9,14 +11,26 @@ import numpy as np
 
 from derive import layout
 from derive.errors import SpecError
+from derive.lambdify import ArbUnsupported
 from derive.net import MLP, Gradients, Net, Params
+from derive.symbolic.balls import Undecided, decided, run_balls, to_mpf
 from derive.symbolic.compiled_program import cached_mpmath_program
 from derive.symbolic.truth_inputs import check_coincident_nodes, check_finite64, check_host_float64, exact_inputs, split_arrays
 
 __all__ = ["gradients", "hessian", "hvp"]
 
 
-def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device: str | None = "cpu", dps: int = 50) -> Gradients:
+def gradients(
+    net: Net | MLP,
+    params: Params,
+    X,
+    Y,
+    *,
+    dtype=np.float64,
+    device: str | None = "cpu",
+    dps: int = 50,
+    backend: str = "mpmath",
+) -> Gradients:
     """Loss and first derivatives, exactly, evaluated at `dps` digits (the ground truth).
 
     Args:
@@ -24,20 +38,59 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
             converted to mpmath exactly).
         dtype, device: np.float64 and "cpu" (or None) only: the engine contract's arguments.
         dps: decimal digits of the evaluation.
+        backend: "mpmath" (50-digit numbers) or "arb" (balls with rigorous radii,
+            derive.symbolic.balls: every value decided to 1e-30 of its scale, else the digits are
+            doubled twice, else `Undecided`; a primitive Arb lacks falls back to mpmath, and
+            ``extra["backend"]`` says which ran).
 
     Returns:
         `Gradients` (engine "symbolic") with float64 arrays in loss, dW, dZ, db, dX, delta, dA (as
-        numeric.manual returns) and the mpf arrays (dtype object) in ``extra["mp"]`` (same fields).
+        numeric.manual returns) and the mpf arrays (dtype object) in ``extra["mp"]`` (same fields;
+        with arb the midpoints, and the balls in ``extra["arb"]``).
 
     Raises:
         SpecError: bad shapes, NaN/Inf, coincident nodes with g'(0) != 0, dtype/device other than
-        float64 on the host.
+        float64 on the host; `derive.symbolic.balls.Undecided` (a SpecError) for an undecided ball.
     """
     check_host_float64(dtype, device)
+    if backend not in ("mpmath", "arb"):
+        raise SpecError(f"unknown truth backend {backend!r}", "use 'mpmath' or 'arb'")
     B, _, vals = exact_inputs(net, params, X, Y)
     cp = cached_mpmath_program(net, B, False, None)
-    with mpmath.workdps(dps):
-        out = cp.gradient["mpmath"](*vals)
+    extra: dict = {"dps": dps, "backend": backend}
+    mp = None
+    if backend == "arb":
+        try:
+            mp = _arb_gradients(net, B, cp, vals, dps, extra)
+        except ArbUnsupported as e:
+            extra.update(backend="mpmath", arb_fallback=str(e))
+    if mp is None:
+        with mpmath.workdps(dps):
+            mp = _unpack(net, B, cp.gradient["mpmath"](*vals))
+    loss, dW, dZ, db, dX, delta, dA = (mp[k] for k in ("loss", "dW", "dZ", "db", "dX", "delta", "dA"))
+    f64 = lambda q: None if q is None else [a.astype(np.float64) for a in q]  # noqa: E731
+    dX64 = dX.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        check_finite64("loss", [float(loss)])
+        for what, arrs in (("dW", dW), ("dZ", dZ or []), ("db", db or []), ("dX", [dX])):
+            for a in arrs:
+                check_finite64(what, a.astype(np.float64))
+    return Gradients(
+        loss=float(loss),
+        dW=[a.astype(np.float64) for a in dW],
+        dZ=f64(dZ),
+        db=f64(db),
+        dX=dX64,
+        engine="symbolic",
+        extra={"mp": mp, **extra},
+        delta=[None, *(a.astype(np.float64) for a in delta[1:])],
+        dA=[dX64, *(a.astype(np.float64) for a in dA[1:])],
+        dtheta=f64(mp["dtheta"]),
+    )
+
+
+def _unpack(net, B, out) -> dict:
+    """The gradient program's flat outputs as the fields of ``extra["mp"]`` (object arrays)."""
     N, L = net.widths, net.L
     loss = out[0]
     pos = 1
@@ -64,26 +117,50 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device:
     delta, k = split_arrays(out[pos:], per_layer)
     pos += k
     dA = split_arrays(out[pos:], per_layer)[0]
-    mp = dict(loss=loss, dW=dW, dZ=dZ, db=db, dX=dX, delta=[None, *delta], dA=[dX, *dA], dtheta=dtheta)
-    f64 = lambda q: None if q is None else [a.astype(np.float64) for a in q]  # noqa: E731
-    dX64 = dX.astype(np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        check_finite64("loss", [float(loss)])
-        for what, arrs in (("dW", dW), ("dZ", dZ or []), ("db", db or []), ("dX", [dX])):
-            for a in arrs:
-                check_finite64(what, a.astype(np.float64))
-    return Gradients(
-        loss=float(loss),
-        dW=[a.astype(np.float64) for a in dW],
-        dZ=f64(dZ),
-        db=f64(db),
-        dX=dX64,
-        engine="symbolic",
-        extra={"mp": mp, "dps": dps},
-        delta=[None, *(a.astype(np.float64) for a in delta)],
-        dA=[dX64, *(a.astype(np.float64) for a in dA)],
-        dtheta=f64(dtheta),
-    )
+    return dict(loss=loss, dW=dW, dZ=dZ, db=db, dX=dX, delta=[None, *delta], dA=[dX, *dA], dtheta=dtheta)
+
+
+def _arb_gradients(net, B, cp, vals, dps, extra) -> dict:
+    """The gradient fields as mpf midpoints of decided balls (derive.symbolic.balls), raising the
+    digits 1x, 2x, 4x `dps`; `Undecided` when a ball is still too wide. Fills ``extra["arb"]``
+    (the balls) and ``extra["dps"]`` (the digits that decided)."""
+    fn = cp.gradient_for("arb")
+    worst = None
+    for d in (dps, 2 * dps, 4 * dps):
+        balls = _unpack(net, B, run_balls(fn, vals, d))
+        worst = _first_undecided(net, balls)
+        if worst is None:
+            extra.update(arb=balls, dps=d)
+            with mpmath.workdps(d + 10):
+                return {k: _map_fields(to_mpf, v) for k, v in balls.items()}
+    raise Undecided(worst[0], d, worst[1], worst[2])
+
+
+def _map_fields(f, v):
+    if v is None:
+        return None
+    if isinstance(v, list):
+        return [None if a is None else _map_fields(f, a) for a in v]
+    if isinstance(v, np.ndarray):
+        return np.vectorize(f, otypes=[object])(v) if v.size else v
+    return f(v)
+
+
+def _first_undecided(net, balls):
+    """The first field array holding an undecided ball, as (label, relative radius, ball), or None."""
+    for name in ("loss", "dW", "dZ", "dtheta", "db", "dX", "delta", "dA"):
+        v = balls[name]
+        if v is None:
+            continue
+        first = 2 if name in ("dW", "dtheta", "db") else 1  # layer of the list's first array
+        arrays = [("", v)] if not isinstance(v, list) else [(f" of layer {i + first}", a) for i, a in enumerate(v)]
+        for where, a in arrays:
+            if a is None or (name in ("delta", "dA") and where == " of layer 1"):
+                continue
+            bad = decided(f"{name}{where}", a)
+            if bad is not None:
+                return bad
+    return None
 
 
 def hessian(

@@ -30,9 +30,62 @@ _r, _s = sp.Symbol("r", nonnegative=True), sp.Symbol("s", positive=True)
 _POINTS = [(0.0, 1.2), (0.3, 1.2), (1.1, 0.7), (2.5, 1.2), (0.05, 3.0)]
 
 
-def test_the_backends_table_has_its_four_rows():
-    assert list(BACKENDS) == ["numpy", "numexpr", "torch", "mpmath"]
-    assert PROGRAM_BACKENDS == ("numpy", "mpmath")  # the targets of derive.symbolic programs
+def test_the_backends_table_has_its_five_rows():
+    assert list(BACKENDS) == ["numpy", "numexpr", "torch", "mpmath", "arb"]
+    assert PROGRAM_BACKENDS == ("numpy", "mpmath", "arb")  # the targets of derive.symbolic programs
+
+
+_ARB_EXPRS = [
+    sp.Piecewise((X, X > 0), (0, True)),
+    sp.Piecewise((X, X > 0), (X / 10, True)),
+    X / 2 * (1 + sp.erf(X / sp.sqrt(2))),
+    sp.tanh(X) ** 2 + sp.cosh(X) ** -2,
+    sp.log(1 + sp.exp(X)),
+    sp.Abs(X - sp.Rational(1, 3)) * sp.sign(X) + sp.Max(X, 0) - sp.Min(X, sp.Float(0.25)),
+    sp.pi * (1 + X**2) ** sp.Rational(-3, 2) + sp.atan(X) * sp.sin(X) * sp.cos(X),
+    sp.Piecewise(((X - 1) ** 2 / 2, sp.Abs(X - 1) <= sp.Rational(1, 2)), (sp.Abs(X - 1) / 2 - sp.Rational(1, 8), True)),
+]
+
+
+@pytest.mark.parametrize("k", range(len(_ARB_EXPRS)))
+def test_arb_balls_enclose_the_60_digit_value(k):
+    """The arb row at 50 digits: each ball holds mpmath's 60-digit value of the same expression, with a
+    radius below 1e-45 of it (exact inputs, away from kinks)."""
+    from flint import arb, ctx
+
+    e = _ARB_EXPRS[k]
+    fa, fm = lambdify([X], e, "arb"), lambdify([X], e, "mpmath")
+    old = ctx.prec
+    try:
+        ctx.dps = 50
+        for x in (-1.75, -0.3, 0.2, 0.9, 1.25, 2.0):
+            ball = arb(fa(arb(x)))
+            with mpmath.workdps(60):
+                v = fm(mpmath.mpf(x))
+                m = mpmath.mpf(ball.mid().str(60, radius=False))
+            assert abs(m - v) <= float(ball.rad()) + mpmath.mpf("1e-55"), (e, x, ball, v)
+            assert float(ball.rad()) <= 1e-45 * max(abs(float(v)), 1.0), (e, x, ball)
+    finally:
+        ctx.prec = old
+
+
+def test_arb_conditions_on_a_ball_across_the_boundary_are_undecided():
+    """ReLU' on the point 0 is the stated 0; on a ball around 0 the branches are united (radius 1/2), as
+    is sign; Eq decides only on points."""
+    from flint import arb
+
+    relu_d = lambdify([X], sp.Piecewise((0, sp.Eq(X, 0)), (1, X > 0), (0, True)), "arb")
+    sign = lambdify([X], sp.sign(X), "arb")
+    assert relu_d(arb(0)) == 0 and relu_d(arb(1e-300)) == 1
+    assert not arb(relu_d(arb(0, 1e-30))).is_exact() and float(arb(relu_d(arb(0, 1e-30))).rad()) >= 0.5
+    assert sign(arb(0)) == 0 and float(sign(arb(0, 1e-30)).rad()) >= 1
+
+
+def test_arb_refuses_what_it_cannot_print():
+    from derive.lambdify import ArbUnsupported
+
+    with pytest.raises(ArbUnsupported, match="besselj"):
+        lambdify([X], sp.besselj(0, X), "arb")
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
