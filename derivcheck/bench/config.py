@@ -26,6 +26,9 @@ class BenchConfig:
     cuda_dtypes: tuple = ("float64", "float32")
     cuda_formulations: tuple = ("dims", "cdist", "eq8")  # numeric.autograd.FORMULATIONS timed on the GPU
     cuda_hvp_methods: tuple = ("double_backward", "func")  # numeric.autograd.second_order.METHODS timed on the GPU
+    truth_widths: tuple = ((8, 8, 4), (32, 32, 10), (64, 64, 10))  # check-grad's sizes (issue 25)
+    truth_dim: int = 2
+    truth_batch: int = 3
     dim: int = 3
     repeats: int = 7
     rss: bool = True  # subprocess peak-RSS measurements (seconds each: a fresh interpreter)
@@ -46,9 +49,10 @@ QUICK = BenchConfig(
     scaling_batch=8,
     cuda_widths=(64, 64, 64, 64),
     cuda_batch=16,
+    truth_widths=((4, 4, 2), (8, 8, 4)),
     repeats=1,
     rss=False,
     quick=True,
 )
 
-SECTIONS = ("symbolic", "gradient", "hvp", "penalty", "scaling", "cuda", "suite")
+SECTIONS = ("symbolic", "gradient", "hvp", "penalty", "truth", "scaling", "cuda", "suite")

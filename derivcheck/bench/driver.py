@@ -17,6 +17,7 @@ from derivcheck.bench.penalty import bench_penalty
 from derivcheck.bench.scaling import bench_scaling
 from derivcheck.bench.suite import bench_suite
 from derivcheck.bench.symbolic import bench_symbolic
+from derivcheck.bench.truth import bench_truth
 from derivcheck.provenance import atomic_write_json, provenance
 from derive import SpecError
 
@@ -71,6 +72,7 @@ def run(
         "gradient": lambda: bench_gradient(cfg, log, seed),
         "hvp": lambda: bench_hvp(cfg, log, seed),
         "penalty": lambda: bench_penalty(cfg, log, seed),
+        "truth": lambda: bench_truth(cfg, log, seed),
         "scaling": lambda: bench_scaling(cfg, log, None if outp is None else outp.with_name("scaling.png"), seed),
         "cuda": lambda: bench_cuda(cfg, log, device == "cuda", seed),
         "suite": lambda: bench_suite(cfg, log),
