@@ -29,6 +29,9 @@ def truth_of(case: Case) -> dict[str, Any]:
 
     g = symbolic.gradients(case.net, case.params, case.X, case.Y, dps=50)
     out = {"loss": g.loss, "dW": g.dW, "dX": g.dX}
+    # per example: row b = d(loss of example b)/dx_b, the loss of a batch of one (derivcheck.checkgrad.userfn)
+    obj, K = case.net.objective, case.net.widths[-1]
+    out["dX_per_example"] = np.asarray(g.dX, dtype=np.float64) * (obj.divisor(case.batch, K) / obj.divisor(1, K))
     if g.dZ is not None:
         out["dZ"] = g.dZ
     if g.db is not None:
@@ -36,6 +39,9 @@ def truth_of(case: Case) -> dict[str, Any]:
     if g.dtheta is not None:  # free amplitudes
         out["dtheta"] = g.dtheta
     return out
+
+
+_AS = {"dX_per_example": "dX"}  # derived quantities: judged and named as the quantity they derive from
 
 
 def layout_ok(u, t) -> bool:
@@ -65,14 +71,15 @@ def _layout(q: str, u: list, t: list, tol: float) -> Finding:
 def compare(got: dict, truth: dict, dtype=np.float64) -> list[Finding]:
     """The failed findings of every returned quantity against the truth: numeric.compare.check_close
     with the rounding-noise floor of the problem's scale (verify's check_gradients, on fn's dict)."""
-    tols = {q: tolerance(dtype, q) for q in got}  # an unknown quantity or dtype: the reader's SpecError, first
-    S = problem_scale(truth)
+    # an unknown quantity or dtype: the reader's SpecError, first; dX_per_example is judged as dX is
+    tols = {q: tolerance(dtype, _AS.get(q, q)) for q in got}
+    S = problem_scale({q: v for q, v in truth.items() if q not in _AS})  # the problem's scale, as verify's
     out = []
     for q, u in got.items():
         if not layout_ok(u, truth[q]):
             out.append(_layout(q, u, truth[q], tols[q]))
             continue
-        f = check_close(q, ENGINE, u, truth[q], dtype, scale=S)
+        f = check_close(q, ENGINE, u, truth[q], dtype, tols[q], entries_as=_AS.get(q), scale=S)
         if not f.ok:
             out.append(f)
     return out

@@ -20,7 +20,7 @@ import numpy as np
 
 from derivcheck.checkgrad.compare import close, flat, layout_ok
 from derivcheck.checkgrad.diagnose_family import amplitude_mistake, penalty_mistake
-from numeric.compare import Finding, rel_error, tolerance
+from numeric.compare import Finding, rel_error
 from numeric.draws import Case
 from numeric.variants import eq8_terms, pre_activation
 
@@ -206,7 +206,7 @@ def diagnose(case: Case, got: dict, truth: dict, mismatches: list[Finding], dtyp
     variants["every"] = set(got) - {"loss"} <= off
     by_text: dict[str, list[str]] = {}
     for m in mismatches:
-        dtol = max(1e-6, 10 * tolerance(dtype, m.quantity))
+        dtol = max(1e-6, 10 * m.tol)  # the finding's own tolerance (dX_per_example: dX's)
         text = _one(case, m.quantity, got[m.quantity], truth[m.quantity], dtol, variants)
         if text is not None:
             by_text.setdefault(text, []).append(m.quantity)

@@ -6,8 +6,11 @@ Calling convention (keep it; other checks call it): spatial nets ``fn(Z, X, Y)``
 N_l x D arrays (layers 1..L), X B x N_1, Y B x N_L, plus ``b=`` (length-N_l arrays, layers 2..L) when the
 net has biases, and ``theta=`` (N_l x N_(l-1) arrays, layers 2..L) when it has free amplitudes; MLPs
 ``fn(W, X, Y, b=...)`` with W a list of N_l x N_(l-1) arrays. fn returns a list (dZ per layer; dW per
-layer for an MLP) or a dict with any of loss, dZ, dW, dtheta, db, dX (with penalties, loss is the
-objective J and dZ, dW, dtheta its derivatives: MATH.md "The wider model family"). With ``torch=True``
+layer for an MLP) or a dict with any of loss, dZ, dW, dtheta, db, dX, dX_per_example (with penalties,
+loss is the objective J and dZ, dW, dtheta its derivatives: MATH.md "The wider model family").
+dX_per_example (B x N_1) is the per-example input gradient, row b = d(loss of example b)/dx_b, where the
+loss of example b is the net's loss on a batch of that one example (row_b / divisor(1, K)): dX times
+divisor(B, K) / divisor(1, K), i.e. B x dX under the mean and batch reductions, dX under sum. With ``torch=True``
 the arrays are torch float tensors and tensors may be returned.
 
 Bad input (a bad path, an import error, fn raising, wrong shapes) is a one-line `derive.SpecError`.
@@ -28,7 +31,7 @@ from numeric.draws import Case
 
 __all__ = ["call", "expected_shapes"]
 
-QUANTITY_ORDER = ("loss", "dZ", "dW", "dtheta", "db", "dX")
+QUANTITY_ORDER = ("loss", "dZ", "dW", "dtheta", "db", "dX", "dX_per_example")
 _SHAPE_TEXT = {"dZ": "N_l x D", "dW": "N_l x N_(l-1)", "dtheta": "N_l x N_(l-1)", "db": "N_l"}
 
 
@@ -36,6 +39,7 @@ def expected_shapes(case: Case) -> dict[str, Any]:
     """The shape of every quantity fn may return for this case (lists: one shape per layer)."""
     net, N, B = case.net, case.net.widths, case.batch
     out: dict[str, Any] = {"loss": (), "dW": [(N[l + 1], N[l]) for l in range(net.L - 1)], "dX": (B, N[0])}
+    out["dX_per_example"] = (B, N[0])
     if net.spatial:
         out["dZ"] = [(n, net.dim) for n in N]
     if net.bias:
@@ -69,10 +73,10 @@ def _read(value: Any, q: str, shapes: Any) -> Any:
         if a.size != 1:
             raise SpecError(f"fn returned a loss of shape {a.shape}", "return the loss as a scalar")
         return float(a.reshape(()))
-    if q == "dX":
-        a = _numpy(value, "dX")
+    if q in ("dX", "dX_per_example"):
+        a = _numpy(value, q)
         if a.shape != shapes:
-            raise SpecError(f"fn returned dX of shape {a.shape}, expected {shapes} (B x N_1)", "return dL/dX, one row per example")
+            raise SpecError(f"fn returned {q} of shape {a.shape}, expected {shapes} (B x N_1)", f"return {q}, one row per example")
         return a
     if not isinstance(value, (list, tuple)):
         raise SpecError(f"fn returned {type(value).__name__} for {q}", f"return {q} as a list with one array per layer")

@@ -97,3 +97,21 @@ def test_the_flags_state_the_conventions(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main([*base, "--loss-reduction", "batch", "--relu-grad-at-zero", "1"]) == 0
     assert "agrees" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("reduction, outputs", [("mean", 1), ("batch", 0), ("sum", 0)])
+def test_per_example_input_gradients_are_judged_as_dX_per_example(reduction, outputs):
+    """dX_per_example: row b = d(loss of example b)/dx_b, the loss of a batch of that one example. The
+    textbook code's dX is that of 1/B sum_b C_b: per example it is B times it (batch and sum reduce one
+    example alike), and 1/K of that under "mean" (divided by B K)."""
+
+    def fn(W, X, Y, b=None, factor=1.0):
+        B, K = X.shape[0], Y.shape[1]
+        return {"dX_per_example": textbook(W, X, Y, b=b)["dX"] * B / K**outputs * factor}
+
+    net = _net("quadratic", loss_reduction=reduction)
+    result = derivcheck.check_grad(fn, net, cases=CASES)
+    assert result, result.report()
+    wrong = derivcheck.check_grad(lambda W, X, Y, b=None: fn(W, X, Y, b=b, factor=1.5), net, cases=CASES)
+    assert not wrong and "dX_per_example of example" in wrong.report()
+    assert "dX_per_example: off by a constant factor 1.5000" in wrong.diagnosis
