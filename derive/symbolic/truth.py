@@ -133,6 +133,7 @@ def _arb_gradients(net, B, cp, vals, dps, extra) -> dict:
             extra.update(arb=balls, dps=d)
             with mpmath.workdps(d + 10):
                 return {k: _map_fields(to_mpf, v) for k, v in balls.items()}
+    assert worst is not None  # the loop returns once every ball is decided
     raise Undecided(worst[0], d, worst[1], worst[2])
 
 

@@ -88,3 +88,26 @@ def test_abs_w_penalty_at_w_zero_takes_the_subgradient_zero():
     theta[0][1, 2] = 0.0  # |w| at w = 0 exactly: d|w|/dw = sign(0) = 0
     params = dataclasses.replace(case.params, theta=theta)
     _assert_agree("bimt theta = 0", spec, params, case.X, case.Y)
+
+
+def test_a_ball_too_wide_at_the_first_digits_is_recomputed_at_more():
+    # at 20 digits every radius is ~1e-20 of its value, above 1e-30: the program runs again at 40
+    case = matrix_cases(0, quick=True)[2]
+    got = sym.gradients(case.net, case.params, case.X, case.Y, backend="arb", dps=20)
+    ref = sym.gradients(case.net, case.params, case.X, case.Y)
+    assert got.extra["dps"] == 40
+    for a, b in zip(got.dZ, ref.dZ):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_primitive_arb_cannot_print_falls_back_to_mpmath(monkeypatch):
+    import derive.lambdify as lam
+
+    monkeypatch.setattr(lam, "_ARB_FUNCTIONS", lam._ARB_FUNCTIONS - {"tan"})
+    net = Net((2, 2, 1), dim=2, kernel="exp(-r**2)*(2 + tan(r/7))", hidden="tanh", output="identity", loss="mse", bias=False)
+    case = draw_case(net, np.random.default_rng(11))
+    got = sym.gradients(net, case.params, case.X, case.Y, backend="arb")
+    ref = sym.gradients(net, case.params, case.X, case.Y)
+    assert got.extra["backend"] == "mpmath" and "tan" in got.extra["arb_fallback"] and "arb" not in got.extra
+    for a, b in zip(got.dZ, ref.dZ):
+        np.testing.assert_array_equal(a, b)
