@@ -2,8 +2,11 @@
 here, and every piece of generated code is compiled here.
 
 The backends are rows of one table, `BACKENDS`, as in SymPy's own `MODULES`: ``"numpy"``,
-``"numexpr"`` (one multithreaded pass per expression, float64 arrays), ``"torch"`` and ``"mpmath"``
-(50-digit ground truth). A row says which namespaces the generated code runs in (SymPy picks its
+``"numexpr"`` (one multithreaded pass per expression, float64 arrays), ``"torch"``, ``"mpmath"``
+(50-digit ground truth) and ``"arb"`` (Arb balls from python-flint: the ground truth with rigorous
+radii, derive.symbolic.balls; its own printer, `_ArbPrinter`, where conditions on a ball are
+decided, refuted or undecided and an undecided Piecewise is the union of its branches).
+A row says which namespaces the generated code runs in (SymPy picks its
 printer from them; numexpr's source comes from SymPy's `NumExprPrinter`), how constants are rewritten
 before printing (the library cannot take them exactly), and, for the rows that run the exact
 programs of derive.symbolic (numpy and mpmath), how an exact coefficient is written into and valued

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["lambdify_program", "TARGETS"]
 
-TARGETS = PROGRAM_BACKENDS  # ("numpy", "mpmath")
+TARGETS = PROGRAM_BACKENDS  # ("numpy", "mpmath", "arb")
 _CHUNK = 3000  # lines per generated function: CPython's compiler is superlinear in function length
 
 
