@@ -98,11 +98,11 @@ def run(args) -> int:
         raise SpecError(f"seed {args.seed} is negative", "use a seed >= 0")
     from derivcheck.guard import check_verify  # counts, sizes and time budget, before any case is drawn
 
+    if user is not None:  # memory first: of the two budgets it names the size that does not fit
+        check_net_memory(user.net, user.data.batch)  # refused in one line before any case is drawn
     check_verify(user.net.widths if user else None, user.data.batch if user else 3, args.cases, 0 if user else drawn)
     if user is not None:
         from derivcheck.verify.usernet import net_cases
-
-        check_net_memory(user.net, user.data.batch)  # refused in one line before any case is drawn
 
         if args.quick or args.drawn is not None:
             raise SpecError(
