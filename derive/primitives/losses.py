@@ -103,7 +103,8 @@ def loss(spec: str, reduction: str | None = None) -> Loss:
     """Build a loss from ``"mse"``, ``"huber(delta=0.5)"``, ``"softmax_ce"`` ...; `reduction` ("mean",
     "batch", "sum"; module docstring) replaces the loss's own reduction, None keeps it."""
     if reduction is not None:
-        return replace(loss(spec), reduction=REDUCTIONS[check_reduction(reduction)])
+        check_reduction(reduction)
+        return replace(loss(spec), reduction=REDUCTIONS[reduction])
     name, given = parse_spec(spec, LOSSES)
     reduction, builder, defaults = LOSSES[name]
     values = spec_values(name, spec, defaults, given)
