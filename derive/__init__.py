@@ -6,10 +6,10 @@ The names below load on first use (PEP 562): ``from derive import SpecError`` co
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from derive.errors import SpecError, VerificationError
+from derive.lazy import lazy_names
 
 if TYPE_CHECKING:
     from derive.compiled import Compiled, compile_net
@@ -56,12 +56,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"derive.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'derive' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

@@ -12,8 +12,9 @@ Modules: `registry` (Check, Audit, the registry), `facts` (what checks share), `
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from derive.lazy import lazy_names
 
 if TYPE_CHECKING:
     from derivcheck.audit.args import add_arguments
@@ -62,9 +63,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)

@@ -15,8 +15,9 @@ Exit codes: 0 agrees, 1 a counterexample, 2 bad input (bad path, import error, f
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from derive.lazy import lazy_names
 
 if TYPE_CHECKING:
     from .args import add_arguments
@@ -29,9 +30,4 @@ __all__ = ["check_grad", "CheckResult", "add_arguments", "run", "parse_family"]
 _LAZY = {"add_arguments": "args", "check_grad": "cli", "parse_family": "cli", "run": "cli", "CheckResult": "result"}
 
 
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from derive.lazy import lazy_names
 
 if TYPE_CHECKING:
     from .args import add_arguments
@@ -16,9 +17,4 @@ __all__ = ["derivation_report", "verification_report", "add_arguments", "run"]
 _LAZY = {"add_arguments": "args", "run": "cli", "verification_report": "cli", "derivation_report": "derivation"}
 
 
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)
