@@ -75,10 +75,7 @@ def layout_figure(task: Task, views: list[tuple[str, Params]], path: Path) -> Pa
         W = forward(net, params, task.X[:1], task.Y[:1]).W
         wmax = max(float(np.max(w)) for w in W[1:])
         for l in range(1, net.L):
-            segs = [(Zp[l][i], Zp[l - 1][j]) for i in range(Z[l].shape[0]) for j in range(Z[l - 1].shape[0])]
-            alpha = (W[l] / wmax).reshape(-1) if wmax > 0 else np.zeros(len(segs))
-            colors = np.zeros((len(segs), 4))
-            colors[:, 3] = 0.05 + 0.75 * np.clip(alpha, 0, 1)
+            segs, colors = _edges(Zp, W, wmax, l)
             ax.add_collection3d(Line3DCollection(segs, colors=colors, linewidths=0.8))
         for l, z in enumerate(Zp):
             ax.scatter(
@@ -100,6 +97,16 @@ def layout_figure(task: Task, views: list[tuple[str, Params]], path: Path) -> Pa
     return out
 
 
+def _edges(Z: list[np.ndarray], W: list[np.ndarray], wmax: float, l: int) -> tuple[list, np.ndarray]:
+    """The edges of layer l + 1 (0-based l) as segments z^l_i - z^(l-1)_j, black with an opacity that grows
+    with the weight W_ij / max W (both layout figures, 2-D and 3-D)."""
+    segs = [(Z[l][i], Z[l - 1][j]) for i in range(Z[l].shape[0]) for j in range(Z[l - 1].shape[0])]
+    alpha = (W[l] / wmax).reshape(-1) if wmax > 0 else np.zeros(len(segs))
+    colors = np.zeros((len(segs), 4))
+    colors[:, 3] = 0.05 + 0.75 * np.clip(alpha, 0, 1)
+    return segs, colors
+
+
 def _layout_2d(fig, task: Task, views: list[tuple[str, Params]], path: Path) -> Path:
     """`layout_figure` for D = 2: plain axes with equal scales."""
     import matplotlib.pyplot as plt
@@ -115,10 +122,7 @@ def _layout_2d(fig, task: Task, views: list[tuple[str, Params]], path: Path) -> 
         W = forward(net, params, task.X[:1], task.Y[:1]).W
         wmax = max(float(np.max(w)) for w in W[1:])
         for l in range(1, net.L):
-            segs = [(Z[l][i], Z[l - 1][j]) for i in range(Z[l].shape[0]) for j in range(Z[l - 1].shape[0])]
-            alpha = (W[l] / wmax).reshape(-1) if wmax > 0 else np.zeros(len(segs))
-            colors = np.zeros((len(segs), 4))
-            colors[:, 3] = 0.05 + 0.75 * np.clip(alpha, 0, 1)
+            segs, colors = _edges(Z, W, wmax, l)
             ax.add_collection(LineCollection(segs, colors=colors, linewidths=0.8))
         for l, z in enumerate(Z):
             ax.scatter(z[:, 0], z[:, 1], color=cmap(l / max(net.L - 1, 1)), s=28, zorder=3, label=f"layer {l + 1}")
