@@ -63,3 +63,18 @@ def all_grads(g):
         if q is not None:
             parts += [np.asarray(a, dtype=np.float64).reshape(-1) for a in q]
     return np.concatenate(parts)
+
+
+#: The start of a user's gradient module for check-grad tests: the example's correct gradient as `_dz(Z, X, Y)`
+#: (dZ per layer, float arrays) and the modules a hostile `grad` may use; a test appends its own `grad`.
+USER_PRELUDE = f"""
+import importlib.util, os, signal, sys, threading, time
+import numpy as np
+_spec = importlib.util.spec_from_file_location("_mine", {str(REPO / "examples" / "my_grad.py")!r})
+_g = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_g)
+
+def _dz(Z, X, Y):
+    out = _g.grad(Z, X, Y)
+    return [np.array(a, dtype=float) for a in (out["dZ"] if isinstance(out, dict) else out)]
+"""

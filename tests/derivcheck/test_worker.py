@@ -9,21 +9,11 @@ import pytest
 
 from derivcheck import cli
 from derivcheck.worker import decode, encode
-from tests.helpers import REPO
+from tests.helpers import REPO, USER_PRELUDE
 
 NET = str(REPO / "examples" / "my_net.toml")
 
-GOOD = f"""
-import importlib.util, os, signal, sys, threading, time
-import numpy as np
-_spec = importlib.util.spec_from_file_location("_mine", {str(REPO / "examples" / "my_grad.py")!r})
-_g = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_g)
-
-def _dz(Z, X, Y):
-    out = _g.grad(Z, X, Y)
-    return [np.array(a, dtype=float) for a in (out["dZ"] if isinstance(out, dict) else out)]
-"""
+GOOD = USER_PRELUDE
 
 CASES = {
     "os_exit": ("os._exit(0)", "fn ended its process (exit status 0)"),

@@ -5,21 +5,11 @@ gradients were cast to real and passed). A NaN is an answer, and a wrong one: ju
 import pytest
 
 from derivcheck import cli
-from tests.helpers import REPO
+from tests.helpers import REPO, USER_PRELUDE
 
 NET = str(REPO / "examples" / "my_net.toml")
 
-GOOD = f"""
-import importlib.util
-import numpy as np
-_spec = importlib.util.spec_from_file_location("_mine", {str(REPO / "examples" / "my_grad.py")!r})
-_g = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_g)
-
-def _dz(Z, X, Y):
-    out = _g.grad(Z, X, Y)
-    return [np.array(a, dtype=float) for a in (out["dZ"] if isinstance(out, dict) else out)]
-"""
+GOOD = USER_PRELUDE
 
 BODIES = {
     "exit_at_import": ("import sys\nsys.exit(0)\ndef grad(Z, X, Y):\n    return Z\n", "called sys.exit(0)"),
