@@ -33,9 +33,14 @@ def print_table(docs: list[DocumentResult], file=None) -> None:
                 if r.counterexample:
                     ce = r.counterexample
                     line += f"; smallest case {ce['net']}: {ce['message']}; reproduce: {r.command}"
-                console.print(line, highlight=False, markup=False)
             elif r.finding:  # a false worked number: its finding (entry, both values, error, tolerance, command)
-                console.print(f"  {r.id}: {r.finding}", highlight=False, markup=False)
+                line = f"  {r.id}: {r.finding}"
+            else:
+                continue
+            text, sep, command = line.partition("; reproduce: ")
+            console.print(text, highlight=False, markup=False)
+            if sep:  # never folded: a long path (an installed catalog) broken across lines would not run as printed
+                console.print(f"    reproduce: {command}", highlight=False, markup=False, soft_wrap=True)
     n = sum(len(d.results) for d in docs)
     bad = sum(len(d.failed) for d in docs)
     console.print(f"{n} claims, {bad} false, {sum(r.verdict == ROUNDING for d in docs for r in d.results)} hold only to rounding")

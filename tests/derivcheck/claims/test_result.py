@@ -18,10 +18,19 @@ def test_display_path_is_relative_below_the_current_folder_else_absolute(tmp_pat
 
 
 def test_printed_reproduce_command_runs_as_printed_elsewhere(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    assert cli.main(["claims", str(CATALOG), "--only", "000/eq4", "--seed", "0"]) == 1  # a false claim
-    out = " ".join(capsys.readouterr().out.split())  # undo the table's folding
-    command = out.split("reproduce: ", 1)[1].split(" --seed 0")[0] + " --seed 0"
-    argv = shlex.split(command)
-    assert argv[:2] == ["derivcheck", "claims"] and argv[2] == str(CATALOG.resolve())
+    """Also where the path is longer than the terminal (an installed catalog): the command is one line."""
+    import shutil
+
+    deep = tmp_path / ("site-packages-" + "x" * 60) / "derivcheck" / "catalog"
+    deep.mkdir(parents=True)
+    shutil.copy(CATALOG, deep / CATALOG.name)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["claims", str(deep / CATALOG.name), "--only", "000/eq4", "--seed", "0"]) == 1  # a false claim
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "reproduce: derivcheck claims" in ln]
+    assert lines, "no reproduce line"
+    argv = shlex.split(lines[0].split("reproduce: ", 1)[1])
+    assert argv[:2] == ["derivcheck", "claims"] and argv[2] == str((deep / CATALOG.name).resolve()) and len(argv[2]) > 80
     assert cli.main(argv[1:]) == 1  # the same verdict, not "cannot read" (exit 2)
