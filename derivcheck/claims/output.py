@@ -39,11 +39,24 @@ def print_table(docs: list[DocumentResult], file=None) -> None:
                 continue
             text, sep, command = line.partition("; reproduce: ")
             console.print(text, highlight=False, markup=False)
-            if sep:  # never folded: a long path (an installed catalog) broken across lines would not run as printed
-                console.print(f"    reproduce: {command}", highlight=False, markup=False, soft_wrap=True)
+            if sep:  # folded only between words, with shell continuations: it pastes and runs as printed
+                console.print(_shell_lines(f"reproduce: {command}", console.width), highlight=False, markup=False, soft_wrap=True)
     n = sum(len(d.results) for d in docs)
     bad = sum(len(d.failed) for d in docs)
     console.print(f"{n} claims, {bad} false, {sum(r.verdict == ROUNDING for d in docs for r in d.results)} hold only to rounding")
+
+
+def _shell_lines(text: str, width: int, indent: str = "    ") -> str:
+    """`text` folded between words to `width` columns, each broken line ending in " \\" (a shell line
+    continuation); a word longer than the width (an installed catalog's path) stands whole on its line."""
+    lines, line = [], indent
+    for word in text.split(" "):
+        if line.strip() and len(line) + 1 + len(word) + 2 > width:
+            lines.append(line + " \\")
+            line = indent + "  " + word
+        else:
+            line = f"{line} {word}" if line.strip() else line + word
+    return "\n".join([*lines, line])
 
 
 # ---------------------------------------------------------------------------------------------- errata
