@@ -2,6 +2,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HYPOTHESIS_PROFILE ?= ci
+# the torch version the suite runs on, read from pyproject.toml ([tool.derivcheck] torch): one pin, within
+# the range of the package's dependencies (tests/test_pins.py)
+TORCH := $(shell sed -n 's/^torch *= *"\([^"]*\)".*/\1/p' pyproject.toml)
 
 .PHONY: setup tex test verify reports errata bench lint clean gpu-check
 
@@ -10,7 +13,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q "torch==$(TORCH)"
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
