@@ -17,7 +17,7 @@ from derive.errors import SpecError
 from derive.primitives import Activation, Kernel, Loss, R, activation, kernel, loss
 from derive.primitives.activations import check_grad_at_zero
 from derive.primitives.losses import check_reduction
-from derive.primitives.penalty import Penalty, penalty
+from derive.primitives.penalty import RW, Penalty, penalty
 
 __all__ = ["Net", "MLP", "Params", "Gradients"]
 
@@ -79,11 +79,7 @@ class Net:
         _check_conventions(self)
         if self.amplitudes not in ("none", "free"):
             raise SpecError(f"amplitudes {self.amplitudes!r} is unknown", 'use amplitudes = "none" or "free"')
-        pens = self.penalties
-        pens = (pens,) if isinstance(pens, (str, Penalty, Mapping)) else tuple(pens)
-        object.__setattr__(self, "penalties", tuple(penalty(p) for p in pens))
-        for p in self.penalties:
-            p.covers(len(self.widths))
+        _check_penalties(self)
         if isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim < 1:
             raise SpecError(f"dimension D is {self.dim!r}; it must be an integer >= 1", "use dim=1, 2 or 3")
         kp = self.kernel_params.items() if isinstance(self.kernel_params, Mapping) else self.kernel_params
@@ -103,7 +99,7 @@ class Net:
 
     def layer_penalties(self, layer: int) -> list[tuple[Penalty, float]]:
         """(penalty, c) for the terms covering `layer` (2..L); c = scale, or scale / edges for a mean."""
-        return [(p, p.coef(self.widths)) for p in self.penalties if layer in p.covers(self.L)]
+        return _layer_penalties(self, layer)
 
     @property
     def L(self) -> int:
@@ -149,6 +145,10 @@ class MLP:
         loss: as for `Net`.
         bias: whether layers carry biases.
         loss_reduction, relu_grad_at_zero: as for `Net`.
+        penalties: penalty terms on the weights W directly (weight decay ``"w**2"``, L1 ``"abs(w)"``):
+            J = L + sum_t scale_t reduce_t rho_t(w), so dJ/dW_l = dL/dW_l + c_t rho_t'(W_l) on the layers
+            the term covers (c_t = scale_t, or scale_t / its edge count for a mean). rho is a formula in
+            w alone: an MLP has no coordinates, so a rho naming r is a `SpecError`.
     """
 
     widths: tuple[int, ...]
@@ -157,11 +157,19 @@ class MLP:
     bias: bool = True
     loss_reduction: str | None = None
     relu_grad_at_zero: float | None = None
+    penalties: tuple[Penalty, ...] = ()
     spatial: Literal[False] = field(default=False, init=False)
 
     def __post_init__(self):
         object.__setattr__(self, "widths", _check_widths(self.widths))
         _check_conventions(self)
+        _check_penalties(self)
+        for p in self.penalties:
+            if RW in p.expr.free_symbols:
+                raise SpecError(
+                    f'penalty {p.rho!r} uses the distance r, and an MLP (kind = "mlp") has no coordinates',
+                    'write rho in w alone (weight decay "w**2", L1 "abs(w)"), or use kind = "spatial" for penalties on distances',
+                )
         acts = self.activations
         acts = (acts,) * (len(self.widths) - 1) if isinstance(acts, str) else tuple(acts)
         if len(acts) != len(self.widths) - 1:
@@ -178,6 +186,10 @@ class MLP:
     def f(self, layer: int) -> Activation:
         return activation(self.activations[layer - 2], self.relu_grad_at_zero)
 
+    def layer_penalties(self, layer: int) -> list[tuple[Penalty, float]]:
+        """(penalty, c) for the terms covering `layer` (2..L), as `Net.layer_penalties`."""
+        return _layer_penalties(self, layer)
+
     @property
     def objective(self) -> Loss:
         return loss(self.loss, self.loss_reduction)
@@ -185,6 +197,7 @@ class MLP:
     def describe(self) -> str:
         return (
             f"MLP(widths={self.widths}, activations={self.activations}, loss={self.loss}, bias={self.bias}"
+            + "".join(f", penalty={p.describe()}" for p in self.penalties)
             + _describe_conventions(self)
             + ")"
         )
@@ -193,6 +206,20 @@ class MLP:
 def _check_conventions(net: Net | MLP) -> None:
     check_reduction(net.loss_reduction)
     object.__setattr__(net, "relu_grad_at_zero", check_grad_at_zero(net.relu_grad_at_zero))
+
+
+def _check_penalties(net: Net | MLP) -> None:
+    """Normalise `penalties` (a Penalty, table or formula text, or a sequence of them) to Penalty terms
+    whose layers lie in 2..L."""
+    given: Any = net.penalties  # as passed: one term, or a sequence of them
+    pens = (given,) if isinstance(given, (str, Penalty, Mapping)) else tuple(given)
+    object.__setattr__(net, "penalties", tuple(penalty(p) for p in pens))
+    for p in net.penalties:
+        p.covers(len(net.widths))
+
+
+def _layer_penalties(net: Net | MLP, layer: int) -> list[tuple[Penalty, float]]:
+    return [(p, p.coef(net.widths)) for p in net.penalties if layer in p.covers(net.L)]
 
 
 def _describe_conventions(net: Net | MLP) -> str:

@@ -240,7 +240,7 @@ def drop_layer(case: Case, layer: int) -> Case | None:
     net = case.net
     if not 0 < layer < net.L - 1:
         return None
-    if net.spatial and any(p.layers is not None for p in net.penalties):
+    if any(p.layers is not None for p in net.penalties):
         return None  # a penalty on listed layers names them by number: dropping one changes its meaning
     widths = tuple(n for i, n in enumerate(net.widths) if i != layer)
     new_net = (

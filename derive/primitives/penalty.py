@@ -8,7 +8,13 @@ covers, all its layers together). The objective is J = L + sum of the terms.
 Per edge the term contributes, with c = scale (sum) or scale / n_edges (mean):
     dJ/dw  += c rho_w(r, w)
     dJ/dr  += c rho_r(r, w)           (so G_l of eq. (8)'s efficient form gains c rho_r / r)
-|w| and |r| stay Abs: d|w|/dw = sign(w), 0 at w = 0 (the subgradient torch uses).
+|w| and |r| stay Abs: d|w|/dw = sign(w), 0 at w = 0 (the subgradient torch uses). This one rule holds in
+every engine and for both kinds of net: the exact program and the flat route (SymPy's sign(0) = 0, on
+mpmath and on Arb balls), the manual engines (np.sign) and torch (abs' backward is sgn, 0 at 0). So an L1
+term c |w| adds 0, not +-c, to dJ/dw at a weight exactly 0, and |w|'' = 0 (DiracDelta dropped).
+
+An MLP (derive.net.MLP, kind = "mlp") takes penalties on its weights directly: rho is a formula in w alone
+(weight decay "w**2", L1 "abs(w)"), dJ/dW = dL/dW + c rho_w(W); a rho naming r is refused there.
 
 Coincident nodes (r = 0): dJ/dz exists there iff rho_r(r, w) -> 0 as r -> 0 for every w
 (`Penalty.gradient_at_0`, decided once); engines then use lim rho_r / r (`phi0`, a function of w).

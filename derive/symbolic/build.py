@@ -10,7 +10,13 @@ from derive import layout
 from derive.errors import SpecError
 from derive.net import MLP, Net
 from derive.symbolic.program import Program
-from derive.symbolic.templates import activation_template, kernel_templates, loss_template, penalty_template
+from derive.symbolic.templates import (
+    activation_template,
+    kernel_templates,
+    loss_template,
+    penalty_template,
+    weight_penalty_template,
+)
 
 __all__ = ["Built", "build_program"]
 
@@ -58,7 +64,8 @@ def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Bui
     """The forward pass of `net` on a batch of `batch` rows as a `Program`, and its reverse sweep.
 
     Forward (MATH.md): r2_ij = sum_d (z_id - z_jd)^2, W_ij = G0(r2_ij), h_l = a_(l-1) W_l^T + b_l,
-    a_l = f_l(h_l), L = sum_b row(a_L[b], y[b]) / divisor(B, K).
+    a_l = f_l(h_l), L = sum_b row(a_L[b], y[b]) / divisor(B, K); penalties add c rho(r_ij, W_ij) per
+    covered edge (an MLP's: c rho(W_ij) on its weight leaves), J = L + their sum.
     """
     if backend not in ("sympy", "symengine"):
         raise SpecError(f"unknown symbolic backend {backend!r}", "use backend='sympy' or 'symengine'")
@@ -106,6 +113,11 @@ def build_program(net: Net | MLP, batch: int = 1, backend: str = "sympy") -> Bui
                 Wl.append(row)
         else:
             Wl = params[l - 1]
+            for t, (pen, _) in enumerate(net.layer_penalties(l + 1)):  # rho(w) on the weight leaves
+                T = weight_penalty_template(pen, backend)
+                for i in range(N[l]):
+                    for j in range(N[l - 1]):
+                        pen_nodes.append((pen.coef_exact(net.widths), p.tmpl(T, (Wl[i][j],), f"rho{t}[{l + 1}]({i},{j})")))
         f = activation_template(
             net.hidden if (net.spatial and l < L - 1) else (net.output if net.spatial else net.activations[l - 1]),
             backend,

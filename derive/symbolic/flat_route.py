@@ -63,15 +63,16 @@ def flat_loss(net: Net | MLP, batch: int = 1) -> FlatLoss:
             thetas = [sp.Matrix(N[l + 1], N[l], lambda i, j: sym(f"t{l + 2}_{i}_{j}")) for l in range(L - 1)]
             W = [T.multiply_elementwise(Wl) for T, Wl in zip(thetas, W)]
             params = params + thetas
-        from derive.primitives.penalty import RW, WW
-
-        for l in range(2, L + 1):
-            for p, _ in net.layer_penalties(l):
-                edges = [p.expr.xreplace({RW: r, WW: w}) for r, w in zip(dist[l - 2], W[l - 2])]
-                penalty += sp.Rational(p.coef_exact(N)) * sp.Add(*edges)
     else:
         params = [sp.Matrix(N[l + 1], N[l], lambda i, j: sym(f"w{l + 2}_{i}_{j}")) for l in range(L - 1)]
         W = params
+    from derive.primitives.penalty import RW, WW
+
+    for l in range(2, L + 1):  # an MLP's rho is in w alone (derive.net.MLP): no distances
+        for p, _ in net.layer_penalties(l):
+            rs = dist[l - 2] if net.spatial else [sp.S.Zero] * len(W[l - 2])
+            edges = [p.expr.xreplace({RW: r, WW: w}) for r, w in zip(rs, W[l - 2])]
+            penalty += sp.Rational(p.coef_exact(N)) * sp.Add(*edges)
     biases = [sp.Matrix(1, N[l + 1], lambda _, i: sym(f"b{l + 2}_{i}")) for l in range(L - 1)] if net.bias else []
     x = sp.Matrix(B, N[0], lambda b, j: sym(f"x{b}_{j}"))
     y = sp.Matrix(B, N[-1], lambda b, k: sym(f"y{b}_{k}"))

@@ -22,7 +22,7 @@ from derive.net import Net
 from derive.primitives import R, X
 from derive.symbolic.template import Template
 
-__all__ = ["S", "kernel_templates", "penalty_template"]
+__all__ = ["S", "kernel_templates", "penalty_template", "weight_penalty_template"]
 
 S = sp.Symbol("s2", nonnegative=True)  # the squared distance r^2
 
@@ -152,6 +152,18 @@ def penalty_template(pen, backend: str = "sympy") -> Template:
     ps = make("P_s", d["phi"] / 2, None if at0["phi"] is None else at0["phi"] / 2, [pss, psw])
     pw = make("P_w", d["rho_w"], at0["rho_w"], [psw, pww])
     return make("P", d["rho"], at0["rho"], [ps, pw])
+
+
+@lru_cache(maxsize=64)
+def weight_penalty_template(pen, backend: str = "sympy") -> Template:
+    """P(w) = rho(w) of a penalty on an MLP's weights (rho in w alone: derive.net.MLP refuses r), with
+    its partials by plain differentiation: P_w = rho_w, P_ww = rho_ww. |w| differentiates to sign(w),
+    0 at w = 0 (the subgradient of derive.primitives.penalty's docstring, torch's)."""
+    from derive.primitives.penalty import WW
+
+    t = Template("P", [WW], pen.expr, backend=backend)
+    t.name = "P"
+    return t
 
 
 def kernel_coincidence_error(k, order: int, where: str = "two nodes of adjacent layers") -> SpecError:

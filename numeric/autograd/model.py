@@ -35,7 +35,16 @@ from derive.primitives.penalty import coincidence_error as penalty_coincidence
 from derive.primitives.penalty_code import callables as penalty_callables
 from numeric.validate import coincidence_error
 
-__all__ = ["device_for", "kernel_weights", "loss_fn", "penalty_value", "to_torch", "FORMULATIONS", "TORCH_DTYPES"]
+__all__ = [
+    "device_for",
+    "kernel_weights",
+    "loss_fn",
+    "penalty_value",
+    "weight_penalty_value",
+    "to_torch",
+    "FORMULATIONS",
+    "TORCH_DTYPES",
+]
 
 FORMULATIONS = ("dims", "pairwise", "cdist", "eq8")
 TORCH_DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
@@ -122,6 +131,20 @@ def penalty_value(net: Net, Zl: torch.Tensor, Zp: torch.Tensor, Wl: torch.Tensor
     return total
 
 
+def weight_penalty_value(net: MLP, Wl: torch.Tensor, layer: int):
+    """sum_t c_t sum_ij rho_t(W_ij) of an MLP's penalty terms covering `layer` (rho in w alone), or None.
+    torch's |w| has gradient sign(w), 0 at w = 0: the subgradient the exact engines use."""
+    terms = net.layer_penalties(layer)
+    if not terms:
+        return None
+    r = torch.zeros_like(Wl)  # a constant: rho does not depend on r (derive.net.MLP refuses it)
+    total = None
+    for p, coef in terms:
+        term = coef * penalty_callables(p, "torch")["rho"](r, Wl).sum()
+        total = term if total is None else total + term
+    return total
+
+
 def loss_fn(
     net: Net | MLP, Z=None, W=None, b=None, X=None, Y=None, formulation: str = "dims", trace: dict | None = None, theta=None
 ):
@@ -139,8 +162,8 @@ def loss_fn(
         Wl = kernel_weights(net, Z[l], Z[l - 1], l + 1, formulation) if net.spatial else W[l - 1]
         if net.spatial and theta is not None:
             Wl = theta[l - 1] * Wl
-        if net.spatial and net.penalties:
-            pv = penalty_value(net, Z[l], Z[l - 1], Wl, l + 1)
+        if net.penalties:
+            pv = penalty_value(net, Z[l], Z[l - 1], Wl, l + 1) if net.spatial else weight_penalty_value(net, Wl, l + 1)
             if pv is not None:
                 penalty = pv if penalty is None else penalty + pv
         weights.append(Wl)

@@ -15,7 +15,8 @@ arrangements that make the difference at N ~ 1000-2000:
 
 The wider model family (MATH.md): penalties on a theta = 1 net stay on the lean route, one exact r^2
 pass and fused passes per penalised layer (numeric/manual/penalty.py `lean_layer`); free amplitudes,
-penalties numexpr cannot express and float32 take the reference's careful route (`reference.py`).
+penalties numexpr cannot express and float32 take the reference's careful route (`reference.py`). An
+MLP's penalties (rho in w alone) add their value and c rho'(W) to dW in the backward pass.
 """
 
 from __future__ import annotations
@@ -221,6 +222,11 @@ def backward(net: Net | MLP, cache: Cache) -> Gradients:
                     pv, G = penalty.lean_layer(net, l + 1, cache.Z[l], cache.Z[l - 1], cache.W[l], dW[l - 1], k, cache.phiR[l])
                     value = value + pv
                 spare = _coordinate_gradient(c, cache, l, dW[l - 1], dZ, G)
+            elif net.penalties:  # an MLP's penalties on W (numeric/manual/penalty.py): dJ/dW = dL/dW + P_w
+                pv, Pw, _ = penalty.first_order(net, l + 1, None, cache.W[l])
+                value = value + pv
+                if Pw is not None:
+                    dW[l - 1] += Pw
     if cache.lean and dZ is not None and not all(np.all(np.isfinite(z)) for z in dZ):
         raise Singular  # phi was singular somewhere (g'(0) != 0 at coincident nodes, 0/0 forms)
     return Gradients(loss=float(value), dW=dW, dZ=dZ, db=db if net.bias else None, dX=dA, engine="manual", delta=deltas, dA=dAs)

@@ -14,17 +14,20 @@ and for the R-operator (`second_order`) the derivatives of P_w and P_phi along R
 
 Coincident nodes (r = 0): the limits in w that derive computed are used where the penalty has a
 gradient there (`Penalty.gradient_at_0`), else the penalty's one-line `SpecError`.
+
+An MLP (derive.net.MLP) has no distances: its rho is a function of w alone, R is None, P_phi is None
+and only value, P_w and P_ww exist (dJ/dW = dL/dW + P_w, R{P_w} = P_ww * R{W} with R{W} = V).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from derive import Net, SpecError
+from derive import MLP, Net, SpecError
 from derive.primitives.penalty import coincidence_error
 from derive.primitives.penalty_code import callables, fused_source
 
-__all__ = ["first_order", "second_order", "total", "fused_ok", "lean_layer"]
+__all__ = ["first_order", "second_order", "weight_curvature", "total", "fused_ok", "lean_layer"]
 
 
 def _where(layer: int, zero: np.ndarray) -> str:
@@ -32,11 +35,14 @@ def _where(layer: int, zero: np.ndarray) -> str:
     return f"node {int(i) + 1} of layer {layer} and node {int(j) + 1} of layer {layer - 1}"  # 1-based, as everywhere
 
 
-def first_order(net: Net, layer: int, R: np.ndarray, W: np.ndarray):
-    """(value, P_w, P_phi) of the terms covering `layer` (2..L), or (0.0, None, None) without any."""
+def first_order(net: Net | MLP, layer: int, R: np.ndarray | None, W: np.ndarray):
+    """(value, P_w, P_phi) of the terms covering `layer` (2..L), or (0.0, None, None) without any.
+    An MLP passes R = None (rho in w alone) and gets P_phi None."""
     terms = net.layer_penalties(layer)
     if not terms:
         return 0.0, None, None
+    if R is None:  # an MLP: rho(r, w) = rho(w), any r will do
+        return _weights_only(terms, W)
     zero = R == 0
     some = bool(zero.any())
     safe = np.where(zero, 1, R) if some else R
@@ -55,6 +61,31 @@ def first_order(net: Net, layer: int, R: np.ndarray, W: np.ndarray):
             Pw += c * rw
             Pphi += c * phi
     return value, Pw.astype(W.dtype, copy=False), Pphi.astype(W.dtype, copy=False)
+
+
+def _weights_only(terms, W: np.ndarray):
+    """(value, P_w, None) of an MLP's terms: sum_t c_t sum rho_t(W), sum_t c_t rho_t'(W)."""
+    ones = np.ones_like(W)
+    value, Pw = 0.0, np.zeros_like(W)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for p, c in terms:
+            f = callables(p, "numpy")
+            value += c * float(np.sum(f["rho"](ones, W)))
+            Pw += c * f["rho_w"](ones, W)
+    return value, Pw.astype(W.dtype, copy=False), None
+
+
+def weight_curvature(net: MLP, layer: int, W: np.ndarray) -> np.ndarray | None:
+    """P_ww = sum_t c_t rho_t''(W) of an MLP's terms covering `layer` (N_l x N_(l-1)), or None without
+    any: the penalties' share of H v is P_ww * V_l (|w|'' = 0, as derive's Penalty.d states)."""
+    terms = net.layer_penalties(layer)
+    if not terms:
+        return None
+    ones, Pww = np.ones_like(W), np.zeros_like(W)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for p, c in terms:
+            Pww += c * callables(p, "numpy")["rho_ww"](ones, W)
+    return Pww.astype(W.dtype, copy=False)
 
 
 def second_order(net: Net, layer: int, R: np.ndarray, W: np.ndarray):
@@ -86,9 +117,9 @@ def second_order(net: Net, layer: int, R: np.ndarray, W: np.ndarray):
 
 def total(net, cache) -> float:
     """sum of every penalty term over a forward cache (careful route: R and W kept); 0.0 without any."""
-    if not (net.spatial and net.penalties):
+    if not net.penalties:
         return 0.0
-    return sum(first_order(net, l + 1, cache.R[l], cache.W[l])[0] for l in range(1, net.L))
+    return sum(first_order(net, l + 1, cache.R[l] if net.spatial else None, cache.W[l])[0] for l in range(1, net.L))
 
 
 def fused_ok(net: Net) -> bool:

@@ -16,6 +16,7 @@ backward pass carries R{delta}, R{dW}, R{dZ} beside delta, dW, dZ (MATH.md "Seco
         G = dW * phi(R),  R{G} = R{dW} * phi(R) + dW * psi(R) * S,   psi(r) = phi'(r) / r
         R{dZ_l}     += V_l rowsum(G) + Z_l rowsum(R{G}) - R{G} Z_(l-1) - G V_(l-1)
         R{dZ_(l-1)} += V_(l-1) colsum(G) + Z_(l-1) colsum(R{G}) - R{G}^T Z_l - G^T V_l
+    an MLP's penalties rho(w) (numeric/manual/penalty.py): R{dW} += sum_t c_t rho_t''(W) * V_l
 
 Coincident nodes (r = 0): S = 0 there, and R{G}_ij only ever multiplies z_i - z'_j = 0 (eq. (8) is
 sum_j G_ij (z_i - z'_j)), so psi is set to 0 at r = 0; the Hessian of g(|d|) there is phi(0) I, which
@@ -154,6 +155,10 @@ def r_operator(net: Net | MLP, cache: Cache, V):
             RdW = Rdelta.T @ a[l - 1]
             if Ra[l - 1] is not None:
                 RdW += delta.T @ Ra[l - 1]
+            if isinstance(net, MLP) and net.penalties:  # an MLP's penalties: R{c rho'(W)} = c rho''(W) V
+                Pww = penalty.weight_curvature(net, l + 1, W[l])
+                if Pww is not None:
+                    RdW = RdW + Pww * Vm[l - 1]
             HW[l - 1] = RdW
             Hb[l - 1] = Rdelta.sum(axis=0)
             if l > 1:  # dL/dX is not a parameter: layer 2 needs no gA_1

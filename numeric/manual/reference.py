@@ -193,6 +193,11 @@ def gradients(net: Net | MLP, params: Params, X, Y, *, dtype=np.float64, device=
                 backward_term, forward_term = coordinate_gradient(amp, cache.phiR[l], cache.Z[l], cache.Z[l - 1], Pphi)
                 dZ[l] += backward_term
                 dZ[l - 1] += forward_term
+            elif net.penalties:  # an MLP's penalties on W: J = L + value, dJ/dW = dL/dW + P_w
+                value, Pw, _ = penalty.first_order(net, l + 1, None, cache.W[l])
+                loss += value
+                if Pw is not None:
+                    dW[l - 1] = dW[l - 1] + Pw
     return Gradients(
         loss=float(loss), dW=dW, dZ=dZ, db=db if net.bias else None, dX=dA, engine="reference", delta=delta, dA=dAs, dtheta=dtheta
     )
