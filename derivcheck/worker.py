@@ -229,6 +229,12 @@ def _serve(target: str, cap: int) -> None:
 
     channel = os.fdopen(os.dup(1), "wb")  # the channel; the user's prints go to stderr
     os.dup2(2, 1)
+    # the requests come on a private copy of stdin, and fd 0 reads /dev/null: user code that closes or
+    # reads fd 0 cannot cut the channel (os.close(0) in fn ended the child with a traceback on stderr)
+    inbox = os.dup(0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
     if cap > 0:
         import resource
 
@@ -240,7 +246,7 @@ def _serve(target: str, cap: int) -> None:
         return
     _send(channel, {"ready": source})
     while True:
-        msg = _recv(0)
+        msg = _recv(inbox)
         if msg is None:
             return
         args, kw = decode(msg["args"]), decode(msg["kw"])
@@ -368,4 +374,7 @@ class Supervised:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1], int(sys.argv[2]))
+    try:
+        _serve(sys.argv[1], int(sys.argv[2]))
+    except (OSError, ValueError):  # the user's code closed the channel's descriptors (os.closerange(0, 99)):
+        os._exit(1)  # no traceback on the shared stderr; the parent says "fn ended its process (exit status 1)"

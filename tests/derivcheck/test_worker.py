@@ -69,3 +69,25 @@ def test_the_wire_carries_arrays_and_containers_not_objects():
     assert type(decode(encode(np.array([object()])))).__name__ == "object array"
     with pytest.raises(ValueError):
         decode({"nd": ["|O", [1], ""]})  # an object dtype would unpickle: refused
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "words"),
+    [
+        ("os.close(0)\n    return _dz(Z, X, Y)", 2, "fn raised OSError"),  # the second call closes it again: the user's error
+        ("sys.stdin.read()\n    return _dz(Z, X, Y)", 0, "agrees with the ground truth"),  # fd 0 is /dev/null, not the channel
+        ("os.closerange(0, 100)\n    return _dz(Z, X, Y)", 2, "fn ended its process (exit status 1)"),
+    ],
+    ids=["close_stdin", "read_stdin", "close_every_fd"],
+)
+def test_user_code_that_closes_or_reads_the_childs_descriptors(tmp_path, capfd, body, code, words):
+    """os.close(0) in fn cut the requests' pipe: the child died with a traceback on the shared stderr.
+    capfd, not capsys: the child writes to the file descriptor, past Python's sys.stderr."""
+    path = tmp_path / "user_fds.py"
+    path.write_text(GOOD + f"def grad(Z, X, Y):\n    {body}\n")
+    got = cli.main(["check-grad", f"{path}:grad", "--net", NET, "--cases", "1", "--fn-timeout", "10"])
+    out, err = capfd.readouterr()
+    assert got == code and words in out + err, out + err
+    assert "Traceback" not in err, err
+    if code == 2:
+        assert len(err.strip().splitlines()) == 1, err
