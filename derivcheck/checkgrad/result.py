@@ -42,6 +42,7 @@ class CheckResult:
     shrunk: Case | None = None
     shrunk_findings: list[Finding] = field(default_factory=list)
     diagnoses: list[str] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)  # cases whose exact value no precision decided (not judged)
 
     def __bool__(self) -> bool:
         return self.agrees
@@ -65,13 +66,21 @@ class CheckResult:
             raise VerificationError(self.report())
 
     def report(self) -> str:
+        from derivcheck.report.derivation import net_subtitle  # the net in words, as the reports say it
+
         kinds = ", ".join(f"{k} {f}/{n}" for k, (f, n) in self.by_kind.items())
         head = [
-            f"check-grad {self.target} on {self.net.describe()} ({self.dtype})",
+            f"check-grad {self.target} ({self.dtype}) on a net of {net_subtitle(self.net)}",
             f"{self.checked} cases, seed {self.seed}: {self.failed} disagree with the 50-digit ground truth ({kinds})",
         ]
+        if self.undecided:  # not judged, and said: an undecided case never counts as agreeing
+            head.append(
+                f"{len(self.undecided)} more case(s) not judged: the exact value is undecided (a kink inside its "
+                f"ball at 200 digits), e.g. {self.undecided[0]}"
+            )
         if self.agrees:
-            return "\n".join(head + ["agrees with the ground truth on every case"])
+            said = f"every case judged ({self.checked})" if self.undecided else "every case"
+            return "\n".join(head + [f"agrees with the ground truth on {said}"])
         out = head + [f"counterexample ({_describe(self.counterexample)}):"]
         out += [f"  {m.describe(reproduce=False)}" for m in self.findings]
         out += [f"diagnosis: {d}" for d in self.diagnoses] or ["diagnosis: none of the known mistakes fits"]
@@ -95,6 +104,7 @@ class CheckResult:
             "by_kind": self.by_kind,
             "findings": [finding_dict(m) for m in self.findings],
             "diagnoses": self.diagnoses,
+            "undecided": self.undecided,
             "shrunk": None
             if self.shrunk is None
             else {
@@ -110,7 +120,8 @@ def _describe(case: Case | None) -> str:
     if case is None:
         return "?"
     n = case.net
-    return f"{case.describe()}; widths {n.widths}, B = {case.batch}" + (f", D = {n.dim}" if n.spatial else "")
+    widths = "-".join(str(w) for w in n.widths)
+    return f"{case.describe()}; widths {widths}, B = {case.batch}" + (f", D = {n.dim}" if n.spatial else "")
 
 
 def _numbers(case: Case) -> list[str]:

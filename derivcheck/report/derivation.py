@@ -16,7 +16,7 @@ from derivcheck.tables import progress, wrap_lines
 from derive import Net, symbolic
 from derive.typeset import cse_latex, latex, net_latex, penalty_latex
 
-__all__ = ["derivation_report"]
+__all__ = ["derivation_report", "net_subtitle"]
 
 
 def _progress():
@@ -288,13 +288,18 @@ def notation(obj):
 
 
 def net_subtitle(net) -> str:
-    """The net in words for the title: widths, D, kernel, activations, loss, bias, amplitudes, penalties."""
+    """The net in words (the derivation's title, check-grad's heading): widths, D, kernel, activations, loss,
+    bias, amplitudes, penalties; an MLP's widths, activations, loss, bias and penalties. Never a repr."""
     spec = parse_describe(net.describe()) or {}
     cells = dict(zip(("widths", "D", "kernel", "activations", "loss", "bias", "amplitudes", "penalties"), row_text(spec)))
-    parts = [f"widths {cells['widths']}", f"D = {cells['D']}", f"kernel {cells['kernel']}", f"activations {cells['activations']}"]
-    parts += [f"loss {cells['loss']}", "biases" if cells["bias"] == "yes" else "no biases"]
+    parts = [f"widths {cells['widths']}"]
+    if spec.get("kind") == "mlp":
+        parts.append("free weights")
+    else:
+        parts += [f"D = {cells['D']}", f"kernel {cells['kernel']}"]
+    parts += [f"activations {cells['activations']}", f"loss {cells['loss']}", "biases" if cells["bias"] == "yes" else "no biases"]
     if cells["amplitudes"] == "free":
         parts.append("free amplitudes")
-    if cells["penalties"] != "none":
+    if cells["penalties"] not in ("none", "--"):
         parts.append(f"penalty {cells['penalties']}")
     return ", ".join(parts)

@@ -85,7 +85,7 @@ def test_code_wrong_only_at_batch_1_fails_under_a_batch_3_spec(user, capsys):
     code, out = _check(capsys, path, "grad_squeeze", specs[3])
     assert code == 1, out
     assert "9 cases, seed 0: 1 disagree" in out  # every case at the spec's B = 3 agrees
-    assert "counterexample (drawn; widths (3, 4, 2), B = 1, D = 2)" in " ".join(out.split())
+    assert "counterexample (drawn; widths 3-4-2, B = 1, D = 2)" in " ".join(out.split())
     assert "fails only at batch size B = 1 (1/1 cases; agrees at B = 3)" in " ".join(out.split())
 
 
@@ -95,7 +95,7 @@ def test_code_wrong_only_above_batch_1_fails_under_a_batch_1_spec(user, capsys):
     assert code == 1, out
     assert "9 cases, seed 0: 1 disagree" in out  # every case at the spec's B = 1 agrees
     text = " ".join(out.split())
-    assert "counterexample (drawn; widths (3, 4, 2), B = 2, D = 2)" in text
+    assert "counterexample (drawn; widths 3-4-2, B = 2, D = 2)" in text
     assert "fails only at batch sizes B > 1 (B = 2, 1/1 cases; agrees at B = 1)" in text
     assert "shrunk counterexample" in text and "B = 2" in text.split("shrunk counterexample")[1]
 
