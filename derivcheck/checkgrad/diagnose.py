@@ -64,7 +64,7 @@ def _factor_name(case: Case, q: str, c: float, loss_factor: float | None, alone:
     B, K = case.batch, net.widths[-1]
     loss = net.loss
     tol = 1e-6
-    if net.spatial and net.penalties:  # J = L + penalties: a factor on L alone is not a factor on J's gradient
+    if net.penalties:  # J = L + penalties: a factor on L alone is not a factor on J's gradient
         return ""
     if q == "dX" and alone and B > 1 and np.isclose(c, B, rtol=tol):
         return (
@@ -188,7 +188,7 @@ def _one(case: Case, q: str, u, t, dtol: float, variants) -> str | None:
         pre = variants["pre"]
         if q in pre and close(u, pre[q], dtol) and not close(t, pre[q], dtol):
             return "matches with the pre-activation h in place of a (dW_l = delta_l^T a_(l-1), not delta_l^T h_(l-1))"
-    if q in ("dW", "dZ", "dtheta") and case.net.spatial and case.net.penalties:
+    if q in ("dW", "dZ", "dtheta") and case.net.penalties:  # spatial nets' and an MLP's (on W)
         return penalty_mistake(case, q, u, t, dtol, variants)
     return None
 

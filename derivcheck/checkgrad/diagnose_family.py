@@ -1,5 +1,6 @@
 """Diagnosis of mistakes in the wider model family's gradients (MATH.md "The wider model family"):
-penalty terms and free amplitudes.
+penalty terms and free amplitudes. An MLP's penalties on W (weight decay w**2, L1 |w|) are diagnosed the
+same way, on dW (a weight decay's forgotten 2 is its term at half its value).
 
 J = L + sum_k c_k P_k is linear in each term's scale, so one truth without term k gives that term's part
 d_k = t - t_without_k of any true quantity t, and the truth with term k at a factor f is t - (1 - f) d_k:
@@ -17,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from derivcheck.checkgrad.compare import close, truth_of
-from derive import Net, SpecError
+from derive import MLP, Net, SpecError
 from numeric.draws import Case
 from numeric.variants import eq8_terms
 
@@ -39,14 +40,14 @@ def _show(e) -> str:
     return re.sub(r"(\d)\.0+\b(?!\.)", r"\1", str(e.evalf(4)))
 
 
-def _name(net: Net, k: int) -> str:
+def _name(net: Net | MLP, k: int) -> str:
     p = net.penalties[k]
     same = [q for q in net.penalties if q.rho == p.rho]
     where = f" of layer(s) {list(p.layers)}" if p.layers is not None else ""
     return f"the penalty {p.rho!r}{where}" + (f" (term {k + 1})" if len(same) > 1 else "")
 
 
-def _derivatives(net: Net, k: int) -> str:
+def _derivatives(net: Net | MLP, k: int) -> str:
     """'d/dr (k*(r-q0))**2 = 8*r - 4 at k=2, q0=0.5': the term's nonzero partials of rho."""
     p = net.penalties[k]
     parts = [f"d/d{v} {p.rho} = {_show(p.d['rho_' + v])}" for v in ("r", "w") if str(p.d["rho_" + v]) != "0"]
@@ -54,7 +55,7 @@ def _derivatives(net: Net, k: int) -> str:
     return "; ".join(parts) + (f" at {at}" if at else "")
 
 
-def _edges(net: Net, k: int | None) -> int | None:
+def _edges(net: Net | MLP, k: int | None) -> int | None:
     """The number of edges penalty term k covers (None for every term at once)."""
     if k is None:
         return None
@@ -62,7 +63,7 @@ def _edges(net: Net, k: int | None) -> int | None:
     return sum(net.widths[l - 1] * net.widths[l - 2] for l in covered)
 
 
-def _factor_text(net: Net, k: int | None, f: float) -> str:
+def _factor_text(net: Net | MLP, k: int | None, f: float) -> str:
     E = _edges(net, k)
     if k is not None and E is not None and f not in FACTORS:
         name, red = _name(net, k), net.penalties[k].reduce
@@ -90,7 +91,6 @@ def _factor_text(net: Net, k: int | None, f: float) -> str:
 def _part(case: Case, q: str, t, variants, k: int | None) -> list | None:
     """d_k: term k's part of the true q (every term's with k None); None where that truth is refused."""
     net = case.net
-    assert isinstance(net, Net)
     key = ("without", k)
     if key not in variants:
         pens = () if k is None else net.penalties[:k] + net.penalties[k + 1 :]
@@ -102,9 +102,9 @@ def _part(case: Case, q: str, t, variants, k: int | None) -> list | None:
 
 
 def penalty_mistake(case: Case, q: str, u, t, dtol: float, variants: dict) -> str | None:
-    """The penalty mistakes of the module docstring that q matches, or None (a spatial net with penalties)."""
+    """The penalty mistakes of the module docstring that q matches, or None (a net with penalties: a spatial
+    net's on (r, w), an MLP's on W, where only dW carries them)."""
     net = case.net
-    assert isinstance(net, Net)
     fits = _factor_fits(case, q, u, t, dtol, variants)
     if fits:
         # where several fit q (a term that does not touch q changes nothing), the one that fits the most
@@ -115,7 +115,7 @@ def penalty_mistake(case: Case, q: str, u, t, dtol: float, variants: dict) -> st
         return _factor_text(net, k, f)
     for k, p in enumerate(net.penalties):
         covered = p.covers(net.L)
-        for shift in (-1, 1):
+        for shift in (-1, 1) if net.spatial else ():  # an MLP's penalty has no coordinates to take wrongly
             moved = tuple(l + shift for l in covered)
             if not all(2 <= l <= net.L for l in moved):
                 continue
@@ -142,7 +142,6 @@ def penalty_mistake(case: Case, q: str, u, t, dtol: float, variants: dict) -> st
 def _factor_fits(case: Case, q: str, u, t, dtol: float, variants: dict) -> list[tuple[int | None, float]]:
     """(term, factor) pairs whose variant q matches: each term alone, then every term at once."""
     net = case.net
-    assert isinstance(net, Net)
     key = ("fits", q)
     if key not in variants:
         terms: list[int | None] = list(range(len(net.penalties))) + ([None] if len(net.penalties) > 1 else [])
@@ -158,7 +157,7 @@ def _factor_fits(case: Case, q: str, u, t, dtol: float, variants: dict) -> list[
     return variants[key]
 
 
-def _swap(net: Net, k: int, p) -> tuple:
+def _swap(net: Net | MLP, k: int, p) -> tuple:
     return net.penalties[:k] + (p,) + net.penalties[k + 1 :]
 
 

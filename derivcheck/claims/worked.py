@@ -43,14 +43,15 @@ def _quantity(wf: WorkedFile, tv: dict, quantity: str, layer: int | None):
     if quantity == "dX":
         return one(g.dX)
     if quantity == "penalty":  # J's penalty terms (numeric.manual.penalty), the net's or one layer's edges
-        if not (wf.net.spatial and wf.net.penalties):
+        if not wf.net.penalties:
             raise SpecError(f"{wf.path.name}: penalty claimed but the network has none", "add [[network.penalty]] tables")
         if layer is None:
             return np.asarray(manual_penalty.total(wf.net, cache))
         i = wf.index(layer)
         if i == 0:
             raise SpecError(f"{wf.path.name}: no edges end at the input layer {layer}", "use a layer after the input")
-        return np.asarray(manual_penalty.first_order(wf.net, i + 1, cache.R[i], cache.W[i])[0])
+        R = cache.R[i] if wf.net.spatial else None  # an MLP's rho is in w alone
+        return np.asarray(manual_penalty.first_order(wf.net, i + 1, R, cache.W[i])[0])
     assert layer is not None  # load_worked requires a layer for every other quantity
     if quantity in ("R", "dZ", "Z+", "dtheta") and not wf.net.spatial:
         raise SpecError(

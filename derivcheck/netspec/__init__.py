@@ -18,8 +18,8 @@ A spec file::
     loss_reduction = "batch"      # optional: "mean" (/ B K), "batch" (/ B) or "sum" (/ 1); default: the loss's own
     relu_grad_at_zero = 1         # optional: ReLU'(0) in [0, 1] (default 0, torch's); leaky: alpha + s (1 - alpha)
 
-    [[network.penalty]]           # spatial, any number: J = L + scale * reduce over edges of rho(r, w)
-    rho = "(s*(r-q0))**2"         # a formula in r and w (derive/parse.py grammar)
+    [[network.penalty]]           # any number: J = L + scale * reduce over edges of rho(r, w)
+    rho = "(s*(r-q0))**2"         # a formula in r and w (derive/parse.py grammar); mlp: in w alone ("w**2", "abs(w)")
     params = { s = 6.1, q0 = 0.433 }
     scale = 1.0
     reduce = "sum"                # or "mean"

@@ -65,7 +65,9 @@ def add_net_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--bias", action=argparse.BooleanOptionalAction, default=None, help="free biases b_l")
     g.add_argument("--amplitudes", choices=("none", "free"), help="free: W = theta * g(r), theta trainable")
-    g.add_argument("--penalty", action="append", metavar="RHO", help="penalty formula in r and w (repeatable)")
+    g.add_argument(
+        "--penalty", action="append", metavar="RHO", help="penalty formula in r and w; mlp: in w alone, e.g. 'w**2' (repeatable)"
+    )
     g.add_argument(
         "--penalty-scale",
         type=float,

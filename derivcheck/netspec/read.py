@@ -37,7 +37,7 @@ NETWORK_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "loss_reduction": (str, '"mean" (over B K), "batch" (mean over the batch, sum over the outputs) or "sum"'),
     "relu_grad_at_zero": ((int, float), "a number in [0, 1]: 0, 0.5 or 1"),
 }
-KIND_KEYS = {"spatial": {"dim", "kernel", "kernel_params", "hidden", "output", "amplitudes", "penalty"}, "mlp": {"activations"}}
+KIND_KEYS = {"spatial": {"dim", "kernel", "kernel_params", "hidden", "output", "amplitudes"}, "mlp": {"activations"}}
 PENALTY_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "rho": (str, 'a formula in r and w, e.g. "abs(w)*r"'),
     "params": (dict, "a table of numbers, e.g. { s = 6.1 }"),
@@ -139,6 +139,8 @@ def net_from_table(
         raise SpecError(f"{where} has no 'widths'", "add widths = [N_1, ..., N_L], e.g. widths = [3, 4, 2]")
     args = {k: v for k, v in t.items() if k in NETWORK_KEYS and k not in other}
     args["widths"] = tuple(args["widths"])
+    if "penalty" in args:  # both kinds: an MLP's rho is in w alone (derive.MLP refuses r)
+        args["penalties"] = _penalties(args.pop("penalty"), where)
     if kind == "mlp":
         if isinstance(args.get("activations"), list):
             args["activations"] = tuple(args["activations"])
@@ -148,8 +150,6 @@ def net_from_table(
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise SpecError(f"{where} kernel_params.{k} = {v!r} is not a number", f"write {k} = 0.7 (a number)")
     _check_params_given(args.get("kernel", "gaussian"), params, where)
-    if "penalty" in args:
-        args["penalties"] = _penalties(args.pop("penalty"), where)
     net = _build(Net, args, where)
     _check_params_used(net, where)
     return _check_bce(net, where)

@@ -16,7 +16,7 @@ def net_table(net: Net | MLP) -> dict:
     """The ``[network]`` table of a net (what `net_from_table` reads back)."""
     if not net.spatial:
         m = {"kind": "mlp", "widths": list(net.widths), "activations": list(net.activations), "loss": net.loss, "bias": net.bias}
-        return m | _conventions(net)
+        return m | _penalty_tables(net) | _conventions(net)
     t = {
         "kind": "spatial",
         "widths": list(net.widths),
@@ -30,13 +30,20 @@ def net_table(net: Net | MLP) -> dict:
     }
     if net.free:
         t["amplitudes"] = "free"
-    if net.penalties:
-        t["penalty"] = [
+    return t | _penalty_tables(net) | _conventions(net)
+
+
+def _penalty_tables(net: Net | MLP) -> dict:
+    """The ``[[network.penalty]]`` tables, only where the net has penalties."""
+    if not net.penalties:
+        return {}
+    return {
+        "penalty": [
             {"rho": p.rho, "params": dict(p.pairs), "scale": p.scale, "reduce": p.reduce}
             | ({} if p.layers is None else {"layers": list(p.layers)})
             for p in net.penalties
         ]
-    return t | _conventions(net)
+    }
 
 
 def _conventions(net: Net | MLP) -> dict:
@@ -58,13 +65,13 @@ def net_flags(net: Net | MLP, file_flags: str | None = None) -> str:
         out += [f"--hidden {shlex.quote(t['hidden'])}", f"--output {shlex.quote(t['output'])}"]
         if net.free:
             out.append("--amplitudes free")
-        for p in t.get("penalty", []):
-            out += [f"--penalty={shlex.quote(p['rho'])}", f"--penalty-scale {p['scale']!r}", f"--penalty-reduce {p['reduce']}"]
-            out += [f"--penalty-param {k}={v!r}" for k, v in p["params"].items()]
-            if any("layers" in q for q in t["penalty"]):  # one --penalty-layers per --penalty, or none
-                out.append("--penalty-layers " + ",".join(map(str, p.get("layers", range(2, net.L + 1)))))
     else:
         out.append("--activations " + shlex.quote(",".join(t["activations"])))
+    for p in t.get("penalty", []):
+        out += [f"--penalty={shlex.quote(p['rho'])}", f"--penalty-scale {p['scale']!r}", f"--penalty-reduce {p['reduce']}"]
+        out += [f"--penalty-param {k}={v!r}" for k, v in p["params"].items()]
+        if any("layers" in q for q in t["penalty"]):  # one --penalty-layers per --penalty, or none
+            out.append("--penalty-layers " + ",".join(map(str, p.get("layers", range(2, net.L + 1)))))
     out += [f"--loss {shlex.quote(t['loss'])}", "--bias" if t["bias"] else "--no-bias"]
     if "loss_reduction" in t:
         out.append(f"--loss-reduction {t['loss_reduction']}")

@@ -113,7 +113,7 @@ def row_text(spec: dict) -> list[str]:
         str(spec.get("loss", "?")) + (f" ({spec['loss_reduction']})" if spec.get("loss_reduction") is not None else ""),
         "yes" if bias is True else ("no" if bias is False else str(bias)),
         str(spec.get("amplitudes", "none")) if spatial else "--",
-        _penalties(spec) if spatial else "--",
+        _penalties(spec) if spatial or spec.get("penalty") else "--",  # an MLP's: on its weights, where it has any
     ]
 
 

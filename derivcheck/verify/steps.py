@@ -52,7 +52,7 @@ def hvp_kink(net: Net | MLP, p) -> str | None:
 def only_w_kink(net: Net | MLP) -> bool:
     """Whether the loss's only kinks are penalties' |w| at w = 0 (derive.Penalty.kink_in_w_only): C2
     wherever no weight is 0, so checks whose steps keep every weight's sign apply."""
-    if not isinstance(net, Net) or not net.penalties or not all(q.smooth or q.kink_in_w_only for q in net.penalties):
+    if not net.penalties or not all(q.smooth or q.kink_in_w_only for q in net.penalties):
         return False
     return kink_reason(dataclasses.replace(net, penalties=())) is None
 

@@ -52,6 +52,8 @@ def test_example_spec_loads():
         MLP((2, 3, 1), activations=("relu", "sigmoid"), loss="sse_half", bias=False),
         MLP((2, 3, 1), activations=("relu", "sigmoid"), loss="bce", loss_reduction="batch", relu_grad_at_zero=1),
         Net((2, 2), dim=1, hidden="relu", loss_reduction="sum", relu_grad_at_zero=0.5),
+        MLP((2, 3, 1), penalties=("w**2", {"rho": "abs(w)", "scale": 0.01, "reduce": "mean"})),
+        MLP((2, 3, 3, 1), activations="tanh", penalties=({"rho": "w**2", "scale": 0.5, "layers": [2, 4]},)),
     ],
 )
 def test_flags_round_trip(net):
@@ -92,6 +94,75 @@ def test_conventions_are_spec_keys_and_flags_of_both_kinds(tmp_path):
         load_net(_write(tmp_path, '[network]\nwidths = [2, 2]\nloss_reduction = "avg"\n', "bad.toml"))
     with pytest.raises(SpecError, match="relu_grad_at_zero is 2.0; it must be a number in \\[0, 1\\]"):
         _parse(["--widths", "2,2", "--relu-grad-at-zero", "2"])
+
+
+MLP_DECAY = """[network]
+kind = "mlp"
+widths = [3, 4, 2]
+activations = ["tanh", "sigmoid"]
+loss = "sse_half"
+loss_reduction = "batch"
+
+[[network.penalty]]
+rho = "w**2"
+scale = 0.01
+
+[[network.penalty]]
+rho = "abs(w)"
+scale = 0.001
+reduce = "mean"
+layers = [2]
+"""
+
+
+def test_mlp_penalty_tables_and_flags(tmp_path):
+    """[[network.penalty]] tables and the --penalty* flags build an MLP's penalties on W (issue 23, item 3);
+    the table, the flags and the reports' cells carry them back; verify runs every engine on the file."""
+    import json
+    from dataclasses import replace
+
+    from derivcheck import cli
+    from derivcheck.netspec import net_table
+    from derivcheck.report.nets import parse_describe, row_text
+
+    path = _write(tmp_path, MLP_DECAY)
+    net = load_net(path).net
+    assert isinstance(net, MLP) and [(p.rho, p.scale, p.reduce, p.layers) for p in net.penalties] == [
+        ("w**2", 0.01, "sum", None),
+        ("abs(w)", 0.001, "mean", (2,)),
+    ]
+    flags = ["--kind", "mlp", "--widths", "3,4,2", "--activations", "tanh,sigmoid", "--loss", "sse_half"]
+    flags += ["--loss-reduction", "batch", "--penalty", "w**2", "--penalty", "abs(w)", "--penalty-scale", "0.01"]
+    flags += ["--penalty-scale", "0.001", "--penalty-reduce", "sum", "--penalty-reduce", "mean"]
+    flags += ["--penalty-layers", "2,3", "--penalty-layers", "2"]
+    every = replace(net.penalties[0], layers=(2, 3))  # the flags name every layer where the file names none
+    assert _parse(flags).net == replace(net, penalties=(every, net.penalties[1]))
+    assert net_table(net)["penalty"][1] == {"rho": "abs(w)", "params": {}, "scale": 0.001, "reduce": "mean", "layers": [2]}
+    assert "--penalty='abs(w)' --penalty-scale 0.001 --penalty-reduce mean" in net_flags(net)
+    assert row_text(net_table(net))[7] == "0.01 sum w**2; 0.001 mean abs(w)"
+    assert row_text(parse_describe(net.describe()))[7] == "0.01*sum(w**2); 0.001*mean(abs(w)) layers [2]"
+    assert row_text(net_table(MLP((2, 1))))[7] == "--"  # an MLP without penalties: as before
+    out = tmp_path / "results.json"
+    assert cli.main(["verify", "--net", str(path), "--cases", "3", "--engines", "manual,torch-cpu,fd", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results["cases"][0]["spec"]["penalty"] == net_table(net)["penalty"]
+    assert results["summary"]["failures"] == 0 and results["summary"]["checks"] > 3 * 5
+
+
+@pytest.mark.parametrize("how", ["file", "flags"])
+def test_a_penalty_in_r_on_an_mlp_exits_2_naming_the_fix(tmp_path, capsys, how):
+    from derivcheck import cli
+
+    if how == "file":
+        path = _write(tmp_path, MLP_DECAY.replace('rho = "w**2"', 'rho = "abs(w)*r"'))
+        argv = ["--net", str(path)]
+    else:
+        argv = ["--kind", "mlp", "--widths", "3,2", "--penalty", "abs(w)*r"]
+    assert cli.main(["verify", *argv, "--out", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert "penalty 'abs(w)*r' uses the distance r, and an MLP (kind = \"mlp\") has no coordinates" in err
+    assert 'write rho in w alone (weight decay "w**2", L1 "abs(w)")' in err
+    assert not (tmp_path / "r.json").exists()
 
 
 def test_flags_override_the_file():

@@ -318,6 +318,22 @@ def test_hvp_on_an_abs_w_penalty_is_skipped_only_at_its_kink():
     assert "has a kink" in _hvp_kink(rough, Params(Z=Z))
 
 
+def test_an_mlp_l1_penalty_is_checked_away_from_its_kink():
+    """An MLP's L1 term |w| on W (issue 23, item 3) is C2 wherever no weight is 0, as |w| r on a spatial
+    net: H v, finite differences and Taylor run there, and H v is skipped with the reason at a 0 weight."""
+    from derivcheck.verify.steps import hvp_kink as _hvp_kink
+    from derivcheck.verify.steps import only_w_kink
+    from derive import MLP, Params
+
+    net = MLP((2, 2, 1), activations="tanh", penalties=("abs(w)", {"rho": "w**2", "scale": 0.1}))
+    assert only_w_kink(net) and not only_w_kink(MLP((2, 2, 1), activations="relu", penalties=("abs(w)",)))
+    rng = np.random.default_rng(0)
+    W, b = [rng.normal(size=(2, 2)), rng.normal(size=(1, 2))], [rng.normal(size=2), rng.normal(size=1)]
+    assert _hvp_kink(net, Params(W=W, b=b)) is None
+    W[1][0, 1] = 0.0
+    assert "a weight is 0.0e+00, at it" in _hvp_kink(net, Params(W=W, b=b))
+
+
 @pytest.mark.parametrize("rho", ["1/r", "0.01/r**2"])
 def test_a_repulsive_penalty_near_pair_is_not_a_false_taylor_failure(tmp_path, rho):
     """1/r at a pair 1e-7 apart: J ~ 1e7 and the pair's distance carries a rounding error of eps |z| / r,
