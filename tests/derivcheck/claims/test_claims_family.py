@@ -134,3 +134,24 @@ def test_dtheta_and_penalty_need_the_family(tmp_path):
 def test_readme_documents_the_new_quantities():
     text = (REPO / "README.md").read_text()
     assert "dtheta" in text[text.index("## Claims files") :] and "theta = [" in text
+
+
+def test_penalty_claims_on_an_mlp_with_weight_decay(tmp_path):
+    """An MLP's penalty on W (issue 23, item 3): J = L + 0.05 sum W^2 on the guide's 1-1-1 sigmoid net; the
+    penalty, J and dJ/dW = dL/dW + 0.1 W hold against plain arithmetic, the decay left out of dW is false."""
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    a2 = sig(3.0 * 2.0 + 1.0)
+    a3 = sig(4.0 * a2 - 2.0)
+    J = 0.5 * (a3 - 1.0) ** 2 + 0.05 * (9.0 + 16.0)
+    dL3 = (a3 - 1.0) * a3 * (1 - a3) * a2
+    body = (
+        '[document]\nid = "decay"\ntitle = "weight decay"\n[network]\nkind = "mlp"\nwidths = [1, 1, 1]\n'
+        'activations = ["sigmoid", "sigmoid"]\nloss = "sse_half"\nweights = [[[3.0]], [[4.0]]]\nbiases = [[1.0], [-2.0]]\n'
+        '[[network.penalty]]\nrho = "w**2"\nscale = 0.05\n[data]\nx = [[2.0]]\ny = [[1.0]]\n'
+    )
+    body += _claim("pen", "penalty", "1.25") + _claim("pen3", "penalty", "0.8", layer=3) + _claim("J", "loss", f"{J:.10f}")
+    body += _claim("dW3", "dW", f"{dL3 + 0.1 * 4.0:.10f}", layer=3) + _claim("dW3-no-decay", "dW", f"{dL3:.10f}", layer=3)
+    path = tmp_path / "decay.toml"
+    path.write_text(body)
+    verdicts = {r.id: r.verdict for r in check_file(path).results}
+    assert verdicts == {"pen": HOLDS, "pen3": HOLDS, "J": HOLDS, "dW3": HOLDS, "dW3-no-decay": FALSE}
