@@ -6,7 +6,7 @@ HYPOTHESIS_PROFILE ?= ci
 # the range of the package's dependencies (tests/test_pins.py)
 TORCH := $(shell sed -n 's/^torch *= *"\([^"]*\)".*/\1/p' pyproject.toml)
 
-.PHONY: setup tex test verify reports errata bench lint clean gpu-check
+.PHONY: setup tex test verify reports errata bench readme lint clean gpu-check
 
 setup: $(STAMP)
 
@@ -45,6 +45,12 @@ errata: setup
 
 bench: setup
 	$(VENV)/bin/derivcheck bench --out bench/results.json
+
+# The README's figures (cases, checks, times) from a run: the commands of make verify, check-grad on the examples,
+# --help and a usage error, timed here, rewrite the README's generated regions (scripts/readme_figures.py; with
+# README_FLAGS=--suite also make test's suite, with --render only the regions from the stored run's JSON).
+readme: setup
+	$(PY) scripts/readme_figures.py $(README_FLAGS)
 
 # On a machine with CUDA (issue 17): the whole suite, verify with torch-cuda and H v, the CUDA bench
 # section, in one go, outputs under $(OUT); no install (PYTHONPATH=.). See scripts/gpu_check.sh.
