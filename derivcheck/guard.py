@@ -15,8 +15,9 @@ cases each (seconds per case, the 2.5 s start-up removed):
 
     verify --widths W --dim 2 --cases 5 (10 cases, all engines, H v included):
         2,3,1 0.05 | 4,8,8,2 0.33 | 8,16,16,4 1.9 | 16,32,32,8 18.4 | 2,3x8,1 (L = 10) 0.87
-    check-grad examples/my_grad.py:grad --net examples/my_net.toml --widths W --cases 10 (16 cases):
-        4,8,8,2 0.03 | 8,16,16,4 0.13 | 16,32,32,8 0.54 | 2,3x8,1 (L = 10) 0.24
+    check-grad examples/my_grad.py:grad --net examples/my_net.toml --widths W, --cases 21 minus --cases 1
+    (the ball ground truth by layers, derive.symbolic.layered; its own model, `case_seconds`):
+        8,16,16,4 0.029 | 16,32,32,8 0.028 | 2,3x8,1 (L = 10) 0.012 | 256,128,10 0.43
     train --widths W --iters 10 (manual engine, 128 examples): seconds per gradient-or-HVP evaluation
         4,8,8,2 about 0.05 (start-up bound) | 32,64,64,8 0.06-0.1 | 128,256,256,8 0.055 (B = 128: 4.3e-9 per
         weight and example; `TRAIN_EVAL` takes 1e-8, plus `TRAIN_LAYER` per layer)
@@ -58,8 +59,13 @@ INPUT_BYTES = 1 << 20
 # seconds per case: (A, a, b, fixed) of A * P**a * L**b * (B/3) + fixed (calibration in the docstring)
 MODELS = {
     "verify": (2.15e-5, 1.5, 1.75, 0.03),
-    "check-grad": (8e-6, 1.05, 2.5, 0.01),
+    "check-grad": (1e-5, 1.0, 0.0, 0.01),
 }
+#: check-grad also pays per layer (the ground truth's per-layer ball work: 500 layers of width 2 take 0.17 s)
+CHECKGRAD_LAYER = 5e-4
+#: bytes of the ball ground truth per weight (derive.symbolic.layered: ~900 measured at 256-128-10 and
+#: 784-128-10; arb balls at 50 digits, a dozen N_l x N_(l-1) object arrays alive at the peak)
+TRUTH_BYTES_PER_WEIGHT = 1500
 #: train: seconds per gradient or HVP evaluation per weight per example (manual engine, float64), and per layer
 TRAIN_EVAL = 1e-8
 TRAIN_LAYER = 2e-4
@@ -100,10 +106,15 @@ def _duration(seconds: float) -> str:
 
 
 def case_seconds(verb: str, widths: Sequence[int], batch: int = 3) -> float:
-    """Estimated seconds of one case of `verb` ("verify" or "check-grad") on a net of these widths."""
+    """Estimated seconds of one case of `verb` ("verify" or "check-grad") on a net of these widths.
+
+    check-grad's ground truth (balls by layers, derive.symbolic.layered) costs per weight whatever the
+    batch (the kernel layer is evaluated once per case) plus per layer; verify's engines grow with B."""
     A, a, b, fixed = MODELS[verb]
     n = [int(w) for w in widths]
     pairs = min(sum(x * y for x, y in zip(n[1:], n[:-1])), 10**300)  # a float, also for widths of 10^200
+    if verb == "check-grad":
+        return A * float(pairs) ** a * (1 + max(int(batch), 1) / 64) + CHECKGRAD_LAYER * len(n) + fixed
     return A * float(pairs) ** a * float(len(n)) ** b * max(int(batch), 1) / 3 + fixed
 
 
@@ -183,7 +194,25 @@ def check_checkgrad(widths: Sequence[int], batch: int, cases: int, family=None) 
         (_, l1), (_, n1) = family
         nets.append(((min(n1, 10**9),) * min(l1, 10**6), 4 * (max(2, cases // 4) + ADVERSARIAL)))
         what += f" and --family nets up to L = {l1}, N = {n1}"
-    return check_cases("check-grad", nets, what, "pass fewer --cases, smaller widths or a smaller --family", batch)
+    seconds = check_cases("check-grad", nets, what, "pass fewer --cases, smaller widths or a smaller --family", batch)
+    _check_truth_memory(nets)
+    return seconds
+
+
+def _check_truth_memory(nets: Sequence[tuple[Sequence[int], int]]) -> None:
+    """Refuse a net whose ball ground truth would exceed the memory budget (numeric.validate's)."""
+    from numeric.validate import memory_limit
+
+    limit = memory_limit()
+    for widths, _ in nets:
+        n = [min(int(w), 10**30) for w in widths[: 10**6]]
+        need = TRUTH_BYTES_PER_WEIGHT * float(sum(x * y for x, y in zip(n[1:], n[:-1])))
+        if need > limit:
+            raise SpecError(
+                f"the exact ground truth of {_size(n)} needs about {need / 2**30:.3g} GiB, over the "
+                f"{limit / 2**30:.0f} GiB memory budget",
+                "use smaller widths (or set DERIVCHECK_MEMORY_GB)",
+            )
 
 
 def check_claims(cases: int, formula_files: int) -> float:

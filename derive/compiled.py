@@ -97,7 +97,7 @@ def _kernel_part(spec: str, params: tuple, backend: str) -> dict:
     )
 
 
-def _separable_term(row: sp.Expr, a: list, y: list) -> sp.Expr | None:
+def separable_term(row: sp.Expr, a: list, y: list) -> sp.Expr | None:
     """t(a_1, y_1) if row == sum_k t(a_k, y_k) exactly (structurally), else None."""
     index = {s: k for k, s in enumerate(a)} | {s: k for k, s in enumerate(y)}
     coeff, rest = row.as_coeff_Mul()
@@ -120,7 +120,7 @@ def _separable_part(row: sp.Expr, a: list, y: list, backend: str) -> dict | None
     """The loss callables of a separable row from its one term: the row, its K gradient columns
     and its K x K Hessian (int 0 off the diagonal, as the general route gives) all come from
     t, t' and t'' evaluated on the stacked B x K arrays."""
-    t = _separable_term(row, a, y)
+    t = separable_term(row, a, y)
     if t is None:
         return None
     a1, y1 = a[0], y[0]

@@ -15,6 +15,7 @@ from derive.errors import PrecisionWarning
 __all__ = [
     "check_inputs",
     "check_theta",
+    "memory_limit",
     "as_array",
     "check_dtype",
     "coincidence_error",
@@ -181,6 +182,18 @@ def near_coincidence(net: Net, Z: list[np.ndarray], dtype=np.float64) -> None:
                 return
 
 
+def memory_limit() -> float:
+    """Bytes a run may use: DERIVCHECK_MEMORY_GB (GiB) when set, else `MEMORY_BUDGET`."""
+    import os
+
+    try:
+        return float(os.environ.get("DERIVCHECK_MEMORY_GB", MEMORY_BUDGET / 2**30)) * 2**30
+    except ValueError:
+        raise SpecError(
+            f"DERIVCHECK_MEMORY_GB={os.environ['DERIVCHECK_MEMORY_GB']!r} is not a number", "set it to the GiB allowed, e.g. 8"
+        ) from None
+
+
 def check_memory(widths, dim: int = 3, batch: int = 1, dtype=np.float64) -> None:
     """Refuse a network whose engine matrices would exceed `MEMORY_BUDGET` (before allocating).
 
@@ -190,14 +203,7 @@ def check_memory(widths, dim: int = 3, batch: int = 1, dtype=np.float64) -> None
     a basis vector); 100000 x 100000 is 75 GiB per matrix, and so is D = 100000's basis. Python
     integers, so a width like 10^20 is refused instead of overflowing.
     """
-    import os
-
-    try:
-        limit = float(os.environ.get("DERIVCHECK_MEMORY_GB", MEMORY_BUDGET / 2**30)) * 2**30
-    except ValueError:
-        raise SpecError(
-            f"DERIVCHECK_MEMORY_GB={os.environ['DERIVCHECK_MEMORY_GB']!r} is not a number", "set it to the GiB allowed, e.g. 8"
-        ) from None
+    limit = memory_limit()
     item = np.dtype(dtype).itemsize
     n, d, b = [int(w) for w in widths], int(dim), int(batch)
     pairs = sum(x * y for x, y in zip(n[1:], n[:-1]))

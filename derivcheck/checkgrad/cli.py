@@ -36,6 +36,7 @@ from derivcheck.netspec import DataOptions, NetSpec, load_net, net_flags, net_fr
 from derivcheck.tables import wrap_lines
 from derivcheck.worker import FnFailed, LoadError, Supervised
 from derive import MLP, Net, SpecError
+from derive.symbolic.balls import Undecided
 from numeric.draws import adversarial_cases, draw_case
 from numeric.validate import check_net_memory
 
@@ -154,7 +155,11 @@ def check_grad(
     first: tuple | None = None
     for case in todo:
         case = judge.prepare(case)
-        got, truth, found = judge.run(case)
+        try:
+            got, truth, found = judge.run(case)
+        except Undecided as exc:  # no precision decides the exact value (a kink inside its ball): not judged
+            result.undecided.append(f"{case.describe()}: {exc.what}")
+            continue
         kind, rows = result.by_kind.setdefault(case.kind, [0, 0]), by_batch.setdefault(case.batch, [0, 0])
         kind[1] += 1
         rows[1] += 1
@@ -164,6 +169,11 @@ def check_grad(
             rows[0] += 1
             result.failed += 1
             first = first or (case, got, truth, found)
+    if not result.checked:
+        raise SpecError(
+            f"no case could be judged: the exact value is undecided on all {len(result.undecided)} ({result.undecided[0]})",
+            "draw other cases (--seed) or move the inputs off the kink",
+        )
     if first is None:
         return result
     case, got, truth, found = first

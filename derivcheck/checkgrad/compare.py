@@ -27,7 +27,7 @@ def truth_of(case: Case) -> dict[str, Any]:
     """The 50-digit ground truth of every quantity (float64), by name."""
     from derive import symbolic
 
-    g = symbolic.gradients(case.net, case.params, case.X, case.Y, dps=50)
+    g = symbolic.gradients(case.net, case.params, case.X, case.Y, dps=50, backend="arb")
     out = {"loss": g.loss, "dW": g.dW, "dX": g.dX}
     # per example: row b = d(loss of example b)/dx_b, the loss of a batch of one (derivcheck.checkgrad.userfn)
     obj, K = case.net.objective, case.net.widths[-1]

@@ -2,8 +2,9 @@
 (derive.symbolic.build) printed for the "arb" row of derive.lambdify and run on balls, so every value
 comes with a rigorous radius.
 
-A value is *decided* when its radius is at most `REL_RADIUS` (1e-30) times its scale, the larger of
-|midpoint| and the largest |midpoint| of its array (dW of one layer, delta of one layer, ...): far
+A value is *decided* when its radius is at most `REL_RADIUS` (1e-30) times its scale, the largest of
+|midpoint|, the largest |midpoint| of its array (dW of one layer, delta of one layer, ...) and the
+problem's scale (the largest |midpoint| of every quantity, as numeric.compare's noise floor): far
 below float64 resolution at that scale, so the float64 midpoint is the float64 truth. Where some value
 is not decided (a ReLU pre-activation, |w| or a huber residual whose ball holds the kink: the branches
 are united, so the ball is wide; catastrophic cancellation), the program runs again at twice, then
@@ -53,16 +54,18 @@ def run_balls(fn, values, dps: int):
         ctx.prec = old
 
 
-def decided(name: str, arr) -> tuple[str, float, str] | None:
+def decided(name: str, arr, floor: float = 0.0) -> tuple[str, float, str] | None:
     """None when every ball of `arr` (an object array of arb, or one arb) is decided; else the
-    worst one as (label, relative radius, ball text)."""
+    worst one as (label, relative radius, ball text). `floor`: the problem's scale (the largest
+    |midpoint| of every quantity): a value exactly 0 by cancellation (db = sum of rows that cancel) is a
+    ball around 0 whose radius is far below float64 resolution at that scale, hence decided."""
     a = np.asarray(arr, dtype=object).reshape(-1)
     if a.size == 0:
         return None
     mids = np.array([abs(float(v.mid())) for v in a])
     rads = np.array([float(v.rad()) for v in a])
     finite = np.array([v.is_finite() for v in a])
-    scale = np.maximum(mids, mids.max(initial=0.0))
+    scale = np.maximum(mids, max(mids.max(initial=0.0), floor))
     ok = finite & (rads <= REL_RADIUS * scale)
     if ok.all():
         return None

@@ -6,6 +6,8 @@ it stays so."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import mpmath
 import numpy as np
 
@@ -15,7 +17,15 @@ from derive.lambdify import ArbUnsupported
 from derive.net import MLP, Gradients, Net, Params
 from derive.symbolic.balls import Undecided, decided, run_balls, to_mpf
 from derive.symbolic.compiled_program import cached_mpmath_program
-from derive.symbolic.truth_inputs import check_coincident_nodes, check_finite64, check_host_float64, exact_inputs, split_arrays
+from derive.symbolic.layered import layered_balls, route_for
+from derive.symbolic.truth_inputs import (
+    check_coincident_nodes,
+    check_finite64,
+    check_host_float64,
+    checked_inputs,
+    exact_inputs,
+    split_arrays,
+)
 
 __all__ = ["gradients", "hessian", "hvp"]
 
@@ -30,6 +40,7 @@ def gradients(
     device: str | None = "cpu",
     dps: int = 50,
     backend: str = "mpmath",
+    route: str = "auto",
 ) -> Gradients:
     """Loss and first derivatives, exactly, evaluated at `dps` digits (the ground truth).
 
@@ -42,11 +53,17 @@ def gradients(
             derive.symbolic.balls: every value decided to 1e-30 of its scale, else the digits are
             doubled twice, else `Undecided`; a primitive Arb lacks falls back to mpmath, and
             ``extra["backend"]`` says which ran).
+        route: how the arb truth is evaluated: "program" (the whole-loss program SymPy differentiated,
+            derive.symbolic.build), "layers" (MATH.md's layers on balls with Arb matrix products,
+            derive.symbolic.layered: the route for nets too large for a whole-loss program) or "auto"
+            (layers above derive.symbolic.layered.PROGRAM_LIMIT operations, else the program).
+            ``extra["route"]`` says which ran; mpmath is always the program.
 
     Returns:
         `Gradients` (engine "symbolic") with float64 arrays in loss, dW, dZ, db, dX, delta, dA (as
         numeric.manual returns) and the mpf arrays (dtype object) in ``extra["mp"]`` (same fields;
-        with arb the midpoints, and the balls in ``extra["arb"]``).
+        with arb the midpoints, and the balls in ``extra["arb"]``; the layers route gives the balls
+        only: their float64 midpoints are the fields).
 
     Raises:
         SpecError: bad shapes, NaN/Inf, coincident nodes with g'(0) != 0, dtype/device other than
@@ -55,9 +72,19 @@ def gradients(
     check_host_float64(dtype, device)
     if backend not in ("mpmath", "arb"):
         raise SpecError(f"unknown truth backend {backend!r}", "use 'mpmath' or 'arb'")
-    B, _, vals = exact_inputs(net, params, X, Y)
+    if route not in ("auto", "program", "layers"):
+        raise SpecError(f"unknown truth route {route!r}", "use 'auto', 'program' or 'layers'")
+    if route == "layers" and backend != "arb":
+        raise SpecError("the layered truth runs on balls", "pass backend='arb' with route='layers'")
+    B, P, T, Bs, X64, Y64 = checked_inputs(net, params, X, Y)
+    if backend == "arb" and (route == "layers" or (route == "auto" and route_for(net, B) == "layers")):
+        try:
+            return _layered(net, (P, T, Bs, X64, Y64), dps)
+        except ArbUnsupported:
+            pass  # a primitive Arb lacks: the program route below falls back to mpmath for it
+    vals = [mpmath.mpf(float(v)) for a in P + T + Bs + [X64, Y64] for v in a.reshape(-1)]
     cp = cached_mpmath_program(net, B, False, None)
-    extra: dict = {"dps": dps, "backend": backend}
+    extra: dict = {"dps": dps, "backend": backend, "route": "program"}
     mp = None
     if backend == "arb":
         try:
@@ -125,16 +152,61 @@ def _arb_gradients(net, B, cp, vals, dps, extra) -> dict:
     digits 1x, 2x, 4x `dps`; `Undecided` when a ball is still too wide. Fills ``extra["arb"]``
     (the balls) and ``extra["dps"]`` (the digits that decided)."""
     fn = cp.gradient_for("arb")
+    balls, d = _decide(net, lambda d: _unpack(net, B, run_balls(fn, vals, d)), dps)
+    extra.update(arb=balls, dps=d)
+    with mpmath.workdps(d + 10):
+        return {k: _map_fields(to_mpf, v) for k, v in balls.items()}
+
+
+def _decide(net, run, dps: int) -> tuple[dict, int]:
+    """(balls, digits): `run(d)` (the fields as balls at d digits) at `dps`, then 2x and 4x the digits
+    until every ball is decided; `Undecided` when one still is not."""
     worst = None
     for d in (dps, 2 * dps, 4 * dps):
-        balls = _unpack(net, B, run_balls(fn, vals, d))
+        balls = run(d)
         worst = _first_undecided(net, balls)
         if worst is None:
-            extra.update(arb=balls, dps=d)
-            with mpmath.workdps(d + 10):
-                return {k: _map_fields(to_mpf, v) for k, v in balls.items()}
+            return balls, d
     assert worst is not None  # the loop returns once every ball is decided
     raise Undecided(worst[0], d, worst[1], worst[2])
+
+
+def _layered(net, inputs, dps: int) -> Gradients:
+    """The layers route (derive.symbolic.layered) decided as `_decide` does, as float64 `Gradients`."""
+    from flint import ctx
+
+    def run(d):
+        old = ctx.prec
+        try:
+            ctx.dps = d
+            return layered_balls(net, *inputs)
+        finally:
+            ctx.prec = old
+
+    balls, d = _decide(net, run, dps)
+    mid = np.frompyfunc(lambda v: float(v.mid()), 1, 1)
+    f64 = lambda a: None if a is None else np.asarray(mid(a), dtype=np.float64)  # noqa: E731
+    fields: dict[str, Any] = {
+        k: (None if v is None else [f64(a) for a in v] if isinstance(v, list) else f64(v)) for k, v in balls.items()
+    }
+    loss = float(balls["loss"].mid())
+    check_finite64("loss", [loss])
+    for what in ("dW", "dZ", "db"):
+        for a in fields[what] or []:
+            check_finite64(what, a)
+    check_finite64("dX", fields["dX"])
+    return Gradients(
+        loss=loss,
+        dW=fields["dW"],
+        dZ=fields["dZ"],
+        db=fields["db"],
+        dX=fields["dX"],
+        engine="symbolic",
+        extra={"dps": d, "backend": "arb", "route": "layers", "arb": balls},
+        delta=fields["delta"],
+        dA=fields["dA"],
+        dtheta=fields["dtheta"],
+    )
 
 
 def _map_fields(f, v):
@@ -148,7 +220,14 @@ def _map_fields(f, v):
 
 
 def _first_undecided(net, balls):
-    """The first field array holding an undecided ball, as (label, relative radius, ball), or None."""
+    """The first field array holding an undecided ball, as (label, relative radius, ball), or None;
+    the problem's scale (the largest |midpoint| of every field) is each array's floor."""
+    floor = 0.0
+    for v in balls.values():
+        for a in v if isinstance(v, list) else [v]:
+            if a is not None and np.size(a):
+                mids = [abs(float(b.mid())) for b in np.asarray(a, dtype=object).reshape(-1) if b.is_finite()]
+                floor = max([floor, *(m for m in mids if m < np.inf)])
     for name in ("loss", "dW", "dZ", "dtheta", "db", "dX", "delta", "dA"):
         v = balls[name]
         if v is None:
@@ -158,7 +237,7 @@ def _first_undecided(net, balls):
         for where, a in arrays:
             if a is None or (name in ("delta", "dA") and where == " of layer 1"):
                 continue
-            bad = decided(f"{name}{where}", a)
+            bad = decided(f"{name}{where}", a, floor)
             if bad is not None:
                 return bad
     return None

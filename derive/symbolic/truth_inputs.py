@@ -43,7 +43,16 @@ def _arr(x, name, shape):
 
 
 def exact_inputs(net, params: Params, X, Y):
-    """Exact mpf inputs in `Built.inputs` order (float64 values converted exactly)."""
+    """Exact mpf inputs in `Built.inputs` order (float64 values converted exactly): (B, P, values)."""
+    B, P, T, Bs, X, Y = checked_inputs(net, params, X, Y)
+    flat = [v for a in P + T + Bs + [X, Y] for v in a.reshape(-1)]
+    return B, P, [mpmath.mpf(float(v)) for v in flat]
+
+
+def checked_inputs(net, params: Params, X, Y):
+    """The validated float64 inputs (B, P, T, Bs, X, Y): P = Z_1..Z_L (spatial) or W_2..W_L, T =
+    theta_2..theta_L (free amplitudes) or [], Bs = b_2..b_L or []; coincident nodes where the
+    derivative does not exist and kernel weights beyond float64 refused."""
     N, L = net.widths, net.L
     X = _arr(X, "X", np.shape(X))
     if X.ndim != 2:
@@ -74,8 +83,7 @@ def exact_inputs(net, params: Params, X, Y):
     if net.spatial:
         check_coincident_nodes(net, P)
         _check_weights(net, P)
-    flat = [v for a in P + T + Bs + [X, Y] for v in a.reshape(-1)]
-    return B, P, [mpmath.mpf(float(v)) for v in flat]
+    return B, P, T, Bs, X, Y
 
 
 @lru_cache(maxsize=64)
