@@ -100,8 +100,9 @@ def encode(obj: Any) -> Any:
 def _array(a) -> list:
     import numpy as np  # here, not at the top: `check-grad --help` imports this module
 
+    shape = list(np.shape(a))  # before ascontiguousarray, which makes a 0-d array 1-d (a float came back as shape (1,))
     a = np.ascontiguousarray(a)
-    return [a.dtype.str, list(a.shape), base64.b64encode(a.tobytes()).decode("ascii")]
+    return [a.dtype.str, shape, base64.b64encode(a.tobytes()).decode("ascii")]
 
 
 def decode(obj: Any) -> Any:
@@ -167,7 +168,8 @@ def where(exc: BaseException, path: str | None = None) -> str:
 
 
 def load_function(target: str) -> tuple[Any, str]:
-    """``FILE.py:FUNC`` (imported like a test module, from its path) or ``pkg.module:func``.
+    """``FILE.py:FUNC`` (imported like a test module, from its path) or ``pkg.module:func``. Runs in the
+    child only: whatever the import raises (KeyboardInterrupt, a BaseException subclass) is the user's.
 
     Returns:
         (the function, its source file or module name).
@@ -196,7 +198,7 @@ def load_function(target: str) -> tuple[Any, str]:
             raise LoadError(
                 f"importing {mod_name} called sys.exit({exc.code!r})", "guard the script part with if __name__ == '__main__':"
             ) from None
-        except Exception as exc:
+        except BaseException as exc:  # KeyboardInterrupt, GeneratorExit, a BaseException subclass: one line too
             raise LoadError(
                 f"importing {mod_name} raised {type(exc).__name__}: {exc} (at {where(exc, str(path))})", "fix the error there"
             ) from None
@@ -210,7 +212,7 @@ def load_function(target: str) -> tuple[Any, str]:
             raise LoadError(
                 f"importing {mod_name} called sys.exit({exc.code!r})", "guard the script part with if __name__ == '__main__':"
             ) from None
-        except Exception as exc:
+        except BaseException as exc:
             raise LoadError(
                 f"cannot import {mod_name}: {type(exc).__name__}: {exc} (at {where(exc)})",
                 "check the module name and that it is on PYTHONPATH",
