@@ -34,6 +34,7 @@ one-line error.
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -71,10 +72,14 @@ def _as_is(expr):
 
 def _constants_30(expr):
     """Closed-form constants as 30-digit floats (exact to float64): SymPy's torch printer emits
-    torch.sqrt(2) for sqrt(2), and torch functions need tensors."""
+    torch.sqrt(2) for sqrt(2), and torch functions need tensors. So are rationals whose numerator or
+    denominator passes 2**53: printed as Python ints, 10**20 * tensor overflowed int64 (a kernel
+    exp(-r**2/s**2) with s = 1e-10 raised OverflowError in the torch engine)."""
     if isinstance(expr, (list, tuple)):
         return type(expr)(_constants_30(e) for e in expr)
-    return expr.replace(lambda e: e.is_number and not e.is_Atom and not e.is_Rational, lambda e: sp.Float(sp.N(e, 30), 30))
+    expr = expr.replace(lambda e: e.is_number and not e.is_Atom and not e.is_Rational, lambda e: sp.Float(sp.N(e, 30), 30))
+    big = {q: sp.Float(sp.N(q, 30), 30) for q in expr.atoms(sp.Rational) if max(abs(q.p), q.q) > 2**53}
+    return expr.xreplace(big) if big else expr
 
 
 def _constants_17(expr):
@@ -98,6 +103,22 @@ def _constants_17_exact_powers(expr):
     )
 
 
+def _tie_split(pick):
+    """max (pick = operator.gt) or min (operator.lt) of numbers or tensors, elementwise, for the torch row,
+    whose printer writes SymPy's Max/Min as Python's max/min (a TypeError on tensors), always with two
+    arguments (Max(a, b, c) prints as max(max(a, b), c)). A tie splits the derivative evenly, as SymPy's
+    d Max(a, b)/da = Heaviside(a - b) = 1/2 at a = b (and torch.maximum): the result is a t + b (1 - t)
+    with the constant weight t = [a picked] + 1/2 [a = b] (comparisons carry no gradient)."""
+
+    def call(a, *rest):
+        for b in rest:
+            t = pick(a, b) * 1.0 + (a == b) * 0.5
+            a = a * t + b * (1 - t)
+        return a
+
+    return call
+
+
 @dataclass(frozen=True)
 class Backend:
     """One row of `BACKENDS`.
@@ -111,7 +132,7 @@ class Backend:
             "float" (a float64 literal), "mpf" (an mpmath fraction), or None (no programs).
     """
 
-    modules: tuple[str, ...]
+    modules: tuple[Any, ...]
     prepare: Callable[[Any], Any] = _as_is
     numbers: str | None = None
 
@@ -119,7 +140,7 @@ class Backend:
 BACKENDS: dict[str, Backend] = {
     "numpy": Backend(("scipy", "numpy"), numbers="float"),  # scipy for erf (gelu), numpy for the rest
     "numexpr": Backend(("numexpr",), _constants_17),
-    "torch": Backend(("torch",), _constants_30),
+    "torch": Backend(({"max": _tie_split(operator.gt), "min": _tie_split(operator.lt)}, "torch"), _constants_30),
     "mpmath": Backend(("mpmath",), numbers="mpf"),
     "arb": Backend((), numbers="arb"),  # python-flint balls: `_ArbPrinter`, rigorous radii (ground truth)
 }

@@ -11,7 +11,10 @@ Per edge the term contributes, with c = scale (sum) or scale / n_edges (mean):
 |w| and |r| stay Abs: d|w|/dw = sign(w), 0 at w = 0 (the subgradient torch uses). This one rule holds in
 every engine and for both kinds of net: the exact program and the flat route (SymPy's sign(0) = 0, on
 mpmath and on Arb balls), the manual engines (np.sign) and torch (abs' backward is sgn, 0 at 0). So an L1
-term c |w| adds 0, not +-c, to dJ/dw at a weight exactly 0, and |w|'' = 0 (DiracDelta dropped).
+term c |w| adds 0, not +-c, to dJ/dw at a weight exactly 0, and |w|'' = 0 (DiracDelta dropped). max and
+min (hinges such as max(|w| - t, 0)) take SymPy's d max(a, b)/da = Heaviside(a - b) = 1/2 at a tie, in
+every engine too (torch's max/min: derive.lambdify's tie-splitting pair); where(cond, ...) follows its
+condition as written.
 
 An MLP (derive.net.MLP, kind = "mlp") takes penalties on its weights directly: rho is a formula in w alone
 (weight decay "w**2", L1 "abs(w)"), dJ/dW = dL/dW + c rho_w(W); a rho naming r is refused there.
@@ -37,7 +40,7 @@ import sympy as sp
 
 from derive.decide import finite, is_zero
 from derive.errors import SpecError
-from derive.parse import FUNCTIONS, free_names, parse_expr, symbol
+from derive.parse import FUNCTIONS, check_param_range, free_names, parse_expr, symbol
 
 __all__ = ["Penalty", "penalty", "coincidence_error", "REDUCES", "RW", "WW"]
 
@@ -112,6 +115,12 @@ class Penalty:
                 raise SpecError(f"penalty layers {self.layers!r} must be layers 2..L", "edges of layer l join l-1 and l")
             object.__setattr__(self, "layers", layers)
         _ = self.expr  # validate the formula now
+        if self.pairs:  # rho and its first and second derivatives are evaluated in float64: no constant may overflow
+            names = tuple(k for k, _ in self.pairs)
+            sym = parse_expr(self.rho, variables=("r", "w"), params=names)
+            exprs = [sym, *(sym.diff(x) for x in (RW, WW)), *(sym.diff(x, y) for x, y in ((RW, RW), (RW, WW), (WW, WW)))]
+            for k, v in self.pairs:
+                check_param_range(f"penalty {self.rho!r}: parameter", k, v, exprs, symbol(k))
 
     @property
     def pairs(self) -> tuple[tuple[str, float], ...]:

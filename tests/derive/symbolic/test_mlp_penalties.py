@@ -162,3 +162,34 @@ def test_mlp_penalty_layers_beyond_L_and_describe():
     net = NETS["decay_layer3_l1_layer2"]
     assert "penalty=0.05*sum(w**2) layers [3], penalty=2.5*mean(abs(w)) layers [2]" in net.describe()
     assert [len(net.layer_penalties(l)) for l in (2, 3)] == [1, 1]
+
+
+@pytest.mark.parametrize("rho, at, slope", [("max(w, 0)", 0.0, 0.5), ("min(w, 0)", 0.0, 0.5), ("max(abs(w) - 0.5, 0)", 0.5, 0.5)])
+def test_a_hinge_penalty_splits_its_tie_evenly_in_every_engine(rho, at, slope):
+    """max/min in rho: d max(a, b)/da = 1/2 at a tie (SymPy's Heaviside(0)) in the exact program, the manual
+    engines and torch (whose printer wrote Python's max and raised a TypeError on tensors)."""
+    from dataclasses import replace
+
+    net = MLP(**PLAIN, penalties=({"rho": rho, "scale": 10.0},))
+    P, X, Y = case(net, zero=False)
+    P.W[0][0, 0], P.W[1][1, 2] = at, -at
+    plain = symbolic.gradients(replace(net, penalties=()), P, X, Y)
+    for g in (symbolic.gradients(net, P, X, Y), manual.gradients(net, P, X, Y), autograd.gradients(net, P, X, Y)):
+        assert g.dW[0][0, 0] - plain.dW[0][0, 0] == pytest.approx(10.0 * slope, rel=1e-12), g.engine
+        if at:  # |w| - 0.5 at w = -0.5: the tie again, with sign(w) = -1
+            assert g.dW[1][1, 2] - plain.dW[1][1, 2] == pytest.approx(-10.0 * slope, rel=1e-12), g.engine
+
+
+def test_a_hinge_wiring_cost_on_a_spatial_net_agrees_at_its_tie():
+    """The same rule on a spatial net with free amplitudes: max(w, 0) r with a weight exactly 0."""
+    from derive import Net
+    from tests.derive.symbolic.test_model_family import family_params
+
+    net = Net((2, 3, 1), dim=2, kernel="gaussian", amplitudes="free", penalties=({"rho": "max(w, 0)*r", "scale": 3.0},))
+    P, (X, Y) = family_params(net), random_data(net)
+    P.theta[0][1, 0] = 0.0
+    truth = symbolic.gradients(net, P, X, Y)
+    for g in (manual.gradients(net, P, X, Y), autograd.gradients(net, P, X, Y)):
+        findings = check_gradients(g, truth, engine=g.engine)
+        assert {"dZ", "dtheta"} <= {f.quantity for f in findings}
+        assert all(f.ok for f in findings), [f.describe() for f in findings if not f.ok]
