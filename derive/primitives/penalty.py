@@ -40,7 +40,7 @@ import sympy as sp
 
 from derive.decide import finite, is_zero
 from derive.errors import SpecError
-from derive.parse import FUNCTIONS, check_param_range, free_names, parse_expr, symbol
+from derive.parse import FUNCTIONS, free_names, parse_expr, symbol
 
 __all__ = ["Penalty", "penalty", "coincidence_error", "REDUCES", "RW", "WW"]
 
@@ -115,12 +115,6 @@ class Penalty:
                 raise SpecError(f"penalty layers {self.layers!r} must be layers 2..L", "edges of layer l join l-1 and l")
             object.__setattr__(self, "layers", layers)
         _ = self.expr  # validate the formula now
-        if self.pairs:  # rho and its first and second derivatives are evaluated in float64: no constant may overflow
-            names = tuple(k for k, _ in self.pairs)
-            sym = parse_expr(self.rho, variables=("r", "w"), params=names)
-            exprs = [sym, *(sym.diff(x) for x in (RW, WW)), *(sym.diff(x, y) for x, y in ((RW, RW), (RW, WW), (WW, WW)))]
-            for k, v in self.pairs:
-                check_param_range(f"penalty {self.rho!r}: parameter", k, v, exprs, symbol(k))
 
     @property
     def pairs(self) -> tuple[tuple[str, float], ...]:
