@@ -28,6 +28,9 @@ class BenchConfig:
     cuda_hvp_methods: tuple = ("double_backward", "func")  # numeric.autograd.second_order.METHODS timed on the GPU
     truth_widths: tuple = ((8, 8, 4), (32, 32, 10), (64, 64, 10))  # check-grad's sizes (issue 25)
     truth_dim: int = 2
+    # check-grad on the nets people train (issue 25): (widths, wall-time target in seconds), 25 cases each
+    checkgrad: tuple = (((64, 64, 10), 5.0), ((256, 128, 10), 20.0), ((784, 128, 10), 60.0))
+    checkgrad_cases: int = 25
     truth_batch: int = 3
     dim: int = 3
     repeats: int = 7
@@ -50,9 +53,11 @@ QUICK = BenchConfig(
     cuda_widths=(64, 64, 64, 64),
     cuda_batch=16,
     truth_widths=((4, 4, 2), (8, 8, 4)),
+    checkgrad=(((8, 8, 4), 5.0),),
+    checkgrad_cases=5,
     repeats=1,
     rss=False,
     quick=True,
 )
 
-SECTIONS = ("symbolic", "gradient", "hvp", "penalty", "truth", "scaling", "cuda", "suite")
+SECTIONS = ("symbolic", "gradient", "hvp", "penalty", "truth", "checkgrad", "scaling", "cuda", "suite")

@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from derivcheck.bench.checkgrad import bench_checkgrad
 from derivcheck.bench.config import FULL, QUICK, SECTIONS, BenchConfig
 from derivcheck.bench.cuda import bench_cuda
 from derivcheck.bench.gradient import bench_gradient
@@ -73,6 +74,7 @@ def run(
         "hvp": lambda: bench_hvp(cfg, log, seed),
         "penalty": lambda: bench_penalty(cfg, log, seed),
         "truth": lambda: bench_truth(cfg, log, seed),
+        "checkgrad": lambda: bench_checkgrad(cfg, log),
         "scaling": lambda: bench_scaling(cfg, log, None if outp is None else outp.with_name("scaling.png"), seed),
         "cuda": lambda: bench_cuda(cfg, log, device == "cuda", seed),
         "suite": lambda: bench_suite(cfg, log),

@@ -1,10 +1,11 @@
-"""Bench section "truth" (issue 25, item 1): the ground truth's gradients on mpmath numbers against the
-same compiled program on Arb balls (``derive.symbolic.gradients(backend="arb")``), at check-grad's sizes
-(widths 8,8,4 / 32,32,10 / 64,64,10, D = 2, kernel exp(-r**2/s**2), tanh, mse, batch 3: one truth call
-per check-grad case). The derivation of the program (shared by both, cached) is timed apart; each
-backend's first call (its code generation) is timed apart from its best run. Recorded per size: the
-mpmath / arb time ratio (target >= 1: arb may become the default only if it is not slower) and the
-digits at which every ball was decided."""
+"""Bench section "truth" (issue 25, item 1): the ground truth's gradients on mpmath numbers (the whole-loss
+program) against the truth on Arb balls (``derive.symbolic.gradients(backend="arb")``: the same program
+on balls for small nets, the layers route, derive.symbolic.layered, above its size limit), at check-grad's
+sizes (widths 8,8,4 / 32,32,10 / 64,64,10, D = 2, kernel exp(-r**2/s**2), tanh, mse, batch 3: one truth
+call per check-grad case). The derivation of the program is timed apart; each backend's first call
+(its code generation) is timed apart from its best run. Recorded per size: the mpmath / arb time ratio
+(target >= 1: arb is check-grad's truth only if it is not slower), the arb route and the digits at which
+every ball was decided."""
 
 from __future__ import annotations
 
@@ -38,19 +39,19 @@ def bench_truth(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
         t0 = time.perf_counter()
         cp = cached_mpmath_program(net, cfg.truth_batch, False, None)
         derive_s = time.perf_counter() - t0
-        first, best, dps = {}, {}, None
+        first, best, dps, route = {}, {}, None, None
         for backend in ("mpmath", "arb"):
             t0 = time.perf_counter()
             g = sym.gradients(net, p, X, Y, backend=backend)  # the first call generates its code
             first[backend] = time.perf_counter() - t0
             if backend == "arb":
-                dps = g.extra["dps"]
+                dps, route = g.extra["dps"], g.extra["route"]
             best[backend] = _best(lambda b=backend: sym.gradients(net, p, X, Y, backend=b), repeats)
         ratio = best["mpmath"] / best["arb"]
         key = ",".join(map(str, widths))
         log(
             f"truth {key}: derive {derive_s:.2f} s, mpmath {best['mpmath']:.3f} s, arb {best['arb']:.3f} s "
-            f"(x{ratio:.2f}; first calls {first['mpmath']:.2f} / {first['arb']:.2f} s), arb decided at {dps} digits"
+            f"(x{ratio:.2f}; first calls {first['mpmath']:.2f} / {first['arb']:.2f} s), arb by {route}, decided at {dps} digits"
         )
         raw[key] = {
             "derive_s": derive_s,
@@ -58,6 +59,7 @@ def bench_truth(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
             "first_call_s": first,
             "ratio_mpmath_over_arb": ratio,
             "arb_dps": dps,
+            "arb_route": route,
             "program_nodes": cp.n_nodes,
         }
         recs.append(
@@ -73,6 +75,7 @@ def bench_truth(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
                 arb_s=best["arb"],
                 derive_s=derive_s,
                 arb_dps=dps,
+                arb_route=route,
             )
         )
     return recs, raw

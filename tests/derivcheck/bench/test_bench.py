@@ -24,6 +24,8 @@ TINY = bench.BenchConfig(
     cuda_batch=4,
     scaling_batch=4,
     truth_widths=((2, 3, 2),),
+    checkgrad=(((2, 3, 2), 30.0),),
+    checkgrad_cases=1,
     repeats=1,
     rss=False,
     quick=True,
@@ -45,6 +47,8 @@ TARGET_IDS = {
     "hvp.vs_torch_best",
     "penalty.gradient_cost",
     "truth.arb_vs_mpmath.w2-3-2",
+    "checkgrad.wall.w2-3-2",
+    "checkgrad.memory.w2-3-2",
     "scaling.grad_s",
     "scaling.hvp_s",
     "scaling.grad_bytes",
@@ -75,6 +79,9 @@ def test_every_target_is_recorded_with_measured_target_and_pass(results):
         assert r["pass"] in (True, False, None)
         if r["pass"] is not None and "error" not in r["details"]:
             assert isinstance(r["measured"], (int, float)) and np.isfinite(r["measured"]), r
+    # the timed check-grad command ran and agreed (exit 0), its peak memory read from the process tree
+    cg = next(r for r in on_disk["targets"] if r["id"] == "checkgrad.wall.w2-3-2")
+    assert "error" not in cg["details"] and cg["details"]["peak_gib"] > 0, cg
     prov = on_disk["provenance"]
     assert prov["command"].startswith("derivcheck bench --quick") and "numpy" in prov["versions"]
     assert (out.parent / "scaling.png").stat().st_size > 1000
