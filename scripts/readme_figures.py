@@ -138,8 +138,7 @@ def code_figures() -> dict[str, object]:
     from derivcheck.audit.registry import CHECKS
     from derivcheck.checkgrad.args import add_arguments as checkgrad_arguments
     from derivcheck.verify import cases as verify_cases
-    from derivcheck.verify.args import DRAWN, DRAWN_QUICK
-    from derivcheck.verify.args import add_arguments as verify_arguments
+    from derivcheck.verify.args import CASES, DRAWN, DRAWN_QUICK
 
     def default(add, flag: str):
         p = ap.ArgumentParser()
@@ -156,7 +155,7 @@ def code_figures() -> dict[str, object]:
         "drawn_quick": DRAWN_QUICK,
         "kernel_checks": len(CHECKS),
         "penalty_checks": len(PENALTY_CHECKS),
-        "verify_cases": default(verify_arguments, "--cases"),
+        "verify_cases": CASES,
         "checkgrad_cases": default(checkgrad_arguments, "--cases"),
         "verify_4882": guard.case_seconds("verify", (4, 8, 8, 2)),
         "verify_16": guard.case_seconds("verify", (16, 32, 32, 8)),

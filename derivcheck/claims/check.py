@@ -67,8 +67,9 @@ def check_files(paths, *, progress: bool = False, **kw) -> list[DocumentResult]:
             bar.advance(task)
             if bar.disable:  # piped or a log: one line per file, as it ends
                 d = docs[-1]
+                n_claims = f"{len(d.results)} claim{'' if len(d.results) == 1 else 's'}"
                 print(
-                    f"claims {n}/{len(paths)}: {Path(p).name}: {len(d.results)} claims, {len(d.failed)} false "
+                    f"claims {n}/{len(paths)}: {Path(p).name}: {n_claims}, {len(d.failed)} false "
                     f"({time.perf_counter() - start:.1f} s)",
                     file=sys.stderr,
                     flush=True,

@@ -13,6 +13,7 @@ __all__ = ["print_table", "build_errata"]
 
 
 def print_table(docs: list[DocumentResult], file=None) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from derivcheck.tables import console as make_console
@@ -21,7 +22,10 @@ def print_table(docs: list[DocumentResult], file=None) -> None:
     console = make_console(file)
     style = {HOLDS: "green", ROUNDING: "yellow", FALSE: "bold red"}
     for d in docs:
-        t = Table(title=f"{d.title} [{Path(d.path).name}]", title_justify="left")
+        if not d.results:  # nothing selected in it (--only): no empty table
+            continue
+        # the file names the document (several share a title); escaped, as rich took "[name.py]" for markup
+        t = Table(title=escape(f"{d.title} [{Path(d.path).name}]"), title_justify="left")
         for col in ("claim", "where", "quantity", "verdict", "claimed", "true"):
             t.add_column(col, overflow="fold")
         for r in d.results:
@@ -32,7 +36,7 @@ def print_table(docs: list[DocumentResult], file=None) -> None:
                 line = f"  {r.id}: {r.evidence}"
                 if r.counterexample:
                     ce = r.counterexample
-                    line += f"; smallest case {ce['net']}: {ce['message']}; reproduce: {r.command}"
+                    line += f"; smallest case: {_net(ce['net'])}: {ce['message']}; reproduce: {r.command}"
             elif r.finding:  # a false worked number: its finding (entry, both values, error, tolerance, command)
                 line = f"  {r.id}: {r.finding}"
             else:
@@ -44,6 +48,15 @@ def print_table(docs: list[DocumentResult], file=None) -> None:
     n = sum(len(d.results) for d in docs)
     bad = sum(len(d.failed) for d in docs)
     console.print(f"{n} claims, {bad} false, {sum(r.verdict == ROUNDING for d in docs for r in d.results)} hold only to rounding")
+
+
+def _net(desc: str) -> str:
+    """A counterexample's net (kept as its description) in words, as every verb names nets."""
+    from derivcheck.report.derivation import net_words
+    from derivcheck.report.nets import parse_describe
+
+    spec = parse_describe(desc)
+    return desc if spec is None else f"the net of {net_words(spec)}"
 
 
 def _shell_lines(text: str, width: int, indent: str = "    ") -> str:

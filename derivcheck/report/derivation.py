@@ -16,7 +16,7 @@ from derivcheck.tables import progress, wrap_lines
 from derive import Net, symbolic
 from derive.typeset import cse_latex, latex, net_latex, penalty_latex
 
-__all__ = ["derivation_report", "net_subtitle"]
+__all__ = ["derivation_report", "net_subtitle", "net_words"]
 
 
 def _progress():
@@ -288,9 +288,14 @@ def notation(obj):
 
 
 def net_subtitle(net) -> str:
-    """The net in words (the derivation's title, check-grad's heading): widths, D, kernel, activations, loss,
-    bias, amplitudes, penalties; an MLP's widths, activations, loss, bias and penalties. Never a repr."""
-    spec = parse_describe(net.describe()) or {}
+    """The net in words (the derivation's title; check-grad's, verify's and train's headings): `net_words`."""
+    return net_words(parse_describe(net.describe()) or {})
+
+
+def net_words(spec: dict) -> str:
+    """A net in words, never a repr: widths, D, kernel, activations, loss, bias, amplitudes, penalties (an
+    MLP: widths, free weights, activations, loss, bias, penalties), from a results.json case's ``spec`` or
+    `derivcheck.report.nets.parse_describe` of a kept description."""
     cells = dict(zip(("widths", "D", "kernel", "activations", "loss", "bias", "amplitudes", "penalties"), row_text(spec)))
     parts = [f"widths {cells['widths']}"]
     if spec.get("kind") == "mlp":

@@ -151,8 +151,12 @@ def run(args: argparse.Namespace) -> int:
                 "train with --device cpu (torch) or without --device (the manual engine)",
             )
     task, _ = task_from_args(args)
+    from derivcheck.report.derivation import net_subtitle  # the net in words, as every verb names it
+
     # folded at spaces to the terminal (80 columns when piped), like every line of the verb
-    print(wrap_lines(f"derivcheck train: task {task.name} ({task.description}); {task.net.describe()}; seed {args.seed}"))
+    print(
+        wrap_lines(f"derivcheck train: task {task.name} ({task.description}); a net of {net_subtitle(task.net)}; seed {args.seed}")
+    )
     why = check_kernel(task.net, args.allow_nonsmooth_kernel)
     if why:
         print(f"warning: {why} (--allow-nonsmooth-kernel given)", file=sys.stderr)

@@ -114,7 +114,7 @@ def synthetic_task(
         Y = Y + noise * rng.standard_normal(Y.shape)
     return Task(
         "synthetic",
-        f"teacher spatial net {net.widths}, D={dim}, {batch} seeded inputs"
+        f"teacher spatial net of widths {'-'.join(map(str, net.widths))}, D = {dim}, {batch} seeded inputs"
         + (f" uniform in [{input_range[0]:g}, {input_range[1]:g}]" if input_range is not None else "")
         + (f", coordinates uniform in [{coordinate_range[0]:g}, {coordinate_range[1]:g}]" if coordinate_range is not None else "")
         + (f", noise {noise:g}" if noise else ""),

@@ -6,10 +6,11 @@ from __future__ import annotations
 from derivcheck.netspec import add_net_arguments
 from derivcheck.tables import add_json_argument
 
-__all__ = ["add_arguments", "CHECK_NAMES", "DEFAULT_OUT", "DRAWN", "DRAWN_QUICK"]
+__all__ = ["add_arguments", "CASES", "CHECK_NAMES", "DEFAULT_OUT", "DRAWN", "DRAWN_QUICK"]
 
 DEFAULT_OUT = "reports/build/results.json"
 DRAWN, DRAWN_QUICK = 24, 6  # hypothesis-drawn nets beside the library matrix (--drawn)
+CASES = 20  # a network's drawn parameter sets (--cases; the matrix has none)
 # derivcheck.verify.CHECKS, spelled out here (that tuple is built from numeric.engines, which loads torch);
 # a test keeps the two equal
 CHECK_NAMES = ("manual", "manual-f32", "torch-cpu", "torch-cuda", "fd", "taylor", "hvp")
@@ -40,6 +41,9 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--only", default=None, help="run only the case with this id (as printed for a failure)")
     p.add_argument(
-        "--cases", type=int, default=20, help="with a network (--net or flags): drawn parameter sets, plus the adversarial ones"
+        "--cases",
+        type=int,
+        default=None,
+        help=f"with a network (--net or flags): drawn parameter sets, plus the adversarial ones (default {CASES})",
     )
     add_net_arguments(p)

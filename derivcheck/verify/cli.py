@@ -22,11 +22,12 @@ from pathlib import Path
 
 from derivcheck.netspec import net_from_args, net_given
 from derivcheck.provenance import atomic_write_json, check_out_path, provenance
-from derivcheck.verify.args import DEFAULT_OUT, DRAWN, DRAWN_QUICK
+from derivcheck.verify.args import CASES, DEFAULT_OUT, DRAWN, DRAWN_QUICK
 from derivcheck.verify.cases import case_spec, drawn_cases, matrix_cases
 from derivcheck.verify.checks import CHECKS, run_case
 from derivcheck.verify.summary import never_checked, summarise, summary_table
 from derive import SpecError
+from derive.symbolic.balls import Undecided
 from numeric.engines import ENGINES as ENGINE_TABLE
 from numeric.validate import check_net_memory
 
@@ -92,6 +93,13 @@ def run(args) -> int:
         raise SpecError(f"--drawn {drawn} is negative", "use a count >= 0")
     t0 = time.perf_counter()
     user = net_from_args(args) if net_given(args) else None
+    if user is None and getattr(args, "cases", None) is not None:  # it was ignored: the whole matrix ran
+        raise SpecError(
+            "--cases counts a network's drawn cases (--net or network flags); the library matrix takes no --cases",
+            "drop --cases, give a network (--net FILE or --widths ...), or set the matrix's drawn nets with --drawn N",
+        )
+    if user is not None and getattr(args, "cases", None) is None:
+        args.cases = CASES
     if args.seed is None:  # the spec's [data] seed, as check-grad takes it (0 without a spec file)
         args.seed = user.data.seed if user is not None else 0
     if args.seed < 0:
@@ -116,7 +124,9 @@ def run(args) -> int:
         cases = [c for c in cases if c.id == args.only]
         if not cases:
             raise SpecError(f"no case {args.only!r} for seed {args.seed}", "copy the id from a failure line")
-    what = "" if user is None else f" of {user.net.describe()}"
+    from derivcheck.report.derivation import net_subtitle  # nets in words, as every verb names them
+
+    what = "" if user is None else f" of a net of {net_subtitle(user.net)}"
     console.print(f"derivcheck verify: {len(cases)} cases{what}, seed {args.seed}, engines {','.join(engines)}")
 
     def reproduce(case_id: str) -> str:
@@ -128,9 +138,24 @@ def run(args) -> int:
     with progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("verifying", total=len(cases))
         for case in cases:
-            bar.update(task, description=f"{case.id} {case.net.describe()[:50]}")
+            bar.update(task, description=f"{case.id} {net_subtitle(case.net)[:50]}")
             try:
                 records.append(run_case(case, engines, reproduce=reproduce(case.id)))
+            except Undecided as exc:  # no precision decides the exact value: the case is not judged, and said
+                records.append(
+                    {
+                        "id": case.id,
+                        "net": case.net.describe(),
+                        "spec": case_spec(case),
+                        "seed": case.seed,
+                        "errors": {},
+                        "identities": {},
+                        "skipped": [f"every check: the ground truth is undecided ({exc.what} at {exc.dps} digits)"],
+                        "pass": None,
+                        "undecided": str(exc),
+                        "failures": [],
+                    }
+                )
             except SpecError as exc:
                 records.append(
                     {
@@ -149,6 +174,9 @@ def run(args) -> int:
     wall = time.perf_counter() - t0
     summary = summarise(records, engines)
     unchecked = never_checked(records, engines, not_run)
+    undecided = [r["id"] for r in records if r.get("undecided")]
+    if undecided:  # never a pass by silence: the cases no precision decided are named
+        unchecked["cases"] = f"{len(undecided)} case(s) not judged, the ground truth undecided: {', '.join(undecided[:5])}"
     failures = []
     for r in records:
         for f in r["failures"]:

@@ -148,7 +148,8 @@ def test_cli_newton_cg_writes_logs(tmp_path, capsys, monkeypatch):
     # the heading and the result line are folded at spaces to 80 columns, their content whole
     assert all(len(line) <= 80 for line in out.splitlines()) and len(out.splitlines()) > 2
     words = out.split()
-    assert out.startswith("derivcheck train: task synthetic") and "Net(widths=(3, 5, 2)," in out
+    assert out.startswith("derivcheck train: task synthetic") and "a net of widths 3-5-2, D = 2," in " ".join(words)
+    assert "Net(" not in out and "(3, 5, 2)" not in out  # the net in words, as every verb names it (issue 24)
     i = words.index("newton-cg:")
     assert words[i + 1 : i + 2] == ["loss"] and "->" in words and "HVPs" in words and "stop:" in words
     assert words[-2:] == ["log", "synthetic_newton-cg.csv"]

@@ -13,7 +13,7 @@ from numeric import manual
 from numeric.engines import ENGINES
 from tests.helpers import REPO
 
-ARGS = dict(quick=True, seed=3, engines="manual,torch-cpu,torch-cuda,fd,taylor,hvp", drawn=1, only=None, cases=20)
+ARGS = dict(quick=True, seed=3, engines="manual,torch-cpu,torch-cuda,fd,taylor,hvp", drawn=1, only=None, cases=None)
 
 
 def _run(tmp_path, **kw):
@@ -386,3 +386,23 @@ def test_readme_counts_the_matrix_as_it_is():
     text = " ".join((REPO / "README.md").read_text().split())
     assert f"({k} x {a} x {lo} = {full} nets) + {drawn} hypothesis-drawn nets ({full + drawn} cases;" in text
     assert f"`--quick`: {quick} + {drawn_quick} = {quick + drawn_quick})" in text
+
+
+def test_cases_without_a_network_is_refused_not_ignored(tmp_path, capsys, monkeypatch):
+    """A new user's finding (issue 24): `verify --cases 1000000000`, the README's example of a refused run,
+    ran the whole library matrix, exit 0: --cases counts a network's cases and was silently ignored."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["verify", "--cases", "5", "--out", "r.json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--cases counts a network's drawn cases" in err and "--drawn N" in err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_networks_heading_names_it_in_words(tmp_path, capsys, monkeypatch):
+    """verify --net's heading named the net by its repr, `Net(widths=(3, 4, 2), D=2, ...` (issue 24)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["verify", "--widths", "2,2", "--dim", "2", "--cases", "1", "--engines", "manual", "--out", "r.json"]) == 0
+    out, err = capsys.readouterr()
+    assert "Net(" not in out + err and "(2, 2)" not in out + err
+    assert "cases of a net of widths 2-2, D = 2, kernel gaussian" in " ".join(err.split())
