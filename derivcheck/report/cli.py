@@ -203,7 +203,10 @@ def _failures(results: dict) -> list[dict]:
 def load_results(results_path: Path) -> dict:
     """A `derivcheck verify` results.json, checked (exists, JSON, schema, keys): one line if not."""
     if not results_path.exists():
-        raise SpecError(f"results file {results_path} does not exist", "run `derivcheck verify --out FILE` first")
+        raise SpecError(
+            f"results file {results_path} does not exist",
+            f"run `derivcheck verify --out {results_path}` first (or pass the --results FILE it wrote)",
+        )
     try:
         results = json.loads(results_path.read_text())
     except json.JSONDecodeError as exc:

@@ -168,3 +168,14 @@ def test_a_bad_results_file_is_refused_before_any_report_is_built(tmp_path, caps
         err = capsys.readouterr().err
         assert rc == 2 and len(err.strip().splitlines()) == 1 and "results file" in err
         assert not (tmp_path / "o" / "derivation.tex").exists()
+
+
+def test_a_missing_results_file_names_the_command_that_writes_it(tmp_path, capsys, monkeypatch):
+    """A new user's `derivcheck report` in an empty folder said "run `derivcheck verify --out FILE` first",
+    after which report still read reports/build/results.json: the fix names the path it reads (issue 24)."""
+    from derivcheck import cli
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["report", "--which", "verification", "--no-pdf"]) == 2
+    err = capsys.readouterr().err
+    assert "run `derivcheck verify --out reports/build/results.json` first" in err and "--results FILE" in err
