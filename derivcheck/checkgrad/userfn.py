@@ -124,7 +124,7 @@ def call(fn: Callable, case: Case, *, torch: bool = False, dtype=np.float64) -> 
     kw: dict[str, Any] = {} if b is None else {"b": b}
     if theta is not None:
         kw["theta"] = theta
-    on = f"on widths {net.widths}, batch {case.batch}"
+    on = f"on widths {'-'.join(map(str, net.widths))}, batch {case.batch}"
     try:
         out = fn(arrays, X, Y, **kw)
     except SystemExit as exc:  # fn called sys.exit(): its verdict would be lost as a silent exit code

@@ -161,13 +161,13 @@ def diabetes_task(
         )
     elif net.L != 3 or net.widths[0] != X.shape[1] or net.widths[-1] != 1:
         raise SpecError(
-            f"the diabetes task needs widths (10, N, 1), not {net.widths}",
+            f"the diabetes task needs widths 10,N,1, not {','.join(map(str, net.widths))}",
             "drop --widths (or set widths = [10, N, 1] in the spec file) for --task diabetes",
         )
     rng = np.random.default_rng(seed)
     return Task(
         "diabetes",
-        f"scikit-learn diabetes, {X.shape[0]} x {X.shape[1]} standardised, net {net.widths}",
+        f"scikit-learn diabetes, {X.shape[0]} x {X.shape[1]} standardised",  # the net follows in the heading
         net,
         X,
         y[:, None],

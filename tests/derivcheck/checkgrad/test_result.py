@@ -51,3 +51,11 @@ def test_api_report_of_an_mlp_and_a_penalised_net_has_no_repr():
         assert not [r for r in REPRS if r in text], text
     assert "widths 2-3-2, free weights, activations sigmoid (all layers), loss sse_half, biases" in reports[0]
     assert "free amplitudes" in reports[1] and "penalty" in reports[1]
+
+
+def test_an_error_in_fn_names_the_net_without_a_tuple(capsys, monkeypatch):
+    """NumPy code run with --torch raises in fn: one line, exit 2, naming the widths as the report does."""
+    monkeypatch.chdir(REPO)
+    assert cli.main(["check-grad", "examples/my_grad.py:grad", *EXAMPLE, "--torch"]) == 2
+    err = capsys.readouterr().err
+    assert "fn raised TypeError" in err and "on widths 3-4-2, batch 3" in err and "(3, 4, 2)" not in err

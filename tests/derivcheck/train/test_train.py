@@ -271,3 +271,12 @@ def test_train_diabetes_names_the_data_keys_it_cannot_use(tmp_path, capsys):
     assert np.all((task.params0.Z[0] >= 0.0) & (task.params0.Z[0] <= 1.0))  # the start's coordinates
     err = " ".join(capsys.readouterr().err.split())
     assert "note: [data] batch, input_range of" in err and "the diabetes task's data are fixed" in err
+
+
+def test_diabetes_heading_names_the_net_in_words(tmp_path, capsys, monkeypatch):
+    """The diabetes task's heading said 'net (10, 8, 1)' beside the net's repr (issue 24)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "--task", "diabetes", "--method", "gd", "--iters", "1", "--quiet", "--out", "."]) == 0
+    out = capsys.readouterr().out
+    assert "(10, 8, 1)" not in out and "Net(" not in out and "a net of widths 10-8-1" in " ".join(out.split())
