@@ -67,7 +67,7 @@ def run_case(case: Case, engines: tuple[str, ...], *, reproduce: str | None = No
             "dtype": np.dtype(dtype).name,
         }
 
-    truth = ENGINE_TABLE["symbolic"].gradients(net, p, X, Y, dps=50)
+    truth = ENGINE_TABLE["symbolic"].gradients(net, p, X, Y, dps=50, backend="arb")
     runs: dict[str, tuple[Gradients, type[np.floating]]] = {}
     for name in (n for n in ENGINE_TABLE if n in engines):
         engine = ENGINE_TABLE[name]
@@ -152,7 +152,7 @@ def _refusal(case: Case, dtype) -> str:
 def _truth_at(case: Case, dtype) -> Gradients:
     """The 50-digit ground truth at the case's numbers rounded to `dtype`."""
     p, X, Y = _rounded(case, dtype)
-    return ENGINE_TABLE["symbolic"].gradients(case.net, p, X, Y, dps=50)
+    return ENGINE_TABLE["symbolic"].gradients(case.net, p, X, Y, dps=50, backend="arb")
 
 
 def _hvp_checks(case: Case, rec: dict, record, rng) -> None:
