@@ -96,6 +96,9 @@ def bench_symbolic(cfg: BenchConfig, log) -> tuple[list, dict]:
             raw["runs"].append(rec)
             log(f"symbolic {backend} {widths}: {dt:.2f} s (derive {cp.timings['derive']:.2f}, codegen {cp.timings['codegen']:.2f})")
         raw.setdefault("values", {})[backend] = values
+        growth = _growth(raw["runs"], backend)
+        if growth is not None:
+            records.append(growth)
     # identical results: the two backends' numeric gradient and Hessian at the same point
     vals = raw.pop("values", {})
     if len(vals) == 2:
@@ -107,3 +110,38 @@ def bench_symbolic(cfg: BenchConfig, log) -> tuple[list, dict]:
             diffs[str(k)] = diff / scale
         raw["sympy_vs_symengine_max_rel_diff"] = diffs
     return records, raw
+
+
+#: the issue's goal for the exact side's scale: L = 3, D = 3, widths 64 (576 coordinates) in 120 s
+GOAL_COORDS, GOAL_SECONDS = 576, 120.0
+
+
+def _growth(runs: list, backend: str):
+    """The growth exponent k of compile time with coordinates, t ~ n^k, from this backend's L = 3 runs
+    (the smallest and largest), and the time it projects at `GOAL_COORDS` coordinates against
+    `GOAL_SECONDS` (a projection, labelled so: the size itself is not run), or None with under two sizes."""
+    pts = sorted(
+        (r["details"]["widths"], r["measured"])
+        for r in runs
+        if r["id"].endswith(f".{backend}") and len(r["details"]["widths"]) == 3 and r["measured"]
+    )
+    if len(pts) < 2:
+        return None
+    (w0, t0), (w1, t1) = pts[0], pts[-1]
+    n0, n1 = sum(w0) * 3, sum(w1) * 3
+    if n1 == n0 or t0 <= 0:
+        return None
+    k = float(np.log(t1 / t0) / np.log(n1 / n0))
+    projected = t1 * (GOAL_COORDS / n1) ** k
+    return record(
+        f"symbolic.L3.projected{GOAL_COORDS}.{backend}",
+        f"exact gradient + Hessian + code at {GOAL_COORDS} coordinates (L=3, D=3), PROJECTED from the growth "
+        f"t ~ coordinates^{k:.2f} between {n0} and {n1} coordinates (not run at that size), {backend}",
+        projected,
+        "s",
+        GOAL_SECONDS,
+        projected <= GOAL_SECONDS,
+        growth_exponent=k,
+        from_coordinates=float(n0),
+        to_coordinates=float(n1),
+    )
