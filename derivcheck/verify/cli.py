@@ -62,7 +62,7 @@ def run(args) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     from derivcheck.tables import console as tables_console
-    from derivcheck.tables import progress, show
+    from derivcheck.tables import progress, show, wrap_lines
 
     console = tables_console(stderr=True)
     engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
@@ -124,10 +124,19 @@ def run(args) -> int:
         cases = [c for c in cases if c.id == args.only]
         if not cases:
             raise SpecError(f"no case {args.only!r} for seed {args.seed}", "copy the id from a failure line")
-    from derivcheck.report.derivation import net_subtitle  # nets in words, as every verb names them
+    from derivcheck.report.derivation import net_subtitle, net_words  # nets in words, as every verb names them
+    from derivcheck.report.nets import parse_describe
+
+    def say(text: str, red: int = 0) -> None:
+        """Folded at spaces to the terminal (80 columns piped) with no trailing blanks, a reproduce line whole."""
+        from rich.text import Text
+
+        line = Text(wrap_lines(text))
+        line.stylize("red", 0, red)
+        console.print(line, soft_wrap=True, highlight=False)
 
     what = "" if user is None else f" of a net of {net_subtitle(user.net)}"
-    console.print(f"derivcheck verify: {len(cases)} cases{what}, seed {args.seed}, engines {','.join(engines)}")
+    say(f"derivcheck verify: {len(cases)} cases{what}, seed {args.seed}, engines {','.join(engines)}")
 
     def reproduce(case_id: str) -> str:
         if user is not None:
@@ -217,15 +226,15 @@ def run(args) -> int:
     if json_to != "-":
         show(table)
     for f in failures:
-        console.print(f"[red]FAIL[/red] {f['case']} {f['net']}: {f['message']}\n  reproduce: {f['reproduce']}")
-    console.print(
-        f"{len(records)} cases, {n_checks} checks, {len(failures)} failures in {wall:.1f} s; seed {args.seed}; results in {out}"
-    )
+        spec = parse_describe(f["net"])
+        net = f"a net of {net_words(spec)}" if spec is not None else f["net"]
+        say(f"FAIL {f['case']} on {net}: {f['message']}\n  reproduce: {f['reproduce']}", red=4)
+    say(f"{len(records)} cases, {n_checks} checks, {len(failures)} failures in {wall:.1f} s; seed {args.seed}; results in {out}")
     for e, why in not_run.items():
-        console.print(f"not run: {e} ({why})")
+        say(f"not run: {e} ({why})")
     by_reason: dict[str, list[str]] = {}
     for e, why in unchecked.items():  # requested, but skipped on every case: no evidence either way
         by_reason.setdefault(why, []).append(e)
     for why, es in by_reason.items():
-        console.print(f"never checked: {', '.join(es)} ({why})")
+        say(f"never checked: {', '.join(es)} ({why})")
     return 0 if not failures else 1

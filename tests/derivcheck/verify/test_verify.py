@@ -406,3 +406,26 @@ def test_a_networks_heading_names_it_in_words(tmp_path, capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert "Net(" not in out + err and "(2, 2)" not in out + err
     assert "cases of a net of widths 2-2, D = 2, kernel gaussian" in " ".join(err.split())
+
+
+def test_a_failure_is_printed_in_words_folded_with_its_command_whole(tmp_path, capsys, monkeypatch):
+    """The FAIL line named the net by its repr (`FAIL m000 Net(widths=(2, 2, 2), D=3, ...`) and rich folded
+    it, leaving blanks at the ends of lines (issue 24): now the net in words, every line within 80 columns
+    with no trailing blank, and the reproducing command whole on its own line."""
+    monkeypatch.setenv("COLUMNS", "80")
+    real = manual.gradients
+
+    def broken(net, params, X, Y, *, dtype=np.float64, device="cpu"):
+        g = real(net, params, X, Y, dtype=dtype, device=device)
+        g.dZ[-1] = g.dZ[-1] * (1 + 1e-6)
+        return g
+
+    monkeypatch.setitem(ENGINES, "manual", dataclasses.replace(ENGINES["manual"], contract_gradients=broken))
+    code, res = _run(tmp_path, engines="manual", drawn=0, only="m000")
+    err = capsys.readouterr().err
+    assert code == 1 and "Net(" not in err and "(2, 2, 2)" not in err, err
+    lines = err.splitlines()
+    assert all(len(ln) <= 80 and ln == ln.rstrip() for ln in lines), err
+    assert "FAIL m000 on a net of widths 2-2-2, D = 3, kernel" in " ".join(err.split())
+    cmd = res["failures"][0]["reproduce"]
+    assert any(ln.strip() in (f"reproduce: {cmd}", cmd) for ln in lines), err  # whole, on one line
