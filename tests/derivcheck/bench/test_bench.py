@@ -72,8 +72,13 @@ def test_every_target_is_recorded_with_measured_target_and_pass(results):
     assert on_disk["targets"] == json.loads(json.dumps(res["targets"], default=str))
     ids = {r["id"] for r in on_disk["targets"]}
     assert TARGET_IDS <= ids
-    symbolic = {i for i in ids if i.startswith("symbolic.")}
+    symbolic = {i for i in ids if i.startswith("symbolic.") and ".projected" not in i}
     assert len(symbolic) == len(TINY.symbolic) * len(TINY.symbolic_backends)
+    # the growth exponent of the L = 3 sizes and its projection to the 576-coordinate goal, per backend
+    growth = [r for r in on_disk["targets"] if ".projected576." in r["id"]]
+    ran = {b for b in TINY.symbolic_backends if any(i.endswith(f".{b}") and r for i, r in _measured(on_disk))}
+    assert {r["id"] for r in growth} == {f"symbolic.L3.projected576.{b}" for b in ran} and "sympy" in ran
+    assert all(r["details"]["growth_exponent"] > 0 and "PROJECTED" in r["what"] for r in growth if r["measured"])
     for r in on_disk["targets"]:
         assert {"id", "what", "measured", "unit", "target", "pass", "details"} <= set(r), r
         assert r["pass"] in (True, False, None)
@@ -310,3 +315,9 @@ def test_the_hvp_section_shows_no_torch_jit_deprecation_warning():
         warnings.simplefilter("always")
         bench.bench_hvp(TINY, lambda *a, **k: None)
     assert not [w for w in seen if "torch.jit.script" in str(w.message)]
+
+
+def _measured(results):
+    """(id, measured) of the symbolic size records (a backend that is not installed measures None)."""
+    sizes = [r for r in results["targets"] if r["id"].startswith("symbolic.L") and ".projected" not in r["id"]]
+    return [(r["id"], r["measured"]) for r in sizes]
