@@ -17,7 +17,7 @@ def print_table(docs: list[DocumentResult], file=None) -> None:
     from rich.table import Table
 
     from derivcheck.tables import console as make_console
-    from derivcheck.tables import show
+    from derivcheck.tables import show, wrap_lines
 
     console = make_console(file)
     style = {HOLDS: "green", ROUNDING: "yellow", FALSE: "bold red"}
@@ -42,7 +42,7 @@ def print_table(docs: list[DocumentResult], file=None) -> None:
             else:
                 continue
             text, sep, command = line.partition("; reproduce: ")
-            console.print(text, highlight=False, markup=False)
+            console.print(wrap_lines(text, console.width), highlight=False, markup=False, soft_wrap=True)  # no blank at a fold
             if sep:  # folded only between words, with shell continuations: it pastes and runs as printed
                 console.print(_shell_lines(f"reproduce: {command}", console.width), highlight=False, markup=False, soft_wrap=True)
     n = sum(len(d.results) for d in docs)

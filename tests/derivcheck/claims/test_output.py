@@ -28,3 +28,12 @@ def test_a_counterexample_names_its_net_in_words(capsys, monkeypatch):
     assert "Net(" not in out and "(1, 1, 1)" not in out, out
     assert "smallest case: the net of widths 1-1-1, D = 1, kernel gaussian" in flat, flat
     assert "reproduce:" in out
+
+
+def test_findings_fold_without_trailing_blanks(capsys, monkeypatch):
+    """A false claim's finding folded by rich left a blank at the end of each broken line (issue 24)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["claims", GUIDE[1]]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert all(len(ln) <= 80 and ln == ln.rstrip() for ln in lines), [ln for ln in lines if ln != ln.rstrip()]
+    assert any(ln.startswith("  2.7/T2.2/8: ") for ln in lines)
