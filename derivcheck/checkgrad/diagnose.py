@@ -73,11 +73,13 @@ def _factor_name(case: Case, q: str, c: float, loss_factor: float | None, alone:
         )
     if not every:
         return ""
-    # the 1/2 of a half-loss first: with K = 2 a factor 2 is also K, but a forgotten 1/2 is the usual cause
+    # the 1/2 of a half-loss first: with K = 2 a factor 2 is also K, but a forgotten 1/2 is the usual cause;
+    # where c is also a reduction's factor that a convention states (1/K = 1/2 under a stated "batch"), both
+    half = ""
     if loss.endswith("_half") and np.isclose(c, 2, rtol=tol):
-        return f" = 2: the 1/2 of {loss!r} left out (d/da 1/2 (a - y)^2 = a - y)"
+        half = f" = 2: the 1/2 of {loss!r} left out (d/da 1/2 (a - y)^2 = a - y)"
     if loss in ("mse", "sse") and np.isclose(c, 0.5, rtol=tol):
-        return f" = 1/2: the gradient of a half-loss (derivcheck's {loss!r} has no 1/2: d/da (a - y)^2 = 2 (a - y))"
+        half = f" = 1/2: the gradient of a half-loss (derivcheck's {loss!r} has no 1/2: d/da (a - y)^2 = 2 (a - y))"
     from derive import compile_net
 
     d = float(compile_net(net).divisor(B, K))
@@ -89,13 +91,17 @@ def _factor_name(case: Case, q: str, c: float, loss_factor: float | None, alone:
             what = f"{sym} = {n}, {meaning}" if f == n else f"1/{one if ' ' not in one else f'({one})'}, {sym} = {n} {meaning}"
             theirs, yours = _divisor_words(d, B, K), _divisor_words(mine, B, K)
             state = _STATE.get(yours, "")
+            if half:  # the reduction's reading only where it names a convention and fn's loss (if any) agrees
+                if not state or (loss_factor is not None and not np.isclose(loss_factor, c, rtol=tol)):
+                    return half
+                return f"{half}; or {what}: your loss divided by {yours}, derivcheck's {loss!r} by {theirs}{state}"
             if loss_factor is not None and np.isclose(loss_factor, c, rtol=tol):
                 return f" = {what}: loss mean vs sum (derivcheck's {loss!r} divides by {theirs}; yours by {yours}){state}"
             right = " (your loss itself is right)" if loss_factor is not None and np.isclose(loss_factor, 1, rtol=tol) else ""
             # a right loss with a gradient off is a bug, not a convention: no hint to state one
             tail = right or state
             return f" = {what}: your gradient is that of a loss divided by {yours}, derivcheck's {loss!r} by {theirs}{tail}"
-    return ""
+    return half
 
 
 _TERMS = {  # term -> what it is

@@ -99,3 +99,23 @@ def test_penalty_mean_differentiated_as_a_sum_is_named_by_its_edge_count():
         "dZ, dW, dtheta: matches with the gradient of the penalty 'abs(w)*r' at 20 x its value = its edge count 20: "
         "a mean over the edges differentiated as a sum"
     ]
+
+
+def test_a_half_that_is_also_a_stated_reductions_factor_names_both():
+    """A new user's trial (issue 24): textbook mse code (divided by B K) checked with loss_reduction = "batch"
+    on K = 2 outputs is off by 1/2 = 1/K; the diagnosis named only a half-loss, not the stated convention."""
+    net = Net(
+        (3, 4, 2),
+        dim=2,
+        kernel="exp(-r**2/s**2)",
+        kernel_params={"s": C.S},
+        hidden="tanh",
+        loss="mse",
+        bias=True,
+        loss_reduction="batch",
+    )
+    result = derivcheck.check_grad(C.correct, net, cases=2, seed=0)
+    assert not result
+    (d,) = result.diagnoses
+    assert "= 1/2: the gradient of a half-loss" in d and "; or 1/K, K = 2 the number of outputs" in d
+    assert 'state loss_reduction = "mean" (--loss-reduction mean)' in d
