@@ -44,6 +44,11 @@ def default_out(only: str | None) -> str:
     return f"reports/build/only-{re.sub(r'[^A-Za-z0-9._-]', '_', only)}.json"
 
 
+def _n(count: int, noun: str) -> str:
+    """'1 case', '14 cases'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _argv(args) -> list[str]:
     """The command line that reproduces this run (also when called from Python, not the shell)."""
     argv = ["verify", "--seed", str(args.seed), "--engines", args.engines, "--out", str(args.out)]
@@ -136,7 +141,7 @@ def run(args) -> int:
         console.print(line, soft_wrap=True, highlight=False)
 
     what = "" if user is None else f" of a net of {net_subtitle(user.net)}"
-    say(f"derivcheck verify: {len(cases)} cases{what}, seed {args.seed}, engines {','.join(engines)}")
+    say(f"derivcheck verify: {_n(len(cases), 'case')}{what}, seed {args.seed}, engines {','.join(engines)}")
 
     def reproduce(case_id: str) -> str:
         if user is not None:
@@ -229,7 +234,8 @@ def run(args) -> int:
         spec = parse_describe(f["net"])
         net = f"a net of {net_words(spec)}" if spec is not None else f["net"]
         say(f"FAIL {f['case']} on {net}: {f['message']}\n  reproduce: {f['reproduce']}", red=4)
-    say(f"{len(records)} cases, {n_checks} checks, {len(failures)} failures in {wall:.1f} s; seed {args.seed}; results in {out}")
+    counts = f"{_n(len(records), 'case')}, {_n(n_checks, 'check')}, {_n(len(failures), 'failure')}"
+    say(f"{counts} in {wall:.1f} s; seed {args.seed}; results in {out}")
     for e, why in not_run.items():
         say(f"not run: {e} ({why})")
     by_reason: dict[str, list[str]] = {}

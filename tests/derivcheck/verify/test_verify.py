@@ -427,5 +427,6 @@ def test_a_failure_is_printed_in_words_folded_with_its_command_whole(tmp_path, c
     lines = err.splitlines()
     assert all(len(ln) <= 80 and ln == ln.rstrip() for ln in lines), err
     assert "FAIL m000 on a net of widths 2-2-2, D = 3, kernel" in " ".join(err.split())
+    assert lines[0].startswith("derivcheck verify: 1 case, seed 3") and any(ln.startswith("1 case, ") for ln in lines)
     cmd = res["failures"][0]["reproduce"]
     assert any(ln.strip() in (f"reproduce: {cmd}", cmd) for ln in lines), err  # whole, on one line
