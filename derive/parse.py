@@ -12,6 +12,7 @@ exp(-r**2/s**2)
 from __future__ import annotations
 
 import ast
+import math
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +23,9 @@ from derive.errors import SpecError
 
 __all__ = [
     "check_magnitude",
+    "check_param_range",
+    "param_range",
+    "FLOAT32_DECADES",
     "free_names",
     "FUNCTIONS",
     "MAX_LENGTH",
@@ -286,10 +290,59 @@ def parse_spec(text: str, known: Iterable[str]) -> tuple[str, dict[str, float]]:
     return name, out
 
 
-#: nonzero parameter values (kernels, activations, losses) must lie within these magnitudes: beyond them
-#: the primitive's values under- or overflow float64 (exp(-r/s) with s = 5e-324, leaky_relu(alpha=1e308)),
-#: and the exact constants the torch forms are printed with (1/s**2 = 10^20 for s = 1e-10) overflow int64
+#: nonzero parameter values of activations and losses must lie within these magnitudes: beyond them the
+#: primitive's values under- or overflow float64 (leaky_relu(alpha=1e308)). Kernel and penalty parameters
+#: get the range their formula allows (`param_range`)
 PARAM_MAGNITUDE = (1e-8, 1e8)
+
+#: the largest decimal exponent a constant of a formula (or of its first and second derivatives) may reach
+#: in float64 (1.8e308, normal numbers down to 2.2e-308) and in float32 (3.4e38, 1.2e-38): the decades
+#: left are for what multiplies the constant (1/r^2 = 1e14 at verify's pair 1e-7 apart in H v, w, the
+#: data; with 300, (s (r - q0))**2 at s = 1e150 overflowed H v there)
+FLOAT64_DECADES = 280
+FLOAT32_DECADES = 32
+
+
+def _degree(e: sp.Basic, sym: sp.Symbol) -> float:
+    """How strongly the constants of `e` scale with `sym`: the highest |power| of it in a product of
+    polynomial factors or in a function's argument (1/s**2 -> 2, (1 - r/s)**4 -> 4, exp(-r/s) -> 1,
+    sqrt(s) -> 0.5, exp(-r**2/s**2) (4 r**2/s**4 - 2/s**2) -> 4)."""
+    if e == sym:
+        return 1.0
+    if not e.has(sym):
+        return 0.0
+    if isinstance(e, sp.Pow):
+        base, exp = _degree(e.base, sym), e.exp
+        return base * abs(float(exp)) if exp.is_number else base + _degree(exp, sym)
+    if isinstance(e, sp.Mul):  # polynomial factors multiply their constants; a function's argument is its own
+        poly = (sp.Symbol, sp.Pow, sp.Add, sp.Number)
+        powers = sum(_degree(a, sym) for a in e.args if isinstance(a, poly))
+        return max([powers, *(_degree(a, sym) for a in e.args if not isinstance(a, poly))])
+    return max(_degree(a, sym) for a in e.args)
+
+
+def param_range(exprs: Iterable[sp.Expr], sym: sp.Symbol, decades: int = FLOAT64_DECADES) -> tuple[float, float, float]:
+    """(degree, low, high): the magnitudes of a parameter for which every constant it makes in `exprs`
+    (a formula and its first and second derivatives) stays within 10**(+-decades): |value|**degree
+    within it, in whole decades. In float64 a formula linear in it takes 1e-280..1e280, one with s**4
+    1e-70..1e70."""
+    deg = max((_degree(e, sym) for e in exprs), default=0.0)
+    span = math.floor(decades / max(deg, 1.0))
+    return deg, float(f"1e-{span}"), float(f"1e{span}")
+
+
+def check_param_range(
+    what: str, name: str, v: float, exprs: Iterable[sp.Expr], sym: sp.Symbol, decades: int = FLOAT64_DECADES, kind: str = "float64"
+) -> None:
+    """Refuse a nonzero value of parameter `name` outside `param_range` (one line: the value, the power of
+    the parameter that overflows and the accepted range)."""
+    deg, lo, hi = param_range(exprs, sym, decades)
+    if v != 0 and not lo <= abs(v) <= hi:
+        raise SpecError(
+            f"{what} {name} = {v!r} is outside the range {kind} can evaluate: {name} enters to the power {deg:g} "
+            f"(in the formula or its first two derivatives), so |{name}| must lie in [{lo:.0e}, {hi:.0e}]",
+            f"give {name} a magnitude in [{lo:.0e}, {hi:.0e}] (or 0), rescaling r or the inputs instead",
+        )
 
 
 def check_magnitude(what: str, v: float, where: str = "") -> None:

@@ -11,6 +11,7 @@ import numpy as np
 
 from derive import MLP, Net, Params, SpecError, errors
 from derive.errors import PrecisionWarning
+from derive.parse import FLOAT32_DECADES
 
 __all__ = [
     "check_inputs",
@@ -95,6 +96,10 @@ def check_inputs(net: Net | MLP, params: Params, X, Y, dtype=np.float64):
         W = _layer_matrices(params.W, "W", N, dtype)
     if Z is not None and isinstance(net, Net):
         near_coincidence(net, Z, dtype)
+        if np.dtype(dtype) == np.float32:  # constants such as 1/s**2 = 1e40 (s = 1e-20) overflow float32: NaN
+            net.g.check_range(FLOAT32_DECADES, "float32")
+            for q in net.penalties:
+                q.check_range(FLOAT32_DECADES, "float32")
     b = None
     if net.bias:
         if params.b is None or len(params.b) != L - 1:

@@ -40,7 +40,7 @@ import sympy as sp
 
 from derive.decide import finite, is_zero
 from derive.errors import SpecError
-from derive.parse import FUNCTIONS, free_names, parse_expr, symbol
+from derive.parse import FLOAT64_DECADES, FUNCTIONS, check_param_range, free_names, parse_expr, symbol
 
 __all__ = ["Penalty", "penalty", "coincidence_error", "REDUCES", "RW", "WW"]
 
@@ -115,6 +115,20 @@ class Penalty:
                 raise SpecError(f"penalty layers {self.layers!r} must be layers 2..L", "edges of layer l join l-1 and l")
             object.__setattr__(self, "layers", layers)
         _ = self.expr  # validate the formula now
+        self.check_range()
+
+    def check_range(self, decades: int = FLOAT64_DECADES, kind: str = "float64") -> None:
+        """Refuse (`SpecError`, one line with the accepted range) a parameter value whose constants in rho or
+        its first and second derivatives leave 10**(+-decades): float64 by default, float32 for an engine in
+        float32 (rho = (s (r - q0))**2 with s = 1e300 overflowed float64: verify failed a valid net)."""
+        for k, v in self.pairs:
+            check_param_range(f"penalty {self.rho!r}: parameter", k, v, self._range_exprs, symbol(k), decades, kind)
+
+    @cached_property
+    def _range_exprs(self) -> tuple[sp.Expr, ...]:
+        """rho and its first and second derivatives with the parameters as symbols: where their constants come from."""
+        sym = parse_expr(self.rho, variables=("r", "w"), params=tuple(k for k, _ in self.pairs))
+        return (sym, *(sym.diff(x) for x in (RW, WW)), *(sym.diff(x, y) for x, y in ((RW, RW), (RW, WW), (WW, WW))))
 
     @property
     def pairs(self) -> tuple[tuple[str, float], ...]:

@@ -91,3 +91,18 @@ def test_user_code_that_closes_or_reads_the_childs_descriptors(tmp_path, capfd, 
     assert "Traceback" not in err, err
     if code == 2:
         assert len(err.strip().splitlines()) == 1, err
+
+
+def test_sparse_and_meta_tensors_cross_the_wire_by_name_and_are_refused():
+    """Issue 22: sparse or meta tensors returned under --torch gave tracebacks; they come back as a type
+    name (no array can be made of them) and the reader refuses them in one line."""
+    import torch
+
+    from derivcheck.checkgrad.userfn import _numpy
+    from derive import SpecError
+
+    for t in (torch.zeros(2, 2).to_sparse(), torch.empty(2, 2, device="meta")):
+        back = decode(encode(t))
+        assert not isinstance(back, np.ndarray)
+        with pytest.raises(SpecError, match="not an array"):
+            _numpy(back, "dZ of layer 1")

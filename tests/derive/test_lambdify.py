@@ -264,3 +264,20 @@ def test_reused_buffers_never_alias_returned_arrays():
     slow = _careful(net, p, X, Y)
     for a, b in zip(g.dW, slow.dW):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("s", ["1e-10", "1e-40", "1e40"])
+def test_the_torch_row_prints_big_rationals_as_floats(s):
+    """exp(-r**2/s**2) with s = 1e-10 is exp(-10**20 r**2) exactly; printed as a Python int, 10**20 * tensor
+    overflowed int64 (OverflowError in the torch engine, hence a parameter range of 1e-8..1e8). The torch
+    row writes such rationals as floats: its values are numpy's."""
+    import numpy as np
+    import sympy as sp
+    import torch
+
+    r = sp.Symbol("r", positive=True)
+    e = sp.exp(-(r**2) / sp.Rational(s) ** 2) * (1 + r / sp.Rational(s))
+    at = np.array([0.0, 0.5, 2.0]) * float(s)
+    want = lambdify([r], e, "numpy")(at)
+    got = lambdify([r], e, "torch")(torch.tensor(at, dtype=torch.float64)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-15)
