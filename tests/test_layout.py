@@ -112,3 +112,10 @@ def test_readme_design_names_every_module():
     design = text[text.index("## Design") : text.index("## Python API")]
     absent = [n for n, p in _modules().items() if p.stem not in ("__init__", "__main__") and p.stem not in design]
     assert absent == []
+
+
+def test_test_file_names_are_unique():
+    """The test folders have no __init__.py, so pytest imports each test file by its name alone: two files
+    of one name (checkgrad's and claims' test_result.py) made it refuse to collect the second."""
+    names = sorted(p.name for p in (REPO / "tests").rglob("test_*.py"))
+    assert [n for n, g in itertools.groupby(names) if len(list(g)) > 1] == []
