@@ -36,7 +36,8 @@ def print_table(docs: list[DocumentResult], file=None) -> None:
                 line = f"  {r.id}: {r.evidence}"
                 if r.counterexample:
                     ce = r.counterexample
-                    line += f"; smallest case: {_net(ce['net'])}: {ce['message']}; reproduce: {r.command}"
+                    message = re.sub(r"\bNone\b", "undefined", ce["message"])  # no value: not Python's None (as the errata)
+                    line += f"; smallest case: {_net(ce['net'])}: {message}; reproduce: {r.command}"
             elif r.finding:  # a false worked number: its finding (entry, both values, error, tolerance, command)
                 line = f"  {r.id}: {r.finding}"
             else:

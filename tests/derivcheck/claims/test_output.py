@@ -37,3 +37,12 @@ def test_findings_fold_without_trailing_blanks(capsys, monkeypatch):
     lines = capsys.readouterr().out.splitlines()
     assert all(len(ln) <= 80 and ln == ln.rstrip() for ln in lines), [ln for ln in lines if ln != ln.rstrip()]
     assert any(ln.startswith("  2.7/T2.2/8: ") for ln in lines)
+
+
+def test_an_undefined_formula_value_is_not_printed_as_none(capsys, monkeypatch):
+    """003/3.3-delta's counterexample printed 'None vs [[0.0, 0.0]]' in the table's note (the errata PDF
+    already said 'undefined')."""
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["claims", str(REPO / "claims" / "sigmoid_mlp_note_003.py"), "--only", "003/3.3-delta"]) == 1
+    flat = " ".join(capsys.readouterr().out.split())
+    assert "None" not in flat and "undefined vs [[0.0, 0.0]], the formula is undefined here" in flat, flat
