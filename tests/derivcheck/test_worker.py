@@ -77,8 +77,9 @@ def test_the_wire_carries_arrays_and_containers_not_objects():
         ("os.close(0)\n    return _dz(Z, X, Y)", 2, "fn raised OSError"),  # the second call closes it again: the user's error
         ("sys.stdin.read()\n    return _dz(Z, X, Y)", 0, "agrees with the ground truth"),  # fd 0 is /dev/null, not the channel
         ("os.closerange(0, 100)\n    return _dz(Z, X, Y)", 2, "fn ended its process (exit status 1)"),
+        ("sys.stdout.close()\n    return _dz(Z, X, Y)", 0, "agrees with the ground truth"),  # stdout is not the channel
     ],
-    ids=["close_stdin", "read_stdin", "close_every_fd"],
+    ids=["close_stdin", "read_stdin", "close_every_fd", "close_stdout"],
 )
 def test_user_code_that_closes_or_reads_the_childs_descriptors(tmp_path, capfd, body, code, words):
     """os.close(0) in fn cut the requests' pipe: the child died with a traceback on the shared stderr.
