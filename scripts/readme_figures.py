@@ -182,11 +182,11 @@ def render_code(c: dict) -> dict[str, str]:
         "checkgrad-cases": f"{c['checkgrad_cases']} seeded draws",
         "guard": f"the model now gives verify {_secs(c['verify_4882'])} per case at widths 4,8,8,2 and "
         f"{_secs(c['verify_16'])} at 16,32,32,8, check-grad {_secs(c['checkgrad_4882'])} and "
-        f"{_secs(c['checkgrad_16'])}, train {c['train_eval']:g} s per weight and example per evaluation); "
+        f"{_secs(c['checkgrad_16'])} at the same widths, train {c['train_eval']:g} s per weight and example per evaluation); "
         f"a run estimated over {budget:g} minutes is one line with the estimate and the flag "
         "(`--max-seconds SECONDS` on verify, check-grad, train, claims, audit-kernel): "
         f"`verify --widths 3,4,2 --cases 1000000000` ({c['refuse_cases']}), `--widths 3000,3000` "
-        f"({c['refuse_wide']}) or 500 layers ({c['refuse_deep']})",
+        f"({c['refuse_wide']}) or 500 layers of width 2 ({c['refuse_deep']})",
     }
 
 
