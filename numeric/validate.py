@@ -23,6 +23,7 @@ __all__ = [
     "near_coincidence",
     "check_memory",
     "check_net_memory",
+    "check_constants",
     "MEMORY_BUDGET",
 ]
 
@@ -65,6 +66,16 @@ def as_array(x, name: str, dtype) -> np.ndarray:
     return arr
 
 
+def check_constants(net: Net | MLP, dtype) -> None:
+    """Refuse (one line with the accepted range) a kernel or penalty parameter whose constants overflow
+    `dtype`: in float32, 1/s**2 = 1e40 at s = 1e-20 is inf and every value NaN (float64's range is
+    checked where the net is built)."""
+    if np.dtype(dtype) == np.float32 and isinstance(net, Net) and net.spatial:
+        net.g.check_range(FLOAT32_DECADES, "float32")
+        for q in net.penalties:
+            q.check_range(FLOAT32_DECADES, "float32")
+
+
 def check_inputs(net: Net | MLP, params: Params, X, Y, dtype=np.float64):
     """Validate and convert (params, X, Y) for `net`.
 
@@ -96,10 +107,7 @@ def check_inputs(net: Net | MLP, params: Params, X, Y, dtype=np.float64):
         W = _layer_matrices(params.W, "W", N, dtype)
     if Z is not None and isinstance(net, Net):
         near_coincidence(net, Z, dtype)
-        if np.dtype(dtype) == np.float32:  # constants such as 1/s**2 = 1e40 (s = 1e-20) overflow float32: NaN
-            net.g.check_range(FLOAT32_DECADES, "float32")
-            for q in net.penalties:
-                q.check_range(FLOAT32_DECADES, "float32")
+        check_constants(net, dtype)
     b = None
     if net.bias:
         if params.b is None or len(params.b) != L - 1:

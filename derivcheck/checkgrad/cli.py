@@ -38,7 +38,7 @@ from derivcheck.worker import FnFailed, LoadError, Supervised
 from derive import MLP, Net, SpecError
 from derive.symbolic.balls import Undecided
 from numeric.draws import adversarial_cases, draw_case
-from numeric.validate import check_net_memory
+from numeric.validate import check_constants, check_net_memory
 
 __all__ = ["check_grad", "run", "parse_family"]
 
@@ -135,6 +135,7 @@ def check_grad(
     dt = np.dtype(dtype).name
     if dt not in ("float64", "float32"):
         raise SpecError(f"dtype {dt} is not supported", "use np.float64 or np.float32")
+    check_constants(net, dtype)  # --float32 with s = 1e-20: no float32 code can compute exp(-r**2/s**2), refused
     command = _command(target, flags or net_flags(net), seed, cases, torch, dt, family if fam else None)
     rng = np.random.default_rng(seed)
     draw: dict[str, Any] = dict(

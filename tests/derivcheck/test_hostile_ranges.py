@@ -127,3 +127,11 @@ def test_the_derivation_of_a_where_kernel_is_written(tmp_path):
     ]
     code, err = assert_verdict_or_one_line(argv, tmp_path, allowed={"rep"})
     assert code == 0 and (tmp_path / "rep" / "derivation.tex").is_file(), err[-800:]
+
+
+def test_check_grad_in_float32_refuses_a_parameter_float32_cannot_hold(tmp_path):
+    """s = 1e-20 holds in float64 (|s| down to 1e-70 for this kernel), but 1/s**2 = 1e40 is inf in float32:
+    any float32 code gives NaN, which was judged a wrong gradient (exit 1). Refused in one line instead."""
+    argv = _verbs(False, "1e-20")["check-grad"] + ["--float32"]
+    code, err = assert_verdict_or_one_line(argv, tmp_path)
+    assert code == 2 and "range float32 can evaluate" in err and "[1e-08, 1e+08]" in err, err[-600:]
