@@ -101,10 +101,12 @@ def did_you_mean(parser: argparse.ArgumentParser, message: str) -> str:
         known, words = re.findall(r"'([^']*)'", m.group(2)), [m.group(1)]
     else:
         return ""
+    # options are matched without their dashes: "--" in both made --only look like --penalty (ratio 0.67)
+    bare = {k.lstrip("-"): k for k in known}
     for word in words:
-        close = difflib.get_close_matches(word, known, n=1)
+        close = difflib.get_close_matches(word.lstrip("-"), list(bare), n=1)
         if close:
-            return f" (did you mean {close[0]}?)"
+            return f" (did you mean {bare[close[0]]}?)"
     return ""
 
 

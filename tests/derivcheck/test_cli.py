@@ -99,6 +99,9 @@ def test_the_suggestion_is_the_closest_option_or_choice_or_none():
     assert cli.did_you_mean(p, "unrecognized arguments: --seeed 3") == " (did you mean --seed?)"
     assert cli.did_you_mean(p, "unrecognized arguments: --casse=4") == " (did you mean --cases?)"
     assert cli.did_you_mean(p, "unrecognized arguments: --zzz") == ""
+    p.add_argument("--penalty")
+    # a new user's `report --only x` was asked "did you mean --penalty?": the dashes made them look alike
+    assert cli.did_you_mean(p, "unrecognized arguments: --only x") == ""
     msg = "argument --method: invalid choice: 'sgd' (choose from 'gd', 'adam', 'newton-cg', 'all')"
     assert cli.did_you_mean(p, msg) == " (did you mean gd?)"
 
