@@ -130,11 +130,13 @@ class Kernel:
     @cached_property
     def length_scale(self) -> float | None:
         """The distance over which g changes at coincident nodes: |g(0)/g'(0)| where g'(0) != 0, else
-        sqrt(|g(0)/g''(0)|) (s/sqrt(2) for exp(-r**2/s**2), s for exp(-r/s)); None where g(0) is 0 or g
-        is flat there, or a limit is undecided. Steps that probe the loss at a coincident pair must be small
-        against it (the Taylor test with steps of 1e-5..1e-2 saw a constant remainder at s = 1e-8)."""
+        sqrt(|g(0)/g''(0)|), with g''(0) = phi(0) there (s/sqrt(2) for exp(-r**2/s**2), s for exp(-r/s));
+        None where g(0) is 0 or g is flat there, or a limit is undecided. Steps that probe the loss at a
+        coincident pair must be small against it (the Taylor test with steps of 1e-5..1e-2 saw a constant
+        remainder at s = 1e-8). The limits are the ones the engines take anyway (no new one)."""
         try:
-            g0, d1, d2 = (float(v) if v is not None else float("nan") for v in (self.g0, self.dg0, self.d2g0))
+            g0, d1 = (float(v) if v is not None else float("nan") for v in (self.g0, self.dg0))
+            d2 = float(self.phi0) if d1 == 0 and self.phi0 is not None else float("nan")
         except (TypeError, ValueError):
             return None
         if not (g0 and math.isfinite(g0)):
