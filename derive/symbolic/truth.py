@@ -18,6 +18,7 @@ from derive.net import MLP, Gradients, Net, Params
 from derive.symbolic.balls import Undecided, decided, run_balls, to_mpf
 from derive.symbolic.compiled_program import cached_mpmath_program
 from derive.symbolic.layered import layered_balls, route_for
+from derive.symbolic.layered_hvp import Curvature
 from derive.symbolic.truth_inputs import (
     check_coincident_nodes,
     check_finite64,
@@ -254,6 +255,7 @@ def hessian(
     device: str | None = "cpu",
     dps: int = 50,
     mp: bool = False,
+    backend: str = "mpmath",
 ):
     """The exact Hessian of the loss, evaluated at `dps` digits.
 
@@ -261,11 +263,27 @@ def hessian(
     layer, node by node, dimension last (spatial) or weights (layer 2.., row-major) for an MLP, then
     the biases, mixed blocks included; wrt="Z" (spatial) / "W" (MLP) is that group alone, no biases.
 
+    Args:
+        backend: "mpmath" (the whole-loss program's Hessian, derived by SymPy) or "arb" (balls: one
+            R-operator pass by layers per column, derive.symbolic.layered_hvp, for nets of any size;
+            every entry decided to 1e-30 of the Hessian's scale, else 2x and 4x the digits, else
+            `Undecided`).
+
     Returns:
         n x n float64 array, or an mpmath.matrix of mpf with ``mp=True``.
     """
     check_host_float64(dtype, device)
     layout.check_wrt(net, wrt)
+    if backend not in ("mpmath", "arb"):
+        raise SpecError(f"unknown truth backend {backend!r}", "use 'mpmath' or 'arb'")
+    if backend == "arb":
+        H = _layered_hessian(net, params, X, Y, wrt, dps)
+        if mp:  # entries kept whole: the matrix is built at the digits that decided them
+            with mpmath.workdps(4 * dps + 10):
+                return mpmath.matrix([[to_mpf(v) for v in row] for row in H])
+        out = np.asarray(np.frompyfunc(lambda v: float(v.mid()), 1, 1)(H), dtype=np.float64)
+        check_finite64("Hessian", out)
+        return out
     B, P, vals = exact_inputs(net, params, X, Y)
     if net.spatial:
         check_coincident_nodes(net, P, order=2)
@@ -280,18 +298,48 @@ def hessian(
     return out
 
 
-def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: str | None = "cpu", dps: int = 50):
+def hvp(
+    net: Net | MLP,
+    params: Params,
+    X,
+    Y,
+    V,
+    *,
+    dtype=np.float64,
+    device: str | None = "cpu",
+    dps: int = 50,
+    backend: str = "mpmath",
+):
     """H v from the exact Hessian, at `dps` digits.
 
     Args:
         V: a direction in derive.layout's form: a list of blocks (Z_1..Z_L or W_2..W_L, then
             optionally b_2..b_L; the first group alone means a zero bias direction) or a flat vector.
+        backend: "mpmath" (the program's Hessian times v) or "arb" (one R-operator pass on balls by
+            layers, derive.symbolic.layered_hvp: no Hessian is formed; decided as `hessian`).
 
     Returns:
         H v in V's form: a list of float64 arrays shaped like V's blocks, or a flat float64 vector.
     """
     check_host_float64(dtype, device)
     main, bias, repack = layout.split(net, V, np.float64)
+    if backend not in ("mpmath", "arb"):
+        raise SpecError(f"unknown truth backend {backend!r}", "use 'mpmath' or 'arb'")
+    if backend == "arb":
+        _, P, T, Bs, X64, Y64 = checked_inputs(net, params, X, Y)
+        if net.spatial:
+            check_coincident_nodes(net, P, order=2)
+        mid = np.frompyfunc(lambda v: float(v.mid()), 1, 1)
+
+        def run(d):
+            with _arb_digits(d):
+                hm, hb = Curvature(net, P, T, Bs, X64, Y64).hvp(main, bias)
+            return [*hm, *(hb or [])]
+
+        blocks = _decide_arrays("H v", run, dps)
+        out = [np.asarray(mid(a), dtype=np.float64).reshape(a.shape) for a in blocks]
+        check_finite64("H v", np.concatenate([o.reshape(-1) for o in out]) if out else [])
+        return repack(out[: len(main)], out[len(main) :] if bias is not None else None)
     # H restricted to the main group times v_main is the main part of H (v_main, 0): the smaller Hessian.
     H = hessian(net, params, X, Y, wrt=None if bias is not None else layout.main_group(net), dps=dps, mp=True)
     blocks = main + (bias or [])
@@ -307,3 +355,66 @@ def hvp(net: Net | MLP, params: Params, X, Y, V, *, dtype=np.float64, device: st
         out.append(np.array(flat[pos : pos + a.size], dtype=np.float64).reshape(a.shape))
         pos += a.size
     return repack(out[: len(main)], out[len(main) :] if bias is not None else None)
+
+
+class _arb_digits:
+    """Arb's working precision set to `d` digits within the block (and restored)."""
+
+    def __init__(self, d: int):
+        self.d = d
+
+    def __enter__(self):
+        from flint import ctx
+
+        self.old = ctx.prec
+        ctx.dps = self.d
+
+    def __exit__(self, *exc):
+        from flint import ctx
+
+        ctx.prec = self.old
+
+
+def _decide_arrays(what: str, run, dps: int) -> list:
+    """`run(d)` (a list of ball arrays) at `dps`, 2x and 4x the digits until every ball is decided at
+    the scale of all of them; `Undecided` naming `what` when one still is not."""
+    worst = None
+    for d in (dps, 2 * dps, 4 * dps):
+        arrays = run(d)
+        mids = [abs(float(b.mid())) for a in arrays for b in np.asarray(a, dtype=object).reshape(-1) if b.is_finite()]
+        floor = max([0.0, *(m for m in mids if m < np.inf)])
+        worst = next((bad for a in arrays if (bad := decided(what, a, floor)) is not None), None)
+        if worst is None:
+            return arrays
+    assert worst is not None
+    raise Undecided(worst[0], d, worst[1], worst[2])
+
+
+def _layered_hessian(net, params, X, Y, wrt, dps: int) -> np.ndarray:
+    """The n x n Hessian as balls: column k is H e_k by one R-operator pass (derive.symbolic.layered_hvp)."""
+    _, P, T, Bs, X64, Y64 = checked_inputs(net, params, X, Y)
+    if net.spatial:
+        check_coincident_nodes(net, P, order=2)
+    blocks = layout.shapes(net)
+    nm = layout.n_main(net)
+    with_bias = wrt is None and net.bias
+    shapes = [s for _, _, s in blocks[: len(blocks) if with_bias else nm]]
+    sizes = [int(np.prod(s)) for s in shapes]
+    n = sum(sizes)
+
+    def run(d):
+        with _arb_digits(d):
+            cur = Curvature(net, P, T, Bs, X64, Y64)
+            cols = []
+            for k in range(n):
+                e = np.zeros(n)
+                e[k] = 1.0
+                parts, pos = [], 0
+                for s, size in zip(shapes, sizes):
+                    parts.append(e[pos : pos + size].reshape(s))
+                    pos += size
+                hm, hb = cur.hvp(parts[:nm], parts[nm:] if with_bias else None)
+                cols.append(np.concatenate([np.asarray(a, dtype=object).reshape(-1) for a in [*hm, *(hb or [])]]))
+        return [np.stack(cols, axis=1)] if cols else [np.empty((0, 0), dtype=object)]
+
+    return _decide_arrays("Hessian", run, dps)[0]
