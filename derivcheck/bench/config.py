@@ -14,6 +14,8 @@ class BenchConfig:
 
     symbolic: tuple = (((4, 4, 4), 1.0), ((8, 8, 8, 8), 8.0), ((16, 16, 16), 45.0))
     symbolic_backends: tuple = ("sympy", "symengine")
+    # the exact Hessian on balls by layers (derive.symbolic.layered_hvp): widths and its seconds target
+    hessian_balls: tuple = ((64, 64, 64), 120.0)
     grad_widths: tuple = (2048, 2048, 2048, 2048)
     grad_batch: int = 256
     hvp_widths: tuple = (512, 512, 512)
@@ -44,6 +46,7 @@ FULL = BenchConfig(suite=True)
 QUICK = BenchConfig(
     # one stand-in per full-size target, each of its own size: the ids (symbolic.L{layers}w{width}) stay unique
     symbolic=(((2, 2, 2), 1.0), ((2, 3, 3, 2), 8.0), ((3, 3, 3), 45.0)),
+    hessian_balls=((4, 4, 4), 120.0),
     grad_widths=(64, 64, 64, 64),
     grad_batch=16,
     hvp_widths=(32, 32, 32),

@@ -99,6 +99,7 @@ def bench_symbolic(cfg: BenchConfig, log) -> tuple[list, dict]:
         growth = _growth(raw["runs"], backend)
         if growth is not None:
             records.append(growth)
+    records.append(_hessian_balls(cfg, log, raw))
     # identical results: the two backends' numeric gradient and Hessian at the same point
     vals = raw.pop("values", {})
     if len(vals) == 2:
@@ -144,4 +145,36 @@ def _growth(runs: list, backend: str):
         growth_exponent=k,
         from_coordinates=float(n0),
         to_coordinates=float(n1),
+    )
+
+
+def _hessian_balls(cfg: BenchConfig, log, raw: dict):
+    """The exact full Hessian of an L = 3, D = 3 net on Arb balls by layers (the R-operator, one pass per
+    column: derive.symbolic.hessian(backend="arb")), the issue's scale goal done by the structure of
+    backprop instead of a whole-loss expression (batch 1, the default net, seeded coordinates)."""
+    from derive import Params
+    from derive import symbolic as sym
+
+    widths, goal = cfg.hessian_balls
+    net = Net(tuple(widths), dim=cfg.dim)
+    rng = np.random.default_rng(0)
+    p = Params(Z=[rng.uniform(-1.5, 1.5, (n, cfg.dim)) for n in widths])
+    X, Y = rng.uniform(-2, 2, (1, widths[0])), rng.uniform(-1, 1, (1, widths[-1]))
+    t0 = time.perf_counter()
+    H = sym.hessian(net, p, X, Y, backend="arb")
+    dt = time.perf_counter() - t0
+    n = net.n_coords
+    asym = float(np.max(np.abs(H - H.T)) / max(np.max(np.abs(H)), 1e-300))
+    log(f"symbolic Hessian on balls by layers, widths {widths}: {n} coordinates in {dt:.1f} s")
+    raw["hessian_balls"] = {"widths": list(widths), "coordinates": n, "seconds": dt, "asymmetry": asym}
+    return record(
+        f"symbolic.L{len(widths)}w{widths[1]}.hessian_balls",
+        f"exact full coordinate Hessian on Arb balls by layers (R-operator per column), L={len(widths)} "
+        f"widths {widths[1]} D={cfg.dim} ({n} coordinates)",
+        dt,
+        "s",
+        float(goal),
+        dt <= goal,
+        coordinates=float(n),
+        asymmetry=asym,
     )

@@ -15,6 +15,7 @@ from tests.helpers import REPO
 
 TINY = bench.BenchConfig(
     symbolic=(((2, 2), 1.0), ((2, 2, 2), 8.0), ((2, 3, 2), 45.0)),
+    hessian_balls=((2, 2, 2), 120.0),
     grad_widths=(8, 8, 8, 8),
     grad_batch=4,
     hvp_widths=(6, 6, 6),
@@ -72,7 +73,8 @@ def test_every_target_is_recorded_with_measured_target_and_pass(results):
     assert on_disk["targets"] == json.loads(json.dumps(res["targets"], default=str))
     ids = {r["id"] for r in on_disk["targets"]}
     assert TARGET_IDS <= ids
-    symbolic = {i for i in ids if i.startswith("symbolic.") and ".projected" not in i}
+    symbolic = {i for i in ids if i.startswith("symbolic.") and ".projected" not in i and "hessian_balls" not in i}
+    assert "symbolic.L3w2.hessian_balls" in ids
     assert len(symbolic) == len(TINY.symbolic) * len(TINY.symbolic_backends)
     # the growth exponent of the L = 3 sizes and its projection to the 576-coordinate goal, per backend
     growth = [r for r in on_disk["targets"] if ".projected576." in r["id"]]
