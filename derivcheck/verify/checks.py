@@ -172,7 +172,7 @@ def _hvp_checks(case: Case, rec: dict, record, rng) -> None:
     exact = ENGINE_TABLE["symbolic"].hvp
     assert exact is not None  # the ground truth has second order
     try:
-        truth = exact(net, p, X, Y, V, dps=50)
+        truth = exact(net, p, X, Y, V, dps=50, backend="arb")  # one R-operator pass on balls
     except SpecError as exc:  # e.g. Hessian undefined at coincident nodes
         rec["skipped"].append(f"hvp: {exc}")
         return
@@ -184,4 +184,10 @@ def _hvp_checks(case: Case, rec: dict, record, rng) -> None:
             continue
         hvp = ENGINE_TABLE[name].hvp
         assert hvp is not None  # HVP_ENGINES lists engines with second order
-        record(check_close("hvp", name, hvp(net, p, X, Y, V), truth, entries_as=names))
+        try:
+            got = hvp(net, p, X, Y, V)
+        except SpecError as exc:  # a limit the engine states (the manual H v at coincident nodes of a penalised
+            # layer), not a number: skipped with it, as an engine in float32 that refuses a case; the case failed
+            rec["skipped"].append(f"hvp {name}: refused this case ({exc})")
+            continue
+        record(check_close("hvp", name, got, truth, entries_as=names))
