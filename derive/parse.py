@@ -12,6 +12,7 @@ exp(-r**2/s**2)
 from __future__ import annotations
 
 import ast
+import difflib
 import math
 import re
 import warnings
@@ -272,7 +273,9 @@ def parse_spec(text: str, known: Iterable[str]) -> tuple[str, dict[str, float]]:
     else:
         raise SpecError(f"cannot parse {text!r}", "write name or name(param=value)")
     if name not in known:
-        raise SpecError(f"unknown name {name!r}", f"use one of {', '.join(sorted(known))}")
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise SpecError(f"unknown name {name!r}{hint}", f"use one of {', '.join(sorted(known))}")
     out: dict[str, float] = {}
 
     def value(node):

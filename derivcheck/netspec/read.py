@@ -213,6 +213,12 @@ def _check_params_given(formula: str, params: dict, where: str) -> None:
 
     if formula in KERNELS:
         return
+    if formula.strip().isidentifier() and formula.strip() != "r":  # a bare name is a kernel's name, misspelt
+        close = difflib.get_close_matches(formula.strip(), list(KERNELS), n=1)
+        raise SpecError(
+            f"{where}: unknown kernel {formula.strip()!r}" + (f" (did you mean '{close[0]}'?)" if close else ""),
+            f"use one of {', '.join(KERNELS)} or a formula in r such as exp(-r**2/s**2)",
+        )
     # the names used as values (not calls, not pi or E); a formula that does not parse gives none here
     missing = [n for n in free_names(formula, ("r", *params)) if n not in FUNCTIONS]
     if missing:
