@@ -13,7 +13,7 @@ from derivcheck.formula import Family, FormulaClaim
 DOCUMENT = {
     "id": "000-coordinate-note",
     "title": "3D Spatially Embedded Networks: Verifying Coordinate Backpropagation in a Feed Forward MLP",
-    "source": "seeds/000_c391253d45365c8e.txt",
+    "source": "a research note on coordinate backpropagation in 3D spatially embedded MLPs (note 000)",
 }
 
 # The note: spatial MLP, one hidden activation f, MSE loss, no biases.

@@ -13,7 +13,7 @@ from derivcheck.formula import Family, FormulaClaim
 DOCUMENT = {
     "id": "001-guide",
     "title": "Understanding Neural Networks: A Structured Guide to Training and Optimization (formulas)",
-    "source": "seeds/001_8c9c93ca532f4d29.txt",
+    "source": "a structured guide to neural-network training and optimization (note 001)",
 }
 
 # Section 2.9: ReLU -> tanh -> sigmoid, loss 1/2 ||y_hat - y||^2, one sample, any widths.

@@ -14,7 +14,7 @@ from derivcheck.formula import Family, FormulaClaim
 DOCUMENT = {
     "id": "002-hilbert-note",
     "title": "Deep learning, notes (L. Borasi): MLP back-propagation",
-    "source": "seeds/002_80013d541aa0b0f6.txt",
+    "source": "lecture notes on MLP back-propagation by L. Borasi (note 002)",
 }
 
 NOTE = Family(

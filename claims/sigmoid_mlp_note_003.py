@@ -10,7 +10,7 @@ from derivcheck.formula import Family, FormulaClaim
 DOCUMENT = {
     "id": "003-sigmoid-mlp-note",
     "title": "Backpropagation Explanation for a Scalable Multilayer Perceptron",
-    "source": "seeds/003_d9d2e89c39918e08.txt",
+    "source": "a note on backpropagation for a scalable multilayer perceptron (note 003)",
 }
 
 NOTE = Family(
