@@ -201,8 +201,10 @@ def _limit0(expr: sp.Expr) -> sp.Expr | None:
 def _limit0_exact(expr: sp.Expr) -> sp.Expr:
     expr = sp.piecewise_fold(expr)
     if isinstance(expr, sp.Piecewise):
-        # Small positive r selects the piece whose condition holds just right of 0.
-        eps = sp.Rational(1, 10**9)
+        # Small positive r selects the piece whose condition holds just right of 0: below every breakpoint a
+        # parameter can make (|s| >= 1e-280, so s**2 >= 1e-560; exact, no float underflow). With 1e-9,
+        # wendland_c2 with s = 1e-20 took the piece beyond its support: g(0+) = 0, a false verify failure
+        eps = sp.Rational(1, 10**1000)
         for e, c in expr.args:
             if c is sp.true or bool(c.subs(R, eps)):
                 return _limit0_exact(e)

@@ -61,8 +61,10 @@ def test_a_parameter_beyond_float64_is_refused_with_its_range_on_every_verb(argv
         (_verbs(False, "1e-10")["verify"], 0),
         (_verbs(False, "1e-70")["verify"], 0),
         (_verbs(True, "1e140")["verify"], 0),  # was: overflow, three false failures at s = 1e150 .. 1e300
+        # wendland_c2's range ends at 1e-56 (s**-5): its weight at coincident nodes was read at r = 1e-9
+        ("verify --widths 2,3,2 --dim 2 --kernel wendland_c2 --param s=1e-56 --cases 1 --out r.json".split(), 0),
     ],
-    ids=["kernel s=1e-10", "kernel s=1e-70", "penalty s=1e140"],
+    ids=["kernel s=1e-10", "kernel s=1e-70", "penalty s=1e140", "wendland s=1e-56"],
 )
 def test_a_parameter_within_its_range_is_verified(argv, code, tmp_path):
     got, err = assert_verdict_or_one_line(argv, tmp_path, allowed={"r.json"})

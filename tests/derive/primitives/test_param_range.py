@@ -80,3 +80,11 @@ def test_the_degree_counts_a_function_argument_on_its_own():
     s = symbol("s")
     e = sp.exp(-(R**2) / s**2) * (4 * R**2 / s**4 - 2 / s**2)
     assert param_range([e], s)[0] == 4  # not 2 + 4: the argument's 1/s**2 is its own constant
+
+
+@pytest.mark.parametrize("s", [2.0, 1e-8, 1e-20, 1e-56])
+def test_the_weight_of_coincident_nodes_is_read_right_of_0_whatever_the_support(s):
+    """g(0+) took the piece that holds at r = 1e-9: wendland_c2 with s = 1e-20 got the piece beyond its
+    support, g(0+) = 0 instead of 1 (the manual engine then disagreed with the truth at coincident nodes)."""
+    k = kernel("wendland_c2", (("s", s),))
+    assert k.g0 == 1 and k.dg0 == 0
