@@ -192,8 +192,8 @@ def test_train_takes_the_users_network(tmp_path, capsys):
         ]
     )
     out = " ".join(capsys.readouterr().out.split())  # the heading is folded at spaces to the terminal
-    assert rc == 0 and "widths=(3, 4, 2), D=2, g=exp(-r**2/s**2)(s=0.7), hidden=softplus" in out
-    assert "loss=sse_half" in out
+    assert rc == 0 and "a net of widths 3-4-2, D = 2, kernel exp(-r**2/s**2)(s=0.7), activations softplus" in out
+    assert "loss sse_half" in out and "Net(" not in out
     log = json.loads((tmp_path / "synthetic_gd.json").read_text())
     assert log["summary"]["settings"]["backtrack"] is True
 
@@ -218,7 +218,7 @@ def test_train_kernel_with_a_leading_minus_and_diabetes_widths(tmp_path, capsys)
         )
         == 0
     )
-    assert "g=-2*exp(-r**2)" in capsys.readouterr().out
+    assert "kernel -2*exp(-r**2)," in " ".join(capsys.readouterr().out.split())
     assert main(["train", "--task", "diabetes", "--widths", "3,4,1", "--quiet"]) == 2
     assert "--widths does not apply to --task diabetes" in capsys.readouterr().err
 
@@ -386,8 +386,9 @@ def test_audit_kernel_runs_engines_agree_on_the_users_network(capsys):
     assert main(["audit-kernel", "--net", NET, "--examples", "2", "--json"]) == 0
     audit = json.loads(capsys.readouterr().out)
     check = next(c for c in audit["checks"] if c["name"] == "engines_agree")
-    assert check["verdict"] == "pass" and "Net(widths=(3, 4, 2), D=2" in check["detail"]
-    assert check["evidence"]["architecture"].startswith("Net(widths=(3, 4, 2)")
+    assert check["verdict"] == "pass" and "cases of a net of widths 3-4-2, D = 2" in check["detail"]
+    assert check["evidence"]["architecture"].startswith("widths 3-4-2, D = 2")
+    assert "Net(" not in json.dumps(audit)
     assert audit["params"] == {"s": 0.7}
 
 
@@ -419,4 +420,4 @@ def test_check_grad_takes_a_kernel_with_a_leading_minus(capsys):
         )
         == 1
     )
-    assert "g=-2*exp(-r**2/w_s**2)(w_s=0.8)" in capsys.readouterr().out
+    assert "kernel -2*exp(-r**2/w_s**2)(w_s=0.8)" in " ".join(capsys.readouterr().out.split())
