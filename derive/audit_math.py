@@ -24,7 +24,7 @@ the NumPy forms from `numeric_form`) and says so.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
 import sympy as sp
@@ -33,7 +33,7 @@ from sympy.calculus.util import continuous_domain
 from derive.decide import finite, is_zero, to_float
 from derive.lambdify import lambdify
 from derive.primitives import Kernel, R
-from derive.step_limits import attempt
+from derive.step_limits import Unfinished, attempt, pure, run_limited, step_budget
 
 __all__ = [
     "KernelFacts",
@@ -80,6 +80,7 @@ def _select(expr: sp.Expr, at: sp.Expr) -> sp.Expr | None:
     return None
 
 
+@pure
 def side_limit(expr: sp.Expr, point: sp.Expr, side: str) -> sp.Expr:
     """lim_{r -> point, side} expr for side "+" or "-", choosing the piece that holds just beside
     `point` (SymPy's `limit` does not see through Piecewise conditions)."""
@@ -91,17 +92,20 @@ def side_limit(expr: sp.Expr, point: sp.Expr, side: str) -> sp.Expr:
     return sp.limit(piece, R, point, side)
 
 
+@pure
 def limit_at_0(expr: sp.Expr) -> sp.Expr:
     """lim_{r -> 0+} expr (the piece that holds just right of 0)."""
     return side_limit(expr, sp.S.Zero, "+")
 
 
+@pure
 def limit_inf(expr: sp.Expr) -> sp.Expr:
     """lim_{r -> oo} expr (the piece that holds for large r)."""
     piece = _select(expr, sp.Integer(10) ** 12)
     return sp.nan if piece is None else sp.limit(piece, R, sp.oo)
 
 
+@pure
 def _solutions(eq: sp.Expr, where: sp.Set, cap: int = 6) -> list[sp.Expr]:
     sols = sp.solveset(eq, R, where)
     if not isinstance(sols, sp.FiniteSet):
@@ -268,7 +272,28 @@ def _fact(fn) -> tuple[Any, str | None]:
 
 
 def kernel_facts(k: Kernel) -> KernelFacts:
-    """Compute the shared exact facts of kernel `k` (within the caller's `derive.step_limits.budget`)."""
+    """Compute the shared exact facts of kernel `k` (within the caller's `derive.step_limits.budget`).
+
+    All its steps run in one supervised child, each under its own limit (derive.step_limits: nested
+    steps); the kernel's exact values found there (g'(0+), phi, ...) are adopted by `k`, so the steps
+    that read them later do not derive them again. Should that child give no answer at all, the steps
+    run one child each."""
+    try:
+        facts = run_limited(_kernel_facts, k, seconds=_FACTS_STEPS * step_budget())
+    except Unfinished:
+        return _kernel_facts(k)
+    for name, value in vars(facts.k).items():  # the kernel's cached exact values (cached_property)
+        if isinstance(getattr(type(k), name, None), cached_property):
+            k.__dict__.setdefault(name, value)
+    facts.k = k
+    return facts
+
+
+#: steps of `kernel_facts` (its limit as one child, when no budget is shorter)
+_FACTS_STEPS = 40
+
+
+def _kernel_facts(k: Kernel) -> KernelFacts:
     dg, d2g = derivative(k, 1), derivative(k, 2)
     points, notes = breakpoints(k)
     dg0, dg0_why = _fact(lambda: k.dg0)

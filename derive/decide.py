@@ -3,7 +3,7 @@
 Every question "is this SymPy value 0 / finite?" in the project is answered here, once
 (`is_zero`, `finite`, `to_float`); every SymPy step that may run arbitrarily long on a user's
 formula (`limit`, `simplify`, `solveset` on a kernel, a formula claim's proof) runs under one time
-limit, which lives with the size cap in derive.step_limits (`time_limit`, `attempt`, with `budget`
+limit, which lives with the size cap in derive.step_limits (`run_limited`, `attempt`, with `budget`
 sharing seconds among many steps; import them from there). This module decides
 zero and finiteness: a number by SymPy's assumptions or numerically (float64 first, to refuse values
 beyond it before mpmath builds them), an expression by a rational-point disproof, then expansion,
@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 
 from derive.lambdify import lambdify
-from derive.step_limits import attempt, step_budget
+from derive.step_limits import Unfinished, attempt, run_limited, step_budget
 
 __all__ = [
     "is_zero",
@@ -135,7 +135,21 @@ def zero_verdict(exprs: Sequence, proof_form: Callable[[sp.Expr], sp.Expr] | Non
     if _disproved(exprs):
         return False
     forms = exprs if proof_form is None else [proof_form(e) for e in exprs]
-    return True if all(_zero_form(e) for e in forms) else None
+    return True if _all_zero_forms(tuple(forms)) else None
+
+
+def _all_zero_forms(forms: tuple) -> bool:
+    """Every form proved 0 by `_zero_form`: in one supervised child for all of them (each step keeps
+    its own limit there: derive.step_limits, nested steps), not a child per step. A child that gives no
+    answer at all proves nothing."""
+    try:
+        return bool(run_limited(_each_zero_form, forms, seconds=10 * len(forms) * step_budget() + 1))
+    except Unfinished:
+        return False
+
+
+def _each_zero_form(forms: tuple) -> bool:
+    return all(_zero_form(e) for e in forms)
 
 
 def _disproved(exprs: list) -> bool:

@@ -4,7 +4,9 @@ first order and HVPs."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from functools import partial
 from random import Random
 from typing import Any
 
@@ -16,7 +18,7 @@ from derive import Net, Params, SpecError
 from derive import audit_math as am
 from derive.decide import to_float
 from derive.primitives import Kernel
-from derive.step_limits import Timeout, attempt, step_budget, time_limit
+from derive.step_limits import Timeout, Unfinished, attempt, budget, budget_left, run_limited, step_budget
 
 __all__ = ["engines_agreement"]
 
@@ -24,17 +26,33 @@ __all__ = ["engines_agreement"]
 _UNDECIDED = "undecided"
 
 
-def _outcome(fn: Callable, *args, **kw):
+def _outcome(fn: Callable, *args, supervised: bool = False, **kw):
     """(result, None), (None, why the engine refused), or (None, "undecided ...") when it did not
     finish within one SymPy step budget (the 50-digit ground truth of exp(r**64) at r = 3 is
-    tanh(exp(3^64)): mpmath can spend minutes on it; no verdict is drawn from such a case)."""
+    tanh(exp(3^64)): mpmath can spend minutes on it; no verdict is drawn from such a case).
+
+    `supervised`: run it in a child process under that limit (derive.step_limits.run_limited): the
+    ground truth, which user input can make arbitrarily expensive. The float engines run here: their
+    cost is fixed by the (small) drawn net, and the search's own budget bounds them."""
     try:
-        with time_limit(step_budget()):
-            return fn(*args, **kw), None
+        if supervised:
+            return run_limited(partial(fn, **kw), *args, seconds=step_budget()), None
+        return fn(*args, **kw), None
     except SpecError as exc:
         return None, str(exc).split(";")[0]
-    except Timeout:
-        return None, f"{_UNDECIDED}: did not finish within {step_budget():g} s"
+    except Unfinished as exc:
+        left = budget_left()
+        if left is not None and left <= 0.05:
+            raise  # the search's budget is spent: it stops (derivcheck.audit.engines_agreement)
+        return None, f"{_UNDECIDED}: {exc.why}"
+
+
+def _kernel_fact(k: Kernel, name: str):
+    """The kernel's exact fact `name` (a cached property): as derived already (the audit's exact checks
+    derive it), else in a supervised step (None when undecided)."""
+    if name in vars(k):
+        return getattr(k, name)
+    return attempt(getattr, k, name)[0]
 
 
 def _case_strategy(k: Kernel, fixed: bool, user: Net | None = None):
@@ -42,7 +60,7 @@ def _case_strategy(k: Kernel, fixed: bool, user: Net | None = None):
 
     from numeric import strategies as nst
 
-    phi0_finite = attempt(lambda: k.phi0_finite)[0] is True
+    phi0_finite = _kernel_fact(k, "phi0_finite") is True
     kinds = ["plain", "near"] + (["coincident"] if phi0_finite else [])
 
     @st.composite
@@ -120,8 +138,11 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
     record: dict[str, Any] = {"max": 0.0, "worst": ""}
 
     def compare(case, pairs) -> bool:
+        left = budget_left()
+        if left is not None and left <= 0.05:  # Timeout is a BaseException: it ends the search
+            raise Timeout("the search's budget is spent")
         kind, net, params, X, Y = case
-        outs = {name: _outcome(fn, net, params, X, Y) for name, fn in pairs}
+        outs = {name: _outcome(fn, net, params, X, Y, supervised=name == "symbolic") for name, fn in pairs}
         names = list(outs)
         bad = False
         for other in names[1:]:
@@ -160,10 +181,16 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
     warm = audit_net(k, (2, 2, 1), 2)
     for backend in ("numpy", "torch"):
         compile_net(warm, backend)
+    if symbolic is not None:  # the exact shape's 50-digit program too: each case's child then only evaluates it
+        from derive.symbolic.compiled_program import cached_mpmath_program
+
+        with contextlib.suppress(SpecError):  # (a case reports it)
+            cached_mpmath_program(audit_net(k, (2, 3, 1), 2), 2, False, None)
     for fixed, n, pairs in runs:
         try:
-            # the search and its shrinking share a few step budgets: beyond them, no more evidence
-            with time_limit(6 * step_budget()):
+            # the search and its shrinking share a few step budgets: beyond them, no more evidence (each
+            # case checks the budget before it starts, and the ground truth's child is limited by it)
+            with budget(6 * step_budget()):
                 found = find(
                     _case_strategy(k, fixed, net),
                     lambda c: compare(c, pairs),  # called within this iteration (no late binding)
@@ -172,7 +199,7 @@ def engines_agreement(k: Kernel, seed: int, examples: int = 25, exact_examples: 
                 )
         except NoSuchExample:
             continue
-        except Timeout:
+        except Unfinished:
             result["undecided"] = f"the {'exact' if fixed else 'drawn'} comparison stopped after {6 * step_budget():g} s"
             continue
         kind, net, params, X, Y = found
@@ -206,7 +233,7 @@ def _second_order(k: Kernel, seed: int, symbolic) -> dict | str:
     found = []
     ref_name = "symbolic" if symbolic is not None and symbolic.hvp is not None else "torch"
     size = 0.0
-    hess_at_0 = attempt(lambda: k.hessian_at_0)[0] is True
+    hess_at_0 = _kernel_fact(k, "hessian_at_0") is True
     kinds = ("plain", "plain", "coincident" if hess_at_0 else "plain")
     for kind in kinds:
         Z = [rng.uniform(-spread, spread, (n, net.dim)) for n in net.widths]

@@ -13,7 +13,7 @@ from derive.decide import to_float
 from derive.primitives import Kernel
 from numeric import scan
 
-__all__ = ["Facts", "facts"]
+__all__ = ["Facts", "facts", "numeric_forms"]
 
 
 @dataclass
@@ -34,5 +34,10 @@ def facts(k: Kernel) -> Facts:
     exact = am.kernel_facts(k)
     f = Facts(**{x.name: getattr(exact, x.name) for x in fields(exact)})
     f.grid = scan.grid([v for _, v in k.params], [to_float(p) for p in f.points])
-    f.num = {name: am.numeric_form(getattr(f, name)) for name in ("g", "dg", "d2g", "phi")}
+    f.num = numeric_forms(f)
     return f
+
+
+def numeric_forms(f: Facts) -> dict[str, Callable]:
+    """The NumPy functions of r the scans evaluate: "g", "dg", "d2g", "phi"."""
+    return {name: am.numeric_form(getattr(f, name)) for name in ("g", "dg", "d2g", "phi")}

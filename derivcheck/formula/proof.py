@@ -10,7 +10,7 @@ from derivcheck.formula.claim import FormulaClaim, layers_of
 from derivcheck.formula.view import View, true_value
 from derive import MLP, Net
 from derive.decide import all_zero
-from derive.step_limits import Timeout, time_limit
+from derive.step_limits import Unfinished, run_limited
 from derive.symbolic.formula_view import symbolic_view
 
 __all__ = ["PROOF_SECONDS", "prove_formula"]
@@ -55,11 +55,11 @@ PROOF_SECONDS = 20.0
 def prove_formula(claim: FormulaClaim, seconds: float = PROOF_SECONDS) -> str:
     """Try to prove `claim` symbolically on the smallest suitable size; returns "proved for ..." or
     "" when the difference does not simplify to 0 within `seconds` (the numeric evidence then stands
-    alone)."""
+    alone). The proof runs in a supervised child (derive.step_limits.run_limited): killed at the limit
+    or at the memory cap, it proves nothing."""
     try:
-        with time_limit(seconds):
-            return _prove(claim) or ""
-    except Timeout:
+        return run_limited(_prove, claim, seconds=seconds) or ""
+    except Unfinished:
         return ""
 
 

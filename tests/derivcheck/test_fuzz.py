@@ -1,7 +1,7 @@
 """Fuzzing the command line in-process (derivcheck.cli.main): hypothesis-drawn kernel strings, claims
 TOML files and arrays. The contract (issue 14): a verdict (exit 0/1) or one line (exit 2), no
-traceback, no file but the one asked for, and no hang (each run is under a SIGALRM time budget; a
-run that hits it fails the test)."""
+traceback, no file but the one asked for, and no hang (each run is in a supervised child killed at a
+time bound, derive.step_limits.run_limited; a run that hits it fails the test)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from derive.step_limits import Timeout, time_limit
+from derive.step_limits import Timeout, run_limited
 from tests.hostile import BASE_CLAIMS, assert_verdict_or_one_line
 
 SECONDS = 40.0  # a run taking longer is a hang (the audit's own SymPy budget is set to 1 s below)
@@ -23,11 +23,15 @@ FUZZ_FAST = settings(FUZZ, max_examples=40)  # claims files answer in millisecon
 
 def _run(argv, allowed=frozenset()):
     with tempfile.TemporaryDirectory() as tmp:
-        try:
-            with time_limit(SECONDS):
-                return assert_verdict_or_one_line(argv, Path(tmp), allowed=set(allowed))
-        except Timeout:
-            pytest.fail(f"no answer within {SECONDS} s: {argv}")
+        return _bounded(argv, Path(tmp), set(allowed))
+
+
+def _bounded(argv, cwd: Path, allowed: set):
+    """The run in a child killed after SECONDS; the SymPy steps inside it keep their own limits (nest)."""
+    try:
+        return run_limited(lambda: assert_verdict_or_one_line(argv, cwd, allowed=allowed), seconds=SECONDS, nest=True)
+    except Timeout:
+        pytest.fail(f"no answer within {SECONDS} s: {argv}")
 
 
 # ------------------------------------------------------------------------------------------------- kernels
@@ -128,8 +132,7 @@ def test_fuzz_claims_toml(edits):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "c.toml"
         path.write_text(text)
-        with time_limit(SECONDS):
-            assert_verdict_or_one_line(["claims", str(path)], Path(tmp), allowed={"c.toml"})
+        _bounded(["claims", str(path)], Path(tmp), {"c.toml"})
 
 
 # -------------------------------------------------------------------------------------------------- arrays
@@ -151,5 +154,4 @@ def test_fuzz_arrays_through_claims(x, w, y):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "c.toml"
         path.write_text(text)
-        with time_limit(SECONDS):
-            assert_verdict_or_one_line(["claims", str(path)], Path(tmp), allowed={"c.toml"})
+        _bounded(["claims", str(path)], Path(tmp), {"c.toml"})
