@@ -23,6 +23,7 @@ from numeric.compare.checks import (
     check_close,
     check_gradients,
     check_identity,
+    hvp_scale,
     problem_scale,
     quantities,
     rel_error,
@@ -60,5 +61,6 @@ __all__ = [
     "permutation_residual",
     "quantities",
     "problem_scale",
+    "hvp_scale",
     "QUANTITIES",
 ]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from derive import MLP, Net, Params, SpecError, symbolic
 from derive.layout import shapes
 from numeric import autograd, manual, strategies
-from numeric.compare import rel_error, tolerance
+from numeric.compare import check_close, hvp_scale, problem_scale, quantities, rel_error, tolerance
 from numeric.fd import taylor_slope
 from numeric.flat import flatten
 
@@ -71,9 +71,13 @@ def test_manual_hvp_matches_torch_both_methods(case, seed):
     note(net.describe())
     V = _direction(net, seed)
     m = _cat(manual.hvp(net, params, X, Y, V))
+    # judged as verify judges H v: relative, with the rounding-noise floor of numeric.compare.hvp_scale (a
+    # saturated tanh output at all-coincident nodes: torch's 1 - tanh^2 is 4.9e-16 off an H v of 4.5e-8)
+    S = hvp_scale(problem_scale(quantities(manual.gradients(net, params, X, Y))), V)
     for method in ("double_backward", "func"):
         t = _cat(autograd.hvp(net, params, X, Y, V, method=method))
-        assert rel_error(m, t) <= TOL, f"{method}: {rel_error(m, t):.3g}"
+        f = check_close("hvp", method, t, m, tol=TOL, scale=S, reference="manual")
+        assert f.ok, f.describe(reproduce=False)
 
 
 @given(strategies.adversarial_cases(kind=st.sampled_from(["coincident", "near"])), st.integers(0, 2**31 - 1))
@@ -145,9 +149,12 @@ def test_second_order_taylor_remainder_shrinks_as_e_cubed(case, seed):
     with_h = taylor_slope(net, params, X, Y, grad, v, hv=hv)
     note(f"{net.describe()} slope={with_h.slope} rem={with_h.remainders}")
     assert with_h.ok, f"slope {with_h.slope:.3f} < 2.9"
-    # The test can fail: a wrong H v (here 1.1 H v) leaves an e^2 term, and the slope drops to 2.
-    bad = taylor_slope(net, params, X, Y, grad, v, hv=1.1 * hv)
-    assert bad.slope is None or with_h.slope is None or bad.slope < with_h.slope
+    # The test can fail: a wrong H v (here 1.1 H v) leaves an e^2 term, and the slope drops to 2 -- unless
+    # <v, H v> = 0 (softmax_ce on a 1-2 net at a symmetric point), where 1.1 H v leaves the same e^2 term, 0
+    vhv = abs(float(v @ _cat(hv)))
+    if vhv > 1e-6 * float(np.linalg.norm(v)) * float(np.linalg.norm(_cat(hv))):
+        bad = taylor_slope(net, params, X, Y, grad, v, hv=1.1 * hv)
+        assert bad.slope is None or with_h.slope is None or bad.slope < with_h.slope
 
 
 def test_flat_and_block_directions_agree_and_bias_part_is_returned():
