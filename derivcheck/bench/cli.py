@@ -67,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m derivcheck.bench [ARGS]`: the same as `derivcheck bench [ARGS]`."""
-    from derivcheck.cli import OneLineParser
+    from derivcheck.cli import VERBS, OneLineParser
 
-    parser = OneLineParser(prog="python -m derivcheck.bench", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m derivcheck.bench", description=VERBS["bench"][1])  # what `derivcheck bench --help` says
     add_arguments(parser)
     args = parser.parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)

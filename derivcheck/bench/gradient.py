@@ -87,7 +87,7 @@ def bench_gradient(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
     fns["kernel"] = kernel_evaluations(net, p)
     times, all_ts = interleaved_times(fns, cfg.repeats)
     for k, t in times.items():
-        log(f"gradient {k}: {t:.3f} s  {[round(x, 3) for x in all_ts[k]]}")
+        log(f"gradient {k}: {t:.3f} s (runs: {', '.join(f'{x:.3f}' for x in all_ts[k])})")
     floor, kern = times.pop("floor"), times.pop("kernel")
     exp_ns = exp_ns_per_element()
     log(

@@ -37,7 +37,7 @@ def bench_hvp(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
     best, all_ts = interleaved_times(fns, cfg.repeats * 3)  # milliseconds each: more rounds
     times.update(best)
     for engine, t in best.items():
-        log(f"hvp {engine}: {t:.4f} s  {[round(x, 4) for x in all_ts[engine]]}")
+        log(f"hvp {engine}: {t:.4f} s (runs: {', '.join(f'{x:.4f}' for x in all_ts[engine])})")
     torch_best = min((t for k, t in times.items() if k.startswith("torch") and t is not None), default=None)
     manual_ok = times.get("manual") is not None and times.get("manual_hvp") is not None
     cost = times["manual_hvp"] / times["manual"] if manual_ok else None  # a failed engine is recorded, not divided

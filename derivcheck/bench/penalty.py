@@ -28,7 +28,7 @@ def bench_penalty(cfg: BenchConfig, log, seed=0) -> tuple[list, dict]:
         fn()  # compile and warm up both
     best, all_ts = interleaved_times(fns, cfg.repeats)
     for k, t in best.items():
-        log(f"penalty {k}: {t:.4f} s  {[round(x, 4) for x in all_ts[k]]}")
+        log(f"penalty {k}: {t:.4f} s (runs: {', '.join(f'{x:.4f}' for x in all_ts[k])})")
     ratio = best["penalty"] / best["plain"]
     where = f"L={len(widths)} widths {widths[1]} D={D} batch {B}"
     recs = [

@@ -56,7 +56,7 @@ def bench_symbolic(cfg: BenchConfig, log) -> tuple[list, dict]:
                 cp = compile_program(net, 1, hessian=True, backend=backend)
             except Exception as exc:  # noqa: BLE001
                 err = f"{type(exc).__name__}: {exc}"
-                log(f"symbolic {backend} {widths}: FAILED {err}")
+                log(f"symbolic {backend} {'-'.join(map(str, widths))}: FAILED {err}")
                 records.append(
                     record(
                         tid,
@@ -94,7 +94,8 @@ def bench_symbolic(cfg: BenchConfig, log) -> tuple[list, dict]:
             )
             records.append(rec)
             raw["runs"].append(rec)
-            log(f"symbolic {backend} {widths}: {dt:.2f} s (derive {cp.timings['derive']:.2f}, codegen {cp.timings['codegen']:.2f})")
+            times = f"derive {cp.timings['derive']:.2f}, codegen {cp.timings['codegen']:.2f}"
+            log(f"symbolic {backend} {'-'.join(map(str, widths))}: {dt:.2f} s ({times})")
         raw.setdefault("values", {})[backend] = values
         growth = _growth(raw["runs"], backend)
         if growth is not None:
@@ -165,7 +166,7 @@ def _hessian_balls(cfg: BenchConfig, log, raw: dict):
     dt = time.perf_counter() - t0
     n = net.n_coords
     asym = float(np.max(np.abs(H - H.T)) / max(np.max(np.abs(H)), 1e-300))
-    log(f"symbolic Hessian on balls by layers, widths {widths}: {n} coordinates in {dt:.1f} s")
+    log(f"symbolic Hessian on balls by layers, widths {'-'.join(map(str, widths))}: {n} coordinates in {dt:.1f} s")
     raw["hessian_balls"] = {"widths": list(widths), "coordinates": n, "seconds": dt, "asymmetry": asym}
     return record(
         f"symbolic.L{len(widths)}w{widths[1]}.hessian_balls",

@@ -26,7 +26,9 @@ def table(results: dict):
 
     quick = bool(results["config"].get("quick"))
     t = Table(title=f"derivcheck bench ({'quick: a smoke run, no target judged' if quick else 'full'}, {results['wall_s']:.0f} s)")
-    for col in ("target", "measured", "goal", "pass", "note"):
+    # the target id whole on one line (rich folded 'truth.arb_vs_mpmath.w4-4-2' at its hyphens); the note folds
+    t.add_column("target", no_wrap=True)
+    for col in ("measured", "goal", "pass", "note"):
         t.add_column(col, overflow="fold")
     for r in results["targets"]:
         m, d = r["measured"], r["details"]
