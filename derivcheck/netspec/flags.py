@@ -49,7 +49,7 @@ def add_net_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--param", type=parse_name_value, action="append", metavar="NAME=VALUE", help="kernel parameter (repeatable)")
     g.add_argument("--hidden", help="activation of layers 2..L-1 (spatial)")
     g.add_argument("--output", help="activation of layer L (spatial)")
-    g.add_argument("--activations", help="comma-separated activations of layers 2..L (mlp)")
+    g.add_argument("--activations", help="comma-separated activations of layers 2..L (mlp); one name: every layer")
     g.add_argument("--loss", help="mse, mse_half, sse, sse_half, mae, huber(delta=..), bce, softmax_ce")
     g.add_argument(
         "--loss-reduction",
@@ -192,8 +192,9 @@ def net_from_args(args: argparse.Namespace, default: NetSpec | None = None, *, d
     spec = load_net(args.net) if getattr(args, "net", None) else None
     table = {**(defaults or {}), **(net_table(spec.net) if spec else {})}
     given: dict[str, Any] = {k: getattr(args, k) for k in _FLAG_KEYS if getattr(args, k, None) is not None}
-    if isinstance(given.get("activations"), str):
-        given["activations"] = str(given["activations"]).split(",")
+    if isinstance(given.get("activations"), str):  # one name applies to every layer, as MLP(activations="tanh")
+        names = [a.strip() for a in str(given["activations"]).split(",")]
+        given["activations"] = names[0] if len(names) == 1 else names
     if getattr(args, "param", None):
         given["kernel_params"] = {**table.get("kernel_params", {}), **dict(args.param)}
     pens = _flag_penalties(args)
