@@ -240,6 +240,10 @@ def _rebuild(cls: type[BaseException], args: tuple, state: dict, note: str) -> B
 # later call with a longer limit runs again).
 _CACHE: OrderedDict[Any, tuple] = OrderedDict()
 _CACHE_SIZE = 4096
+# Threads share the kept answers and the children to reap; a child gets fresh locks (a lock another
+# thread held at the fork would never be released there).
+_LOCK = [threading.Lock()]
+os.register_at_fork(after_in_child=lambda: _LOCK.__setitem__(0, threading.Lock()))
 
 
 def pure(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -266,19 +270,23 @@ def _key(fn: Callable[..., Any], args: tuple) -> Any:
 def _remember(key: Any, entry: tuple) -> None:
     if key is None or entry[0] in ("memory", "died"):
         return
-    _CACHE[key] = entry
-    _CACHE.move_to_end(key)
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _LOCK[0]:
+        _CACHE[key] = entry
+        _CACHE.move_to_end(key)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
 
 
 def _recall(key: Any, seconds: float) -> tuple | None:
     """The kept entry for `key` that answers a call limited to `seconds`, or None."""
-    entry = _CACHE.get(key) if key is not None else None
-    if entry is None or (entry[0] == "timeout" and entry[1] < seconds):
+    if key is None:
         return None
-    _CACHE.move_to_end(key)
-    return entry
+    with _LOCK[0]:
+        entry = _CACHE.get(key)
+        if entry is None or (entry[0] == "timeout" and entry[1] < seconds):
+            return None
+        _CACHE.move_to_end(key)
+        return entry
 
 
 _MEMORY = "it ran out of memory (the address-space cap; DERIVCHECK_MEMORY_GB raises it)"
@@ -461,7 +469,8 @@ def _kill(pid: int, wait: bool = True) -> int:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     if not wait:
-        _EXITING.append(pid)
+        with _LOCK[0]:
+            _EXITING.append(pid)
         return 0
     while True:
         try:
@@ -473,13 +482,16 @@ def _kill(pid: int, wait: bool = True) -> int:
 
 
 def _reap() -> None:
-    for pid in list(_EXITING):
+    with _LOCK[0]:
+        pids = list(_EXITING)
+    for pid in pids:
         try:
             done = os.waitpid(pid, os.WNOHANG)[0] != 0
         except ChildProcessError:
             done = True
         if done:
-            _EXITING.remove(pid)
+            with _LOCK[0]:
+                _EXITING.remove(pid)
 
 
 def _died(status: int) -> str:
