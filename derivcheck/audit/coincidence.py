@@ -112,18 +112,22 @@ def phi(ctx: Context) -> Check:
             f"phi(r) = {f.phi}; phi(0+) = {short(f.phi0)}: engines refuse coincident nodes (SpecError) instead of returning NaN",
             ev,
         )
-    near = np.array([1e-4, 1e-6, 1e-8])
+    # probes small against the kernel's own width (exp(-r**2/s**2) with s = 1e-10: phi(1e-8) is exactly
+    # 0, 100 widths out, and was read as "cancellation"); 1e-4..1e-8 for kernels of width 1e-2 and above
+    width = ctx.kernel.length_scale
+    near = np.array([1e-4, 1e-6, 1e-8]) * (min(1.0, 100 * width) if width else 1.0)
     vals = scan.evaluate(f.num["phi"], near)
     p0 = to_float(f.phi0)
     scale, kind = (abs(p0), "relative") if p0 != 0 else (1.0, "absolute")
     rel = np.abs(vals - p0) / scale
     ev["compiled phi(r) near 0"] = {f"{r:g}": float(v) for r, v in zip(near, vals, strict=True)}
-    ev[f"{kind} distance at 1e-8"] = float(rel[-1])
+    at = f"{near[-1]:g}".replace("e-0", "e-")  # 1e-8, as the evidence always named it
+    ev[f"{kind} distance at {at}"] = float(rel[-1])
     if not np.isfinite(rel[-1]) or rel[-1] > PHI_NEAR0:
         return Check(
             "phi",
             "warn",
-            f"phi(0) = {f.phi0}, but the compiled phi(1e-8) = {vals[-1]:.6g} is "
+            f"phi(0) = {f.phi0}, but the compiled phi({at}) = {vals[-1]:.6g} is "
             f"{rel[-1]:.2g} away ({kind}; cancellation near coincidence)",
             ev,
         )

@@ -76,6 +76,9 @@ def _float32(k: Kernel, seed: int) -> tuple[Check, dict]:
         "errors": errs,
     }
     table = ", ".join(f"{key}: {v['max_rel_error']:.2g}" for key, v in errs.items())
+    refused = errs["none"]["refused"]
+    if refused:  # the float32 engine refuses the kernel itself (a parameter beyond float32's range): say why
+        return Check("float32", "fail", f"float32 cannot run this kernel: {refused[0]}", ev), errs
     if None in broken:
         return Check(
             "float32",
