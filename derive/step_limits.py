@@ -60,6 +60,7 @@ __all__ = [
     "Timeout",
     "BudgetSpent",
     "OutOfMemory",
+    "Unsendable",
     "run_limited",
     "pure",
     "budget",
@@ -116,6 +117,11 @@ class Timeout(Unfinished):
 
 class BudgetSpent(Timeout):
     """The shared `budget` was spent before the step started (it never ran)."""
+
+
+class Unsendable(Unfinished):
+    """The step answered, but its answer does not pickle (a lambda, an open file ...): the caller has no
+    answer (a caller that needs one runs the work itself, each step inside then in its own child)."""
 
 
 class OutOfMemory(Unfinished):
@@ -268,7 +274,7 @@ def _key(fn: Callable[..., Any], args: tuple) -> Any:
 
 
 def _remember(key: Any, entry: tuple) -> None:
-    if key is None or entry[0] in ("memory", "died"):
+    if key is None or entry[0] in ("memory", "died", "unsendable"):
         return
     with _LOCK[0]:
         _CACHE[key] = entry
@@ -301,6 +307,8 @@ def _answer(entry: tuple) -> Any:
         raise OutOfMemory(_MEMORY)
     if kind == "died":
         raise OutOfMemory(payload)
+    if kind == "unsendable":
+        raise Unsendable(payload)
     value = pickle.loads(payload)
     if kind == "ok":
         return value
@@ -313,9 +321,8 @@ def _entry(kind: str, value: Any) -> tuple:
         return kind, pickle.dumps(value if kind == "ok" else _portable(value), pickle.HIGHEST_PROTOCOL)
     except MemoryError:
         return "memory", None
-    except Exception as exc:  # noqa: BLE001  an answer that does not pickle: its error instead
-        error = TypeError(f"the step's answer could not be sent back: {exc}")
-        return "raised", pickle.dumps(_portable(error), pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001  an answer that does not pickle: no answer, and why
+        return "unsendable", f"its answer could not be sent back ({type(exc).__name__}: {exc})"
 
 
 # ---- the child: the step, and the steps nested in it ------------------------------------------------
@@ -452,7 +459,8 @@ class _Run:
         elif message[0] == "done":
             _, seq, name, key, entry = message
             self.open.pop(seq, None)
-            given[seq] = (name, entry)
+            if entry[0] != "unsendable":  # (its value was used inline: a new run computes it again)
+                given[seq] = (name, entry)
             if key is not None:
                 with contextlib.suppress(Exception):
                     _remember(pickle.loads(key), entry)
@@ -610,7 +618,7 @@ def attempt(fn: Callable[..., Any], *args, seconds: float | None = None) -> tupl
         return None, exc.why
     except Timeout:
         return None, f"SymPy did not decide it within {seconds:g} s"
-    except OutOfMemory as exc:
+    except Unfinished as exc:  # out of memory, ended by a signal, an answer that cannot be sent back
         return None, f"SymPy did not decide it: {exc.why}"
     except _UNDECIDED as exc:
         return None, f"SymPy could not decide it ({type(exc).__name__})"

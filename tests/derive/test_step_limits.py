@@ -18,7 +18,7 @@ import pytest
 import sympy as sp
 
 from derive.errors import SpecError
-from derive.step_limits import OutOfMemory, Timeout, attempt, run_limited
+from derive.step_limits import OutOfMemory, Timeout, Unsendable, attempt, run_limited
 
 x = sp.Symbol("x")
 
@@ -127,6 +127,13 @@ def test_an_exception_is_re_raised_in_the_parent():
 
     with pytest.raises(KeyError):
         run_limited(local)
+
+
+def test_an_answer_that_does_not_pickle_is_no_answer():
+    with pytest.raises(Unsendable, match="could not be sent back"):
+        run_limited(lambda: lambda: 1)
+    value, why = attempt(lambda: lambda: 1)
+    assert value is None and "could not be sent back" in why
 
 
 def test_answers_of_named_steps_are_kept_also_from_nested_steps(monkeypatch):
