@@ -78,3 +78,10 @@ def _dz(Z, X, Y):
     out = _g.grad(Z, X, Y)
     return [np.array(a, dtype=float) for a in (out["dZ"] if isinstance(out, dict) else out)]
 """
+
+
+def fits_80(line: str) -> bool:
+    """A terminal line within 80 columns, or one unbreakable word alone on its line: a path longer than
+    the width stands whole, by design, and pytest's tmp paths (.../pytest-272/popen-gw1/...) vary in
+    length with the run number and the xdist worker."""
+    return len(line) <= 80 or len(line.split()) == 1

@@ -10,6 +10,7 @@ import pytest
 from derivcheck import cli
 from derivcheck.audit.penalty import PENALTY_CHECKS, audit_penalty
 from derive.primitives.penalty import Penalty
+from tests.helpers import fits_80
 
 
 def _audit(capsys, *argv) -> tuple[int, dict, str]:
@@ -46,7 +47,7 @@ def test_smooth_even_penalty_passes_and_the_table_fits_80_columns(capsys):
     rc = cli.main(["audit-kernel", "--penalty", "w**2*r**2"])
     out = capsys.readouterr().out
     assert rc == 0 and "overall: pass" in out and "penalty rho(r, w) = w**2*r**2" in out
-    assert all(len(line) <= 80 for line in out.splitlines())
+    assert all(fits_80(line) for line in out.splitlines())
     rc, rec, _ = _audit(capsys, "--penalty", "w**2*r**2", "--strict")
     assert rc == 0 and set(_verdicts(rec).values()) == {"pass"}
     sup = rec["checks"][1]["evidence"]["sup|rho_w|"]

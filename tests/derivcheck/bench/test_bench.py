@@ -11,7 +11,7 @@ import pytest
 
 from derivcheck import bench, cli
 from derive import SpecError
-from tests.helpers import REPO
+from tests.helpers import REPO, fits_80
 
 TINY = bench.BenchConfig(
     symbolic=(((2, 2), 1.0), ((2, 2, 2), 8.0), ((2, 3, 2), 45.0)),
@@ -150,7 +150,7 @@ def test_cuda_section_code_runs_on_the_cpu_at_tiny_sizes():
         assert hvp == min(sec["hvp_double_backward"], sec["hvp_func"]) and h["details"]["hvp_method"] == raw[dt]["hvp_method"]
         assert h["measured"] == pytest.approx(hvp / grad) and h["pass"] == (h["measured"] <= 3)
     assert recs[0]["measured"] == pytest.approx(4 / raw["float64"]["seconds"][f"gradient_{raw['float64']['fastest']}"])
-    assert len(log) == 2 and all(len(line) <= 80 for line in log)
+    assert len(log) == 2 and all(fits_80(line) for line in log)
 
 
 def test_gpu_floor_does_the_gradients_products_on_the_device(monkeypatch):

@@ -13,6 +13,7 @@ from derivcheck.latex import tex_available
 from derive import SpecError
 from numeric import optim
 from numeric.manual import hessian
+from tests.helpers import fits_80
 
 SEED = 3  # printed by every failure through the test id; the tasks draw everything from it
 
@@ -146,7 +147,7 @@ def test_cli_newton_cg_writes_logs(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert rc == 0 and "seed 5" in out
     # the heading and the result line are folded at spaces to 80 columns, their content whole
-    assert all(len(line) <= 80 for line in out.splitlines()) and len(out.splitlines()) > 2
+    assert all(fits_80(line) for line in out.splitlines()) and len(out.splitlines()) > 2
     words = out.split()
     assert out.startswith("derivcheck train: task synthetic") and "a net of widths 3-5-2, D = 2," in " ".join(words)
     assert "Net(" not in out and "(3, 5, 2)" not in out  # the net in words, as every verb names it (issue 24)

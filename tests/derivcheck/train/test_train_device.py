@@ -12,6 +12,7 @@ from derivcheck import cli
 from derivcheck import train as tr
 from numeric import optim
 from numeric.compare import rel_error, tolerance
+from tests.helpers import fits_80
 
 SEED = 3
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -100,7 +101,7 @@ def test_cli_device_cpu_trains_and_logs_like_the_manual_path(tmp_path, capsys, m
     head = first.split("     adam: loss")[0]
     assert head.startswith("derivcheck train: task synthetic") and second.startswith(head)
     assert first.count("adam: loss") == second.count("adam: loss") == 1
-    assert all(len(line) <= 80 for line in (first + second).splitlines())
+    assert all(fits_80(line) for line in (first + second).splitlines())
     np.testing.assert_allclose([r["loss"] for r in t["history"]], [r["loss"] for r in m["history"]], rtol=1e-10)
     assert set(t) == set(m) and set(t["history"][0]) == set(m["history"][0])
     assert t["summary"]["settings"]["device"] == "cpu" and "device" not in m["summary"]["settings"]

@@ -17,7 +17,7 @@ from numeric import optim
 from numeric.compare import tolerance
 from numeric.flat import flatten
 from numeric.manual import gradients
-from tests.helpers import REPO
+from tests.helpers import REPO, fits_80
 
 PRESETS = REPO / "presets"
 SEED = 2
@@ -38,7 +38,7 @@ def test_cli_trains_a_free_amplitude_preset_and_the_objective_decreases(preset, 
     said = " ".join(out.split())  # the heading is folded at spaces to the terminal
     assert "free amplitudes, penalty " in said and "Net(" not in said
     assert "warning: penalty 'abs(w)" in err  # |w| r has no gradient where nodes meet: said, not refused
-    assert all(len(line) <= 80 for line in err.splitlines())
+    assert all(fits_80(line) for line in err.splitlines())
     rows = list(csv.DictReader((tmp_path / "synthetic_newton-cg.csv").read_text().splitlines()))
     losses = [float(r["loss"]) for r in rows]
     assert len(losses) == 9 and losses[-1] < 0.5 * losses[0]

@@ -11,7 +11,7 @@ from derivcheck.verify import cases as verify_cases
 from derivcheck.verify import checks as verify_checks
 from numeric import manual
 from numeric.engines import ENGINES
-from tests.helpers import REPO
+from tests.helpers import REPO, fits_80
 
 ARGS = dict(quick=True, seed=3, engines="manual,torch-cpu,torch-cuda,fd,taylor,hvp", drawn=1, only=None, cases=None)
 
@@ -237,7 +237,7 @@ def test_checks_skipped_on_every_case_are_named_in_the_summary(tmp_path, capsys)
     assert res["summary"]["not_checked"] == {"fd": why, "taylor": why}
     err = capsys.readouterr().err
     assert f"never checked: fd, taylor ({why})" in err
-    assert all(_fits(line) for line in err.splitlines()), err
+    assert all(fits_80(line) for line in err.splitlines()), err
     code, res = _net_run(tmp_path, "presets/note.toml", 0, "manual,fd,taylor,hvp", "--cases", "2")
     assert code == 0 and res["summary"]["not_checked"] == {}
     assert "never checked" not in capsys.readouterr().err
@@ -425,15 +425,8 @@ def test_a_failure_is_printed_in_words_folded_with_its_command_whole(tmp_path, c
     err = capsys.readouterr().err
     assert code == 1 and "Net(" not in err and "(2, 2, 2)" not in err, err
     lines = err.splitlines()
-    assert all(_fits(ln) and ln == ln.rstrip() for ln in lines), err
+    assert all(fits_80(ln) and ln == ln.rstrip() for ln in lines), err
     assert "FAIL m000 on a net of widths 2-2-2, D = 3, kernel" in " ".join(err.split())
     assert lines[0].startswith("derivcheck verify: 1 case, seed 3") and any(ln.startswith("1 case, ") for ln in lines)
     cmd = res["failures"][0]["reproduce"]
     assert any(ln.strip() in (f"reproduce: {cmd}", cmd) for ln in lines), err  # whole, on one line
-
-
-def _fits(line: str) -> bool:
-    """Within 80 columns, or one unbreakable word alone on its line (a path longer than the width stands
-    whole: pytest-xdist's tmp paths, /tmp/pytest-of-root/pytest-N/popen-gw1/..., run past 80)."""
-    return len(line) <= 80 or len(line.split()) == 1
-
