@@ -196,6 +196,12 @@ MAKE_VERIFY = ["verify"]  # make verify: derivcheck verify --out reports/build/r
 REPORTS = ["report", "--which", "derivation,verification,errata,training"]
 GRAD = ["check-grad", "examples/my_grad.py:grad", "--net", "examples/my_net.toml"]
 GRAD_BUGGY = ["check-grad", "examples/my_grad.py:grad_buggy", "--net", "examples/my_net.toml"]
+# check-grad on the nets people train (the bench's checkgrad section runs the same command)
+GRAD_SIZES = [
+    ["check-grad", "examples/my_grad.py:grad", "--widths", w, "--dim", "2", "--kernel", "exp(-r**2/s**2)"]
+    + ["--param", "s=0.7", "--cases", "25"]
+    for w in ("64,64,10", "256,128,10", "784,128,10")
+]
 SUITE = ["pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "-p", "no:benchmark", "--hypothesis-profile=ci"]
 
 
@@ -309,6 +315,11 @@ def measure(suite: bool, previous: dict | None) -> dict:
             unfolded = proc.stdout.replace("\n    ", " ")  # the report's lines, their folding at 80 columns undone
             said = [ln.removeprefix("diagnosis: ") for ln in unfolded.splitlines() if ln.startswith("diagnosis: ")]
             rows[name]["diagnosis"] = said[0] if said else None
+        rows["sizes"] = []
+        for argv in GRAD_SIZES:
+            row, proc = _run(argv, argv, REPO)
+            m = re.search(r"^(\d+) cases, seed", proc.stdout, re.M)
+            rows["sizes"].append({**row, "cases": int(m.group(1)) if m else None})
     if suite:
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", *SUITE], cwd=REPO, capture_output=True, text=True)
@@ -372,6 +383,9 @@ def render_run(run: dict) -> dict[str, str]:
         f"| `{g['command']}` | {outcome(g, str(g['cases']) + ' cases agree')} | {_t(g['wall_s'])} |",
         f"| `{gb['command']}` | {outcome(gb, buggy)} | {_t(gb['wall_s'])} |",
     ]
+    for row in r.get("sizes", []):  # check-grad on the nets people train
+        agreed = f"{row['cases']} cases agree" if row["exit"] == 0 else ""
+        lines.append(f"| `{row['command']}` | {outcome(row, agreed)} | {_t(row['wall_s'])} |")
     s = r.get("suite")
     if s:
         lines.append(f"| `make test` (measured {s['date']}) | {outcome(s, s['summary'])} | {_t(s['wall_s'])} |")
