@@ -274,7 +274,7 @@ def _key(fn: Callable[..., Any], args: tuple) -> Any:
 
 
 def _remember(key: Any, entry: tuple) -> None:
-    if key is None or entry[0] in ("memory", "died", "unsendable"):
+    if key is None or entry[0] in ("memory", "died", "unsendable", "interrupted"):
         return
     with _LOCK[0]:
         _CACHE[key] = entry
@@ -316,7 +316,10 @@ def _answer(entry: tuple) -> Any:
 
 
 def _entry(kind: str, value: Any) -> tuple:
-    """An entry with its payload pickled ("ok" value, "raised" exception)."""
+    """An entry with its payload pickled ("ok" value, "raised" exception, "interrupted" for a
+    BaseException that is not an Exception)."""
+    if kind == "raised" and not isinstance(value, Exception):
+        kind = "interrupted"  # (a Timeout of a step inside it ...): re-raised, never kept
     try:
         return kind, pickle.dumps(value if kind == "ok" else _portable(value), pickle.HIGHEST_PROTOCOL)
     except MemoryError:
