@@ -28,6 +28,7 @@ __all__ = [
     "place_pair",
     "drop_rows",
     "drop_node",
+    "drop_nodes",
     "drop_layer",
     "rounded",
     "with_dtype",
@@ -231,6 +232,19 @@ def drop_node(case: Case, layer: int, k: int) -> Case | None:
         out.Y = np.delete(out.Y, k, axis=1)
         if net.loss == "softmax_ce":
             out.Y = out.Y / out.Y.sum(axis=1, keepdims=True)
+    return out
+
+
+def drop_nodes(case: Case, layer: int, ks) -> Case | None:
+    """Remove the nodes `ks` of layer `layer` at once (`drop_node` for each, highest index first); None
+    when that would leave the layer empty."""
+    ks = sorted(set(int(k) for k in ks), reverse=True)
+    if not ks or len(ks) >= case.net.widths[layer]:
+        return None
+    out: Case | None = case
+    for k in ks:
+        assert out is not None  # at least one node stays, so drop_node never refuses
+        out = drop_node(out, layer, k)
     return out
 
 

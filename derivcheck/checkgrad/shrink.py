@@ -12,7 +12,7 @@ from derivcheck.checkgrad.compare import compare, truth_of
 from derivcheck.checkgrad.userfn import call
 from derive import SpecError
 from numeric.compare import Finding, tolerance
-from numeric.draws import Case, drop_layer, drop_node, drop_rows, place_pair, rounded, with_dtype
+from numeric.draws import Case, drop_layer, drop_node, drop_nodes, drop_rows, place_pair, rounded, with_dtype
 from numeric.variants import edge_term
 
 __all__ = ["Judge", "shrink_case", "separation_sweep", "SWEEP", "SHRINK_BUDGET", "GROWTH"]
@@ -52,18 +52,32 @@ def shrink_case(judge: Judge, case: Case, found: list[Finding]) -> tuple[Case, l
     """Greedy: one row, then drop layers and nodes while it still fails, then the widest separation of a
     placed node pair, then the roundest numbers. Each accepted step keeps the case failing."""
 
+    # the shrunk case keeps the mistake the user is shown: it must still fail on dZ (the product's subject)
+    # when dZ failed, else on the first failing quantity (rounding X to 0 left a one-edge case failing only
+    # in dX, where no dZ error can grow as nodes approach)
+    want = next((f.quantity for f in found if f.quantity == "dZ"), found[0].quantity if found else None)
+
     def accept(candidate: Case | None) -> bool:
         nonlocal case, found
         if candidate is None or judge.calls > start + SHRINK_BUDGET:
             return False
         f = judge.fails(candidate)
-        if f:
+        if f and (want is None or any(x.quantity == want for x in f)):
             case, found = candidate, f
-        return bool(f)
+            return True
+        return False
 
     start = judge.calls
     if case.batch > 1:
         any(accept(drop_rows(case, [r])) for r in range(case.batch))
+    # halves first (a 256-128-10 counterexample shrank node by node to 107-10 within the call budget):
+    # drop the upper, then the lower half of the widest layer's nodes while the case still fails
+    halved = True
+    while halved:
+        N = case.net.widths
+        widest = [(l, n) for l, n in sorted(enumerate(N), key=lambda t: -t[1]) if n > 1]
+        halves = [(l, half) for l, n in widest for half in (range(n // 2, n), range(n // 2))]
+        halved = any(accept(drop_nodes(case, l, ks)) for l, ks in halves)
     changed = True
     while changed:
         N = case.net.widths

@@ -30,3 +30,26 @@ def test_edge_term_scales_with_theta():
     plain = edge_term(net, Z, dW, 1, 0, 0)
     assert np.allclose(plain, [2.0 * (-1 / 0.5**3) * 0.5, 0.0])  # dW phi(r) (z_i - z_j), phi = -1/r^3
     assert np.allclose(edge_term(net, Z, dW, 1, 0, 0, [np.array([[-0.3]])]), -0.3 * plain)
+
+
+def test_a_large_counterexample_shrinks_by_halves_to_one_edge():
+    """256-128-10 shrank node by node to 107-10 within the call budget; halving first reaches one edge
+    (widths 1-1), and the shrunk case still fails on dZ, the quantity the user was shown."""
+    import importlib.util
+    import sys
+
+    from derivcheck.checkgrad import check_grad
+    from derive import Net
+    from tests.helpers import REPO
+
+    spec = importlib.util.spec_from_file_location("my_grad_example", REPO / "examples/my_grad.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("my_grad_example", mod)
+    spec.loader.exec_module(mod)
+    g = {"kernel": "exp(-r**2/s**2)", "kernel_params": (("s", 0.7),)}  # the example's kernel: its bug is the eps
+    net = Net((64, 32, 10), dim=2, hidden="tanh", output="identity", loss="mse", **g)
+    res = check_grad(mod.grad_buggy, net, cases=1)
+    assert not res.agrees and res.shrunk is not None
+    assert sum(res.shrunk.net.widths) <= 3, res.shrunk.net.widths
+    assert any(f.quantity == "dZ" for f in res.shrunk_findings)
