@@ -19,7 +19,7 @@ from derive.decide import finite, is_zero
 from derive.errors import SpecError
 from derive.lambdify import lambdify
 from derive.parse import FLOAT64_DECADES, check_param_range, parse_expr, symbol
-from derive.step_limits import attempt, too_big
+from derive.step_limits import attempt, pure, too_big
 
 __all__ = ["KERNELS", "Kernel", "kernel", "R"]
 
@@ -175,6 +175,7 @@ class Kernel:
         return self.phi0_finite and lim is not None and is_zero(lim)
 
 
+@pure  # SymPy only: a step's answer may be reused for the same expression (derive.step_limits)
 def _simplify(expr: sp.Expr) -> sp.Expr:
     expr = sp.piecewise_fold(expr)
     if isinstance(expr, sp.Piecewise):
@@ -198,6 +199,7 @@ def _limit0(expr: sp.Expr) -> sp.Expr | None:
     return value
 
 
+@pure
 def _limit0_exact(expr: sp.Expr) -> sp.Expr:
     expr = sp.piecewise_fold(expr)
     if isinstance(expr, sp.Piecewise):
