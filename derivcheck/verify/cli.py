@@ -156,34 +156,11 @@ def run(args) -> int:
             try:
                 records.append(run_case(case, engines, reproduce=reproduce(case.id)))
             except Undecided as exc:  # no precision decides the exact value: the case is not judged, and said
-                records.append(
-                    {
-                        "id": case.id,
-                        "net": case.net.describe(),
-                        "spec": case_spec(case),
-                        "seed": case.seed,
-                        "errors": {},
-                        "identities": {},
-                        "skipped": [f"every check: the ground truth is undecided ({exc.what} at {exc.dps} digits)"],
-                        "pass": None,
-                        "undecided": str(exc),
-                        "failures": [],
-                    }
-                )
+                skipped = [f"every check: the ground truth is undecided ({exc.what} at {exc.dps} digits)"]
+                records.append(_unjudged(case, skipped=skipped, passed=None, undecided=str(exc)))
             except SpecError as exc:
-                records.append(
-                    {
-                        "id": case.id,
-                        "net": case.net.describe(),
-                        "spec": case_spec(case),
-                        "seed": case.seed,
-                        "errors": {},
-                        "identities": {},
-                        "skipped": [],
-                        "pass": False,
-                        "failures": [{"engine": "input", "quantity": "-", "message": str(exc)}],
-                    }
-                )
+                failures = [{"engine": "input", "quantity": "-", "message": str(exc)}]
+                records.append(_unjudged(case, passed=False, failures=failures))
             bar.advance(task)
     wall = time.perf_counter() - t0
     summary = summarise(records, engines)
@@ -244,3 +221,20 @@ def run(args) -> int:
     for why, es in by_reason.items():
         say(f"never checked: {', '.join(es)} ({why})")
     return 0 if not failures else 1
+
+
+def _unjudged(case, *, passed: bool | None, skipped: list | None = None, failures: list | None = None, **extra) -> dict:
+    """The results.json record of a case no check ran on: its input refused (pass False, the reason as a
+    failure) or its ground truth undecided (pass None, the reason as a skip)."""
+    return {
+        "id": case.id,
+        "net": case.net.describe(),
+        "spec": case_spec(case),
+        "seed": case.seed,
+        "errors": {},
+        "identities": {},
+        "skipped": skipped or [],
+        "pass": passed,
+        **extra,
+        "failures": failures or [],
+    }

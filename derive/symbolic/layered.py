@@ -41,7 +41,7 @@ from derive.primitives import R
 from derive.primitives import X as H_SYM  # the activation variable (X is the input batch below)
 from derive.primitives.penalty import RW, WW, coincidence_error
 
-__all__ = ["layered_balls", "route_for"]
+__all__ = ["layered_balls", "route_for", "loss_parts"]
 
 #: Scalar operations of the whole-loss program above which the layered route is the ground truth's
 #: (an 8-8-4 net at batch 3 is ~1.1e3, 16-16-4 ~3.6e3; above, compiling the program (about 0.1 ms per
@@ -176,14 +176,18 @@ def _penalty_layer(net, layer: int, R_, W: np.ndarray, zero):
     return value, Pw, Pphi
 
 
-def _loss(net, A: np.ndarray, Y: np.ndarray):
-    """(loss, dL/da_L) of the B x K outputs A: the row loss summed and divided by the stated divisor."""
-    B, K = A.shape
+def loss_parts(net, B: int, K: int):
+    """(a, y, row, t, divisor) of the loss on B x K outputs: the row symbols, the row loss, its one term
+    t(a_1, y_1) when separable (else None) and the stated divisor as a ball."""
     obj = net.objective
     a, y = row_symbols(K)
     row = obj.row(a, y)
-    div = number_value("arb")(Fraction(obj.divisor(B, K)))
-    t = separable_term(row, a, y)
+    return a, y, row, separable_term(row, a, y), number_value("arb")(Fraction(obj.divisor(B, K)))
+
+
+def _loss(net, A: np.ndarray, Y: np.ndarray):
+    """(loss, dL/da_L) of the B x K outputs A: the row loss summed and divided by the stated divisor."""
+    a, y, row, t, div = loss_parts(net, *A.shape)
     if t is not None:  # sum_k t(a_k, y_k): one term and its derivative, elementwise over B x K
         value = _ball_fn((a[0], y[0]), t)(A, Y).sum()
         dA = _ball_fn((a[0], y[0]), sp.diff(t, a[0]))(A, Y)

@@ -32,13 +32,12 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from derive.compiled import row_symbols, separable_term
 from derive.lambdify import number_value
 from derive.net import MLP, Net
 from derive.primitives import R
 from derive.primitives import X as H_SYM  # the activation variable (X is the input batch below)
 from derive.primitives.penalty import RW, WW, coincidence_error
-from derive.symbolic.layered import _ball, _ball_fn, _balls, _kernel_layer, _loss, _mat, _matmul, _with_ones
+from derive.symbolic.layered import _ball, _ball_fn, _balls, _kernel_layer, _loss, _mat, _matmul, _with_ones, loss_parts
 
 __all__ = ["Curvature"]
 
@@ -146,11 +145,7 @@ class Curvature:
         """(d^2 L / d a_L^2) U / divisor (B x K)."""
         net, A, Y = self.net, self.A[-1], self.Y
         B, K = A.shape
-        obj = net.objective
-        a, y = row_symbols(K)
-        row = obj.row(a, y)
-        div = number_value("arb")(Fraction(obj.divisor(B, K)))
-        t = separable_term(row, a, y)
+        a, y, row, t, div = loss_parts(net, B, K)
         if t is not None:
             return _ball_fn((a[0], y[0]), _dirac_free(sp.diff(t, a[0], 2)))(A, Y) * U / div
         out = np.full((B, K), _ball(0), dtype=object)
